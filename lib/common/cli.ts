@@ -1,0 +1,105 @@
+/** Pieces shared by both programs' command lines: option parsers, log options, exit codes. */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { parseHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import { parseRate, parseSize } from "./units.ts";
+import { LOG_LEVELS } from "./logging.ts";
+import type { LogOptions } from "./logging.ts";
+import { VERSION } from "../version.ts";
+
+/** Exit code for bad command-line values, as BSD's EX_USAGE-style tools and commander use. */
+export const EXIT_USAGE = 2;
+
+function parser<T>(parse: (text: string) => T, example: string) {
+  return (text: string): T => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(`${(error as Error).message} (example: ${example})`);
+    }
+  };
+}
+
+/** `host:port`, `[v6]:port` or `:port`. */
+export const hostPortArg = parser((t) => parseHostPort(t, "0.0.0.0"), "127.0.0.1:1080");
+/** A rate in bytes per second. */
+export const rateArg = parser(parseRate, "2MiB");
+/** A size in bytes. */
+export const sizeArg = parser(parseSize, "50GiB");
+
+/** A whole number from `min` up. */
+export function integerArg(min: number, example: string) {
+  return parser((text) => {
+    if (!/^\d+$/.test(text) || Number(text) < min) {
+      throw new RangeError(`expected a whole number from ${min}, got "${text}"`);
+    }
+    return Number(text);
+  }, example);
+}
+
+/** A duration in seconds (fractions allowed), returned in milliseconds. */
+export const secondsArg = parser((text) => {
+  if (!/^\d+(\.\d+)?s?$/.test(text)) throw new RangeError(`expected seconds, got "${text}"`);
+  return Math.round(parseFloat(text) * 1000);
+}, "10");
+
+/** Adds `--log-level`, `--log-format`, `--log-file` and `--exc`. */
+export function addLogOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option("--log-level <level>", "lowest level logged").choices(LOG_LEVELS).default("info"),
+    )
+    .addOption(
+      new Option("--log-format <format>", "log line format").choices(["text", "json"]).default(
+        "text",
+      ),
+    )
+    .option("--log-file <file>", "append logs to this file instead of stderr")
+    .option("--exc", "include stack traces in logged errors", false);
+}
+
+/** The log options out of parsed command options. */
+export function logOptions(options: Record<string, unknown>): LogOptions {
+  return {
+    level: options.logLevel as string,
+    format: options.logFormat as "text" | "json",
+    file: options.logFile as string | undefined,
+    exc: options.exc as boolean,
+  };
+}
+
+/** A new program with `--version`, errors on stderr, and exit code 2 for usage errors. */
+export function program(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(add --help for the options)")
+    .exitOverride();
+}
+
+/**
+ * Parses `args` and runs the chosen action; usage errors exit with code 2,
+ * `--help` and `--version` with 0.
+ */
+export async function run(command: Command, args: string[]): Promise<void> {
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(command)) c.exitOverride().showHelpAfterError("(add --help for the options)");
+  try {
+    await command.parseAsync(args, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const ok = error.exitCode === 0 ||
+        ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code);
+      Deno.exit(ok ? 0 : EXIT_USAGE);
+    }
+    throw error;
+  }
+}
+
+/** Prints a usage error naming the option and exits with code 2 (nothing has been written). */
+export function usageError(message: string): never {
+  console.error(`error: ${message}`);
+  Deno.exit(EXIT_USAGE);
+}
+
+export type { Destination };

@@ -1,0 +1,96 @@
+/** The one relay: copies bytes both ways between two peers, honouring half-close. */
+import type { Peer } from "./peer.ts";
+
+/**
+ * Sees every chunk that crosses in one direction. `take` may return a promise to delay
+ * the chunk (a rate limit); returning nothing keeps the hot path free of extra awaits.
+ */
+export interface Meter {
+  take(bytes: number): Promise<void> | void;
+}
+
+/** Why a relay ended, for the access log. */
+export type CloseReason = "done" | "client-reset" | "server-reset" | "aborted";
+
+/** What a relay moved and why it ended. */
+export interface RelayResult {
+  up: number;
+  down: number;
+  reason: CloseReason;
+}
+
+/** Options for {@linkcode relay}. */
+export interface RelayOptions {
+  /** Counts (and may limit) bytes from client to server. */
+  up?: Meter;
+  /** Counts (and may limit) bytes from server to client. */
+  down?: Meter;
+  /** Tears both sides down when aborted (kicked user, shutdown). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Relays `client` ⇄ `server` until both directions have ended, then closes both.
+ * When one side ends its writing, the other direction keeps flowing (half-close);
+ * an error on either side closes both at once.
+ *
+ * @example const { up, down, reason } = await relay(clientPeer, tunnelPeer);
+ */
+export async function relay(
+  client: Peer,
+  server: Peer,
+  options: RelayOptions = {},
+): Promise<RelayResult> {
+  const counts = { up: 0, down: 0 };
+  let reason: CloseReason = "done";
+  const teardown = (why: CloseReason) => {
+    if (reason === "done") reason = why;
+    client.close();
+    server.close();
+  };
+  const onAbort = () => teardown("aborted");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  await Promise.all([
+    pump(client, server, (n) => counts.up += n, options.up).catch((side: Side) =>
+      teardown(side === "from" ? "client-reset" : "server-reset")
+    ),
+    pump(server, client, (n) => counts.down += n, options.down).catch((side: Side) =>
+      teardown(side === "from" ? "server-reset" : "client-reset")
+    ),
+  ]);
+  options.signal?.removeEventListener("abort", onAbort);
+  client.close();
+  server.close();
+  return { ...counts, reason };
+}
+
+/** Which end of a pump failed: the one read from or the one written to. */
+type Side = "from" | "to";
+
+async function pump(from: Peer, to: Peer, count: (n: number) => void, meter?: Meter) {
+  for (;;) {
+    let chunk: Uint8Array | null;
+    try {
+      chunk = await from.read();
+    } catch {
+      throw "from" satisfies Side;
+    }
+    if (chunk === null) break;
+    count(chunk.length);
+    if (meter) {
+      const wait = meter.take(chunk.length);
+      if (wait) await wait;
+    }
+    try {
+      await to.write(chunk);
+    } catch {
+      throw "to" satisfies Side;
+    }
+  }
+  try {
+    await to.closeWrite();
+  } catch {
+    // The other end is already gone; the pump reading from it reports that.
+  }
+}

@@ -1,0 +1,84 @@
+/** Parsing and formatting of byte sizes and rates (`512KiB`, `2MiB`, `1.5MB`, `10Mbit`). */
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+const BIT_UNITS: Record<string, number> = {
+  bit: 1 / 8,
+  kbit: 1e3 / 8,
+  mbit: 1e6 / 8,
+  gbit: 1e9 / 8,
+};
+
+const NUMBER = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
+
+/**
+ * Parses a size in bytes: `50GiB`, `1.5MB`, `1024`, `0` (unlimited).
+ *
+ * @throws {RangeError} naming what was expected, e.g. for `5 parsecs`
+ * @example parseSize("2MiB") // 2097152
+ */
+export function parseSize(text: string): number {
+  const match = NUMBER.exec(text.trim());
+  const unit = match?.[2].toLowerCase() ?? "";
+  if (!match || !(unit in BYTE_UNITS)) {
+    throw new RangeError(`expected a size such as 50GiB, 500MB or 0, got "${text}"`);
+  }
+  return checked(Number(match[1]) * BYTE_UNITS[unit], text);
+}
+
+/**
+ * Parses a rate in bytes per second: `512KiB`, `2MiB/s`, `10Mbit`, `0` (unlimited).
+ *
+ * @throws {RangeError} naming what was expected
+ * @example parseRate("10Mbit") // 1250000
+ */
+export function parseRate(text: string): number {
+  const trimmed = text.trim().replace(/\/s$|ps$/i, "");
+  const match = NUMBER.exec(trimmed);
+  const unit = match?.[2].toLowerCase() ?? "";
+  const factor = BYTE_UNITS[unit] ?? BIT_UNITS[unit];
+  if (!match || factor === undefined) {
+    throw new RangeError(`expected a rate such as 512KiB, 2MiB, 1.5MB, 10Mbit or 0, got "${text}"`);
+  }
+  return checked(Number(match[1]) * factor, text);
+}
+
+function checked(value: number, text: string): number {
+  const rounded = Math.round(value);
+  if (!Number.isSafeInteger(rounded)) throw new RangeError(`"${text}" is too large`);
+  return rounded;
+}
+
+/**
+ * Formats bytes with a binary unit, or `unlimited` for 0 when `zero` says so.
+ *
+ * @example formatBytes(1536) // "1.5 KiB"
+ */
+export function formatBytes(bytes: number, zero = "0 B"): string {
+  if (bytes === 0) return zero;
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1).replace(/\.?0+$/, "")} ${
+    units[unit]
+  }`;
+}

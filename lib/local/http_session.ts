@@ -1,0 +1,269 @@
+/**
+ * An HTTP proxy client session on the local: `CONNECT host:port` tunnels, and absolute-form
+ * requests (`GET http://host/path`) forwarded in origin-form, several per keep-alive
+ * connection, each to its own destination.
+ */
+import {
+  decodeRequestHead,
+  decodeResponseHead,
+  encodeRequestHead,
+  encodeResponseHead,
+  headerValue,
+  proxyTarget,
+  simpleResponse,
+  withoutHopByHop,
+} from "../protocol/http_proxy.ts";
+import type { Header, RequestHead } from "../protocol/http_proxy.ts";
+import { BodyFramer, requestFraming, responseFraming } from "../protocol/http_body.ts";
+import type { Framing } from "../protocol/http_body.ts";
+import { formatHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { Credentials } from "../protocol/socks5.ts";
+import { withDeadline } from "../common/peer.ts";
+import type { Peer } from "../common/peer.ts";
+import { relay } from "../common/relay.ts";
+import type { Meter } from "../common/relay.ts";
+import { TunnelError } from "./tunnel.ts";
+import type { TunnelDialer } from "./tunnel.ts";
+
+/** What an HTTP session needs from the local server. */
+export interface HttpSessionContext {
+  dialer: TunnelDialer;
+  handshakeTimeoutMs: number;
+  /** When set, clients must send `Proxy-Authorization: Basic` with these. */
+  auth?: Credentials;
+  up: Meter;
+  down: Meter;
+  /** Called with each destination as requests name them. */
+  onDestination(destination: string): void;
+}
+
+/** How an HTTP session ended, for the access log. */
+export type HttpSessionEnd = "done" | "refused" | "tunnel-failed" | "client-reset" | "server-reset";
+
+class NoResponse extends Error {}
+
+/**
+ * Serves one client connection until it closes.
+ *
+ * @returns why it ended; the client connection is closed by then
+ */
+export async function httpSession(client: Peer, ctx: HttpSessionContext): Promise<HttpSessionEnd> {
+  let upstream: { key: string; peer: Peer } | null = null;
+  let first = true;
+  try {
+    for (;;) {
+      let head: RequestHead;
+      try {
+        const reading = client.readFrame(decodeRequestHead);
+        head = first ? await withDeadline(client, ctx.handshakeTimeoutMs, reading) : await reading;
+      } catch (error) {
+        if (error instanceof ProtocolError) {
+          await client.write(simpleResponse(error.code ?? 400, "Bad Request")).catch(() => {});
+          return "refused";
+        }
+        if (!first && error instanceof Deno.errors.UnexpectedEof) return "done";
+        throw error;
+      }
+      first = false;
+      if (ctx.auth && !authorized(head, ctx.auth)) {
+        await client.write(proxyAuthRequired());
+        return "refused";
+      }
+      let destination: Destination;
+      let path: string;
+      try {
+        ({ destination, path } = proxyTarget(head));
+      } catch (error) {
+        await client.write(simpleResponse(400, (error as Error).message));
+        return "refused";
+      }
+      const key = formatHostPort(destination);
+      ctx.onDestination(key);
+      if (upstream && upstream.key !== key) {
+        upstream.peer.close();
+        upstream = null;
+      }
+
+      if (head.method === "CONNECT") {
+        const tunnel = await openOrRefuse(client, ctx);
+        if (!tunnel) return "tunnel-failed";
+        await client.write(simpleResponse(200, "Connection established"));
+        await tunnel.write(ctx.dialer.header(destination, client.takeBuffered()));
+        const result = await relay(client, tunnel, { up: ctx.up, down: ctx.down });
+        return result.reason === "done" ? "done" : result.reason === "aborted" ? "done" : result.reason;
+      }
+
+      const framing = requestFraming(head.headers);
+      const keepAlive = clientKeepsAlive(head);
+      const outgoing = encodeRequestHead({
+        ...head,
+        target: path,
+        headers: withHost(withoutHopByHop(head.headers), destination),
+      });
+      let fresh = false;
+      if (!upstream) {
+        const tunnel = await openOrRefuse(client, ctx);
+        if (!tunnel) return "tunnel-failed";
+        upstream = { key, peer: tunnel };
+        fresh = true;
+      }
+      let outcome: "keep" | "close" | "upgrade";
+      try {
+        outcome = await exchange(client, upstream.peer, head, framing, keepAlive, outgoing, fresh ? destination : null, ctx);
+      } catch (error) {
+        if (!(error instanceof NoResponse)) throw error;
+        // A reused tunnel whose origin had closed: retry once on a new one if nothing is lost.
+        upstream.peer.close();
+        upstream = null;
+        if (fresh || framing.kind !== "none") {
+          await client.write(simpleResponse(502, "Bad Gateway")).catch(() => {});
+          return "server-reset";
+        }
+        const tunnel = await openOrRefuse(client, ctx);
+        if (!tunnel) return "tunnel-failed";
+        upstream = { key, peer: tunnel };
+        outcome = await exchange(client, tunnel, head, framing, keepAlive, outgoing, destination, ctx);
+      }
+      if (outcome === "upgrade") {
+        const result = await relay(client, upstream.peer, { up: ctx.up, down: ctx.down });
+        return result.reason === "aborted" ? "done" : result.reason;
+      }
+      if (outcome === "close") return "done";
+    }
+  } catch (error) {
+    if (error instanceof TunnelError || error instanceof NoResponse) return "server-reset";
+    if (error instanceof ProtocolError) return "refused";
+    return "client-reset";
+  } finally {
+    upstream?.peer.close();
+    client.close();
+  }
+}
+
+async function openOrRefuse(client: Peer, ctx: HttpSessionContext): Promise<Peer | null> {
+  try {
+    return await ctx.dialer.connect();
+  } catch (error) {
+    if (!(error instanceof TunnelError)) throw error;
+    const status = error.kind === "timeout" ? 504 : 502;
+    await client.write(simpleResponse(status, status === 504 ? "Gateway Timeout" : "Bad Gateway"))
+      .catch(() => {});
+    return null;
+  }
+}
+
+/**
+ * Sends one request (head and body) and relays its response(s) back. Returns whether the
+ * client connection can take another request.
+ */
+async function exchange(
+  client: Peer,
+  upstream: Peer,
+  head: RequestHead,
+  framing: Framing,
+  keepAlive: boolean,
+  outgoing: Uint8Array,
+  newTunnelTo: Destination | null,
+  ctx: HttpSessionContext,
+): Promise<"keep" | "close" | "upgrade"> {
+  const first = newTunnelTo ? ctx.dialer.header(newTunnelTo, outgoing) : outgoing;
+  ctx.up.take(outgoing.length);
+  await upstream.write(first);
+  let bodySent = false;
+  const sending = copyBody(client, upstream, framing, ctx.up).then(() => void (bodySent = true));
+  sending.catch(() => {});
+  const outcome = await relayResponse(upstream, client, head.method, keepAlive, ctx.down);
+  if (!bodySent && outcome !== "upgrade") {
+    // The origin answered before the body was sent (an early error): this connection is done.
+    client.close();
+    upstream.close();
+    return "close";
+  }
+  await sending;
+  return outcome;
+}
+
+async function relayResponse(
+  upstream: Peer,
+  client: Peer,
+  method: string,
+  keepAlive: boolean,
+  meter: Meter,
+): Promise<"keep" | "close" | "upgrade"> {
+  let sawResponse = false;
+  for (;;) {
+    let head;
+    try {
+      head = await upstream.readFrame(decodeResponseHead);
+    } catch (error) {
+      if (!sawResponse && error instanceof Deno.errors.UnexpectedEof) throw new NoResponse();
+      throw error;
+    }
+    sawResponse = true;
+    if (head.status === 101) {
+      const bytes = encodeResponseHead(head);
+      meter.take(bytes.length);
+      await client.write(bytes);
+      return "upgrade";
+    }
+    const framing = responseFraming(method, head.status, head.headers);
+    const interim = head.status >= 100 && head.status < 200;
+    const close = !interim && (framing.kind === "close" || !keepAlive);
+    const headers: Header[] = withoutHopByHop(head.headers);
+    if (close) headers.push(["Connection", "close"]);
+    const bytes = encodeResponseHead({ ...head, headers });
+    meter.take(bytes.length);
+    await client.write(bytes);
+    if (interim) continue;
+    await copyBody(upstream, client, framing, meter);
+    return close ? "close" : "keep";
+  }
+}
+
+async function copyBody(from: Peer, to: Peer, framing: Framing, meter: Meter): Promise<void> {
+  const framer = new BodyFramer(framing);
+  while (!framer.done) {
+    const chunk = await from.read();
+    if (chunk === null) {
+      if (framing.kind === "close") return;
+      throw new Deno.errors.UnexpectedEof("the body ended early");
+    }
+    const used = framer.feed(chunk);
+    if (used < chunk.length) from.unread(chunk.subarray(used));
+    meter.take(used);
+    await to.write(chunk.subarray(0, used));
+  }
+}
+
+function clientKeepsAlive(head: RequestHead): boolean {
+  const connection = [headerValue(head.headers, "connection"), headerValue(head.headers, "proxy-connection")]
+    .filter(Boolean).join(",").toLowerCase();
+  if (connection.includes("close")) return false;
+  return head.version === "HTTP/1.1" || connection.includes("keep-alive");
+}
+
+function withHost(headers: Header[], destination: Destination): Header[] {
+  if (headerValue(headers, "host") !== undefined) return headers;
+  const host = destination.port === 80 ? formatHostPort(destination).replace(/:80$/, "") : formatHostPort(destination);
+  return [["Host", host], ...headers];
+}
+
+function authorized(head: RequestHead, auth: Credentials): boolean {
+  const value = headerValue(head.headers, "proxy-authorization") ?? "";
+  const match = /^Basic\s+(\S+)$/i.exec(value);
+  if (!match) return false;
+  try {
+    return atob(match[1]) === `${auth.username}:${auth.password}`;
+  } catch {
+    return false;
+  }
+}
+
+function proxyAuthRequired(): Uint8Array {
+  return new TextEncoder().encode(
+    'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="SwiftProxy"\r\n' +
+      "Content-Length: 0\r\nConnection: close\r\n\r\n",
+  );
+}

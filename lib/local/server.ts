@@ -1,0 +1,169 @@
+/** The local proxy server: one port, SOCKS5 and HTTP told apart by the first byte. */
+import { formatHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import { encodeReply, Reply } from "../protocol/socks5.ts";
+import type { Credentials } from "../protocol/socks5.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { Peer, withDeadline } from "../common/peer.ts";
+import { relay } from "../common/relay.ts";
+import { logger } from "../common/logging.ts";
+import { ConnectionTable } from "./connections.ts";
+import type { ConnectionInfo } from "./connections.ts";
+import { replyForTunnelError, socksHandshake, SocksRefused } from "./socks_session.ts";
+import { httpSession } from "./http_session.ts";
+import { TunnelDialer, TunnelError } from "./tunnel.ts";
+import type { RemoteEndpoint } from "./tunnel.ts";
+
+/** Everything the local proxy needs. */
+export interface LocalConfig {
+  listen: Destination;
+  endpoint: RemoteEndpoint;
+  /** Login required from SOCKS5 and HTTP clients (for sharing on a LAN). */
+  clientAuth?: Credentials;
+  handshakeTimeoutMs: number;
+}
+
+const log = logger("local");
+const accessLog = logger("local", "access");
+
+/** A running local proxy listener. */
+export class LocalServer {
+  readonly #config: LocalConfig;
+  readonly #dialer: TunnelDialer;
+  readonly #listener: Deno.TcpListener;
+  readonly #clients = new Set<Peer>();
+  readonly connections: ConnectionTable;
+  #accepting: Promise<void>;
+
+  /**
+   * Binds the listener and starts serving.
+   *
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  constructor(config: LocalConfig, connections = new ConnectionTable()) {
+    this.#config = config;
+    this.connections = connections;
+    this.#dialer = new TunnelDialer(config.endpoint);
+    this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
+    this.#accepting = this.#acceptLoop();
+  }
+
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource) return;
+        log.warn("accept failed: {error}", { error });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      conn.setNoDelay(true);
+      const peer = new Peer(conn);
+      this.#clients.add(peer);
+      this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
+        .finally(() => {
+          peer.close();
+          this.#clients.delete(peer);
+        });
+    }
+  }
+
+  async #serve(client: Peer): Promise<void> {
+    const addr = client.conn.remoteAddr as Deno.NetAddr;
+    const clientName = formatHostPort({ host: addr.hostname, port: addr.port });
+    let first: Uint8Array | null;
+    try {
+      first = await withDeadline(client, this.#config.handshakeTimeoutMs, client.read());
+    } catch {
+      log.debug("{client}: no request within the handshake timeout", { client: clientName });
+      return;
+    }
+    if (first === null || first.length === 0) return;
+    client.unread(first);
+    const isSocks = first[0] === 0x05;
+    const isHttp = (first[0] >= 0x41 && first[0] <= 0x5a) || (first[0] >= 0x61 && first[0] <= 0x7a);
+    if (!isSocks && !isHttp) {
+      log.debug("{client}: first byte {byte} is neither SOCKS5 nor HTTP; closing", {
+        client: clientName,
+        byte: first[0],
+      });
+      return;
+    }
+    const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
+    try {
+      const reason = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
+      accessLog.info(
+        "{protocol} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
+        { ...info, duration: Date.now() - info.startedAt, reason },
+      );
+    } finally {
+      this.connections.remove(info);
+    }
+  }
+
+  async #socks(client: Peer, info: ConnectionInfo): Promise<string> {
+    let destination: Destination;
+    try {
+      destination = await withDeadline(
+        client,
+        this.#config.handshakeTimeoutMs,
+        socksHandshake(client, { auth: this.#config.clientAuth }),
+      );
+    } catch (error) {
+      if (error instanceof SocksRefused || error instanceof ProtocolError) {
+        info.destination = "-";
+        return `refused (${error.message})`;
+      }
+      return `handshake failed (${(error as Error).message})`;
+    }
+    info.destination = formatHostPort(destination);
+    let tunnel: Peer;
+    try {
+      tunnel = await this.#dialer.connect();
+    } catch (error) {
+      if (!(error instanceof TunnelError)) throw error;
+      await client.write(encodeReply(replyForTunnelError(error))).catch(() => {});
+      log.warn("{client} -> {destination}: {error}", {
+        client: info.client,
+        destination: info.destination,
+        error,
+      });
+      return `tunnel failed (${error.kind})`;
+    }
+    try {
+      await client.write(encodeReply(Reply.succeeded));
+      await tunnel.write(this.#dialer.header(destination, client.takeBuffered()));
+    } catch {
+      tunnel.close();
+      return "client-reset";
+    }
+    const result = await relay(client, tunnel, this.connections.meters(info));
+    return result.reason;
+  }
+
+  #http(client: Peer, info: ConnectionInfo): Promise<string> {
+    const meters = this.connections.meters(info);
+    return httpSession(client, {
+      dialer: this.#dialer,
+      handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+      auth: this.#config.clientAuth,
+      up: meters.up,
+      down: meters.down,
+      onDestination: (destination) => info.destination = destination,
+    });
+  }
+
+  /** Stops listening and closes every client connection. */
+  async stop(): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const client of this.#clients) client.close();
+    while (this.#clients.size > 0) await new Promise((r) => setTimeout(r, 10));
+  }
+}

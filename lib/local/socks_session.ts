@@ -1,0 +1,93 @@
+/** A SOCKS5 client session on the local: handshake (RFC 1928/1929), then a tunnel. */
+import {
+  Command,
+  decodeGreeting,
+  decodeRequest,
+  decodeUserPass,
+  encodeMethodSelection,
+  encodeReply,
+  encodeUserPassStatus,
+  Method,
+  Reply,
+} from "../protocol/socks5.ts";
+import type { Credentials } from "../protocol/socks5.ts";
+import type { Destination } from "../protocol/address.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { Peer } from "../common/peer.ts";
+import { TunnelError } from "./tunnel.ts";
+
+/** What the SOCKS5 handshake needs from the local's settings. */
+export interface SocksSettings {
+  /** When set, clients must log in with this username and password (RFC 1929). */
+  auth?: Credentials;
+}
+
+/** Thrown when a SOCKS5 client is refused; the reply has been sent. */
+export class SocksRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SocksRefused";
+  }
+}
+
+/** The REP code that tells an app why its tunnel could not open. */
+export function replyForTunnelError(error: TunnelError): number {
+  switch (error.kind) {
+    case "refused":
+      return Reply.connectionRefused;
+    case "unreachable":
+    case "timeout":
+      return Reply.hostUnreachable;
+    default:
+      return Reply.generalFailure;
+  }
+}
+
+/**
+ * Runs the SOCKS5 handshake up to the request and returns the destination. The caller opens
+ * the tunnel and answers with {@linkcode encodeReply}.
+ *
+ * @throws {SocksRefused} after sending the refusal (bad login, unsupported command or address)
+ * @throws {ProtocolError} for bytes that are not SOCKS5
+ */
+export async function socksHandshake(client: Peer, settings: SocksSettings): Promise<Destination> {
+  const methods = await client.readFrame(decodeGreeting);
+  const wanted = settings.auth ? Method.userPass : Method.noAuth;
+  if (!methods.includes(wanted)) {
+    await client.write(encodeMethodSelection(Method.noAcceptable));
+    throw new SocksRefused(
+      settings.auth ? "the client does not offer username/password login" : "the client requires a login",
+    );
+  }
+  await client.write(encodeMethodSelection(wanted));
+  if (settings.auth) {
+    const given = await client.readFrame(decodeUserPass);
+    const ok = constantTimeEqual(given.username, settings.auth.username) &&
+      constantTimeEqual(given.password, settings.auth.password);
+    await client.write(encodeUserPassStatus(ok));
+    if (!ok) throw new SocksRefused(`wrong SOCKS5 login for user "${given.username}"`);
+  }
+  let request;
+  try {
+    request = await client.readFrame(decodeRequest);
+  } catch (error) {
+    if (error instanceof ProtocolError && error.code !== undefined) {
+      await client.write(encodeReply(error.code)).catch(() => {});
+      throw new SocksRefused(error.message);
+    }
+    throw error;
+  }
+  if (request.command !== Command.connect) {
+    await client.write(encodeReply(Reply.commandNotSupported));
+    throw new SocksRefused(`command ${request.command} is not supported`);
+  }
+  return request.destination;
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}

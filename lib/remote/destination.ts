@@ -1,0 +1,77 @@
+/** Dialling destinations for tunnels, with the server's own networks kept out of reach. */
+import { lookup } from "node:dns/promises";
+import { formatHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import { inCidr, ipBytes, PRIVATE_RANGES } from "../common/cidr.ts";
+import type { Cidr } from "../common/cidr.ts";
+
+/** Which destination addresses may be dialled. */
+export interface DestinationPolicy {
+  /** Allow loopback, private, link-local and unspecified ranges. */
+  allowPrivate: boolean;
+  /** Ranges always allowed (checked before `deny`). */
+  allow: Cidr[];
+  /** Ranges always refused. */
+  deny: Cidr[];
+}
+
+/** Why a destination could not be reached; `kind` maps to a SOCKS5 REP on the local side. */
+export class DialError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "not-allowed" | "unresolved" | "refused" | "unreachable",
+  ) {
+    super(message);
+    this.name = "DialError";
+  }
+}
+
+/** True when the policy lets `ip` be dialled. */
+export function isAllowed(ip: string, policy: DestinationPolicy): boolean {
+  const bytes = ipBytes(ip);
+  if (!bytes) return false;
+  if (policy.allow.some((range) => inCidr(bytes, range))) return true;
+  if (policy.deny.some((range) => inCidr(bytes, range))) return false;
+  return policy.allowPrivate || !PRIVATE_RANGES.some((range) => inCidr(bytes, range));
+}
+
+/**
+ * Resolves `destination` (the check is on the resolved address, so a name pointing at
+ * 127.0.0.1 is refused like 127.0.0.1), then connects to the first allowed address that answers.
+ *
+ * @throws {DialError} when the name does not resolve, every address is refused by the policy,
+ *   or no address accepts the connection
+ */
+export async function dial(
+  destination: Destination,
+  policy: DestinationPolicy,
+  signal?: AbortSignal,
+): Promise<Deno.TcpConn> {
+  const where = formatHostPort(destination);
+  let addresses: string[];
+  try {
+    addresses = (await lookup(destination.host, { all: true, verbatim: true })).map((a) =>
+      a.address
+    );
+  } catch {
+    throw new DialError(`${destination.host} does not resolve`, "unresolved");
+  }
+  const allowed = addresses.filter((ip) => isAllowed(ip, policy));
+  if (allowed.length === 0) {
+    throw new DialError(`${where} is in a range this server does not serve`, "not-allowed");
+  }
+  let last: unknown;
+  for (const hostname of allowed) {
+    try {
+      const conn = await Deno.connect({ hostname, port: destination.port, signal });
+      conn.setNoDelay(true);
+      return conn;
+    } catch (error) {
+      last = error;
+    }
+  }
+  if (last instanceof Deno.errors.ConnectionRefused) {
+    throw new DialError(`${where} refused the connection`, "refused");
+  }
+  throw new DialError(`${where} is unreachable: ${(last as Error)?.message}`, "unreachable");
+}

@@ -1,0 +1,258 @@
+/** The remote server: TLS listener, Trojan header, account checks, dial, relay, accounting. */
+import { formatHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { decodeTrojanHeader, TrojanCommand } from "../protocol/trojan.ts";
+import type { TrojanHeader } from "../protocol/trojan.ts";
+import { Peer, withDeadline } from "../common/peer.ts";
+import { relay } from "../common/relay.ts";
+import { logger } from "../common/logging.ts";
+import { Accounts } from "./accounts.ts";
+import type { Account } from "./accounts.ts";
+import { dial, DialError } from "./destination.ts";
+import type { DestinationPolicy } from "./destination.ts";
+import type { UsersDb } from "./users_db.ts";
+import { STATUS_HOST, STATUS_PORT, statusDocument } from "./status.ts";
+
+/** Everything `serve` needs. */
+export interface RemoteConfig {
+  listen: Destination;
+  cert: string;
+  key: string;
+  db: UsersDb;
+  policy: DestinationPolicy;
+  /** Where connections without a valid header are relayed, if anywhere. */
+  fallback?: Destination;
+  /** Most connections open at once, 0 for no limit. */
+  maxConns: number;
+  handshakeTimeoutMs: number;
+}
+
+const log = logger("remote");
+const accessLog = logger("remote", "access");
+
+class UnknownToken extends ProtocolError {
+  constructor() {
+    super("the token belongs to no user");
+  }
+}
+
+/** A running remote server. */
+export class RemoteServer {
+  readonly #config: RemoteConfig;
+  readonly #listener: Deno.TlsListener;
+  readonly accounts: Accounts;
+  readonly #connections = new Set<Peer>();
+  readonly #tick: ReturnType<typeof setInterval>;
+  #accepting: Promise<void>;
+
+  /**
+   * Starts listening and serving at once.
+   *
+   * @throws {Deno.errors.AddrInUse} when the address is taken
+   */
+  constructor(config: RemoteConfig) {
+    this.#config = config;
+    this.accounts = new Accounts(config.db);
+    this.#listener = Deno.listenTls({
+      hostname: config.listen.host,
+      port: config.listen.port,
+      cert: config.cert,
+      key: config.key,
+    });
+    this.#tick = setInterval(() => this.#housekeeping(), 1000);
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /** The bound address (the real port when 0 was asked for). */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let conn: Deno.TlsConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource) return;
+        log.warn("accept failed: {error}", { error });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const peer = new Peer(conn);
+      if (this.#config.maxConns > 0 && this.#connections.size >= this.#config.maxConns) {
+        log.warn("refused {client}: the server has {max} connections open", {
+          client: clientOf(conn),
+          max: this.#config.maxConns,
+        });
+        peer.close();
+        continue;
+      }
+      this.#connections.add(peer);
+      this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
+        .finally(() => this.#connections.delete(peer));
+    }
+  }
+
+  async #serve(peer: Peer): Promise<void> {
+    const client = clientOf(peer.conn);
+    const started = performance.now();
+    let header: TrojanHeader;
+    try {
+      header = await withDeadline(
+        peer,
+        this.#config.handshakeTimeoutMs,
+        peer.readFrame((bytes) => {
+          const decoded = decodeTrojanHeader(bytes);
+          if (decoded && !this.accounts.find(decoded.value.token)) throw new UnknownToken();
+          return decoded;
+        }),
+      );
+    } catch (error) {
+      await this.#refuseHeader(peer, client, error);
+      return;
+    }
+    const account = this.accounts.find(header.token)!;
+    const user = account.user.name;
+    const destination = formatHostPort(header.destination);
+    const refusal = account.refusal();
+    if (refusal) {
+      log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });
+      peer.close();
+      return;
+    }
+    if (header.destination.host === STATUS_HOST && header.destination.port === STATUS_PORT) {
+      await peer.write(statusDocument(account)).catch(() => {});
+      peer.close();
+      return;
+    }
+    if (header.command !== TrojanCommand.connect) {
+      log.info("refused {user} from {client}: command {command} is not supported", {
+        user,
+        client,
+        command: header.command,
+      });
+      peer.close();
+      return;
+    }
+    const session = new AbortController();
+    account.sessions.add(session);
+    try {
+      await this.#connect(peer, account, header.destination, session.signal, {
+        user,
+        client,
+        destination,
+        started,
+      });
+    } finally {
+      account.sessions.delete(session);
+    }
+  }
+
+  async #connect(
+    peer: Peer,
+    account: Account,
+    destination: Destination,
+    signal: AbortSignal,
+    context: { user: string; client: string; destination: string; started: number },
+  ): Promise<void> {
+    let target: Deno.TcpConn;
+    try {
+      target = await dial(destination, this.#config.policy, signal);
+    } catch (error) {
+      const reason = error instanceof DialError ? error.kind : "error";
+      accessLog.info(
+        "{user} {client} -> {destination} up=0 down=0 {duration}ms closed: {reason} ({error})",
+        { ...context, duration: elapsed(context.started), reason, error },
+      );
+      peer.close();
+      return;
+    }
+    const result = await relay(peer, new Peer(target), {
+      signal,
+      up: { take: (n) => void (account.unflushedUp += n) },
+      down: { take: (n) => void (account.unflushedDown += n) },
+    });
+    accessLog.info(
+      "{user} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
+      { ...context, ...result, duration: elapsed(context.started) },
+    );
+  }
+
+  async #refuseHeader(peer: Peer, client: string, error: unknown): Promise<void> {
+    const why = error instanceof UnknownToken
+      ? "unknown credential"
+      : error instanceof ProtocolError
+      ? `not a tunnel header (${error.message})`
+      : error instanceof Deno.errors.TimedOut
+      ? "handshake timed out"
+      : `handshake failed (${(error as Error).message})`;
+    const fallback = this.#config.fallback;
+    if (
+      fallback && (error instanceof ProtocolError || error instanceof Deno.errors.UnexpectedEof)
+    ) {
+      log.info("{client}: {why}; relaying to the fallback {fallback}", {
+        client,
+        why,
+        fallback: formatHostPort(fallback),
+      });
+      try {
+        const site = await Deno.connect({ hostname: fallback.host, port: fallback.port });
+        site.setNoDelay(true);
+        await relay(peer, new Peer(site));
+      } catch (dialError) {
+        log.warn("fallback {fallback} failed: {error}", {
+          fallback: formatHostPort(fallback),
+          error: dialError,
+        });
+        peer.close();
+      }
+      return;
+    }
+    log.info("{client}: {why}; closing", { client, why });
+    // A short random pause, so a prober cannot time how many bytes the parser wanted.
+    await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
+    peer.close();
+  }
+
+  #housekeeping(): void {
+    try {
+      this.accounts.reload();
+      this.accounts.flush();
+    } catch (error) {
+      log.warn("the users database is busy, trying again in a second: {error}", { error });
+    }
+  }
+
+  /** Connections open now, tunnels and handshakes. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Stops accepting, lets open connections finish for `graceMs`, closes the rest, and
+   * writes the final usage counts.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    const deadline = Date.now() + graceMs;
+    while (this.#connections.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const peer of this.#connections) peer.close();
+    while (this.#connections.size > 0) await new Promise((r) => setTimeout(r, 10));
+    clearInterval(this.#tick);
+    this.accounts.flush();
+  }
+}
+
+function clientOf(conn: Deno.Conn): string {
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  return formatHostPort({ host: addr.hostname, port: addr.port });
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}

@@ -1,0 +1,4 @@
+/** swiftproxy-remote: the server side of SwiftProxy. See `--help`. */
+import { main } from "./lib/remote/cli.ts";
+
+await main(Deno.args);

@@ -1,0 +1,284 @@
+/**
+ * Test harness: starts the real `remote.ts` and `local.ts` as child processes with the same
+ * permission sets the compiled programs get, plus loopback helpers (HTTP origins, free ports).
+ */
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const DENO = Deno.execPath();
+
+/** A spawned program whose output is collected for assertions. */
+export class Program {
+  readonly child: Deno.ChildProcess;
+  #output = "";
+  #done: Promise<Deno.CommandStatus>;
+
+  constructor(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+    this.child = new Deno.Command(DENO, {
+      args,
+      cwd: options.cwd ?? ROOT,
+      env: { NO_COLOR: "1", ...options.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const decoder = new TextDecoder();
+    const collect = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) this.#output += decoder.decode(chunk, { stream: true });
+    };
+    const streams = Promise.all([collect(this.child.stdout), collect(this.child.stderr)]);
+    this.#done = this.child.status.then(async (status) => {
+      await streams;
+      return status;
+    });
+  }
+
+  /** Everything printed so far on stdout and stderr. */
+  get output(): string {
+    return this.#output;
+  }
+
+  /** Waits until the output matches `pattern` (or the process exits, or `ms` pass). */
+  async waitFor(pattern: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    let exited = false;
+    this.#done.then(() => exited = true);
+    while (Date.now() < deadline) {
+      const match = this.#output.match(pattern);
+      if (match) return match;
+      if (exited) break;
+      await delay(20);
+    }
+    throw new Error(`no ${pattern} in the output:\n${this.#output}`);
+  }
+
+  /** Sends a signal (if still running) and waits for the exit. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already exited
+    }
+    return await this.#done;
+  }
+
+  /** Waits for the exit without signalling. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#done;
+  }
+}
+
+/** Runs a program to completion: exit code and output. */
+export async function runProgram(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(DENO, {
+    args,
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** `deno run` arguments for the remote, with its permission set. */
+export function remoteArgs(...args: string[]): string[] {
+  return ["run", "-P=remote", `${ROOT}remote.ts`, ...args];
+}
+
+/** `deno run` arguments for the local, with its permission set. */
+export function localArgs(...args: string[]): string[] {
+  return ["run", "-P=local", `${ROOT}local.ts`, ...args];
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/** A remote with a fresh data dir and users, serving on loopback. */
+export class RemoteFixture {
+  readonly dir: string;
+  readonly port: number;
+  program!: Program;
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+  }
+
+  /** Creates the data dir, adds `users` (name → password), starts `serve --allow-private`. */
+  static async start(
+    users: Record<string, string> = { alice: "alice-secret" },
+    serveArgs: string[] = [],
+  ): Promise<RemoteFixture> {
+    const dir = await Deno.makeTempDir({ prefix: "swiftproxy-test-" });
+    const fixture = new RemoteFixture(dir, freePort());
+    const init = await runProgram(remoteArgs("init", "--data", dir));
+    if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+    for (const [name, password] of Object.entries(users)) {
+      await fixture.user("add", name, "--password", password);
+    }
+    await fixture.serve(serveArgs);
+    return fixture;
+  }
+
+  /** (Re)starts `serve` on the fixture's port. */
+  async serve(serveArgs: string[] = []): Promise<void> {
+    this.program = new Program(remoteArgs(
+      "serve",
+      "--data",
+      this.dir,
+      "--listen",
+      `127.0.0.1:${this.port}`,
+      "--allow-private",
+      ...serveArgs,
+    ));
+    await this.program.waitFor(/listening on/);
+  }
+
+  /** Runs a `user …` subcommand on this data dir; throws on failure. */
+  async user(...args: string[]): Promise<string> {
+    const result = await runProgram(remoteArgs("user", ...args, "--data", this.dir));
+    if (result.code !== 0) throw new Error(`user ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  get certPath(): string {
+    return `${this.dir}/tls/cert.pem`;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    await this.program?.stop();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A local connected to `remote` as `user`. */
+export class LocalFixture {
+  readonly port: number;
+  readonly program: Program;
+
+  private constructor(port: number, program: Program) {
+    this.port = port;
+    this.program = program;
+  }
+
+  static async start(
+    remote: RemoteFixture,
+    user = "alice",
+    password = "alice-secret",
+    extraArgs: string[] = [],
+  ): Promise<LocalFixture> {
+    const port = freePort();
+    const program = new Program(
+      localArgs(
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--remote",
+        remote.address,
+        "--user",
+        user,
+        "--ca",
+        remote.certPath,
+        ...extraArgs,
+      ),
+      { env: { SWIFTPROXY_PASSWORD: password } },
+    );
+    await program.waitFor(/proxy on/);
+    return new LocalFixture(port, program);
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  stop(): Promise<Deno.CommandStatus> {
+    return this.program.stop();
+  }
+}
+
+/** A remote and a local connected to it, for tests of the whole chain. */
+export async function startChain(
+  serveArgs: string[] = [],
+): Promise<{ remote: RemoteFixture; local: LocalFixture; stop(): Promise<void> }> {
+  const remote = await RemoteFixture.start(undefined, serveArgs);
+  const local = await LocalFixture.start(remote);
+  return {
+    remote,
+    local,
+    async stop() {
+      await local.stop();
+      await remote.stop();
+    },
+  };
+}
+
+/** Runs `curl` with `args`; returns exit code, stdout bytes and stderr text. */
+export async function curl(
+  ...args: string[]
+): Promise<{ code: number; body: Uint8Array; stderr: string }> {
+  const out = await new Deno.Command("curl", { args: ["-sS", "--max-time", "60", ...args] })
+    .output();
+  return { code: out.code, body: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** Hex SHA-256 of bytes. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Deterministic pseudo-random bytes (fast xorshift), so failures can be reproduced. */
+export function randomBytes(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  const words = new Uint32Array(out.buffer, 0, length >> 2);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x;
+  }
+  for (let i = words.length * 4; i < length; i++) out[i] = i & 0xff;
+  return out;
+}
+
+/**
+ * A loopback HTTP origin (Deno.serve): `GET /bytes/N` sends N deterministic bytes,
+ * `POST /sha256` answers the SHA-256 of the body and its length, `/echo-headers` the headers.
+ */
+export function startOrigin(hostname = "127.0.0.1"): { port: number; close(): Promise<void> } {
+  const server = Deno.serve({ hostname, port: 0, onListen() {} }, async (request) => {
+    const url = new URL(request.url);
+    const bytes = /^\/bytes\/(\d+)$/.exec(url.pathname);
+    if (bytes) {
+      return new Response(randomBytes(Number(bytes[1])) as Uint8Array<ArrayBuffer>);
+    }
+    if (url.pathname === "/sha256") {
+      const body = new Uint8Array(await request.arrayBuffer());
+      return Response.json({ length: body.length, sha256: await sha256(body) });
+    }
+    if (url.pathname === "/echo-headers") {
+      return Response.json({
+        path: url.pathname + url.search,
+        headers: Object.fromEntries(request.headers),
+      });
+    }
+    return new Response(`origin ${hostname} says hello\n`);
+  });
+  return { port: server.addr.port, close: () => server.shutdown() };
+}
