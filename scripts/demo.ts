@@ -1,0 +1,152 @@
+/**
+ * `deno task demo`: a remote with a fresh data directory and a generated `demo` user, a local
+ * on 127.0.0.1:1080 logged in as that user, and a small web page to fetch through them.
+ * Ctrl-C stops everything and removes the temporary data.
+ */
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const DENO = Deno.execPath();
+const LOCAL_PROXY = "127.0.0.1:1080";
+
+function freePort(preferred: number): number {
+  for (const port of [preferred, 0]) {
+    try {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port });
+      const bound = listener.addr.port;
+      listener.close();
+      return bound;
+    } catch {
+      // taken: fall back to any free port
+    }
+  }
+  throw new Error("no free port on 127.0.0.1");
+}
+
+async function runOnce(args: string[]): Promise<string> {
+  const out = await new Deno.Command(DENO, { args, cwd: ROOT, stdin: "null" }).output();
+  const text = new TextDecoder();
+  if (out.code !== 0) throw new Error(`${args.join(" ")} failed:\n${text.decode(out.stderr)}`);
+  return text.decode(out.stdout);
+}
+
+/** Starts a program whose output lines are shown with a prefix; resolves once `ready` is seen. */
+async function start(
+  name: string,
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string> = {},
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(DENO, {
+    args,
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const { promise, resolve, reject } = Promise.withResolvers<Deno.ChildProcess>();
+  child.status.then(() => reject(new Error(`${name} exited before it was ready`)));
+  for (const stream of [child.stdout, child.stderr]) {
+    (async () => {
+      let rest = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop()!;
+        for (const line of lines) {
+          if (line.includes("experimental feature")) continue;
+          console.log(`[${name}] ${line}`);
+          if (ready.test(line)) resolve(child);
+        }
+      }
+    })();
+  }
+  return await promise;
+}
+
+const dataDir = await Deno.makeTempDir({ prefix: "swiftproxy-demo-" });
+const remotePort = freePort(8443);
+const pagePort = freePort(8080);
+const page = Deno.serve(
+  { hostname: "127.0.0.1", port: pagePort, onListen() {} },
+  () => new Response("Hello through SwiftProxy: local -> TLS tunnel -> remote -> this page.\n"),
+);
+
+console.log(`SwiftProxy demo (data in ${dataDir})`);
+await runOnce(["run", "-P=remote", "remote.ts", "init", "--data", dataDir]);
+const added = await runOnce([
+  "run",
+  "-P=remote",
+  "remote.ts",
+  "user",
+  "add",
+  "demo",
+  "--data",
+  dataDir,
+]);
+const password = /password \(shown once\): (\S+)/.exec(added)![1];
+console.log(`user "demo" created; password (shown once): ${password}`);
+
+const remote = await start("remote", [
+  "run",
+  "-P=remote",
+  "remote.ts",
+  "serve",
+  "--data",
+  dataDir,
+  "--listen",
+  `127.0.0.1:${remotePort}`,
+  // The demo's own page lives on loopback; a real server leaves this off.
+  "--allow-private",
+], /listening on/);
+const local = await start(
+  "local",
+  [
+    "run",
+    "-P=local",
+    "local.ts",
+    "--listen",
+    LOCAL_PROXY,
+    "--remote",
+    `127.0.0.1:${remotePort}`,
+    "--user",
+    "demo",
+    "--ca",
+    `${dataDir}/tls/cert.pem`,
+  ],
+  /proxy on/,
+  { SWIFTPROXY_PASSWORD: password },
+);
+
+console.log(`
+Ready. Try, in another terminal:
+
+  curl --socks5-hostname ${LOCAL_PROXY} http://127.0.0.1:${pagePort}/
+  curl -x http://${LOCAL_PROXY} http://127.0.0.1:${pagePort}/
+  curl --socks5-hostname ${LOCAL_PROXY} https://example.com/
+
+Browsers: set the SOCKS5 (or HTTP) proxy to ${LOCAL_PROXY}.
+A third-party Trojan client: server 127.0.0.1:${remotePort}, password demo:${password},
+  and trust ${dataDir}/tls/cert.pem.
+Press Ctrl-C to stop.
+`);
+
+await new Promise<void>((resolve) => {
+  Deno.addSignalListener("SIGINT", resolve);
+  Deno.addSignalListener("SIGTERM", resolve);
+  remote.status.then(() => resolve());
+  local.status.then(() => resolve());
+});
+console.log("stopping the local and the remote…");
+for (const child of [local, remote]) {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already exited
+  }
+}
+await Promise.all([local.status, remote.status]);
+await page.shutdown();
+await Deno.remove(dataDir, { recursive: true });
+console.log("stopped.");
+Deno.exit(0);
