@@ -15,6 +15,9 @@ const BYTE_UNITS: Record<string, number> = {
   mib: 2 ** 20,
   gib: 2 ** 30,
   tib: 2 ** 40,
+  p: 1e15,
+  pb: 1e15,
+  pib: 2 ** 50,
 };
 
 const BIT_UNITS: Record<string, number> = {
@@ -48,7 +51,7 @@ export function parseSize(text: string): number {
  * @example parseRate("10Mbit") // 1250000
  */
 export function parseRate(text: string): number {
-  const trimmed = text.trim().replace(/\/s$|ps$/i, "");
+  const trimmed = text.trim().replace(/\/s$/i, "").replace(/bps$/i, "bit");
   const match = NUMBER.exec(trimmed);
   const unit = match?.[2].toLowerCase() ?? "";
   const factor = BYTE_UNITS[unit] ?? BIT_UNITS[unit];
@@ -60,6 +63,11 @@ export function parseRate(text: string): number {
 
 function checked(value: number, text: string): number {
   const rounded = Math.round(value);
+  if (rounded === 0 && value !== 0) {
+    throw new RangeError(
+      `"${text}" rounds to 0 bytes, which means unlimited; give 0 or at least 1 byte`,
+    );
+  }
   if (!Number.isSafeInteger(rounded)) throw new RangeError(`"${text}" is too large`);
   return rounded;
 }

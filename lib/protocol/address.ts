@@ -64,9 +64,12 @@ export function formatHostPort({ host, port }: Destination): string {
 /**
  * Encodes ATYP + DST.ADDR + DST.PORT as SOCKS5 and Trojan put them on the wire.
  *
- * @throws {ProtocolError} for a domain longer than 255 bytes
+ * @throws {ProtocolError} for a domain longer than 255 bytes or a port out of range
  */
 export function encodeAddress({ host, port }: Destination): Uint8Array {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ProtocolError(`expected a port from 0 to 65535, got ${port}`);
+  }
   let body: Uint8Array;
   if (isIPv4(host)) {
     body = Uint8Array.of(ATYP.ipv4, ...host.split(".").map(Number));
@@ -165,6 +168,9 @@ export function parseIPv6(text: string): number[] | null {
 
 /** Formats eight 16-bit groups as a canonical IPv6 literal (RFC 5952). */
 export function formatIPv6(groups: number[]): string {
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+  }
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8;) {

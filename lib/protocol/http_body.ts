@@ -3,7 +3,6 @@
  * without changing it, so a proxy can relay bodies as they come and reuse the connection.
  */
 import type { Header } from "./http_proxy.ts";
-import { headerValue } from "./http_proxy.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** How a body's end is known. */
@@ -31,17 +30,30 @@ export function responseFraming(method: string, status: number, headers: Header[
 }
 
 function framing(headers: Header[], otherwise: Framing, status: number): Framing {
-  const encoding = headerValue(headers, "transfer-encoding");
-  if (encoding !== undefined) {
-    if (encoding.split(",").at(-1)!.trim().toLowerCase() !== "chunked") {
-      throw new ProtocolError(
-        `expected chunked as the final transfer coding, got "${encoding}"`,
-        status,
-      );
-    }
-    return { kind: "chunked" };
+  const values = (name: string) =>
+    headers.filter(([n]) => n.toLowerCase() === name).flatMap(([, v]) => v.split(","))
+      .map((v) => v.trim());
+  const encodings = values("transfer-encoding").filter(Boolean);
+  const lengths = [...new Set(values("content-length"))];
+  if (encodings.length === 0 && headers.some(([n]) => n.toLowerCase() === "transfer-encoding")) {
+    throw new ProtocolError("expected a transfer coding, got an empty Transfer-Encoding", status);
   }
-  const length = headerValue(headers, "content-length");
+  if (encodings.length > 0) {
+    // Both framings at once is how requests are smuggled past proxies (RFC 9112 §6.1).
+    if (lengths.length > 0 && otherwise.kind === "none") {
+      throw new ProtocolError("expected Transfer-Encoding or Content-Length, got both", status);
+    }
+    if (encodings.at(-1)!.toLowerCase() === "chunked") return { kind: "chunked" };
+    if (otherwise.kind === "close") return otherwise;
+    throw new ProtocolError(
+      `expected chunked as the final transfer coding, got "${encodings.join(", ")}"`,
+      status,
+    );
+  }
+  if (lengths.length > 1) {
+    throw new ProtocolError(`expected one Content-Length, got ${lengths.join(" and ")}`, status);
+  }
+  const length = lengths[0];
   if (length !== undefined) {
     if (!/^\d{1,15}$/.test(length)) {
       throw new ProtocolError(`expected a decimal Content-Length, got "${length}"`, status);

@@ -42,13 +42,12 @@ function findHeadEnd(bytes: Uint8Array): number {
 
 function splitHead(bytes: Uint8Array, status: number): Decoded<[string, Header[]]> | null {
   const end = findHeadEnd(bytes);
-  if (end < 0) {
-    if (bytes.length > MAX_HEAD_BYTES) {
-      throw new ProtocolError(`expected a head under ${MAX_HEAD_BYTES} bytes`, 431);
-    }
-    return null;
+  if ((end < 0 ? bytes.length : end) > MAX_HEAD_BYTES) {
+    throw new ProtocolError(`expected a head under ${MAX_HEAD_BYTES} bytes`, 431);
   }
-  const text = new TextDecoder("latin1").decode(bytes.subarray(0, end - 4));
+  if (end < 0) return null;
+  // Byte-for-byte (ISO-8859-1), so header values pass through unchanged.
+  const text = String.fromCharCode(...bytes.subarray(0, end - 4));
   const [first, ...lines] = text.split("\r\n");
   const headers: Header[] = lines.map((line) => {
     const colon = line.indexOf(":");

@@ -84,6 +84,9 @@ export function decodeUserPass(bytes: Uint8Array): Decoded<Credentials> | null {
 export function encodeUserPass({ username, password }: Credentials): Uint8Array {
   const user = new TextEncoder().encode(username);
   const pass = new TextEncoder().encode(password);
+  if (user.length > 255 || pass.length > 255) {
+    throw new ProtocolError("expected a username and password of at most 255 bytes each");
+  }
   return Uint8Array.of(AUTH_VERSION, user.length, ...user, pass.length, ...pass);
 }
 
