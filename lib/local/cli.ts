@@ -1,7 +1,9 @@
 /** The `swiftproxy-local` command line. */
+import type { Command } from "commander";
 import {
   addLogOptions,
   hostPortArg,
+  integerArg,
   logOptions,
   program,
   run,
@@ -11,8 +13,11 @@ import {
 import { logger, setupLogging, stopLogging } from "../common/logging.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
-import { ipBytes, inCidr, parseCidr } from "../common/cidr.ts";
-import { LocalServer } from "./server.ts";
+import { defaultSettingsPath, loadSettings } from "./settings.ts";
+import type { Settings } from "./settings.ts";
+import { ProxyControl } from "./dashboard/proxy_control.ts";
+import { DashboardServer } from "./dashboard/server.ts";
+import { generateToken, isLoopbackHost } from "./dashboard/guard.ts";
 
 interface LocalOptions {
   listen: Destination;
@@ -22,68 +27,129 @@ interface LocalOptions {
   ca?: string;
   serverName?: string;
   handshakeTimeout: number;
+  idleTimeout: number;
+  maxHandshakes: number;
   socksUser?: string;
   socksPass?: string;
+  /** `false` with `--no-ui`. */
+  ui: Destination | false;
+  uiToken?: string;
+  config?: string;
 }
 
-const LOOPBACK = [parseCidr("127.0.0.0/8"), parseCidr("::1/128")];
-
-function isLoopback(host: string): boolean {
-  if (host === "localhost") return true;
-  const bytes = ipBytes(host);
-  return bytes !== null && LOOPBACK.some((range) => inCidr(bytes, range));
-}
-
-async function start(options: LocalOptions & Record<string, unknown>): Promise<void> {
+/** The settings file overlaid with what the command line and environment give. */
+async function settingsFrom(
+  options: LocalOptions,
+  command: Command,
+  path: string,
+): Promise<Settings> {
+  let settings: Settings;
+  try {
+    settings = await loadSettings(path);
+  } catch (error) {
+    usageError(`option '--config <file>': ${(error as Error).message}`);
+  }
+  const given = (name: string) => command.getOptionValueSource(name) === "cli";
+  if (given("listen")) settings.listen = formatHostPort(options.listen);
+  if (options.remote) settings.remote = formatHostPort(options.remote);
+  if (options.user) settings.user = options.user;
+  if (options.ca) settings.ca = options.ca;
+  if (options.serverName) settings.serverName = options.serverName;
   const password = options.password ?? Deno.env.get("SWIFTPROXY_PASSWORD");
-  if (!options.remote) usageError("option '--remote <host:port>' is required (example: --remote vpn.example.org:8443)");
-  if (!options.user) usageError("option '--user <name>' is required");
-  if (!password) usageError("a password is required: set SWIFTPROXY_PASSWORD (or --password)");
+  if (password) settings.password = password;
+  return settings;
+}
+
+async function start(options: LocalOptions, command: Command): Promise<void> {
+  const settingsPath = options.config ?? defaultSettingsPath();
+  const settings = await settingsFrom(options, command, settingsPath);
+  const complete = Boolean(settings.remote && settings.user && settings.password);
+  if (!options.ui) {
+    if (!settings.remote) {
+      usageError(
+        "option '--remote <host:port>' is required (example: --remote vpn.example.org:8443)",
+      );
+    }
+    if (!settings.user) usageError("option '--user <name>' is required");
+    if (!settings.password) {
+      usageError("a password is required: set SWIFTPROXY_PASSWORD (or --password)");
+    }
+  }
   if (Boolean(options.socksUser) !== Boolean(options.socksPass)) {
     usageError("options '--socks-user' and '--socks-pass' go together");
   }
-  let ca: string | undefined;
   if (options.ca) {
     try {
-      ca = Deno.readTextFileSync(options.ca);
+      Deno.readTextFileSync(options.ca);
     } catch (error) {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
-  await setupLogging(logOptions(options));
+  await setupLogging(logOptions(options as unknown as Record<string, unknown>));
   const log = logger("local");
-  let server: LocalServer;
-  try {
-    server = new LocalServer({
-      listen: options.listen,
-      endpoint: {
-        remote: options.remote,
-        user: options.user,
-        password,
-        caCerts: ca ? [ca] : undefined,
-        serverName: options.serverName,
-        timeoutMs: options.handshakeTimeout,
-      },
-      clientAuth: options.socksUser ? { username: options.socksUser, password: options.socksPass! } : undefined,
-      handshakeTimeoutMs: options.handshakeTimeout,
-    });
-  } catch (error) {
-    console.error(`error: cannot listen on ${formatHostPort(options.listen)}: ${(error as Error).message}`);
-    Deno.exit(1);
+  const control = new ProxyControl(settings, {
+    settingsPath,
+    handshakeTimeoutMs: options.handshakeTimeout,
+    idleTimeoutMs: options.idleTimeout,
+    maxHandshakes: options.maxHandshakes,
+    clientAuth: options.socksUser
+      ? { username: options.socksUser, password: options.socksPass! }
+      : undefined,
+    refreshMs: options.ui ? undefined : 0,
+  });
+
+  let dashboard: DashboardServer | null = null;
+  if (options.ui) {
+    const open = !isLoopbackHost(options.ui.host);
+    const token = options.uiToken ?? (open ? generateToken() : undefined);
+    try {
+      dashboard = new DashboardServer({ listen: options.ui, control, token });
+    } catch (error) {
+      const why = error instanceof Deno.errors.AddrInUse
+        ? "the port is in use"
+        : (error as Error).message;
+      if (!complete) {
+        console.error(`error: cannot serve the dashboard on ${formatHostPort(options.ui)}: ${why}`);
+        Deno.exit(1);
+      }
+      log.warn("dashboard not started on {address}: {why}", {
+        address: formatHostPort(options.ui),
+        why,
+      });
+    }
+    if (dashboard) {
+      // The token is shown once, only when generated here: it is the key to the dashboard.
+      const link = token && !options.uiToken ? `${dashboard.url}?token=${token}` : dashboard.url;
+      console.log(`swiftproxy-local: dashboard on ${link}`);
+    }
   }
-  const where = formatHostPort({ host: server.addr.hostname, port: server.addr.port });
-  console.log(`swiftproxy-local: SOCKS5 and HTTP proxy on ${where}, remote ${formatHostPort(options.remote)}`);
-  if (!isLoopback(options.listen.host) && !options.socksUser) {
-    log.warn(
-      "listening on {address} without --socks-user: anyone who can reach it can use your account (an open proxy)",
-      { address: where },
-    );
+
+  if (complete) {
+    try {
+      await control.connect(settings, { check: false, save: false });
+    } catch (error) {
+      console.error(`error: ${(error as Error).message}`);
+      Deno.exit(1);
+    }
+    const bound = control.listenAddress!;
+    const where = formatHostPort({ host: bound.hostname, port: bound.port });
+    console.log(`swiftproxy-local: SOCKS5 and HTTP proxy on ${where}, remote ${settings.remote}`);
+    if (!isLoopbackHost(bound.hostname) && !options.socksUser) {
+      log.warn(
+        "listening on {address} without --socks-user: anyone who can reach it can use your account (an open proxy)",
+        { address: where },
+      );
+    }
+  } else {
+    console.log("swiftproxy-local: no remote configured yet; fill in the form in the dashboard");
   }
+
   await new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
     Deno.addSignalListener("SIGTERM", resolve);
   });
-  await server.stop();
+  await control.disconnect();
+  await dashboard?.stop();
   await stopLogging();
   Deno.exit(0);
 }
@@ -91,19 +157,49 @@ async function start(options: LocalOptions & Record<string, unknown>): Promise<v
 /** Builds the `swiftproxy-local` program. */
 export function localProgram() {
   return addLogOptions(
-    program("swiftproxy-local", "SwiftProxy client: SOCKS5 and HTTP proxy on one port, tunnelled to a remote")
+    program(
+      "swiftproxy-local",
+      "SwiftProxy client: SOCKS5 and HTTP proxy on one port, tunnelled to a remote",
+    )
       .option("--listen <host:port>", "proxy address (SOCKS5 and HTTP)", hostPortArg, {
         host: "127.0.0.1",
         port: 1080,
       })
       .option("--remote <host:port>", "the swiftproxy-remote (or any Trojan server)", hostPortArg)
       .option("--user <name>", "account name on the remote")
-      .option("--password <password>", "account password (better: the SWIFTPROXY_PASSWORD variable)")
+      .option(
+        "--password <password>",
+        "account password (better: the SWIFTPROXY_PASSWORD variable)",
+      )
       .option("--ca <file>", "trust this CA or self-signed certificate (PEM) for the remote")
       .option("--server-name <name>", "name to check the remote's certificate against")
-      .option("--handshake-timeout <seconds>", "time allowed for a client or tunnel handshake", secondsArg, 10_000)
+      .option(
+        "--handshake-timeout <seconds>",
+        "time allowed for a client or tunnel handshake",
+        secondsArg,
+        10_000,
+      )
+      .option(
+        "--idle-timeout <seconds>",
+        "close connections with no traffic either way for this long, 0 = never",
+        secondsArg,
+        300_000,
+      )
+      .option(
+        "--max-handshakes <n>",
+        "most clients in handshake at once (the oldest make room), 0 = no cap",
+        integerArg(0, "1024"),
+        1024,
+      )
       .option("--socks-user <name>", "require this login from SOCKS5/HTTP clients (LAN sharing)")
-      .option("--socks-pass <password>", "password for --socks-user"),
+      .option("--socks-pass <password>", "password for --socks-user")
+      .option("--ui <host:port>", "dashboard address (a web page)", hostPortArg, {
+        host: "127.0.0.1",
+        port: 9090,
+      })
+      .option("--no-ui", "do not serve the dashboard")
+      .option("--ui-token <token>", "require this token for the dashboard (generated off loopback)")
+      .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`),
   ).action(start);
 }
 

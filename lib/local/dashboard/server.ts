@@ -1,0 +1,266 @@
+/**
+ * The dashboard's HTTP and WebSocket server (Deno.serve): the page, a small JSON API for
+ * Connect/Disconnect, `/proxy.pac`, and a status message to every open WebSocket each second.
+ */
+import { formatHostPort } from "../../protocol/address.ts";
+import type { Destination } from "../../protocol/address.ts";
+import { logger } from "../../common/logging.ts";
+import { VERSION } from "../../version.ts";
+import { normalizeSettings } from "../settings.ts";
+import { Guard } from "./guard.ts";
+import type { ProxyControl } from "./proxy_control.ts";
+import { Problem } from "./problems.ts";
+import { StatsSampler } from "./stats.ts";
+import type { ConnectionRow, RateHistory } from "./stats.ts";
+import type { AccountStatus } from "./account_check.ts";
+import { PAGE_HTML } from "./assets/page_html.ts";
+import { PAGE_CSS } from "./assets/page_css.ts";
+import { PAGE_JS } from "./assets/page_js.ts";
+import { proxyPac } from "./pac.ts";
+
+/** Rows sent per message; the rest are only counted (the page stays smooth at any count). */
+export const MAX_ROWS = 200;
+
+/** The message sent over the WebSocket every second and on every change. */
+export interface StatusMessage {
+  type: "status";
+  version: string;
+  pid: number;
+  state: ProxyControl["state"];
+  /** The proxy's bound address while listening, else the configured one. */
+  listen: string;
+  remote: string;
+  user: string;
+  problem: { kind: Problem["kind"]; message: string } | null;
+  account: AccountStatus | null;
+  /** Bytes per second over the last second. */
+  rate: { up: number; down: number };
+  /** The last 60 seconds of `rate`, oldest first. */
+  history: RateHistory;
+  totals: { up: number; down: number };
+  /** How many connections are open (`connections` holds at most {@linkcode MAX_ROWS}). */
+  open: number;
+  connections: ConnectionRow[];
+}
+
+/** How to run the dashboard. */
+export interface DashboardOptions {
+  listen: Destination;
+  control: ProxyControl;
+  /** Required from every request when set. */
+  token?: string;
+  /** Milliseconds between status messages. */
+  intervalMs?: number;
+}
+
+const log = logger("local", "dashboard");
+const SECURITY_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
+
+/** A running dashboard. */
+export class DashboardServer {
+  readonly #control: ProxyControl;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #guard: Guard;
+  readonly #sampler: StatsSampler;
+  readonly #sockets = new Set<WebSocket>();
+  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #unwatch: () => void;
+
+  /**
+   * Binds and starts serving.
+   *
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  constructor(options: DashboardOptions) {
+    this.#control = options.control;
+    this.#sampler = new StatsSampler(options.control.connections);
+    this.#server = Deno.serve({
+      hostname: options.listen.host,
+      port: options.listen.port,
+      onListen() {},
+    }, (request) => this.#handle(request));
+    this.#guard = new Guard(
+      { host: options.listen.host, port: this.#server.addr.port },
+      options.token,
+    );
+    this.#timer = setInterval(() => {
+      this.#sampler.sample();
+      this.#broadcast();
+    }, options.intervalMs ?? 1000);
+    this.#unwatch = this.#control.watch(() => this.#broadcast());
+  }
+
+  get addr(): Deno.NetAddr {
+    return this.#server.addr;
+  }
+
+  /** The page's address, e.g. `http://127.0.0.1:9090/`. */
+  get url(): string {
+    const { hostname, port } = this.#server.addr;
+    const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+    return `http://${formatHostPort({ host, port })}/`;
+  }
+
+  /** The current status, as sent over the WebSocket. */
+  status(): StatusMessage {
+    const control = this.#control;
+    const bound = control.listenAddress;
+    return {
+      type: "status",
+      version: VERSION,
+      pid: Deno.pid,
+      state: control.state,
+      listen: bound
+        ? formatHostPort({ host: bound.hostname, port: bound.port })
+        : control.settings.listen,
+      remote: control.settings.remote,
+      user: control.settings.user,
+      problem: control.problem
+        ? { kind: control.problem.kind, message: control.problem.message }
+        : null,
+      account: control.account,
+      rate: this.#sampler.rate,
+      history: this.#sampler.history,
+      totals: { up: control.connections.totalUp, down: control.connections.totalDown },
+      open: control.connections.size,
+      connections: this.#sampler.rows(MAX_ROWS),
+    };
+  }
+
+  /** Closes the WebSockets and stops serving. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#unwatch();
+    for (const socket of this.#sockets) socket.close(1001, "the dashboard is stopping");
+    await this.#server.shutdown();
+  }
+
+  #broadcast(): void {
+    if (this.#sockets.size === 0) return;
+    const message = JSON.stringify(this.status());
+    for (const socket of this.#sockets) {
+      // A page that cannot keep up skips messages instead of piling them up.
+      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount < 1 << 20) {
+        socket.send(message);
+      }
+    }
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const verdict = this.#guard.check(request);
+    if (verdict) {
+      log.warn("refused {method} {path}: {reason}", {
+        method: request.method,
+        path: url.pathname,
+        reason: verdict.reason,
+      });
+      return text(
+        verdict.status,
+        verdict.status === 401
+          ? "Unauthorized: open the link with the token the program printed.\n"
+          : "Forbidden\n",
+      );
+    }
+    const route = `${request.method} ${url.pathname}`;
+    switch (route) {
+      case "GET /":
+        if (url.searchParams.has("token")) {
+          // Keep the token in a cookie and take it out of the address bar and history.
+          return new Response(null, {
+            status: 303,
+            headers: { location: "/", "set-cookie": this.#guard.cookie() },
+          });
+        }
+        return asset(PAGE_HTML, "text/html; charset=utf-8");
+      case "GET /app.css":
+        return asset(PAGE_CSS, "text/css; charset=utf-8");
+      case "GET /app.js":
+        return asset(PAGE_JS, "text/javascript; charset=utf-8");
+      case "GET /proxy.pac":
+        return asset(
+          proxyPac(this.#control.listenAddress, this.#control.settings.listen),
+          "application/x-ns-proxy-autoconfig",
+        );
+      case "GET /api/status":
+        return json(200, this.status());
+      case "GET /api/settings":
+        return json(200, this.#settingsForPage());
+      case "POST /api/connect":
+        return await this.#connect(request);
+      case "POST /api/disconnect":
+        await this.#control.disconnect();
+        return json(200, this.status());
+      case "GET /ws":
+        return this.#upgrade(request);
+      default:
+        return text(404, "Not Found\n");
+    }
+  }
+
+  #settingsForPage() {
+    const { password, ...rest } = this.#control.settings;
+    return { ...rest, password: "", passwordKnown: password !== "" };
+  }
+
+  async #connect(request: Request): Promise<Response> {
+    if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
+      return text(415, "expected application/json\n");
+    }
+    let body: unknown;
+    try {
+      body = await request.json();
+    } catch {
+      return text(400, "expected a JSON body\n");
+    }
+    try {
+      await this.#control.connect(normalizeSettings(body));
+      return json(200, this.status());
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error;
+      log.warn("connect failed: {message}", { message: error.message });
+      const status = error.kind === "settings" || error.kind === "port-in-use" ? 400 : 502;
+      return json(status, { problem: { kind: error.kind, message: error.message } });
+    }
+  }
+
+  #upgrade(request: Request): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return text(426, "expected a WebSocket upgrade\n");
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onopen = () => {
+      this.#sockets.add(socket);
+      socket.send(JSON.stringify(this.status()));
+    };
+    socket.onclose = () => this.#sockets.delete(socket);
+    socket.onerror = () => this.#sockets.delete(socket);
+    return response;
+  }
+}
+
+function asset(body: string, type: string): Response {
+  return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
+}
+
+function json(status: number, value: unknown): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { ...SECURITY_HEADERS, "content-type": "application/json" },
+  });
+}
+
+function text(status: number, body: string): Response {
+  return new Response(body, {
+    status,
+    headers: { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" },
+  });
+}
