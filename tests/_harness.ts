@@ -194,6 +194,10 @@ export class LocalFixture {
         user,
         "--ca",
         remote.certPath,
+        // No dashboard port to fight over, and never the user's own settings file.
+        "--no-ui",
+        "--config",
+        `${remote.dir}/local.json`,
         ...extraArgs,
       ),
       { env: { SWIFTPROXY_PASSWORD: password } },
@@ -281,4 +285,14 @@ export function startOrigin(hostname = "127.0.0.1"): { port: number; close(): Pr
     return new Response(`origin ${hostname} says hello\n`);
   });
   return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+/** True when `program` is on PATH; tests of real peers are skipped (visibly) without it. */
+export function has(program: string): boolean {
+  return new Deno.Command("sh", {
+    args: ["-c", `command -v ${program}`],
+    stdout: "null",
+    stderr: "null",
+  })
+    .outputSync().success;
 }

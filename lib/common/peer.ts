@@ -1,14 +1,25 @@
+/**
+ * Read buffer sizes. A pending read holds its buffer for as long as the connection is idle, so
+ * an idle connection reads into a small one (thousands of held tunnels stay cheap) and a busy
+ * one doubles it up to the largest (fewer, larger reads and writes when bulk data flows).
+ */
+const MIN_READ = 2 * 1024;
+const MAX_READ = 256 * 1024;
+
 /** A connection with a read-ahead buffer, so handshakes can peek and give bytes back. */
 export class Peer {
   readonly conn: Deno.Conn;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #pending: Uint8Array | null = null;
   #closed = false;
+  #readSize = MIN_READ;
+  /** The buffer of the last chunk read, while the caller may still hold it. */
+  #lent: ArrayBuffer | null = null;
+  /** A buffer given back by {@linkcode recycle}, reused by the next read. */
+  #spare: ArrayBuffer | null = null;
 
   constructor(conn: Deno.Conn) {
     this.conn = conn;
-    this.#reader = conn.readable.getReader();
     this.#writer = conn.writable.getWriter();
   }
 
@@ -19,8 +30,30 @@ export class Peer {
       this.#pending = null;
       return bytes;
     }
-    const { value, done } = await this.#reader.read();
-    return done ? null : value;
+    // Not `conn.readable`: Deno closes the whole connection when that stream reaches EOF,
+    // which would cut the other direction of a half-closed connection (the reply to a client
+    // that has finished sending).
+    const size = this.#readSize;
+    const spare = this.#spare;
+    this.#spare = null;
+    const buffer = spare?.byteLength === size ? new Uint8Array(spare) : new Uint8Array(size);
+    const n = await this.conn.read(buffer);
+    if (n === null) return null;
+    if (n === size && size < MAX_READ) this.#readSize = size * 2;
+    else if (n < size / 8 && size > MIN_READ) this.#readSize = size / 2;
+    this.#lent = buffer.buffer;
+    return buffer.subarray(0, n);
+  }
+
+  /**
+   * Gives back a chunk returned by {@linkcode read} once it is no longer needed (written
+   * elsewhere), so the next read can reuse its memory instead of allocating. Optional.
+   */
+  recycle(chunk: Uint8Array): void {
+    if (chunk.buffer === this.#lent) {
+      this.#spare = this.#lent;
+      this.#lent = null;
+    }
   }
 
   /**

@@ -45,6 +45,14 @@ export function decodeGreeting(bytes: Uint8Array): Decoded<number[]> | null {
   return { value: Array.from(bytes.subarray(2, 2 + count)), consumed: 2 + count };
 }
 
+/** Encodes a client greeting offering `methods` (the client side, used by tests and benchmarks). */
+export function encodeGreeting(methods: number[]): Uint8Array {
+  if (methods.length === 0 || methods.length > 255) {
+    throw new ProtocolError(`expected 1 to 255 methods, got ${methods.length}`);
+  }
+  return Uint8Array.of(SOCKS_VERSION, methods.length, ...methods);
+}
+
 /** Encodes the server's method selection: VER METHOD. */
 export function encodeMethodSelection(method: number): Uint8Array {
   return Uint8Array.of(SOCKS_VERSION, method);
@@ -138,4 +146,25 @@ export function encodeReply(
   out.set([SOCKS_VERSION, reply, 0x00]);
   out.set(address, 3);
   return out;
+}
+
+/** A server's reply to a request: REP and the bound address. */
+export interface SocksReply {
+  reply: number;
+  bound: Destination;
+}
+
+/**
+ * Decodes a reply: VER REP RSV ATYP BND.ADDR BND.PORT (the client side, used by tests).
+ *
+ * @throws {ProtocolError} when VER is not 5 or the address type is unknown
+ */
+export function decodeReply(bytes: Uint8Array): Decoded<SocksReply> | null {
+  if (bytes.length < 4) return null;
+  if (bytes[0] !== SOCKS_VERSION) {
+    throw new ProtocolError(`expected SOCKS version 5 in the reply, got ${bytes[0]}`);
+  }
+  const address = decodeAddress(bytes, 3);
+  if (!address) return null;
+  return { value: { reply: bytes[1], bound: address.value }, consumed: 3 + address.consumed };
 }

@@ -1,0 +1,176 @@
+/**
+ * `deno task bench [--quick] [--only NAME,…] [--profile DIR] [--no-write]`: SwiftProxy against
+ * Debian's trojan, shadowsocks-libev and microsocks on loopback, one contender at a time, in one
+ * run. Prints a table with ratios against trojan and rewrites its section of docs/BENCHMARKS.md.
+ *
+ * - throughput: 1 stream × 1 GiB and 8 streams × 256 MiB, download and upload;
+ * - latency: connect + SOCKS5 + first byte, one after another, p50/p99 over 1,000;
+ * - tunnels: 9,000 held for 30 s, then each echoes a message; growth of the proxies' VmRSS.
+ *
+ * `--quick` runs the same with smaller sizes (about a minute). `--profile DIR` runs SwiftProxy's
+ * local and remote with `--cpu-prof` into DIR.
+ */
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { download, latency, tunnels, upload } from "./bench/load.ts";
+import type { Route } from "./bench/load.ts";
+import {
+  direct,
+  startMicrosocks,
+  startShadowsocks,
+  startSwiftProxy,
+  startTrojan,
+  versions,
+} from "./bench/peers.ts";
+import type { Contender } from "./bench/peers.ts";
+import { cells, markdownTable, SECTION, textTable, writeSection } from "./bench/report.ts";
+import type { Row } from "./bench/report.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const MiB = 1024 * 1024;
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    profile: { type: "string" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+
+/** How much of everything: the full run, or the quick one for development. */
+const SIZES = flags.quick
+  ? { one: 256 * MiB, eight: 32 * MiB, pings: 200, tunnels: 1000, holdMs: 3000 }
+  : { one: 1024 * MiB, eight: 256 * MiB, pings: 1000, tunnels: 9000, holdMs: 30_000 };
+
+type Starter = (dir: string) => Promise<Contender> | Contender;
+const profileFlags = flags.profile ? ["--cpu-prof", `--cpu-prof-dir=${flags.profile}`] : [];
+const CONTENDERS: [string, Starter][] = [
+  ["direct", direct],
+  ["swiftproxy", (dir) => startSwiftProxy(dir, profileFlags)],
+  ["trojan", startTrojan],
+  ["shadowsocks", startShadowsocks],
+  ["microsocks", startMicrosocks],
+];
+
+async function startSink(): Promise<{ port: number; process: Deno.ChildProcess }> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=bench", `${ROOT}scripts/bench/sink.ts`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/sink on \d+/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the sink exited before listening");
+    text += value;
+  }
+  reader.releaseLock();
+  return { port: Number(/sink on (\d+)/.exec(text)![1]), process };
+}
+
+async function measure(contender: Contender, sinkPort: number): Promise<Row> {
+  const route: Route = { sinkPort, socksPort: contender.socksPort };
+  const step = (what: string) => console.error(`  ${contender.name}: ${what}`);
+  step("latency");
+  await latency(route, 20); // warm-up: JIT, TLS session caches
+  const { p50, p99 } = await latency(route, SIZES.pings);
+  step(`${SIZES.tunnels} tunnels for ${SIZES.holdMs / 1000} s`);
+  const held = await tunnels(route, SIZES.tunnels, SIZES.holdMs, contender.pids);
+  step("throughput");
+  const down1 = await download(route, 1, SIZES.one);
+  const up1 = await upload(route, 1, SIZES.one);
+  const down8 = await download(route, 8, SIZES.eight);
+  const up8 = await upload(route, 8, SIZES.eight);
+  return {
+    name: contender.name,
+    down1,
+    up1,
+    down8,
+    up8,
+    p50,
+    p99,
+    tunnels: { ...held, asked: SIZES.tunnels },
+  };
+}
+
+function machine(): string {
+  const cpu = /model name\s*:\s*(.+)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
+  const memory = Deno.systemMemoryInfo();
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, ${
+    Math.round(memory.total / 1024 / 1024 / 1024)
+  } GiB RAM, Linux ${Deno.osRelease()}`;
+}
+
+function section(table: string[][], info: Record<string, string>, started: Date): string {
+  const mode = flags.quick ? "quick mode (`--quick`: smaller sizes, see below)" : "full mode";
+  return `${SECTION}
+
+Measured by \`deno task bench\` in ${mode} on ${started.toISOString().slice(0, 16)}Z.
+Throughput in MB/s (10^6 bytes), latency in ms; in brackets the ratio to \`trojan\` from the
+same run (higher is better for throughput, lower for latency).
+
+${markdownTable(table)}
+
+- **down/up 1×**: one stream of ${SIZES.one / MiB} MiB; **8×**: eight streams of ${
+    SIZES.eight / MiB
+  } MiB at once (aggregate).
+- **p50/p99**: connect + SOCKS5 (greeting and request, two round trips) + first byte from the
+  destination, ${SIZES.pings} times one after another, each on a new connection.
+- **tunnels ok**: ${SIZES.tunnels} SOCKS5 tunnels opened (64 at a time), all held for ${
+    SIZES.holdMs / 1000
+  } s, then each echoes a 13-byte message. A process may have 20,000 files open on this machine
+  and the load generator holds one end of every tunnel, so the "10k" test runs 9,000.
+- **KiB/tunnel**: growth of the proxy processes' summed \`VmRSS\` (local + remote) while the
+  tunnels were held, divided by the tunnel count.
+- **direct**: the load generator talking to the sink with no proxy, the ceiling of this
+  machine; the sink is a separate Deno process (\`scripts/bench/sink.ts\`).
+
+Contenders, one at a time on 127.0.0.1: SwiftProxy (\`remote.ts serve --allow-private\` +
+\`local.ts\`, TLS 1.3, log level warning), trojan (client + server, TLS with an \`openssl\`
+ECDSA P-256 certificate verified by the client), shadowsocks-libev (\`ss-local\` + \`ss-server\`,
+chacha20-ietf-poly1305, \`--no-delay\`), microsocks (one plain SOCKS5 hop).
+
+Machine: ${machine()}. The cores are shared with other work, so compare ratios within a run.
+Versions: ${Object.entries(info).map(([name, version]) => `${name} ${version}`).join(", ")}.
+
+Rerun: \`deno task bench\` (full, about ${flags.quick ? "5" : "5"} minutes) or
+\`deno task bench --quick\` (about a minute); \`--only swiftproxy,trojan\` runs some rows,
+\`--profile DIR\` writes V8 CPU profiles of SwiftProxy's processes.
+`;
+}
+
+const started = new Date();
+const only = flags.only?.split(",");
+const dir = await Deno.makeTempDir({ prefix: "swiftproxy-bench-" });
+const sink = await startSink();
+const rows: Row[] = [];
+try {
+  for (const [key, start] of CONTENDERS) {
+    if (only && !only.includes(key)) continue;
+    console.error(`${key}…`);
+    const contender = await start(dir);
+    try {
+      rows.push(await measure(contender, sink.port));
+    } finally {
+      await contender.stop();
+    }
+  }
+} finally {
+  sink.process.kill("SIGTERM");
+  await sink.process.status;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+const table = cells(rows);
+console.log(textTable(table));
+if (!flags["no-write"]) {
+  const info = await versions();
+  await writeSection(`${ROOT}docs/BENCHMARKS.md`, section(table, info, started));
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", `${ROOT}docs/BENCHMARKS.md`] })
+    .output();
+  console.error(`wrote ${SECTION.slice(3)} in docs/BENCHMARKS.md`);
+}

@@ -1,0 +1,90 @@
+/** The benchmark table (terminal and Markdown) and the section of docs/BENCHMARKS.md it owns. */
+import type { TunnelResult } from "./load.ts";
+
+/** Everything measured through one contender. */
+export interface Row {
+  name: string;
+  down1: number;
+  up1: number;
+  down8: number;
+  up8: number;
+  p50: number;
+  p99: number;
+  tunnels: TunnelResult & { asked: number };
+}
+
+/** The heading of the section this benchmark writes; other sections are left alone. */
+export const SECTION = "## Throughput, latency and 10k tunnels";
+
+const BASELINE = "trojan";
+
+function ratio(value: number, base: number | undefined): string {
+  return base ? ` (${(value / base).toFixed(2)}×)` : "";
+}
+
+/** The table as rows of cells, with ratios against trojan. */
+export function cells(rows: Row[]): string[][] {
+  const base = rows.find((row) => row.name === BASELINE);
+  const header = [
+    "",
+    "down 1×",
+    "up 1×",
+    "down 8×",
+    "up 8×",
+    "p50",
+    "p99",
+    "tunnels ok",
+    "KiB/tunnel",
+  ];
+  const body = rows.map((row) => {
+    const mb = (key: "down1" | "up1" | "down8" | "up8") =>
+      `${row[key].toFixed(0)}${row.name === BASELINE ? "" : ratio(row[key], base?.[key])}`;
+    const ms = (key: "p50" | "p99") =>
+      `${row[key].toFixed(2)}${row.name === BASELINE ? "" : ratio(row[key], base?.[key])}`;
+    const t = row.tunnels;
+    return [
+      row.name,
+      mb("down1"),
+      mb("up1"),
+      mb("down8"),
+      mb("up8"),
+      ms("p50"),
+      ms("p99"),
+      `${t.echoed}/${t.asked}`,
+      row.name === "direct" ? "–" : t.kibPerTunnel.toFixed(1),
+    ];
+  });
+  return [header, ...body];
+}
+
+/** A fixed-width table for the terminal. */
+export function textTable(table: string[][]): string {
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ")).join("\n");
+}
+
+/** A Markdown table. */
+export function markdownTable(table: string[][]): string {
+  const [header, ...body] = table;
+  const line = (row: string[]) => `| ${row.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...body.map(line)].join("\n");
+}
+
+/** Replaces (or appends) the benchmark's own section of `path`, keeping every other section. */
+export async function writeSection(path: string, section: string): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    text = "# Benchmarks\n";
+  }
+  const start = text.indexOf(SECTION);
+  if (start < 0) {
+    text = `${text.trimEnd()}\n\n${section.trimEnd()}\n`;
+  } else {
+    const next = text.indexOf("\n## ", start + SECTION.length);
+    const rest = next < 0 ? "" : `\n${text.slice(next + 1)}`;
+    text = `${text.slice(0, start)}${section.trimEnd()}\n${rest}`;
+  }
+  await Deno.writeTextFile(path, text);
+}

@@ -1,0 +1,340 @@
+/**
+ * Helpers for the end-to-end tests: a chain whose local has no dashboard and no settings
+ * file, SOCKS5 spoken by hand, small TCP servers that count accepts, and openssl certificates.
+ */
+import { decodeReply, encodeGreeting, encodeRequest, Method } from "../../lib/protocol/socks5.ts";
+import type { Destination } from "../../lib/protocol/address.ts";
+import { LocalFixture, RemoteFixture, sha256 } from "../_harness.ts";
+import { AssertionError } from "../_assert.ts";
+
+/** Extra local flags for tests: no dashboard port to fight over, no user settings file. */
+export function quietLocalArgs(dir: string): string[] {
+  return ["--no-ui", "--config", `${dir}/local-settings.json`];
+}
+
+/** A remote and a local connected to it as alice; `stop` ends both and removes the data. */
+export interface Chain {
+  remote: RemoteFixture;
+  local: LocalFixture;
+  stop(): Promise<void>;
+}
+
+/** Starts a remote (with `users`) and a quiet local logged in as alice. */
+export async function startQuietChain(
+  options: { users?: Record<string, string>; localArgs?: string[] } = {},
+): Promise<Chain> {
+  const remote = await RemoteFixture.start(options.users);
+  let local: LocalFixture;
+  try {
+    local = await LocalFixture.start(remote, "alice", "alice-secret", [
+      ...quietLocalArgs(remote.dir),
+      ...options.localArgs ?? [],
+    ]);
+  } catch (error) {
+    await remote.stop();
+    throw error;
+  }
+  return {
+    remote,
+    local,
+    async stop() {
+      await local.stop();
+      await remote.stop();
+    },
+  };
+}
+
+/** Closes `conn` unless the runtime already has. */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Things to stop at the end of a test, stopped last-first; starting several at once keeps
+ * those that did start on the list even when another fails.
+ *
+ * @example
+ * const cleanup = new Cleanup();
+ * try { const chain = cleanup.add(await startQuietChain(), (c) => c.stop()); … }
+ * finally { await cleanup.run(); }
+ */
+export class Cleanup {
+  readonly #steps: (() => Promise<unknown> | unknown)[] = [];
+
+  /** Registers `stop(value)` and returns `value`. */
+  add<T>(value: T, stop: (value: T) => Promise<unknown> | unknown): T {
+    this.#steps.push(() => stop(value));
+    return value;
+  }
+
+  /** Awaits every start; registers each that succeeded, then rethrows the first failure. */
+  async all<T>(
+    starts: Promise<T>[],
+    stop: (value: T) => Promise<unknown> | unknown,
+  ): Promise<T[]> {
+    const settled = await Promise.allSettled(starts);
+    for (const result of settled) {
+      if (result.status === "fulfilled") this.add(result.value, stop);
+    }
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
+  }
+
+  /** Runs every registered stop, last first; rethrows the first error after all ran. */
+  async run(): Promise<void> {
+    let first: unknown = null;
+    for (const step of this.#steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        first ??= error;
+      }
+    }
+    if (first) throw first;
+  }
+}
+
+/** Reads from `conn` until it closes; returns every byte. */
+export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  // Not `conn.readable`, which closes the connection at EOF: callers still write after it.
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const buffer = new Uint8Array(64 * 1024);
+    const n = await conn.read(buffer);
+    if (n === null) return concatAll(chunks);
+    chunks.push(buffer.subarray(0, n));
+  }
+}
+
+/** Concatenates byte arrays. */
+export function concatAll(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Throws unless `actual` has the bytes of `expected`; the message gives lengths, SHA-256s and
+ * the first differing offset rather than the bytes.
+ */
+export async function assertSameBytes(
+  actual: Uint8Array,
+  expected: Uint8Array,
+  what = "bytes",
+): Promise<void> {
+  const [a, b] = [await sha256(actual), await sha256(expected)];
+  if (a === b && actual.length === expected.length) return;
+  let at = 0;
+  while (at < actual.length && at < expected.length && actual[at] === expected[at]) at++;
+  throw new AssertionError(
+    `${what}: expected ${expected.length} bytes (sha256 ${b}), got ${actual.length} ` +
+      `(sha256 ${a}), first difference at ${at}: ` +
+      JSON.stringify(new TextDecoder().decode(actual.subarray(at, at + 80))),
+  );
+}
+
+/** Reads exactly `n` bytes (throws if the connection closes first). */
+export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const got = await conn.read(out.subarray(filled));
+    if (got === null) throw new Error(`the connection closed after ${filled} of ${n} bytes`);
+    filled += got;
+  }
+  return out;
+}
+
+/** Writes all of `bytes`. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** Reads one SOCKS5 reply (VER REP RSV ATYP ADDR PORT) and returns REP. */
+export async function readSocksReply(conn: Deno.Conn): Promise<number> {
+  let buffer = await readExactly(conn, 4);
+  for (;;) {
+    const decoded = decodeReply(buffer);
+    if (decoded) return decoded.value.reply;
+    buffer = concatAll([buffer, await readExactly(conn, 1)]);
+  }
+}
+
+/**
+ * Connects to a SOCKS5 proxy on loopback `port` without login and sends `command` for
+ * `destination`; returns the connection and the REP code.
+ */
+export async function socksRequest(
+  port: number,
+  destination: Destination,
+  command = 0x01,
+): Promise<{ conn: Deno.TcpConn; rep: number }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encodeGreeting([Method.noAuth]));
+  const selection = await readExactly(conn, 2);
+  if (selection[0] !== 5 || selection[1] !== Method.noAuth) {
+    conn.close();
+    throw new Error(`expected method selection 05 00, got ${selection}`);
+  }
+  await writeAll(conn, encodeRequest({ command, destination }));
+  return { conn, rep: await readSocksReply(conn) };
+}
+
+/** A loopback TCP server that counts accepted connections and runs `handle` on each. */
+export class TcpServer {
+  readonly listener: Deno.TcpListener;
+  accepts = 0;
+  readonly #conns = new Set<Deno.TcpConn>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #loop: Promise<void>;
+
+  constructor(handle: (conn: Deno.TcpConn) => Promise<void>, hostname = "127.0.0.1") {
+    const listener = Deno.listen({ hostname, port: 0 });
+    this.listener = listener;
+    this.#loop = (async () => {
+      for await (const conn of listener) {
+        this.accepts++;
+        this.#conns.add(conn);
+        const task = handle(conn).catch(() => {}).finally(() => {
+          try {
+            conn.close();
+          } catch {
+            // closed by the handler
+          }
+          this.#conns.delete(conn);
+          this.#tasks.delete(task);
+        });
+        this.#tasks.add(task);
+      }
+    })().catch(() => {});
+  }
+
+  get port(): number {
+    return this.listener.addr.port;
+  }
+
+  async close(): Promise<void> {
+    this.listener.close();
+    await this.#loop;
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    await Promise.all(this.#tasks);
+  }
+}
+
+/** Runs a program to completion; throws with its output when it fails. */
+export async function sh(command: string, args: string[], cwd?: string): Promise<string> {
+  const out = await new Deno.Command(command, { args, cwd, stdin: "null" }).output();
+  const text = new TextDecoder();
+  if (!out.success) {
+    throw new Error(`${command} ${args.join(" ")} failed:\n${text.decode(out.stderr)}`);
+  }
+  return text.decode(out.stdout);
+}
+
+/** A CA and a leaf certificate signed by it, as PEM files in `dir`. */
+export interface TestCertificates {
+  caCert: string;
+  cert: string;
+  key: string;
+}
+
+/** Generates a CA and a leaf for `localhost`, `127.0.0.1` and `::1` with openssl in `dir`. */
+export async function makeCertificates(dir: string): Promise<TestCertificates> {
+  const p = (name: string) => `${dir}/${name}`;
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await sh("openssl", [
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    p("ca.key"),
+    "-out",
+    p("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=SwiftProxy test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  await sh("openssl", [
+    "req",
+    ...ec,
+    "-keyout",
+    p("leaf.key"),
+    "-out",
+    p("leaf.csr"),
+    "-subj",
+    "/CN=localhost",
+  ]);
+  await Deno.writeTextFile(
+    p("leaf.ext"),
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
+      "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
+  );
+  await sh("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    p("leaf.csr"),
+    "-CA",
+    p("ca.pem"),
+    "-CAkey",
+    p("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    p("leaf.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    p("leaf.ext"),
+  ]);
+  return { caCert: p("ca.pem"), cert: p("leaf.pem"), key: p("leaf.key") };
+}
+
+/**
+ * A loopback HTTP origin that answers every request with `name`, the method, the path and
+ * the request body's length, so a test can tell which origin served a request.
+ */
+export function namedOrigin(
+  name: string,
+  hostname = "127.0.0.1",
+): { port: number; close(): Promise<void> } {
+  const server = Deno.serve({ hostname, port: 0, onListen() {} }, async (request) => {
+    const body = await request.arrayBuffer();
+    const { pathname } = new URL(request.url);
+    return new Response(`${name} ${request.method} ${pathname} ${body.byteLength}\n`);
+  });
+  return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+/** Waits until `check` is true, polling, or throws after `ms`. */
+export async function eventually(
+  check: () => boolean,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Bad command-line values: both programs exit 2 with a message naming the option, and
+ * nothing is written (the users database lists the same, no data dir or settings appear).
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { localArgs, remoteArgs, runProgram } from "../_harness.ts";
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+Deno.test("bad CLI values exit 2, name the option, and write nothing", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "swiftproxy-e2e-cli-" });
+  const data = `${dir}/data`;
+  try {
+    const init = await runProgram(remoteArgs("init", "--data", data));
+    assertEquals(init.code, 0, init.stderr);
+    const add = await runProgram(
+      remoteArgs("user", "add", "alice", "--password", "alice-secret", "--data", data),
+    );
+    assertEquals(add.code, 0, add.stderr);
+    const list = async () => {
+      const out = await runProgram(remoteArgs("user", "list", "--json", "--data", data));
+      assertEquals(out.code, 0, out.stderr);
+      return out.stdout;
+    };
+    const before = await list();
+    assert(before.includes('"alice"'), `alice is not listed: ${before}`);
+
+    const cases: [string, string[], string][] = [
+      ["user add --up 2xx", ["user", "add", "bob", "--up", "2xx"], "--up"],
+      ["user add --down fast", ["user", "add", "bob", "--down", "fast"], "--down"],
+      ["user add --quota 5parsecs", ["user", "add", "bob", "--quota", "5parsecs"], "--quota"],
+      ["user add --expires tomorrow", ["user", "add", "bob", "--expires", "tomorrow"], "--expires"],
+      ["user add --max-conns -3", ["user", "add", "bob", "--max-conns", "-3"], "--max-conns"],
+      ["user set --up 2xx", ["user", "set", "alice", "--up", "2xx"], "--up"],
+      ["user set --quota 1.2.3GB", ["user", "set", "alice", "--quota", "1.2.3GB"], "--quota"],
+    ];
+    for (const [name, args, option] of cases) {
+      await t.step(`${name}: exit 2, names ${option}, database unchanged`, async () => {
+        const out = await runProgram(remoteArgs(...args, "--data", data));
+        assertEquals(out.code, 2, `exit code; stderr: ${out.stderr}`);
+        assert(out.stderr.includes(option), `stderr does not name ${option}: ${out.stderr}`);
+        assertEquals(await list(), before);
+      });
+    }
+
+    await t.step("serve --listen nonsense: exit 2, names --listen, no data dir", async () => {
+      const fresh = `${dir}/never-created`;
+      const out = await runProgram(remoteArgs("serve", "--data", fresh, "--listen", "nonsense"));
+      assertEquals(out.code, 2, `exit code; stderr: ${out.stderr}`);
+      assert(out.stderr.includes("--listen"), `stderr does not name --listen: ${out.stderr}`);
+      assert(!(await exists(fresh)), "serve created the data dir despite the bad value");
+      assertEquals(await list(), before);
+    });
+
+    await t.step("local --listen :99999: exit 2, names --listen, no settings file", async () => {
+      const settings = `${dir}/local-settings.json`;
+      const out = await runProgram(
+        localArgs(
+          "--listen",
+          ":99999",
+          "--remote",
+          "127.0.0.1:8443",
+          "--user",
+          "alice",
+          "--no-ui",
+          "--config",
+          settings,
+        ),
+        { env: { SWIFTPROXY_PASSWORD: "alice-secret" } },
+      );
+      assertEquals(out.code, 2, `exit code; stderr: ${out.stderr}`);
+      assert(out.stderr.includes("--listen"), `stderr does not name --listen: ${out.stderr}`);
+      assert(!out.stderr.includes("alice-secret"), "the password was printed");
+      assert(!(await exists(settings)), "the local wrote its settings file");
+    });
+
+    await t.step("local --remote without a port: exit 2, names --remote", async () => {
+      const out = await runProgram(
+        localArgs("--remote", "example.org", "--user", "alice", "--no-ui", "--config", `${dir}/x`),
+        { env: { SWIFTPROXY_PASSWORD: "alice-secret" } },
+      );
+      assertEquals(out.code, 2, `exit code; stderr: ${out.stderr}`);
+      assert(out.stderr.includes("--remote"), `stderr does not name --remote: ${out.stderr}`);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
