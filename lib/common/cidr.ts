@@ -48,6 +48,27 @@ export function inCidr(ip: Uint8Array, range: Cidr): boolean {
   return (ip[full] & mask) === (range.bytes[full] & mask);
 }
 
+/**
+ * The IPv4 address an IPv6 address carries inside it, as 16 mapped bytes, or null: the
+ * IPv4-compatible form `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002:AABB:CCDD::/48` and
+ * Teredo `2001::/32` (client address inverted). A gateway on the path may turn such an
+ * address into its IPv4 one, so both must pass the range check.
+ */
+export function embeddedIPv4(ip: Uint8Array): Uint8Array | null {
+  const mapped = (a: number, b: number, c: number, d: number) =>
+    Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d);
+  const zeros = (from: number, to: number) => ip.subarray(from, to).every((b) => b === 0);
+  if (zeros(0, 12)) return mapped(ip[12], ip[13], ip[14], ip[15]);
+  if (ip[0] === 0 && ip[1] === 0x64 && ip[2] === 0xff && ip[3] === 0x9b && zeros(4, 12)) {
+    return mapped(ip[12], ip[13], ip[14], ip[15]);
+  }
+  if (ip[0] === 0x20 && ip[1] === 0x02) return mapped(ip[2], ip[3], ip[4], ip[5]);
+  if (ip[0] === 0x20 && ip[1] === 0x01 && ip[2] === 0 && ip[3] === 0) {
+    return mapped(ip[12] ^ 0xff, ip[13] ^ 0xff, ip[14] ^ 0xff, ip[15] ^ 0xff);
+  }
+  return null;
+}
+
 /** Addresses that belong to the server's own networks, refused unless allowed. */
 export const PRIVATE_RANGES: Cidr[] = [
   "0.0.0.0/8", // "this network", 0.0.0.0 reaches the host itself

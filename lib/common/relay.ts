@@ -4,9 +4,15 @@ import type { Peer } from "./peer.ts";
 /**
  * Sees every chunk that crosses in one direction. `take` may return a promise to delay
  * the chunk (a rate limit); returning nothing keeps the hot path free of extra awaits.
+ * `signal` aborts when the relay is torn down, so a waiting `take` can give up.
  */
 export interface Meter {
-  take(bytes: number): Promise<void> | void;
+  take(bytes: number, signal?: AbortSignal): Promise<void> | void;
+  /**
+   * While non-zero, chunks are metered and written in pieces of at most this many bytes, so a
+   * rate limit shared by several connections interleaves them finely.
+   */
+  readonly quantum?: number;
 }
 
 /** Why a relay ended, for the access log. */
@@ -43,19 +49,21 @@ export async function relay(
 ): Promise<RelayResult> {
   const counts = { up: 0, down: 0 };
   let reason: CloseReason = "done";
+  const torn = new AbortController();
   const teardown = (why: CloseReason) => {
     if (reason === "done") reason = why;
     client.close();
     server.close();
+    torn.abort();
   };
   const onAbort = () => teardown("aborted");
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   await Promise.all([
-    pump(client, server, (n) => counts.up += n, options.up).catch((side: Side) =>
+    pump(client, server, (n) => counts.up += n, torn.signal, options.up).catch((side: Side) =>
       teardown(side === "from" ? "client-reset" : "server-reset")
     ),
-    pump(server, client, (n) => counts.down += n, options.down).catch((side: Side) =>
+    pump(server, client, (n) => counts.down += n, torn.signal, options.down).catch((side: Side) =>
       teardown(side === "from" ? "server-reset" : "client-reset")
     ),
   ]);
@@ -68,7 +76,13 @@ export async function relay(
 /** Which end of a pump failed: the one read from or the one written to. */
 type Side = "from" | "to";
 
-async function pump(from: Peer, to: Peer, count: (n: number) => void, meter?: Meter) {
+async function pump(
+  from: Peer,
+  to: Peer,
+  count: (n: number) => void,
+  torn: AbortSignal,
+  meter?: Meter,
+) {
   for (;;) {
     let chunk: Uint8Array | null;
     try {
@@ -78,15 +92,20 @@ async function pump(from: Peer, to: Peer, count: (n: number) => void, meter?: Me
     }
     if (chunk === null) break;
     count(chunk.length);
-    if (meter) {
-      const wait = meter.take(chunk.length);
-      if (wait) await wait;
+    const step = meter?.quantum || chunk.length;
+    for (let at = 0; at < chunk.length; at += step) {
+      const piece = step >= chunk.length ? chunk : chunk.subarray(at, at + step);
+      if (meter) {
+        const wait = meter.take(piece.length, torn);
+        if (wait) await wait;
+      }
+      try {
+        await to.write(piece);
+      } catch {
+        throw "to" satisfies Side;
+      }
     }
-    try {
-      await to.write(chunk);
-    } catch {
-      throw "to" satisfies Side;
-    }
+    from.recycle(chunk);
   }
   try {
     await to.closeWrite();

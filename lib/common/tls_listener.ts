@@ -41,6 +41,8 @@ export type TlsServerListener = Deno.TlsListener & {
    * not checked here (node takes junk and fails each handshake): check it first.
    */
   setCertificate(cert: string, key: string): void;
+  /** Settles once the socket is bound and accepting (node binds asynchronously). */
+  readonly listening: Promise<void>;
 };
 
 class NodeTlsListener {
@@ -49,6 +51,7 @@ class NodeTlsListener {
   #queue: NodeTlsConn[] = [];
   #waiting: { resolve(conn: NodeTlsConn): void; reject(error: Error): void }[] = [];
   #error: Error | null = null;
+  readonly listening: Promise<void>;
 
   constructor(options: TlsListenOptions) {
     // node:net binds asynchronously; bind with Deno first so a taken address throws here, as
@@ -73,6 +76,10 @@ class NodeTlsListener {
       // A failed handshake concerns only that client.
     });
     this.#server.on("error", (error: Error) => this.#fail(error));
+    this.listening = new Promise((resolve, reject) => {
+      this.#server.once("listening", () => resolve());
+      this.#server.once("error", reject);
+    });
     this.#server.listen(this.addr.port, this.addr.hostname);
   }
 

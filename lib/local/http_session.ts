@@ -92,7 +92,11 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         await client.write(simpleResponse(200, "Connection established"));
         await tunnel.write(ctx.dialer.header(destination, client.takeBuffered()));
         const result = await relay(client, tunnel, { up: ctx.up, down: ctx.down });
-        return result.reason === "done" ? "done" : result.reason === "aborted" ? "done" : result.reason;
+        return result.reason === "done"
+          ? "done"
+          : result.reason === "aborted"
+          ? "done"
+          : result.reason;
       }
 
       const framing = requestFraming(head.headers);
@@ -111,7 +115,16 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
       }
       let outcome: "keep" | "close" | "upgrade";
       try {
-        outcome = await exchange(client, upstream.peer, head, framing, keepAlive, outgoing, fresh ? destination : null, ctx);
+        outcome = await exchange(
+          client,
+          upstream.peer,
+          head,
+          framing,
+          keepAlive,
+          outgoing,
+          fresh ? destination : null,
+          ctx,
+        );
       } catch (error) {
         if (!(error instanceof NoResponse)) throw error;
         // A reused tunnel whose origin had closed: retry once on a new one if nothing is lost.
@@ -124,7 +137,16 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         const tunnel = await openOrRefuse(client, ctx);
         if (!tunnel) return "tunnel-failed";
         upstream = { key, peer: tunnel };
-        outcome = await exchange(client, tunnel, head, framing, keepAlive, outgoing, destination, ctx);
+        outcome = await exchange(
+          client,
+          tunnel,
+          head,
+          framing,
+          keepAlive,
+          outgoing,
+          destination,
+          ctx,
+        );
       }
       if (outcome === "upgrade") {
         const result = await relay(client, upstream.peer, { up: ctx.up, down: ctx.down });
@@ -238,7 +260,10 @@ async function copyBody(from: Peer, to: Peer, framing: Framing, meter: Meter): P
 }
 
 function clientKeepsAlive(head: RequestHead): boolean {
-  const connection = [headerValue(head.headers, "connection"), headerValue(head.headers, "proxy-connection")]
+  const connection = [
+    headerValue(head.headers, "connection"),
+    headerValue(head.headers, "proxy-connection"),
+  ]
     .filter(Boolean).join(",").toLowerCase();
   if (connection.includes("close")) return false;
   return head.version === "HTTP/1.1" || connection.includes("keep-alive");
@@ -246,7 +271,9 @@ function clientKeepsAlive(head: RequestHead): boolean {
 
 function withHost(headers: Header[], destination: Destination): Header[] {
   if (headerValue(headers, "host") !== undefined) return headers;
-  const host = destination.port === 80 ? formatHostPort(destination).replace(/:80$/, "") : formatHostPort(destination);
+  const host = destination.port === 80
+    ? formatHostPort(destination).replace(/:80$/, "")
+    : formatHostPort(destination);
   return [["Host", host], ...headers];
 }
 

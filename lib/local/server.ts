@@ -6,6 +6,8 @@ import type { Credentials } from "../protocol/socks5.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { Peer, withDeadline } from "../common/peer.ts";
 import { relay } from "../common/relay.ts";
+import { watchIdle } from "../common/idle.ts";
+import { HandshakeGate } from "../common/handshake_gate.ts";
 import { logger } from "../common/logging.ts";
 import { ConnectionTable } from "./connections.ts";
 import type { ConnectionInfo } from "./connections.ts";
@@ -21,6 +23,10 @@ export interface LocalConfig {
   /** Login required from SOCKS5 and HTTP clients (for sharing on a LAN). */
   clientAuth?: Credentials;
   handshakeTimeoutMs: number;
+  /** Connections with no traffic either way for this long are closed; 0 for never. */
+  idleTimeoutMs?: number;
+  /** Most clients in handshake at once (the oldest make room); 0 for no cap. */
+  maxHandshakes?: number;
 }
 
 const log = logger("local");
@@ -32,6 +38,7 @@ export class LocalServer {
   readonly #dialer: TunnelDialer;
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
+  readonly #gate: HandshakeGate;
   readonly connections: ConnectionTable;
   #accepting: Promise<void>;
 
@@ -42,6 +49,7 @@ export class LocalServer {
    */
   constructor(config: LocalConfig, connections = new ConnectionTable()) {
     this.#config = config;
+    this.#gate = new HandshakeGate(config.maxHandshakes ?? 1024);
     this.connections = connections;
     this.#dialer = new TunnelDialer(config.endpoint);
     this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
@@ -66,8 +74,10 @@ export class LocalServer {
       conn.setNoDelay(true);
       const peer = new Peer(conn);
       this.#clients.add(peer);
+      this.#gate.enter(peer);
       this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
         .finally(() => {
+          this.#gate.leave(peer);
           peer.close();
           this.#clients.delete(peer);
         });
@@ -115,6 +125,7 @@ export class LocalServer {
         this.#config.handshakeTimeoutMs,
         socksHandshake(client, { auth: this.#config.clientAuth }),
       );
+      this.#gate.leave(client);
     } catch (error) {
       if (error instanceof SocksRefused || error instanceof ProtocolError) {
         info.destination = "-";
@@ -143,20 +154,31 @@ export class LocalServer {
       tunnel.close();
       return "client-reset";
     }
-    const result = await relay(client, tunnel, this.connections.meters(info));
+    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, this.connections.meters(info));
+    const result = await relay(client, tunnel, {
+      signal: idle.signal,
+      up: idle.up,
+      down: idle.down,
+    });
+    idle.stop();
     return result.reason;
   }
 
   #http(client: Peer, info: ConnectionInfo): Promise<string> {
-    const meters = this.connections.meters(info);
+    // The idle timeout also covers a keep-alive client waiting between requests.
+    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, this.connections.meters(info));
+    idle.signal.addEventListener("abort", () => client.close(), { once: true });
     return httpSession(client, {
       dialer: this.#dialer,
       handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       auth: this.#config.clientAuth,
-      up: meters.up,
-      down: meters.down,
-      onDestination: (destination) => info.destination = destination,
-    });
+      up: idle.up,
+      down: idle.down,
+      onDestination: (destination) => {
+        this.#gate.leave(client);
+        info.destination = destination;
+      },
+    }).finally(() => idle.stop());
   }
 
   /** Stops listening and closes every client connection. */

@@ -56,7 +56,9 @@ export async function socksHandshake(client: Peer, settings: SocksSettings): Pro
   if (!methods.includes(wanted)) {
     await client.write(encodeMethodSelection(Method.noAcceptable));
     throw new SocksRefused(
-      settings.auth ? "the client does not offer username/password login" : "the client requires a login",
+      settings.auth
+        ? "the client does not offer username/password login"
+        : "the client requires a login",
     );
   }
   await client.write(encodeMethodSelection(wanted));

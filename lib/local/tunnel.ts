@@ -55,8 +55,13 @@ export class TunnelDialer {
       if (error instanceof Deno.errors.ConnectionRefused) {
         throw new TunnelError(`the remote ${where} refused the connection`, "refused");
       }
-      if (signal.aborted) throw new TunnelError(`the remote ${where} did not answer in time`, "timeout");
-      throw new TunnelError(`the remote ${where} is unreachable: ${(error as Error).message}`, "unreachable");
+      if (signal.aborted) {
+        throw new TunnelError(`the remote ${where} did not answer in time`, "timeout");
+      }
+      throw new TunnelError(
+        `the remote ${where} is unreachable: ${(error as Error).message}`,
+        "unreachable",
+      );
     }
     tcp.setNoDelay(true);
     const close = () => tcp.close();
@@ -67,7 +72,10 @@ export class TunnelDialer {
       return new Peer(tls);
     } catch (error) {
       if (signal.aborted) {
-        throw new TunnelError(`the remote ${where} did not finish the TLS handshake in time`, "timeout");
+        throw new TunnelError(
+          `the remote ${where} did not finish the TLS handshake in time`,
+          "timeout",
+        );
       }
       try {
         tcp.close();

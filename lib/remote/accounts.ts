@@ -1,9 +1,14 @@
 /**
  * The server's live view of the users table: who may connect, their open sessions, and the
- * usage counted since the last flush. Reloaded when the database changes, flushed every second.
+ * usage counted since the last flush. Reloaded when the database changes, flushed twice a second.
  */
 import { keyForToken } from "./users_db.ts";
 import type { User, UsersDb } from "./users_db.ts";
+import { TokenBucket } from "../common/token_bucket.ts";
+import type { Meter } from "../common/relay.ts";
+import { logger } from "../common/logging.ts";
+
+const log = logger("remote", "accounts");
 
 /** One user as the running server tracks them. */
 export class Account {
@@ -13,9 +18,36 @@ export class Account {
   unflushedDown = 0;
   /** Aborting a session's controller closes its relay. */
   readonly sessions = new Set<AbortController>();
+  /** The user's rate limits, shared by all of their connections. */
+  readonly upBucket: TokenBucket;
+  readonly downBucket: TokenBucket;
+  /** The relay meters every session of this user shares: count, limit, stop at the quota. */
+  readonly up: Meter;
+  readonly down: Meter;
 
   constructor(user: User) {
     this.user = user;
+    this.upBucket = new TokenBucket(user.upLimit);
+    this.downBucket = new TokenBucket(user.downLimit);
+    this.up = meter(this.upBucket, (n) => {
+      this.unflushedUp += n;
+      if (this.user.quota > 0) this.#checkQuota();
+    });
+    this.down = meter(this.downBucket, (n) => {
+      this.unflushedDown += n;
+      if (this.user.quota > 0) this.#checkQuota();
+    });
+  }
+
+  /** Takes a fresh copy of the user's row; new limits apply to open connections at once. */
+  update(user: User): void {
+    this.user = user;
+    this.upBucket.rate = user.upLimit;
+    this.downBucket.rate = user.downLimit;
+  }
+
+  #checkQuota(): void {
+    if (this.used >= this.user.quota && this.sessions.size > 0) this.closeAll("over quota");
   }
 
   /** Bytes used so far, flushed or not. */
@@ -39,9 +71,30 @@ export class Account {
     return reason === "too many connections" ? null : reason;
   }
 
-  closeAll(): void {
+  /** Closes every open session of this user, logging why. */
+  closeAll(reason: string): void {
+    if (this.sessions.size === 0) return;
+    log.info("closing {count} connection(s) of {user}: {reason}", {
+      count: this.sessions.size,
+      user: this.user.name,
+      reason,
+    });
     for (const session of this.sessions) session.abort();
+    this.sessions.clear();
   }
+}
+
+/** A relay meter that reports each chunk to `count`, then pays for it from `bucket`. */
+function meter(bucket: TokenBucket, count: (bytes: number) => void): Meter {
+  return {
+    take(bytes, signal) {
+      count(bytes);
+      return bucket.take(bytes, signal);
+    },
+    get quantum() {
+      return bucket.quantum;
+    },
+  };
 }
 
 /** All accounts, indexed by the stored key of their wire token. */
@@ -72,12 +125,12 @@ export class Accounts {
       const byId = new Map<number, Account>();
       for (const user of this.#db.list()) {
         const known = this.#byId.get(user.id);
-        if (known && known.user.key !== user.key) known.closeAll();
+        if (known && known.user.key !== user.key) known.closeAll("password changed");
         const account = known ?? new Account(user);
-        account.user = user;
+        account.update(user);
         byId.set(user.id, account);
       }
-      for (const [id, account] of this.#byId) if (!byId.has(id)) account.closeAll();
+      for (const [id, account] of this.#byId) if (!byId.has(id)) account.closeAll("removed");
       this.#byId = byId;
       this.#byKey = new Map([...byId.values()].map((a) => [a.user.key, a]));
     }
@@ -87,8 +140,15 @@ export class Accounts {
   /** Closes the sessions of accounts that are disabled, expired or over quota. */
   enforce(now = Date.now()): void {
     for (const account of this.#byId.values()) {
-      if (account.sessions.size > 0 && account.eviction(now)) account.closeAll();
+      if (account.sessions.size === 0) continue;
+      const reason = account.eviction(now);
+      if (reason) account.closeAll(reason);
     }
+  }
+
+  /** Closes every open session of every user. */
+  closeAll(reason: string): void {
+    for (const account of this.#byId.values()) account.closeAll(reason);
   }
 
   /** Writes counted usage and open connection counts in one transaction. */

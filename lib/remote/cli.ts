@@ -10,7 +10,10 @@ import {
   run,
   secondsArg,
   sizeArg,
+  usageError,
 } from "../common/cli.ts";
+import { onSignal, shutdownSignal } from "../common/signals.ts";
+import { applyConfig, ConfigError, readConfigFile } from "./config_file.ts";
 import { setupLogging, stopLogging } from "../common/logging.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
@@ -25,7 +28,7 @@ import {
   openExistingDatabase,
 } from "./data_dir.ts";
 import { generatePassword } from "./password.ts";
-import { RemoteServer } from "./server.ts";
+import { CertificateError, RemoteServer } from "./server.ts";
 import { checkUserName, UserError } from "./users_db.ts";
 import type { User, UserLimits } from "./users_db.ts";
 
@@ -37,9 +40,12 @@ const cidrArg = (text: string, previous: Cidr[] = []): Cidr[] => {
   }
 };
 
-/** `--expires DATE`: an ISO date or date-time; `never` clears it. */
-const expiresArg = (text: string): number | null => {
-  if (text === "never" || text === "0") return null;
+/**
+ * `--expires DATE`: an ISO date or date-time; `never` clears it. (Not `null` for never:
+ * commander turns a parser's `null` into `true`.)
+ */
+const expiresArg = (text: string): number | "never" => {
+  if (text === "never" || text === "0") return "never";
   const time = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
     ? Date.parse(text)
     : NaN;
@@ -82,7 +88,7 @@ function limitsFrom(options: Record<string, unknown>): UserLimits {
     downLimit: options.down as number | undefined,
     quota: options.quota as number | undefined,
     maxConns: options.maxConns as number | undefined,
-    expiresAt: options.expires as number | null | undefined,
+    expiresAt: options.expires === "never" ? null : options.expires as number | undefined,
   };
 }
 
@@ -262,6 +268,10 @@ interface ServeOptions {
   fallback?: Destination;
   maxConns: number;
   handshakeTimeout: number;
+  idleTimeout: number;
+  maxHandshakes: number;
+  authLimit: number;
+  authCoolOff: number;
   grace: number;
 }
 
@@ -282,15 +292,37 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   const cert = Deno.readTextFileSync(paths.cert);
   const key = Deno.readTextFileSync(paths.key);
   const { fingerprint } = await import("./certificate.ts");
-  const server = new RemoteServer({
-    listen: options.listen,
-    cert,
-    key,
-    db,
-    policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
-    fallback: options.fallback,
-    maxConns: options.maxConns,
-    handshakeTimeoutMs: options.handshakeTimeout,
+  let server: RemoteServer;
+  try {
+    server = new RemoteServer({
+      listen: options.listen,
+      cert,
+      key,
+      db,
+      policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
+      fallback: options.fallback,
+      maxConns: options.maxConns,
+      handshakeTimeoutMs: options.handshakeTimeout,
+      idleTimeoutMs: options.idleTimeout,
+      maxHandshakes: options.maxHandshakes,
+      authGuard: { limit: options.authLimit, coolOffMs: options.authCoolOff },
+    });
+    await server.ready;
+  } catch (error) {
+    const where = formatHostPort(options.listen);
+    const why = error instanceof Deno.errors.AddrInUse
+      ? "the address is already in use"
+      : (error as Error).message;
+    console.error(`error: cannot listen on ${where}: ${why}`);
+    db.close();
+    Deno.exit(1);
+  }
+  // Listen for signals before saying "listening", so a stop right after start is graceful too.
+  const stopping = shutdownSignal();
+  // SIGHUP (systemctl reload, a certbot deploy hook): re-read the pair, one reload at a time.
+  let reloading = Promise.resolve();
+  onSignal("SIGHUP", () => {
+    reloading = reloading.then(() => reloadCertificate(server, paths, fingerprint));
   });
   console.log(
     `swiftproxy-remote listening on ${
@@ -299,16 +331,49 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   );
   console.log(`certificate: ${certPath}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
-  console.log("stopping: no new connections; flushing usage");
+  await stopping;
+  console.log(`stopping: no new connections; open ones get ${options.grace / 1000} s`);
+  await reloading;
   await server.stop(options.grace);
   db.close();
   await stopLogging();
   Deno.exit(0);
+}
+
+async function reloadCertificate(
+  server: RemoteServer,
+  paths: { cert: string; key: string },
+  fingerprint: (pem: string) => Promise<string>,
+): Promise<void> {
+  let cert: string;
+  try {
+    // Unreadable files (a renewal half done, a wrong owner) or a bad pair: keep serving.
+    cert = Deno.readTextFileSync(paths.cert);
+    server.reloadCertificate(cert, Deno.readTextFileSync(paths.key));
+  } catch (error) {
+    if (
+      !(error instanceof CertificateError || error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.PermissionDenied)
+    ) throw error;
+    console.error(`reload failed, keeping the current certificate: ${error.message}`);
+    return;
+  }
+  console.log(`reloaded the certificate: ${paths.cert}`);
+  console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
+}
+
+/** Applies `--config` to the parsed `serve` options; flags given on the command line win. */
+function withConfigFile(command: Command): ServeOptions & Record<string, unknown> {
+  const path = command.opts().config as string | undefined;
+  if (path) {
+    try {
+      applyConfig(command, readConfigFile(path), path);
+    } catch (error) {
+      if (error instanceof ConfigError) usageError(error.message);
+      throw error;
+    }
+  }
+  return command.opts() as ServeOptions & Record<string, unknown>;
 }
 
 /** Builds the `swiftproxy-remote` program. */
@@ -365,12 +430,37 @@ export function remoteProgram(): Command {
         10_000,
       )
       .option(
+        "--idle-timeout <seconds>",
+        "close tunnels with no traffic either way for this long, 0 = never",
+        secondsArg,
+        300_000,
+      )
+      .option(
+        "--max-handshakes <n>",
+        "most connections in handshake at once (the oldest make room), 0 = no cap",
+        integerArg(0, "1024"),
+        1024,
+      )
+      .option(
+        "--auth-limit <n>",
+        "failed logins per minute from one address before it cools off, 0 = no limit",
+        integerArg(0, "20"),
+        20,
+      )
+      .option(
+        "--auth-cool-off <seconds>",
+        "how long an address past --auth-limit is refused",
+        secondsArg,
+        600_000,
+      )
+      .option(
         "--grace <seconds>",
         "on SIGTERM, time open connections get to finish",
         secondsArg,
         10_000,
       ),
-  ).action(serve);
+  ).option("--config <file>", "read these options from a JSON or TOML file; flags win")
+    .action((_options, command: Command) => serve(withConfigFile(command)));
 
   remote.addCommand(userCommands());
   return remote;

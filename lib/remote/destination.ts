@@ -2,7 +2,7 @@
 import { lookup } from "node:dns/promises";
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
-import { inCidr, ipBytes, PRIVATE_RANGES } from "../common/cidr.ts";
+import { embeddedIPv4, inCidr, ipBytes, PRIVATE_RANGES } from "../common/cidr.ts";
 import type { Cidr } from "../common/cidr.ts";
 
 /** Which destination addresses may be dialled. */
@@ -26,13 +26,21 @@ export class DialError extends Error {
   }
 }
 
-/** True when the policy lets `ip` be dialled. */
+/**
+ * True when the policy lets `ip` be dialled: an `allow` range wins, then a `deny` range
+ * refuses, then private ranges are refused unless `allowPrivate`. An IPv6 address carrying an
+ * IPv4 one (NAT64, 6to4, Teredo, `::a.b.c.d`) must pass for both. Anything that is not an
+ * IP literal (a zone id such as `fe80::1%eth0` included) is refused.
+ */
 export function isAllowed(ip: string, policy: DestinationPolicy): boolean {
   const bytes = ipBytes(ip);
   if (!bytes) return false;
   if (policy.allow.some((range) => inCidr(bytes, range))) return true;
-  if (policy.deny.some((range) => inCidr(bytes, range))) return false;
-  return policy.allowPrivate || !PRIVATE_RANGES.some((range) => inCidr(bytes, range));
+  const inner = embeddedIPv4(bytes);
+  const forms = inner ? [bytes, inner] : [bytes];
+  if (forms.some((form) => policy.deny.some((range) => inCidr(form, range)))) return false;
+  if (policy.allowPrivate) return true;
+  return !forms.some((form) => PRIVATE_RANGES.some((range) => inCidr(form, range)));
 }
 
 /**

@@ -6,6 +6,12 @@ import { decodeTrojanHeader, TrojanCommand } from "../protocol/trojan.ts";
 import type { TrojanHeader } from "../protocol/trojan.ts";
 import { Peer, withDeadline } from "../common/peer.ts";
 import { relay } from "../common/relay.ts";
+import { listenTls } from "../common/tls_listener.ts";
+import type { TlsServerListener } from "../common/tls_listener.ts";
+import { watchIdle } from "../common/idle.ts";
+import { HandshakeGate } from "../common/handshake_gate.ts";
+import { AuthGuard } from "./auth_guard.ts";
+import type { AuthGuardOptions } from "./auth_guard.ts";
 import { logger } from "../common/logging.ts";
 import { Accounts } from "./accounts.ts";
 import type { Account } from "./accounts.ts";
@@ -26,10 +32,28 @@ export interface RemoteConfig {
   /** Most connections open at once, 0 for no limit. */
   maxConns: number;
   handshakeTimeoutMs: number;
+  /** Tunnels with no traffic either way for this long are closed; 0 for never. */
+  idleTimeoutMs?: number;
+  /** Most connections in TLS/header handshake at once (the oldest make room); 0 for no cap. */
+  maxHandshakes?: number;
+  /** Failed logins allowed per source address before it cools off. */
+  authGuard?: AuthGuardOptions;
 }
 
 const log = logger("remote");
+/** How often the users table is checked for changes and limits enforced. */
+const HOUSEKEEPING_MS = 250;
+/** Usage is written every this many checks (every 0.5 s). */
+const FLUSH_EVERY = 2;
 const accessLog = logger("remote", "access");
+
+/** A certificate or key that TLS cannot use. */
+export class CertificateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CertificateError";
+  }
+}
 
 class UnknownToken extends ProtocolError {
   constructor() {
@@ -40,11 +64,14 @@ class UnknownToken extends ProtocolError {
 /** A running remote server. */
 export class RemoteServer {
   readonly #config: RemoteConfig;
-  readonly #listener: Deno.TlsListener;
+  readonly #listener: TlsServerListener;
   readonly accounts: Accounts;
   readonly #connections = new Set<Peer>();
+  readonly #gate: HandshakeGate;
+  readonly #guard: AuthGuard;
   readonly #tick: ReturnType<typeof setInterval>;
-  #accepting: Promise<void>;
+  #ticks = 0;
+  readonly #accepting: Promise<void>;
 
   /**
    * Starts listening and serving at once.
@@ -54,14 +81,45 @@ export class RemoteServer {
   constructor(config: RemoteConfig) {
     this.#config = config;
     this.accounts = new Accounts(config.db);
-    this.#listener = Deno.listenTls({
-      hostname: config.listen.host,
-      port: config.listen.port,
-      cert: config.cert,
-      key: config.key,
-    });
-    this.#tick = setInterval(() => this.#housekeeping(), 1000);
+    this.#gate = new HandshakeGate(config.maxHandshakes ?? 1024);
+    this.#guard = new AuthGuard(config.authGuard ?? { limit: 20, coolOffMs: 600_000 });
+    this.#listener = this.#listen(config.listen.port, config.cert, config.key);
+    this.#tick = setInterval(() => this.#housekeeping(), HOUSEKEEPING_MS);
     this.#accepting = this.#acceptLoop();
+  }
+
+  #listen(port: number, cert: string, key: string): TlsServerListener {
+    // Not Deno.listenTls: its connections cannot disable Nagle (see tls_listener.ts).
+    return listenTls({
+      hostname: this.#config.listen.host,
+      port,
+      cert,
+      key,
+      handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+    });
+  }
+
+  /**
+   * Serves new connections with another certificate and key (a renewal); open connections
+   * keep theirs, and the listening socket stays open.
+   *
+   * @throws {CertificateError} when the pair is not usable; the old one stays in use
+   */
+  reloadCertificate(cert: string, key: string): void {
+    try {
+      // Deno's TLS checks the PEM and that the key matches the certificate; node's does not.
+      Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key }).close();
+    } catch (error) {
+      throw new CertificateError((error as Error).message);
+    }
+    this.#listener.setCertificate(cert, key);
+    this.#config.cert = cert;
+    this.#config.key = key;
+  }
+
+  /** Settles once the listener accepts connections; rejects if binding failed. */
+  get ready(): Promise<void> {
+    return this.#listener.listening;
   }
 
   /** The bound address (the real port when 0 was asked for). */
@@ -90,13 +148,18 @@ export class RemoteServer {
         continue;
       }
       this.#connections.add(peer);
+      this.#gate.enter(peer);
       this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
-        .finally(() => this.#connections.delete(peer));
+        .finally(() => {
+          this.#gate.leave(peer);
+          this.#connections.delete(peer);
+        });
     }
   }
 
   async #serve(peer: Peer): Promise<void> {
     const client = clientOf(peer.conn);
+    const ip = (peer.conn.remoteAddr as Deno.NetAddr).hostname;
     const started = performance.now();
     let header: TrojanHeader;
     try {
@@ -105,14 +168,20 @@ export class RemoteServer {
         this.#config.handshakeTimeoutMs,
         peer.readFrame((bytes) => {
           const decoded = decodeTrojanHeader(bytes);
-          if (decoded && !this.accounts.find(decoded.value.token)) throw new UnknownToken();
+          // A source cooling off is refused exactly like a wrong credential.
+          if (
+            decoded && (this.#guard.isBlocked(ip) || !this.accounts.find(decoded.value.token))
+          ) throw new UnknownToken();
           return decoded;
         }),
       );
     } catch (error) {
+      this.#gate.leave(peer);
+      if (error instanceof UnknownToken) this.#guard.fail(ip);
       await this.#refuseHeader(peer, client, error);
       return;
     }
+    this.#gate.leave(peer);
     const account = this.accounts.find(header.token)!;
     const user = account.user.name;
     const destination = formatHostPort(header.destination);
@@ -169,11 +238,13 @@ export class RemoteServer {
       peer.close();
       return;
     }
+    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, { up: account.up, down: account.down });
     const result = await relay(peer, new Peer(target), {
-      signal,
-      up: { take: (n) => void (account.unflushedUp += n) },
-      down: { take: (n) => void (account.unflushedDown += n) },
+      signal: AbortSignal.any([signal, idle.signal]),
+      up: idle.up,
+      down: idle.down,
     });
+    idle.stop();
     accessLog.info(
       "{user} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
       { ...context, ...result, duration: elapsed(context.started) },
@@ -216,12 +287,16 @@ export class RemoteServer {
     peer.close();
   }
 
+  /**
+   * Picks up changes to the users table and closes whoever must go (4 times a second, so a
+   * change applies within 1 s with room to spare), and writes usage every other time.
+   */
   #housekeeping(): void {
     try {
       this.accounts.reload();
-      this.accounts.flush();
+      if (++this.#ticks % FLUSH_EVERY === 0) this.accounts.flush();
     } catch (error) {
-      log.warn("the users database is busy, trying again in a second: {error}", { error });
+      log.warn("the users database is busy, trying again shortly: {error}", { error });
     }
   }
 
@@ -241,6 +316,8 @@ export class RemoteServer {
     while (this.#connections.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Aborting the sessions also frees relays waiting on a user's rate limit.
+    this.accounts.closeAll("the server is stopping");
     for (const peer of this.#connections) peer.close();
     while (this.#connections.size > 0) await new Promise((r) => setTimeout(r, 10));
     clearInterval(this.#tick);

@@ -99,6 +99,13 @@ export function checkUserName(name: string): void {
   }
 }
 
+/** Tries at taking the write lock, each waiting up to the busy timeout. */
+const BUSY_ATTEMPTS = 5;
+
+function isBusy(error: unknown): boolean {
+  return /database is (locked|busy)|SQLITE_BUSY/i.test(String((error as Error)?.message));
+}
+
 type Row = Record<string, number | string | null>;
 
 function toUser(row: Row): User {
@@ -154,9 +161,20 @@ export class UsersDb {
     }
   }
 
-  /** Runs `work` in one immediate transaction (taking the write lock up front). */
+  /**
+   * Runs `work` in one immediate transaction (taking the write lock up front, so it never has
+   * to upgrade a read lock, which SQLite cannot wait for). The busy timeout waits for the
+   * other process's short transaction; should it still report busy, the transaction is retried.
+   */
   transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    for (let attempt = 1;; attempt++) {
+      try {
+        this.#db.exec("BEGIN IMMEDIATE");
+        break;
+      } catch (error) {
+        if (attempt >= BUSY_ATTEMPTS || !isBusy(error)) throw error;
+      }
+    }
     try {
       const result = work();
       this.#db.exec("COMMIT");
@@ -246,8 +264,10 @@ export class UsersDb {
 
   /** Removes a user. @throws {UserError} when the user does not exist */
   remove(name: string): void {
-    const result = this.#db.prepare("DELETE FROM users WHERE name = ?").run(name);
-    if (result.changes === 0) throw new UserError(`no user named "${name}"`);
+    this.transaction(() => {
+      const result = this.#db.prepare("DELETE FROM users WHERE name = ?").run(name);
+      if (result.changes === 0) throw new UserError(`no user named "${name}"`);
+    });
   }
 
   #update(name: string, columns: [string, number | string | null][]): User {

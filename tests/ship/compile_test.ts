@@ -1,0 +1,124 @@
+/**
+ * `deno task compile` (scripts/compile.ts): each binary gets exactly the permission set the
+ * tests run its program under, never more; a blocked runtime download stops the build with a
+ * message naming DENORT_BIN; and both programs answer `--version`.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { localArgs, remoteArgs, ROOT, runProgram } from "../_harness.ts";
+import { VERSION } from "../../lib/version.ts";
+import { compileArgs, outputName, PROGRAMS, TARGETS } from "../../scripts/compile.ts";
+import type { Target } from "../../scripts/compile.ts";
+
+const WIDE = /^(-A|--allow-all|--allow-[a-z-]+(=.*)?|-[RWNESI](=.*)?|--unstable.*|--no-prompt)$/;
+
+Deno.test("compile: each program is built with its deno.json permission set and nothing wider", () => {
+  const harness: Record<string, string[]> = { "local.ts": localArgs(), "remote.ts": remoteArgs() };
+  for (const program of PROGRAMS) {
+    const testedWith = harness[program.entry].find((a) => a.startsWith("-P="));
+    for (const target of TARGETS) {
+      const args = compileArgs(program, target, "dist");
+      const where = `${program.name} for ${target}: ${args.join(" ")}`;
+      assertEquals(args[0], "compile", where);
+      assertEquals(args.filter((a) => a.startsWith("-P=")), [testedWith], where);
+      assertEquals(args.filter((a) => WIDE.test(a)), [], where);
+      assertEquals(args.at(-1), program.entry, where);
+      assertEquals(args[args.indexOf("--target") + 1], target, where);
+      const output = args[args.indexOf("--output") + 1];
+      assertEquals(output, `dist/${outputName(program, target)}`, where);
+      assert(output.endsWith(target.includes("windows") ? `${target}.exe` : target), where);
+    }
+  }
+  assertEquals(
+    PROGRAMS.map((p) => outputName(p, "x86_64-pc-windows-msvc" as Target)),
+    ["swiftproxy-local-x86_64-pc-windows-msvc.exe", "swiftproxy-remote-x86_64-pc-windows-msvc.exe"],
+  );
+  // The sets themselves stay narrow: no "all", no subprocesses, no native libraries.
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  for (const set of ["local", "remote"]) {
+    const permissions = config.permissions[set];
+    assert(permissions, `deno.json has no "${set}" permission set`);
+    for (const wide of ["all", "run", "ffi", "import"]) {
+      assert(!permissions[wide], `the "${set}" permission set grants ${wide}`);
+    }
+  }
+});
+
+Deno.test("--version: both programs print the version and exit 0", async () => {
+  for (const args of [remoteArgs("--version"), localArgs("--version")]) {
+    const result = await runProgram(args);
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(result.stdout.trim(), VERSION);
+  }
+});
+
+/** The environment compile.ts would see on a clean machine, plus `extra`. */
+function buildEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", ...extra };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+async function compile(args: string[], env: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=compile", `${ROOT}scripts/compile.ts`, ...args],
+    cwd: ROOT,
+    clearEnv: true,
+    env: buildEnv(env),
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+Deno.test("compile: when denort cannot be downloaded, it stops with a message naming DENORT_BIN", async () => {
+  const out = await Deno.makeTempDir({ prefix: "swiftproxy-dist-" });
+  // Every download goes to a closed loopback port, as on a network that blocks dl.deno.land.
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const proxy = `http://127.0.0.1:${closed.addr.port}`;
+  closed.close();
+  try {
+    const result = await compile(["--target", "aarch64-apple-darwin", "--out", out], {
+      HTTPS_PROXY: proxy,
+      HTTP_PROXY: proxy,
+    });
+    assertEquals(result.code, 1, result.stdout + result.stderr);
+    assert(result.stderr.includes("DENORT_BIN"), result.stderr);
+    assert(result.stderr.includes("denort"), result.stderr);
+    assertEquals([...Deno.readDirSync(out)], [], "nothing is left in the output directory");
+
+    const missing = await compile(["--out", out], { DENORT_BIN: `${out}/no-such-denort` });
+    assertEquals(missing.code, 1);
+    assert(missing.stderr.includes("DENORT_BIN"), missing.stderr);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("compile: with DENORT_BIN it builds both programs, prints sizes, writes SHA256SUMS", async () => {
+  const out = await Deno.makeTempDir({ prefix: "swiftproxy-dist-" });
+  const target = Deno.build.target as Target;
+  try {
+    // The deno binary stands in for denort here (denort is deno without its dev tools): this
+    // checks that `deno compile` takes the exact arguments, not the compiled programs.
+    const result = await compile(["--target", target, "--out", out], {
+      DENORT_BIN: Deno.execPath(),
+    });
+    assertEquals(result.code, 0, result.stdout + result.stderr);
+    const sums = Deno.readTextFileSync(`${out}/SHA256SUMS`).trim().split("\n");
+    assertEquals(sums.length, 2);
+    for (const program of PROGRAMS) {
+      const name = outputName(program, target);
+      const bytes = await Deno.readFile(`${out}/${name}`);
+      assert(bytes.length > 1_000_000, `${name} is ${bytes.length} bytes`);
+      assert(new RegExp(`${name}\\s+[\\d.]+ [KMG]i?B`).test(result.stdout), result.stdout);
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+      assert(sums.includes(`${hex}  ${name}`), `SHA256SUMS lacks ${name}: ${sums}`);
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
