@@ -113,6 +113,9 @@ const local = await start(
     "demo",
     "--ca",
     `${dataDir}/tls/cert.pem`,
+    // The demo's settings stay in its temporary folder, never in the user's config dir.
+    "--config",
+    `${dataDir}/local.json`,
   ],
   /proxy on/,
   { SWIFTPROXY_PASSWORD: password },
@@ -125,7 +128,8 @@ Ready. Try, in another terminal:
   curl -x http://${LOCAL_PROXY} http://127.0.0.1:${pagePort}/
   curl --socks5-hostname ${LOCAL_PROXY} https://example.com/
 
-Browsers: set the SOCKS5 (or HTTP) proxy to ${LOCAL_PROXY}.
+Browsers: set the SOCKS5 (or HTTP) proxy to ${LOCAL_PROXY}, or use http://127.0.0.1:9090/proxy.pac.
+Dashboard (live rates, open connections, account): http://127.0.0.1:9090
 A third-party Trojan client: server 127.0.0.1:${remotePort}, password demo:${password},
   and trust ${dataDir}/tls/cert.pem.
 Press Ctrl-C to stop.

@@ -192,7 +192,9 @@ export class RemoteServer {
       return;
     }
     if (header.destination.host === STATUS_HOST && header.destination.port === STATUS_PORT) {
-      await peer.write(statusDocument(account)).catch(() => {});
+      // A status check is rare and should show the admin's latest change, not last second's.
+      this.accounts.reload();
+      await peer.write(statusDocument(this.accounts.find(header.token) ?? account)).catch(() => {});
       peer.close();
       return;
     }
