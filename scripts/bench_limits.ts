@@ -179,6 +179,13 @@ each window (the lowest window shown), target ≥ 0.95.
 
 ${markdownTable(cells)}
 
+${
+    misses.length === 0
+      ? "All on target."
+      : `Off target in this run: ${
+        misses.map((r) => `${formatBytes(r.rate)}/s × ${r.conns} ${r.direction}`).join(", ")
+      }.`
+  }
 Measured ${new Date().toISOString().slice(0, 10)} on ${Deno.build.os}/${Deno.build.arch}, Deno \
 ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work (load average
 ${load} at the end).

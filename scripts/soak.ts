@@ -37,8 +37,8 @@ function startOrigin(): { port: number; close(): void } {
           if (n === null) return;
           read += n;
         }
-        for (let sent = 0; sent < down; sent += block.length) {
-          await conn.write(block.subarray(0, Math.min(block.length, down - sent)));
+        for (let sent = 0; sent < down;) {
+          sent += await conn.write(block.subarray(0, Math.min(block.length, down - sent)));
         }
       })().catch(() => {}).finally(() => {
         try {
@@ -86,10 +86,10 @@ async function oneTransfer(
       },
       request,
     );
-    await conn.write(header);
+    await writeAll(conn, header);
     tally.up += request.length;
     if (up > 0) {
-      await conn.write(new Uint8Array(up));
+      await writeAll(conn, new Uint8Array(up));
       tally.up += up;
     }
     const buffer = new Uint8Array(64 * 1024);
@@ -188,3 +188,8 @@ console.log(`up:   clients sent ${sawUp} B, database ${dbUp} B (${pct(dbUp, sawU
 console.log(`worst user (up+down): ${(worst * 100).toFixed(3)}% off`);
 console.log(`remote RSS MiB over time: ${rss.map((s) => `${s.t}s=${s.mib.toFixed(0)}`).join(" ")}`);
 Deno.exit(counts.errors ? 1 : 0);
+
+/** Writes all of `bytes`: `Conn.write` may take only part of them. */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}

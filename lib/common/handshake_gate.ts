@@ -1,5 +1,4 @@
 /** A cap on connections still in their handshake, so a slowloris flood cannot use up sockets. */
-import type { Peer } from "./peer.ts";
 import { logger } from "./logging.ts";
 
 const log = logger("guard");
@@ -16,9 +15,14 @@ const log = logger("guard");
  * await handshake(peer);
  * gate.leave(peer);
  */
+/** Anything a gate can close: a peer, or a raw socket still in its TLS handshake. */
+export interface Closable {
+  close(): void;
+}
+
 export class HandshakeGate {
   readonly max: number;
-  readonly #waiting = new Set<Peer>();
+  readonly #waiting = new Set<Closable>();
   #evicted = 0;
   #lastWarning = -Infinity;
 
@@ -27,7 +31,7 @@ export class HandshakeGate {
   }
 
   /** Counts `peer` as in handshake, closing the oldest waiting connection when full. */
-  enter(peer: Peer): void {
+  enter(peer: Closable): void {
     if (this.max > 0 && this.#waiting.size >= this.max) {
       const oldest = this.#waiting.values().next().value!;
       this.#waiting.delete(oldest);
@@ -46,7 +50,7 @@ export class HandshakeGate {
   }
 
   /** The handshake of `peer` ended (done or failed); safe to call more than once. */
-  leave(peer: Peer): void {
+  leave(peer: Closable): void {
     this.#waiting.delete(peer);
   }
 

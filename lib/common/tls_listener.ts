@@ -10,6 +10,7 @@
  */
 import tls from "node:tls";
 import type { Socket } from "node:net";
+import type { HandshakeGate } from "./handshake_gate.ts";
 
 /** Buffered received bytes above which the socket is paused (backpressure). */
 const HIGH_WATER = 256 * 1024;
@@ -22,6 +23,8 @@ export interface TlsListenOptions {
   key: string;
   /** Connections that do not finish the TLS handshake in this time are dropped. */
   handshakeTimeoutMs?: number;
+  /** Counts connections in their TLS handshake, closing the oldest when full (slowloris). */
+  gate?: HandshakeGate;
 }
 
 /**
@@ -66,7 +69,34 @@ class NodeTlsListener {
       allowHalfOpen: true,
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     });
+    // node's own handshakeTimeout does not fire under Deno, so each raw socket gets a deadline
+    // and a place in the gate until its handshake is done; destroy() works mid-handshake.
+    const handshaking = new Map<string, { close(): void; done(): void }>();
+    const deadline = options.handshakeTimeoutMs ?? 10_000;
+    this.#server.on("connection", (raw: Socket) => {
+      const key = `${raw.remoteAddress}:${raw.remotePort}`;
+      const timer = setTimeout(() => raw.destroy(), deadline);
+      const entry = {
+        close: () => {
+          clearTimeout(timer);
+          raw.destroy();
+        },
+        done: () => {
+          clearTimeout(timer);
+          handshaking.delete(key);
+          options.gate?.leave(entry);
+        },
+      };
+      handshaking.set(key, entry);
+      options.gate?.enter(entry);
+      raw.once("close", entry.done);
+    });
+    const handshakeDone = (socket: tls.TLSSocket) => {
+      const raw = socket as unknown as Socket;
+      handshaking.get(`${raw.remoteAddress}:${raw.remotePort}`)?.done();
+    };
     this.#server.on("secureConnection", (socket: tls.TLSSocket) => {
+      handshakeDone(socket);
       const conn = new NodeTlsConn(socket);
       const waiter = this.#waiting.shift();
       if (waiter) waiter.resolve(conn);

@@ -96,6 +96,7 @@ export class RemoteServer {
       cert,
       key,
       handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+      gate: this.#gate,
     });
   }
 

@@ -109,10 +109,8 @@ Deno.test("flood: 3,000 stalled TLS clients against the remote", async () => {
       `socks5h://${local.address}`,
       origin.port,
       0x16,
-      false, // see the ignored test below
     );
     console.log(`remote flood: ${JSON.stringify(result)}`);
-    assert(/in handshake at once/.test(remote.program.output), "the handshake cap kicked in");
   } finally {
     await local.stop();
     await remote.stop();
@@ -120,13 +118,11 @@ Deno.test("flood: 3,000 stalled TLS clients against the remote", async () => {
   }
 });
 
-// Deno 2.9: TlsConn.close() before the TLS handshake has finished does not close the TCP
-// socket (the runtime waits for the handshake to finish first), so a stalled TLS client keeps
-// its socket until it goes away itself, whatever the remote's deadline. Run with
-// SWIFTPROXY_TLS_CLOSE=1 to check a fix (a remote listener that can close the raw socket).
+// Deno's own TlsConn.close() before the handshake ends leaves the TCP socket open, and node's
+// handshakeTimeout does not fire under Deno: the remote's listener (lib/common/tls_listener.ts)
+// puts its own deadline on every raw socket. This checks it.
 Deno.test({
   name: "flood: stalled TLS handshakes are closed by the remote's deadline",
-  ignore: Deno.env.get("SWIFTPROXY_TLS_CLOSE") !== "1",
   async fn() {
     const remote = await RemoteFixture.start(undefined, ["--handshake-timeout", "1"]);
     try {
