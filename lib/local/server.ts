@@ -5,6 +5,7 @@ import { encodeReply, Reply } from "../protocol/socks5.ts";
 import type { Credentials } from "../protocol/socks5.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { Peer, withDeadline } from "../common/peer.ts";
+import { acceptEach } from "../common/accept.ts";
 import { relay } from "../common/relay.ts";
 import { watchIdle } from "../common/idle.ts";
 import { HandshakeGate } from "../common/handshake_gate.ts";
@@ -60,17 +61,8 @@ export class LocalServer {
     return this.#listener.addr;
   }
 
-  async #acceptLoop(): Promise<void> {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (error instanceof Deno.errors.BadResource) return;
-        log.warn("accept failed: {error}", { error });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
+  #acceptLoop(): Promise<void> {
+    return acceptEach(this.#listener, log, (conn: Deno.TcpConn) => {
       conn.setNoDelay(true);
       const peer = new Peer(conn);
       this.#clients.add(peer);
@@ -81,7 +73,7 @@ export class LocalServer {
           peer.close();
           this.#clients.delete(peer);
         });
-    }
+    });
   }
 
   async #serve(client: Peer): Promise<void> {

@@ -5,6 +5,7 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { decodeTrojanHeader, TrojanCommand } from "../protocol/trojan.ts";
 import type { TrojanHeader } from "../protocol/trojan.ts";
 import { Peer, withDeadline } from "../common/peer.ts";
+import { acceptEach } from "../common/accept.ts";
 import { relay } from "../common/relay.ts";
 import { listenTls } from "../common/tls_listener.ts";
 import type { TlsServerListener } from "../common/tls_listener.ts";
@@ -128,17 +129,8 @@ export class RemoteServer {
     return this.#listener.addr;
   }
 
-  async #acceptLoop(): Promise<void> {
-    for (;;) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (error instanceof Deno.errors.BadResource) return;
-        log.warn("accept failed: {error}", { error });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
+  #acceptLoop(): Promise<void> {
+    return acceptEach(this.#listener, log, (conn: Deno.TlsConn) => {
       const peer = new Peer(conn);
       if (this.#config.maxConns > 0 && this.#connections.size >= this.#config.maxConns) {
         log.warn("refused {client}: the server has {max} connections open", {
@@ -146,7 +138,7 @@ export class RemoteServer {
           max: this.#config.maxConns,
         });
         peer.close();
-        continue;
+        return;
       }
       this.#connections.add(peer);
       this.#gate.enter(peer);
@@ -155,7 +147,7 @@ export class RemoteServer {
           this.#gate.leave(peer);
           this.#connections.delete(peer);
         });
-    }
+    });
   }
 
   async #serve(peer: Peer): Promise<void> {
