@@ -2,16 +2,10 @@
  * Rates and the connection list for the dashboard: sampled once a second from the
  * connection table, with a rolling history and the busiest connections first.
  */
-import type { ConnectionTable } from "../connections.ts";
+import type { ConnectionInfo, ConnectionTable } from "../connections.ts";
 
 /** One row of the open-connections list. */
-export interface ConnectionRow {
-  id: number;
-  client: string;
-  protocol: "SOCKS5" | "HTTP";
-  destination: string;
-  up: number;
-  down: number;
+export interface ConnectionRow extends Omit<ConnectionInfo, "startedAt"> {
   /** Seconds since the connection was accepted. */
   age: number;
   /** Bytes per second, both directions, over the last sample. */
