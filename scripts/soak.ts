@@ -7,6 +7,7 @@
 import { RemoteFixture } from "../tests/_harness.ts";
 import { encodeTrojanHeader, trojanToken } from "../lib/protocol/trojan.ts";
 import { rssMiB } from "../tests/hardening/_helpers.ts";
+import { writeAll } from "../lib/common/conn_io.ts";
 
 const seconds = Number(Deno.args[0] ?? 180);
 const clients = Number(Deno.args[1] ?? 40);
@@ -188,8 +189,3 @@ console.log(`up:   clients sent ${sawUp} B, database ${dbUp} B (${pct(dbUp, sawU
 console.log(`worst user (up+down): ${(worst * 100).toFixed(3)}% off`);
 console.log(`remote RSS MiB over time: ${rss.map((s) => `${s.t}s=${s.mib.toFixed(0)}`).join(" ")}`);
 Deno.exit(counts.errors ? 1 : 0);
-
-/** Writes all of `bytes`: `Conn.write` may take only part of them. */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
-}

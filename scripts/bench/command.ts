@@ -1,4 +1,5 @@
 /** The 9-byte command the load generator sends to the sink, and raw socket helpers. */
+export { readExactly, writeAll } from "../../lib/common/conn_io.ts";
 
 /** Read/write size on both ends. */
 export const CHUNK = 256 * 1024;
@@ -31,22 +32,4 @@ export function decodeCommand(bytes: Uint8Array): { op: number; length: number }
     op: bytes[0],
     length: Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(1)),
   };
-}
-
-/** Writes every byte of `bytes` (Deno's `write` may take fewer). */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-/** Reads exactly `length` bytes. @throws {Deno.errors.UnexpectedEof} on an early close */
-export async function readExactly(conn: Deno.Conn, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await conn.read(out.subarray(filled));
-    if (n === null) throw new Deno.errors.UnexpectedEof(`closed after ${filled}/${length} bytes`);
-    filled += n;
-  }
-  return out;
 }

@@ -6,6 +6,9 @@ import { decodeReply, encodeGreeting, encodeRequest, Method } from "../../lib/pr
 import type { Destination } from "../../lib/protocol/address.ts";
 import { LocalFixture, RemoteFixture, sha256 } from "../_harness.ts";
 import { AssertionError } from "../_assert.ts";
+import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
+
+export { readExactly, writeAll };
 
 /** Extra local flags for tests: no dashboard port to fight over, no user settings file. */
 export function quietLocalArgs(dir: string): string[] {
@@ -140,24 +143,6 @@ export async function assertSameBytes(
       `(sha256 ${a}), first difference at ${at}: ` +
       JSON.stringify(new TextDecoder().decode(actual.subarray(at, at + 80))),
   );
-}
-
-/** Reads exactly `n` bytes (throws if the connection closes first). */
-export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const got = await conn.read(out.subarray(filled));
-    if (got === null) throw new Error(`the connection closed after ${filled} of ${n} bytes`);
-    filled += got;
-  }
-  return out;
-}
-
-/** Writes all of `bytes`. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
 /** Reads one SOCKS5 reply (VER REP RSV ATYP ADDR PORT) and returns REP. */

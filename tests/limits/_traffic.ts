@@ -5,6 +5,8 @@
  */
 import { encodeRequest } from "../../lib/protocol/socks5.ts";
 import { decodeAddress } from "../../lib/protocol/address.ts";
+import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
+import { concat } from "../../lib/common/peer.ts";
 
 const CHUNK = 64 * 1024;
 /** One op byte and a 64-bit big-endian length. */
@@ -242,29 +244,6 @@ export async function upload(
     signal?.removeEventListener("abort", stop);
     if (!signal?.aborted) conn.close();
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-async function readExactly(conn: Deno.Conn, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await conn.read(out.subarray(filled));
-    if (n === null) throw new Deno.errors.UnexpectedEof(`closed after ${filled}/${length} bytes`);
-    filled += n;
-  }
-  return out;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** The `user list --json` entry of `name`. */
