@@ -218,9 +218,16 @@ export class LocalFixture {
 /** A remote and a local connected to it, for tests of the whole chain. */
 export async function startChain(
   serveArgs: string[] = [],
+  options: { users?: Record<string, string>; localArgs?: string[] } = {},
 ): Promise<{ remote: RemoteFixture; local: LocalFixture; stop(): Promise<void> }> {
-  const remote = await RemoteFixture.start(undefined, serveArgs);
-  const local = await LocalFixture.start(remote);
+  const remote = await RemoteFixture.start(options.users, serveArgs);
+  let local: LocalFixture;
+  try {
+    local = await LocalFixture.start(remote, "alice", "alice-secret", options.localArgs);
+  } catch (error) {
+    await remote.stop();
+    throw error;
+  }
   return {
     remote,
     local,

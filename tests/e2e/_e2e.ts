@@ -4,7 +4,7 @@
  */
 import { decodeReply, encodeGreeting, encodeRequest, Method } from "../../lib/protocol/socks5.ts";
 import type { Destination } from "../../lib/protocol/address.ts";
-import { LocalFixture, RemoteFixture, sha256 } from "../_harness.ts";
+import { LocalFixture, RemoteFixture, sha256, startChain } from "../_harness.ts";
 import { AssertionError } from "../_assert.ts";
 import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
 
@@ -22,29 +22,11 @@ export interface Chain {
   stop(): Promise<void>;
 }
 
-/** Starts a remote (with `users`) and a quiet local logged in as alice. */
-export async function startQuietChain(
+/** Starts a remote (with `users`) and a local logged in as alice. */
+export function startQuietChain(
   options: { users?: Record<string, string>; localArgs?: string[] } = {},
 ): Promise<Chain> {
-  const remote = await RemoteFixture.start(options.users);
-  let local: LocalFixture;
-  try {
-    local = await LocalFixture.start(remote, "alice", "alice-secret", [
-      ...quietLocalArgs(remote.dir),
-      ...options.localArgs ?? [],
-    ]);
-  } catch (error) {
-    await remote.stop();
-    throw error;
-  }
-  return {
-    remote,
-    local,
-    async stop() {
-      await local.stop();
-      await remote.stop();
-    },
-  };
+  return startChain([], options);
 }
 
 /** Closes `conn` unless the runtime already has. */
