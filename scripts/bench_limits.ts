@@ -1,5 +1,5 @@
 /**
- * `deno task bench:limits [--seconds N] [--no-write]`: how closely the remote's per-user token
+ * `deno task bench:limits [--seconds N] [--only RATE/CONNS/DIRECTION] [--no-write]`: how closely the remote's per-user token
  * buckets hold their rate. For 256 KiB/s, 2 MiB/s and 20 MiB/s, with 1 and with 8 connections
  * of one user, download and upload, it runs a real remote and local on loopback, lets 2 s pass
  * (the bucket's one-second burst and socket buffers settle), then reads the achieved rate over
@@ -20,7 +20,7 @@ import {
   upload,
 } from "../tests/limits/_traffic.ts";
 import { markdownTable, textTable } from "./bench/report.ts";
-import { formatBytes } from "../lib/common/units.ts";
+import { formatBytes, parseRate } from "../lib/common/units.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const HEADING = "## Limits";
@@ -34,8 +34,14 @@ const { values: flags } = parseArgs({
   options: {
     seconds: { type: "string", default: "12" },
     "no-write": { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
+/** `--only 20MiB/8/up` runs just the matching cells (any part may be `*`); implies --no-write. */
+const only = flags.only?.split("/") ?? [];
+const selected = (rate: number, conns: number, direction: string) =>
+  [() => rate === parseRate(only[0]), () => conns === Number(only[1]), () => direction === only[2]]
+    .every((match, i) => (only[i] ?? "*") === "*" || match());
 const measureMs = Number(flags.seconds) * 1000;
 if (!(measureMs >= WINDOW_MS)) throw new Error(`--seconds must be at least ${WINDOW_MS / 1000}`);
 
@@ -146,6 +152,7 @@ try {
   for (const rate of [256 * KiB, 2 * MiB, 20 * MiB]) {
     for (const conns of [1, 8]) {
       for (const direction of ["down", "up"] as const) {
+        if (!selected(rate, conns, direction)) continue;
         const result = await run(remote, local, endpoint, rate, conns, direction);
         results.push(result);
         console.log(textTable(table([result])).split("\n")[1]);
@@ -166,7 +173,7 @@ const misses = results.filter((r) =>
 );
 console.log(`load average at the end: ${load}; ${misses.length} of ${results.length} off target`);
 
-if (!flags["no-write"]) {
+if (!flags["no-write"] && only.length === 0) {
   const seconds = (WARMUP_MS + measureMs) / 1000;
   const section = `${HEADING}
 

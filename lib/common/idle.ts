@@ -41,6 +41,9 @@ export function watchIdle(ms: number, inner: { up?: Meter; down?: Meter } = {}):
       chunks++;
       return meter?.take(n, signal);
     },
+    sent(n) {
+      meter?.sent?.(n);
+    },
     get quantum() {
       return meter?.quantum;
     },

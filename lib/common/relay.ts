@@ -2,12 +2,14 @@
 import type { Peer } from "./peer.ts";
 
 /**
- * Sees every chunk that crosses in one direction. `take` may return a promise to delay
- * the chunk (a rate limit); returning nothing keeps the hot path free of extra awaits.
- * `signal` aborts when the relay is torn down, so a waiting `take` can give up.
+ * Sees every chunk that crosses in one direction. `take` runs before a chunk is written and
+ * may return a promise to delay it (a rate limit); returning nothing keeps the hot path free of
+ * extra awaits. `signal` aborts when the relay is torn down, so a waiting `take` can give up.
+ * `sent` runs once the other side's socket has taken the chunk: what accounting charges.
  */
 export interface Meter {
   take(bytes: number, signal?: AbortSignal): Promise<void> | void;
+  sent?(bytes: number): void;
   /**
    * While non-zero, chunks are metered and written in pieces of at most this many bytes, so a
    * rate limit shared by several connections interleaves them finely.
@@ -91,7 +93,6 @@ async function pump(
       throw "from" satisfies Side;
     }
     if (chunk === null) break;
-    count(chunk.length);
     const step = meter?.quantum || chunk.length;
     for (let at = 0; at < chunk.length; at += step) {
       const piece = step >= chunk.length ? chunk : chunk.subarray(at, at + step);
@@ -104,6 +105,8 @@ async function pump(
       } catch {
         throw "to" satisfies Side;
       }
+      count(piece.length);
+      meter?.sent?.(piece.length);
     }
     from.recycle(chunk);
   }

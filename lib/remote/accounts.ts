@@ -84,13 +84,16 @@ export class Account {
   }
 }
 
-/** A relay meter that reports each chunk to `count`, then pays for it from `bucket`. */
+/**
+ * A relay meter that pays for each chunk from `bucket` before it is written and reports it to
+ * `count` once written: a client that hangs up is not charged for what never left.
+ */
 function meter(bucket: TokenBucket, count: (bytes: number) => void): Meter {
   return {
     take(bytes, signal) {
-      count(bytes);
       return bucket.take(bytes, signal);
     },
+    sent: count,
     get quantum() {
       return bucket.quantum;
     },
