@@ -71,12 +71,13 @@ class NodeTlsListener {
     });
     // node's own handshakeTimeout does not fire under Deno, so each raw socket gets a deadline
     // and a place in the gate until its handshake is done; destroy() works mid-handshake.
-    const handshaking = new Map<string, { close(): void; done(): void }>();
+    const handshaking = new Map<string, { raw: Socket; close(): void; done(): void }>();
     const deadline = options.handshakeTimeoutMs ?? 10_000;
     this.#server.on("connection", (raw: Socket) => {
       const key = `${raw.remoteAddress}:${raw.remotePort}`;
       const timer = setTimeout(() => raw.destroy(), deadline);
       const entry = {
+        raw,
         close: () => {
           clearTimeout(timer);
           raw.destroy();
@@ -91,13 +92,11 @@ class NodeTlsListener {
       options.gate?.enter(entry);
       raw.once("close", entry.done);
     });
-    const handshakeDone = (socket: tls.TLSSocket) => {
-      const raw = socket as unknown as Socket;
-      handshaking.get(`${raw.remoteAddress}:${raw.remotePort}`)?.done();
-    };
     this.#server.on("secureConnection", (socket: tls.TLSSocket) => {
-      handshakeDone(socket);
-      const conn = new NodeTlsConn(socket);
+      const peer = socket as unknown as Socket;
+      const entry = handshaking.get(`${peer.remoteAddress}:${peer.remotePort}`);
+      entry?.done();
+      const conn = new NodeTlsConn(socket, entry?.raw);
       const waiter = this.#waiting.shift();
       if (waiter) waiter.resolve(conn);
       else this.#queue.push(conn);
@@ -164,15 +163,19 @@ class NodeTlsConn {
   #error: Error | null = null;
   #wake: (() => void) | null = null;
 
-  constructor(socket: tls.TLSSocket) {
+  /** The TCP socket under the TLS one: the only place where pausing reaches the kernel. */
+  readonly #raw: RawHandle | undefined;
+
+  constructor(socket: tls.TLSSocket, tcp?: Socket) {
     this.#socket = socket;
-    const raw = socket as unknown as Socket;
-    this.localAddr = netAddr(raw.localAddress, raw.localPort);
-    this.remoteAddr = netAddr(raw.remoteAddress, raw.remotePort);
+    this.#raw = tcp as unknown as RawHandle | undefined;
+    const addresses = socket as unknown as Socket;
+    this.localAddr = netAddr(addresses.localAddress, addresses.localPort);
+    this.remoteAddr = netAddr(addresses.remoteAddress, addresses.remotePort);
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
-      if (this.#buffered >= HIGH_WATER) socket.pause();
+      if (this.#buffered >= HIGH_WATER) this.#pause();
       this.#notify();
     });
     socket.on("end", () => {
@@ -218,8 +221,27 @@ class NodeTlsConn {
       else this.#chunks[0] = head.subarray(take);
     }
     this.#buffered -= filled;
-    if (this.#buffered < HIGH_WATER && this.#socket.isPaused()) this.#socket.resume();
+    if (this.#buffered < HIGH_WATER && this.#paused) this.#resume();
     return filled;
+  }
+
+  #paused = false;
+
+  /**
+   * Stops reading. Under Deno, pausing the TLS socket only stops its events: the TLS layer
+   * keeps reading from the network and buffers without limit (a fast upload to a throttled
+   * user grew the remote by gigabytes). Stopping the TCP handle's reads gives real backpressure.
+   */
+  #pause(): void {
+    this.#paused = true;
+    if (this.#raw?._handle) this.#raw._handle.readStop();
+    else this.#socket.pause();
+  }
+
+  #resume(): void {
+    this.#paused = false;
+    if (this.#raw?._handle) this.#raw._handle.readStart();
+    else this.#socket.resume();
   }
 
   write(bytes: Uint8Array): Promise<number> {
@@ -251,6 +273,11 @@ class NodeTlsConn {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** The internal TCP handle of a node socket, present while it is open. */
+interface RawHandle {
+  _handle: { readStop(): number; readStart(): number } | null;
 }
 
 function netAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {

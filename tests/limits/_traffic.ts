@@ -11,7 +11,7 @@ import { concat } from "../../lib/common/peer.ts";
 const CHUNK = 64 * 1024;
 /** One op byte and a 64-bit big-endian length. */
 const COMMAND_SIZE = 9;
-const DOWNLOAD = 0x44;
+export const DOWNLOAD = 0x44;
 const UPLOAD = 0x55;
 
 /** Bytes received on one connection, with the time (performance.now) of each arrival. */
@@ -164,7 +164,8 @@ export async function socksConnect(socksPort: number, port: number): Promise<Den
   }
 }
 
-function command(op: number, length: number): Uint8Array {
+/** The endpoint's request: DOWNLOAD or UPLOAD and a length. */
+export function command(op: number, length: number): Uint8Array {
   const bytes = new Uint8Array(COMMAND_SIZE);
   bytes[0] = op;
   new DataView(bytes.buffer).setBigUint64(1, BigInt(length));
