@@ -17,6 +17,8 @@ export class Peer {
   #lent: ArrayBuffer | null = null;
   /** A buffer given back by {@linkcode recycle}, reused by the next read. */
   #spare: ArrayBuffer | null = null;
+  /** A read started early by {@linkcode readAhead}, returned by the next `read`. */
+  #ahead: Promise<Uint8Array | null> | null = null;
 
   constructor(conn: Deno.Conn) {
     this.conn = conn;
@@ -24,12 +26,30 @@ export class Peer {
   }
 
   /** The next bytes (given-back bytes first), or `null` at end of stream. */
-  async read(): Promise<Uint8Array | null> {
+  read(): Promise<Uint8Array | null> {
     if (this.#pending) {
       const bytes = this.#pending;
       this.#pending = null;
-      return bytes;
+      return Promise.resolve(bytes);
     }
+    if (this.#ahead) {
+      const ahead = this.#ahead;
+      this.#ahead = null;
+      return ahead;
+    }
+    return this.#readSocket();
+  }
+
+  /**
+   * Starts the next read now and returns it; the next `read` returns the same result. A
+   * connection kept waiting for use learns this way that the other end has closed it.
+   */
+  readAhead(): Promise<Uint8Array | null> {
+    this.#ahead ??= this.#readSocket();
+    return this.#ahead;
+  }
+
+  async #readSocket(): Promise<Uint8Array | null> {
     // Not `conn.readable`: Deno closes the whole connection when that stream reaches EOF,
     // which would cut the other direction of a half-closed connection (the reply to a client
     // that has finished sending).

@@ -29,6 +29,7 @@ interface LocalOptions {
   handshakeTimeout: number;
   idleTimeout: number;
   maxHandshakes: number;
+  preconnect: number;
   socksUser?: string;
   socksPass?: string;
   /** `false` with `--no-ui`. */
@@ -92,6 +93,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     handshakeTimeoutMs: options.handshakeTimeout,
     idleTimeoutMs: options.idleTimeout,
     maxHandshakes: options.maxHandshakes,
+    preconnect: options.preconnect,
     clientAuth: options.socksUser
       ? { username: options.socksUser, password: options.socksPass! }
       : undefined,
@@ -190,6 +192,12 @@ export function localProgram() {
         "most clients in handshake at once (the oldest make room), 0 = no cap",
         integerArg(0, "1024"),
         1024,
+      )
+      .option(
+        "--preconnect <n>",
+        "TLS connections to the remote kept ready (each for one client), 0 = off",
+        integerArg(0, "4"),
+        4,
       )
       .option("--socks-user <name>", "require this login from SOCKS5/HTTP clients (LAN sharing)")
       .option("--socks-pass <password>", "password for --socks-user")

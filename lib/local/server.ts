@@ -176,6 +176,7 @@ export class LocalServer {
   /** Stops listening and closes every client connection. */
   async stop(): Promise<void> {
     this.#listener.close();
+    this.#dialer.close();
     await this.#accepting;
     for (const client of this.#clients) client.close();
     while (this.#clients.size > 0) await new Promise((r) => setTimeout(r, 10));

@@ -247,6 +247,14 @@ export class RemoteServer {
   }
 
   async #refuseHeader(peer: Peer, client: string, error: unknown): Promise<void> {
+    const received = peer.takeBuffered();
+    if (received.length === 0 && error instanceof Deno.errors.UnexpectedEof) {
+      // A tunnel a local opened ahead and never used: nothing was said, so nothing to refuse.
+      log.debug("{client}: closed before sending anything", { client });
+      peer.close();
+      return;
+    }
+    peer.unread(received);
     const why = error instanceof UnknownToken
       ? "unknown credential"
       : error instanceof ProtocolError

@@ -89,7 +89,7 @@ async function ask(
   answerMs: number,
 ): Promise<{ bytes: Uint8Array; timedOut: boolean; closedAfterMs: number }> {
   const remote = formatHostPort(endpoint.remote);
-  const dialer = new TunnelDialer(endpoint);
+  const dialer = new TunnelDialer({ ...endpoint, preconnect: 0 });
   let tunnel;
   try {
     tunnel = await dialer.open({ host: STATUS_HOST, port: STATUS_PORT });

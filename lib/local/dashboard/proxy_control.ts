@@ -26,6 +26,8 @@ export interface ProxyControlOptions {
   /** Passed on to the listener (see LocalConfig). */
   idleTimeoutMs?: number;
   maxHandshakes?: number;
+  /** Tunnels opened ahead of use (RemoteEndpoint.preconnect). */
+  preconnect?: number;
   clientAuth?: Credentials;
   /** How long the remote gets to answer the account check. */
   answerMs?: number;
@@ -154,6 +156,7 @@ export class ProxyControl {
       caCerts,
       serverName: settings.serverName || undefined,
       timeoutMs: this.options.handshakeTimeoutMs,
+      preconnect: this.options.preconnect,
     };
   }
 
