@@ -294,6 +294,15 @@ export function startOrigin(hostname = "127.0.0.1"): { port: number; close(): Pr
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
+/** Closes `conn` unless the runtime already has. */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
 /** True when `program` is on PATH; tests of real peers are skipped (visibly) without it. */
 export function has(program: string): boolean {
   return new Deno.Command("sh", {

@@ -76,12 +76,7 @@ export class TunnelDialer {
    */
   async connect(): Promise<Peer> {
     this.#lastUsed = performance.now();
-    const warm = this.#takeWarm();
-    if (warm) {
-      this.#refill();
-      return warm;
-    }
-    const peer = await this.#dial();
+    const peer = this.#takeWarm() ?? await this.#dial();
     this.#refill();
     return peer;
   }

@@ -29,14 +29,7 @@ export function startQuietChain(
   return startChain([], options);
 }
 
-/** Closes `conn` unless the runtime already has. */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
+export { closeQuietly } from "../_harness.ts";
 
 /**
  * Things to stop at the end of a test, stopped last-first; starting several at once keeps

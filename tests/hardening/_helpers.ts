@@ -2,7 +2,7 @@
 import tls from "node:tls";
 import { encodeTrojanHeader, trojanToken } from "../../lib/protocol/trojan.ts";
 import type { Destination } from "../../lib/protocol/address.ts";
-import { delay, Program, remoteArgs, RemoteFixture } from "../_harness.ts";
+import { closeQuietly, delay, Program, remoteArgs, RemoteFixture } from "../_harness.ts";
 
 /** What a raw tunnel attempt saw. */
 export interface TunnelReply {
@@ -141,13 +141,7 @@ export function startFallbackSite(): {
     received,
     close() {
       listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
+      for (const conn of conns) closeQuietly(conn);
     },
   };
 }

@@ -3,6 +3,7 @@
  * (TLS + header, as any Trojan client sends it), so a test controls every byte and the timing.
  */
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
+import { closeQuietly } from "../_harness.ts";
 import type { RemoteFixture } from "../_harness.ts";
 
 /** A TCP server on 127.0.0.1 that sends back whatever it receives. */
@@ -19,13 +20,7 @@ export function startEcho(): { port: number; close(): void } {
     port: listener.addr.port,
     close() {
       listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // closed by the pipe already
-        }
-      }
+      for (const conn of conns) closeQuietly(conn);
     },
   };
 }
