@@ -15,15 +15,20 @@ export interface IdleWatch {
 /**
  * Starts an idle timer of `ms` over the meters `inner` (either may be absent). `ms` of 0
  * disables it: the signal never aborts. One timer per connection, re-armed at most once per
- * period rather than on every chunk, so the hot path only bumps a counter.
+ * period rather than on every chunk, so the hot path only bumps a counter. Pass the
+ * connection's own `controller` to have idleness abort it, rather than combining signals
+ * with `AbortSignal.any` (whose weak references keep every relay alive through young GCs).
  *
  * @example
- * const idle = watchIdle(300_000, meters);
- * await relay(client, server, { ...idle, signal: AbortSignal.any([kick, idle.signal]) });
+ * const idle = watchIdle(300_000, meters, session);
+ * await relay(client, server, { ...idle });
  * idle.stop();
  */
-export function watchIdle(ms: number, inner: { up?: Meter; down?: Meter } = {}): IdleWatch {
-  const controller = new AbortController();
+export function watchIdle(
+  ms: number,
+  inner: { up?: Meter; down?: Meter } = {},
+  controller = new AbortController(),
+): IdleWatch {
   let chunks = 0;
   let seen = -1;
   let timer: ReturnType<typeof setTimeout> | undefined;

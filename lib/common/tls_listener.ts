@@ -155,7 +155,6 @@ class NodeTlsListener {
 class NodeTlsConn {
   readonly localAddr: Deno.NetAddr;
   readonly remoteAddr: Deno.NetAddr;
-  readonly writable: WritableStream<Uint8Array>;
   readonly #socket: tls.TLSSocket;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -189,13 +188,6 @@ class NodeTlsConn {
     socket.on("close", () => {
       if (!this.#ended) this.#error ??= new Deno.errors.ConnectionReset("the socket closed");
       this.#notify();
-    });
-    this.writable = new WritableStream<Uint8Array>({
-      write: (chunk) =>
-        new Promise<void>((resolve, reject) => {
-          // The callback runs once node has taken the bytes, so the caller may reuse `chunk`.
-          socket.write(chunk, (error) => error ? reject(error) : resolve());
-        }),
     });
   }
 
@@ -244,6 +236,7 @@ class NodeTlsConn {
     else this.#socket.resume();
   }
 
+  /** Resolves once node has taken all of `bytes`, so the caller may reuse them. */
   write(bytes: Uint8Array): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#socket.write(bytes, (error) => error ? reject(error) : resolve(bytes.length));

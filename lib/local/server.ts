@@ -140,18 +140,17 @@ export class LocalServer {
       return `tunnel failed (${error.kind})`;
     }
     try {
-      await client.write(encodeReply(Reply.succeeded));
-      await tunnel.write(this.#dialer.header(destination, client.takeBuffered()));
+      // Both at once: the remote dials the destination while the client reads its reply.
+      await Promise.all([
+        tunnel.write(this.#dialer.header(destination, client.takeBuffered())),
+        client.write(encodeReply(Reply.succeeded)),
+      ]);
     } catch {
       tunnel.close();
       return "client-reset";
     }
     const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, this.connections.meters(info));
-    const result = await relay(client, tunnel, {
-      signal: idle.signal,
-      up: idle.up,
-      down: idle.down,
-    });
+    const result = await relay(client, tunnel, idle);
     idle.stop();
     return result.reason;
   }

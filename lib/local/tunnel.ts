@@ -146,8 +146,18 @@ export class TunnelDialer {
   }
 
   async #dial(): Promise<Peer> {
-    const { remote, serverName, caCerts, timeoutMs } = this.endpoint;
-    const signal = AbortSignal.timeout(timeoutMs);
+    // A timer and a controller, not AbortSignal.timeout: see withDeadline in peer.ts.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.endpoint.timeoutMs);
+    try {
+      return await this.#dialWithin(deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #dialWithin(signal: AbortSignal): Promise<Peer> {
+    const { remote, serverName, caCerts } = this.endpoint;
     const where = formatHostPort(remote);
     let tcp: Deno.TcpConn;
     try {

@@ -154,18 +154,18 @@ export class RemoteServer {
     const client = clientOf(peer.conn);
     const ip = (peer.conn.remoteAddr as Deno.NetAddr).hostname;
     const started = performance.now();
-    let header: TrojanHeader;
+    let opened: { header: TrojanHeader; account: Account };
     try {
-      header = await withDeadline(
+      opened = await withDeadline(
         peer,
         this.#config.handshakeTimeoutMs,
         peer.readFrame((bytes) => {
           const decoded = decodeTrojanHeader(bytes);
+          if (!decoded) return null;
+          const account = this.accounts.find(decoded.value.token);
           // A source cooling off is refused exactly like a wrong credential.
-          if (
-            decoded && (this.#guard.isBlocked(ip) || !this.accounts.find(decoded.value.token))
-          ) throw new UnknownToken();
-          return decoded;
+          if (this.#guard.isBlocked(ip) || !account) throw new UnknownToken();
+          return { value: { header: decoded.value, account }, consumed: decoded.consumed };
         }),
       );
     } catch (error) {
@@ -175,7 +175,7 @@ export class RemoteServer {
       return;
     }
     this.#gate.leave(peer);
-    const account = this.accounts.find(header.token)!;
+    const { header, account } = opened;
     const user = account.user.name;
     const destination = formatHostPort(header.destination);
     const refusal = account.refusal();
@@ -203,7 +203,7 @@ export class RemoteServer {
     const session = new AbortController();
     account.sessions.add(session);
     try {
-      await this.#connect(peer, account, header.destination, session.signal, {
+      await this.#connect(peer, account, header.destination, session, {
         user,
         client,
         destination,
@@ -218,12 +218,12 @@ export class RemoteServer {
     peer: Peer,
     account: Account,
     destination: Destination,
-    signal: AbortSignal,
+    session: AbortController,
     context: { user: string; client: string; destination: string; started: number },
   ): Promise<void> {
     let target: Deno.TcpConn;
     try {
-      target = await dial(destination, this.#config.policy, signal);
+      target = await dial(destination, this.#config.policy, session.signal);
     } catch (error) {
       const reason = error instanceof DialError ? error.kind : "error";
       accessLog.info(
@@ -233,12 +233,9 @@ export class RemoteServer {
       peer.close();
       return;
     }
-    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, { up: account.up, down: account.down });
-    const result = await relay(peer, new Peer(target), {
-      signal: AbortSignal.any([signal, idle.signal]),
-      up: idle.up,
-      down: idle.down,
-    });
+    const meters = { up: account.up, down: account.down };
+    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, meters, session);
+    const result = await relay(peer, new Peer(target), idle);
     idle.stop();
     accessLog.info(
       "{user} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
