@@ -12,14 +12,16 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { download, latency, tunnels, upload } from "./bench/load.ts";
+import { cpuMs, download, latency, tunnels, upload } from "./bench/load.ts";
 import type { Route } from "./bench/load.ts";
 import {
   direct,
+  startLocalWithTrojan,
   startMicrosocks,
   startShadowsocks,
   startSwiftProxy,
   startTrojan,
+  startTrojanWithRemote,
   versions,
 } from "./bench/peers.ts";
 import type { Contender } from "./bench/peers.ts";
@@ -52,6 +54,8 @@ const CONTENDERS: [string, Starter][] = [
   ["trojan", startTrojan],
   ["shadowsocks", startShadowsocks],
   ["microsocks", startMicrosocks],
+  ["trojan-remote", startTrojanWithRemote],
+  ["local-trojan", startLocalWithTrojan],
 ];
 
 async function startSink(): Promise<{ port: number; process: Deno.ChildProcess }> {
@@ -76,8 +80,11 @@ async function measure(contender: Contender, sinkPort: number): Promise<Row> {
   const route: Route = { sinkPort, socksPort: contender.socksPort };
   const step = (what: string) => console.error(`  ${contender.name}: ${what}`);
   step("latency");
-  await latency(route, 20); // warm-up: JIT, TLS session caches
+  await latency(route, 200); // warm-up: JIT, TLS session caches, a long-running proxy's state
+  const cpu = () => contender.pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const cpuBefore = cpu();
   const { p50, p99 } = await latency(route, SIZES.pings);
+  const cpuUs = contender.pids.length ? (cpu() - cpuBefore) * 1000 / SIZES.pings : undefined;
   step(`${SIZES.tunnels} tunnels for ${SIZES.holdMs / 1000} s`);
   const held = await tunnels(route, SIZES.tunnels, SIZES.holdMs, contender.pids);
   step("throughput");
@@ -93,6 +100,7 @@ async function measure(contender: Contender, sinkPort: number): Promise<Row> {
     up8,
     p50,
     p99,
+    cpuUs,
     tunnels: { ...held, asked: SIZES.tunnels },
   };
 }
@@ -120,14 +128,18 @@ ${markdownTable(table)}
   } MiB at once (aggregate).
 - **p50/p99**: connect + SOCKS5 (greeting and request, two round trips) + first byte from the
   destination, ${SIZES.pings} times one after another, each on a new connection.
+- **CPU µs/conn**: CPU time (user + system) of the proxy's processes during the p50/p99
+  connections, per connection.
 - **tunnels ok**: ${SIZES.tunnels} SOCKS5 tunnels opened (64 at a time), all held for ${
     SIZES.holdMs / 1000
   } s, then each echoes a 13-byte message. A process may have 20,000 files open on this machine
   and the load generator holds one end of every tunnel, so the "10k" test runs 9,000.
 - **KiB/tunnel**: growth of the proxy processes' summed \`VmRSS\` (local + remote) while the
-  tunnels were held, divided by the tunnel count.
+  tunnels were held, divided by the tunnel count; **client / server**: the same for each.
 - **direct**: the load generator talking to the sink with no proxy, the ceiling of this
   machine; the sink is a separate Deno process (\`scripts/bench/sink.ts\`).
+- **trojan → SwiftProxy remote** and **SwiftProxy local → trojan**: one half of SwiftProxy with
+  the other half of trojan (both speak the Trojan protocol), to show which half costs what.
 
 Contenders, one at a time on 127.0.0.1: SwiftProxy (\`remote.ts serve --allow-private\` +
 \`local.ts\`, TLS 1.3, log level warning), trojan (client + server, TLS with an \`openssl\`
@@ -137,9 +149,10 @@ chacha20-ietf-poly1305, \`--no-delay\`), microsocks (one plain SOCKS5 hop).
 Machine: ${machine()}. The cores are shared with other work, so compare ratios within a run.
 Versions: ${Object.entries(info).map(([name, version]) => `${name} ${version}`).join(", ")}.
 
-Rerun: \`deno task bench\` (full, about ${flags.quick ? "5" : "5"} minutes) or
-\`deno task bench --quick\` (about a minute); \`--only swiftproxy,trojan\` runs some rows,
-\`--profile DIR\` writes V8 CPU profiles of SwiftProxy's processes.
+Rerun: \`deno task bench\` (full, about 10 minutes) or \`deno task bench --quick\` (about 2);
+\`--only swiftproxy,trojan\` runs some rows (the others: \`direct\`, \`shadowsocks\`,
+\`microsocks\`, \`trojan-remote\`, \`local-trojan\`), \`--profile DIR\` writes V8 CPU profiles
+of SwiftProxy's processes.
 `;
 }
 

@@ -113,12 +113,28 @@ export function rssKiB(pid: number): number {
   }
 }
 
+/** CPU time a process has used so far (user + system) in ms, 0 when it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name, which is in brackets and may hold spaces.
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** What holding many tunnels cost and how many survived. */
 export interface TunnelResult {
   opened: number;
   echoed: number;
   /** Growth of the proxy processes' summed VmRSS while the tunnels were held, per tunnel. */
   kibPerTunnel: number;
+  /** The same for each process, in the order of the pids given (client, then server). */
+  kibPerTunnelByProcess: number[];
   heldKiB: number;
 }
 
@@ -140,8 +156,7 @@ export async function tunnels(
   holdMs: number,
   pids: number[],
 ): Promise<TunnelResult> {
-  const total = () => pids.reduce((sum, pid) => sum + rssKiB(pid), 0);
-  const before = total();
+  const before = pids.map(rssKiB);
   const conns: Deno.TcpConn[] = [];
   await pool(Array.from({ length: count }, (_, i) => i), 64, async () => {
     try {
@@ -151,7 +166,8 @@ export async function tunnels(
     }
   });
   await new Promise((r) => setTimeout(r, holdMs));
-  const held = total();
+  const held = pids.map(rssKiB);
+  const growth = held.map((kib, i) => (kib - before[i]) / count);
   let echoed = 0;
   const message = new TextEncoder().encode("still there?\n");
   await pool(conns, 256, async (conn) => {
@@ -173,8 +189,9 @@ export async function tunnels(
   return {
     opened: conns.length,
     echoed,
-    kibPerTunnel: pids.length ? (held - before) / count : 0,
-    heldKiB: held,
+    kibPerTunnel: growth.reduce((sum, kib) => sum + kib, 0),
+    kibPerTunnelByProcess: growth,
+    heldKiB: held.reduce((sum, kib) => sum + kib, 0),
   };
 }
 

@@ -102,49 +102,94 @@ function stopAll(children: Child[]): () => Promise<void> {
   };
 }
 
-/** The real `remote.ts serve --allow-private` and `local.ts` over TLS. */
-export async function startSwiftProxy(dir: string, denoFlags: string[] = []): Promise<Contender> {
-  const data = `${dir}/swiftproxy`;
+/** One half of a contender: a server the other half connects to, or a SOCKS5 client. */
+interface Half {
+  child: Child;
+  port: number;
+}
+
+/** A server half, with the certificate a client must trust. */
+interface ServerHalf extends Half {
+  cert: string;
+}
+
+let remotesStarted = 0;
+
+/** The real `remote.ts serve --allow-private`, with a user `bench`. */
+async function swiftRemote(dir: string, denoFlags: string[]): Promise<ServerHalf> {
+  const data = `${dir}/swiftproxy-${++remotesStarted}`;
   const remote = ["run", "-P=remote", ...denoFlags, "remote.ts"];
   await run(DENO, [...remote, "init", "--data", data]);
   await run(DENO, [...remote, "user", "add", "bench", "--password", PASSWORD, "--data", data]);
-  const remotePort = freePort();
-  const server = new Child(dir, "swiftproxy-remote", DENO, [
+  const port = freePort();
+  const child = new Child(dir, "swiftproxy-remote", DENO, [
     ...remote,
     "serve",
     "--data",
     data,
     "--listen",
-    `127.0.0.1:${remotePort}`,
+    `127.0.0.1:${port}`,
     "--allow-private",
     "--log-level",
     "warning",
   ]);
-  await waitForPort(remotePort, server);
-  const socksPort = freePort();
-  const client = new Child(dir, "swiftproxy-local", DENO, [
+  await waitForPort(port, child);
+  return { child, port, cert: `${data}/tls/cert.pem` };
+}
+
+/** The real `local.ts`, logging in to the Trojan server `server` as `bench`. */
+async function swiftLocal(dir: string, server: ServerHalf, denoFlags: string[]): Promise<Half> {
+  const port = freePort();
+  const child = new Child(dir, "swiftproxy-local", DENO, [
     "run",
     "-P=local",
     ...denoFlags,
     "local.ts",
     "--listen",
-    `127.0.0.1:${socksPort}`,
+    `127.0.0.1:${port}`,
     "--remote",
-    `127.0.0.1:${remotePort}`,
+    `127.0.0.1:${server.port}`,
     "--user",
     "bench",
     "--ca",
-    `${data}/tls/cert.pem`,
+    server.cert,
+    "--server-name",
+    "localhost",
     "--log-level",
     "warning",
   ], { SWIFTPROXY_PASSWORD: PASSWORD });
-  await waitForPort(socksPort, client);
+  await waitForPort(port, child);
+  return { child, port };
+}
+
+function contender(name: string, client: Half, server: Half): Contender {
   return {
-    name: "SwiftProxy",
-    socksPort,
-    pids: [client.pid, server.pid],
-    stop: stopAll([server, client]),
+    name,
+    socksPort: client.port,
+    pids: [client.child.pid, server.child.pid],
+    stop: stopAll([server.child, client.child]),
   };
+}
+
+/** The real `remote.ts serve --allow-private` and `local.ts` over TLS. */
+export async function startSwiftProxy(dir: string, denoFlags: string[] = []): Promise<Contender> {
+  const server = await swiftRemote(dir, denoFlags);
+  return contender("SwiftProxy", await swiftLocal(dir, server, denoFlags), server);
+}
+
+/**
+ * Debian's trojan client with SwiftProxy's remote: with {@linkcode startLocalWithTrojan}, shows
+ * which half of SwiftProxy costs what, since each runs next to a trojan half.
+ */
+export async function startTrojanWithRemote(dir: string): Promise<Contender> {
+  const server = await swiftRemote(dir, []);
+  return contender("trojan → SwiftProxy remote", await trojanClient(dir, server), server);
+}
+
+/** SwiftProxy's local with Debian's trojan server. */
+export async function startLocalWithTrojan(dir: string): Promise<Contender> {
+  const server = await trojanServer(dir);
+  return contender("SwiftProxy local → trojan", await swiftLocal(dir, server, []), server);
 }
 
 /** A self-signed ECDSA P-256 certificate for `localhost` made by `openssl`. */
@@ -165,6 +210,9 @@ async function opensslCert(dir: string): Promise<{ cert: string; key: string }> 
     "/CN=localhost",
     "-addext",
     "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    // rustls (SwiftProxy's local) refuses a CA certificate as a server's own.
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
     "-keyout",
     key,
     "-out",
@@ -173,47 +221,62 @@ async function opensslCert(dir: string): Promise<{ cert: string; key: string }> 
   return { cert, key };
 }
 
-/** Debian's `trojan` as server and as client, verifying the server's certificate. */
-export async function startTrojan(dir: string): Promise<Contender> {
+const TROJAN_TCP = { no_delay: true, keep_alive: true, reuse_port: false, fast_open: false };
+/** SwiftProxy's wire token is that of the password `user:password`, so this works for both. */
+const TROJAN_PASSWORD = `bench:${PASSWORD}`;
+
+/** Debian's trojan server with an `openssl` certificate. */
+async function trojanServer(dir: string): Promise<ServerHalf> {
   const { cert, key } = await opensslCert(dir);
-  const serverPort = freePort();
-  const socksPort = freePort();
-  const tcp = { no_delay: true, keep_alive: true, reuse_port: false, fast_open: false };
-  const serverConfig = {
+  const port = freePort();
+  const config = {
     run_type: "server",
     local_addr: "127.0.0.1",
-    local_port: serverPort,
+    local_port: port,
     // Where non-Trojan connections go; the benchmark sends none.
     remote_addr: "127.0.0.1",
     remote_port: freePort(),
-    password: [PASSWORD],
+    password: [TROJAN_PASSWORD],
     log_level: 2,
     ssl: { cert, key, alpn: ["http/1.1"], reuse_session: true, session_ticket: false },
-    tcp,
+    tcp: TROJAN_TCP,
   };
-  const clientConfig = {
+  await Deno.writeTextFile(`${dir}/trojan-server.json`, JSON.stringify(config));
+  const child = new Child(dir, "trojan-server", "trojan", ["-c", `${dir}/trojan-server.json`]);
+  await waitForPort(port, child);
+  return { child, port, cert };
+}
+
+/** Debian's trojan client, verifying `server`'s certificate and name. */
+async function trojanClient(dir: string, server: ServerHalf): Promise<Half> {
+  const port = freePort();
+  const config = {
     run_type: "client",
     local_addr: "127.0.0.1",
-    local_port: socksPort,
+    local_port: port,
     remote_addr: "127.0.0.1",
-    remote_port: serverPort,
-    password: [PASSWORD],
+    remote_port: server.port,
+    password: [TROJAN_PASSWORD],
     log_level: 2,
-    ssl: { verify: true, verify_hostname: true, cert, sni: "localhost", alpn: ["h2", "http/1.1"] },
-    tcp,
+    ssl: {
+      verify: true,
+      verify_hostname: true,
+      cert: server.cert,
+      sni: "localhost",
+      alpn: ["h2", "http/1.1"],
+    },
+    tcp: TROJAN_TCP,
   };
-  await Deno.writeTextFile(`${dir}/trojan-server.json`, JSON.stringify(serverConfig));
-  await Deno.writeTextFile(`${dir}/trojan-client.json`, JSON.stringify(clientConfig));
-  const server = new Child(dir, "trojan-server", "trojan", ["-c", `${dir}/trojan-server.json`]);
-  await waitForPort(serverPort, server);
-  const client = new Child(dir, "trojan-client", "trojan", ["-c", `${dir}/trojan-client.json`]);
-  await waitForPort(socksPort, client);
-  return {
-    name: "trojan",
-    socksPort,
-    pids: [client.pid, server.pid],
-    stop: stopAll([server, client]),
-  };
+  await Deno.writeTextFile(`${dir}/trojan-client.json`, JSON.stringify(config));
+  const child = new Child(dir, "trojan-client", "trojan", ["-c", `${dir}/trojan-client.json`]);
+  await waitForPort(port, child);
+  return { child, port };
+}
+
+/** Debian's `trojan` as server and as client, verifying the server's certificate. */
+export async function startTrojan(dir: string): Promise<Contender> {
+  const server = await trojanServer(dir);
+  return contender("trojan", await trojanClient(dir, server), server);
 }
 
 /** `ss-server` + `ss-local`, chacha20-ietf-poly1305, with TCP_NODELAY (`--no-delay`). */

@@ -10,6 +10,8 @@ export interface Row {
   up8: number;
   p50: number;
   p99: number;
+  /** CPU time of the proxy's processes per new connection; absent without a proxy. */
+  cpuUs?: number;
   tunnels: TunnelResult & { asked: number };
 }
 
@@ -33,8 +35,10 @@ export function cells(rows: Row[]): string[][] {
     "up 8×",
     "p50",
     "p99",
+    "CPU µs/conn",
     "tunnels ok",
     "KiB/tunnel",
+    "client / server",
   ];
   const body = rows.map((row) => {
     const mb = (key: "down1" | "up1" | "down8" | "up8") =>
@@ -50,8 +54,16 @@ export function cells(rows: Row[]): string[][] {
       mb("up8"),
       ms("p50"),
       ms("p99"),
+      row.cpuUs === undefined
+        ? "–"
+        : `${row.cpuUs.toFixed(0)}${
+          row.name === BASELINE || !base?.cpuUs ? "" : ratio(row.cpuUs, base.cpuUs)
+        }`,
       `${t.echoed}/${t.asked}`,
       row.name === "direct" ? "–" : t.kibPerTunnel.toFixed(1),
+      t.kibPerTunnelByProcess.length === 2
+        ? t.kibPerTunnelByProcess.map((kib) => kib.toFixed(1)).join(" / ")
+        : "–",
     ];
   });
   return [header, ...body];
