@@ -1,6 +1,6 @@
 /** Pieces shared by both programs' command lines: option parsers, log options, exit codes. */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { parseHostPort } from "../protocol/address.ts";
+import { formatHostPort, parseHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { parseRate, parseSize } from "./units.ts";
 import { LOG_LEVELS } from "./logging.ts";
@@ -83,7 +83,10 @@ export function program(name: string, description: string): Command {
  */
 export async function run(command: Command, args: string[]): Promise<void> {
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
-  for (const c of all(command)) c.exitOverride().showHelpAfterError("(add --help for the options)");
+  for (const c of all(command)) {
+    c.exitOverride().showHelpAfterError("(add --help for the options)");
+    describeDefaults(c);
+  }
   try {
     await command.parseAsync(args, { from: "user" });
   } catch (error) {
@@ -93,6 +96,22 @@ export async function run(command: Command, args: string[]): Promise<void> {
       Deno.exit(ok ? 0 : EXIT_USAGE);
     }
     throw error;
+  }
+}
+
+/**
+ * Shows defaults in `--help` as they are typed: seconds rather than the milliseconds they are
+ * kept in, and `host:port` rather than an object.
+ */
+function describeDefaults(command: Command): void {
+  for (const option of command.options) {
+    const value: unknown = option.defaultValue;
+    if (option.defaultValueDescription !== undefined || value === undefined) continue;
+    if (option.flags.includes("<seconds>") && typeof value === "number") {
+      option.defaultValueDescription = String(value / 1000);
+    } else if (option.flags.includes("<host:port>") && typeof value === "object" && value) {
+      option.defaultValueDescription = formatHostPort(value as Destination);
+    }
   }
 }
 

@@ -88,3 +88,35 @@ Deno.test("bad CLI values exit 2, name the option, and write nothing", async (t)
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("--help shows defaults as they are typed: seconds and host:port", async () => {
+  const remote = await runProgram(remoteArgs("serve", "--help"));
+  assertEquals(remote.code, 0, remote.stderr);
+  const local = await runProgram(localArgs("--help"));
+  assertEquals(local.code, 0, local.stderr);
+  /** One option's entry in a help text: its line and the indented lines that continue it. */
+  const entry = (help: string, option: string) => {
+    const lines = help.split("\n");
+    const at = lines.findIndex((line) => line.trimStart().startsWith(`${option} `));
+    const rest = lines.slice(at + 1);
+    const end = rest.findIndex((line) => !/^ {20,}/.test(line));
+    return at < 0 ? "" : [lines[at], ...rest.slice(0, end)].join(" ").replace(/\s+/g, " ");
+  };
+  const expected: [string, string, string][] = [
+    [remote.stdout, "--listen", "0.0.0.0:8443"],
+    [remote.stdout, "--handshake-timeout", "10"],
+    [remote.stdout, "--idle-timeout", "300"],
+    [remote.stdout, "--auth-cool-off", "600"],
+    [remote.stdout, "--grace", "10"],
+    [local.stdout, "--listen", "127.0.0.1:1080"],
+    [local.stdout, "--handshake-timeout", "10"],
+    [local.stdout, "--ui", "127.0.0.1:9090"],
+  ];
+  for (const [help, option, value] of expected) {
+    const shown = entry(help, option);
+    assert(
+      shown.endsWith(`(default: ${value})`),
+      `${option} should end "(default: ${value})": ${shown}`,
+    );
+  }
+});
