@@ -21,7 +21,7 @@ export interface IdleWatch {
  *
  * @example
  * const idle = watchIdle(300_000, meters, session);
- * await relay(client, server, { ...idle });
+ * await relay(client, server, idle);
  * idle.stop();
  */
 export function watchIdle(

@@ -162,9 +162,10 @@ export class RemoteServer {
         peer.readFrame((bytes) => {
           const decoded = decodeTrojanHeader(bytes);
           if (!decoded) return null;
-          const account = this.accounts.find(decoded.value.token);
           // A source cooling off is refused exactly like a wrong credential.
-          if (this.#guard.isBlocked(ip) || !account) throw new UnknownToken();
+          if (this.#guard.isBlocked(ip)) throw new UnknownToken();
+          const account = this.accounts.find(decoded.value.token);
+          if (!account) throw new UnknownToken();
           return { value: { header: decoded.value, account }, consumed: decoded.consumed };
         }),
       );
