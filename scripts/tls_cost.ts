@@ -1,0 +1,195 @@
+/**
+ * `deno task tls-cost [--connections N]`: what one TLS connection costs in this Deno, apart from
+ * SwiftProxy, for the two TLS APIs the data path can use. Prints, for `Deno.startTls` and for
+ * a `node:tls` client, the native and JS-heap memory each held connection adds and the
+ * handshake time; and for the `node:tls` server the remote listens with, how many bytes per
+ * connection survive a young-generation GC (they make the GC pauses behind the latency tail).
+ *
+ * Each side runs in its own process: `scripts/tls_cost.ts server|client …` are its parts.
+ */
+import tls from "node:tls";
+import net from "node:net";
+import { parseArgs } from "node:util";
+import { createCertificate } from "../lib/remote/certificate.ts";
+
+const SELF = new URL(import.meta.url).pathname;
+const KiB = 1024;
+
+/**
+ * Resident size of `[heap]` in KiB: glibc's main arena, where the runtime's Rust code (rustls
+ * included) allocates. The JS heap lives in separate mappings and is counted apart.
+ */
+function nativeKiB(): number {
+  let mapping = "";
+  let heap = 0;
+  for (const line of Deno.readTextFileSync("/proc/self/smaps").split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) mapping = line;
+    const rss = /^Rss:\s+(\d+)/.exec(line);
+    if (rss && mapping.includes("[heap]")) heap += Number(rss[1]);
+  }
+  return heap;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p / 100))];
+}
+
+/** The server part: a `node:tls` server with Nagle off that writes one byte to each client. */
+function serve(cert: string, key: string): void {
+  const server = tls.createServer({ cert, key, noDelay: true }, (socket) => {
+    socket.on("error", () => {});
+    socket.write("!");
+  });
+  server.listen(0, "127.0.0.1", () => {
+    // On stderr: V8's GC trace takes stdout.
+    console.error(`port ${(server.address() as net.AddressInfo).port}`);
+  });
+}
+
+/** Opens a TLS connection with `api` and waits for the server's first byte. */
+async function connect(api: string, port: number, ca: string): Promise<() => void> {
+  if (api === "Deno.startTls") {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+    tcp.setNoDelay(true);
+    const conn = await Deno.startTls(tcp, { hostname: "localhost", caCerts: [ca] });
+    await conn.read(new Uint8Array(1));
+    return () => conn.close();
+  }
+  const raw = net.connect({ host: "127.0.0.1", port, noDelay: true });
+  const socket = tls.connect({ socket: raw, ca, servername: "localhost" });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("data", () => resolve());
+    socket.once("error", reject);
+  });
+  return () => socket.destroy();
+}
+
+/** The client part: handshake times one after another, then memory with `count` held. */
+async function client(api: string, port: number, ca: string, count: number): Promise<void> {
+  const times: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const started = performance.now();
+    (await connect(api, port, ca))();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const before = nativeKiB();
+  const heapBefore = Deno.memoryUsage().heapUsed;
+  const held = [];
+  for (let i = 0; i < count; i++) held.push(await connect(api, port, ca));
+  const after = nativeKiB();
+  const heapAfter = Deno.memoryUsage().heapUsed;
+  console.log(JSON.stringify({
+    api,
+    nativeKiB: (after - before) / count,
+    jsHeapKiB: (heapAfter - heapBefore) / KiB / count,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  }));
+  for (const close of held) close();
+}
+
+/** Runs a part of this script as a child process, collecting what it prints. */
+function part(args: string[], v8Flags: string[] = []) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...v8Flags, SELF, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const printed = { stdout: "", stderr: "" };
+  const collect = async (
+    name: "stdout" | "stderr",
+    stream: ReadableStream<Uint8Array<ArrayBuffer>>,
+  ) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) printed[name] += text;
+  };
+  const ended = Promise.all([collect("stdout", child.stdout), collect("stderr", child.stderr)]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  return {
+    child,
+    printed,
+    ended,
+    /** Waits until `stream` shows `pattern`; the match. */
+    async wait(pattern: RegExp, stream: "stdout" | "stderr"): Promise<RegExpExecArray> {
+      for (;;) {
+        const match = pattern.exec(printed[stream]);
+        if (match) return match;
+        if (exited) throw new Error(`${args[0]} exited early: ${printed.stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+  };
+}
+
+/** Bytes promoted by scavenges in a `--trace-gc-nvp` log, and their pauses. */
+function scavenges(log: string): { promoted: number; pauses: number[] } {
+  let promoted = 0;
+  const pauses: number[] = [];
+  for (const match of log.matchAll(/GC: (\{.*\})/g)) {
+    let gc;
+    try {
+      gc = JSON.parse(match[1]);
+    } catch {
+      continue; // a line cut short when the server was stopped
+    }
+    if (gc.gc !== "s") continue;
+    promoted += gc.promoted ?? 0;
+    pauses.push(gc.pause);
+  }
+  return { promoted, pauses };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { connections: { type: "string", default: "2000" } },
+  });
+  const count = Number(values.connections);
+  const dir = await Deno.makeTempDir({ prefix: "swiftproxy-tls-cost-" });
+  try {
+    const { cert, key } = await createCertificate(["localhost"]);
+    await Deno.writeTextFile(`${dir}/cert.pem`, cert);
+    await Deno.writeTextFile(`${dir}/key.pem`, key);
+    console.log(`${count} held connections per client API; handshakes: 1,000 one after another\n`);
+    console.log("client API        native KiB/conn  JS heap KiB/conn  handshake p50  p99");
+    let gcLog = "";
+    let served = 0;
+    for (const api of ["Deno.startTls", "node:tls"]) {
+      const server = part(["server", `${dir}/cert.pem`, `${dir}/key.pem`], [
+        "--v8-flags=--trace-gc-nvp",
+      ]);
+      const port = Number((await server.wait(/port (\d+)/, "stderr"))[1]);
+      const measured = part(["client", api, String(port), `${dir}/cert.pem`, String(count)]);
+      const row = JSON.parse((await measured.wait(/^\{.*\}$/m, "stdout"))[0]);
+      await measured.child.status;
+      server.child.kill("SIGTERM");
+      await server.child.status;
+      await server.ended;
+      gcLog += server.printed.stdout;
+      served += 1000 + count;
+      console.log(
+        `${row.api.padEnd(17)} ${row.nativeKiB.toFixed(1).padStart(15)}  ${
+          row.jsHeapKiB.toFixed(1).padStart(16)
+        }  ${row.p50.toFixed(2).padStart(10)} ms  ${row.p99.toFixed(2)} ms`,
+      );
+    }
+    const { promoted, pauses } = scavenges(gcLog);
+    const worst = Math.max(0, ...pauses);
+    console.log(
+      `\nnode:tls server: ${(promoted / served).toFixed(0)} bytes per connection survive ` +
+        `young GCs; ${pauses.length} scavenges, the longest ${worst.toFixed(2)} ms`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const [mode, ...rest] = Deno.args;
+  if (mode === "server") serve(Deno.readTextFileSync(rest[0]), Deno.readTextFileSync(rest[1]));
+  else if (mode === "client") {
+    await client(rest[0], Number(rest[1]), Deno.readTextFileSync(rest[2]), Number(rest[3]));
+    Deno.exit(0);
+  } else await main();
+}
