@@ -64,6 +64,11 @@ async function connect(api: string, port: number, ca: string): Promise<() => voi
   return () => socket.destroy();
 }
 
+/** A full GC, so the JS heap figures count live objects only (needs `--expose-gc`). */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 /** The client part: handshake times one after another, then memory with `count` held. */
 async function client(api: string, port: number, ca: string, count: number): Promise<void> {
   const times: number[] = [];
@@ -73,10 +78,12 @@ async function client(api: string, port: number, ca: string, count: number): Pro
     times.push(performance.now() - started);
   }
   times.sort((a, b) => a - b);
+  collectGarbage();
   const before = nativeKiB();
   const heapBefore = Deno.memoryUsage().heapUsed;
   const held = [];
   for (let i = 0; i < count; i++) held.push(await connect(api, port, ca));
+  collectGarbage();
   const after = nativeKiB();
   const heapAfter = Deno.memoryUsage().heapUsed;
   console.log(JSON.stringify({
@@ -160,7 +167,10 @@ async function main(): Promise<void> {
         "--v8-flags=--trace-gc-nvp",
       ]);
       const port = Number((await server.wait(/port (\d+)/, "stderr"))[1]);
-      const measured = part(["client", api, String(port), `${dir}/cert.pem`, String(count)]);
+      const measured = part(
+        ["client", api, String(port), `${dir}/cert.pem`, String(count)],
+        ["--v8-flags=--expose-gc"],
+      );
       const row = JSON.parse((await measured.wait(/^\{.*\}$/m, "stdout"))[0]);
       await measured.child.status;
       server.child.kill("SIGTERM");
