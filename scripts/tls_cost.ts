@@ -11,6 +11,7 @@ import tls from "node:tls";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { createCertificate } from "../lib/remote/certificate.ts";
+import { percentile } from "./bench/load.ts";
 
 const SELF = new URL(import.meta.url).pathname;
 const KiB = 1024;
@@ -28,10 +29,6 @@ function nativeKiB(): number {
     if (rss && mapping.includes("[heap]")) heap += Number(rss[1]);
   }
   return heap;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p / 100))];
 }
 
 /** The server part: a `node:tls` server with Nagle off that writes one byte to each client. */

@@ -81,8 +81,8 @@ export async function upload(route: Route, streams: number, bytes: number): Prom
   return rate(bytes * streams, performance.now() - started);
 }
 
-/** Milliseconds at the given percentile (nearest rank). */
-function percentile(sorted: number[], p: number): number {
+/** The `p`th percentile (nearest rank) of ascending `sorted`. */
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 

@@ -225,6 +225,14 @@ const TROJAN_TCP = { no_delay: true, keep_alive: true, reuse_port: false, fast_o
 /** SwiftProxy's wire token is that of the password `user:password`, so this works for both. */
 const TROJAN_PASSWORD = `bench:${PASSWORD}`;
 
+/** Runs Debian's `trojan` with `config` (as `name`.json) and waits until it listens on `port`. */
+async function runTrojan(dir: string, name: string, config: object, port: number) {
+  await Deno.writeTextFile(`${dir}/${name}.json`, JSON.stringify(config));
+  const child = new Child(dir, name, "trojan", ["-c", `${dir}/${name}.json`]);
+  await waitForPort(port, child);
+  return child;
+}
+
 /** Debian's trojan server with an `openssl` certificate. */
 async function trojanServer(dir: string): Promise<ServerHalf> {
   const { cert, key } = await opensslCert(dir);
@@ -241,10 +249,7 @@ async function trojanServer(dir: string): Promise<ServerHalf> {
     ssl: { cert, key, alpn: ["http/1.1"], reuse_session: true, session_ticket: false },
     tcp: TROJAN_TCP,
   };
-  await Deno.writeTextFile(`${dir}/trojan-server.json`, JSON.stringify(config));
-  const child = new Child(dir, "trojan-server", "trojan", ["-c", `${dir}/trojan-server.json`]);
-  await waitForPort(port, child);
-  return { child, port, cert };
+  return { child: await runTrojan(dir, "trojan-server", config, port), port, cert };
 }
 
 /** Debian's trojan client, verifying `server`'s certificate and name. */
@@ -267,10 +272,7 @@ async function trojanClient(dir: string, server: ServerHalf): Promise<Half> {
     },
     tcp: TROJAN_TCP,
   };
-  await Deno.writeTextFile(`${dir}/trojan-client.json`, JSON.stringify(config));
-  const child = new Child(dir, "trojan-client", "trojan", ["-c", `${dir}/trojan-client.json`]);
-  await waitForPort(port, child);
-  return { child, port };
+  return { child: await runTrojan(dir, "trojan-client", config, port), port };
 }
 
 /** Debian's `trojan` as server and as client, verifying the server's certificate. */
