@@ -126,15 +126,19 @@ export class Peer {
   /** Writes all of `bytes`, waiting for the socket to take them (backpressure). */
   write(bytes: Uint8Array): Promise<void> {
     if (this.#writing) return this.#writing.then(() => this.write(bytes));
-    const writing = this.#writeAll(bytes).finally(() => {
-      if (this.#writing === writing) this.#writing = null;
-    });
-    this.#writing = writing;
-    return writing;
+    if (bytes.length === 0) return Promise.resolve();
+    this.#writing = this.#writeAll(bytes);
+    return this.#writing;
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    for (let at = 0; at < bytes.length;) at += await this.conn.write(bytes.subarray(at));
+    try {
+      // Starts with an await, so this runs after `#writing` is set, as `finally` needs.
+      let at = await this.conn.write(bytes);
+      while (at < bytes.length) at += await this.conn.write(bytes.subarray(at));
+    } finally {
+      this.#writing = null;
+    }
   }
 
   /** Ends the writing direction (TCP FIN / TLS close_notify) and keeps reading. */

@@ -100,15 +100,11 @@ function meter(bucket: TokenBucket, count: (bytes: number) => void): Meter {
   };
 }
 
-const MAX_REMEMBERED_KEYS = 4096;
-
 /** All accounts, indexed by the stored key of their wire token. */
 export class Accounts {
   readonly #db: UsersDb;
   #byId = new Map<number, Account>();
   #byKey = new Map<string, Account>();
-  /** Stored keys of tokens seen recently that belong to a user: a hash less per connection. */
-  #keys = new Map<string, string>();
   #version = -1;
 
   constructor(db: UsersDb) {
@@ -118,16 +114,7 @@ export class Accounts {
 
   /** The account whose token this is, if any. */
   find(token: string): Account | undefined {
-    const known = this.#keys.get(token);
-    if (known !== undefined) return this.#byKey.get(known);
-    const key = keyForToken(token);
-    const account = this.#byKey.get(key);
-    if (account) {
-      // Only users' tokens are kept, so random tokens from probes cannot grow the map.
-      if (this.#keys.size >= MAX_REMEMBERED_KEYS) this.#keys.clear();
-      this.#keys.set(token, key);
-    }
-    return account;
+    return this.#byKey.get(keyForToken(token));
   }
 
   /**
