@@ -10,6 +10,8 @@ import { relay } from "../common/relay.ts";
 import { watchIdle } from "../common/idle.ts";
 import { HandshakeGate } from "../common/handshake_gate.ts";
 import { logger } from "../common/logging.ts";
+import { accessLog } from "../common/access_log.ts";
+import { SessionEvents } from "../common/session_events.ts";
 import { ConnectionTable } from "./connections.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError, socksHandshake, SocksRefused } from "./socks_session.ts";
@@ -31,7 +33,6 @@ export interface LocalConfig {
 }
 
 const log = logger("local");
-const accessLog = logger("local", "access");
 
 /** A running local proxy listener. */
 export class LocalServer {
@@ -41,6 +42,8 @@ export class LocalServer {
   readonly #clients = new Set<Peer>();
   readonly #gate: HandshakeGate;
   readonly connections: ConnectionTable;
+  /** Finished client connections, for the access log and any other subscriber. */
+  readonly events = new SessionEvents();
   #accepting: Promise<void>;
 
   /**
@@ -52,6 +55,7 @@ export class LocalServer {
     this.#config = config;
     this.#gate = new HandshakeGate(config.maxHandshakes ?? 1024);
     this.connections = connections;
+    this.events.subscribe(accessLog("local"));
     this.#dialer = new TunnelDialer(config.endpoint);
     this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
     this.#accepting = this.#acceptLoop();
@@ -100,10 +104,17 @@ export class LocalServer {
     const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
     try {
       const reason = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
-      accessLog.info(
-        "{protocol} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
-        { ...info, duration: Date.now() - info.startedAt, reason },
-      );
+      this.events.publish({
+        user: this.#config.endpoint.user,
+        protocol: info.protocol,
+        command: "connect",
+        client: info.client,
+        destination: info.destination,
+        up: info.up,
+        down: info.down,
+        durationMs: Date.now() - info.startedAt,
+        reason,
+      });
     } finally {
       this.connections.remove(info);
     }

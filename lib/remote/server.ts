@@ -14,12 +14,15 @@ import { HandshakeGate } from "../common/handshake_gate.ts";
 import { AuthGuard } from "./auth_guard.ts";
 import type { AuthGuardOptions } from "./auth_guard.ts";
 import { logger } from "../common/logging.ts";
+import { accessLog } from "../common/access_log.ts";
+import { SessionEvents } from "../common/session_events.ts";
 import { Accounts } from "./accounts.ts";
 import type { Account } from "./accounts.ts";
 import { dial, DialError } from "./destination.ts";
 import type { DestinationPolicy } from "./destination.ts";
 import type { UsersDb } from "./users_db.ts";
-import { STATUS_HOST, STATUS_PORT, statusDocument } from "./status.ts";
+import { statusDocument } from "./status.ts";
+import { isStatusDestination } from "../protocol/account_status.ts";
 
 /** Everything `serve` needs. */
 export interface RemoteConfig {
@@ -46,7 +49,6 @@ const log = logger("remote");
 const HOUSEKEEPING_MS = 250;
 /** Usage is written every this many checks (every 0.5 s). */
 const FLUSH_EVERY = 2;
-const accessLog = logger("remote", "access");
 
 /** A certificate or key that TLS cannot use. */
 export class CertificateError extends Error {
@@ -67,6 +69,8 @@ export class RemoteServer {
   readonly #config: RemoteConfig;
   readonly #listener: TlsServerListener;
   readonly accounts: Accounts;
+  /** Finished tunnels, for the access log and any other subscriber. */
+  readonly events = new SessionEvents();
   readonly #connections = new Set<Peer>();
   readonly #gate: HandshakeGate;
   readonly #guard: AuthGuard;
@@ -82,6 +86,7 @@ export class RemoteServer {
   constructor(config: RemoteConfig) {
     this.#config = config;
     this.accounts = new Accounts(config.db);
+    this.events.subscribe(accessLog("remote"));
     this.#gate = new HandshakeGate(config.maxHandshakes ?? 1024);
     this.#guard = new AuthGuard(config.authGuard ?? { limit: 20, coolOffMs: 600_000 });
     this.#listener = this.#listen(config.listen.port, config.cert, config.key);
@@ -185,7 +190,7 @@ export class RemoteServer {
       peer.close();
       return;
     }
-    if (header.destination.host === STATUS_HOST && header.destination.port === STATUS_PORT) {
+    if (isStatusDestination(header.destination)) {
       // A status check is rare and should show the admin's latest change, not last second's.
       this.accounts.reload();
       await peer.write(statusDocument(this.accounts.find(header.token) ?? account)).catch(() => {});
@@ -227,10 +232,7 @@ export class RemoteServer {
       target = await dial(destination, this.#config.policy, session.signal);
     } catch (error) {
       const reason = error instanceof DialError ? error.kind : "error";
-      accessLog.info(
-        "{user} {client} -> {destination} up=0 down=0 {duration}ms closed: {reason} ({error})",
-        { ...context, duration: elapsed(context.started), reason, error },
-      );
+      this.#ended(context, { up: 0, down: 0, reason }, error);
       peer.close();
       return;
     }
@@ -238,10 +240,26 @@ export class RemoteServer {
     const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, meters, session);
     const result = await relay(peer, new Peer(target), idle);
     idle.stop();
-    accessLog.info(
-      "{user} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
-      { ...context, ...result, duration: elapsed(context.started) },
-    );
+    this.#ended(context, result);
+  }
+
+  #ended(
+    context: { user: string; client: string; destination: string; started: number },
+    result: { up: number; down: number; reason: string },
+    error?: unknown,
+  ): void {
+    this.events.publish({
+      user: context.user,
+      protocol: "trojan",
+      command: "connect",
+      client: context.client,
+      destination: context.destination,
+      up: result.up,
+      down: result.down,
+      durationMs: elapsed(context.started),
+      reason: result.reason,
+      ...(error === undefined ? {} : { error }),
+    });
   }
 
   async #refuseHeader(peer: Peer, client: string, error: unknown): Promise<void> {

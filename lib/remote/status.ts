@@ -1,28 +1,12 @@
-/**
- * The account-status destination: a CONNECT to `status.swiftproxy.invalid:1` is answered by
- * the remote itself with one JSON document (`.invalid` never resolves, RFC 2606).
- */
+/** The remote's answer to the account-status destination (lib/protocol/account_status.ts). */
 import type { Account } from "./accounts.ts";
+import { encodeAccountStatus } from "../protocol/account_status.ts";
 import { VERSION } from "../version.ts";
-
-export const STATUS_HOST = "status.swiftproxy.invalid";
-export const STATUS_PORT = 1;
-
-/** What the remote tells a user about their own account. */
-export interface AccountStatus {
-  server: "swiftproxy";
-  version: string;
-  user: string;
-  limits: { up: number; down: number; quota: number; maxConns: number };
-  usage: { up: number; down: number };
-  expiresAt: string | null;
-  openConnections: number;
-}
 
 /** The status document for `account`, as bytes ready to send. */
 export function statusDocument(account: Account): Uint8Array {
   const u = account.user;
-  const status: AccountStatus = {
+  return encodeAccountStatus({
     server: "swiftproxy",
     version: VERSION,
     user: u.name,
@@ -30,6 +14,5 @@ export function statusDocument(account: Account): Uint8Array {
     usage: { up: u.bytesUp + account.unflushedUp, down: u.bytesDown + account.unflushedDown },
     expiresAt: u.expiresAt === null ? null : new Date(u.expiresAt).toISOString(),
     openConnections: account.sessions.size,
-  };
-  return new TextEncoder().encode(JSON.stringify(status) + "\n");
+  });
 }

@@ -5,8 +5,8 @@
 import { formatHostPort } from "../../protocol/address.ts";
 import { TunnelDialer, TunnelError } from "../tunnel.ts";
 import type { RemoteEndpoint } from "../tunnel.ts";
-import { STATUS_HOST, STATUS_PORT } from "../../remote/status.ts";
-import type { AccountStatus } from "../../remote/status.ts";
+import { decodeAccountStatus, STATUS_HOST, STATUS_PORT } from "../../protocol/account_status.ts";
+import type { AccountStatus } from "../../protocol/account_status.ts";
 import { Problem, tunnelProblem } from "./problems.ts";
 
 export type { AccountStatus };
@@ -49,7 +49,7 @@ export async function checkAccount(
         `or over its quota.`,
     );
   }
-  const status = parseStatus(new TextDecoder().decode(answer.bytes).split("\n")[0]);
+  const status = decodeAccountStatus(answer.bytes);
   if (!status) {
     throw new Problem(
       "not-swiftproxy",
@@ -125,17 +125,6 @@ async function ask(
     timedOut: signal.aborted,
     closedAfterMs: performance.now() - sent,
   };
-}
-
-function parseStatus(line: string): AccountStatus | null {
-  try {
-    const value = JSON.parse(line);
-    if (value?.server !== "swiftproxy" || typeof value.user !== "string") return null;
-    if (typeof value.limits !== "object" || typeof value.usage !== "object") return null;
-    return value as AccountStatus;
-  } catch {
-    return null;
-  }
 }
 
 function concatAll(chunks: Uint8Array[], size: number): Uint8Array {

@@ -1,0 +1,30 @@
+/** The access log: one line per finished session, as a subscriber to {@linkcode SessionEvents}. */
+import { logger } from "./logging.ts";
+import type { SessionEnd, SessionObserver } from "./session_events.ts";
+
+/**
+ * A subscriber that logs each finished session at `info` under `swiftproxy.<program>.access`.
+ * The local names a line by its client protocol, the remote by its user.
+ *
+ * @example events.subscribe(accessLog("remote"));
+ */
+export function accessLog(program: "local" | "remote"): SessionObserver {
+  const log = logger(program, "access");
+  const who = program === "local"
+    ? (end: SessionEnd) => end.protocol
+    : (end: SessionEnd) => end.user;
+  return (end) => {
+    const fields = { ...end, who: who(end), duration: end.durationMs };
+    if (end.error === undefined) {
+      log.info(
+        "{who} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
+        fields,
+      );
+    } else {
+      log.info(
+        "{who} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason} ({error})",
+        fields,
+      );
+    }
+  };
+}
