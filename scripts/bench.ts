@@ -60,7 +60,7 @@ const CONTENDERS: [string, Starter][] = [
 
 async function startSink(): Promise<{ port: number; process: Deno.ChildProcess }> {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=bench", `${ROOT}scripts/bench/sink.ts`],
+    args: ["run", "-q", "-P=bench", `${ROOT}scripts/bench/sink.ts`],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

@@ -73,9 +73,10 @@ const page = Deno.serve(
 );
 
 console.log(`SwiftProxy demo (data in ${dataDir})`);
-await runOnce(["run", "-P=remote", "remote.ts", "init", "--data", dataDir]);
+await runOnce(["run", "-q", "-P=remote", "remote.ts", "init", "--data", dataDir]);
 const added = await runOnce([
   "run",
+  "-q",
   "-P=remote",
   "remote.ts",
   "user",
@@ -89,6 +90,7 @@ console.log(`user "demo" created; password (shown once): ${password}`);
 
 const remote = await start("remote", [
   "run",
+  "-q",
   "-P=remote",
   "remote.ts",
   "serve",
@@ -103,6 +105,7 @@ const local = await start(
   "local",
   [
     "run",
+    "-q",
     "-P=local",
     "local.ts",
     "--listen",

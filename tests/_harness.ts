@@ -83,14 +83,22 @@ export async function runProgram(
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
 
+/*
+ * Each program's permissions are defined once, as the permission sets in deno.json: the
+ * `deno task` entries, this harness and `deno task compile` all use them through -P=NAME.
+ * Deno 2.9 prints "Permissions in the config file is an experimental feature" on every -P
+ * run; -q silences only that kind of notice (errors and the program's own output still print),
+ * so a new user's first `deno task` does not read as unfinished.
+ */
+
 /** `deno run` arguments for the remote, with its permission set. */
 export function remoteArgs(...args: string[]): string[] {
-  return ["run", "-P=remote", `${ROOT}remote.ts`, ...args];
+  return ["run", "-q", "-P=remote", `${ROOT}remote.ts`, ...args];
 }
 
 /** `deno run` arguments for the local, with its permission set. */
 export function localArgs(...args: string[]): string[] {
-  return ["run", "-P=local", `${ROOT}local.ts`, ...args];
+  return ["run", "-q", "-P=local", `${ROOT}local.ts`, ...args];
 }
 
 export function delay(ms: number): Promise<void> {

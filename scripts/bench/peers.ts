@@ -118,7 +118,7 @@ let remotesStarted = 0;
 /** The real `remote.ts serve --allow-private`, with a user `bench`. */
 async function swiftRemote(dir: string, denoFlags: string[]): Promise<ServerHalf> {
   const data = `${dir}/swiftproxy-${++remotesStarted}`;
-  const remote = ["run", "-P=remote", ...denoFlags, "remote.ts"];
+  const remote = ["run", "-q", "-P=remote", ...denoFlags, "remote.ts"];
   await run(DENO, [...remote, "init", "--data", data]);
   await run(DENO, [...remote, "user", "add", "bench", "--password", PASSWORD, "--data", data]);
   const port = freePort();
@@ -142,6 +142,7 @@ async function swiftLocal(dir: string, server: ServerHalf, denoFlags: string[]):
   const port = freePort();
   const child = new Child(dir, "swiftproxy-local", DENO, [
     "run",
+    "-q",
     "-P=local",
     ...denoFlags,
     "local.ts",
