@@ -25,7 +25,7 @@ export interface RemoteEndpoint {
 
 /**
  * Longest a tunnel opened ahead waits for a client. The remote closes a tunnel whose header is
- * late (10 s by default, DESIGN §2); a tunnel it closes sooner is noticed and dropped.
+ * late (10 s by default, its `--handshake-timeout`); a tunnel it closes sooner is noticed and dropped.
  */
 const WARM_MAX_AGE_MS = 5_000;
 /** The pool refills only while tunnels were used this recently, so an idle local goes quiet. */

@@ -1,5 +1,6 @@
 /**
- * The login check: a tunnel to the account-status destination (DESIGN §3). A SwiftProxy
+ * The login check: a tunnel to the account-status destination
+ * (lib/protocol/account_status.ts). A SwiftProxy
  * remote answers one JSON line and closes; a wrong login is closed without a byte.
  */
 import { formatHostPort } from "../../protocol/address.ts";
