@@ -25,7 +25,8 @@ import {
   versions,
 } from "./bench/peers.ts";
 import type { Contender } from "./bench/peers.ts";
-import { cells, markdownTable, SECTION, textTable, writeSection } from "./bench/report.ts";
+import { cells, markdownTable, SECTION, textTable } from "./bench/report.ts";
+import { writeSection } from "./bench/markdown_section.ts";
 import type { Row } from "./bench/report.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -182,8 +183,6 @@ const table = cells(rows);
 console.log(textTable(table));
 if (!flags["no-write"]) {
   const info = await versions();
-  await writeSection(`${ROOT}docs/BENCHMARKS.md`, section(table, info, started));
-  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", `${ROOT}docs/BENCHMARKS.md`] })
-    .output();
+  await writeSection(`${ROOT}docs/BENCHMARKS.md`, SECTION, section(table, info, started));
   console.error(`wrote ${SECTION.slice(3)} in docs/BENCHMARKS.md`);
 }

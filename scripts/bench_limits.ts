@@ -20,6 +20,7 @@ import {
   upload,
 } from "../tests/limits/_traffic.ts";
 import { markdownTable, textTable } from "./bench/report.ts";
+import { writeSection } from "./bench/markdown_section.ts";
 import { formatBytes, parseRate } from "../lib/common/units.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -125,25 +126,6 @@ function table(results: Result[]): string[][] {
   ];
 }
 
-/** Replaces (or appends) this benchmark's section of `path`, keeping the others. */
-async function writeSection(path: string, section: string): Promise<void> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch {
-    text = "# Benchmarks\n";
-  }
-  const start = text.search(new RegExp(`^${HEADING}$`, "m"));
-  if (start < 0) {
-    text = `${text.trimEnd()}\n\n${section.trimEnd()}\n`;
-  } else {
-    const next = text.indexOf("\n## ", start + HEADING.length);
-    const rest = next < 0 ? "" : `\n${text.slice(next + 1)}`;
-    text = `${text.slice(0, start)}${section.trimEnd()}\n${rest}`;
-  }
-  await Deno.writeTextFile(path, text);
-}
-
 const remote = await RemoteFixture.start({ bench: PASSWORD }, ["--log-level", "warning"]);
 const local = await LocalFixture.start(remote, "bench", PASSWORD, ["--log-level", "warning"]);
 const endpoint = startEndpoint();
@@ -197,7 +179,6 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${Deno.build.os}/${Deno.bui
 ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work (load average
 ${load} at the end).
 `;
-  await writeSection(`${ROOT}docs/BENCHMARKS.md`, section);
-  await new Deno.Command(Deno.execPath(), { args: ["fmt", `${ROOT}docs/BENCHMARKS.md`] }).output();
+  await writeSection(`${ROOT}docs/BENCHMARKS.md`, HEADING, section);
   console.log("wrote docs/BENCHMARKS.md");
 }

@@ -81,22 +81,3 @@ export function markdownTable(table: string[][]): string {
   const line = (row: string[]) => `| ${row.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...body.map(line)].join("\n");
 }
-
-/** Replaces (or appends) the benchmark's own section of `path`, keeping every other section. */
-export async function writeSection(path: string, section: string): Promise<void> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch {
-    text = "# Benchmarks\n";
-  }
-  const start = text.indexOf(SECTION);
-  if (start < 0) {
-    text = `${text.trimEnd()}\n\n${section.trimEnd()}\n`;
-  } else {
-    const next = text.indexOf("\n## ", start + SECTION.length);
-    const rest = next < 0 ? "" : `\n${text.slice(next + 1)}`;
-    text = `${text.slice(0, start)}${section.trimEnd()}\n${rest}`;
-  }
-  await Deno.writeTextFile(path, text);
-}
