@@ -1,8 +1,8 @@
 /** The local proxy server: one port, SOCKS5 and HTTP told apart by the first byte. */
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
-import { encodeReply, Reply } from "../protocol/socks5.ts";
-import type { Credentials } from "../protocol/socks5.ts";
+import { Command, encodeReply, Reply } from "../protocol/socks5.ts";
+import type { Credentials, SocksRequest } from "../protocol/socks5.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { Peer, withDeadline } from "../common/peer.ts";
 import { acceptEach } from "../common/accept.ts";
@@ -121,9 +121,9 @@ export class LocalServer {
   }
 
   async #socks(client: Peer, info: ConnectionInfo): Promise<string> {
-    let destination: Destination;
+    let request: SocksRequest;
     try {
-      destination = await withDeadline(
+      request = await withDeadline(
         client,
         this.#config.handshakeTimeoutMs,
         socksHandshake(client, { auth: this.#config.clientAuth }),
@@ -136,6 +136,22 @@ export class LocalServer {
       }
       return `handshake failed (${(error as Error).message})`;
     }
+    switch (request.command) {
+      case Command.connect:
+        return await this.#socksConnect(client, info, request.destination);
+      default:
+        info.destination = "-";
+        await client.write(encodeReply(Reply.commandNotSupported)).catch(() => {});
+        return `refused (command ${request.command} is not supported)`;
+    }
+  }
+
+  /** SOCKS5 CONNECT: a tunnel to the destination, then the relay. */
+  async #socksConnect(
+    client: Peer,
+    info: ConnectionInfo,
+    destination: Destination,
+  ): Promise<string> {
     info.destination = formatHostPort(destination);
     let tunnel: Peer;
     try {

@@ -1,6 +1,5 @@
 /** A SOCKS5 client session on the local: handshake (RFC 1928/1929), then a tunnel. */
 import {
-  Command,
   decodeGreeting,
   decodeRequest,
   decodeUserPass,
@@ -10,8 +9,7 @@ import {
   Method,
   Reply,
 } from "../protocol/socks5.ts";
-import type { Credentials } from "../protocol/socks5.ts";
-import type { Destination } from "../protocol/address.ts";
+import type { Credentials, SocksRequest } from "../protocol/socks5.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Peer } from "../common/peer.ts";
 import { TunnelError } from "./tunnel.ts";
@@ -44,13 +42,14 @@ export function replyForTunnelError(error: TunnelError): number {
 }
 
 /**
- * Runs the SOCKS5 handshake up to the request and returns the destination. The caller opens
- * the tunnel and answers with {@linkcode encodeReply}.
+ * Runs the SOCKS5 handshake up to the request and returns it (command and destination). The
+ * caller dispatches on the command and answers with {@linkcode encodeReply}, refusals included.
  *
- * @throws {SocksRefused} after sending the refusal (bad login, unsupported command or address)
+ * @throws {SocksRefused} after sending the refusal (bad login, unsupported address type)
  * @throws {ProtocolError} for bytes that are not SOCKS5
+ * @example const { command, destination } = await socksHandshake(client, { auth });
  */
-export async function socksHandshake(client: Peer, settings: SocksSettings): Promise<Destination> {
+export async function socksHandshake(client: Peer, settings: SocksSettings): Promise<SocksRequest> {
   const methods = await client.readFrame(decodeGreeting);
   const wanted = settings.auth ? Method.userPass : Method.noAuth;
   if (!methods.includes(wanted)) {
@@ -69,9 +68,8 @@ export async function socksHandshake(client: Peer, settings: SocksSettings): Pro
     await client.write(encodeUserPassStatus(ok));
     if (!ok) throw new SocksRefused(`wrong SOCKS5 login for user "${given.username}"`);
   }
-  let request;
   try {
-    request = await client.readFrame(decodeRequest);
+    return await client.readFrame(decodeRequest);
   } catch (error) {
     if (error instanceof ProtocolError && error.code !== undefined) {
       await client.write(encodeReply(error.code)).catch(() => {});
@@ -79,11 +77,6 @@ export async function socksHandshake(client: Peer, settings: SocksSettings): Pro
     }
     throw error;
   }
-  if (request.command !== Command.connect) {
-    await client.write(encodeReply(Reply.commandNotSupported));
-    throw new SocksRefused(`command ${request.command} is not supported`);
-  }
-  return request.destination;
 }
 
 function constantTimeEqual(a: string, b: string): boolean {
