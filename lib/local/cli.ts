@@ -15,7 +15,7 @@ import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { defaultSettingsPath, loadSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
-import { ProxyControl } from "./dashboard/proxy_control.ts";
+import { ProxyControl } from "./proxy_control.ts";
 import { DashboardServer } from "./dashboard/server.ts";
 import { generateToken, isLoopbackHost } from "./dashboard/guard.ts";
 

@@ -3,11 +3,11 @@
  * (lib/protocol/account_status.ts). A SwiftProxy
  * remote answers one JSON line and closes; a wrong login is closed without a byte.
  */
-import { formatHostPort } from "../../protocol/address.ts";
-import { TunnelDialer, TunnelError } from "../tunnel.ts";
-import type { RemoteEndpoint } from "../tunnel.ts";
-import { decodeAccountStatus, STATUS_HOST, STATUS_PORT } from "../../protocol/account_status.ts";
-import type { AccountStatus } from "../../protocol/account_status.ts";
+import { formatHostPort } from "../protocol/address.ts";
+import { TunnelDialer, TunnelError } from "./tunnel.ts";
+import type { RemoteEndpoint } from "./tunnel.ts";
+import { decodeAccountStatus, STATUS_HOST, STATUS_PORT } from "../protocol/account_status.ts";
+import type { AccountStatus } from "../protocol/account_status.ts";
 import { Problem, tunnelProblem } from "./problems.ts";
 
 export type { AccountStatus };

@@ -1,5 +1,5 @@
-/** Failures the dashboard shows, each in words a user understands. */
-import { TunnelError } from "../tunnel.ts";
+/** Why Connect failed, in words a user understands: the dashboard shows it, the CLI prints it. */
+import { TunnelError } from "./tunnel.ts";
 
 /** What went wrong, for the page to pick a hint and for tests to check. */
 export type ProblemKind =

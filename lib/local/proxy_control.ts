@@ -2,15 +2,15 @@
  * Starts and stops the proxy listener for the dashboard (and the command line), after the
  * login check, and keeps what the page shows: state, account, the last problem.
  */
-import { formatHostPort, parseHostPort } from "../../protocol/address.ts";
-import type { Destination } from "../../protocol/address.ts";
-import type { Credentials } from "../../protocol/socks5.ts";
-import { logger } from "../../common/logging.ts";
-import { ConnectionTable } from "../connections.ts";
-import { LocalServer } from "../server.ts";
-import type { RemoteEndpoint } from "../tunnel.ts";
-import { saveSettings } from "../settings.ts";
-import type { Settings } from "../settings.ts";
+import { formatHostPort, parseHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import type { Credentials } from "../protocol/socks5.ts";
+import { logger } from "../common/logging.ts";
+import { ConnectionTable } from "./connections.ts";
+import { LocalServer } from "./server.ts";
+import type { RemoteEndpoint } from "./tunnel.ts";
+import { saveSettings } from "./settings.ts";
+import type { Settings } from "./settings.ts";
 import { checkAccount } from "./account_check.ts";
 import type { AccountStatus } from "./account_check.ts";
 import { Problem } from "./problems.ts";
