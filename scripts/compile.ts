@@ -57,7 +57,8 @@ export function outputName(program: ProgramSpec, target: Target): string {
 
 /**
  * The `deno` arguments that build `program` for `target` into `outDir`: the program's
- * permission set and nothing wider, the npm packages it imports, and `include`d files.
+ * permission set and nothing wider, and the npm packages it imports. Files imported as text
+ * (the dashboard's page) are embedded by following imports, as modules are: no `--include`.
  *
  * @example new Deno.Command(Deno.execPath(), { args: compileArgs(PROGRAMS[1], TARGETS[0], "dist") })
  */
@@ -65,7 +66,6 @@ export function compileArgs(
   program: ProgramSpec,
   target: Target,
   outDir: string,
-  include: string[] = [],
 ): string[] {
   return [
     "compile",
@@ -75,26 +75,8 @@ export function compileArgs(
     target,
     "--output",
     join(outDir, outputName(program, target)),
-    ...include.flatMap((path) => ["--include", path]),
     program.entry,
   ];
-}
-
-/**
- * Files under `lib/` that are not modules (web assets a program reads at run time), so
- * `--include` embeds them; modules are embedded by following imports.
- */
-export function assetFiles(root = ROOT): string[] {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of Deno.readDirSync(dir)) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory) walk(path);
-      else if (entry.isFile && !/\.(ts|md)$/.test(entry.name)) found.push(relative(root, path));
-    }
-  };
-  walk(join(root, "lib"));
-  return found.sort();
 }
 
 /** Thrown to stop the build with a message for the user. */
@@ -113,9 +95,9 @@ function denortAdvice(target: Target): string {
   ].join("\n");
 }
 
-async function build(program: ProgramSpec, target: Target, outDir: string, include: string[]) {
+async function build(program: ProgramSpec, target: Target, outDir: string) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: compileArgs(program, target, outDir, include),
+    args: compileArgs(program, target, outDir),
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -180,12 +162,11 @@ export async function main(args: string[]): Promise<number> {
   try {
     const targets = chooseTargets(values.target);
     const outDir = resolve(ROOT, values.out);
-    const include = assetFiles();
     Deno.mkdirSync(outDir, { recursive: true });
     const built: string[] = [];
     for (const target of targets) {
       for (const program of PROGRAMS) {
-        await build(program, target, outDir, include);
+        await build(program, target, outDir);
         const path = join(outDir, outputName(program, target));
         built.push(path);
         console.log(`${relative(ROOT, path).padEnd(60)} ${formatBytes(Deno.statSync(path).size)}`);

@@ -72,21 +72,5 @@ function checked(value: number, text: string): number {
   return rounded;
 }
 
-/**
- * Formats bytes with a binary unit, or `unlimited` for 0 when `zero` says so.
- *
- * @example formatBytes(1536) // "1.5 KiB"
- */
-export function formatBytes(bytes: number, zero = "0 B"): string {
-  if (bytes === 0) return zero;
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1).replace(/\.?0+$/, "")} ${
-    units[unit]
-  }`;
-}
+/** Formats bytes with a binary unit: the one formatter, shared with the dashboard page. */
+export { formatBytes } from "./format_bytes.js";

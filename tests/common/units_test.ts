@@ -203,3 +203,19 @@ Deno.test("formatBytes output parses back to about the same size", () => {
     assertEquals(error < 0.01, true, `${bytes} -> ${formatBytes(bytes)} -> ${parsed}`);
   }
 });
+
+Deno.test("formatBytes in the steady style keeps three figures, for numbers a page updates", () => {
+  const cases: [number, string][] = [
+    [1, "1 B"],
+    [1023, "1023 B"],
+    [1536, "1.50 KiB"],
+    [10 * KiB, "10.0 KiB"],
+    [150.4 * KiB, "150 KiB"],
+    [MiB, "1.00 MiB"],
+    [2 * GiB, "2.00 GiB"],
+  ];
+  for (const [bytes, text] of cases) {
+    assertEquals(formatBytes(bytes, "0 B", "steady"), text, String(bytes));
+  }
+  assertEquals(formatBytes(0, "0 B", "steady"), "0 B");
+});

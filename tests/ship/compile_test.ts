@@ -3,6 +3,7 @@
  * tests run its program under, never more; a blocked runtime download stops the build with a
  * message naming DENORT_BIN; and both programs answer `--version`.
  */
+import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "../_assert.ts";
 import { localArgs, remoteArgs, ROOT, runProgram } from "../_harness.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -117,6 +118,36 @@ Deno.test("compile: with DENORT_BIN it builds both programs, prints sizes, write
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
       const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
       assert(sums.includes(`${hex}  ${name}`), `SHA256SUMS lacks ${name}: ${sums}`);
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("compile: swiftproxy-local carries the dashboard's page files, byte for byte", async () => {
+  const out = await Deno.makeTempDir({ prefix: "swiftproxy-dist-" });
+  const program = PROGRAMS.find((p) => p.name === "swiftproxy-local")!;
+  const target = Deno.build.target as Target;
+  try {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: compileArgs(program, target, out),
+      cwd: ROOT,
+      env: { NO_COLOR: "1", DENORT_BIN: Deno.execPath() },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(result.code, 0, new TextDecoder().decode(result.stderr));
+    const binary = Buffer.from(await Deno.readFile(`${out}/${outputName(program, target)}`));
+    for (
+      const file of [
+        "lib/local/dashboard/assets/index.html",
+        "lib/local/dashboard/assets/app.js",
+        "lib/local/dashboard/assets/app.css",
+        "lib/common/format_bytes.js",
+      ]
+    ) {
+      const bytes = await Deno.readFile(`${ROOT}${file}`);
+      assert(binary.indexOf(bytes) >= 0, `the binary lacks ${file}`);
     }
   } finally {
     await Deno.remove(out, { recursive: true });

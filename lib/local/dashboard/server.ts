@@ -13,9 +13,7 @@ import { Problem } from "../problems.ts";
 import { StatsSampler } from "./stats.ts";
 import type { ConnectionRow, RateHistory } from "./stats.ts";
 import type { AccountStatus } from "../account_check.ts";
-import { PAGE_HTML } from "./assets/page_html.ts";
-import { PAGE_CSS } from "./assets/page_css.ts";
-import { PAGE_JS } from "./assets/page_js.ts";
+import { ASSETS } from "./assets.ts";
 import { proxyPac } from "./pac.ts";
 
 /** Rows sent per message; the rest are only counted (the page stays smooth at any count). */
@@ -180,11 +178,7 @@ export class DashboardServer {
             headers: { location: "/", "set-cookie": this.#guard.cookie() },
           });
         }
-        return asset(PAGE_HTML, "text/html; charset=utf-8");
-      case "GET /app.css":
-        return asset(PAGE_CSS, "text/css; charset=utf-8");
-      case "GET /app.js":
-        return asset(PAGE_JS, "text/javascript; charset=utf-8");
+        return file("/")!;
       case "GET /proxy.pac":
         return asset(
           proxyPac(this.#control.listenAddress, this.#control.settings.listen),
@@ -202,7 +196,7 @@ export class DashboardServer {
       case "GET /ws":
         return this.#upgrade(request);
       default:
-        return text(404, "Not Found\n");
+        return (request.method === "GET" && file(url.pathname)) || text(404, "Not Found\n");
     }
   }
 
@@ -245,6 +239,12 @@ export class DashboardServer {
     socket.onerror = () => this.#sockets.delete(socket);
     return response;
   }
+}
+
+/** One of the page's files, or null when there is none at `path`. */
+function file(path: string): Response | null {
+  const found = ASSETS.get(path);
+  return found ? asset(found.body, found.type) : null;
 }
 
 function asset(body: string, type: string): Response {

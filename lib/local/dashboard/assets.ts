@@ -1,0 +1,28 @@
+/**
+ * The dashboard page's files, built into the program: text imports are embedded by
+ * `deno compile` like modules, so nothing is read from disk at run time.
+ */
+import indexHtml from "./assets/index.html" with { type: "text" };
+import appCss from "./assets/app.css" with { type: "text" };
+import appJs from "./assets/app.js" with { type: "text" };
+import formatBytesJs from "../../common/format_bytes.js" with { type: "text" };
+
+/** A file of the page: its bytes as text and its `content-type`. */
+export interface Asset {
+  body: string;
+  type: string;
+}
+
+const JS = "text/javascript; charset=utf-8";
+
+/**
+ * Every file the page loads, by the path it is served at.
+ *
+ * @example ASSETS.get("/app.js")?.body
+ */
+export const ASSETS: ReadonlyMap<string, Asset> = new Map([
+  ["/", { body: indexHtml, type: "text/html; charset=utf-8" }],
+  ["/app.css", { body: appCss, type: "text/css; charset=utf-8" }],
+  ["/app.js", { body: appJs, type: JS }],
+  ["/format_bytes.js", { body: formatBytesJs, type: JS }],
+]);
