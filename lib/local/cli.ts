@@ -16,6 +16,8 @@ import type { Destination } from "../protocol/address.ts";
 import { defaultSettingsPath, loadSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
 import { ProxyControl } from "./proxy_control.ts";
+import { LOCAL_DEFAULTS } from "./config.ts";
+import type { LocalConfig } from "./config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
 import { generateToken, isLoopbackHost } from "./dashboard/guard.ts";
 
@@ -61,6 +63,19 @@ async function settingsFrom(
   return settings;
 }
 
+/** The {@linkcode LocalConfig} the command line gives. */
+function configFrom(options: LocalOptions): LocalConfig {
+  return {
+    clientAuth: options.socksUser
+      ? { username: options.socksUser, password: options.socksPass! }
+      : undefined,
+    handshakeTimeoutMs: options.handshakeTimeout,
+    idleTimeoutMs: options.idleTimeout,
+    maxHandshakes: options.maxHandshakes,
+    preconnect: options.preconnect,
+  };
+}
+
 async function start(options: LocalOptions, command: Command): Promise<void> {
   const settingsPath = options.config ?? defaultSettingsPath();
   const settings = await settingsFrom(options, command, settingsPath);
@@ -88,15 +103,8 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   }
   await setupLogging(logOptions(options as unknown as Record<string, unknown>));
   const log = logger("local");
-  const control = new ProxyControl(settings, {
+  const control = new ProxyControl(settings, configFrom(options), {
     settingsPath,
-    handshakeTimeoutMs: options.handshakeTimeout,
-    idleTimeoutMs: options.idleTimeout,
-    maxHandshakes: options.maxHandshakes,
-    preconnect: options.preconnect,
-    clientAuth: options.socksUser
-      ? { username: options.socksUser, password: options.socksPass! }
-      : undefined,
     refreshMs: options.ui ? undefined : 0,
   });
 
@@ -179,25 +187,25 @@ export function localProgram() {
         "--handshake-timeout <seconds>",
         "time allowed for a client or tunnel handshake",
         secondsArg,
-        10_000,
+        LOCAL_DEFAULTS.handshakeTimeoutMs,
       )
       .option(
         "--idle-timeout <seconds>",
         "close connections with no traffic either way for this long, 0 = never",
         secondsArg,
-        300_000,
+        LOCAL_DEFAULTS.idleTimeoutMs,
       )
       .option(
         "--max-handshakes <n>",
         "most clients in handshake at once (the oldest make room), 0 = no cap",
         integerArg(0, "1024"),
-        1024,
+        LOCAL_DEFAULTS.maxHandshakes,
       )
       .option(
         "--preconnect <n>",
         "TLS connections to the remote kept ready (each for one client), 0 = off",
         integerArg(0, "4"),
-        4,
+        LOCAL_DEFAULTS.preconnect,
       )
       .option("--socks-user <name>", "require this login from SOCKS5/HTTP clients (LAN sharing)")
       .option("--socks-pass <password>", "password for --socks-user")

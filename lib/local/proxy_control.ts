@@ -4,13 +4,13 @@
  */
 import { formatHostPort, parseHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
-import type { Credentials } from "../protocol/socks5.ts";
 import { logger } from "../common/logging.ts";
 import { ConnectionTable } from "./connections.ts";
 import { LocalServer } from "./server.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
 import { saveSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
+import type { LocalConfig } from "./config.ts";
 import { checkAccount } from "./account_check.ts";
 import type { AccountStatus } from "./account_check.ts";
 import { Problem } from "./problems.ts";
@@ -18,17 +18,10 @@ import { Problem } from "./problems.ts";
 /** Where the proxy listener is in its life. */
 export type ProxyState = "stopped" | "connecting" | "listening";
 
-/** What the control needs besides the settings. */
+/** How the control itself behaves (the listeners get the {@linkcode LocalConfig}). */
 export interface ProxyControlOptions {
   /** Settings file to save to after a successful Connect; none: not saved. */
   settingsPath?: string;
-  handshakeTimeoutMs: number;
-  /** Passed on to the listener (see LocalConfig). */
-  idleTimeoutMs?: number;
-  maxHandshakes?: number;
-  /** Tunnels opened ahead of use (RemoteEndpoint.preconnect). */
-  preconnect?: number;
-  clientAuth?: Credentials;
   /** How long the remote gets to answer the account check. */
   answerMs?: number;
   /** How often the account is asked for again while listening; 0: never. */
@@ -40,6 +33,7 @@ const log = logger("local", "dashboard");
 /** The proxy listener as a thing with Connect and Disconnect. */
 export class ProxyControl {
   readonly connections = new ConnectionTable();
+  readonly config: LocalConfig;
   readonly options: ProxyControlOptions;
   settings: Settings;
   state: ProxyState = "stopped";
@@ -49,8 +43,9 @@ export class ProxyControl {
   #refresh: ReturnType<typeof setInterval> | undefined;
   readonly #watchers = new Set<() => void>();
 
-  constructor(settings: Settings, options: ProxyControlOptions) {
+  constructor(settings: Settings, config: LocalConfig, options: ProxyControlOptions = {}) {
     this.settings = settings;
+    this.config = config;
     this.options = options;
   }
 
@@ -155,21 +150,14 @@ export class ProxyControl {
       password: settings.password,
       caCerts,
       serverName: settings.serverName || undefined,
-      timeoutMs: this.options.handshakeTimeoutMs,
-      preconnect: this.options.preconnect,
+      timeoutMs: this.config.handshakeTimeoutMs,
+      preconnect: this.config.preconnect,
     };
   }
 
   #listen(listen: Destination, endpoint: RemoteEndpoint): LocalServer {
     try {
-      return new LocalServer({
-        listen,
-        endpoint,
-        clientAuth: this.options.clientAuth,
-        handshakeTimeoutMs: this.options.handshakeTimeoutMs,
-        idleTimeoutMs: this.options.idleTimeoutMs,
-        maxHandshakes: this.options.maxHandshakes,
-      }, this.connections);
+      return new LocalServer({ ...this.config, listen, endpoint }, this.connections);
     } catch (error) {
       const where = formatHostPort(listen);
       if (error instanceof Deno.errors.AddrInUse) {

@@ -2,7 +2,7 @@
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { Command, encodeReply, Reply } from "../protocol/socks5.ts";
-import type { Credentials, SocksRequest } from "../protocol/socks5.ts";
+import type { SocksRequest } from "../protocol/socks5.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { Peer, withDeadline } from "../common/peer.ts";
 import { acceptEach } from "../common/accept.ts";
@@ -18,25 +18,19 @@ import { replyForTunnelError, socksHandshake, SocksRefused } from "./socks_sessi
 import { httpSession } from "./http_session.ts";
 import { TunnelDialer, TunnelError } from "./tunnel.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
+import type { LocalConfig } from "./config.ts";
 
-/** Everything the local proxy needs. */
-export interface LocalConfig {
+/** What one listener needs: the local's config, where to listen, and the remote to use. */
+export interface LocalServerConfig extends LocalConfig {
   listen: Destination;
   endpoint: RemoteEndpoint;
-  /** Login required from SOCKS5 and HTTP clients (for sharing on a LAN). */
-  clientAuth?: Credentials;
-  handshakeTimeoutMs: number;
-  /** Connections with no traffic either way for this long are closed; 0 for never. */
-  idleTimeoutMs?: number;
-  /** Most clients in handshake at once (the oldest make room); 0 for no cap. */
-  maxHandshakes?: number;
 }
 
 const log = logger("local");
 
 /** A running local proxy listener. */
 export class LocalServer {
-  readonly #config: LocalConfig;
+  readonly #config: LocalServerConfig;
   readonly #dialer: TunnelDialer;
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
@@ -51,9 +45,9 @@ export class LocalServer {
    *
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
-  constructor(config: LocalConfig, connections = new ConnectionTable()) {
+  constructor(config: LocalServerConfig, connections = new ConnectionTable()) {
     this.#config = config;
-    this.#gate = new HandshakeGate(config.maxHandshakes ?? 1024);
+    this.#gate = new HandshakeGate(config.maxHandshakes);
     this.connections = connections;
     this.events.subscribe(accessLog("local"));
     this.#dialer = new TunnelDialer(config.endpoint);
@@ -176,7 +170,7 @@ export class LocalServer {
       tunnel.close();
       return "client-reset";
     }
-    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, this.connections.meters(info));
+    const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
     const result = await relay(client, tunnel, idle);
     idle.stop();
     return result.reason;
@@ -184,7 +178,7 @@ export class LocalServer {
 
   #http(client: Peer, info: ConnectionInfo): Promise<string> {
     // The idle timeout also covers a keep-alive client waiting between requests.
-    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, this.connections.meters(info));
+    const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
     idle.signal.addEventListener("abort", () => client.close(), { once: true });
     return httpSession(client, {
       dialer: this.#dialer,
