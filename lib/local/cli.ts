@@ -11,6 +11,7 @@ import {
   usageError,
 } from "../common/cli.ts";
 import { logger, setupLogging, stopLogging } from "../common/logging.ts";
+import { shutdownSignal } from "../common/signals.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { defaultSettingsPath, loadSettings } from "./settings.ts";
@@ -103,6 +104,8 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   }
   await setupLogging(logOptions(options as unknown as Record<string, unknown>));
   const log = logger("local");
+  // Listen for signals before saying anything, so a stop right after start is graceful too.
+  const stopping = shutdownSignal();
   const control = new ProxyControl(settings, configFrom(options), {
     settingsPath,
     refreshMs: options.ui ? undefined : 0,
@@ -154,10 +157,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     console.log("swiftproxy-local: no remote configured yet; fill in the form in the dashboard");
   }
 
-  await new Promise<void>((resolve) => {
-    Deno.addSignalListener("SIGINT", resolve);
-    Deno.addSignalListener("SIGTERM", resolve);
-  });
+  await stopping;
   await control.disconnect();
   await dashboard?.stop();
   await stopLogging();

@@ -23,6 +23,7 @@ import type { Credentials } from "../protocol/socks5.ts";
 import { withDeadline } from "../common/peer.ts";
 import type { Peer } from "../common/peer.ts";
 import { relay } from "../common/relay.ts";
+import { timingSafeEqual } from "../common/timing_safe.ts";
 import type { Meter } from "../common/relay.ts";
 import { TunnelError } from "./tunnel.ts";
 import type { TunnelDialer } from "./tunnel.ts";
@@ -281,11 +282,13 @@ function authorized(head: RequestHead, auth: Credentials): boolean {
   const value = headerValue(head.headers, "proxy-authorization") ?? "";
   const match = /^Basic\s+(\S+)$/i.exec(value);
   if (!match) return false;
+  let given: Uint8Array;
   try {
-    return atob(match[1]) === `${auth.username}:${auth.password}`;
+    given = Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0));
   } catch {
     return false;
   }
+  return timingSafeEqual(given, `${auth.username}:${auth.password}`);
 }
 
 function proxyAuthRequired(): Uint8Array {

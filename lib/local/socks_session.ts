@@ -12,6 +12,7 @@ import {
 import type { Credentials, SocksRequest } from "../protocol/socks5.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Peer } from "../common/peer.ts";
+import { timingSafeEqual } from "../common/timing_safe.ts";
 import { TunnelError } from "./tunnel.ts";
 
 /** What the SOCKS5 handshake needs from the local's settings. */
@@ -63,8 +64,8 @@ export async function socksHandshake(client: Peer, settings: SocksSettings): Pro
   await client.write(encodeMethodSelection(wanted));
   if (settings.auth) {
     const given = await client.readFrame(decodeUserPass);
-    const ok = constantTimeEqual(given.username, settings.auth.username) &&
-      constantTimeEqual(given.password, settings.auth.password);
+    const ok = timingSafeEqual(given.username, settings.auth.username) &&
+      timingSafeEqual(given.password, settings.auth.password);
     await client.write(encodeUserPassStatus(ok));
     if (!ok) throw new SocksRefused(`wrong SOCKS5 login for user "${given.username}"`);
   }
@@ -77,12 +78,4 @@ export async function socksHandshake(client: Peer, settings: SocksSettings): Pro
     }
     throw error;
   }
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
 }
