@@ -114,18 +114,11 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         upstream = { key, peer: tunnel };
         fresh = true;
       }
+      const send = (tunnel: Peer, newTunnelTo: Destination | null) =>
+        exchange(client, tunnel, head, framing, keepAlive, outgoing, newTunnelTo, ctx);
       let outcome: "keep" | "close" | "upgrade";
       try {
-        outcome = await exchange(
-          client,
-          upstream.peer,
-          head,
-          framing,
-          keepAlive,
-          outgoing,
-          fresh ? destination : null,
-          ctx,
-        );
+        outcome = await send(upstream.peer, fresh ? destination : null);
       } catch (error) {
         if (!(error instanceof NoResponse)) throw error;
         // A reused tunnel whose origin had closed: retry once on a new one if nothing is lost.
@@ -138,16 +131,7 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         const tunnel = await openOrRefuse(client, ctx);
         if (!tunnel) return "tunnel-failed";
         upstream = { key, peer: tunnel };
-        outcome = await exchange(
-          client,
-          tunnel,
-          head,
-          framing,
-          keepAlive,
-          outgoing,
-          destination,
-          ctx,
-        );
+        outcome = await send(tunnel, destination);
       }
       if (outcome === "upgrade") {
         const result = await relay(client, upstream.peer, { up: ctx.up, down: ctx.down });
