@@ -5,6 +5,7 @@
 import { formatHostPort, parseHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { logger } from "../common/logging.ts";
+import { SessionEvents } from "../common/session_events.ts";
 import { ConnectionTable } from "./connections.ts";
 import { LocalServer } from "./server.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
@@ -33,6 +34,12 @@ const log = logger("local", "dashboard");
 /** The proxy listener as a thing with Connect and Disconnect. */
 export class ProxyControl {
   readonly connections = new ConnectionTable();
+  /**
+   * Finished client connections of every listener this control starts, one subscription for
+   * the life of the process (each listener's own `events` ends with it; its access log is
+   * subscribed there).
+   */
+  readonly events = new SessionEvents();
   readonly config: LocalConfig;
   readonly options: ProxyControlOptions;
   settings: Settings;
@@ -157,7 +164,9 @@ export class ProxyControl {
 
   #listen(listen: Destination, endpoint: RemoteEndpoint): LocalServer {
     try {
-      return new LocalServer({ ...this.config, listen, endpoint }, this.connections);
+      const server = new LocalServer({ ...this.config, listen, endpoint }, this.connections);
+      server.events.subscribe((end) => this.events.publish(end));
+      return server;
     } catch (error) {
       const where = formatHostPort(listen);
       if (error instanceof Deno.errors.AddrInUse) {
