@@ -136,3 +136,34 @@ export function bytes(...parts: (Uint8Array | number[] | string)[]): Uint8Array 
   }
   return out;
 }
+
+/**
+ * Awaits `fn` and returns what it rejected with; throws an {@linkcode AssertionError} if it
+ * resolved, rejected with something not an instance of `ErrorClass`, or a message without
+ * `msgIncludes`.
+ *
+ * @example const e = await assertRejects(() => store.remove("nobody"), UserError, "no user");
+ */
+export async function assertRejects<E extends Error>(
+  fn: () => Promise<unknown>,
+  // deno-lint-ignore no-explicit-any
+  ErrorClass: abstract new (...args: any[]) => E,
+  msgIncludes?: string,
+): Promise<E> {
+  let error: unknown;
+  try {
+    await fn();
+  } catch (caught) {
+    error = caught;
+  }
+  if (error === undefined) {
+    throw new AssertionError(`expected ${ErrorClass.name} to be thrown, the promise resolved`);
+  }
+  return assertThrows(
+    () => {
+      throw error;
+    },
+    ErrorClass,
+    msgIncludes,
+  );
+}

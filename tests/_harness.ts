@@ -186,7 +186,7 @@ export class LocalFixture {
   }
 
   static async start(
-    remote: RemoteFixture,
+    remote: Pick<RemoteFixture, "address" | "certPath" | "dir">,
     user = "alice",
     password = "alice-secret",
     extraArgs: string[] = [],

@@ -18,6 +18,8 @@ export interface LogOptions {
   file?: string;
   /** Include stack traces of errors. */
   exc?: boolean;
+  /** Where formatted lines go instead of stderr or `file` (tests that run a server in-process). */
+  write?: (line: string) => void;
 }
 
 /** The level names accepted by `--log-level`. */
@@ -37,13 +39,8 @@ export async function setupLogging(options: LogOptions): Promise<void> {
   const format = options.format === "json"
     ? (record: LogRecord) => jsonLinesFormatter(withoutStacks(record, options.exc ?? false))
     : textFormatter;
-  const output = options.file
-    ? Deno.openSync(options.file, { append: true, create: true, mode: 0o600 })
-    : Deno.stderr;
-  const encoder = new TextEncoder();
-  const sink: Sink = (record) => {
-    output.writeSync(encoder.encode(format(record)));
-  };
+  const write = options.write ?? writerTo(options.file);
+  const sink: Sink = (record) => write(format(record));
   await configure({
     reset: true,
     sinks: { main: sink },
@@ -62,6 +59,15 @@ export function stopLogging(): Promise<void> {
 /** A logger under the `swiftproxy` category. */
 export function logger(...category: string[]): Logger {
   return getLogger(["swiftproxy", ...category]);
+}
+
+/** Writes lines to `file` (appending, mode 0600) or, without one, to stderr. */
+function writerTo(file: string | undefined): (line: string) => void {
+  const output = file
+    ? Deno.openSync(file, { append: true, create: true, mode: 0o600 })
+    : Deno.stderr;
+  const encoder = new TextEncoder();
+  return (line) => output.writeSync(encoder.encode(line));
 }
 
 function formatValue(value: unknown, exc: boolean): string {

@@ -2,8 +2,8 @@
  * The server's live view of the users table: who may connect, their open sessions, and the
  * usage counted since the last flush. Reloaded when the database changes, flushed twice a second.
  */
-import { keyForToken } from "./users_db.ts";
-import type { User, UsersDb } from "./users_db.ts";
+import { keyForToken } from "./user_store.ts";
+import type { User, UserStore } from "./user_store.ts";
 import { TokenBucket } from "../common/token_bucket.ts";
 import type { Meter } from "../common/relay.ts";
 import { logger } from "../common/logging.ts";
@@ -100,44 +100,65 @@ function meter(bucket: TokenBucket, count: (bytes: number) => void): Meter {
   };
 }
 
-/** All accounts, indexed by the stored key of their wire token. */
+/**
+ * All accounts, indexed by the stored key of their wire token. Reads and writes of the store
+ * run one at a time, so a reload never sees a flush half applied.
+ *
+ * @example
+ * const accounts = new Accounts(store);
+ * await accounts.reload();
+ * const account = accounts.find(token);
+ */
 export class Accounts {
-  readonly #db: UsersDb;
+  readonly #store: UserStore;
   #byId = new Map<number, Account>();
   #byKey = new Map<string, Account>();
-  #version = -1;
+  #version: number | string | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(db: UsersDb) {
-    this.#db = db;
-    this.reload();
+  constructor(store: UserStore) {
+    this.#store = store;
   }
 
-  /** The account whose token this is, if any. */
+  /** The account whose token this is, if any (from the last reload). */
   find(token: string): Account | undefined {
     return this.#byKey.get(keyForToken(token));
   }
 
+  #serialized<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
   /**
-   * Re-reads the users table if another process changed it. Removed users and changed
+   * Re-reads the users if the store changed since the last time. Removed users and changed
    * passwords close their sessions; everyone over a limit is closed too.
    */
-  reload(): void {
-    const version = this.#db.dataVersion();
-    if (version !== this.#version) {
-      this.#version = version;
-      const byId = new Map<number, Account>();
-      for (const user of this.#db.list()) {
-        const known = this.#byId.get(user.id);
-        if (known && known.user.key !== user.key) known.closeAll("password changed");
-        const account = known ?? new Account(user);
-        account.update(user);
-        byId.set(user.id, account);
+  reload(): Promise<void> {
+    return this.#serialized(async () => {
+      const version = await this.#store.changeVersion();
+      if (version !== this.#version) {
+        const users = await this.#store.list();
+        this.#version = version;
+        this.#replace(users);
       }
-      for (const [id, account] of this.#byId) if (!byId.has(id)) account.closeAll("removed");
-      this.#byId = byId;
-      this.#byKey = new Map([...byId.values()].map((a) => [a.user.key, a]));
+      this.enforce();
+    });
+  }
+
+  #replace(users: User[]): void {
+    const byId = new Map<number, Account>();
+    for (const user of users) {
+      const known = this.#byId.get(user.id);
+      if (known && known.user.key !== user.key) known.closeAll("password changed");
+      const account = known ?? new Account(user);
+      account.update(user);
+      byId.set(user.id, account);
     }
-    this.enforce();
+    for (const [id, account] of this.#byId) if (!byId.has(id)) account.closeAll("removed");
+    this.#byId = byId;
+    this.#byKey = new Map([...byId.values()].map((a) => [a.user.key, a]));
   }
 
   /** Closes the sessions of accounts that are disabled, expired or over quota. */
@@ -155,27 +176,29 @@ export class Accounts {
   }
 
   /** Writes counted usage and open connection counts in one transaction. */
-  flush(): void {
-    const deltas = [...this.#byId.values()]
-      .filter((a) => a.unflushedUp || a.unflushedDown || a.sessions.size !== a.user.openConns)
-      .map((a) => ({
-        account: a,
-        delta: {
-          id: a.user.id,
-          up: a.unflushedUp,
-          down: a.unflushedDown,
-          openConns: a.sessions.size,
-        },
-      }));
-    if (deltas.length === 0) return;
-    this.#db.addUsage(deltas.map((d) => d.delta));
-    for (const { account, delta } of deltas) {
-      account.unflushedUp -= delta.up;
-      account.unflushedDown -= delta.down;
-      account.user.bytesUp += delta.up;
-      account.user.bytesDown += delta.down;
-      account.user.openConns = delta.openConns;
-    }
+  flush(): Promise<void> {
+    return this.#serialized(async () => {
+      const deltas = [...this.#byId.values()]
+        .filter((a) => a.unflushedUp || a.unflushedDown || a.sessions.size !== a.user.openConns)
+        .map((a) => ({
+          account: a,
+          delta: {
+            id: a.user.id,
+            up: a.unflushedUp,
+            down: a.unflushedDown,
+            openConns: a.sessions.size,
+          },
+        }));
+      if (deltas.length === 0) return;
+      await this.#store.addUsage(deltas.map((d) => d.delta));
+      for (const { account, delta } of deltas) {
+        account.unflushedUp -= delta.up;
+        account.unflushedDown -= delta.down;
+        account.user.bytesUp += delta.up;
+        account.user.bytesDown += delta.down;
+        account.user.openConns = delta.openConns;
+      }
+    });
   }
 
   /** Total open sessions across accounts. */

@@ -1,4 +1,4 @@
-/** The remote's self-signed TLS certificate: ECDSA P-256, CA:FALSE, with the server's names. */
+/** The remote's TLS certificate: self-signed creation (P-256, CA:FALSE), checks, fingerprints. */
 // @peculiar/x509 resolves its services through tsyringe, which needs this polyfill first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
@@ -59,4 +59,27 @@ function toPem(der: ArrayBuffer, label: string): string {
   const base64 = btoa(String.fromCharCode(...new Uint8Array(der)));
   const lines = base64.match(/.{1,64}/g)!.join("\n");
   return `-----BEGIN ${label}-----\n${lines}\n-----END ${label}-----\n`;
+}
+
+/** A certificate or key that TLS cannot use. */
+export class CertificateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CertificateError";
+  }
+}
+
+/**
+ * Checks that a PEM certificate chain and key can serve TLS together.
+ *
+ * @throws {CertificateError} saying what TLS found wrong
+ * @example checkCertificate(Deno.readTextFileSync("cert.pem"), Deno.readTextFileSync("key.pem"));
+ */
+export function checkCertificate(cert: string, key: string): void {
+  try {
+    // Deno's TLS checks the PEM and that the key matches the certificate; node's does not.
+    Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key }).close();
+  } catch (error) {
+    throw new CertificateError((error as Error).message);
+  }
 }

@@ -1,7 +1,8 @@
 /** The remote's data directory: `users.db` and `tls/cert.pem` + `tls/key.pem`. */
 import { join } from "node:path";
 import { createCertificate, fingerprint } from "./certificate.ts";
-import { UsersDb } from "./users_db.ts";
+import { openSqliteStore } from "./sqlite_store.ts";
+import type { UserStore } from "./user_store.ts";
 
 /** `--data` default: systemd's `$STATE_DIRECTORY`, else `./swiftproxy-data`. */
 export function defaultDataDir(): string {
@@ -27,25 +28,25 @@ function exists(path: string): boolean {
   }
 }
 
-/** Opens the users database, creating the directory and file if needed. */
-export function openDatabase(dir: string): UsersDb {
+/** Opens the users store, creating the directory and database if needed. */
+export function openStore(dir: string): Promise<UserStore> {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return new UsersDb(dataPaths(dir).db);
+  return openSqliteStore(dataPaths(dir).db);
 }
 
 /**
- * Opens the users database of an initialised directory.
+ * Opens the users store of an initialised directory.
  *
  * @throws {Error} saying to run `init` when there is none
  */
-export function openExistingDatabase(dir: string): UsersDb {
+export async function openExistingStore(dir: string): Promise<UserStore> {
   const path = dataPaths(dir).db;
   if (!exists(path)) {
     throw new Error(
       `no users database at ${path}; run "swiftproxy-remote init --data ${dir}" first`,
     );
   }
-  return new UsersDb(path);
+  return await openSqliteStore(path);
 }
 
 /** The server's own names for its certificate: loopback, the host name, and extra ones. */

@@ -1,67 +1,41 @@
-/** The remote server: TLS listener, Trojan header, account checks, dial, relay, accounting. */
+/**
+ * The remote server: accept → authenticate → dispatch on the command → relay → account.
+ * Authentication, the fallback, the CONNECT arm and the users' housekeeping live in their own
+ * modules; this one composes them.
+ */
 import { formatHostPort } from "../protocol/address.ts";
-import type { Destination } from "../protocol/address.ts";
-import { ProtocolError } from "../protocol/errors.ts";
-import { decodeTrojanHeader, TrojanCommand } from "../protocol/trojan.ts";
+import { TrojanCommand } from "../protocol/trojan.ts";
 import type { TrojanHeader } from "../protocol/trojan.ts";
-import { Peer, withDeadline } from "../common/peer.ts";
+import { isStatusDestination } from "../protocol/account_status.ts";
+import { Peer } from "../common/peer.ts";
 import { acceptEach } from "../common/accept.ts";
-import { relay } from "../common/relay.ts";
 import { listenTls } from "../common/tls_listener.ts";
 import type { TlsServerListener } from "../common/tls_listener.ts";
-import { watchIdle } from "../common/idle.ts";
 import { HandshakeGate } from "../common/handshake_gate.ts";
-import { AuthGuard } from "./auth_guard.ts";
-import type { AuthGuardOptions } from "./auth_guard.ts";
 import { logger } from "../common/logging.ts";
 import { accessLog } from "../common/access_log.ts";
 import { SessionEvents } from "../common/session_events.ts";
+import { AuthGuard } from "./auth_guard.ts";
 import { Accounts } from "./accounts.ts";
 import type { Account } from "./accounts.ts";
-import { dial, DialError } from "./destination.ts";
-import type { DestinationPolicy } from "./destination.ts";
-import type { UsersDb } from "./users_db.ts";
+import { checkCertificate } from "./certificate.ts";
+import type { RemoteConfig } from "./config.ts";
+import { connect } from "./connect.ts";
+import type { TunnelEnd } from "./connect.ts";
+import { refuseHeader } from "./fallback.ts";
 import { statusDocument } from "./status.ts";
-import { isStatusDestination } from "../protocol/account_status.ts";
-
-/** Everything `serve` needs. */
-export interface RemoteConfig {
-  listen: Destination;
-  cert: string;
-  key: string;
-  db: UsersDb;
-  policy: DestinationPolicy;
-  /** Where connections without a valid header are relayed, if anywhere. */
-  fallback?: Destination;
-  /** Most connections open at once, 0 for no limit. */
-  maxConns: number;
-  handshakeTimeoutMs: number;
-  /** Tunnels with no traffic either way for this long are closed; 0 for never. */
-  idleTimeoutMs?: number;
-  /** Most connections in TLS/header handshake at once (the oldest make room); 0 for no cap. */
-  maxHandshakes?: number;
-  /** Failed logins allowed per source address before it cools off. */
-  authGuard?: AuthGuardOptions;
-}
+import { authenticate } from "./tunnel_auth.ts";
+import type { Tunnel } from "./tunnel_auth.ts";
+import { UsersPoll } from "./users_poll.ts";
 
 const log = logger("remote");
-/** How often the users table is checked for changes and limits enforced. */
-const HOUSEKEEPING_MS = 250;
-/** Usage is written every this many checks (every 0.5 s). */
-const FLUSH_EVERY = 2;
 
-/** A certificate or key that TLS cannot use. */
-export class CertificateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CertificateError";
-  }
-}
-
-class UnknownToken extends ProtocolError {
-  constructor() {
-    super("the token belongs to no user");
-  }
+/** Who a tunnel is and when it started, for its {@linkcode SessionEnd}. */
+interface TunnelContext {
+  user: string;
+  client: string;
+  destination: string;
+  started: number;
 }
 
 /** A running remote server. */
@@ -74,36 +48,37 @@ export class RemoteServer {
   readonly #connections = new Set<Peer>();
   readonly #gate: HandshakeGate;
   readonly #guard: AuthGuard;
-  readonly #tick: ReturnType<typeof setInterval>;
-  #ticks = 0;
+  /** The first read of the users; no header is checked before it is done. */
+  readonly #loaded: Promise<void>;
+  readonly #poll: UsersPoll;
   readonly #accepting: Promise<void>;
 
   /**
    * Starts listening and serving at once.
    *
-   * @throws {Deno.errors.AddrInUse} when the address is taken
+   * @throws {Deno.errors.AddrInUse} when the address is taken (also through {@linkcode ready})
+   * @example
+   * const server = new RemoteServer({ ...REMOTE_DEFAULTS, cert, key, store });
+   * await server.ready;
    */
   constructor(config: RemoteConfig) {
-    this.#config = config;
-    this.accounts = new Accounts(config.db);
+    this.#config = { ...config };
+    this.accounts = new Accounts(config.store);
+    this.#loaded = this.accounts.reload();
     this.events.subscribe(accessLog("remote"));
-    this.#gate = new HandshakeGate(config.maxHandshakes ?? 1024);
-    this.#guard = new AuthGuard(config.authGuard ?? { limit: 20, coolOffMs: 600_000 });
-    this.#listener = this.#listen(config.listen.port, config.cert, config.key);
-    this.#tick = setInterval(() => this.#housekeeping(), HOUSEKEEPING_MS);
-    this.#accepting = this.#acceptLoop();
-  }
-
-  #listen(port: number, cert: string, key: string): TlsServerListener {
+    this.#gate = new HandshakeGate(config.maxHandshakes);
+    this.#guard = new AuthGuard(config.authGuard);
     // Not Deno.listenTls: its connections cannot disable Nagle (see tls_listener.ts).
-    return listenTls({
-      hostname: this.#config.listen.host,
-      port,
-      cert,
-      key,
-      handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+    this.#listener = listenTls({
+      hostname: config.listen.host,
+      port: config.listen.port,
+      cert: config.cert,
+      key: config.key,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
       gate: this.#gate,
     });
+    this.#poll = new UsersPoll(this.accounts);
+    this.#accepting = this.#acceptLoop();
   }
 
   /**
@@ -113,20 +88,15 @@ export class RemoteServer {
    * @throws {CertificateError} when the pair is not usable; the old one stays in use
    */
   reloadCertificate(cert: string, key: string): void {
-    try {
-      // Deno's TLS checks the PEM and that the key matches the certificate; node's does not.
-      Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key }).close();
-    } catch (error) {
-      throw new CertificateError((error as Error).message);
-    }
+    checkCertificate(cert, key);
     this.#listener.setCertificate(cert, key);
     this.#config.cert = cert;
     this.#config.key = key;
   }
 
-  /** Settles once the listener accepts connections; rejects if binding failed. */
+  /** Settles once the listener accepts connections and the users are read; rejects if not. */
   get ready(): Promise<void> {
-    return this.#listener.listening;
+    return Promise.all([this.#listener.listening, this.#loaded]).then(() => {});
   }
 
   /** The bound address (the real port when 0 was asked for). */
@@ -157,166 +127,86 @@ export class RemoteServer {
 
   async #serve(peer: Peer): Promise<void> {
     const client = clientOf(peer.conn);
-    const ip = (peer.conn.remoteAddr as Deno.NetAddr).hostname;
     const started = performance.now();
-    let opened: { header: TrojanHeader; account: Account };
+    let tunnel: Tunnel;
     try {
-      opened = await withDeadline(
-        peer,
-        this.#config.handshakeTimeoutMs,
-        peer.readFrame((bytes) => {
-          const decoded = decodeTrojanHeader(bytes);
-          if (!decoded) return null;
-          // A source cooling off is refused exactly like a wrong credential.
-          if (this.#guard.isBlocked(ip)) throw new UnknownToken();
-          const account = this.accounts.find(decoded.value.token);
-          if (!account) throw new UnknownToken();
-          return { value: { header: decoded.value, account }, consumed: decoded.consumed };
-        }),
-      );
+      await this.#loaded;
+      tunnel = await authenticate(peer, (peer.conn.remoteAddr as Deno.NetAddr).hostname, {
+        accounts: this.accounts,
+        guard: this.#guard,
+        handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+      });
     } catch (error) {
       this.#gate.leave(peer);
-      if (error instanceof UnknownToken) this.#guard.fail(ip);
-      await this.#refuseHeader(peer, client, error);
+      await refuseHeader(peer, client, error, this.#config.fallback);
       return;
     }
     this.#gate.leave(peer);
-    const { header, account } = opened;
+    const { header, account } = tunnel;
     const user = account.user.name;
-    const destination = formatHostPort(header.destination);
     const refusal = account.refusal();
     if (refusal) {
       log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });
       peer.close();
       return;
     }
-    if (isStatusDestination(header.destination)) {
-      // A status check is rare and should show the admin's latest change, not last second's.
-      this.accounts.reload();
-      await peer.write(statusDocument(this.accounts.find(header.token) ?? account)).catch(() => {});
-      peer.close();
-      return;
+    if (isStatusDestination(header.destination)) return await this.#status(peer, tunnel);
+    const context = { user, client, destination: formatHostPort(header.destination), started };
+    switch (header.command) {
+      case TrojanCommand.connect:
+        return await this.#connect(peer, account, header, context);
+      default:
+        log.info("refused {user} from {client}: command {command} is not supported", {
+          user,
+          client,
+          command: header.command,
+        });
+        peer.close();
     }
-    if (header.command !== TrojanCommand.connect) {
-      log.info("refused {user} from {client}: command {command} is not supported", {
-        user,
-        client,
-        command: header.command,
-      });
-      peer.close();
-      return;
-    }
-    const session = new AbortController();
-    account.sessions.add(session);
-    try {
-      await this.#connect(peer, account, header.destination, session, {
-        user,
-        client,
-        destination,
-        started,
-      });
-    } finally {
-      account.sessions.delete(session);
-    }
+  }
+
+  /** Answers the account-status destination with the user's document and closes. */
+  async #status(peer: Peer, { header, account }: Tunnel): Promise<void> {
+    // A status check is rare and should show the admin's latest change, not last second's.
+    await this.accounts.reload();
+    await peer.write(statusDocument(this.accounts.find(header.token) ?? account)).catch(() => {});
+    peer.close();
   }
 
   async #connect(
     peer: Peer,
     account: Account,
-    destination: Destination,
-    session: AbortController,
-    context: { user: string; client: string; destination: string; started: number },
+    header: TrojanHeader,
+    context: TunnelContext,
   ): Promise<void> {
-    let target: Deno.TcpConn;
+    const session = new AbortController();
+    account.sessions.add(session);
+    let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
     try {
-      target = await dial(destination, this.#config.policy, session.signal);
+      end = await connect(peer, account, header.destination, session, this.#config);
     } catch (error) {
-      const reason = error instanceof DialError ? error.kind : "error";
-      this.#ended(context, { up: 0, down: 0, reason }, error);
+      end = { ...end, error };
       peer.close();
-      return;
+    } finally {
+      account.sessions.delete(session);
+      this.#ended(context, "connect", end);
     }
-    const meters = { up: account.up, down: account.down };
-    const idle = watchIdle(this.#config.idleTimeoutMs ?? 0, meters, session);
-    const result = await relay(peer, new Peer(target), idle);
-    idle.stop();
-    this.#ended(context, result);
   }
 
-  #ended(
-    context: { user: string; client: string; destination: string; started: number },
-    result: { up: number; down: number; reason: string },
-    error?: unknown,
-  ): void {
+  /** Publishes the one {@linkcode SessionEnd} of a finished tunnel. */
+  #ended(context: TunnelContext, command: "connect" | "udp", end: TunnelEnd): void {
     this.events.publish({
       user: context.user,
       protocol: "trojan",
-      command: "connect",
+      command,
       client: context.client,
       destination: context.destination,
-      up: result.up,
-      down: result.down,
-      durationMs: elapsed(context.started),
-      reason: result.reason,
-      ...(error === undefined ? {} : { error }),
+      up: end.up,
+      down: end.down,
+      durationMs: Math.round(performance.now() - context.started),
+      reason: end.reason,
+      ...(end.error === undefined ? {} : { error: end.error }),
     });
-  }
-
-  async #refuseHeader(peer: Peer, client: string, error: unknown): Promise<void> {
-    const received = peer.takeBuffered();
-    if (received.length === 0 && error instanceof Deno.errors.UnexpectedEof) {
-      // A tunnel a local opened ahead and never used: nothing was said, so nothing to refuse.
-      log.debug("{client}: closed before sending anything", { client });
-      peer.close();
-      return;
-    }
-    peer.unread(received);
-    const why = error instanceof UnknownToken
-      ? "unknown credential"
-      : error instanceof ProtocolError
-      ? `not a tunnel header (${error.message})`
-      : error instanceof Deno.errors.TimedOut
-      ? "handshake timed out"
-      : `handshake failed (${(error as Error).message})`;
-    const fallback = this.#config.fallback;
-    if (
-      fallback && (error instanceof ProtocolError || error instanceof Deno.errors.UnexpectedEof)
-    ) {
-      log.info("{client}: {why}; relaying to the fallback {fallback}", {
-        client,
-        why,
-        fallback: formatHostPort(fallback),
-      });
-      try {
-        const site = await Deno.connect({ hostname: fallback.host, port: fallback.port });
-        site.setNoDelay(true);
-        await relay(peer, new Peer(site));
-      } catch (dialError) {
-        log.warn("fallback {fallback} failed: {error}", {
-          fallback: formatHostPort(fallback),
-          error: dialError,
-        });
-        peer.close();
-      }
-      return;
-    }
-    log.info("{client}: {why}; closing", { client, why });
-    // A short random pause, so a prober cannot time how many bytes the parser wanted.
-    await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
-    peer.close();
-  }
-
-  /**
-   * Picks up changes to the users table and closes whoever must go (4 times a second, so a
-   * change applies within 1 s with room to spare), and writes usage every other time.
-   */
-  #housekeeping(): void {
-    try {
-      this.accounts.reload();
-      if (++this.#ticks % FLUSH_EVERY === 0) this.accounts.flush();
-    } catch (error) {
-      log.warn("the users database is busy, trying again shortly: {error}", { error });
-    }
   }
 
   /** Connections open now, tunnels and handshakes. */
@@ -339,16 +229,12 @@ export class RemoteServer {
     this.accounts.closeAll("the server is stopping");
     for (const peer of this.#connections) peer.close();
     while (this.#connections.size > 0) await new Promise((r) => setTimeout(r, 10));
-    clearInterval(this.#tick);
-    this.accounts.flush();
+    await this.#poll.stop();
+    await this.accounts.flush();
   }
 }
 
 function clientOf(conn: Deno.Conn): string {
   const addr = conn.remoteAddr as Deno.NetAddr;
   return formatHostPort({ host: addr.hostname, port: addr.port });
-}
-
-function elapsed(started: number): number {
-  return Math.round(performance.now() - started);
 }

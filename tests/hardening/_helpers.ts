@@ -18,7 +18,7 @@ export interface TunnelReply {
  * closes or `readMs` pass.
  */
 export function trojan(
-  remote: RemoteFixture,
+  remote: Pick<RemoteFixture, "port" | "certPath">,
   options: {
     credential: string;
     destination: Destination;

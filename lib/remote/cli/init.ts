@@ -1,0 +1,25 @@
+/** `swiftproxy-remote init`: the data directory, users.db and a self-signed certificate. */
+import { Command } from "commander";
+import { dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
+import { dataOption } from "./options.ts";
+
+/** The `init` subcommand. */
+export function initCommand(): Command {
+  return new Command("init")
+    .description("create the data directory, users.db and a TLS certificate")
+    .addOption(dataOption())
+    .option(
+      "--san <names>",
+      "extra certificate names, comma-separated (the server's public name or IP)",
+      (t: string) => t.split(",").map((s) => s.trim()).filter(Boolean),
+      [],
+    )
+    .action(async (options) => {
+      await (await openStore(options.data)).close();
+      const cert = await ensureCertificate(options.data, options.san);
+      console.log(`data directory: ${options.data}`);
+      console.log(`users database: ${dataPaths(options.data).db}`);
+      console.log(`certificate${cert.created ? " (new)" : ""}: ${cert.path}`);
+      console.log(`certificate SHA-256: ${cert.fingerprint}`);
+    });
+}

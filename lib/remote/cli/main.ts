@@ -1,0 +1,29 @@
+/**
+ * The `swiftproxy-remote` command line, assembled from one module per subcommand group
+ * (`init.ts`, `serve.ts`, `user.ts`); a new subcommand is a new module added here.
+ */
+import type { Command } from "commander";
+import { program, run } from "../../common/cli.ts";
+import { initCommand } from "./init.ts";
+import { serveCommand } from "./serve.ts";
+import { userCommands } from "./user.ts";
+
+/** Builds the `swiftproxy-remote` program. */
+export function remoteProgram(): Command {
+  return program(
+    "swiftproxy-remote",
+    "SwiftProxy server: TLS, Trojan-compatible tunnels, per-user limits and accounting",
+  )
+    .addCommand(initCommand())
+    .addCommand(serveCommand())
+    .addCommand(userCommands());
+}
+
+/**
+ * Runs `swiftproxy-remote` with `args`.
+ *
+ * @example await main(Deno.args);
+ */
+export function main(args: string[]): Promise<void> {
+  return run(remoteProgram(), args);
+}

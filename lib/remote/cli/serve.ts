@@ -1,0 +1,225 @@
+/** `swiftproxy-remote serve`: options (flags and `--config`), start, SIGHUP reload, shutdown. */
+import { Command, InvalidArgumentError } from "commander";
+import {
+  addLogOptions,
+  hostPortArg,
+  integerArg,
+  logOptions,
+  secondsArg,
+  usageError,
+} from "../../common/cli.ts";
+import { onSignal, shutdownSignal } from "../../common/signals.ts";
+import { setupLogging, stopLogging } from "../../common/logging.ts";
+import { parseCidr } from "../../common/cidr.ts";
+import type { Cidr } from "../../common/cidr.ts";
+import { formatHostPort } from "../../protocol/address.ts";
+import type { Destination } from "../../protocol/address.ts";
+import { applyConfig, ConfigError, readConfigFile } from "../config_file.ts";
+import { dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
+import { CertificateError, fingerprint } from "../certificate.ts";
+import { REMOTE_DEFAULTS } from "../config.ts";
+import type { RemoteConfig } from "../config.ts";
+import { RemoteServer } from "../server.ts";
+import type { UserStore } from "../user_store.ts";
+import { dataOption } from "./options.ts";
+
+/** On SIGTERM, how long open connections get to finish by default. */
+const GRACE_MS = 10_000;
+
+const cidrArg = (text: string, previous: Cidr[] = []): Cidr[] => {
+  try {
+    return [...previous, parseCidr(text)];
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message} (example: 10.0.0.0/8)`);
+  }
+};
+
+/** Options of `serve` after parsing (defaults filled in). */
+interface ServeOptions {
+  data: string;
+  listen: Destination;
+  cert?: string;
+  key?: string;
+  allowPrivate: boolean;
+  allow: Cidr[];
+  deny: Cidr[];
+  fallback?: Destination;
+  maxConns: number;
+  handshakeTimeout: number;
+  idleTimeout: number;
+  maxHandshakes: number;
+  authLimit: number;
+  authCoolOff: number;
+  grace: number;
+}
+
+/** The server's config: {@linkcode REMOTE_DEFAULTS}, then what the options say. */
+function remoteConfig(
+  options: ServeOptions,
+  pair: { cert: string; key: string },
+  store: UserStore,
+): RemoteConfig {
+  return {
+    ...REMOTE_DEFAULTS,
+    ...pair,
+    store,
+    listen: options.listen,
+    policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
+    fallback: options.fallback,
+    maxConns: options.maxConns,
+    handshakeTimeoutMs: options.handshakeTimeout,
+    idleTimeoutMs: options.idleTimeout,
+    maxHandshakes: options.maxHandshakes,
+    authGuard: { limit: options.authLimit, coolOffMs: options.authCoolOff },
+  };
+}
+
+async function serve(options: ServeOptions & Record<string, unknown>): Promise<void> {
+  if (Boolean(options.cert) !== Boolean(options.key)) {
+    console.error("error: --cert and --key go together; give both or neither");
+    Deno.exit(2);
+  }
+  await setupLogging(logOptions(options));
+  const store = await openStore(options.data);
+  let certPath = options.cert;
+  if (!certPath) {
+    const made = await ensureCertificate(options.data);
+    certPath = made.path;
+    if (made.created) console.log(`created a self-signed certificate`);
+  }
+  const paths = options.cert ? { cert: options.cert, key: options.key! } : dataPaths(options.data);
+  const cert = Deno.readTextFileSync(paths.cert);
+  const key = Deno.readTextFileSync(paths.key);
+  let server: RemoteServer;
+  try {
+    server = new RemoteServer(remoteConfig(options, { cert, key }, store));
+    await server.ready;
+  } catch (error) {
+    const where = formatHostPort(options.listen);
+    const why = error instanceof Deno.errors.AddrInUse
+      ? "the address is already in use"
+      : (error as Error).message;
+    console.error(`error: cannot listen on ${where}: ${why}`);
+    await store.close();
+    Deno.exit(1);
+  }
+  // Listen for signals before saying "listening", so a stop right after start is graceful too.
+  const stopping = shutdownSignal();
+  // SIGHUP (systemctl reload, a certbot deploy hook): re-read the pair, one reload at a time.
+  let reloading = Promise.resolve();
+  onSignal("SIGHUP", () => {
+    reloading = reloading.then(() => reloadCertificate(server, paths));
+  });
+  console.log(
+    `swiftproxy-remote listening on ${
+      formatHostPort({ host: server.addr.hostname, port: server.addr.port })
+    }`,
+  );
+  console.log(`certificate: ${certPath}`);
+  console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
+  await stopping;
+  console.log(`stopping: no new connections; open ones get ${options.grace / 1000} s`);
+  await reloading;
+  await server.stop(options.grace);
+  await store.close();
+  await stopLogging();
+  Deno.exit(0);
+}
+
+async function reloadCertificate(
+  server: RemoteServer,
+  paths: { cert: string; key: string },
+): Promise<void> {
+  let cert: string;
+  try {
+    // Unreadable files (a renewal half done, a wrong owner) or a bad pair: keep serving.
+    cert = Deno.readTextFileSync(paths.cert);
+    server.reloadCertificate(cert, Deno.readTextFileSync(paths.key));
+  } catch (error) {
+    if (
+      !(error instanceof CertificateError || error instanceof Deno.errors.NotFound ||
+        error instanceof Deno.errors.PermissionDenied)
+    ) throw error;
+    console.error(`reload failed, keeping the current certificate: ${error.message}`);
+    return;
+  }
+  console.log(`reloaded the certificate: ${paths.cert}`);
+  console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
+}
+
+/** Applies `--config` to the parsed `serve` options; flags given on the command line win. */
+function withConfigFile(command: Command): ServeOptions & Record<string, unknown> {
+  const path = command.opts().config as string | undefined;
+  if (path) {
+    try {
+      applyConfig(command, readConfigFile(path), path);
+    } catch (error) {
+      if (error instanceof ConfigError) usageError(error.message);
+      throw error;
+    }
+  }
+  return command.opts() as ServeOptions & Record<string, unknown>;
+}
+
+/** The `serve` subcommand; its defaults are {@linkcode REMOTE_DEFAULTS}. */
+export function serveCommand(): Command {
+  const d = REMOTE_DEFAULTS;
+  return addLogOptions(
+    new Command("serve").description("run the server")
+      .addOption(dataOption())
+      .option("--listen <host:port>", "address to listen on", hostPortArg, { ...d.listen })
+      .option("--cert <file>", "TLS certificate chain (PEM) instead of the generated one")
+      .option("--key <file>", "TLS private key (PEM) for --cert")
+      .option("--allow-private", "allow loopback and private destinations", d.policy.allowPrivate)
+      .option("--allow <cidr>", "always allow destinations in this range (repeatable)", cidrArg, [])
+      .option("--deny <cidr>", "always refuse destinations in this range (repeatable)", cidrArg, [])
+      .option(
+        "--fallback <host:port>",
+        "relay non-tunnel connections to this web server",
+        hostPortArg,
+      )
+      .option(
+        "--max-conns <n>",
+        "most connections open at once, 0 = unlimited",
+        integerArg(0, "4096"),
+        d.maxConns,
+      )
+      .option(
+        "--handshake-timeout <seconds>",
+        "time allowed for TLS + tunnel header",
+        secondsArg,
+        d.handshakeTimeoutMs,
+      )
+      .option(
+        "--idle-timeout <seconds>",
+        "close tunnels with no traffic either way for this long, 0 = never",
+        secondsArg,
+        d.idleTimeoutMs,
+      )
+      .option(
+        "--max-handshakes <n>",
+        "most connections in handshake at once (the oldest make room), 0 = no cap",
+        integerArg(0, "1024"),
+        d.maxHandshakes,
+      )
+      .option(
+        "--auth-limit <n>",
+        "failed logins per minute from one address before it cools off, 0 = no limit",
+        integerArg(0, "20"),
+        d.authGuard.limit,
+      )
+      .option(
+        "--auth-cool-off <seconds>",
+        "how long an address past --auth-limit is refused",
+        secondsArg,
+        d.authGuard.coolOffMs,
+      )
+      .option(
+        "--grace <seconds>",
+        "on SIGTERM, time open connections get to finish",
+        secondsArg,
+        GRACE_MS,
+      ),
+  ).option("--config <file>", "read these options from a JSON or TOML file; flags win")
+    .action((_options, command: Command) => serve(withConfigFile(command)));
+}

@@ -1,0 +1,264 @@
+/**
+ * The users store in SQLite through `node:sqlite`, WAL mode, so the `user` commands and a
+ * running server share one file. Only a hash of each wire token is stored.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { checkUserName, keyForCredential, SchemaVersionError, UserError } from "./user_store.ts";
+import type { UsageDelta, User, UserLimits, UserStore } from "./user_store.ts";
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    key TEXT NOT NULL UNIQUE,
+    up_limit INTEGER NOT NULL DEFAULT 0,
+    down_limit INTEGER NOT NULL DEFAULT 0,
+    quota INTEGER NOT NULL DEFAULT 0,
+    max_conns INTEGER NOT NULL DEFAULT 0,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    expires_at INTEGER,
+    bytes_up INTEGER NOT NULL DEFAULT 0,
+    bytes_down INTEGER NOT NULL DEFAULT 0,
+    open_conns INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  )`,
+];
+
+/** Tries at taking the write lock, each waiting up to the busy timeout. */
+const BUSY_ATTEMPTS = 5;
+
+function isBusy(error: unknown): boolean {
+  return /database is (locked|busy)|SQLITE_BUSY/i.test(String((error as Error)?.message));
+}
+
+type Row = Record<string, number | string | null>;
+
+function toUser(row: Row): User {
+  return {
+    id: row.id as number,
+    name: row.name as string,
+    key: row.key as string,
+    upLimit: row.up_limit as number,
+    downLimit: row.down_limit as number,
+    quota: row.quota as number,
+    maxConns: row.max_conns as number,
+    enabled: row.enabled === 1,
+    expiresAt: row.expires_at as number | null,
+    bytesUp: row.bytes_up as number,
+    bytesDown: row.bytes_down as number,
+    openConns: row.open_conns as number,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+  };
+}
+
+/**
+ * Opens the SQLite users store at `path` (`":memory:"` for one that lives in this process) and
+ * brings its schema up to date.
+ *
+ * @throws {SchemaVersionError} when the file is newer than this program
+ * @example const store = await openSqliteStore(dataPaths(dir).db);
+ */
+export async function openSqliteStore(path: string): Promise<SqliteStore> {
+  const store = new SqliteStore(path);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+/** A {@linkcode UserStore} in one SQLite file; the calls run synchronously underneath. */
+export class SqliteStore implements UserStore {
+  readonly #db: DatabaseSync;
+
+  /**
+   * Opens (and creates) the database at `path`, without migrating it: see
+   * {@linkcode openSqliteStore}.
+   *
+   * @throws {Error} when the file cannot be opened
+   */
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA busy_timeout = 10000");
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+  }
+
+  migrate(): Promise<void> {
+    return run(() => {
+      const version = this.#version();
+      if (version > MIGRATIONS.length) throw new SchemaVersionError(version, MIGRATIONS.length);
+      for (let v = version; v < MIGRATIONS.length; v++) {
+        this.#transaction(() => {
+          this.#db.exec(MIGRATIONS[v]);
+          this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+        });
+      }
+    });
+  }
+
+  schemaVersion(): Promise<number> {
+    return run(() => this.#version());
+  }
+
+  #version(): number {
+    return (this.#db.prepare("PRAGMA user_version").get() as { user_version: number })
+      .user_version;
+  }
+
+  /**
+   * Runs `work` in one immediate transaction (taking the write lock up front, so it never has
+   * to upgrade a read lock, which SQLite cannot wait for). The busy timeout waits for the
+   * other process's short transaction; should it still report busy, the transaction is retried.
+   */
+  #transaction<T>(work: () => T): T {
+    for (let attempt = 1;; attempt++) {
+      try {
+        this.#db.exec("BEGIN IMMEDIATE");
+        break;
+      } catch (error) {
+        if (attempt >= BUSY_ATTEMPTS || !isBusy(error)) throw error;
+      }
+    }
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** `PRAGMA data_version`: changes whenever another connection commits. */
+  changeVersion(): Promise<number> {
+    return run(() =>
+      (this.#db.prepare("PRAGMA data_version").get() as { data_version: number }).data_version
+    );
+  }
+
+  list(): Promise<User[]> {
+    return run(() =>
+      (this.#db.prepare("SELECT * FROM users ORDER BY name").all() as Row[]).map(toUser)
+    );
+  }
+
+  get(name: string): Promise<User | undefined> {
+    return run(() => this.#get(name));
+  }
+
+  findByKey(key: string): Promise<User | undefined> {
+    return run(() => {
+      const row = this.#db.prepare("SELECT * FROM users WHERE key = ?").get(key) as
+        | Row
+        | undefined;
+      return row && toUser(row);
+    });
+  }
+
+  #get(name: string): User | undefined {
+    const row = this.#db.prepare("SELECT * FROM users WHERE name = ?").get(name) as
+      | Row
+      | undefined;
+    return row && toUser(row);
+  }
+
+  add(name: string, password: string, limits: UserLimits = {}): Promise<User> {
+    return run(() => {
+      checkUserName(name);
+      const now = Date.now();
+      return this.#transaction(() => {
+        if (this.#get(name)) throw new UserError(`user "${name}" already exists`);
+        this.#db.prepare(
+          `INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
+             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          name,
+          keyForCredential(name, password),
+          limits.upLimit ?? 0,
+          limits.downLimit ?? 0,
+          limits.quota ?? 0,
+          limits.maxConns ?? 0,
+          limits.expiresAt ?? null,
+          now,
+          now,
+        );
+        return this.#get(name)!;
+      });
+    });
+  }
+
+  setLimits(name: string, limits: UserLimits): Promise<User> {
+    const columns: [string, number | null][] = [];
+    if (limits.upLimit !== undefined) columns.push(["up_limit", limits.upLimit]);
+    if (limits.downLimit !== undefined) columns.push(["down_limit", limits.downLimit]);
+    if (limits.quota !== undefined) columns.push(["quota", limits.quota]);
+    if (limits.maxConns !== undefined) columns.push(["max_conns", limits.maxConns]);
+    if (limits.expiresAt !== undefined) columns.push(["expires_at", limits.expiresAt]);
+    return this.#update(name, columns);
+  }
+
+  setPassword(name: string, password: string): Promise<User> {
+    return this.#update(name, [["key", keyForCredential(name, password)]]);
+  }
+
+  setEnabled(name: string, enabled: boolean): Promise<User> {
+    return this.#update(name, [["enabled", enabled ? 1 : 0]]);
+  }
+
+  resetUsage(name: string): Promise<User> {
+    return this.#update(name, [["bytes_up", 0], ["bytes_down", 0]]);
+  }
+
+  remove(name: string): Promise<void> {
+    return run(() =>
+      this.#transaction(() => {
+        const result = this.#db.prepare("DELETE FROM users WHERE name = ?").run(name);
+        if (result.changes === 0) throw new UserError(`no user named "${name}"`);
+      })
+    );
+  }
+
+  #update(name: string, columns: [string, number | string | null][]): Promise<User> {
+    return run(() =>
+      this.#transaction(() => {
+        const assignments = [...columns, ["updated_at", Date.now()] as const]
+          .map(([column]) => `${column} = ?`).join(", ");
+        const values = [...columns.map(([, v]) => v), Date.now()];
+        const result = this.#db.prepare(`UPDATE users SET ${assignments} WHERE name = ?`)
+          .run(...values, name);
+        if (result.changes === 0) throw new UserError(`no user named "${name}"`);
+        return this.#get(name)!;
+      })
+    );
+  }
+
+  addUsage(deltas: UsageDelta[]): Promise<void> {
+    return run(() => {
+      if (deltas.length === 0) return;
+      const statement = this.#db.prepare(
+        "UPDATE users SET bytes_up = bytes_up + ?, bytes_down = bytes_down + ?, open_conns = ? WHERE id = ?",
+      );
+      this.#transaction(() => {
+        for (const d of deltas) statement.run(d.up, d.down, d.openConns, d.id);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return run(() => this.#db.close());
+  }
+}
+
+/** Runs synchronous `work` as the interface's promise, a throw becoming a rejection. */
+function run<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

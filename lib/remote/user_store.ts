@@ -1,0 +1,132 @@
+/**
+ * The users store: what the remote and its `user` commands need from wherever users are kept.
+ * SQLite (`sqlite_store.ts`) is the embedded one; every implementation passes the contract
+ * suite in `tests/remote/_user_store_contract.ts`.
+ */
+import { createHash } from "node:crypto";
+import { trojanToken } from "../protocol/trojan.ts";
+
+/** A user row as the program sees it. */
+export interface User {
+  id: number;
+  name: string;
+  /** Hex SHA-256 of the 56-byte wire token. */
+  key: string;
+  upLimit: number;
+  downLimit: number;
+  quota: number;
+  maxConns: number;
+  enabled: boolean;
+  /** Unix milliseconds, or null for never. */
+  expiresAt: number | null;
+  bytesUp: number;
+  bytesDown: number;
+  openConns: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The settable limits of a user; omitted fields stay as they are. */
+export interface UserLimits {
+  upLimit?: number;
+  downLimit?: number;
+  quota?: number;
+  maxConns?: number;
+  expiresAt?: number | null;
+}
+
+/** Usage counted by the server since its last flush, per user id. */
+export interface UsageDelta {
+  id: number;
+  up: number;
+  down: number;
+  openConns: number;
+}
+
+/** Thrown for requests the store refuses: a duplicate or unknown user name. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UserError";
+  }
+}
+
+/** Thrown by {@linkcode UserStore.migrate} for a database written by a newer program. */
+export class SchemaVersionError extends Error {
+  constructor(found: number, known: number) {
+    super(`the database has schema version ${found}, newer than this program's ${known}`);
+    this.name = "SchemaVersionError";
+  }
+}
+
+/**
+ * Where users are kept. Every method may reject with the backend's own error (a locked or
+ * unreachable database) besides the ones named.
+ *
+ * @example
+ * const store = await openSqliteStore("users.db");
+ * await store.add("alice", "secret", { downLimit: 2 * 1024 * 1024 });
+ * await store.close();
+ */
+export interface UserStore {
+  /** Creates or upgrades the schema. @throws {SchemaVersionError} when it is newer than ours */
+  migrate(): Promise<void>;
+  /** The schema version the database is at now. */
+  schemaVersion(): Promise<number>;
+  /** The user whose stored key (see {@linkcode keyForToken}) this is, or undefined. */
+  findByKey(key: string): Promise<User | undefined>;
+  /** All users, ordered by name. */
+  list(): Promise<User[]>;
+  /** One user by name, or undefined. */
+  get(name: string): Promise<User | undefined>;
+  /** Adds a user. @throws {UserError} when the name is taken or invalid */
+  add(name: string, password: string, limits?: UserLimits): Promise<User>;
+  /** Changes the given limits; the others keep their values. @throws {UserError} unknown name */
+  setLimits(name: string, limits: UserLimits): Promise<User>;
+  /** Sets a new password (and so a new key). @throws {UserError} unknown name */
+  setPassword(name: string, password: string): Promise<User>;
+  /** Enables or disables a user. @throws {UserError} unknown name */
+  setEnabled(name: string, enabled: boolean): Promise<User>;
+  /** Removes a user. @throws {UserError} unknown name */
+  remove(name: string): Promise<void>;
+  /** Sets a user's usage back to zero. @throws {UserError} unknown name */
+  resetUsage(name: string): Promise<User>;
+  /** Adds counted usage and records open connections, all deltas in one transaction. */
+  addUsage(deltas: UsageDelta[]): Promise<void>;
+  /**
+   * An opaque value that differs once another connection (or node) has committed a change;
+   * compare it with the one seen last to know whether to re-read the users.
+   */
+  changeVersion(): Promise<number | string>;
+  /** Releases the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * The stored key for a user: SHA-256 of the wire token, so a copied database does not
+ * hand out working tokens.
+ */
+export function keyForToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/** The stored key for a name and password. */
+export function keyForCredential(name: string, password: string): string {
+  return keyForToken(trojanToken(`${name}:${password}`));
+}
+
+const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+/**
+ * Checks a user name: 1–64 of letters, digits and `_ . @ -` (no `:`, which separates the
+ * password in the credential).
+ *
+ * @throws {UserError} naming what is allowed
+ */
+export function checkUserName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new UserError(
+      `expected a user name of 1 to 64 letters, digits, "_", ".", "@" or "-", got "${name}"`,
+    );
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The contract every users store passes: one suite, run against each implementation with its
+ * own factory (SQLite in `sqlite_store_test.ts`; PostgreSQL will call the same function).
+ */
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { keyForCredential, SchemaVersionError, UserError } from "../../lib/remote/user_store.ts";
+import type { UserStore } from "../../lib/remote/user_store.ts";
+
+/** One fresh, empty database, and ways to reach it. */
+export interface StoreFixture {
+  /** A new connection to this fixture's database, not migrated. */
+  open(): Promise<UserStore>;
+  /** Makes the database look written by a newer program: its schema version set to `version`. */
+  setSchemaVersion(version: number): Promise<void>;
+  /** Drops the database. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Registers the contract tests for the store `name`; `makeFixture` gives each test its own
+ * empty database.
+ *
+ * @example userStoreContract("SqliteStore", async () => sqliteFixture());
+ */
+export function userStoreContract(name: string, makeFixture: () => Promise<StoreFixture>): void {
+  /** Runs `body` with a migrated store on a fresh database, then cleans up. */
+  function test(what: string, body: (store: UserStore, fixture: StoreFixture) => Promise<void>) {
+    Deno.test(`${name}: ${what}`, async () => {
+      const fixture = await makeFixture();
+      const store = await fixture.open();
+      try {
+        await store.migrate();
+        await body(store, fixture);
+      } finally {
+        await store.close();
+        await fixture.cleanup();
+      }
+    });
+  }
+
+  Deno.test(`${name}: migrations create the schema in an empty database, once`, async () => {
+    const fixture = await makeFixture();
+    const store = await fixture.open();
+    try {
+      assertEquals(await store.schemaVersion(), 0, "an empty database");
+      await store.migrate();
+      const version = await store.schemaVersion();
+      assert(version > 0, `schema version after migrating: ${version}`);
+      assertEquals(await store.list(), []);
+      await store.migrate();
+      assertEquals(await store.schemaVersion(), version, "migrating again changes nothing");
+    } finally {
+      await store.close();
+      await fixture.cleanup();
+    }
+  });
+
+  Deno.test(`${name}: a database from a newer program is refused`, async () => {
+    const fixture = await makeFixture();
+    let store = await fixture.open();
+    try {
+      await store.migrate();
+      const version = await store.schemaVersion();
+      await store.close();
+      await fixture.setSchemaVersion(version + 1);
+      store = await fixture.open();
+      await assertRejects(() => store.migrate(), SchemaVersionError, "newer than this program");
+    } finally {
+      await store.close();
+      await fixture.cleanup();
+    }
+  });
+
+  test("add, get and list: ordered by name, defaults filled in, limits kept", async (store) => {
+    const before = Date.now();
+    await store.add("carol", "c-secret");
+    await store.add("alice", "a-secret", { upLimit: 1000, quota: 5000, expiresAt: 1_900_000_000 });
+    await store.add("bob", "b-secret");
+    assertEquals((await store.list()).map((u) => u.name), ["alice", "bob", "carol"]);
+    const carol = (await store.get("carol"))!;
+    assertEquals(
+      { ...carol, id: 0, createdAt: 0, updatedAt: 0 },
+      {
+        id: 0,
+        name: "carol",
+        key: keyForCredential("carol", "c-secret"),
+        upLimit: 0,
+        downLimit: 0,
+        quota: 0,
+        maxConns: 0,
+        enabled: true,
+        expiresAt: null,
+        bytesUp: 0,
+        bytesDown: 0,
+        openConns: 0,
+        createdAt: 0,
+        updatedAt: 0,
+      },
+    );
+    assert(carol.createdAt >= before && carol.updatedAt >= carol.createdAt, "times are now");
+    const alice = (await store.get("alice"))!;
+    assertEquals([alice.upLimit, alice.quota, alice.expiresAt], [1000, 5000, 1_900_000_000]);
+    assertEquals(await store.get("nobody"), undefined);
+    assertEquals((await store.findByKey(keyForCredential("alice", "a-secret")))?.name, "alice");
+    assertEquals(await store.findByKey(keyForCredential("alice", "wrong")), undefined);
+  });
+
+  test("a duplicate or invalid name is refused", async (store) => {
+    await store.add("alice", "a-secret");
+    await assertRejects(
+      () => store.add("alice", "other"),
+      UserError,
+      'user "alice" already exists',
+    );
+    await assertRejects(() => store.add("no:colons", "x"), UserError, "expected a user name");
+    assertEquals((await store.list()).length, 1);
+  });
+
+  test("every change to an unknown name is refused", async (store) => {
+    const changes: [string, () => Promise<unknown>][] = [
+      ["setLimits", () => store.setLimits("nobody", { quota: 1 })],
+      ["setPassword", () => store.setPassword("nobody", "x")],
+      ["setEnabled", () => store.setEnabled("nobody", false)],
+      ["remove", () => store.remove("nobody")],
+      ["resetUsage", () => store.resetUsage("nobody")],
+    ];
+    for (const [what, change] of changes) {
+      const error = await assertRejects(change, UserError, 'no user named "nobody"');
+      assert(error, what);
+    }
+  });
+
+  test("setLimits changes only the limits given", async (store) => {
+    const added = await store.add("alice", "a", {
+      upLimit: 1000,
+      quota: 5000,
+      maxConns: 3,
+      expiresAt: 1_900_000_000,
+    });
+    let alice = await store.setLimits("alice", { downLimit: 2000 });
+    assertEquals(
+      [alice.upLimit, alice.downLimit, alice.quota, alice.maxConns, alice.expiresAt],
+      [1000, 2000, 5000, 3, 1_900_000_000],
+    );
+    assert(alice.updatedAt >= added.updatedAt, "updatedAt moves on");
+    alice = await store.setLimits("alice", { expiresAt: null, maxConns: 0 });
+    assertEquals([alice.expiresAt, alice.maxConns, alice.downLimit], [null, 0, 2000]);
+    assertEquals(await store.get("alice"), alice, "what get returns is what setLimits returned");
+  });
+
+  test("a new password gives a new key; the old one finds nobody", async (store) => {
+    const old = await store.add("alice", "old-secret");
+    const changed = await store.setPassword("alice", "new-secret");
+    assert(changed.key !== old.key, "the key changed");
+    assertEquals(changed.key, keyForCredential("alice", "new-secret"));
+    assertEquals(await store.findByKey(old.key), undefined);
+    assertEquals((await store.findByKey(changed.key))?.id, old.id);
+  });
+
+  test("disable and enable", async (store) => {
+    await store.add("alice", "a");
+    assertEquals((await store.setEnabled("alice", false)).enabled, false);
+    assertEquals((await store.get("alice"))!.enabled, false);
+    assertEquals((await store.setEnabled("alice", true)).enabled, true);
+  });
+
+  test("remove deletes the user; the name can be added again", async (store) => {
+    await store.add("alice", "a");
+    await store.add("bob", "b");
+    await store.remove("alice");
+    assertEquals(await store.get("alice"), undefined);
+    assertEquals((await store.list()).map((u) => u.name), ["bob"]);
+    await store.add("alice", "again");
+    assertEquals((await store.get("alice"))!.key, keyForCredential("alice", "again"));
+  });
+
+  test("addUsage adds every delta of a batch; resetUsage sets usage back to zero", async (store) => {
+    const alice = await store.add("alice", "a");
+    const bob = await store.add("bob", "b");
+    await store.addUsage([]);
+    const batch = [
+      { id: alice.id, up: 10, down: 20, openConns: 1 },
+      { id: bob.id, up: 5, down: 6, openConns: 2 },
+    ];
+    await store.addUsage(batch);
+    await store.addUsage([{ ...batch[0], openConns: 3 }]);
+    const a = (await store.get("alice"))!;
+    const b = (await store.get("bob"))!;
+    assertEquals([a.bytesUp, a.bytesDown, a.openConns], [20, 40, 3]);
+    assertEquals([b.bytesUp, b.bytesDown, b.openConns], [5, 6, 2]);
+    const reset = await store.resetUsage("alice");
+    assertEquals([reset.bytesUp, reset.bytesDown], [0, 0]);
+    assertEquals((await store.get("bob"))!.bytesUp, 5, "only alice is reset");
+  });
+
+  test("addUsage is one transaction: a batch that fails adds nothing", async (store) => {
+    const alice = await store.add("alice", "a");
+    const bob = await store.add("bob", "b");
+    await store.addUsage([{ id: alice.id, up: 1, down: 1, openConns: 0 }]);
+    let failed = false;
+    try {
+      // NaN is no count of bytes: every backend refuses it, after alice's delta was applied.
+      await store.addUsage([
+        { id: alice.id, up: 100, down: 100, openConns: 1 },
+        { id: bob.id, up: Number.NaN, down: 1, openConns: 1 },
+      ]);
+    } catch {
+      failed = true;
+    }
+    assert(failed, "a batch with a NaN delta was accepted");
+    const a = (await store.get("alice"))!;
+    assertEquals([a.bytesUp, a.bytesDown, a.openConns], [1, 1, 0]);
+  });
+
+  test(
+    "changeVersion moves when another connection commits, not otherwise",
+    async (store, fixture) => {
+      const other = await fixture.open();
+      try {
+        const first = await store.changeVersion();
+        assertEquals(await store.changeVersion(), first, "nothing committed");
+        await other.add("alice", "a");
+        const second = await store.changeVersion();
+        assert(second !== first, "another connection's add is seen");
+        assertEquals((await store.list()).map((u) => u.name), ["alice"]);
+        await other.setLimits("alice", { quota: 1 });
+        assert(await store.changeVersion() !== second, "another connection's update is seen");
+      } finally {
+        await other.close();
+      }
+    },
+  );
+}
