@@ -74,6 +74,8 @@ export async function openSqliteStore(path: string): Promise<SqliteStore> {
 /** A {@linkcode UserStore} in one SQLite file; the calls run synchronously underneath. */
 export class SqliteStore implements UserStore {
   readonly #db: DatabaseSync;
+  /** Changes to users committed through this connection, which `data_version` leaves out. */
+  #ownChanges = 0;
 
   /**
    * Opens (and creates) the database at `path`, without migrating it: see
@@ -134,11 +136,18 @@ export class SqliteStore implements UserStore {
     }
   }
 
-  /** `PRAGMA data_version`: changes whenever another connection commits. */
-  changeVersion(): Promise<number> {
-    return run(() =>
-      (this.#db.prepare("PRAGMA data_version").get() as { data_version: number }).data_version
-    );
+  /**
+   * `PRAGMA data_version` (which moves when another connection commits) and the count of
+   * this connection's own changes to users: a server and an admin sharing one connection (an
+   * in-memory store, a panel in the serve process) see each other's changes too.
+   */
+  changeVersion(): Promise<string> {
+    return run(() => {
+      const { data_version } = this.#db.prepare("PRAGMA data_version").get() as {
+        data_version: number;
+      };
+      return `${data_version}.${this.#ownChanges}`;
+    });
   }
 
   list(): Promise<User[]> {
@@ -187,6 +196,7 @@ export class SqliteStore implements UserStore {
           now,
           now,
         );
+        this.#ownChanges++;
         return this.#get(name)!;
       });
     });
@@ -219,6 +229,7 @@ export class SqliteStore implements UserStore {
       this.#transaction(() => {
         const result = this.#db.prepare("DELETE FROM users WHERE name = ?").run(name);
         if (result.changes === 0) throw new UserError(`no user named "${name}"`);
+        this.#ownChanges++;
       })
     );
   }
@@ -232,6 +243,7 @@ export class SqliteStore implements UserStore {
         const result = this.#db.prepare(`UPDATE users SET ${assignments} WHERE name = ?`)
           .run(...values, name);
         if (result.changes === 0) throw new UserError(`no user named "${name}"`);
+        this.#ownChanges++;
         return this.#get(name)!;
       })
     );

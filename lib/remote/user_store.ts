@@ -94,8 +94,10 @@ export interface UserStore {
   /** Adds counted usage and records open connections, all deltas in one transaction. */
   addUsage(deltas: UsageDelta[]): Promise<void>;
   /**
-   * An opaque value that differs once another connection (or node) has committed a change;
-   * compare it with the one seen last to know whether to re-read the users.
+   * An opaque value that differs once a user was added, changed or removed, by this
+   * connection or another (or another node), since it was last read; compare it with the one
+   * seen last to know whether to re-read the users. Usage written through this connection
+   * need not move it.
    */
   changeVersion(): Promise<number | string>;
   /** Releases the connection. */

@@ -1,16 +1,20 @@
 /** The brute-force guard: a source past the failure limit cools off; others are unaffected. */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay, RemoteFixture } from "../_harness.ts";
+import { delay } from "../_harness.ts";
+import { InProcessRemote } from "../_inprocess.ts";
 import { trojan } from "./_helpers.ts";
+import { REMOTE_DEFAULTS } from "../../lib/remote/config.ts";
 
 const STATUS = { host: "status.swiftproxy.invalid", port: 1 };
 
-function status(remote: RemoteFixture, localAddress: string) {
+function status(remote: InProcessRemote, localAddress: string) {
   return trojan(remote, { credential: "alice:alice-secret", destination: STATUS, localAddress });
 }
 
 Deno.test("brute force: 127.0.0.1 is refused after 20 failures, 127.0.0.2 still works", async () => {
-  const remote = await RemoteFixture.start(undefined, ["--auth-cool-off", "4"]);
+  const remote = await InProcessRemote.start(undefined, {
+    authGuard: { ...REMOTE_DEFAULTS.authGuard, coolOffMs: 4_000 },
+  });
   try {
     const before = await status(remote, "127.0.0.1");
     assertEquals(JSON.parse(new TextDecoder().decode(before.bytes)).user, "alice");

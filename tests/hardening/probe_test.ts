@@ -1,13 +1,16 @@
 /** Probe resistance: a remote looks like its fallback web site to anyone without a key. */
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, RemoteFixture } from "../_harness.ts";
+import { curl } from "../_harness.ts";
+import { InProcessRemote } from "../_inprocess.ts";
 import { startFallbackSite, trojan } from "./_helpers.ts";
 
 const text = new TextEncoder();
 
 Deno.test("probe: curl -k https://remote/ and a wrong key both get the fallback site", async () => {
   const site = startFallbackSite();
-  const remote = await RemoteFixture.start(undefined, ["--fallback", `127.0.0.1:${site.port}`]);
+  const remote = await InProcessRemote.start(undefined, {
+    fallback: { host: "127.0.0.1", port: site.port },
+  });
   try {
     const page = await curl("-k", `https://127.0.0.1:${remote.port}/`);
     assertEquals(page.code, 0, page.stderr);
@@ -50,7 +53,7 @@ Deno.test("probe: curl -k https://remote/ and a wrong key both get the fallback 
 });
 
 Deno.test("probe: without --fallback a bad header is closed after a short random delay", async () => {
-  const remote = await RemoteFixture.start();
+  const remote = await InProcessRemote.start();
   try {
     const times: number[] = [];
     for (let i = 0; i < 4; i++) {

@@ -1,10 +1,12 @@
 /**
  * Usage accounting as `user list --json` shows it: equal to the bytes moved (within 1%) after a
- * transfer and after SIGTERM, at most about a second short after SIGKILL, and the open
- * connections the server last reported.
+ * transfer (in-process remote) and after SIGTERM, at most about a second short after SIGKILL
+ * (spawned remotes: those are the process's own behaviour), and the open connections the
+ * server last reported.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { delay, startChain } from "../_harness.ts";
+import { startInProcessChain } from "../_inprocess.ts";
 import { Counter, download, KiB, MiB, startEndpoint, upload, userRow } from "./_traffic.ts";
 
 /** Bytes the tunnel header of the endpoint's protocol adds upstream (op + length). */
@@ -19,7 +21,7 @@ function near(actual: number, expected: number, what: string): void {
 
 Deno.test("usage equals the bytes moved; open connections are reported", async () => {
   const endpoint = startEndpoint();
-  const chain = await startChain();
+  const chain = await startInProcessChain();
   const stop = new AbortController();
   try {
     const down = await download(chain.local.port, endpoint, 5 * MiB);

@@ -3,7 +3,8 @@
  * before any destination is dialled, and log it.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay, startChain } from "../_harness.ts";
+import { delay } from "../_harness.ts";
+import { startInProcessChain } from "../_inprocess.ts";
 import { Counter, download, KiB, MiB, startEndpoint } from "./_traffic.ts";
 
 /** Opens `n` slow downloads that stay open until `signal` aborts. */
@@ -18,7 +19,7 @@ function holdOpen(
 
 Deno.test("a user's --max-conns refuses the extra connection before dialling", async () => {
   const endpoint = startEndpoint();
-  const chain = await startChain();
+  const chain = await startInProcessChain();
   const first = new AbortController();
   const second = new AbortController();
   try {
@@ -53,7 +54,7 @@ Deno.test("a user's --max-conns refuses the extra connection before dialling", a
 
 Deno.test("serve --max-conns refuses the extra connection before dialling", async () => {
   const endpoint = startEndpoint();
-  const chain = await startChain(["--max-conns", "2"]);
+  const chain = await startInProcessChain({ maxConns: 2 });
   const stop = new AbortController();
   try {
     await chain.remote.user("set", "alice", "--down", "64KiB");

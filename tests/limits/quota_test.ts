@@ -3,12 +3,13 @@
  * within a second and new ones refused; `reset-usage` and `--expires never` let the user in.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay, startChain } from "../_harness.ts";
+import { delay } from "../_harness.ts";
+import { startInProcessChain } from "../_inprocess.ts";
 import { Counter, download, KiB, MiB, startEndpoint, userRow } from "./_traffic.ts";
 
 Deno.test("over quota: the open download is cut at the quota, new ones refused until reset-usage", async () => {
   const endpoint = startEndpoint();
-  const chain = await startChain();
+  const chain = await startInProcessChain();
   try {
     await chain.remote.user("set", "alice", "--quota", "3MiB");
     await delay(400);
@@ -38,7 +39,7 @@ Deno.test("over quota: the open download is cut at the quota, new ones refused u
 
 Deno.test("expiry: the open download is closed within a second of it, new ones refused", async () => {
   const endpoint = startEndpoint();
-  const chain = await startChain();
+  const chain = await startInProcessChain();
   const stop = new AbortController();
   try {
     await chain.remote.user("set", "alice", "--down", "256KiB");

@@ -213,7 +213,7 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
   });
 
   test(
-    "changeVersion moves when another connection commits, not otherwise",
+    "changeVersion moves when this or another connection changes a user, not otherwise",
     async (store, fixture) => {
       const other = await fixture.open();
       try {
@@ -224,7 +224,10 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
         assert(second !== first, "another connection's add is seen");
         assertEquals((await store.list()).map((u) => u.name), ["alice"]);
         await other.setLimits("alice", { quota: 1 });
-        assert(await store.changeVersion() !== second, "another connection's update is seen");
+        const third = await store.changeVersion();
+        assert(third !== second, "another connection's update is seen");
+        await store.setEnabled("alice", false);
+        assert(await store.changeVersion() !== third, "this connection's own change is seen");
       } finally {
         await other.close();
       }
