@@ -228,10 +228,20 @@ export async function startChain(
   serveArgs: string[] = [],
   options: { users?: Record<string, string>; localArgs?: string[] } = {},
 ): Promise<{ remote: RemoteFixture; local: LocalFixture; stop(): Promise<void> }> {
-  const remote = await RemoteFixture.start(options.users, serveArgs);
+  return chainTo(await RemoteFixture.start(options.users, serveArgs), options.localArgs);
+}
+
+/** A remote that a local can connect to and that the chain stops. */
+export type ChainRemote = Pick<RemoteFixture, "address" | "certPath" | "dir" | "stop">;
+
+/** Starts a local on a running `remote` as alice (stopping `remote` should that fail). */
+export async function chainTo<R extends ChainRemote>(
+  remote: R,
+  localArgs?: string[],
+): Promise<{ remote: R; local: LocalFixture; stop(): Promise<void> }> {
   let local: LocalFixture;
   try {
-    local = await LocalFixture.start(remote, "alice", "alice-secret", options.localArgs);
+    local = await LocalFixture.start(remote, "alice", "alice-secret", localArgs);
   } catch (error) {
     await remote.stop();
     throw error;

@@ -13,7 +13,8 @@ import { createCertificate } from "../lib/remote/certificate.ts";
 import type { CertifiedKey } from "../lib/remote/certificate.ts";
 import { userCommands } from "../lib/remote/cli/user.ts";
 import { setupLogging, stopLogging } from "../lib/common/logging.ts";
-import { delay, LocalFixture } from "./_harness.ts";
+import { chainTo, delay } from "./_harness.ts";
+import type { LocalFixture } from "./_harness.ts";
 
 /** The log lines of an in-process server, read as a spawned `Program`'s output is. */
 export class LogCapture {
@@ -150,20 +151,5 @@ export async function startInProcessChain(
   config: Partial<RemoteConfig> = {},
   options: { users?: Record<string, string>; localArgs?: string[] } = {},
 ): Promise<{ remote: InProcessRemote; local: LocalFixture; stop(): Promise<void> }> {
-  const remote = await InProcessRemote.start(options.users, config);
-  let local: LocalFixture;
-  try {
-    local = await LocalFixture.start(remote, "alice", "alice-secret", options.localArgs);
-  } catch (error) {
-    await remote.stop();
-    throw error;
-  }
-  return {
-    remote,
-    local,
-    async stop() {
-      await local.stop();
-      await remote.stop();
-    },
-  };
+  return chainTo(await InProcessRemote.start(options.users, config), options.localArgs);
 }
