@@ -30,7 +30,7 @@ import { UsersPoll } from "./users_poll.ts";
 
 const log = logger("remote");
 
-/** Who a tunnel is and when it started, for its {@linkcode SessionEnd}. */
+/** Who a tunnel is and when it started, for its `SessionEnd`. */
 interface TunnelContext {
   user: string;
   client: string;
@@ -193,7 +193,7 @@ export class RemoteServer {
     }
   }
 
-  /** Publishes the one {@linkcode SessionEnd} of a finished tunnel. */
+  /** Publishes the one `SessionEnd` of a finished tunnel. */
   #ended(context: TunnelContext, command: "connect" | "udp", end: TunnelEnd): void {
     this.events.publish({
       user: context.user,
