@@ -57,3 +57,9 @@ Deno.test("nothing in the repository points users outside it", () => {
     .filter((file) => outside.test(Deno.readTextFileSync(`${ROOT}${file}`)));
   assertEquals(found, []);
 });
+
+Deno.test("docs/ARCHITECTURE.md names every module in lib/", () => {
+  const map = Deno.readTextFileSync(`${ROOT}docs/ARCHITECTURE.md`);
+  const modules = sourceFiles("lib").filter((f) => /\.(ts|js)$/.test(f) && !f.includes("/assets/"));
+  assertEquals(modules.filter((m) => !map.includes(`\`${m}\``)), []);
+});
