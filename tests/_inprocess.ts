@@ -1,6 +1,7 @@
 /**
  * The in-process test tier: the remote's `RemoteServer` inside the test process on an
- * in-memory users store, its log collected like a spawned program's output. The `user`
+ * in-memory users store, and the local's `LocalServer` beside it, their log collected like a
+ * spawned program's output. The `user`
  * commands are the real CLI's, run in-process against that store. Tests of the CLI itself,
  * shipping and interop keep spawning processes (`_harness.ts`).
  */
@@ -13,6 +14,9 @@ import { createCertificate } from "../lib/remote/certificate.ts";
 import type { CertifiedKey } from "../lib/remote/certificate.ts";
 import { userCommands } from "../lib/remote/cli/user.ts";
 import { setupLogging, stopLogging } from "../lib/common/logging.ts";
+import { LocalServer } from "../lib/local/server.ts";
+import { LOCAL_DEFAULTS } from "../lib/local/config.ts";
+import type { LocalConfig } from "../lib/local/config.ts";
 import { chainTo, delay } from "./_harness.ts";
 import type { LocalFixture } from "./_harness.ts";
 
@@ -152,4 +156,70 @@ export async function startInProcessChain(
   options: { users?: Record<string, string>; localArgs?: string[] } = {},
 ): Promise<{ remote: InProcessRemote; local: LocalFixture; stop(): Promise<void> }> {
   return chainTo(await InProcessRemote.start(options.users, config), options.localArgs);
+}
+
+/** A `LocalServer` in this process on a free loopback port, logged in to `remote`. */
+export class InProcessLocal {
+  readonly server: LocalServer;
+
+  private constructor(server: LocalServer) {
+    this.server = server;
+  }
+
+  /** Starts a local for `user` on `remote`; `config` overrides the defaults of the CLI. */
+  static async start(
+    remote: InProcessRemote,
+    user = "alice",
+    password = "alice-secret",
+    config: Partial<LocalConfig> = {},
+  ): Promise<InProcessLocal> {
+    const server = new LocalServer({
+      ...LOCAL_DEFAULTS,
+      ...config,
+      listen: { host: "127.0.0.1", port: 0 },
+      endpoint: {
+        remote: { host: "127.0.0.1", port: remote.port },
+        user,
+        password,
+        caCerts: [await Deno.readTextFile(remote.certPath)],
+        serverName: "localhost",
+        timeoutMs: config.handshakeTimeoutMs ?? LOCAL_DEFAULTS.handshakeTimeoutMs,
+        preconnect: config.preconnect ?? LOCAL_DEFAULTS.preconnect,
+      },
+    });
+    return new InProcessLocal(server);
+  }
+
+  get port(): number {
+    return this.server.addr.port;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+}
+
+/** An in-process remote and an in-process local logged in to it as alice. */
+export async function startInProcessPair(
+  config: Partial<RemoteConfig> = {},
+  options: { users?: Record<string, string>; local?: Partial<LocalConfig> } = {},
+): Promise<{ remote: InProcessRemote; local: InProcessLocal; stop(): Promise<void> }> {
+  const remote = await InProcessRemote.start(options.users, config);
+  const local = await InProcessLocal.start(remote, "alice", "alice-secret", options.local)
+    .catch(async (error) => {
+      await remote.stop();
+      throw error;
+    });
+  return {
+    remote,
+    local,
+    async stop() {
+      await local.stop();
+      await remote.stop();
+    },
+  };
 }

@@ -4,13 +4,13 @@
  */
 import { assertEquals } from "../_assert.ts";
 import { randomBytes, sha256 } from "../_harness.ts";
+import { startInProcessPair } from "../_inprocess.ts";
 import {
   assertSameBytes,
   closeQuietly,
   readAll,
   readExactly,
   socksRequest,
-  startQuietChain,
   TcpServer,
   writeAll,
 } from "./_e2e.ts";
@@ -28,7 +28,7 @@ function readToEofOrigin(replySize: number): TcpServer {
 }
 
 Deno.test("half-close: the reply still arrives after the client ends its writing", async (t) => {
-  const chain = await startQuietChain();
+  const chain = await startInProcessPair();
   const replySize = 2 * 1024 * 1024;
   const origin = readToEofOrigin(replySize);
   const request = randomBytes(300_000, 4);
