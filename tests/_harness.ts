@@ -7,15 +7,25 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
 
+/** How to spawn a {@linkcode Program}. */
+export interface ProgramOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Most open file descriptors (`ulimit -n`). */
+  nofile?: number;
+}
+
 /** A spawned program whose output is collected for assertions. */
 export class Program {
   readonly child: Deno.ChildProcess;
   #output = "";
   #done: Promise<Deno.CommandStatus>;
 
-  constructor(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
-    this.child = new Deno.Command(DENO, {
-      args,
+  /** `nofile` runs the program under `ulimit -n nofile` (through bash). */
+  constructor(args: string[], options: ProgramOptions = {}) {
+    const limited = options.nofile !== undefined;
+    this.child = new Deno.Command(limited ? "bash" : DENO, {
+      args: limited ? ["-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, DENO, ...args] : args,
       cwd: options.cwd ?? ROOT,
       env: { NO_COLOR: "1", ...options.env },
       stdin: "null",
@@ -128,6 +138,7 @@ export class RemoteFixture {
   static async start(
     users: Record<string, string> = { alice: "alice-secret" },
     serveArgs: string[] = [],
+    program: ProgramOptions = {},
   ): Promise<RemoteFixture> {
     const dir = await Deno.makeTempDir({ prefix: "swiftproxy-test-" });
     const fixture = new RemoteFixture(dir, freePort());
@@ -136,21 +147,24 @@ export class RemoteFixture {
     for (const [name, password] of Object.entries(users)) {
       await fixture.user("add", name, "--password", password);
     }
-    await fixture.serve(serveArgs);
+    await fixture.serve(serveArgs, program);
     return fixture;
   }
 
   /** (Re)starts `serve` on the fixture's port. */
-  async serve(serveArgs: string[] = []): Promise<void> {
-    this.program = new Program(remoteArgs(
-      "serve",
-      "--data",
-      this.dir,
-      "--listen",
-      `127.0.0.1:${this.port}`,
-      "--allow-private",
-      ...serveArgs,
-    ));
+  async serve(serveArgs: string[] = [], program: ProgramOptions = {}): Promise<void> {
+    this.program = new Program(
+      remoteArgs(
+        "serve",
+        "--data",
+        this.dir,
+        "--listen",
+        `127.0.0.1:${this.port}`,
+        "--allow-private",
+        ...serveArgs,
+      ),
+      program,
+    );
     await this.program.waitFor(/listening on/);
   }
 

@@ -1,42 +1,60 @@
-/** A cap on connections still in their handshake, so a slowloris flood cannot use up sockets. */
+/**
+ * A cap on connections that have not logged in yet (TLS handshake, tunnel header, refusal,
+ * fallback relay), so neither a slowloris flood nor one source can use up sockets.
+ */
 import { logger } from "./logging.ts";
+import { sourceKey } from "./source_key.ts";
 
 const log = logger("guard");
 
 /**
- * Counts connections between accept and the end of their handshake. When `max` are waiting,
- * a new one makes room by closing the oldest waiting one: a flood of stalled connections then
- * churns through itself, while an honest client, whose handshake takes milliseconds, finishes
- * long before it would be the oldest. `max` of 0 means no cap.
- *
- * @example
- * const gate = new HandshakeGate(1024);
- * gate.enter(peer);
- * await handshake(peer);
- * gate.leave(peer);
+ * Connections not logged in yet that one source address may hold at once on the remote: far
+ * above what a browser or a NAT of honest clients opens in the milliseconds a login takes,
+ * far below what it takes to run a server out of file descriptors.
  */
+export const PRE_LOGIN_PER_SOURCE = 64;
+
 /** Anything a gate can close: a peer, or a raw socket still in its TLS handshake. */
 export interface Closable {
   close(): void;
 }
 
+/**
+ * Counts connections between accept and login. When `max` are waiting, a new one makes room
+ * by closing the oldest waiting one; when `perSource` of one source address (an IPv6 /64
+ * counts as one) are waiting, a new one from it closes that source's oldest. A flood of
+ * stalled connections then churns through itself, while an honest client, whose handshake
+ * takes milliseconds, finishes long before it would be the oldest. 0 means no cap.
+ *
+ * @example
+ * const gate = new HandshakeGate(1024, 64);
+ * gate.enter(peer, "192.0.2.1");
+ * await handshake(peer);
+ * gate.leave(peer);
+ */
 export class HandshakeGate {
   readonly max: number;
-  readonly #waiting = new Set<Closable>();
+  readonly perSource: number;
+  readonly #waiting = new Map<Closable, string>();
+  readonly #bySource = new Map<string, Set<Closable>>();
   #evicted = 0;
   #lastWarning = -Infinity;
+  #lastSourceWarning = -Infinity;
 
-  constructor(max: number) {
+  constructor(max: number, perSource = 0) {
     this.max = max;
+    this.perSource = perSource;
   }
 
-  /** Counts `peer` as in handshake, closing the oldest waiting connection when full. */
-  enter(peer: Closable): void {
+  /**
+   * Counts `peer` (from the address `source`, if known) as not logged in yet, closing the
+   * oldest waiting connection of the whole gate or of that source when either is full.
+   */
+  enter(peer: Closable, source = ""): void {
+    if (this.#waiting.has(peer)) return;
+    const key = source && sourceKey(source);
     if (this.max > 0 && this.#waiting.size >= this.max) {
-      const oldest = this.#waiting.values().next().value!;
-      this.#waiting.delete(oldest);
-      oldest.close();
-      this.#evicted++;
+      this.#evict(this.#waiting.keys().next().value!);
       const now = performance.now();
       if (now - this.#lastWarning >= 60_000) {
         this.#lastWarning = now;
@@ -46,12 +64,49 @@ export class HandshakeGate {
         );
       }
     }
-    this.#waiting.add(peer);
+    const same = this.#bySource.get(key);
+    if (this.perSource > 0 && same && same.size >= this.perSource) {
+      this.#evict(same.values().next().value!);
+      const now = performance.now();
+      if (now - this.#lastSourceWarning >= 60_000) {
+        this.#lastSourceWarning = now;
+        log.warn(
+          "{source} has {max} connections that have not logged in; closing its oldest ones",
+          { source: key, max: this.perSource },
+        );
+      }
+    }
+    this.#waiting.set(peer, key);
+    if (!key) return;
+    const group = this.#bySource.get(key);
+    if (group) group.add(peer);
+    else this.#bySource.set(key, new Set([peer]));
   }
 
-  /** The handshake of `peer` ended (done or failed); safe to call more than once. */
+  /** The handshake of `peer` ended (logged in, failed or closed); safe to call more than once. */
   leave(peer: Closable): void {
+    const key = this.#waiting.get(peer);
+    if (key === undefined) return;
     this.#waiting.delete(peer);
+    const same = this.#bySource.get(key);
+    same?.delete(peer);
+    if (same?.size === 0) this.#bySource.delete(key);
+  }
+
+  /**
+   * Closes the `count` oldest waiting connections, to give their descriptors back when the
+   * process has run out. Returns how many it closed.
+   */
+  shed(count: number): number {
+    const oldest = this.#waiting.keys().take(count).toArray();
+    for (const peer of oldest) this.#evict(peer);
+    return oldest.length;
+  }
+
+  #evict(peer: Closable): void {
+    this.leave(peer);
+    peer.close();
+    this.#evicted++;
   }
 
   /** Connections in handshake now. */

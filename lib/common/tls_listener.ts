@@ -11,9 +11,14 @@
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import type { HandshakeGate } from "./handshake_gate.ts";
+import { AcceptWatchdog } from "./accept_watchdog.ts";
 
 /** Buffered received bytes above which the socket is paused (backpressure). */
 const HIGH_WATER = 256 * 1024;
+/** node's default listen backlog. */
+const BACKLOG = 511;
+/** Connections not logged in that a stalled listener closes, oldest first, to free descriptors. */
+const SHED_ON_STALL = 32;
 
 /** What {@linkcode listenTls} needs: Deno's own listen options, cert and key. */
 export interface TlsListenOptions {
@@ -54,6 +59,7 @@ class NodeTlsListener {
   #queue: NodeTlsConn[] = [];
   #waiting: { resolve(conn: NodeTlsConn): void; reject(error: Error): void }[] = [];
   #error: Error | null = null;
+  readonly #watchdog: AcceptWatchdog;
   readonly listening: Promise<void>;
 
   constructor(options: TlsListenOptions) {
@@ -73,7 +79,14 @@ class NodeTlsListener {
     // and a place in the gate until its handshake is done; destroy() works mid-handshake.
     const handshaking = new Map<string, { raw: Socket; close(): void; done(): void }>();
     const deadline = options.handshakeTimeoutMs ?? 10_000;
+    this.#watchdog = new AcceptWatchdog({
+      hostname: this.addr.hostname,
+      port: this.addr.port,
+      rearm: () => this.#rearm(),
+      onStall: () => options.gate?.shed(SHED_ON_STALL),
+    });
     this.#server.on("connection", (raw: Socket) => {
+      if (this.#watchdog.noteAccept(raw.remoteAddress, raw.remotePort)) return raw.destroy();
       const key = `${raw.remoteAddress}:${raw.remotePort}`;
       const timer = setTimeout(() => raw.destroy(), deadline);
       const entry = {
@@ -89,7 +102,7 @@ class NodeTlsListener {
         },
       };
       handshaking.set(key, entry);
-      options.gate?.enter(entry);
+      options.gate?.enter(entry, raw.remoteAddress);
       raw.once("close", entry.done);
     });
     this.#server.on("secureConnection", (socket: tls.TLSSocket) => {
@@ -112,7 +125,21 @@ class NodeTlsListener {
     this.#server.listen(this.addr.port, this.addr.hostname);
   }
 
+  /** Restarts node's accept loop after EMFILE (see accept_watchdog.ts); a no-op when it runs. */
+  #rearm(): void {
+    const handle = (this.#server as unknown as { _handle?: { listen?(backlog: number): number } })
+      ._handle;
+    if (handle?.listen) {
+      handle.listen(BACKLOG);
+      return;
+    }
+    // No internal handle to re-arm (another Deno): listen anew, losing the accept queue.
+    this.#server.close();
+    this.#server.listen(this.addr.port, this.addr.hostname);
+  }
+
   #fail(error: Error): void {
+    this.#watchdog.stop();
     this.#error = error;
     for (const waiter of this.#waiting.splice(0)) waiter.reject(error);
   }

@@ -2,7 +2,7 @@
  * The brute-force guard: failed authentications are counted per source address, and an
  * address past the limit is refused for a cooling-off period.
  */
-import { ipBytes } from "../common/cidr.ts";
+import { sourceKey } from "../common/source_key.ts";
 import { logger } from "../common/logging.ts";
 
 const log = logger("remote", "guard");
@@ -111,15 +111,4 @@ export class AuthGuard {
   get size(): number {
     return this.#sources.size;
   }
-}
-
-/** The unit an address is counted in: an IPv4 address, or the /64 of an IPv6 one. */
-export function sourceKey(ip: string): string {
-  const bytes = ipBytes(ip);
-  if (!bytes) return ip;
-  const mapped = bytes.subarray(0, 12).every((b, i) => b === (i >= 10 ? 0xff : 0));
-  if (mapped) return bytes.subarray(12).join(".");
-  const groups = [];
-  for (let i = 0; i < 8; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
-  return `${groups.join(":")}::/64`;
 }

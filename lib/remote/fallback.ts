@@ -7,6 +7,7 @@ import type { Destination } from "../protocol/address.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { Peer } from "../common/peer.ts";
 import { relay } from "../common/relay.ts";
+import { watchIdle } from "../common/idle.ts";
 import { logger } from "../common/logging.ts";
 import { UnknownToken } from "./tunnel_auth.ts";
 
@@ -16,13 +17,16 @@ const log = logger("remote");
  * Answers `peer` (from `client`), whose header failed with `error`: a probe or a garbled
  * header goes to `fallback` when there is one; anything else is closed. Never throws.
  *
- * @example await refuseHeader(peer, "203.0.113.7:40000", error, config.fallback);
+ * A relay to the fallback with no traffic for `idleTimeoutMs` (0: never) is closed.
+ *
+ * @example await refuseHeader(peer, "203.0.113.7:40000", error, config.fallback, 300_000);
  */
 export async function refuseHeader(
   peer: Peer,
   client: string,
   error: unknown,
   fallback: Destination | undefined,
+  idleTimeoutMs = 0,
 ): Promise<void> {
   const received = peer.takeBuffered();
   if (received.length === 0 && error instanceof Deno.errors.UnexpectedEof) {
@@ -41,7 +45,7 @@ export async function refuseHeader(
       why,
       fallback: formatHostPort(fallback),
     });
-    await relayToFallback(peer, fallback);
+    await relayToFallback(peer, fallback, idleTimeoutMs);
     return;
   }
   log.info("{client}: {why}; closing", { client, why });
@@ -60,11 +64,17 @@ function describe(error: unknown): string {
     : `handshake failed (${(error as Error).message})`;
 }
 
-async function relayToFallback(peer: Peer, fallback: Destination): Promise<void> {
+async function relayToFallback(
+  peer: Peer,
+  fallback: Destination,
+  idleTimeoutMs: number,
+): Promise<void> {
   try {
     const site = await Deno.connect({ hostname: fallback.host, port: fallback.port });
     site.setNoDelay(true);
-    await relay(peer, new Peer(site));
+    const idle = watchIdle(idleTimeoutMs);
+    await relay(peer, new Peer(site), idle);
+    idle.stop();
   } catch (dialError) {
     log.warn("fallback {fallback} failed: {error}", {
       fallback: formatHostPort(fallback),

@@ -11,7 +11,7 @@ import { Peer } from "../common/peer.ts";
 import { acceptEach } from "../common/accept.ts";
 import { listenTls } from "../common/tls_listener.ts";
 import type { TlsServerListener } from "../common/tls_listener.ts";
-import { HandshakeGate } from "../common/handshake_gate.ts";
+import { HandshakeGate, PRE_LOGIN_PER_SOURCE } from "../common/handshake_gate.ts";
 import { logger } from "../common/logging.ts";
 import { accessLog } from "../common/access_log.ts";
 import { SessionEvents } from "../common/session_events.ts";
@@ -66,7 +66,7 @@ export class RemoteServer {
     this.accounts = new Accounts(config.store);
     this.#loaded = this.accounts.reload();
     this.events.subscribe(accessLog("remote"));
-    this.#gate = new HandshakeGate(config.maxHandshakes);
+    this.#gate = new HandshakeGate(config.maxHandshakes, PRE_LOGIN_PER_SOURCE);
     this.#guard = new AuthGuard(config.authGuard);
     // Not Deno.listenTls: its connections cannot disable Nagle (see tls_listener.ts).
     this.#listener = listenTls({
@@ -107,16 +107,8 @@ export class RemoteServer {
   #acceptLoop(): Promise<void> {
     return acceptEach(this.#listener, log, (conn: Deno.TlsConn) => {
       const peer = new Peer(conn);
-      if (this.#config.maxConns > 0 && this.#connections.size >= this.#config.maxConns) {
-        log.warn("refused {client}: the server has {max} connections open", {
-          client: clientOf(conn),
-          max: this.#config.maxConns,
-        });
-        peer.close();
-        return;
-      }
       this.#connections.add(peer);
-      this.#gate.enter(peer);
+      this.#gate.enter(peer, (conn.remoteAddr as Deno.NetAddr).hostname);
       this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
         .finally(() => {
           this.#gate.leave(peer);
@@ -137,8 +129,8 @@ export class RemoteServer {
         handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       });
     } catch (error) {
-      this.#gate.leave(peer);
-      await refuseHeader(peer, client, error, this.#config.fallback);
+      // Still counted by the gate while refused or relayed: one source cannot pile these up.
+      await refuseHeader(peer, client, error, this.#config.fallback, this.#config.idleTimeoutMs);
       return;
     }
     this.#gate.leave(peer);
@@ -179,6 +171,15 @@ export class RemoteServer {
     header: TrojanHeader,
     context: TunnelContext,
   ): Promise<void> {
+    // Only logged-in tunnels take slots: connections before login are capped by the gate.
+    if (this.#config.maxConns > 0 && this.accounts.openSessions >= this.#config.maxConns) {
+      log.warn("refused {client}: the server has {max} connections open", {
+        client: context.client,
+        max: this.#config.maxConns,
+      });
+      peer.close();
+      return;
+    }
     const session = new AbortController();
     account.sessions.add(session);
     let end: TunnelEnd = { up: 0, down: 0, reason: "error" };

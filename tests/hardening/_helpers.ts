@@ -200,3 +200,50 @@ export async function stall(
     },
   };
 }
+
+/**
+ * Opens `count` TLS connections to a remote, spread over `sources` loopback addresses
+ * (127.0.0.1, 127.0.0.2, …), each sending the first 30 hex digits of a token and then nothing.
+ * Resolves once every handshake has ended; `open()` counts the ones still open.
+ */
+export async function partialHeaders(
+  remote: RemoteFixture,
+  count: number,
+  sources = 1,
+): Promise<{ handshaken: number; open(): number; close(): void }> {
+  const ca = Deno.readTextFileSync(remote.certPath);
+  const sockets = new Set<tls.TLSSocket>();
+  let handshaken = 0;
+  await Promise.all(Array.from({ length: count }, (_, i) =>
+    new Promise<void>((resolve) => {
+      const connectOptions: tls.ConnectionOptions & { localAddress?: string } = {
+        host: "127.0.0.1",
+        port: remote.port,
+        localAddress: `127.0.0.${1 + i % sources}`,
+        ca,
+        servername: "localhost",
+      };
+      const socket = tls.connect(connectOptions);
+      const timer = setTimeout(() => socket.destroy(), 5_000);
+      socket.on("secureConnect", () => {
+        clearTimeout(timer);
+        handshaken++;
+        sockets.add(socket);
+        socket.write("0123456789abcdef0123456789abcd");
+        resolve();
+      });
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        clearTimeout(timer);
+        sockets.delete(socket);
+        resolve();
+      });
+    })));
+  return {
+    handshaken,
+    open: () => sockets.size,
+    close() {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
