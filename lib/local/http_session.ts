@@ -11,9 +11,9 @@ import {
   headerValue,
   proxyTarget,
   simpleResponse,
-  withoutHopByHop,
 } from "../protocol/http_proxy.ts";
-import type { Header, RequestHead } from "../protocol/http_proxy.ts";
+import type { ProxyTarget, RequestHead } from "../protocol/http_proxy.ts";
+import { forwardRequestHead, forwardResponseHead } from "../protocol/http_forward.ts";
 import { BodyFramer, requestFraming, responseFraming } from "../protocol/http_body.ts";
 import type { Framing } from "../protocol/http_body.ts";
 import { formatHostPort } from "../protocol/address.ts";
@@ -72,14 +72,16 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         await client.write(proxyAuthRequired());
         return "refused";
       }
-      let destination: Destination;
-      let path: string;
+      let target: ProxyTarget;
+      let framing: Framing;
       try {
-        ({ destination, path } = proxyTarget(head));
+        target = proxyTarget(head);
+        framing = requestFraming(head.headers);
       } catch (error) {
         await client.write(simpleResponse(400, (error as Error).message));
         return "refused";
       }
+      const destination = target.destination;
       const key = formatHostPort(destination);
       ctx.onDestination(key);
       if (upstream && upstream.key !== key) {
@@ -100,13 +102,8 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
           : result.reason;
       }
 
-      const framing = requestFraming(head.headers);
       const keepAlive = clientKeepsAlive(head);
-      const outgoing = encodeRequestHead({
-        ...head,
-        target: path,
-        headers: withHost(withoutHopByHop(head.headers), destination),
-      });
+      const outgoing = encodeRequestHead(forwardRequestHead(head, target));
       let fresh = false;
       if (!upstream) {
         const tunnel = await openOrRefuse(client, ctx);
@@ -202,10 +199,16 @@ async function relayResponse(
   let sawResponse = false;
   for (;;) {
     let head;
+    let framing: Framing;
     try {
       head = await upstream.readFrame(decodeResponseHead);
+      framing = responseFraming(method, head.status, head.headers);
     } catch (error) {
       if (!sawResponse && error instanceof Deno.errors.UnexpectedEof) throw new NoResponse();
+      // Nothing of this response has reached the client yet: it can still be told.
+      if (error instanceof ProtocolError) {
+        await client.write(simpleResponse(502, "Bad Gateway")).catch(() => {});
+      }
       throw error;
     }
     sawResponse = true;
@@ -215,12 +218,9 @@ async function relayResponse(
       await client.write(bytes);
       return "upgrade";
     }
-    const framing = responseFraming(method, head.status, head.headers);
     const interim = head.status >= 100 && head.status < 200;
     const close = !interim && (framing.kind === "close" || !keepAlive);
-    const headers: Header[] = withoutHopByHop(head.headers);
-    if (close) headers.push(["Connection", "close"]);
-    const bytes = encodeResponseHead({ ...head, headers });
+    const bytes = encodeResponseHead(forwardResponseHead(head, close));
     meter.take(bytes.length);
     await client.write(bytes);
     if (interim) continue;
@@ -252,14 +252,6 @@ function clientKeepsAlive(head: RequestHead): boolean {
     .filter(Boolean).join(",").toLowerCase();
   if (connection.includes("close")) return false;
   return head.version === "HTTP/1.1" || connection.includes("keep-alive");
-}
-
-function withHost(headers: Header[], destination: Destination): Header[] {
-  if (headerValue(headers, "host") !== undefined) return headers;
-  const host = destination.port === 80
-    ? formatHostPort(destination).replace(/:80$/, "")
-    : formatHostPort(destination);
-  return [["Host", host], ...headers];
 }
 
 function authorized(head: RequestHead, auth: Credentials): boolean {

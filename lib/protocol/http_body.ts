@@ -126,7 +126,11 @@ export class BodyFramer {
             if (this.#sizeDigits === 0) throw new ProtocolError("expected a chunk size", 400);
             this.#state = State.SizeLf;
           } else if (this.#inExtension) {
-            // chunk extensions are passed through unread
+            // Extensions pass through unread, but a bare LF ends the line for LF-tolerant
+            // recipients: the framing would differ (RFC 9112 §7.1.1).
+            if (c === 0x0a || c === 0x00) {
+              throw new ProtocolError("expected no LF or NUL in a chunk extension", 400);
+            }
           } else if (c === 0x3b || c === 0x20 || c === 0x09) {
             this.#inExtension = true;
           } else {
@@ -165,6 +169,9 @@ export class BodyFramer {
           this.#state = State.Size;
           break;
         case State.Trailer:
+          if (c === 0x0a || c === 0x00) {
+            throw new ProtocolError("expected no bare LF or NUL in the trailer", 400);
+          }
           i++;
           if (c === 0x0d) this.#state = State.TrailerLf;
           else this.#lineLength++;

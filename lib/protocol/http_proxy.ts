@@ -30,6 +30,8 @@ export interface ResponseHead {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** CR, LF and NUL have no place inside a field or start line (RFC 9110 §5.5, RFC 9112 §2.2). */
+const FORBIDDEN = /[\r\n\0]/;
 
 function findHeadEnd(bytes: Uint8Array): number {
   for (let i = 3; i < bytes.length; i++) {
@@ -49,6 +51,15 @@ function splitHead(bytes: Uint8Array, status: number): Decoded<[string, Header[]
   // Byte-for-byte (ISO-8859-1), so header values pass through unchanged.
   const text = String.fromCharCode(...bytes.subarray(0, end - 4));
   const [first, ...lines] = text.split("\r\n");
+  for (const line of [first, ...lines]) {
+    // A bare LF splits the line for LF-tolerant recipients: a header smuggled past this one.
+    if (FORBIDDEN.test(line)) {
+      throw new ProtocolError(
+        `expected no CR, LF or NUL inside a line, got ${JSON.stringify(line.slice(0, 60))}`,
+        status,
+      );
+    }
+  }
   const headers: Header[] = lines.map((line) => {
     const colon = line.indexOf(":");
     const name = line.slice(0, colon);
@@ -63,7 +74,8 @@ function splitHead(bytes: Uint8Array, status: number): Decoded<[string, Header[]
 /**
  * Decodes a request head ending in CRLF CRLF; `null` while more bytes are needed.
  *
- * @throws {ProtocolError} with status 400 for a malformed head, 431 for one over 64 KiB
+ * @throws {ProtocolError} with status 400 for a malformed head (a CR, LF or NUL inside a line
+ *   included), 431 for one over 64 KiB
  */
 export function decodeRequestHead(bytes: Uint8Array): Decoded<RequestHead> | null {
   const split = splitHead(bytes, 400);
@@ -80,7 +92,8 @@ export function decodeRequestHead(bytes: Uint8Array): Decoded<RequestHead> | nul
 /**
  * Decodes a response head; `null` while more bytes are needed.
  *
- * @throws {ProtocolError} with status 502 for a malformed head
+ * @throws {ProtocolError} with status 502 for a malformed head (a CR, LF or NUL inside a line
+ *   included)
  */
 export function decodeResponseHead(bytes: Uint8Array): Decoded<ResponseHead> | null {
   const split = splitHead(bytes, 502);
@@ -178,6 +191,9 @@ export function encodeResponseHead(head: ResponseHead): Uint8Array {
 
 /** A short complete response the proxy itself sends (errors, CONNECT's 200). */
 export function simpleResponse(status: number, reason: string, close = true): Uint8Array {
+  // The reason may quote the request: no control byte of it may end the line.
+  // deno-lint-ignore no-control-regex
+  reason = reason.replace(/[\x00-\x1f\x7f]/g, " ");
   const body = status === 200 ? "" : `${status} ${reason}\n`;
   const headers = status === 200
     ? ""
