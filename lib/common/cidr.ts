@@ -50,15 +50,17 @@ export function inCidr(ip: Uint8Array, range: Cidr): boolean {
 
 /**
  * The IPv4 address an IPv6 address carries inside it, as 16 mapped bytes, or null: the
- * IPv4-compatible form `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002:AABB:CCDD::/48` and
- * Teredo `2001::/32` (client address inverted). A gateway on the path may turn such an
- * address into its IPv4 one, so both must pass the range check.
+ * IPv4-compatible form `::a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d` (SIIT), NAT64
+ * `64:ff9b::/96`, 6to4 `2002:AABB:CCDD::/48` and Teredo `2001::/32` (client address
+ * inverted). A gateway on the path, or the kernel, may turn such an address into its IPv4
+ * one, so both must pass the range check.
  */
 export function embeddedIPv4(ip: Uint8Array): Uint8Array | null {
   const mapped = (a: number, b: number, c: number, d: number) =>
     Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d);
   const zeros = (from: number, to: number) => ip.subarray(from, to).every((b) => b === 0);
-  if (zeros(0, 12)) return mapped(ip[12], ip[13], ip[14], ip[15]);
+  const translated = zeros(0, 8) && ip[8] === 0xff && ip[9] === 0xff && zeros(10, 12);
+  if (zeros(0, 12) || translated) return mapped(ip[12], ip[13], ip[14], ip[15]);
   if (ip[0] === 0 && ip[1] === 0x64 && ip[2] === 0xff && ip[3] === 0x9b && zeros(4, 12)) {
     return mapped(ip[12], ip[13], ip[14], ip[15]);
   }
@@ -87,5 +89,6 @@ export const PRIVATE_RANGES: Cidr[] = [
   "64:ff9b:1::/48", // local-use NAT64
   "fc00::/7", // unique local
   "fe80::/10", // link-local
+  "fec0::/10", // site-local (deprecated, still routed inside some networks)
   "ff00::/8", // multicast
 ].map(parseCidr);

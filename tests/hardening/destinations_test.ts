@@ -26,6 +26,9 @@ const FORMS = [
   "fe80::1",
   "64:ff9b::7f00:1", // NAT64 form of 127.0.0.1
   "2002:7f00:1::1", // 6to4 form of 127.0.0.1
+  "::ffff:0:7f00:1", // IPv4-translated (::ffff:0:0:0/96) form of 127.0.0.1
+  "::ffff:0:a9fe:a9fe", // the metadata address 169.254.169.254 in that form
+  "fec0::1", // site-local
 ];
 
 const STRICT: DestinationPolicy = { allowPrivate: false, allow: [], deny: [] };
