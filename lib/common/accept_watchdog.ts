@@ -49,6 +49,8 @@ export class AcceptWatchdog {
   #seen = 0;
   #probing = false;
   #probe: Deno.TcpConn | null = null;
+  /** Sockets accepted while a probe was connecting: it may be accepted before it resolves. */
+  readonly #acceptedWhileProbing = new Set<string>();
   #stalledSince: number | null = null;
   #lastWarning = -Infinity;
   #warned = false;
@@ -64,6 +66,9 @@ export class AcceptWatchdog {
   /** Counts an accepted socket; true when it is one of the watchdog's own probes. */
   noteAccept(address: string | undefined, port: number | undefined): boolean {
     this.#accepts++;
+    if (this.#probing && this.#acceptedWhileProbing.size < 256) {
+      this.#acceptedWhileProbing.add(`${unmapped(address)} ${port}`);
+    }
     const probe = this.#probe?.localAddr as Deno.NetAddr | undefined;
     if (!probe || probe.port !== port || unmapped(address) !== unmapped(probe.hostname)) {
       return false;
@@ -96,11 +101,15 @@ export class AcceptWatchdog {
     const hostname = probeHost(this.#options.hostname);
     Deno.connect({ hostname, port: this.#options.port }).then((conn) => {
       this.#probing = false;
-      if (this.#stopped) return conn.close();
+      const local = conn.localAddr as Deno.NetAddr;
+      const accepted = this.#acceptedWhileProbing.has(`${unmapped(local.hostname)} ${local.port}`);
+      this.#acceptedWhileProbing.clear();
+      if (this.#stopped || accepted) return conn.close();
       conn.unref();
       this.#probe = conn;
     }, (error: Error) => {
       this.#probing = false;
+      this.#acceptedWhileProbing.clear();
       if (!this.#stopped) this.#stalled(`a connection to itself failed: ${error.message}`);
     });
   }
