@@ -9,6 +9,8 @@ import {
 } from "@logtape/logtape";
 import type { Logger, LogLevel, LogRecord, Sink } from "@logtape/logtape";
 
+import { printable } from "./printable.ts";
+
 export type { Logger };
 
 /** Logging options shared by both programs' CLIs. */
@@ -70,9 +72,22 @@ function writerTo(file: string | undefined): (line: string) => void {
   return (line) => output.writeSync(encoder.encode(line));
 }
 
+/**
+ * A value as text logs show it: on one line, control characters escaped (a domain with a LF
+ * from the network must not forge a line). Only a stack trace (`--exc`) keeps its newlines,
+ * after its escaped message.
+ */
 function formatValue(value: unknown, exc: boolean): string {
-  if (value instanceof Error) return exc ? (value.stack ?? value.message) : value.message;
-  if (typeof value === "string") return value;
+  if (value instanceof Error) {
+    const message = printable(value.message);
+    const stack = value.stack ?? "";
+    const head = `${value.name}: ${value.message}`;
+    if (!exc) return message;
+    return stack.startsWith(head)
+      ? `${value.name}: ${message}${stack.slice(head.length)}`
+      : printable(stack);
+  }
+  if (typeof value === "string") return printable(value);
   return Deno.inspect(value, { colors: false, compact: true, breakLength: Infinity });
 }
 
