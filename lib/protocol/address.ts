@@ -102,7 +102,8 @@ export function encodeAddress({ host, port }: Destination): Uint8Array {
 /**
  * Decodes ATYP + DST.ADDR + DST.PORT starting at `offset`; `null` when more bytes are needed.
  *
- * @throws {ProtocolError} with code 0x08 for an unknown address type
+ * @throws {ProtocolError} with code 0x08 for an unknown address type or a domain that is not
+ *   UTF-8, 0x01 for an empty domain
  */
 export function decodeAddress(bytes: Uint8Array, offset = 0): Decoded<Destination> | null {
   if (bytes.length <= offset) return null;
@@ -125,7 +126,13 @@ export function decodeAddress(bytes: Uint8Array, offset = 0): Decoded<Destinatio
     if (length === 0) throw new ProtocolError("expected a domain of 1 to 255 bytes, got 0", 0x01);
     end = offset + 2 + length;
     if (bytes.length < end + 2) return null;
-    host = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(offset + 2, end));
+    // Not UTF-8: it could not be re-encoded as the same name (U+FFFD takes 3 bytes), and no
+    // resolver would find it. Refused here, before the local takes a tunnel for it.
+    try {
+      host = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(offset + 2, end));
+    } catch {
+      throw new ProtocolError("expected a domain in UTF-8, got other bytes", 0x08);
+    }
   } else {
     throw new ProtocolError(`expected address type 1, 3 or 4, got ${atyp}`, 0x08);
   }

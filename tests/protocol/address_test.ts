@@ -392,3 +392,12 @@ Deno.test({
     }
   },
 });
+
+Deno.test("decodeAddress refuses a domain that is not UTF-8 with 0x08, once it is whole", () => {
+  const wire = bytes([0x03, 255], new Array(255).fill(0xff), [0, 80]);
+  for (let n = 0; n < wire.length; n++) assertEquals(decodeAddress(wire.subarray(0, n)), null);
+  const error = assertThrows(() => decodeAddress(wire), ProtocolError, "UTF-8");
+  assertEquals(error.code, 0x08);
+  const truncated = bytes([0x03, 3, 0x61, 0xc3, 0x61, 0, 80]); // a lone lead byte
+  assertEquals(assertThrows(() => decodeAddress(truncated), ProtocolError).code, 0x08);
+});
