@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { formatHostPort, parseHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
-import { parseRate, parseSize } from "./units.ts";
+import { parseTypedRate, parseTypedSize } from "./units.ts";
 import { LOG_LEVELS } from "./logging.ts";
 import type { LogOptions } from "./logging.ts";
 import { VERSION } from "../version.ts";
@@ -22,10 +22,10 @@ function parser<T>(parse: (text: string) => T, example: string) {
 
 /** `host:port`, `[v6]:port` or `:port`. */
 export const hostPortArg = parser((t) => parseHostPort(t, "0.0.0.0"), "127.0.0.1:1080");
-/** A rate in bytes per second. */
-export const rateArg = parser(parseRate, "2MiB");
-/** A size in bytes. */
-export const sizeArg = parser(parseSize, "50GiB");
+/** A rate in bytes per second; a bare number below 1 KiB needs its unit (`500B`). */
+export const rateArg = parser(parseTypedRate, "2MiB");
+/** A size in bytes; a bare number below 1 KiB needs its unit (`500B`). */
+export const sizeArg = parser(parseTypedSize, "50GiB");
 
 /** A whole number from `min` up. */
 export function integerArg(min: number, example: string) {

@@ -61,6 +61,44 @@ export function parseRate(text: string): number {
   return checked(Number(match[1]) * factor, text);
 }
 
+/**
+ * The least a number without a unit may say, 0 (unlimited) aside. Below it, a bare number is
+ * almost always a unit left out: `--up 0.5` meant 0.5 MiB/s, not half a byte.
+ */
+export const BARE_MINIMUM = 1024;
+
+/**
+ * {@linkcode parseRate} for a value a person typed (`--up`, `--down`): a non-zero number
+ * without a unit below {@linkcode BARE_MINIMUM} is refused; `500B`, `1024` and `0` pass.
+ *
+ * @throws {RangeError} for such a number, with examples, and for whatever `parseRate` refuses
+ * @example parseTypedRate("0.5") // throws: "0.5" has no unit, …; give one, such as 0.5MiB or 512KiB…
+ */
+export function parseTypedRate(text: string): number {
+  return parseRate(withUnitIfSmall(text.trim().replace(/\/s$/i, "")));
+}
+
+/**
+ * {@linkcode parseSize} for a value a person typed (`--quota`), with the same rule as
+ * {@linkcode parseTypedRate}.
+ *
+ * @throws {RangeError} for a small number without a unit, and for whatever `parseSize` refuses
+ * @example parseTypedSize("50GiB") // 53687091200
+ */
+export function parseTypedSize(text: string): number {
+  return parseSize(withUnitIfSmall(text.trim()));
+}
+
+function withUnitIfSmall(text: string): string {
+  const bare = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : null;
+  if (bare !== null && bare !== 0 && bare < BARE_MINIMUM) {
+    throw new RangeError(
+      `"${text}" has no unit, so it would mean ${text} bytes; give one, such as 0.5MiB or 512KiB (B for bytes: 500B)`,
+    );
+  }
+  return text;
+}
+
 function checked(value: number, text: string): number {
   const rounded = Math.round(value);
   if (rounded === 0 && value !== 0) {

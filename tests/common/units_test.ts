@@ -1,4 +1,10 @@
-import { formatBytes, parseRate, parseSize } from "../../lib/common/units.ts";
+import {
+  formatBytes,
+  parseRate,
+  parseSize,
+  parseTypedRate,
+  parseTypedSize,
+} from "../../lib/common/units.ts";
 import { assertEquals, assertThrows } from "../_assert.ts";
 
 const KiB = 1024;
@@ -218,4 +224,32 @@ Deno.test("formatBytes in the steady style keeps three figures, for numbers a pa
     assertEquals(formatBytes(bytes, "0 B", "steady"), text, String(bytes));
   }
   assertEquals(formatBytes(0, "0 B", "steady"), "0 B");
+});
+
+Deno.test("typed rates and sizes refuse a small number without a unit, with examples", () => {
+  for (const text of ["0.5", "1", "1000", "1023", "1.5", " 500 ", "0.5/s"]) {
+    assertThrows(() => parseTypedRate(text), RangeError, "512KiB");
+    if (!text.endsWith("/s")) assertThrows(() => parseTypedSize(text), RangeError, "0.5MiB");
+  }
+  assertThrows(() => parseTypedRate("0.5"), RangeError, "0.5MiB");
+});
+
+Deno.test("typed rates and sizes take 0, a unit, an explicit B, or a bare number from 1 KiB", () => {
+  const cases: [string, number][] = [
+    ["0", 0],
+    ["0.0", 0],
+    ["500B", 500],
+    ["1b", 1],
+    ["1024", 1024],
+    ["1000000", 1_000_000],
+    ["0.5MiB", 512 * KiB],
+    ["512KiB", 512 * KiB],
+    ["8bit", 1],
+  ];
+  for (const [text, bytes] of cases) {
+    assertEquals(parseTypedRate(text), bytes, text);
+    if (!text.endsWith("bit")) assertEquals(parseTypedSize(text), bytes, text);
+  }
+  assertEquals(parseTypedRate("2MiB/s"), 2 * MiB);
+  assertThrows(() => parseTypedRate("fast"), RangeError, "512KiB");
 });

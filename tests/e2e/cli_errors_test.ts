@@ -35,6 +35,10 @@ Deno.test("bad CLI values exit 2, name the option, and write nothing", async (t)
       ["user add --max-conns -3", ["user", "add", "bob", "--max-conns", "-3"], "--max-conns"],
       ["user set --up 2xx", ["user", "set", "alice", "--up", "2xx"], "--up"],
       ["user set --quota 1.2.3GB", ["user", "set", "alice", "--quota", "1.2.3GB"], "--quota"],
+      // A number without a unit below 1 KiB is a unit left out (0.5 MiB/s meant, not 1 B/s).
+      ["user add --up 0.5", ["user", "add", "bob", "--up", "0.5"], "--up"],
+      ["user set --down 100", ["user", "set", "alice", "--down", "100"], "--down"],
+      ["user set --quota 1000", ["user", "set", "alice", "--quota", "1000"], "--quota"],
     ];
     for (const [name, args, option] of cases) {
       await t.step(`${name}: exit 2, names ${option}, database unchanged`, async () => {
