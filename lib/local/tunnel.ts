@@ -175,10 +175,19 @@ export class TunnelDialer {
       );
     }
     tcp.setNoDelay(true);
-    const close = () => tcp.close();
+    // Once startTls has taken the TCP connection, only the TLS one can be closed: closing the
+    // TCP resource then throws BadResource, which from an abort listener would end the process.
+    let tls: Deno.TlsConn | undefined;
+    const close = () => {
+      try {
+        (tls ?? tcp).close();
+      } catch {
+        // already closed
+      }
+    };
     signal.addEventListener("abort", close, { once: true });
     try {
-      const tls = await Deno.startTls(tcp, { hostname: serverName ?? remote.host, caCerts });
+      tls = await Deno.startTls(tcp, { hostname: serverName ?? remote.host, caCerts });
       await tls.handshake();
       return new Peer(tls);
     } catch (error) {
@@ -188,11 +197,7 @@ export class TunnelDialer {
           "timeout",
         );
       }
-      try {
-        tcp.close();
-      } catch {
-        // already closed by the failed handshake
-      }
+      close();
       throw new TunnelError(`TLS with ${where} failed: ${(error as Error).message}`, "tls");
     } finally {
       signal.removeEventListener("abort", close);
