@@ -25,8 +25,14 @@ const MIGRATIONS: string[] = [
   )`,
 ];
 
-/** Tries at taking the write lock, each waiting up to the busy timeout. */
-const BUSY_ATTEMPTS = 5;
+/**
+ * How long one attempt at the write lock may block the thread. node:sqlite is synchronous, so
+ * SQLite's own busy wait stops the whole event loop (every relay of a running server) while
+ * another process holds the lock; waits longer than this happen between attempts, off the loop.
+ */
+const BUSY_TIMEOUT_MS = 20;
+/** How long a transaction keeps trying for the write lock before it gives up. */
+const BUSY_GIVE_UP_MS = 10_000;
 
 function isBusy(error: unknown): boolean {
   return /database is (locked|busy)|SQLITE_BUSY/i.test(String((error as Error)?.message));
@@ -85,22 +91,20 @@ export class SqliteStore implements UserStore {
    */
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA busy_timeout = 10000");
+    this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
   }
 
-  migrate(): Promise<void> {
-    return run(() => {
-      const version = this.#version();
-      if (version > MIGRATIONS.length) throw new SchemaVersionError(version, MIGRATIONS.length);
-      for (let v = version; v < MIGRATIONS.length; v++) {
-        this.#transaction(() => {
-          this.#db.exec(MIGRATIONS[v]);
-          this.#db.exec(`PRAGMA user_version = ${v + 1}`);
-        });
-      }
-    });
+  async migrate(): Promise<void> {
+    const version = this.#version();
+    if (version > MIGRATIONS.length) throw new SchemaVersionError(version, MIGRATIONS.length);
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      await this.#transaction(() => {
+        this.#db.exec(MIGRATIONS[v]);
+        this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+      });
+    }
   }
 
   schemaVersion(): Promise<number> {
@@ -114,17 +118,20 @@ export class SqliteStore implements UserStore {
 
   /**
    * Runs `work` in one immediate transaction (taking the write lock up front, so it never has
-   * to upgrade a read lock, which SQLite cannot wait for). The busy timeout waits for the
-   * other process's short transaction; should it still report busy, the transaction is retried.
+   * to upgrade a read lock, which SQLite cannot wait for). While another process holds the
+   * lock, tries again after growing pauses, for up to {@linkcode BUSY_GIVE_UP_MS}; from BEGIN
+   * to COMMIT everything is synchronous, so two callers never interleave inside one.
    */
-  #transaction<T>(work: () => T): T {
-    for (let attempt = 1;; attempt++) {
+  async #transaction<T>(work: () => T): Promise<T> {
+    const giveUp = Date.now() + BUSY_GIVE_UP_MS;
+    for (let pause = 5;; pause = Math.min(pause * 2, 250)) {
       try {
         this.#db.exec("BEGIN IMMEDIATE");
         break;
       } catch (error) {
-        if (attempt >= BUSY_ATTEMPTS || !isBusy(error)) throw error;
+        if (!isBusy(error) || Date.now() >= giveUp) throw error;
       }
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
     try {
       const result = work();
@@ -255,7 +262,7 @@ export class SqliteStore implements UserStore {
       const statement = this.#db.prepare(
         "UPDATE users SET bytes_up = bytes_up + ?, bytes_down = bytes_down + ?, open_conns = ? WHERE id = ?",
       );
-      this.#transaction(() => {
+      return this.#transaction(() => {
         for (const d of deltas) statement.run(d.up, d.down, d.openConns, d.id);
       });
     });
@@ -266,8 +273,8 @@ export class SqliteStore implements UserStore {
   }
 }
 
-/** Runs synchronous `work` as the interface's promise, a throw becoming a rejection. */
-function run<T>(work: () => T): Promise<T> {
+/** Runs `work` as the interface's promise, a synchronous throw becoming a rejection. */
+function run<T>(work: () => T | Promise<T>): Promise<T> {
   try {
     return Promise.resolve(work());
   } catch (error) {
