@@ -12,11 +12,13 @@ import {
 } from "../common/cli.ts";
 import { logger, setupLogging, stopLogging } from "../common/logging.ts";
 import { shutdownSignal } from "../common/signals.ts";
+import { shortPassword } from "../common/password_floor.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { defaultSettingsPath, loadSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
 import { ProxyControl } from "./proxy_control.ts";
+import { AccountWatch } from "./account_watch.ts";
 import { LOCAL_DEFAULTS } from "./config.ts";
 import type { LocalConfig } from "./config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
@@ -95,6 +97,10 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   if (Boolean(options.socksUser) !== Boolean(options.socksPass)) {
     usageError("options '--socks-user' and '--socks-pass' go together");
   }
+  const short = options.socksPass === undefined ? null : shortPassword(options.socksPass);
+  if (short) {
+    usageError(`option '--socks-pass <password>': ${short} (a long random one is better)`);
+  }
   if (options.ca) {
     try {
       Deno.readTextFileSync(options.ca);
@@ -153,6 +159,13 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
         { address: where },
       );
     }
+    // Started before the check: the remote may come up later. The check says why not, once.
+    const watch = new AccountWatch(() => control.checkAccount(), {
+      remote: settings.remote,
+      user: settings.user,
+    });
+    control.events.subscribe((end) => watch.observe(end));
+    watch.start();
   } else {
     console.log("swiftproxy-local: no remote configured yet; fill in the form in the dashboard");
   }
@@ -208,7 +221,11 @@ export function localProgram() {
         LOCAL_DEFAULTS.preconnect,
       )
       .option("--socks-user <name>", "require this login from SOCKS5/HTTP clients (LAN sharing)")
-      .option("--socks-pass <password>", "password for --socks-user")
+      .option(
+        "--socks-pass <password>",
+        "password for --socks-user, at least 8 characters (better: a long random one, " +
+          "e.g. from `openssl rand -base64 18`)",
+      )
       .option("--ui <host:port>", "dashboard address (a web page)", hostPortArg, {
         host: "127.0.0.1",
         port: 9090,

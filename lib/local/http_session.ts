@@ -19,21 +19,21 @@ import type { Framing } from "../protocol/http_body.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import type { Credentials } from "../protocol/socks5.ts";
 import { withDeadline } from "../common/peer.ts";
 import type { Peer } from "../common/peer.ts";
 import { relay } from "../common/relay.ts";
-import { timingSafeEqual } from "../common/timing_safe.ts";
 import type { Meter } from "../common/relay.ts";
 import { TunnelError } from "./tunnel.ts";
 import type { TunnelDialer } from "./tunnel.ts";
+import type { LoginCheck } from "./client_login.ts";
+import { CLOSED_AT_ONCE, TUNNEL_FAILED, tunnelReason } from "./tunnel_outcome.ts";
 
 /** What an HTTP session needs from the local server. */
 export interface HttpSessionContext {
   dialer: TunnelDialer;
   handshakeTimeoutMs: number;
-  /** When set, clients must send `Proxy-Authorization: Basic` with these. */
-  auth?: Credentials;
+  /** When set, clients must send `Proxy-Authorization: Basic` with a login this accepts. */
+  login?: LoginCheck;
   up: Meter;
   down: Meter;
   /** Called with each destination as requests name them. */
@@ -41,7 +41,13 @@ export interface HttpSessionContext {
 }
 
 /** How an HTTP session ended, for the access log. */
-export type HttpSessionEnd = "done" | "refused" | "tunnel-failed" | "client-reset" | "server-reset";
+export type HttpSessionEnd =
+  | "done"
+  | "refused"
+  | typeof TUNNEL_FAILED
+  | typeof CLOSED_AT_ONCE
+  | "client-reset"
+  | "server-reset";
 
 class NoResponse extends Error {}
 
@@ -57,8 +63,14 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
     for (;;) {
       let head: RequestHead;
       try {
-        const reading = client.readFrame(decodeRequestHead);
-        head = first ? await withDeadline(client, ctx.handshakeTimeoutMs, reading) : await reading;
+        // Waiting for a keep-alive client's next request is the idle timeout's business; once
+        // it starts, its head gets the handshake deadline, as the first one did.
+        if (!first && !(await nextRequestStarts(client))) return "done";
+        head = await withDeadline(
+          client,
+          ctx.handshakeTimeoutMs,
+          client.readFrame(decodeRequestHead),
+        );
       } catch (error) {
         if (error instanceof ProtocolError) {
           await client.write(simpleResponse(error.code ?? 400, "Bad Request")).catch(() => {});
@@ -68,7 +80,7 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         throw error;
       }
       first = false;
-      if (ctx.auth && !authorized(head, ctx.auth)) {
+      if (ctx.login && !authorized(head, ctx.login)) {
         await client.write(proxyAuthRequired());
         return "refused";
       }
@@ -91,15 +103,11 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
 
       if (head.method === "CONNECT") {
         const tunnel = await openOrRefuse(client, ctx);
-        if (!tunnel) return "tunnel-failed";
+        if (!tunnel) return TUNNEL_FAILED;
         await client.write(simpleResponse(200, "Connection established"));
         await tunnel.write(ctx.dialer.header(destination, client.takeBuffered()));
-        const result = await relay(client, tunnel, { up: ctx.up, down: ctx.down });
-        return result.reason === "done"
-          ? "done"
-          : result.reason === "aborted"
-          ? "done"
-          : result.reason;
+        const reason = tunnelReason(await relay(client, tunnel, { up: ctx.up, down: ctx.down }));
+        return reason === "aborted" ? "done" : reason;
       }
 
       const keepAlive = clientKeepsAlive(head);
@@ -107,28 +115,31 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
       let fresh = false;
       if (!upstream) {
         const tunnel = await openOrRefuse(client, ctx);
-        if (!tunnel) return "tunnel-failed";
+        if (!tunnel) return TUNNEL_FAILED;
         upstream = { key, peer: tunnel };
         fresh = true;
       }
       const send = (tunnel: Peer, newTunnelTo: Destination | null) =>
         exchange(client, tunnel, head, framing, keepAlive, outgoing, newTunnelTo, ctx);
-      let outcome: "keep" | "close" | "upgrade";
-      try {
-        outcome = await send(upstream.peer, fresh ? destination : null);
-      } catch (error) {
-        if (!(error instanceof NoResponse)) throw error;
-        // A reused tunnel whose origin had closed: retry once on a new one if nothing is lost.
-        upstream.peer.close();
-        upstream = null;
-        if (fresh || framing.kind !== "none") {
-          await client.write(simpleResponse(502, "Bad Gateway")).catch(() => {});
-          return "server-reset";
+      let outcome: "keep" | "close" | "upgrade" | null = null;
+      while (outcome === null) {
+        try {
+          outcome = await send(upstream.peer, fresh ? destination : null);
+        } catch (error) {
+          if (!(error instanceof NoResponse)) throw error;
+          upstream.peer.close();
+          upstream = null;
+          // A new tunnel with no answer at all was closed by the remote at once.
+          if (fresh || framing.kind !== "none") {
+            await client.write(simpleResponse(502, "Bad Gateway")).catch(() => {});
+            return fresh ? CLOSED_AT_ONCE : "server-reset";
+          }
+          // A reused tunnel whose origin had closed: retry once on a new one, nothing is lost.
+          const tunnel = await openOrRefuse(client, ctx);
+          if (!tunnel) return TUNNEL_FAILED;
+          upstream = { key, peer: tunnel };
+          fresh = true;
         }
-        const tunnel = await openOrRefuse(client, ctx);
-        if (!tunnel) return "tunnel-failed";
-        upstream = { key, peer: tunnel };
-        outcome = await send(tunnel, destination);
       }
       if (outcome === "upgrade") {
         const result = await relay(client, upstream.peer, { up: ctx.up, down: ctx.down });
@@ -144,6 +155,14 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
     upstream?.peer.close();
     client.close();
   }
+}
+
+/** Waits for the first byte of a keep-alive client's next request; false when it closes. */
+async function nextRequestStarts(client: Peer): Promise<boolean> {
+  const bytes = await client.read();
+  if (bytes === null) return false;
+  client.unread(bytes);
+  return true;
 }
 
 async function openOrRefuse(client: Peer, ctx: HttpSessionContext): Promise<Peer | null> {
@@ -254,7 +273,8 @@ function clientKeepsAlive(head: RequestHead): boolean {
   return head.version === "HTTP/1.1" || connection.includes("keep-alive");
 }
 
-function authorized(head: RequestHead, auth: Credentials): boolean {
+/** Whether the request's Basic credentials pass `login`; none at all is no failed guess. */
+function authorized(head: RequestHead, login: LoginCheck): boolean {
   const value = headerValue(head.headers, "proxy-authorization") ?? "";
   const match = /^Basic\s+(\S+)$/i.exec(value);
   if (!match) return false;
@@ -264,7 +284,10 @@ function authorized(head: RequestHead, auth: Credentials): boolean {
   } catch {
     return false;
   }
-  return timingSafeEqual(given, `${auth.username}:${auth.password}`);
+  // RFC 7617: the user-id ends at the first colon; the password may hold more.
+  const colon = given.indexOf(0x3a);
+  if (colon < 0) return login(given, new Uint8Array(0));
+  return login(given.subarray(0, colon), given.subarray(colon + 1));
 }
 
 function proxyAuthRequired(): Uint8Array {

@@ -47,6 +47,8 @@ export class ProxyControl {
   account: AccountStatus | null = null;
   problem: Problem | null = null;
   #server: LocalServer | null = null;
+  /** The remote and login the listener uses, while listening. */
+  #inUse: RemoteEndpoint | null = null;
   #refresh: ReturnType<typeof setInterval> | undefined;
   readonly #watchers = new Set<() => void>();
 
@@ -93,6 +95,7 @@ export class ProxyControl {
       const account = check ? await checkAccount(endpoint, this.options.answerMs) : null;
       await this.disconnect();
       this.#server = this.#listen(listen, endpoint);
+      this.#inUse = endpoint;
       this.account = account;
       this.state = "listening";
       log.info("proxy listening on {address}, remote {remote}", {
@@ -107,7 +110,7 @@ export class ProxyControl {
           })
         );
       }
-      this.#startRefresh(endpoint, !check);
+      this.#startRefresh();
       return account;
     } catch (error) {
       this.state = this.#server ? "listening" : "stopped";
@@ -126,6 +129,7 @@ export class ProxyControl {
     this.#refresh = undefined;
     const server = this.#server;
     this.#server = null;
+    this.#inUse = null;
     if (server) {
       await server.stop();
       log.info("proxy stopped");
@@ -194,24 +198,39 @@ export class ProxyControl {
     }
   }
 
-  /** Asks for the account now and then while listening, so usage and expiry stay current. */
-  #startRefresh(endpoint: RemoteEndpoint, now: boolean): void {
-    const refresh = async () => {
-      try {
-        const account = await checkAccount(endpoint, this.options.answerMs);
-        if (this.state !== "listening") return;
+  /**
+   * Asks the remote for the account now, with the login the listener uses, and keeps the
+   * answer (or the problem) for the page. Connect with `check: false` leaves this to the caller.
+   *
+   * @throws {Problem} not listening, or why the check failed (see {@linkcode checkAccount})
+   * @example const account = await control.checkAccount();
+   */
+  async checkAccount(): Promise<AccountStatus> {
+    const endpoint = this.#inUse;
+    if (!endpoint) throw new Problem("settings", "Not connected: nothing to check.");
+    try {
+      const account = await checkAccount(endpoint, this.options.answerMs);
+      if (this.#inUse === endpoint) {
         this.account = account;
         this.problem = null;
-      } catch (error) {
-        if (this.state !== "listening") return;
-        this.problem = error as Problem;
       }
-      this.#changed();
-    };
+      return account;
+    } catch (error) {
+      const problem = error instanceof Problem
+        ? error
+        : new Problem("remote-unreachable", `Account check failed: ${(error as Error).message}.`);
+      if (this.#inUse === endpoint) this.problem = problem;
+      throw problem;
+    } finally {
+      if (this.#inUse === endpoint) this.#changed();
+    }
+  }
+
+  /** Asks for the account now and then while listening, so usage and expiry stay current. */
+  #startRefresh(): void {
     const every = this.options.refreshMs ?? 15_000;
     if (every <= 0) return;
-    if (now) refresh();
-    this.#refresh = setInterval(refresh, every);
+    this.#refresh = setInterval(() => this.checkAccount().catch(() => {}), every);
   }
 
   #changed(): void {

@@ -19,6 +19,13 @@ import { httpSession } from "./http_session.ts";
 import { TunnelDialer, TunnelError } from "./tunnel.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
 import type { LocalConfig } from "./config.ts";
+import { ClientLogin } from "./client_login.ts";
+import {
+  CLOSED_AT_ONCE,
+  CLOSED_AT_ONCE_WORDS,
+  TUNNEL_FAILED,
+  tunnelReason,
+} from "./tunnel_outcome.ts";
 
 /** What one listener needs: the local's config, where to listen, and the remote to use. */
 export interface LocalServerConfig extends LocalConfig {
@@ -35,6 +42,7 @@ export class LocalServer {
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
   readonly #gate: HandshakeGate;
+  readonly #login: ClientLogin | null;
   readonly connections: ConnectionTable;
   /** Finished client connections, for the access log and any other subscriber. */
   readonly events = new SessionEvents();
@@ -48,6 +56,7 @@ export class LocalServer {
   constructor(config: LocalServerConfig, connections = new ConnectionTable()) {
     this.#config = config;
     this.#gate = new HandshakeGate(config.maxHandshakes);
+    this.#login = config.clientAuth ? new ClientLogin(config.clientAuth) : null;
     this.connections = connections;
     this.events.subscribe(accessLog("local"));
     this.#dialer = new TunnelDialer(config.endpoint);
@@ -98,6 +107,12 @@ export class LocalServer {
     const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
     try {
       const reason = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
+      if (reason === CLOSED_AT_ONCE) {
+        log.warn(`{client} -> {destination}: ${CLOSED_AT_ONCE_WORDS}`, {
+          client: info.client,
+          destination: info.destination,
+        });
+      }
       this.events.publish({
         user: this.#config.endpoint.user,
         protocol: info.protocol,
@@ -120,7 +135,7 @@ export class LocalServer {
       request = await withDeadline(
         client,
         this.#config.handshakeTimeoutMs,
-        socksHandshake(client, { auth: this.#config.clientAuth }),
+        socksHandshake(client, { login: this.#loginFor(client) }),
       );
       this.#gate.leave(client);
     } catch (error) {
@@ -158,7 +173,7 @@ export class LocalServer {
         destination: info.destination,
         error,
       });
-      return `tunnel failed (${error.kind})`;
+      return `${TUNNEL_FAILED} (${error.kind})`;
     }
     try {
       // Both at once: the remote dials the destination while the client reads its reply.
@@ -173,7 +188,7 @@ export class LocalServer {
     const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
     const result = await relay(client, tunnel, idle);
     idle.stop();
-    return result.reason;
+    return tunnelReason(result);
   }
 
   #http(client: Peer, info: ConnectionInfo): Promise<string> {
@@ -183,7 +198,7 @@ export class LocalServer {
     return httpSession(client, {
       dialer: this.#dialer,
       handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
-      auth: this.#config.clientAuth,
+      login: this.#loginFor(client),
       up: idle.up,
       down: idle.down,
       onDestination: (destination) => {
@@ -191,6 +206,10 @@ export class LocalServer {
         info.destination = destination;
       },
     }).finally(() => idle.stop());
+  }
+
+  #loginFor(client: Peer) {
+    return this.#login?.from((client.conn.remoteAddr as Deno.NetAddr).hostname);
   }
 
   /** Stops listening and closes every client connection. */

@@ -9,16 +9,16 @@ import {
   Method,
   Reply,
 } from "../protocol/socks5.ts";
-import type { Credentials, SocksRequest } from "../protocol/socks5.ts";
+import type { SocksRequest } from "../protocol/socks5.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Peer } from "../common/peer.ts";
-import { timingSafeEqual } from "../common/timing_safe.ts";
 import { TunnelError } from "./tunnel.ts";
+import type { LoginCheck } from "./client_login.ts";
 
 /** What the SOCKS5 handshake needs from the local's settings. */
 export interface SocksSettings {
-  /** When set, clients must log in with this username and password (RFC 1929). */
-  auth?: Credentials;
+  /** When set, clients must log in (RFC 1929) with a username and password this accepts. */
+  login?: LoginCheck;
 }
 
 /** Thrown when a SOCKS5 client is refused; the reply has been sent. */
@@ -52,20 +52,19 @@ export function replyForTunnelError(error: TunnelError): number {
  */
 export async function socksHandshake(client: Peer, settings: SocksSettings): Promise<SocksRequest> {
   const methods = await client.readFrame(decodeGreeting);
-  const wanted = settings.auth ? Method.userPass : Method.noAuth;
+  const wanted = settings.login ? Method.userPass : Method.noAuth;
   if (!methods.includes(wanted)) {
     await client.write(encodeMethodSelection(Method.noAcceptable));
     throw new SocksRefused(
-      settings.auth
+      settings.login
         ? "the client does not offer username/password login"
         : "the client requires a login",
     );
   }
   await client.write(encodeMethodSelection(wanted));
-  if (settings.auth) {
+  if (settings.login) {
     const given = await client.readFrame(decodeUserPass);
-    const ok = timingSafeEqual(given.username, settings.auth.username) &&
-      timingSafeEqual(given.password, settings.auth.password);
+    const ok = settings.login(given.username, given.password);
     await client.write(encodeUserPassStatus(ok));
     if (!ok) throw new SocksRefused(`wrong SOCKS5 login for user "${given.username}"`);
   }
