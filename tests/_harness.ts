@@ -189,6 +189,22 @@ export class RemoteFixture {
   }
 }
 
+/**
+ * Spawns `swiftproxy-local` on a free loopback port (the `--listen` is added) with `args` and
+ * `password` in `SWIFTPROXY_PASSWORD`; resolves once the proxy listens.
+ */
+export async function spawnLocal(
+  args: string[],
+  password = "alice-secret",
+): Promise<{ program: Program; port: number }> {
+  const port = freePort();
+  const program = new Program(localArgs("--listen", `127.0.0.1:${port}`, ...args), {
+    env: { SWIFTPROXY_PASSWORD: password },
+  });
+  await program.waitFor(/proxy on/);
+  return { program, port };
+}
+
 /** A local connected to `remote` as `user`. */
 export class LocalFixture {
   readonly port: number;
@@ -205,26 +221,19 @@ export class LocalFixture {
     password = "alice-secret",
     extraArgs: string[] = [],
   ): Promise<LocalFixture> {
-    const port = freePort();
-    const program = new Program(
-      localArgs(
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--remote",
-        remote.address,
-        "--user",
-        user,
-        "--ca",
-        remote.certPath,
-        // No dashboard port to fight over, and never the user's own settings file.
-        "--no-ui",
-        "--config",
-        `${remote.dir}/local.json`,
-        ...extraArgs,
-      ),
-      { env: { SWIFTPROXY_PASSWORD: password } },
-    );
-    await program.waitFor(/proxy on/);
+    const { program, port } = await spawnLocal([
+      "--remote",
+      remote.address,
+      "--user",
+      user,
+      "--ca",
+      remote.certPath,
+      // No dashboard port to fight over, and never the user's own settings file.
+      "--no-ui",
+      "--config",
+      `${remote.dir}/local.json`,
+      ...extraArgs,
+    ], password);
     return new LocalFixture(port, program);
   }
 

@@ -28,7 +28,7 @@ export interface AccountWatchOptions {
  * @example
  * const watch = new AccountWatch(() => control.checkAccount(), { remote, user });
  * control.events.subscribe((end) => watch.observe(end));
- * await watch.start();
+ * await watch.start(1_000);
  */
 export class AccountWatch {
   readonly #check: () => Promise<AccountStatus>;
@@ -38,15 +38,31 @@ export class AccountWatch {
   /** The remote answers tunnels but not the check (a plain Trojan server): do not ask again. */
   #uncheckable = false;
   #checking = false;
-  #lastCheck = -Infinity;
+  /** When a failed tunnel last started a check (the one at start does not count). */
+  #lastRecheck = -Infinity;
 
   constructor(check: () => Promise<AccountStatus>, options: AccountWatchOptions) {
     this.#check = check;
     this.#options = options;
   }
 
-  /** The check at start; resolves once it is logged (it never throws). */
-  async start(): Promise<void> {
+  /**
+   * The check at start. Resolves once it is logged, or after `patienceMs` with the check
+   * still going (its line then comes later); it never throws.
+   */
+  start(patienceMs = Infinity): Promise<void> {
+    const checked = this.#first();
+    if (!Number.isFinite(patienceMs)) return checked;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, patienceMs);
+      checked.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async #first(): Promise<void> {
     const problem = await this.#run();
     if (problem) {
       log.warn("{cause} {next}", {
@@ -66,7 +82,9 @@ export class AccountWatch {
       return;
     }
     if (!tunnelFailed(end.reason) || !this.#working || this.#uncheckable || this.#checking) return;
-    if (performance.now() - this.#lastCheck < (this.#options.recheckMs ?? 60_000)) return;
+    const now = performance.now();
+    if (now - this.#lastRecheck < (this.#options.recheckMs ?? 60_000)) return;
+    this.#lastRecheck = now;
     this.#run().then((problem) => {
       if (problem) {
         log.warn("tunnels to {remote} fail: {cause}", {
@@ -80,7 +98,6 @@ export class AccountWatch {
   /** One check; the problem it found, if any. */
   async #run(): Promise<Problem | null> {
     this.#checking = true;
-    this.#lastCheck = performance.now();
     try {
       await this.#check();
       this.#working = true;

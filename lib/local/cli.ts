@@ -94,7 +94,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError("a password is required: set SWIFTPROXY_PASSWORD (or --password)");
     }
   }
-  if (Boolean(options.socksUser) !== Boolean(options.socksPass)) {
+  if (Boolean(options.socksUser) !== (options.socksPass !== undefined)) {
     usageError("options '--socks-user' and '--socks-pass' go together");
   }
   const short = options.socksPass === undefined ? null : shortPassword(options.socksPass);
@@ -150,6 +150,15 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       console.error(`error: ${(error as Error).message}`);
       Deno.exit(1);
     }
+    // The listener is up: the remote may come up later. The check says once why it cannot
+    // work; it comes before the "proxy on" line when it answers within a second (when all is
+    // well, one round trip), so that line follows what the remote said.
+    const watch = new AccountWatch(() => control.checkAccount(), {
+      remote: settings.remote,
+      user: settings.user,
+    });
+    control.events.subscribe((end) => watch.observe(end));
+    await watch.start(1_000);
     const bound = control.listenAddress!;
     const where = formatHostPort({ host: bound.hostname, port: bound.port });
     console.log(`swiftproxy-local: SOCKS5 and HTTP proxy on ${where}, remote ${settings.remote}`);
@@ -159,13 +168,6 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
         { address: where },
       );
     }
-    // Started before the check: the remote may come up later. The check says why not, once.
-    const watch = new AccountWatch(() => control.checkAccount(), {
-      remote: settings.remote,
-      user: settings.user,
-    });
-    control.events.subscribe((end) => watch.observe(end));
-    watch.start();
   } else {
     console.log("swiftproxy-local: no remote configured yet; fill in the form in the dashboard");
   }
