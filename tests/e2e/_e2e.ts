@@ -32,49 +32,29 @@ export function startQuietChain(
 export { closeQuietly } from "../_harness.ts";
 
 /**
- * Things to stop at the end of a test, stopped last-first; starting several at once keeps
- * those that did start on the list even when another fails.
+ * Awaits every start at once; `stack` adopts each that succeeded (to be stopped with `stop`),
+ * then the first failure, if any, is rethrown.
  *
  * @example
- * const cleanup = new Cleanup();
- * try { const chain = cleanup.add(await startQuietChain(), (c) => c.stop()); … }
- * finally { await cleanup.run(); }
+ * await using cleanup = new AsyncDisposableStack();
+ * const [a, b] = await adoptAll(cleanup, [startLocal(x), startLocal(y)], (l) => l.stop());
  */
-export class Cleanup {
-  readonly #steps: (() => Promise<unknown> | unknown)[] = [];
-
-  /** Registers `stop(value)` and returns `value`. */
-  add<T>(value: T, stop: (value: T) => Promise<unknown> | unknown): T {
-    this.#steps.push(() => stop(value));
-    return value;
-  }
-
-  /** Awaits every start; registers each that succeeded, then rethrows the first failure. */
-  async all<T>(
-    starts: Promise<T>[],
-    stop: (value: T) => Promise<unknown> | unknown,
-  ): Promise<T[]> {
-    const settled = await Promise.allSettled(starts);
-    for (const result of settled) {
-      if (result.status === "fulfilled") this.add(result.value, stop);
+export async function adoptAll<T>(
+  stack: AsyncDisposableStack,
+  starts: Promise<T>[],
+  stop: (value: T) => Promise<unknown> | unknown,
+): Promise<T[]> {
+  const settled = await Promise.allSettled(starts);
+  for (const result of settled) {
+    if (result.status === "fulfilled") {
+      stack.adopt(result.value, async (value) => {
+        await stop(value);
+      });
     }
-    const failed = settled.find((result) => result.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
   }
-
-  /** Runs every registered stop, last first; rethrows the first error after all ran. */
-  async run(): Promise<void> {
-    let first: unknown = null;
-    for (const step of this.#steps.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        first ??= error;
-      }
-    }
-    if (first) throw first;
-  }
+  const failed = settled.find((result) => result.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 /** Reads from `conn` until it closes; returns every byte. */

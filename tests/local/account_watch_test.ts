@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { curl, delay, freePort, spawnLocal, startOrigin } from "../_harness.ts";
 import type { Program } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
-import { Cleanup, closeQuietly, makeCertificates, quietLocalArgs } from "../e2e/_e2e.ts";
+import { adoptAll, closeQuietly, makeCertificates, quietLocalArgs } from "../e2e/_e2e.ts";
 
 /** Starts a local on `remote` as alice with `password`, and waits until it listens. */
 function startLocal(remote: string, password: string, extra: string[], dir: string) {
@@ -34,72 +34,68 @@ function webSite(cert: string, key: string): { port: number; close(): void } {
 const warnings = (output: string) => output.split("\n").filter((line) => line.includes("[WRN]"));
 
 Deno.test("the local says at start why it cannot work, once, and listens anyway", async (t) => {
-  const cleanup = new Cleanup();
-  try {
-    const remote = cleanup.add(await InProcessRemote.start(), (r) => r.stop());
-    const dir = remote.dir;
-    const certs = await makeCertificates(dir);
-    const site = cleanup.add(
-      webSite(await Deno.readTextFile(certs.cert), await Deno.readTextFile(certs.key)),
-      (s) => s.close(),
-    );
-    const ca = ["--ca", remote.certPath];
-    const [right, wrong, untrusted, down, notOurs] = await cleanup.all([
-      startLocal(remote.address, "alice-secret", ca, `${dir}/right`),
-      startLocal(remote.address, "not-alice-secret", ca, `${dir}/wrong`),
-      startLocal(remote.address, "alice-secret", [], `${dir}/untrusted`),
-      startLocal(`127.0.0.1:${freePort()}`, "alice-secret", ca, `${dir}/down`),
-      startLocal(`127.0.0.1:${site.port}`, "alice-secret", ["--ca", certs.caCert], `${dir}/site`),
-    ], (local) => local.program.stop());
+  await using cleanup = new AsyncDisposableStack();
+  const remote = cleanup.adopt(await InProcessRemote.start(), (r) => r.stop());
+  const dir = remote.dir;
+  const certs = await makeCertificates(dir);
+  const site = cleanup.adopt(
+    webSite(await Deno.readTextFile(certs.cert), await Deno.readTextFile(certs.key)),
+    (s) => s.close(),
+  );
+  const ca = ["--ca", remote.certPath];
+  const [right, wrong, untrusted, down, notOurs] = await adoptAll(cleanup, [
+    startLocal(remote.address, "alice-secret", ca, `${dir}/right`),
+    startLocal(remote.address, "not-alice-secret", ca, `${dir}/wrong`),
+    startLocal(remote.address, "alice-secret", [], `${dir}/untrusted`),
+    startLocal(`127.0.0.1:${freePort()}`, "alice-secret", ca, `${dir}/down`),
+    startLocal(`127.0.0.1:${site.port}`, "alice-secret", ["--ca", certs.caCert], `${dir}/site`),
+  ], (local) => local.program.stop());
 
-    const cases: [string, Program, RegExp][] = [
-      ["a wrong password", wrong.program, /Login refused by 127\.0\.0\.1:\d+.*Check --user/],
-      [
-        "no --ca for a self-signed remote",
-        untrusted.program,
-        /Certificate not trusted: .*--ca FILE .*fingerprint/,
-      ],
-      ["a remote that is down", down.program, /Remote unreachable: .*may come up later/],
-      ["a web site, not a remote", notOurs.program, /Not a SwiftProxy remote: /],
-    ];
-    for (const [name, program, cause] of cases) {
-      await t.step(`${name}: one warning with the cause, and still listening`, async () => {
-        await program.waitFor(/\[WRN\].*The proxy listens anyway/);
-        const lines = warnings(program.output);
-        assertEquals(lines.length, 1, program.output);
-        assert(cause.test(lines[0]), lines[0]);
-        assert(!program.output.includes("alice-secret"), "the password was logged");
-        assertEquals(
-          await Promise.race([program.status.then(() => "exited"), "running"]),
-          "running",
-        );
-      });
-    }
-
-    await t.step("the right login: logged in, no warning", async () => {
-      await right.program.waitFor(/logged in to 127\.0\.0\.1:\d+ as alice/);
-      assertEquals(warnings(right.program.output), []);
+  const cases: [string, Program, RegExp][] = [
+    ["a wrong password", wrong.program, /Login refused by 127\.0\.0\.1:\d+.*Check --user/],
+    [
+      "no --ca for a self-signed remote",
+      untrusted.program,
+      /Certificate not trusted: .*--ca FILE .*fingerprint/,
+    ],
+    ["a remote that is down", down.program, /Remote unreachable: .*may come up later/],
+    ["a web site, not a remote", notOurs.program, /Not a SwiftProxy remote: /],
+  ];
+  for (const [name, program, cause] of cases) {
+    await t.step(`${name}: one warning with the cause, and still listening`, async () => {
+      await program.waitFor(/\[WRN\].*The proxy listens anyway/);
+      const lines = warnings(program.output);
+      assertEquals(lines.length, 1, program.output);
+      assert(cause.test(lines[0]), lines[0]);
+      assert(!program.output.includes("alice-secret"), "the password was logged");
+      assertEquals(
+        await Promise.race([program.status.then(() => "exited"), "running"]),
+        "running",
+      );
     });
-
-    await t.step("a login that stops working later is said once, in words", async () => {
-      const origin = cleanup.add(startOrigin(), (o) => o.close());
-      const url = `http://127.0.0.1:${origin.port}/`;
-      const proxy = ["--socks5-hostname", `127.0.0.1:${right.port}`];
-      assertEquals((await curl(...proxy, url)).code, 0);
-      await remote.user("passwd", "alice", "--password", "alice-new-secret");
-      // The remote picks the change up within a second; until then the old login works.
-      await delay(1_200);
-      const failed = await curl(...proxy, url);
-      assert(failed.code !== 0, "curl got through with the old password");
-      const said = /\[WRN\].*tunnels to 127\.0\.0\.1:\d+ fail: Login refused/;
-      await right.program.waitFor(said, 10_000);
-      assert((await curl(...proxy, url)).code !== 0);
-      await delay(1_000);
-      const lines = warnings(right.program.output).filter((line) => said.test(line));
-      assertEquals(lines.length, 1, right.program.output);
-      assert(!right.program.output.includes("alice-new-secret"), "a password was logged");
-    });
-  } finally {
-    await cleanup.run();
   }
+
+  await t.step("the right login: logged in, no warning", async () => {
+    await right.program.waitFor(/logged in to 127\.0\.0\.1:\d+ as alice/);
+    assertEquals(warnings(right.program.output), []);
+  });
+
+  await t.step("a login that stops working later is said once, in words", async () => {
+    const origin = cleanup.adopt(startOrigin(), (o) => o.close());
+    const url = `http://127.0.0.1:${origin.port}/`;
+    const proxy = ["--socks5-hostname", `127.0.0.1:${right.port}`];
+    assertEquals((await curl(...proxy, url)).code, 0);
+    await remote.user("passwd", "alice", "--password", "alice-new-secret");
+    // The remote picks the change up within a second; until then the old login works.
+    await delay(1_200);
+    const failed = await curl(...proxy, url);
+    assert(failed.code !== 0, "curl got through with the old password");
+    const said = /\[WRN\].*tunnels to 127\.0\.0\.1:\d+ fail: Login refused/;
+    await right.program.waitFor(said, 10_000);
+    assert((await curl(...proxy, url)).code !== 0);
+    await delay(1_000);
+    const lines = warnings(right.program.output).filter((line) => said.test(line));
+    assertEquals(lines.length, 1, right.program.output);
+    assert(!right.program.output.includes("alice-new-secret"), "a password was logged");
+  });
 });
