@@ -3,6 +3,7 @@
  * permission sets the compiled programs get, plus loopback helpers (HTTP origins, free ports).
  */
 import { fileURLToPath } from "node:url";
+import { freePort } from "./_net.ts";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
@@ -113,14 +114,6 @@ export function localArgs(...args: string[]): string[] {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 /** A remote with a fresh data dir and users, serving on loopback. */
@@ -288,62 +281,6 @@ export async function curl(
   return { code: out.code, body: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
 }
 
-/** Hex SHA-256 of bytes. */
-export async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Deterministic pseudo-random bytes (fast xorshift), so failures can be reproduced. */
-export function randomBytes(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  const words = new Uint32Array(out.buffer, 0, length >> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  for (let i = words.length * 4; i < length; i++) out[i] = i & 0xff;
-  return out;
-}
-
-/**
- * A loopback HTTP origin (Deno.serve): `GET /bytes/N` sends N deterministic bytes,
- * `POST /sha256` answers the SHA-256 of the body and its length, `/echo-headers` the headers.
- */
-export function startOrigin(hostname = "127.0.0.1"): { port: number; close(): Promise<void> } {
-  const server = Deno.serve({ hostname, port: 0, onListen() {} }, async (request) => {
-    const url = new URL(request.url);
-    const bytes = /^\/bytes\/(\d+)$/.exec(url.pathname);
-    if (bytes) {
-      return new Response(randomBytes(Number(bytes[1])) as Uint8Array<ArrayBuffer>);
-    }
-    if (url.pathname === "/sha256") {
-      const body = new Uint8Array(await request.arrayBuffer());
-      return Response.json({ length: body.length, sha256: await sha256(body) });
-    }
-    if (url.pathname === "/echo-headers") {
-      return Response.json({
-        path: url.pathname + url.search,
-        headers: Object.fromEntries(request.headers),
-      });
-    }
-    return new Response(`origin ${hostname} says hello\n`);
-  });
-  return { port: server.addr.port, close: () => server.shutdown() };
-}
-
-/** Closes `conn` unless the runtime already has. */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
 /** True when `program` is on PATH; tests of real peers are skipped (visibly) without it. */
 export function has(program: string): boolean {
   return new Deno.Command("sh", {
@@ -353,3 +290,6 @@ export function has(program: string): boolean {
   })
     .outputSync().success;
 }
+
+export { closeQuietly, freePort, startOrigin } from "./_net.ts";
+export { randomBytes, sha256 } from "./_bytes.ts";

@@ -29,7 +29,7 @@ export function startQuietChain(
   return startChain([], options);
 }
 
-export { closeQuietly } from "../_harness.ts";
+export { closeQuietly, namedOrigin, TcpServer } from "../_net.ts";
 
 /**
  * Awaits every start at once; `stack` adopts each that succeeded (to be stopped with `stop`),
@@ -130,53 +130,6 @@ export async function socksRequest(
   return { conn, rep: await readSocksReply(conn) };
 }
 
-/** A loopback TCP server that counts accepted connections and runs `handle` on each. */
-export class TcpServer {
-  readonly listener: Deno.TcpListener;
-  accepts = 0;
-  readonly #conns = new Set<Deno.TcpConn>();
-  readonly #tasks = new Set<Promise<void>>();
-  readonly #loop: Promise<void>;
-
-  constructor(handle: (conn: Deno.TcpConn) => Promise<void>, hostname = "127.0.0.1") {
-    const listener = Deno.listen({ hostname, port: 0 });
-    this.listener = listener;
-    this.#loop = (async () => {
-      for await (const conn of listener) {
-        this.accepts++;
-        this.#conns.add(conn);
-        const task = handle(conn).catch(() => {}).finally(() => {
-          try {
-            conn.close();
-          } catch {
-            // closed by the handler
-          }
-          this.#conns.delete(conn);
-          this.#tasks.delete(task);
-        });
-        this.#tasks.add(task);
-      }
-    })().catch(() => {});
-  }
-
-  get port(): number {
-    return this.listener.addr.port;
-  }
-
-  async close(): Promise<void> {
-    this.listener.close();
-    await this.#loop;
-    for (const conn of this.#conns) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-    await Promise.all(this.#tasks);
-  }
-}
-
 /** Runs a program to completion; throws with its output when it fails. */
 export async function sh(command: string, args: string[], cwd?: string): Promise<string> {
   const out = await new Deno.Command(command, { args, cwd, stdin: "null" }).output();
@@ -248,22 +201,6 @@ export async function makeCertificates(dir: string): Promise<TestCertificates> {
     p("leaf.ext"),
   ]);
   return { caCert: p("ca.pem"), cert: p("leaf.pem"), key: p("leaf.key") };
-}
-
-/**
- * A loopback HTTP origin that answers every request with `name`, the method, the path and
- * the request body's length, so a test can tell which origin served a request.
- */
-export function namedOrigin(
-  name: string,
-  hostname = "127.0.0.1",
-): { port: number; close(): Promise<void> } {
-  const server = Deno.serve({ hostname, port: 0, onListen() {} }, async (request) => {
-    const body = await request.arrayBuffer();
-    const { pathname } = new URL(request.url);
-    return new Response(`${name} ${request.method} ${pathname} ${body.byteLength}\n`);
-  });
-  return { port: server.addr.port, close: () => server.shutdown() };
 }
 
 /** Waits until `check` is true, polling, or throws after `ms`. */

@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, freePort } from "../_harness.ts";
 import { startInProcessChain } from "../_inprocess.ts";
-import { adoptAll, closeQuietly, eventually, TcpServer } from "./_e2e.ts";
+import { closeQuietly, eventually, TcpServer } from "./_e2e.ts";
 
 const WORDS =
   "the remote closed the tunnel at once: destination refused or unreachable, or login refused";

@@ -4,25 +4,21 @@
  * ambiguous request framings a 400, never an empty reply or a forwarded message.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { closeQuietly, startQuietChain } from "./_e2e.ts";
+import { closeQuietly, startQuietChain, TcpServer } from "./_e2e.ts";
 
 const text = new TextDecoder();
 
 /** A raw origin that records each request and answers every one with `reply`. */
 function rawOrigin(reply: string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const requests: string[] = [];
-  const answer = async (conn: Deno.Conn) => {
+  const server = new TcpServer(async (conn) => {
     const buffer = new Uint8Array(65536);
     const n = await conn.read(buffer).catch(() => null);
     if (n) requests.push(text.decode(buffer.subarray(0, n)));
     await conn.write(new TextEncoder().encode(reply)).catch(() => {});
-    setTimeout(() => closeQuietly(conn), 200);
-  };
-  (async () => {
-    for await (const conn of listener) answer(conn);
-  })().catch(() => {});
-  return { port: listener.addr.port, requests, close: () => listener.close() };
+    await new Promise((r) => setTimeout(r, 200));
+  });
+  return { port: server.port, requests, close: () => server.close() };
 }
 
 /** Sends `request` to the proxy on a fresh connection and reads until it closes (2 s at most). */

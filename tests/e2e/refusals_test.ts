@@ -4,7 +4,7 @@
  * resolve closes cleanly, is logged, and the next connection works.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, LocalFixture, startOrigin } from "../_harness.ts";
+import { curl, freePort, LocalFixture, startOrigin } from "../_harness.ts";
 import { encodeTrojanHeader, trojanToken } from "../../lib/protocol/trojan.ts";
 import {
   adoptAll,
@@ -27,14 +27,6 @@ function closesWithin(conn: Deno.Conn, ms: number): Promise<Uint8Array> {
       setTimeout(() => reject(new Error(`the connection stayed open for ${ms} ms`)), ms)
     ),
   ]);
-}
-
-/** A TCP port with nothing listening (bound, then released). */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 Deno.test("the remote refuses bad logins and garbage, and survives bad destinations", async (t) => {
@@ -147,7 +139,7 @@ Deno.test("the remote refuses bad logins and garbage, and survives bad destinati
   await t.step("the right login still works after the failures", works);
 
   await t.step("a destination that refuses: clean close, logged, next works", async () => {
-    const port = closedPort();
+    const port = freePort();
     const out = await curl("--socks5-hostname", chain.local.address, `http://127.0.0.1:${port}/`);
     assert(out.code !== 0, "curl succeeded against a closed port");
     await eventually(

@@ -2,6 +2,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, delay, RemoteFixture, startChain, startOrigin } from "../_harness.ts";
+import { TcpServer } from "../_net.ts";
 
 async function usage(remote: RemoteFixture, name = "alice") {
   const users = JSON.parse(await remote.user("list", "--json"));
@@ -38,15 +39,11 @@ function download(proxy: string, url: string) {
 
 Deno.test("faults: a destination that resets mid-transfer ends the client's request", async () => {
   // Sends 256 KiB of a promised 10 MiB, then closes with the request unread: a TCP reset.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const conn of listener) {
-      const head = "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n";
-      await conn.write(new TextEncoder().encode(head)).catch(() => {});
-      await conn.write(new Uint8Array(256 * 1024)).catch(() => {});
-      conn.close();
-    }
-  })().catch(() => {});
+  const resetting = new TcpServer(async (conn) => {
+    const head = "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n";
+    await conn.write(new TextEncoder().encode(head)).catch(() => {});
+    await conn.write(new Uint8Array(256 * 1024)).catch(() => {});
+  });
   const origin = startOrigin();
   const chain = await startChain();
   try {
@@ -57,7 +54,7 @@ Deno.test("faults: a destination that resets mid-transfer ends the client's requ
       proxy,
       "-o",
       "/dev/null",
-      `http://127.0.0.1:${listener.addr.port}/`,
+      `http://127.0.0.1:${resetting.port}/`,
     );
     assert(broken.code !== 0, "curl saw the transfer break");
     assert(performance.now() - started < 5_000, "promptly");
@@ -66,7 +63,7 @@ Deno.test("faults: a destination that resets mid-transfer ends the client's requ
   } finally {
     await chain.stop();
     await origin.close();
-    listener.close();
+    await resetting.close();
   }
 });
 

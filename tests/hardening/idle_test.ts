@@ -1,25 +1,20 @@
 /** The idle timeout closes tunnels with no traffic either way, on the local and the remote. */
 import { assert } from "../_assert.ts";
 import { delay, LocalFixture, RemoteFixture } from "../_harness.ts";
+import { TcpServer } from "../_net.ts";
 import { encodeRequest } from "../../lib/protocol/socks5.ts";
 
 /** A destination that accepts and then says nothing; resolves when we see it closed. */
 function silentOrigin() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const closedAt: number[] = [];
-  (async () => {
-    for await (const conn of listener) {
-      (async () => {
-        const buffer = new Uint8Array(1024);
-        while ((await conn.read(buffer).catch(() => null)) !== null) {
-          // reads whatever comes, answers nothing
-        }
-        closedAt.push(performance.now());
-        conn.close();
-      })();
+  const server = new TcpServer(async (conn) => {
+    const buffer = new Uint8Array(1024);
+    while ((await conn.read(buffer).catch(() => null)) !== null) {
+      // reads whatever comes, answers nothing
     }
-  })().catch(() => {});
-  return { port: listener.addr.port, closedAt, close: () => listener.close() };
+    closedAt.push(performance.now());
+  });
+  return { port: server.port, closedAt, close: () => server.close() };
 }
 
 /** Opens a SOCKS5 CONNECT through the local and keeps it open without traffic. */

@@ -3,27 +3,7 @@
  * (TLS + header, as any Trojan client sends it), so a test controls every byte and the timing.
  */
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
-import { closeQuietly } from "../_harness.ts";
 import type { RemoteFixture } from "../_harness.ts";
-
-/** A TCP server on 127.0.0.1 that sends back whatever it receives. */
-export function startEcho(): { port: number; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      conn.readable.pipeTo(conn.writable).catch(() => {}).finally(() => conns.delete(conn));
-    }
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    close() {
-      listener.close();
-      for (const conn of conns) closeQuietly(conn);
-    },
-  };
-}
 
 /** An open tunnel through the remote to `127.0.0.1:port`. */
 export class Tunnel {
@@ -107,3 +87,5 @@ export async function usage(
   if (!user) throw new Error(`no user ${name} in ${JSON.stringify(users)}`);
   return user;
 }
+
+export { startEcho } from "../_net.ts";
