@@ -83,30 +83,52 @@ export class Peer {
    * Reads until `decode` returns a value; the bytes after it stay buffered. When `decode`
    * throws, every byte read is put back first, so a caller can still hand them on.
    *
+   * With `timeoutMs`, gives up after that long, leaving the connection open and every byte
+   * read buffered (the read in flight too), so a caller can still hand them on.
+   *
    * @throws {Deno.errors.UnexpectedEof} when the peer closes first, and whatever `decode` throws
+   * @throws {Deno.errors.TimedOut} when `timeoutMs` passed first
    */
   async readFrame<T>(
     decode: (bytes: Uint8Array) => { value: T; consumed: number } | null,
+    timeoutMs?: number,
   ): Promise<T> {
     let buffer: Uint8Array = new Uint8Array(0);
-    for (;;) {
-      const chunk = await this.read();
-      if (chunk === null) {
-        this.unread(buffer);
-        throw new Deno.errors.UnexpectedEof("the peer closed during a handshake");
+    // A plain timer, not AbortSignal.timeout: see withDeadline below.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = timeoutMs === undefined ? undefined : new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), timeoutMs);
+    });
+    try {
+      for (;;) {
+        // With a deadline, the socket read runs as a read-ahead: when time is up it stays in
+        // flight, and the next `read` returns its bytes after the ones put back.
+        const racing = late !== undefined && this.#pending === null;
+        const chunk = racing ? await Promise.race([this.readAhead(), late]) : await this.read();
+        if (chunk === "late") {
+          this.unread(buffer);
+          throw new Deno.errors.TimedOut(`no complete frame within ${timeoutMs} ms`);
+        }
+        if (racing) this.#ahead = null;
+        if (chunk === null) {
+          this.unread(buffer);
+          throw new Deno.errors.UnexpectedEof("the peer closed during a handshake");
+        }
+        buffer = buffer.length ? concat(buffer, chunk) : chunk;
+        let decoded;
+        try {
+          decoded = decode(buffer);
+        } catch (error) {
+          this.unread(buffer);
+          throw error;
+        }
+        if (decoded) {
+          this.unread(buffer.subarray(decoded.consumed));
+          return decoded.value;
+        }
       }
-      buffer = buffer.length ? concat(buffer, chunk) : chunk;
-      let decoded;
-      try {
-        decoded = decode(buffer);
-      } catch (error) {
-        this.unread(buffer);
-        throw error;
-      }
-      if (decoded) {
-        this.unread(buffer.subarray(decoded.consumed));
-        return decoded.value;
-      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -100,6 +100,11 @@ function meter(bucket: TokenBucket, count: (bytes: number) => void): Meter {
   };
 }
 
+/** How long a replaced or removed key still counts as known (never sent to the fallback). */
+export const RETIRED_KEY_MS = 30 * 24 * 3600_000;
+/** Most retired keys remembered at once. */
+const RETIRED_KEY_CAP = 100_000;
+
 /**
  * All accounts, indexed by the stored key of their wire token. Reads and writes of the store
  * run one at a time, so a reload never sees a flush half applied.
@@ -113,6 +118,8 @@ export class Accounts {
   readonly #store: UserStore;
   #byId = new Map<number, Account>();
   #byKey = new Map<string, Account>();
+  /** Keys replaced by `user passwd` or removed, with when they stop counting as known. */
+  readonly #retired = new Map<string, number>();
   #version: number | string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -123,6 +130,28 @@ export class Accounts {
   /** The account whose token this is, if any (from the last reload). */
   find(token: string): Account | undefined {
     return this.#byKey.get(keyForToken(token));
+  }
+
+  /**
+   * Whether `token` is a user's key now or was one within {@linkcode RETIRED_KEY_MS} (a
+   * password changed or a user removed while this server ran): a token that must never be
+   * handed to a fallback site, whose access log would become a list to crack offline.
+   */
+  isKnownToken(token: string, now = Date.now()): boolean {
+    const key = keyForToken(token);
+    if (this.#byKey.has(key)) return true;
+    const until = this.#retired.get(key);
+    return until !== undefined && now < until;
+  }
+
+  #retire(key: string, now = Date.now()): void {
+    for (const [old, until] of this.#retired) if (now >= until) this.#retired.delete(old);
+    this.#retired.delete(key);
+    this.#retired.set(key, now + RETIRED_KEY_MS);
+    // Bounded: past the cap the oldest retirements are forgotten first.
+    while (this.#retired.size > RETIRED_KEY_CAP) {
+      this.#retired.delete(this.#retired.keys().next().value!);
+    }
   }
 
   #serialized<T>(work: () => Promise<T>): Promise<T> {
@@ -151,12 +180,19 @@ export class Accounts {
     const byId = new Map<number, Account>();
     for (const user of users) {
       const known = this.#byId.get(user.id);
-      if (known && known.user.key !== user.key) known.closeAll("password changed");
+      if (known && known.user.key !== user.key) {
+        known.closeAll("password changed");
+        this.#retire(known.user.key);
+      }
       const account = known ?? new Account(user);
       account.update(user);
       byId.set(user.id, account);
     }
-    for (const [id, account] of this.#byId) if (!byId.has(id)) account.closeAll("removed");
+    for (const [id, account] of this.#byId) {
+      if (byId.has(id)) continue;
+      account.closeAll("removed");
+      this.#retire(account.user.key);
+    }
     this.#byId = byId;
     this.#byKey = new Map([...byId.values()].map((a) => [a.user.key, a]));
   }

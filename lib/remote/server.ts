@@ -7,6 +7,7 @@ import { formatHostPort } from "../protocol/address.ts";
 import { TrojanCommand } from "../protocol/trojan.ts";
 import type { TrojanHeader } from "../protocol/trojan.ts";
 import { isStatusDestination } from "../protocol/account_status.ts";
+import { isWelcomeDestination } from "../protocol/welcome_page.ts";
 import { Peer } from "../common/peer.ts";
 import { acceptEach } from "../common/accept.ts";
 import { listenTls } from "../common/tls_listener.ts";
@@ -23,10 +24,12 @@ import type { RemoteConfig } from "./config.ts";
 import { connect } from "./connect.ts";
 import type { TunnelEnd } from "./connect.ts";
 import { refuseHeader } from "./fallback.ts";
+import type { FallbackOptions } from "./fallback.ts";
 import { statusDocument } from "./status.ts";
 import { authenticate } from "./tunnel_auth.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
 import { UsersPoll } from "./users_poll.ts";
+import { serveWelcome } from "./welcome.ts";
 
 const log = logger("remote");
 
@@ -48,6 +51,7 @@ export class RemoteServer {
   readonly #connections = new Set<Peer>();
   readonly #gate: HandshakeGate;
   readonly #guard: AuthGuard;
+  readonly #fallback?: FallbackOptions;
   /** The first read of the users; no header is checked before it is done. */
   readonly #loaded: Promise<void>;
   readonly #poll: UsersPoll;
@@ -68,6 +72,13 @@ export class RemoteServer {
     this.events.subscribe(accessLog("remote"));
     this.#gate = new HandshakeGate(config.maxHandshakes, PRE_LOGIN_PER_SOURCE);
     this.#guard = new AuthGuard(config.authGuard);
+    if (config.fallback) {
+      this.#fallback = {
+        site: config.fallback,
+        idleTimeoutMs: config.idleTimeoutMs,
+        isKnownToken: (token) => this.accounts.isKnownToken(token),
+      };
+    }
     // Not Deno.listenTls: its connections cannot disable Nagle (see tls_listener.ts).
     this.#listener = listenTls({
       hostname: config.listen.host,
@@ -119,18 +130,19 @@ export class RemoteServer {
 
   async #serve(peer: Peer): Promise<void> {
     const client = clientOf(peer.conn);
+    const ip = (peer.conn.remoteAddr as Deno.NetAddr).hostname;
     const started = performance.now();
     let tunnel: Tunnel;
     try {
       await this.#loaded;
-      tunnel = await authenticate(peer, (peer.conn.remoteAddr as Deno.NetAddr).hostname, {
+      tunnel = await authenticate(peer, ip, {
         accounts: this.accounts,
         guard: this.#guard,
         handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       });
     } catch (error) {
       // Still counted by the gate while refused or relayed: one source cannot pile these up.
-      await refuseHeader(peer, client, error, this.#config.fallback, this.#config.idleTimeoutMs);
+      await refuseHeader(peer, client, error, this.#fallback);
       return;
     }
     this.#gate.leave(peer);
@@ -143,6 +155,9 @@ export class RemoteServer {
       return;
     }
     if (isStatusDestination(header.destination)) return await this.#status(peer, tunnel);
+    if (isWelcomeDestination(header.destination)) {
+      return await serveWelcome(peer, () => this.#fresh(tunnel), this.#config.handshakeTimeoutMs);
+    }
     const context = { user, client, destination: formatHostPort(header.destination), started };
     switch (header.command) {
       case TrojanCommand.connect:
@@ -158,11 +173,16 @@ export class RemoteServer {
   }
 
   /** Answers the account-status destination with the user's document and closes. */
-  async #status(peer: Peer, { header, account }: Tunnel): Promise<void> {
+  async #status(peer: Peer, tunnel: Tunnel): Promise<void> {
+    await peer.write(statusDocument(await this.#fresh(tunnel))).catch(() => {});
+    peer.close();
+  }
+
+  /** The tunnel's account as the database has it now. */
+  async #fresh({ header, account }: Tunnel): Promise<Account> {
     // A status check is rare and should show the admin's latest change, not last second's.
     await this.accounts.reload();
-    await peer.write(statusDocument(this.accounts.find(header.token) ?? account)).catch(() => {});
-    peer.close();
+    return this.accounts.find(header.token) ?? account;
   }
 
   async #connect(

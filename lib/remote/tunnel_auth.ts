@@ -5,7 +5,6 @@
 import { decodeTrojanHeader } from "../protocol/trojan.ts";
 import type { TrojanHeader } from "../protocol/trojan.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { withDeadline } from "../common/peer.ts";
 import type { Peer } from "../common/peer.ts";
 import type { AuthGuard } from "./auth_guard.ts";
 import type { Account, Accounts } from "./accounts.ts";
@@ -32,12 +31,13 @@ export interface TunnelAuthDeps {
 
 /**
  * Reads and checks the tunnel header from `peer` (whose source address is `ip`). A wrong
- * credential is counted against the source. On failure the bytes read stay in `peer`'s buffer,
- * for a fallback site.
+ * credential is counted against the source. On failure (a late header included) the connection
+ * stays open and the bytes read stay in `peer`'s buffer, for a fallback site.
  *
  * @throws {UnknownToken} for an unknown credential or a source cooling off
  * @throws {ProtocolError} when the bytes are not a tunnel header
- * @throws {Deno.errors.TimedOut} when the header is late, and the connection's own errors
+ * @throws {Deno.errors.TimedOut} when the header is not complete within the handshake timeout
+ * @throws the connection's own errors
  * @example const { header, account } = await authenticate(peer, ip, deps);
  */
 export async function authenticate(
@@ -46,19 +46,16 @@ export async function authenticate(
   deps: TunnelAuthDeps,
 ): Promise<Tunnel> {
   try {
-    return await withDeadline(
-      peer,
-      deps.handshakeTimeoutMs,
-      peer.readFrame((bytes) => {
-        const decoded = decodeTrojanHeader(bytes);
-        if (!decoded) return null;
-        // A source cooling off is refused exactly like a wrong credential.
-        if (deps.guard.isBlocked(ip)) throw new UnknownToken();
-        const account = deps.accounts.find(decoded.value.token);
-        if (!account) throw new UnknownToken();
-        return { value: { header: decoded.value, account }, consumed: decoded.consumed };
-      }),
-    );
+    // At the deadline the connection stays open with its bytes, for the fallback site.
+    return await peer.readFrame((bytes) => {
+      const decoded = decodeTrojanHeader(bytes);
+      if (!decoded) return null;
+      // A source cooling off is refused exactly like a wrong credential.
+      if (deps.guard.isBlocked(ip)) throw new UnknownToken();
+      const account = deps.accounts.find(decoded.value.token);
+      if (!account) throw new UnknownToken();
+      return { value: { header: decoded.value, account }, consumed: decoded.consumed };
+    }, deps.handshakeTimeoutMs);
   } catch (error) {
     if (error instanceof UnknownToken) deps.guard.fail(ip);
     throw error;
