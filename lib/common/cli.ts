@@ -20,8 +20,17 @@ function parser<T>(parse: (text: string) => T, example: string) {
   };
 }
 
-/** `host:port`, `[v6]:port` or `:port`. */
-export const hostPortArg = parser((t) => parseHostPort(t, "0.0.0.0"), "127.0.0.1:1080");
+/**
+ * A parser for `host:port`, `[v6]:port` or `:port` whose errors suggest `example`.
+ *
+ * @example program.option("--listen <host:port>", "…", hostPortArgLike("0.0.0.0:8443"));
+ */
+export function hostPortArgLike(example: string) {
+  return parser((t) => parseHostPort(t, "0.0.0.0"), example);
+}
+
+/** `host:port`, `[v6]:port` or `:port` (errors suggest the local's `127.0.0.1:1080`). */
+export const hostPortArg = hostPortArgLike("127.0.0.1:1080");
 /** A rate in bytes per second; a bare number below 1 KiB needs its unit (`500B`). */
 export const rateArg = parser(parseTypedRate, "2MiB");
 /** A size in bytes; a bare number below 1 KiB needs its unit (`500B`). */
@@ -73,7 +82,6 @@ export function program(name: string, description: string): Command {
   return new Command(name)
     .description(description)
     .version(VERSION, "-V, --version")
-    .showHelpAfterError("(add --help for the options)")
     .exitOverride();
 }
 
@@ -84,7 +92,8 @@ export function program(name: string, description: string): Command {
 export async function run(command: Command, args: string[]): Promise<void> {
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(command)) {
-    c.exitOverride().showHelpAfterError("(add --help for the options)");
+    c.exitOverride().showHelpAfterError(`(see "${commandPath(c)} --help" for the options)`)
+      .configureOutput({ outputError: (text, write) => write(plainWords(text)) });
     describeDefaults(c);
   }
   try {
@@ -97,6 +106,25 @@ export async function run(command: Command, args: string[]): Promise<void> {
     }
     throw error;
   }
+}
+
+/** `swiftproxy-remote user add`: the words a user types to reach `command`. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * Commander's messages in the words of the docs: "command-argument value 'x' is invalid for
+ * argument 'name'. …" becomes `invalid <name> "x": …`, and "option '--up <rate>' argument 'x'
+ * is invalid. …" becomes `--up: …` (the parsers' messages already say what came).
+ */
+function plainWords(text: string): string {
+  return text.replace(
+    /command-argument value '(.*)' is invalid for argument '(.*?)'\. /,
+    (_, value: string, name: string) => `invalid <${name}> "${value}": `,
+  ).replace(/option '(-[^ ',]+)[^']*' argument '.*' is invalid\. /, "$1: ");
 }
 
 /**

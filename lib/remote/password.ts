@@ -18,3 +18,19 @@ export function generatePassword(length = 24): string {
   }
   return out.join("");
 }
+
+/** The fewest characters a password chosen by an admin may have. */
+export const MIN_PASSWORD_LENGTH = 8;
+
+/**
+ * What is wrong with a chosen password, or null when it will do: fewer than
+ * {@linkcode MIN_PASSWORD_LENGTH} characters (an empty one included) is refused.
+ *
+ * @example passwordProblem("abc") // "expected at least 8 characters, got 3 (…)"
+ */
+export function passwordProblem(password: string): string | null {
+  const length = [...password].length;
+  if (length >= MIN_PASSWORD_LENGTH) return null;
+  return `expected at least ${MIN_PASSWORD_LENGTH} characters, got ${length} ` +
+    "(better: give none, and a strong one is generated and shown once)";
+}

@@ -1,6 +1,6 @@
 /** `swiftproxy-remote init`: the data directory, users.db and a self-signed certificate. */
 import { Command } from "commander";
-import { dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
+import { DataDirError, dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
 import { dataOption } from "./options.ts";
 
 /** The `init` subcommand. */
@@ -15,8 +15,15 @@ export function initCommand(): Command {
       [],
     )
     .action(async (options) => {
-      await (await openStore(options.data)).close();
-      const cert = await ensureCertificate(options.data, options.san);
+      let cert;
+      try {
+        await (await openStore(options.data)).close();
+        cert = await ensureCertificate(options.data, options.san);
+      } catch (error) {
+        if (!(error instanceof DataDirError)) throw error;
+        console.error(`error: ${error.message}`);
+        Deno.exit(1);
+      }
       console.log(`data directory: ${options.data}`);
       console.log(`users database: ${dataPaths(options.data).db}`);
       console.log(`certificate${cert.created ? " (new)" : ""}: ${cert.path}`);

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import {
   addLogOptions,
-  hostPortArg,
+  hostPortArgLike,
   integerArg,
   logOptions,
   secondsArg,
@@ -15,7 +15,7 @@ import type { Cidr } from "../../common/cidr.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { applyConfig, ConfigError, readConfigFile } from "../config_file.ts";
-import { dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
+import { DataDirError, dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
 import { CertificateError, fingerprint } from "../certificate.ts";
 import { REMOTE_DEFAULTS } from "../config.ts";
 import type { RemoteConfig } from "../config.ts";
@@ -80,12 +80,19 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     Deno.exit(2);
   }
   await setupLogging(logOptions(options));
-  const store = await openStore(options.data);
+  let store: UserStore;
   let certPath = options.cert;
-  if (!certPath) {
-    const made = await ensureCertificate(options.data);
-    certPath = made.path;
-    if (made.created) console.log(`created a self-signed certificate`);
+  try {
+    store = await openStore(options.data);
+    if (!certPath) {
+      const made = await ensureCertificate(options.data);
+      certPath = made.path;
+      if (made.created) console.log(`created a self-signed certificate`);
+    }
+  } catch (error) {
+    if (!(error instanceof DataDirError)) throw error;
+    console.error(`error: ${error.message}`);
+    Deno.exit(1);
   }
   const paths = options.cert ? { cert: options.cert, key: options.key! } : dataPaths(options.data);
   const cert = Deno.readTextFileSync(paths.cert);
@@ -99,7 +106,10 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     const why = error instanceof Deno.errors.AddrInUse
       ? "the address is already in use"
       : (error as Error).message;
-    console.error(`error: cannot listen on ${where}: ${why}`);
+    const listening = error instanceof Deno.errors.AddrInUse ||
+      error instanceof Deno.errors.AddrNotAvailable ||
+      error instanceof Deno.errors.PermissionDenied;
+    console.error(listening ? `error: cannot listen on ${where}: ${why}` : `error: ${why}`);
     await store.close();
     Deno.exit(1);
   }
@@ -167,7 +177,9 @@ export function serveCommand(): Command {
   return addLogOptions(
     new Command("serve").description("run the server")
       .addOption(dataOption())
-      .option("--listen <host:port>", "address to listen on", hostPortArg, { ...d.listen })
+      .option("--listen <host:port>", "address to listen on", hostPortArgLike("0.0.0.0:8443"), {
+        ...d.listen,
+      })
       .option("--cert <file>", "TLS certificate chain (PEM) instead of the generated one")
       .option("--key <file>", "TLS private key (PEM) for --cert")
       .option("--allow-private", "allow loopback and private destinations", d.policy.allowPrivate)
@@ -176,7 +188,7 @@ export function serveCommand(): Command {
       .option(
         "--fallback <host:port>",
         "relay non-tunnel connections to this web server",
-        hostPortArg,
+        hostPortArgLike("127.0.0.1:80"),
       )
       .option(
         "--max-conns <n>",

@@ -1,10 +1,10 @@
 /** `swiftproxy-remote user …`: add, change, list and remove users (works while serve runs). */
 import { Command } from "commander";
-import { generatePassword } from "../password.ts";
 import { openExistingStore } from "../data_dir.ts";
 import type { UserStore } from "../user_store.ts";
 import { dataOption } from "./options.ts";
 import { addLimitOptions, limitsFrom, nameArg } from "./user_options.ts";
+import { chosenPassword, passwordOption } from "./password_option.ts";
 import { userJson, userTable } from "./user_view.ts";
 
 /** How the commands reach the store of a `--data` directory; the caller's to close. */
@@ -39,18 +39,18 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
     user.command("add").description("add a user; prints a generated password if none is given")
       .argument("<name>", "user name", nameArg)
       .addOption(dataOption())
-      .option("--password <password>", "the password (generated when left out)"),
-  ).action((name: string, options) =>
-    withStore(open, options.data, async (store) => {
-      const password = options.password ?? generatePassword();
+      .addOption(passwordOption()),
+  ).action(async (name: string, options) => {
+    const { password, generated } = await chosenPassword(options.password);
+    await withStore(open, options.data, async (store) => {
       await store.add(name, password, limitsFrom(options));
       console.log(`added user ${name}`);
-      if (!options.password) {
+      if (generated) {
         console.log(`password (shown once): ${password}`);
         console.log(`trojan clients use the password: ${name}:${password}`);
       }
-    })
-  );
+    });
+  });
 
   addLimitOptions(
     user.command("set").description("change a user's limits")
@@ -73,25 +73,37 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
   user.command("passwd").description("set a new password (generated when left out)")
     .argument("<name>", "user name", nameArg)
     .addOption(dataOption())
-    .option("--password <password>", "the new password")
-    .action((name: string, options) =>
-      withStore(open, options.data, async (store) => {
-        const password = options.password ?? generatePassword();
+    .addOption(passwordOption())
+    .action(async (name: string, options) => {
+      const { password, generated } = await chosenPassword(options.password);
+      await withStore(open, options.data, async (store) => {
         await store.setPassword(name, password);
         console.log(`changed the password of ${name}; open connections are closed`);
-        if (!options.password) console.log(`password (shown once): ${password}`);
-      })
-    );
+        if (generated) console.log(`password (shown once): ${password}`);
+      });
+    });
 
-  const simple: [string, string, (store: UserStore, name: string) => Promise<unknown>][] = [
-    ["enable", "let a user connect again", (store, name) => store.setEnabled(name, true)],
-    [
-      "disable",
-      "refuse a user and close their connections",
-      (store, name) => store.setEnabled(name, false),
-    ],
-    ["remove", "delete a user and close their connections", (store, name) => store.remove(name)],
-    ["reset-usage", "set a user's usage back to zero", (store, name) => store.resetUsage(name)],
+  /** Each command changes one user and says what happened, in words. */
+  type Change = (store: UserStore, name: string) => Promise<string>;
+  const enabled = (on: boolean): Change => async (store, name) => {
+    const before = await store.get(name);
+    if (before && before.enabled === on) return `${name} is already ${on ? "enabled" : "disabled"}`;
+    await store.setEnabled(name, on);
+    return on
+      ? `enabled ${name}: they can connect again`
+      : `disabled ${name}: new connections are refused, open ones close within a second`;
+  };
+  const simple: [string, string, Change][] = [
+    ["enable", "let a user connect again", enabled(true)],
+    ["disable", "refuse a user and close their connections", enabled(false)],
+    ["remove", "delete a user and close their connections", async (store, name) => {
+      await store.remove(name);
+      return `removed ${name}: open connections close within a second`;
+    }],
+    ["reset-usage", "set a user's usage back to zero", async (store, name) => {
+      await store.resetUsage(name);
+      return `reset the usage of ${name} to zero`;
+    }],
   ];
   for (const [verb, description, change] of simple) {
     user.command(verb).description(description)
@@ -99,8 +111,7 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       .addOption(dataOption())
       .action((name: string, options) =>
         withStore(open, options.data, async (store) => {
-          await change(store, name);
-          console.log(`${verb}: ${name}`);
+          console.log(await change(store, name));
         })
       );
   }

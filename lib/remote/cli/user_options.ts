@@ -5,20 +5,28 @@ import { checkUserName } from "../user_store.ts";
 import type { UserLimits } from "../user_store.ts";
 
 /**
- * `--expires DATE`: an ISO date or date-time; `never` clears it. (Not `null` for never:
- * commander turns a parser's `null` into `true`.)
+ * `--expires DATE`: the last day of access, `YYYY-MM-DD`, meaning the end of that day in UTC
+ * (access ends at 24:00 UTC), or an exact ISO date-time; `never` clears it. Impossible dates
+ * (2027-02-31) are refused, not rolled over. (Not `null` for never: commander turns a parser's
+ * `null` into `true`.)
+ *
+ * @example expiresArg("2026-12-01") // Date.parse("2026-12-01T23:59:59.999Z")
  */
 export const expiresArg = (text: string): number | "never" => {
   if (text === "never" || text === "0") return "never";
-  const time = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
-    ? Date.parse(text)
-    : NaN;
-  if (Number.isNaN(time)) {
-    throw new InvalidArgumentError(
-      `expected a date such as 2027-01-01 or 2027-01-01T12:00:00Z, or "never", got "${text}"`,
-    );
+  const expected = "expected a last day such as 2027-01-01 (access ends at 24:00 UTC), a time " +
+    'such as 2027-01-01T12:00:00Z, or "never"';
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/
+      .exec(text);
+  if (!match) throw new InvalidArgumentError(`${expected}, got "${text}"`);
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    throw new InvalidArgumentError(`"${text}" is not a date in the calendar; ${expected}`);
   }
-  return time;
+  // A day alone is the last day of access: up to the end of it, in UTC.
+  return match[4] ? Date.parse(text.replace(" ", "T")) : Date.UTC(year, month - 1, day + 1) - 1;
 };
 
 /** The `<name>` argument, checked as the store would. */
@@ -38,7 +46,11 @@ export function addLimitOptions(command: Command): Command {
     .option("--down <rate>", "download limit in bytes/s, 0 = unlimited", rateArg)
     .option("--quota <size>", "total traffic allowed, 0 = unlimited (50GiB)", sizeArg)
     .option("--max-conns <n>", "open connections allowed, 0 = unlimited", integerArg(0, "16"))
-    .option("--expires <date>", 'last day of access (2027-01-01), or "never"', expiresArg);
+    .option(
+      "--expires <date>",
+      'last day of access, through 24:00 UTC (2027-01-01), an exact time (2027-01-01T12:00:00Z), or "never"',
+      expiresArg,
+    );
 }
 
 /** The limits given by the options of {@linkcode addLimitOptions}; absent ones undefined. */
