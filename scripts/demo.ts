@@ -1,13 +1,13 @@
 /**
  * `deno task demo`: a remote with a fresh data directory and a generated `demo` user, a local
- * on 127.0.0.1:1080 logged in as that user, and a small web page to fetch through them.
- * Ctrl-C stops everything and removes the temporary data.
+ * on 127.0.0.1:1080 (or another free port) logged in as that user, and a small web page to
+ * fetch through them. Ctrl-C stops everything and removes the temporary data.
  */
 import { fileURLToPath } from "node:url";
+import { WELCOME_URL } from "../lib/protocol/welcome_page.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
-const LOCAL_PROXY = "127.0.0.1:1080";
 
 function freePort(preferred: number): number {
   for (const port of [preferred, 0]) {
@@ -24,7 +24,11 @@ function freePort(preferred: number): number {
 }
 
 async function runOnce(args: string[]): Promise<string> {
-  const out = await new Deno.Command(DENO, { args, cwd: ROOT, stdin: "null" }).output();
+  // Without the caller's SWIFTPROXY_PASSWORD, so `user add` generates the demo's password.
+  const env = Deno.env.toObject();
+  delete env.SWIFTPROXY_PASSWORD;
+  const out = await new Deno.Command(DENO, { args, cwd: ROOT, stdin: "null", env, clearEnv: true })
+    .output();
   const text = new TextDecoder();
   if (out.code !== 0) throw new Error(`${args.join(" ")} failed:\n${text.decode(out.stderr)}`);
   return text.decode(out.stdout);
@@ -67,6 +71,8 @@ async function start(
 const dataDir = await Deno.makeTempDir({ prefix: "swiftproxy-demo-" });
 const remotePort = freePort(8443);
 const pagePort = freePort(8080);
+const LOCAL_PROXY = `127.0.0.1:${freePort(1080)}`;
+const DASHBOARD = `127.0.0.1:${freePort(9090)}`;
 const page = Deno.serve(
   { hostname: "127.0.0.1", port: pagePort, onListen() {} },
   () => new Response("Hello through SwiftProxy: local -> TLS tunnel -> remote -> this page.\n"),
@@ -116,6 +122,8 @@ const local = await start(
     "demo",
     "--ca",
     `${dataDir}/tls/cert.pem`,
+    "--ui",
+    DASHBOARD,
     // The demo's settings stay in its temporary folder, never in the user's config dir.
     "--config",
     `${dataDir}/local.json`,
@@ -125,14 +133,22 @@ const local = await start(
 );
 
 console.log(`
-Ready. Try, in another terminal:
+Ready. The remote runs with --allow-private: it may connect to loopback and private addresses,
+  so the demo's page on 127.0.0.1 works; a real server leaves it off and refuses them by default.
+
+Try, in another terminal:
 
   curl --socks5-hostname ${LOCAL_PROXY} http://127.0.0.1:${pagePort}/
   curl -x http://${LOCAL_PROXY} http://127.0.0.1:${pagePort}/
-  curl --socks5-hostname ${LOCAL_PROXY} https://example.com/
+  curl --socks5-hostname ${LOCAL_PROXY} ${WELCOME_URL}
+  curl --socks5-hostname ${LOCAL_PROXY} https://example.com/    (needs the internet)
 
-Browsers: set the SOCKS5 (or HTTP) proxy to ${LOCAL_PROXY}, or use http://127.0.0.1:9090/proxy.pac.
-Dashboard (live rates, open connections, account): http://127.0.0.1:9090
+In a browser: set the SOCKS5 (or HTTP) proxy to ${LOCAL_PROXY}, or use http://${DASHBOARD}/proxy.pac,
+  then open ${WELCOME_URL}: the remote answers that name itself, so the page
+  ("You are browsing through SwiftProxy as demo") shows the browser really goes through the proxy.
+  (Browsers and the PAC file send 127.0.0.1 addresses direct, never through a proxy, so the
+  demo's own page above is for curl.)
+Dashboard (live rates, open connections, account): http://${DASHBOARD}
 A third-party Trojan client: server 127.0.0.1:${remotePort}, password demo:${password},
   and trust ${dataDir}/tls/cert.pem.
 Press Ctrl-C to stop.

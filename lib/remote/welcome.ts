@@ -38,7 +38,7 @@ export function welcomeHtml(account: Account): string {
     expires: u.expiresAt === null ? "never" : new Date(u.expiresAt).toISOString(),
     connections: String(account.sessions.size),
   };
-  return page.replace(/\{\{(\w+)\}\}/g, (_, name: string) => escapeHtml(values[name] ?? ""));
+  return page.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => escapeHtml(values[name] ?? ""));
 }
 
 /**
