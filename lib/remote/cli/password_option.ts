@@ -35,7 +35,8 @@ async function readStdin(): Promise<string> {
 }
 
 /**
- * The password the options ask for, and whether it was generated (to be shown once). A
+ * The password the options ask for, whether it was generated (to be shown once) and where it
+ * came from (`--password`, standard input, the variable, or "generated"). A
  * password from standard input or the variable that is too short is a usage error (exit 2)
  * naming where it came from; nothing is written.
  *
@@ -43,14 +44,16 @@ async function readStdin(): Promise<string> {
  */
 export async function chosenPassword(
   option: string | undefined,
-): Promise<{ password: string; generated: boolean }> {
+): Promise<{ password: string; generated: boolean; source: string }> {
   const [password, source] = option === "-"
     ? [await readStdin(), "--password - (standard input)"]
     : option !== undefined
     ? [option, "--password"]
     : [Deno.env.get(PASSWORD_ENV), PASSWORD_ENV];
-  if (password === undefined) return { password: generatePassword(), generated: true };
+  if (password === undefined) {
+    return { password: generatePassword(), generated: true, source: "generated" };
+  }
   const problem = passwordProblem(password);
   if (problem) usageError(`${source}: ${problem}`);
-  return { password, generated: false };
+  return { password, generated: false, source };
 }

@@ -4,7 +4,7 @@ import { openExistingStore } from "../data_dir.ts";
 import type { UserStore } from "../user_store.ts";
 import { dataOption } from "./options.ts";
 import { addLimitOptions, limitsFrom, nameArg } from "./user_options.ts";
-import { chosenPassword, passwordOption } from "./password_option.ts";
+import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
 import { userJson, userTable } from "./user_view.ts";
 
 /** How the commands reach the store of a `--data` directory; the caller's to close. */
@@ -41,10 +41,13 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       .addOption(dataOption())
       .addOption(passwordOption()),
   ).action(async (name: string, options) => {
-    const { password, generated } = await chosenPassword(options.password);
+    const { password, generated, source } = await chosenPassword(options.password);
     await withStore(open, options.data, async (store) => {
       await store.add(name, password, limitsFrom(options));
-      console.log(`added user ${name}`);
+      // A variable set for the local could be picked up here unnoticed: say where it came from.
+      console.log(
+        `added user ${name}${source === PASSWORD_ENV ? ` (password from ${source})` : ""}`,
+      );
       if (generated) {
         console.log(`password (shown once): ${password}`);
         console.log(`trojan clients use the password: ${name}:${password}`);
