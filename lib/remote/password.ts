@@ -1,4 +1,5 @@
-/** Generated passwords for new users. */
+/** Generated passwords for new users, and the check of chosen ones. */
+import { shortPassword } from "../common/password_floor.ts";
 
 const ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 
@@ -19,18 +20,13 @@ export function generatePassword(length = 24): string {
   return out.join("");
 }
 
-/** The fewest characters a password chosen by an admin may have. */
-export const MIN_PASSWORD_LENGTH = 8;
-
 /**
- * What is wrong with a chosen password, or null when it will do: fewer than
- * {@linkcode MIN_PASSWORD_LENGTH} characters (an empty one included) is refused.
+ * What is wrong with a password an admin chose, or null when it will do: shorter than the
+ * floor every SwiftProxy login has (lib/common/password_floor.ts), with a better way out.
  *
- * @example passwordProblem("abc") // "expected at least 8 characters, got 3 (…)"
+ * @example passwordProblem("abc") // "expected at least 8 characters, got 3 (better: …)"
  */
 export function passwordProblem(password: string): string | null {
-  const length = [...password].length;
-  if (length >= MIN_PASSWORD_LENGTH) return null;
-  return `expected at least ${MIN_PASSWORD_LENGTH} characters, got ${length} ` +
-    "(better: give none, and a strong one is generated and shown once)";
+  const short = shortPassword(password);
+  return short && `${short} (better: give none, and a strong one is generated and shown once)`;
 }
