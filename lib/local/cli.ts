@@ -162,12 +162,6 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     const bound = control.listenAddress!;
     const where = formatHostPort({ host: bound.hostname, port: bound.port });
     console.log(`swiftproxy-local: SOCKS5 and HTTP proxy on ${where}, remote ${settings.remote}`);
-    if (!isLoopbackHost(bound.hostname) && !options.socksUser) {
-      log.warn(
-        "listening on {address} without --socks-user: anyone who can reach it can use your account (an open proxy)",
-        { address: where },
-      );
-    }
   } else {
     console.log("swiftproxy-local: no remote configured yet; fill in the form in the dashboard");
   }

@@ -9,12 +9,13 @@ import { SessionEvents } from "../common/session_events.ts";
 import { ConnectionTable } from "./connections.ts";
 import { LocalServer } from "./server.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
-import { saveSettings } from "./settings.ts";
+import { keptPasswordRefusal, saveSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
 import type { LocalConfig } from "./config.ts";
 import { checkAccount } from "./account_check.ts";
 import type { AccountStatus } from "./account_check.ts";
 import { Problem } from "./problems.ts";
+import { isLoopbackHost } from "./dashboard/guard.ts";
 
 /** Where the proxy listener is in its life. */
 export type ProxyState = "stopped" | "connecting" | "listening";
@@ -27,6 +28,8 @@ export interface ProxyControlOptions {
   answerMs?: number;
   /** How often the account is asked for again while listening; 0: never. */
   refreshMs?: number;
+  /** How often instead while traffic flows through the proxy (at most `refreshMs`). */
+  busyRefreshMs?: number;
 }
 
 const log = logger("local", "dashboard");
@@ -50,6 +53,8 @@ export class ProxyControl {
   /** The remote and login the listener uses, while listening. */
   #inUse: RemoteEndpoint | null = null;
   #refresh: ReturnType<typeof setInterval> | undefined;
+  /** The problem the last account check found (cleared by its next answer), if any. */
+  #checkProblem: Problem | null = null;
   readonly #watchers = new Set<() => void>();
 
   constructor(settings: Settings, config: LocalConfig, options: ProxyControlOptions = {}) {
@@ -63,6 +68,12 @@ export class ProxyControl {
     return this.#server?.addr ?? null;
   }
 
+  /** True while the proxy listens where others can reach it without a SOCKS5 login. */
+  get openProxy(): boolean {
+    const bound = this.listenAddress;
+    return bound !== null && !this.config.clientAuth && !isLoopbackHost(bound.hostname);
+  }
+
   /** Calls `watcher` after every change of state, account or problem; returns an unsubscribe. */
   watch(watcher: () => void): () => void {
     this.#watchers.add(watcher);
@@ -71,10 +82,13 @@ export class ProxyControl {
 
   /**
    * Checks the login (unless `check` is false), then starts the listener with `settings`
-   * (an empty password keeps the one already known) and saves them (unless `save` is false).
+   * (an empty password keeps the one already known, unless the remote, account or
+   * certificate changed) and saves them (unless `save` is false). When it fails while
+   * listening, the running session goes on with the previous settings, and the problem says
+   * so.
    *
-   * @throws {Problem} bad settings, port in use, remote unreachable, certificate not trusted,
-   *   login refused, not a SwiftProxy remote
+   * @throws {Problem} bad settings, password needed again, port in use, remote unreachable,
+   *   certificate not trusted, login refused, not a SwiftProxy remote
    */
   async connect(
     settings: Settings,
@@ -83,10 +97,13 @@ export class ProxyControl {
     if (this.state === "connecting") {
       throw new Problem("settings", "Already connecting; wait a moment.");
     }
-    const merged = { ...settings, password: settings.password || this.settings.password };
-    this.settings = merged;
+    const previous = this.settings;
+    const merged = { ...settings, password: settings.password || previous.password };
     this.problem = null;
     try {
+      const refusal = keptPasswordRefusal(previous, settings, this.#sharesAccount(settings));
+      if (refusal) throw new Problem("settings", refusal);
+      this.settings = merged;
       const listen = address("Listen address", merged.listen, "127.0.0.1:1080", "127.0.0.1");
       const endpoint = await this.#endpoint(merged);
       this.state = "connecting";
@@ -98,8 +115,12 @@ export class ProxyControl {
       this.#inUse = endpoint;
       this.account = account;
       this.state = "listening";
+      const where = formatHostPort({
+        host: this.#server.addr.hostname,
+        port: this.#server.addr.port,
+      });
       log.info("proxy listening on {address}, remote {remote}", {
-        address: formatHostPort({ host: this.#server.addr.hostname, port: this.#server.addr.port }),
+        address: where,
         remote: merged.remote,
       });
       if (save && this.options.settingsPath) {
@@ -110,14 +131,30 @@ export class ProxyControl {
           })
         );
       }
+      if (this.openProxy) {
+        log.warn(
+          "listening on {address} without --socks-user: anyone who can reach it can use your account (an open proxy)",
+          { address: where },
+        );
+      }
       this.#startRefresh();
       return account;
     } catch (error) {
-      this.state = this.#server ? "listening" : "stopped";
-      this.problem = error instanceof Problem
+      const running = this.#server !== null;
+      this.state = running ? "listening" : "stopped";
+      let problem = error instanceof Problem
         ? error
         : new Problem("settings", `Could not start: ${(error as Error).message}`);
-      throw this.problem;
+      if (running) {
+        this.settings = previous;
+        problem = new Problem(
+          problem.kind,
+          `${problem.message} Still connected as ${previous.user} to ${previous.remote} ` +
+            `with the previous settings.`,
+        );
+      }
+      this.problem = problem;
+      throw problem;
     } finally {
       this.#changed();
     }
@@ -137,6 +174,16 @@ export class ProxyControl {
     if (this.state !== "stopped") {
       this.state = "stopped";
       this.#changed();
+    }
+  }
+
+  /** Whether listening on `settings.listen` would make an open proxy. */
+  #sharesAccount(settings: Settings): boolean {
+    if (this.config.clientAuth) return false;
+    try {
+      return !isLoopbackHost(parseHostPort(settings.listen.trim(), "127.0.0.1").host);
+    } catch {
+      return false; // the listen address itself is refused with its own message
     }
   }
 
@@ -201,6 +248,8 @@ export class ProxyControl {
   /**
    * Asks the remote for the account now, with the login the listener uses, and keeps the
    * answer (or the problem) for the page. Connect with `check: false` leaves this to the caller.
+   * An answer clears the problem a check found, not one a Connect left (that stays until the
+   * user acts).
    *
    * @throws {Problem} not listening, or why the check failed (see {@linkcode checkAccount})
    * @example const account = await control.checkAccount();
@@ -212,25 +261,42 @@ export class ProxyControl {
       const account = await checkAccount(endpoint, this.options.answerMs);
       if (this.#inUse === endpoint) {
         this.account = account;
-        this.problem = null;
+        if (this.problem === this.#checkProblem) this.problem = null;
+        this.#checkProblem = null;
       }
       return account;
     } catch (error) {
       const problem = error instanceof Problem
         ? error
         : new Problem("remote-unreachable", `Account check failed: ${(error as Error).message}.`);
-      if (this.#inUse === endpoint) this.problem = problem;
+      if (this.#inUse === endpoint) this.problem = this.#checkProblem = problem;
       throw problem;
     } finally {
       if (this.#inUse === endpoint) this.#changed();
     }
   }
 
-  /** Asks for the account now and then while listening, so usage and expiry stay current. */
+  /**
+   * Asks for the account now and then while listening, so usage and expiry stay current:
+   * every `busyRefreshMs` (2 s) while bytes move or connections open or close, else every
+   * `refreshMs` (15 s); one question at a time.
+   */
   #startRefresh(): void {
     const every = this.options.refreshMs ?? 15_000;
     if (every <= 0) return;
-    this.#refresh = setInterval(() => this.checkAccount().catch(() => {}), every);
+    const busyEvery = Math.min(this.options.busyRefreshMs ?? 2_000, every);
+    const table = this.connections;
+    const activity = () => `${table.totalUp} ${table.totalDown} ${table.size}`;
+    let asked = { at: performance.now(), activity: activity() };
+    let asking = false;
+    this.#refresh = setInterval(() => {
+      const moved = activity();
+      const due = moved === asked.activity ? every : busyEvery;
+      if (asking || performance.now() - asked.at < due) return;
+      asked = { at: performance.now(), activity: moved };
+      asking = true;
+      this.checkAccount().catch(() => {}).finally(() => asking = false);
+    }, busyEvery);
   }
 
   #changed(): void {

@@ -95,3 +95,42 @@ export async function saveSettings(path: string, settings: Settings): Promise<vo
   if (Deno.build.os !== "windows") await Deno.chmod(temporary, 0o600);
   await Deno.rename(temporary, path);
 }
+
+/** The settings the saved password belongs to: changing any of them needs the password again. */
+const ACCOUNT_FIELDS = ["remote", "user", "ca", "serverName"] as const;
+
+const FIELD_NAMES: Record<typeof ACCOUNT_FIELDS[number], string> = {
+  remote: "remote",
+  user: "name",
+  ca: "CA file",
+  serverName: "server name",
+};
+
+/**
+ * Why `wanted`, which leaves the password empty ("keep the one known"), may not use the
+ * password known with `known`, or null when it may. The known password goes only to the
+ * remote, account and certificate it was given for: whoever changes any of them (another
+ * program on this computer can post to the dashboard) types it again. So does whoever moves
+ * the proxy to an address that `sharesAccount` (others can reach it without a login).
+ *
+ * @example keptPasswordRefusal(saved, { ...saved, remote: "other:8443", password: "" }, false)
+ * // "Enter the password again: the remote changed, …"
+ */
+export function keptPasswordRefusal(
+  known: Settings,
+  wanted: Settings,
+  sharesAccount: boolean,
+): string | null {
+  if (wanted.password !== "" || known.password === "") return null;
+  const changed = ACCOUNT_FIELDS.filter((field) => wanted[field] !== known[field]);
+  if (changed.length > 0) {
+    const names = changed.map((field) => FIELD_NAMES[field]).join(", ");
+    return `Enter the password again: the ${names} changed, and the known password is only ` +
+      `sent to the remote and account it was entered for.`;
+  }
+  if (sharesAccount && wanted.listen !== known.listen) {
+    return `Enter the password again to listen on ${wanted.listen}: without a SOCKS5 login ` +
+      `(--socks-user) anyone who can reach that address can use your account (an open proxy).`;
+  }
+  return null;
+}

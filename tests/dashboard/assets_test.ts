@@ -3,7 +3,7 @@
  * by text imports), and the page formats bytes with the programs' own formatter.
  */
 import { assertEquals } from "../_assert.ts";
-import { ROOT } from "../_harness.ts";
+import { curl, ROOT } from "../_harness.ts";
 import { DashboardFixture } from "./_dashboard.ts";
 
 const FILES: [path: string, file: string, type: string][] = [
@@ -30,3 +30,59 @@ Deno.test("the page, its script, style sheet and byte formatter are served byte 
     await dashboard.stop();
   }
 });
+
+Deno.test("uPlot comes from its npm package as pinned, an icon answers /favicon.ico, and a foreign page gets neither", async () => {
+  const { default: uPlotJs } = await import("uplot/dist/uPlot.iife.min.js", {
+    with: { type: "text" },
+  });
+  const { default: uPlotCss } = await import("uplot/dist/uPlot.min.css", {
+    with: { type: "text" },
+  });
+  const pinned = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).imports.uplot;
+  const dashboard = await DashboardFixture.start();
+  try {
+    const served: [path: string, body: string, type: string][] = [
+      ["/uPlot.iife.min.js", uPlotJs, "text/javascript; charset=utf-8"],
+      ["/uPlot.min.css", uPlotCss, "text/css; charset=utf-8"],
+      [
+        "/favicon.ico",
+        await Deno.readTextFile(`${ROOT}lib/local/dashboard/assets/favicon.svg`),
+        "image/svg+xml",
+      ],
+    ];
+    for (const [path, body, type] of served) {
+      const response = await fetch(dashboard.origin + path);
+      assertEquals(response.status, 200, path);
+      assertEquals(response.headers.get("content-type"), type, path);
+      assertEquals(await response.text(), body, path);
+    }
+    assertEquals(uPlotJs.slice(0, 60).match(/v\d+\.\d+\.\d+/)?.[0], `v${pinned.split("@").at(-1)}`);
+    const page = await (await fetch(dashboard.origin + "/")).text();
+    for (const path of ["/uPlot.iife.min.js", "/uPlot.min.css", "/favicon.svg"]) {
+      assertEquals(page.includes(`"${path}"`), true, `the page does not load ${path}`);
+      const foreignHeaders: Record<string, string>[] = [
+        { origin: "http://evil.example" },
+        { host: "evil.example" },
+      ];
+      for (const headers of foreignHeaders) {
+        const foreign = await curlStatus(dashboard.origin + path, headers);
+        assertEquals(foreign, "403", `${path} with ${JSON.stringify(headers)}`);
+      }
+    }
+  } finally {
+    await dashboard.stop();
+  }
+});
+
+/** The status code for a GET with `headers` (curl: fetch cannot set Host). */
+async function curlStatus(url: string, headers: Record<string, string>): Promise<string> {
+  const result = await curl(
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+    url,
+  );
+  return new TextDecoder().decode(result.body);
+}

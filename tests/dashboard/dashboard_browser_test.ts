@@ -219,3 +219,179 @@ Deno.test("1,000 open connections: 200 rows sent, the count shown, updates stay 
     await remote.stop();
   }
 });
+
+/** Sets fields the way typing does: the value, then an `input` event. */
+async function type(page: Page, fields: Record<string, string>): Promise<void> {
+  for (const [id, value] of Object.entries(fields)) {
+    await page.$eval(`#${id}`, (el, v) => {
+      (el as HTMLInputElement).value = v as string;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    }, value);
+  }
+}
+
+/** The buttons shown and which of them is the primary one. */
+const buttons = (page: Page) =>
+  page.$$eval(
+    ".buttons button",
+    (list) =>
+      list.filter((b) => getComputedStyle(b).display !== "none").map((b) =>
+        `${b.textContent}${b.classList.contains("primary") ? " (primary)" : ""}${
+          (b as HTMLButtonElement).disabled ? " (disabled)" : ""
+        }`
+      ),
+  );
+
+Deno.test("in Chromium: one primary action per state; a wrong password while connected says the session goes on", async () => {
+  const remote = await RemoteFixture.start();
+  const dashboard = await DashboardFixture.start();
+  const chromium = await launch();
+  const listenPort = freePort();
+  try {
+    const page = await chromium.browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    await page.goto(dashboard.origin, { waitUntil: "load" });
+    await page.waitForSelector("body[data-state=stopped]");
+    assertEquals(await buttons(page), ["Connect (primary)"]);
+
+    await type(page, {
+      listen: `127.0.0.1:${listenPort}`,
+      remote: remote.address,
+      ca: remote.certPath,
+      user: "alice",
+      password: "alice-secret",
+    });
+    await page.click("#connect");
+    await page.waitForSelector("body[data-state=listening]", { timeout: 20_000 });
+    assertEquals(await buttons(page), ["Apply changes (disabled)", "Disconnect (primary)"]);
+    assert((await text(page, "#session")).startsWith("Connected as alice to "));
+
+    await type(page, { password: "not-her-password" });
+    assertEquals(await buttons(page), ["Apply changes", "Disconnect (primary)"]);
+    await page.click("#connect");
+    await page.waitForSelector("#problem:not([hidden])", { timeout: 20_000 });
+    const problem = await text(page, "#problem");
+    assert(problem.startsWith("Login refused"), problem);
+    assert(
+      problem.endsWith(
+        `Still connected as alice to ${remote.address} with the previous settings.`,
+      ),
+      problem,
+    );
+    assert(await accepts(listenPort), "the running session was stopped");
+    assert((await text(page, "#state")).includes(`listening on 127.0.0.1:${listenPort}`));
+    assert((await text(page, "#session")).startsWith(`Connected as alice to ${remote.address}`));
+    const screens = await Deno.makeTempDir({ prefix: "swiftproxy-screens-" });
+    await page.screenshot({ path: `${screens}/login-refused-while-connected.png` });
+    console.log(`screenshot: ${screens}/login-refused-while-connected.png`);
+
+    await page.click("#disconnect");
+    await page.waitForSelector("body[data-state=stopped]");
+    assertEquals(await buttons(page), ["Connect (primary)"]);
+  } finally {
+    await chromium.close();
+    await dashboard.stop();
+    await remote.stop();
+  }
+});
+
+Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart scaled with axis labels, an icon", async () => {
+  const remote = await RemoteFixture.start();
+  await remote.user("set", "alice", "--quota", "2GiB", "--down", "3MiB");
+  const dashboard = await DashboardFixture.start();
+  const origin = startOrigin();
+  const chromium = await launch();
+  const listenPort = freePort();
+  const screens = await Deno.makeTempDir({ prefix: "swiftproxy-screens-" });
+  try {
+    const connected = await dashboard.post("/api/connect", {
+      listen: `127.0.0.1:${listenPort}`,
+      remote: remote.address,
+      ca: remote.certPath,
+      user: "alice",
+      password: "alice-secret",
+    });
+    assertEquals(connected.status, 200, JSON.stringify(connected.body));
+    const icon = await fetch(`${dashboard.origin}/favicon.ico`);
+    assertEquals(icon.status, 200);
+    await icon.body?.cancel();
+
+    // Downloads through the proxy for the rate, the chart and the table.
+    const proxy = `http://127.0.0.1:${listenPort}`;
+    const downloads = [24_000_000, 3_000_000, 2_000_000].map((size) =>
+      curl("-x", proxy, `http://127.0.0.1:${origin.port}/bytes/${size}`, "-o", "/dev/null")
+    );
+    for (const width of [390, 1280]) {
+      const page = await chromium.browser.newPage();
+      await page.setViewport({ width, height: 900 });
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+      await page.goto(dashboard.origin, { waitUntil: "load" });
+      await page.waitForFunction(
+        () => document.getElementById("rate-down")!.textContent !== "0 B/s",
+        { timeout: 20_000 },
+      );
+      const seen = await page.evaluate(() => Number(document.body.dataset.updates));
+      await page.waitForFunction((n) => Number(document.body.dataset.updates) > (n as number) + 3, {
+        timeout: 20_000,
+      }, seen);
+      const path = `${screens}/dashboard-${width}.png`;
+      await page.screenshot({ path, fullPage: true });
+      console.log(`screenshot: ${path}`);
+
+      const layout = await page.evaluate(() => {
+        const wrapped = [...document.querySelectorAll<HTMLElement>(".rates b, td.num")]
+          .filter((el) =>
+            el.getClientRects().length > 1 || el.scrollWidth > el.clientWidth + 1 ||
+            el.getBoundingClientRect().height > 1.6 * parseFloat(getComputedStyle(el).lineHeight)
+          )
+          .map((el) => `${el.id || el.className}: ${el.textContent}`);
+        const cut = [...document.querySelectorAll<HTMLElement>("#connections td")]
+          .filter((el) => el.getBoundingClientRect().right > innerWidth)
+          .map((el) => el.textContent);
+        const chart = (globalThis as unknown as {
+          __chart: {
+            scales: { y: { max: number } };
+            data: number[][];
+            axes: { _values: string[] | null }[]; // uPlot's labels as drawn on the canvas
+          };
+        }).__chart;
+        const shown = Math.max(...chart.data[1], ...chart.data[2]);
+        return {
+          scrollWidth: document.documentElement.scrollWidth,
+          innerWidth,
+          wrapped,
+          cut,
+          yMax: chart.scales.y.max,
+          shown,
+          axes: chart.axes.map((axis) => (axis._values ?? []).join(" ")).join(" | "),
+          icon: document.querySelector<HTMLLinkElement>("link[rel=icon]")?.href,
+        };
+      });
+      const where = `${width} px: ${JSON.stringify(layout)}`;
+      assert(layout.scrollWidth <= layout.innerWidth, where);
+      assertEquals(layout.wrapped, [], where);
+      assertEquals(layout.cut, [], where);
+      assert(layout.yMax >= layout.shown && layout.yMax <= 2.5 * layout.shown, where);
+      assert(/now/.test(layout.axes) && /s ago/.test(layout.axes), where);
+      assert(/MiB\/s|KiB\/s/.test(layout.axes), where);
+      const iconLoads = await page.evaluate((href) =>
+        new Promise<boolean>((resolve) => {
+          const image = new Image();
+          image.onload = () => resolve(image.naturalWidth > 0);
+          image.onerror = () => resolve(false);
+          image.src = href as string;
+        }), "/favicon.ico");
+      assert(iconLoads, "/favicon.ico is not an image the browser can show");
+      assert(layout.icon?.endsWith("/favicon.svg"), where);
+      assertEquals(pageErrors, []);
+      await page.close();
+    }
+    for (const download of downloads) assertEquals((await download).code, 0);
+  } finally {
+    await chromium.close();
+    await origin.close();
+    await dashboard.stop();
+    await remote.stop();
+  }
+});

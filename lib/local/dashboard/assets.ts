@@ -1,11 +1,15 @@
 /**
  * The dashboard page's files, built into the program: text imports are embedded by
- * `deno compile` like modules, so nothing is read from disk at run time.
+ * `deno compile` like modules, so nothing is read from disk at run time. The chart library
+ * (uPlot) comes the same way, from its npm package as pinned in deno.json.
  */
 import indexHtml from "./assets/index.html" with { type: "text" };
 import appCss from "./assets/app.css" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
+import faviconSvg from "./assets/favicon.svg" with { type: "text" };
 import formatBytesJs from "../../common/format_bytes.js" with { type: "text" };
+import uPlotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
+import uPlotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 
 /** A file of the page: its bytes as text and its `content-type`. */
 export interface Asset {
@@ -14,6 +18,8 @@ export interface Asset {
 }
 
 const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
+const SVG = "image/svg+xml";
 
 /**
  * Every file the page loads, by the path it is served at.
@@ -22,7 +28,12 @@ const JS = "text/javascript; charset=utf-8";
  */
 export const ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["/", { body: indexHtml, type: "text/html; charset=utf-8" }],
-  ["/app.css", { body: appCss, type: "text/css; charset=utf-8" }],
+  ["/app.css", { body: appCss, type: CSS }],
   ["/app.js", { body: appJs, type: JS }],
   ["/format_bytes.js", { body: formatBytesJs, type: JS }],
+  ["/uPlot.iife.min.js", { body: uPlotJs, type: JS }],
+  ["/uPlot.min.css", { body: uPlotCss, type: CSS }],
+  ["/favicon.svg", { body: faviconSvg, type: SVG }],
+  // Browsers ask for /favicon.ico on their own; the SVG answers it (they go by content-type).
+  ["/favicon.ico", { body: faviconSvg, type: SVG }],
 ]);

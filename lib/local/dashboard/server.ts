@@ -14,6 +14,7 @@ import { StatsSampler } from "./stats.ts";
 import type { ConnectionRow, RateHistory } from "./stats.ts";
 import type { AccountStatus } from "../account_check.ts";
 import { ASSETS } from "./assets.ts";
+import { LiveAccount } from "./live_account.ts";
 import { proxyPac } from "./pac.ts";
 
 /** Rows sent per message; the rest are only counted (the page stays smooth at any count). */
@@ -30,10 +31,13 @@ export interface StatusMessage {
   remote: string;
   user: string;
   problem: { kind: Problem["kind"]; message: string } | null;
+  /** Set while the proxy is open to others without a login (an open proxy). */
+  warning: string | null;
+  /** The remote's last answer with this local's traffic since added (usage, connections). */
   account: AccountStatus | null;
-  /** Bytes per second over the last second. */
+  /** Bytes per second over the last whole second of the clock, lightly smoothed. */
   rate: { up: number; down: number };
-  /** The last 60 seconds of `rate`, oldest first. */
+  /** The last 60 seconds of `rate`, one value per second, oldest first. */
   history: RateHistory;
   totals: { up: number; down: number };
   /** How many connections are open (`connections` holds at most {@linkcode MAX_ROWS}). */
@@ -47,7 +51,7 @@ export interface DashboardOptions {
   control: ProxyControl;
   /** Required from every request when set. */
   token?: string;
-  /** Milliseconds between status messages. */
+  /** Milliseconds between readings of the byte counters (a message goes out each second). */
   intervalMs?: number;
 }
 
@@ -68,6 +72,7 @@ export class DashboardServer {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #guard: Guard;
   readonly #sampler: StatsSampler;
+  readonly #account: LiveAccount;
   readonly #sockets = new Set<WebSocket>();
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #unwatch: () => void;
@@ -80,6 +85,7 @@ export class DashboardServer {
   constructor(options: DashboardOptions) {
     this.#control = options.control;
     this.#sampler = new StatsSampler(options.control.connections);
+    this.#account = new LiveAccount(options.control.connections);
     this.#server = Deno.serve({
       hostname: options.listen.host,
       port: options.listen.port,
@@ -89,11 +95,14 @@ export class DashboardServer {
       { host: options.listen.host, port: this.#server.addr.port },
       options.token,
     );
+    // Read several times a second; a message goes out as each second of the clock closes.
     this.#timer = setInterval(() => {
-      this.#sampler.sample();
+      if (this.#sampler.sample()) this.#broadcast();
+    }, options.intervalMs ?? 250);
+    this.#unwatch = this.#control.watch(() => {
+      this.#account.answered(this.#control.account);
       this.#broadcast();
-    }, options.intervalMs ?? 1000);
-    this.#unwatch = this.#control.watch(() => this.#broadcast());
+    });
   }
 
   get addr(): Deno.NetAddr {
@@ -124,7 +133,12 @@ export class DashboardServer {
       problem: control.problem
         ? { kind: control.problem.kind, message: control.problem.message }
         : null,
-      account: control.account,
+      warning: control.openProxy
+        ? `Open proxy: listening on ${
+          formatHostPort({ host: bound!.hostname, port: bound!.port })
+        } without a SOCKS5 login (--socks-user); anyone who can reach it can use your account.`
+        : null,
+      account: this.#account.view(control.account),
       rate: this.#sampler.rate,
       history: this.#sampler.history,
       totals: { up: control.connections.totalUp, down: control.connections.totalDown },

@@ -1,7 +1,8 @@
 /**
  * The dashboard page's script: loads the settings, sends Connect/Disconnect, and renders the
  * status the WebSocket pushes every second. A module; byte sizes come from the one formatter
- * the programs use (lib/common/format_bytes.js, served next to this file).
+ * the programs use (lib/common/format_bytes.js, served next to this file), the chart from
+ * uPlot (served as /uPlot.iife.min.js, a global loaded before this module).
  */
 import { formatBytes } from "./format_bytes.js";
 
@@ -9,6 +10,8 @@ const $ = (id) => document.getElementById(id);
 const FIELDS = ["listen", "remote", "ca", "serverName", "user", "password"];
 let busy = false;
 let last = null;
+/** The form differs from the settings of the running session (the user typed something). */
+let edited = false;
 
 // "steady": three significant figures, so numbers that change every second keep their width.
 const bytes = (n) => formatBytes(n, "0 B", "steady");
@@ -50,10 +53,35 @@ async function post(path, body) {
 
 function setBusy(value) {
   busy = value;
-  $("connect").textContent = value ? "Checking login…" : "Connect";
   if (last) render(last);
   else $("connect").disabled = value;
 }
+
+/**
+ * One primary action for the state: Connect while stopped; while connected, Disconnect, and
+ * Connect becomes "Apply changes" (reconnect with the form), usable once the form is edited.
+ */
+function renderButtons(s) {
+  const listening = s.state === "listening";
+  const connect = $("connect");
+  const disconnect = $("disconnect");
+  connect.textContent = busy ? "Checking login…" : listening ? "Apply changes" : "Connect";
+  connect.className = listening ? "secondary" : "primary";
+  connect.disabled = busy || s.state === "connecting" || (listening && !edited);
+  connect.title = listening && !edited ? "Change a setting to apply it" : "";
+  disconnect.hidden = !listening;
+  disconnect.className = listening ? "primary" : "secondary";
+  disconnect.disabled = !listening;
+  $("session").hidden = !listening;
+  $("session").textContent = listening
+    ? "Connected as " + s.user + " to " + s.remote + "; the proxy is on " + s.listen + "."
+    : "";
+}
+
+$("form").addEventListener("input", () => {
+  edited = true;
+  if (last) renderButtons(last);
+});
 
 $("form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -68,6 +96,7 @@ $("form").addEventListener("submit", (event) => {
     }
     $("password").value = "";
     $("password").placeholder = "known — leave empty to keep it";
+    edited = false;
     render(r.body);
   }).catch((e) => {
     setBusy(false);
@@ -98,9 +127,10 @@ function renderAccount(a) {
   const quota = a.limits.quota;
   $("acc-quota").textContent = quota > 0
     ? bytes(used) + " of " + bytes(quota) + " used (" +
-      Math.min(100, used / quota * 100).toFixed(1) + " %)"
+      Math.min(100, used / quota * 100).toFixed(1) + "\u00a0%)"
     : bytes(used) + " used, no quota";
   const pct = quota > 0 ? Math.min(100, used / quota * 100) : 0;
+  $("acc-quota-bar").parentElement.hidden = !(quota > 0);
   $("acc-quota-bar").style.width = pct + "%";
   $("acc-quota-bar").className = pct > 90 ? "high" : "";
   $("acc-expires").textContent = a.expiresAt ? new Date(a.expiresAt).toLocaleString() : "never";
@@ -108,20 +138,85 @@ function renderAccount(a) {
     (a.limits.maxConns > 0 ? " of at most " + a.limits.maxConns : "");
 }
 
-function renderChart(history) {
-  const all = history.up.concat(history.down);
-  const max = Math.max(...all, 1);
-  const points = (series) => {
-    const n = series.length;
-    return series.map((v, i) => {
-      const x = n > 1 ? (i / (n - 1)) * 600 : 600;
-      const y = 118 - (v / max) * 112;
-      return x.toFixed(1) + "," + y.toFixed(1);
-    }).join(" ");
+// Steps of the rate axis: 1, 2, 5 × powers of ten of each binary unit, so labels read
+// "200 KiB/s", "1 MiB/s", "5 MiB/s".
+const RATE_STEPS = [0, 1, 2, 3, 4, 5].flatMap((p) =>
+  [1, 2, 5, 10, 20, 50, 100, 200, 500].map((m) => m * 1024 ** p)
+);
+const axisRate = (n) => n === 0 ? "0" : formatBytes(n, "0", "short") + "/s";
+/**
+ * The top of the rate axis: a step just above the highest value the chart shows (at least
+ * 1 KiB/s, so an idle chart does not count single bytes).
+ */
+const rateTop = (max) =>
+  RATE_STEPS.find((step) => step >= Math.max(max * 1.05, 1024)) ?? max * 1.05;
+
+let chart = null;
+
+function makeChart(points) {
+  const css = getComputedStyle(document.documentElement);
+  const color = (name) => css.getPropertyValue(name).trim();
+  const axis = {
+    stroke: color("--muted"),
+    grid: { stroke: color("--line"), width: 1 },
+    ticks: { show: false },
+    font: "11px system-ui, sans-serif",
   };
-  $("line-up").setAttribute("points", points(history.up));
-  $("line-down").setAttribute("points", points(history.down));
-  $("chart-max").textContent = "peak " + rate(max === 1 && Math.max(...all) === 0 ? 0 : max);
+  const element = $("chart");
+  return new globalThis.uPlot(
+    {
+      width: element.clientWidth,
+      height: 170,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false }, points: { show: false } },
+      scales: {
+        x: { time: false, range: [-(points - 1), 0] },
+        y: { range: (_u, _min, max) => [0, rateTop(max)] },
+      },
+      axes: [
+        {
+          ...axis,
+          incrs: [5, 10, 15, 20, 30, 60],
+          space: 80,
+          size: 26,
+          values: (_u, splits) => splits.map((v) => v === 0 ? "now" : -v + " s ago"),
+        },
+        {
+          ...axis,
+          incrs: RATE_STEPS,
+          space: 32,
+          size: 72,
+          values: (_u, splits) => splits.map(axisRate),
+        },
+      ],
+      series: [
+        {},
+        { label: "Upload", stroke: color("--up"), width: 2, points: { show: false } },
+        {
+          label: "Download",
+          stroke: color("--down"),
+          width: 2,
+          fill: "rgba(25, 113, 194, 0.08)",
+          points: { show: false },
+        },
+      ],
+    },
+    [[], [], []],
+    element,
+  );
+}
+
+function renderChart(history) {
+  const n = history.down.length;
+  if (!chart) {
+    chart = makeChart(n);
+    globalThis.__chart = chart;
+    new ResizeObserver(() => chart.setSize({ width: $("chart").clientWidth, height: 170 }))
+      .observe($("chart"));
+  }
+  const xs = history.down.map((_v, i) => i - (n - 1));
+  // Scaled to what it shows: uPlot takes the range from these 60 values on every update.
+  chart.setData([xs, history.up, history.down]);
 }
 
 function renderConnections(rows, open) {
@@ -131,9 +226,11 @@ function renderConnections(rows, open) {
     : "";
   let html = "";
   for (const c of rows) {
-    html += '<tr data-id="' + c.id + '"><td>' + escapeHtml(c.client) + "</td><td>" + c.protocol +
-      '</td><td title="' + escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") +
-      '</td><td class="num">' + bytes(c.up) + '</td><td class="num">' + bytes(c.down) +
+    html += '<tr data-id="' + c.id + '"><td class="client">' + escapeHtml(c.client) +
+      '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
+      escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") +
+      '</td><td class="num" data-label="↑">' + bytes(c.up) +
+      '</td><td class="num" data-label="↓">' + bytes(c.down) +
       '</td><td class="num">' + age(c.age) + "</td></tr>";
   }
   $("connections").innerHTML = html;
@@ -147,9 +244,12 @@ function render(s) {
   $("pid").textContent = String(s.pid);
   $("version").textContent = s.version;
   $("proxy-address").textContent = s.listen;
-  $("connect").disabled = busy || s.state === "connecting";
-  $("disconnect").disabled = s.state !== "listening";
+  renderButtons(s);
   if (!busy) showProblem(s.problem);
+  // A problem while listening is about a change that did not apply: the session goes on.
+  $("problem").classList.toggle("running", s.state === "listening");
+  $("warning").hidden = !s.warning;
+  $("warning").textContent = s.warning || "";
   renderAccount(s.state === "listening" ? s.account : null);
   $("rate-up").textContent = rate(s.rate.up);
   $("rate-down").textContent = rate(s.rate.down);

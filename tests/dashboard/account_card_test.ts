@@ -1,0 +1,82 @@
+/**
+ * The Account card is current: it counts this local's open connections and bytes as they
+ * happen, and while traffic flows it asks the remote again every 2 s, so usage from the same
+ * account elsewhere (another computer, another local) shows within seconds.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { curl, freePort, LocalFixture, RemoteFixture, startOrigin } from "../_harness.ts";
+import { DashboardFixture } from "./_dashboard.ts";
+
+Deno.test("the Account card shows this local's connections and bytes now, and the remote's figures within 2 s while traffic flows", async () => {
+  const remote = await RemoteFixture.start();
+  await remote.user("set", "alice", "--quota", "1GiB");
+  const dashboard = await DashboardFixture.start();
+  const origin = startOrigin();
+  const socket = dashboard.socket();
+  let elsewhere: LocalFixture | undefined;
+  try {
+    const listenPort = freePort();
+    const connected = await dashboard.post("/api/connect", {
+      listen: `127.0.0.1:${listenPort}`,
+      remote: remote.address,
+      ca: remote.certPath,
+      serverName: "",
+      user: "alice",
+      password: "alice-secret",
+      remember: false,
+    });
+    assertEquals(connected.status, 200, JSON.stringify(connected.body));
+    const idle = connected.body.account;
+
+    // A slow download through this local, stopped after 15 s (more than the socket buffers
+    // on the way can hold, so it stays open).
+    const trickle = curl(
+      "--max-time",
+      "15",
+      "--limit-rate",
+      "250K",
+      "-x",
+      `socks5h://127.0.0.1:${listenPort}`,
+      `http://127.0.0.1:${origin.port}/bytes/40000000`,
+      "-o",
+      "/dev/null",
+    );
+    const busy = await socket.next((s) => s.open === 1 && s.totals.down > 300_000);
+    assertEquals(
+      busy.account!.openConnections,
+      idle.openConnections + 1,
+      "the card counts the connection the table lists",
+    );
+    const shown = busy.account!.usage.down - idle.usage.down;
+    assert(
+      Math.abs(shown - busy.totals.down) < 300_000,
+      `the card shows ${shown} bytes used since Connect; the local moved ${busy.totals.down}`,
+    );
+
+    // The same account used from another local: the card has it within about 2 s.
+    elsewhere = await LocalFixture.start(remote);
+    const other = await curl(
+      "-x",
+      `socks5h://${elsewhere.address}`,
+      `http://127.0.0.1:${origin.port}/bytes/5000000`,
+      "-o",
+      "/dev/null",
+    );
+    assertEquals(other.code, 0, other.stderr);
+    const done = performance.now();
+    const caught = await socket.next(
+      (s) => s.account!.usage.down - idle.usage.down >= s.totals.down + 5_000_000,
+      6_000,
+    );
+    const after = performance.now() - done;
+    assert(after < 3_500, `the other local's bytes showed after ${after.toFixed(0)} ms`);
+    assert(caught.open === 1, "the slow download is still going");
+    await trickle;
+  } finally {
+    await socket.close();
+    await elsewhere?.stop();
+    await origin.close();
+    await dashboard.stop();
+    await remote.stop();
+  }
+});
