@@ -3,6 +3,7 @@
  * settings file in a temp dir, and small HTTP/WebSocket clients that send the right headers.
  */
 import { freePort, localArgs, Program } from "../_harness.ts";
+import type { RemoteFixture } from "../_harness.ts";
 import type { StatusMessage } from "../../lib/local/dashboard/server.ts";
 
 export type { StatusMessage };
@@ -119,4 +120,20 @@ export async function accepts(port: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The form's fields for alice on `remote`, with the proxy on `listenPort`. */
+export function aliceForm(remote: RemoteFixture, listenPort: number, password = "alice-secret") {
+  return {
+    listen: `127.0.0.1:${listenPort}`,
+    remote: remote.address,
+    ca: remote.certPath,
+    user: "alice",
+    password,
+  };
+}
+
+/** A whole `/api/connect` body for alice (no server name, password not remembered). */
+export function loginFor(remote: RemoteFixture, listenPort: number, password = "alice-secret") {
+  return { ...aliceForm(remote, listenPort, password), serverName: "", remember: false };
 }

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, freePort, LocalFixture, RemoteFixture, startOrigin } from "../_harness.ts";
-import { DashboardFixture } from "./_dashboard.ts";
+import { DashboardFixture, loginFor } from "./_dashboard.ts";
 
 Deno.test("the Account card shows this local's connections and bytes now, and the remote's figures within 2 s while traffic flows", async () => {
   const remote = await RemoteFixture.start();
@@ -16,15 +16,7 @@ Deno.test("the Account card shows this local's connections and bytes now, and th
   let elsewhere: LocalFixture | undefined;
   try {
     const listenPort = freePort();
-    const connected = await dashboard.post("/api/connect", {
-      listen: `127.0.0.1:${listenPort}`,
-      remote: remote.address,
-      ca: remote.certPath,
-      serverName: "",
-      user: "alice",
-      password: "alice-secret",
-      remember: false,
-    });
+    const connected = await dashboard.post("/api/connect", loginFor(remote, listenPort));
     assertEquals(connected.status, 200, JSON.stringify(connected.body));
     const idle = connected.body.account;
 

@@ -13,19 +13,7 @@ import {
   RemoteFixture,
   startOrigin,
 } from "../_harness.ts";
-import { accepts, DashboardFixture } from "./_dashboard.ts";
-
-function loginFor(remote: RemoteFixture, listenPort: number, password = "alice-secret") {
-  return {
-    listen: `127.0.0.1:${listenPort}`,
-    remote: remote.address,
-    ca: remote.certPath,
-    serverName: "",
-    user: "alice",
-    password,
-    remember: false,
-  };
-}
+import { accepts, DashboardFixture, loginFor } from "./_dashboard.ts";
 
 Deno.test("Connect checks the login, streams status each second, saves settings 0600; Disconnect stops", async () => {
   const remote = await RemoteFixture.start();

@@ -7,7 +7,7 @@ import puppeteer from "puppeteer-core";
 import type { Browser, Page } from "puppeteer-core";
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, freePort, RemoteFixture, ROOT, startOrigin } from "../_harness.ts";
-import { accepts, DashboardFixture } from "./_dashboard.ts";
+import { accepts, aliceForm, DashboardFixture, loginFor } from "./_dashboard.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -254,13 +254,7 @@ Deno.test("in Chromium: one primary action per state; a wrong password while con
     await page.waitForSelector("body[data-state=stopped]");
     assertEquals(await buttons(page), ["Connect (primary)"]);
 
-    await type(page, {
-      listen: `127.0.0.1:${listenPort}`,
-      remote: remote.address,
-      ca: remote.certPath,
-      user: "alice",
-      password: "alice-secret",
-    });
+    await type(page, aliceForm(remote, listenPort));
     await page.click("#connect");
     await page.waitForSelector("body[data-state=listening]", { timeout: 20_000 });
     assertEquals(await buttons(page), ["Apply changes (disabled)", "Disconnect (primary)"]);
@@ -304,13 +298,7 @@ Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart sca
   const listenPort = freePort();
   const screens = await Deno.makeTempDir({ prefix: "swiftproxy-screens-" });
   try {
-    const connected = await dashboard.post("/api/connect", {
-      listen: `127.0.0.1:${listenPort}`,
-      remote: remote.address,
-      ca: remote.certPath,
-      user: "alice",
-      password: "alice-secret",
-    });
+    const connected = await dashboard.post("/api/connect", loginFor(remote, listenPort));
     assertEquals(connected.status, 200, JSON.stringify(connected.body));
     const icon = await fetch(`${dashboard.origin}/favicon.ico`);
     assertEquals(icon.status, 200);

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { delay, freePort, RemoteFixture } from "../_harness.ts";
-import { DashboardFixture } from "./_dashboard.ts";
+import { DashboardFixture, loginFor } from "./_dashboard.ts";
 
 /** A loopback TCP port that counts the connections it accepts (and closes them). */
 function countingListener(): { port: number; accepted(): number; close(): void } {
@@ -36,15 +36,7 @@ Deno.test("an empty password with another remote, name, CA file or server name i
   const dashboard = await DashboardFixture.start();
   const other = countingListener();
   try {
-    const login = {
-      listen: `127.0.0.1:${freePort()}`,
-      remote: remote.address,
-      ca: remote.certPath,
-      serverName: "",
-      user: "alice",
-      password: "alice-secret",
-      remember: true,
-    };
+    const login = { ...loginFor(remote, freePort()), remember: true };
     const connected = await dashboard.post("/api/connect", login);
     assertEquals(connected.status, 200, JSON.stringify(connected.body));
     const saved = await Deno.readFile(dashboard.settingsPath);
@@ -97,15 +89,7 @@ Deno.test("moving the proxy to all addresses without a SOCKS5 login needs the pa
   const remote = await RemoteFixture.start();
   const dashboard = await DashboardFixture.start();
   try {
-    const login = {
-      listen: `127.0.0.1:${freePort()}`,
-      remote: remote.address,
-      ca: remote.certPath,
-      serverName: "",
-      user: "alice",
-      password: "alice-secret",
-      remember: false,
-    };
+    const login = loginFor(remote, freePort());
     assertEquals((await dashboard.post("/api/connect", login)).status, 200);
     const open = { ...login, listen: `0.0.0.0:${freePort()}` };
     const refused = await postFromProgram(dashboard, { ...open, password: "" });
