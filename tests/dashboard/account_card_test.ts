@@ -39,9 +39,11 @@ Deno.test("the Account card shows this local's connections and bytes now, and th
       idle.openConnections + 1,
       "the card counts the connection the table lists",
     );
+    // At least what this local moved; more once the remote answers again, as it counts the
+    // bytes it has sent that are still on their way (socket buffers hold megabytes).
     const shown = busy.account!.usage.down - idle.usage.down;
     assert(
-      Math.abs(shown - busy.totals.down) < 300_000,
+      shown >= busy.totals.down,
       `the card shows ${shown} bytes used since Connect; the local moved ${busy.totals.down}`,
     );
 

@@ -99,8 +99,14 @@ export class DashboardServer {
     this.#timer = setInterval(() => {
       if (this.#sampler.sample()) this.#broadcast();
     }, options.intervalMs ?? 250);
+    // A change of state or problem goes out at once; a fresh account answer (every 2 s while
+    // traffic flows) waits for the next second's message, so messages stay a second apart.
+    let shown = "";
     this.#unwatch = this.#control.watch(() => {
       this.#account.answered(this.#control.account);
+      const now = `${this.#control.state} ${this.#control.problem?.message}`;
+      if (now === shown) return;
+      shown = now;
       this.#broadcast();
     });
   }
