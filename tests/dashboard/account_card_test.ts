@@ -7,32 +7,40 @@ import { assert, assertEquals } from "../_assert.ts";
 import { curl, freePort, LocalFixture, RemoteFixture, startOrigin } from "../_harness.ts";
 import { DashboardFixture, loginFor } from "./_dashboard.ts";
 
-Deno.test("the Account card shows this local's connections and bytes now, and the remote's figures within 2 s while traffic flows", async () => {
+Deno.test("the Account card shows this local's connections and bytes now, and asks the remote again every 2 s while traffic flows", async () => {
   const remote = await RemoteFixture.start();
   await remote.user("set", "alice", "--quota", "1GiB");
   const dashboard = await DashboardFixture.start();
   const origin = startOrigin();
   const socket = dashboard.socket();
   let elsewhere: LocalFixture | undefined;
+  let stopTrickle = async () => {};
   try {
     const listenPort = freePort();
     const connected = await dashboard.post("/api/connect", loginFor(remote, listenPort));
     assertEquals(connected.status, 200, JSON.stringify(connected.body));
     const idle = connected.body.account;
 
-    // A slow download through this local, stopped after 15 s (more than the socket buffers
-    // on the way can hold, so it stays open).
-    const trickle = curl(
-      "--max-time",
-      "15",
-      "--limit-rate",
-      "250K",
-      "-x",
-      `socks5h://127.0.0.1:${listenPort}`,
-      `http://127.0.0.1:${origin.port}/bytes/40000000`,
-      "-o",
-      "/dev/null",
-    );
+    // A slow download through this local, going on until the test ends (more than the
+    // socket buffers on the way can hold, so it stays open and keeps moving).
+    const trickle = new Deno.Command("curl", {
+      args: [
+        "-sS",
+        "--limit-rate",
+        "250K",
+        "-x",
+        `socks5h://127.0.0.1:${listenPort}`,
+        `http://127.0.0.1:${origin.port}/bytes/200000000`,
+        "-o",
+        "/dev/null",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    stopTrickle = async () => {
+      trickle.kill();
+      await trickle.status;
+    };
     const busy = await socket.next((s) => s.open === 1 && s.totals.down > 300_000);
     assertEquals(
       busy.account!.openConnections,
@@ -60,13 +68,14 @@ Deno.test("the Account card shows this local's connections and bytes now, and th
     const done = performance.now();
     const caught = await socket.next(
       (s) => s.account!.usage.down - idle.usage.down >= s.totals.down + 5_000_000,
-      6_000,
+      10_000,
     );
     const after = performance.now() - done;
-    assert(after < 3_500, `the other local's bytes showed after ${after.toFixed(0)} ms`);
+    // 2 s between questions, up to 1 s to the next message, and slack for a loaded machine.
+    assert(after < 5_000, `the other local's bytes showed after ${after.toFixed(0)} ms`);
     assert(caught.open === 1, "the slow download is still going");
-    await trickle;
   } finally {
+    await stopTrickle();
     await socket.close();
     await elsewhere?.stop();
     await origin.close();

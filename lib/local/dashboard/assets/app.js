@@ -138,10 +138,10 @@ function renderAccount(a) {
     (a.limits.maxConns > 0 ? " of at most " + a.limits.maxConns : "");
 }
 
-// Steps of the rate axis: 1, 2, 5 × powers of ten of each binary unit, so labels read
-// "200 KiB/s", "1 MiB/s", "5 MiB/s".
+// Steps of the rate axis in each binary unit, so labels read "200 KiB/s", "512 KiB/s",
+// "1 MiB/s", "5 MiB/s".
 const RATE_STEPS = [0, 1, 2, 3, 4, 5].flatMap((p) =>
-  [1, 2, 5, 10, 20, 50, 100, 200, 500].map((m) => m * 1024 ** p)
+  [1, 2, 5, 10, 20, 50, 100, 200, 512].map((m) => m * 1024 ** p)
 );
 const axisRate = (n) => n === 0 ? "0" : formatBytes(n, "0", "short") + "/s";
 /**
@@ -224,7 +224,7 @@ function renderConnections(rows, open) {
   $("conn-note").textContent = open > rows.length
     ? "showing the " + rows.length + " most active"
     : "";
-  let html = "";
+  let html = rows.length === 0 ? '<tr class="empty"><td colspan="6">None open.</td></tr>' : "";
   for (const c of rows) {
     html += '<tr data-id="' + c.id + '"><td class="client">' + escapeHtml(c.client) +
       '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
