@@ -3,8 +3,23 @@
  * running server share one file. Only a hash of each wire token is stored.
  */
 import { DatabaseSync } from "node:sqlite";
-import { checkUserName, keyForCredential, SchemaVersionError, UserError } from "./user_store.ts";
-import type { UsageDelta, User, UserLimits, UserStore } from "./user_store.ts";
+import {
+  checkResetDay,
+  checkUserName,
+  HISTORY_RETENTION_MS,
+  keyForCredential,
+  SchemaVersionError,
+  UserError,
+} from "./user_store.ts";
+import type {
+  UsageDelta,
+  UsagePoint,
+  UsageResolution,
+  UsageSample,
+  User,
+  UserLimits,
+  UserStore,
+} from "./user_store.ts";
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE users (
@@ -23,6 +38,28 @@ const MIGRATIONS: string[] = [
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
   )`,
+  // The admin's side: monthly resets, usage history, alerts sent, the admin account.
+  `ALTER TABLE users ADD COLUMN reset_day INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN last_reset_at INTEGER;
+  CREATE TABLE usage_history (
+    user_id INTEGER NOT NULL,
+    resolution TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, resolution, at)
+  ) WITHOUT ROWID;
+  CREATE TABLE alerts_sent (
+    user_id INTEGER NOT NULL,
+    alert TEXT NOT NULL,
+    period TEXT NOT NULL,
+    PRIMARY KEY (user_id, alert)
+  ) WITHOUT ROWID;
+  CREATE TABLE admin (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    password_hash TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  )`,
 ];
 
 /**
@@ -33,6 +70,9 @@ const MIGRATIONS: string[] = [
 const BUSY_TIMEOUT_MS = 20;
 /** How long a transaction keeps trying for the write lock before it gives up. */
 const BUSY_GIVE_UP_MS = 10_000;
+
+/** The bucket of each history resolution holding a time: its minute, its UTC day. */
+const BUCKET_MS: Record<UsageResolution, number> = { minute: 60_000, day: 86_400_000 };
 
 function isBusy(error: unknown): boolean {
   return /database is (locked|busy)|SQLITE_BUSY/i.test(String((error as Error)?.message));
@@ -56,6 +96,9 @@ function toUser(row: Row): User {
     openConns: row.open_conns as number,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
+    // Absent rather than 0 or null: a user without them looks as it did before they existed.
+    ...(row.reset_day ? { resetDay: row.reset_day as number } : {}),
+    ...(row.last_reset_at === null ? {} : { lastResetAt: row.last_reset_at as number }),
   };
 }
 
@@ -186,12 +229,14 @@ export class SqliteStore implements UserStore {
   add(name: string, password: string, limits: UserLimits = {}): Promise<User> {
     return run(() => {
       checkUserName(name);
+      checkResetDay(limits.resetDay ?? 0);
       const now = Date.now();
       return this.#transaction(() => {
         if (this.#get(name)) throw new UserError(`user "${name}" already exists`);
         this.#db.prepare(
           `INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             reset_day, last_reset_at, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           name,
           keyForCredential(name, password),
@@ -200,6 +245,9 @@ export class SqliteStore implements UserStore {
           limits.quota ?? 0,
           limits.maxConns ?? 0,
           limits.expiresAt ?? null,
+          limits.resetDay ?? 0,
+          // The first monthly reset is the next reset day, not the one already past.
+          limits.resetDay ? now : null,
           now,
           now,
         );
@@ -216,6 +264,18 @@ export class SqliteStore implements UserStore {
     if (limits.quota !== undefined) columns.push(["quota", limits.quota]);
     if (limits.maxConns !== undefined) columns.push(["max_conns", limits.maxConns]);
     if (limits.expiresAt !== undefined) columns.push(["expires_at", limits.expiresAt]);
+    if (limits.resetDay !== undefined) {
+      try {
+        checkResetDay(limits.resetDay);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      columns.push(["reset_day", limits.resetDay]);
+      // Counted from now, as for a new user, unless the user was reset before.
+      if (limits.resetDay > 0 && this.#get(name)?.lastResetAt === undefined) {
+        columns.push(["last_reset_at", Date.now()]);
+      }
+    }
     return this.#update(name, columns);
   }
 
@@ -227,15 +287,100 @@ export class SqliteStore implements UserStore {
     return this.#update(name, [["enabled", enabled ? 1 : 0]]);
   }
 
-  resetUsage(name: string): Promise<User> {
-    return this.#update(name, [["bytes_up", 0], ["bytes_down", 0]]);
+  resetUsage(name: string, at = Date.now()): Promise<User> {
+    return this.#update(name, [["bytes_up", 0], ["bytes_down", 0], ["last_reset_at", at]]);
+  }
+
+  resetUsageForPeriod(name: string, periodStart: number, at: number): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() => {
+        const result = this.#db.prepare(
+          `UPDATE users SET bytes_up = 0, bytes_down = 0, last_reset_at = ?, updated_at = ?
+           WHERE name = ? AND (last_reset_at IS NULL OR last_reset_at < ?)`,
+        ).run(at, Date.now(), name, periodStart);
+        if (result.changes === 0 && !this.#get(name)) {
+          throw new UserError(`no user named "${name}"`);
+        }
+        if (result.changes > 0) this.#ownChanges++;
+        return result.changes > 0;
+      })
+    );
+  }
+
+  addUsageHistory(samples: UsageSample[], at: number): Promise<void> {
+    return run(() => {
+      const add = this.#db.prepare(
+        `INSERT INTO usage_history (user_id, resolution, at, up, down) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, resolution, at) DO UPDATE
+         SET up = up + excluded.up, down = down + excluded.down`,
+      );
+      const prune = this.#db.prepare("DELETE FROM usage_history WHERE resolution = ? AND at < ?");
+      return this.#transaction(() => {
+        for (const resolution of ["minute", "day"] as const) {
+          const bucket = at - at % BUCKET_MS[resolution];
+          for (const s of samples) {
+            if (s.up || s.down) add.run(s.userId, resolution, bucket, s.up, s.down);
+          }
+          prune.run(resolution, at - HISTORY_RETENTION_MS[resolution]);
+        }
+      });
+    });
+  }
+
+  usageHistory(userId: number, resolution: UsageResolution, since: number): Promise<UsagePoint[]> {
+    return run(() =>
+      this.#db.prepare(
+        `SELECT at, up, down FROM usage_history
+         WHERE user_id = ? AND resolution = ? AND at >= ? ORDER BY at`,
+      ).all(userId, resolution, since - since % BUCKET_MS[resolution]).map((row) => ({
+        at: row.at as number,
+        up: row.up as number,
+        down: row.down as number,
+      }))
+    );
+  }
+
+  markAlert(userId: number, alert: string, period: string): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() =>
+        this.#db.prepare(
+          `INSERT INTO alerts_sent (user_id, alert, period) VALUES (?, ?, ?)
+           ON CONFLICT (user_id, alert) DO UPDATE SET period = excluded.period
+           WHERE period != excluded.period`,
+        ).run(userId, alert, period).changes > 0
+      )
+    );
+  }
+
+  adminPasswordHash(): Promise<string | undefined> {
+    return run(() =>
+      (this.#db.prepare("SELECT password_hash FROM admin WHERE id = 1").get() as
+        | { password_hash: string }
+        | undefined)?.password_hash
+    );
+  }
+
+  setAdminPasswordHash(hash: string): Promise<void> {
+    return run(async () => {
+      await this.#transaction(() =>
+        this.#db.prepare(
+          `INSERT INTO admin (id, password_hash, updated_at) VALUES (1, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
+           updated_at = excluded.updated_at`,
+        ).run(hash, Date.now())
+      );
+    });
   }
 
   remove(name: string): Promise<void> {
     return run(() =>
       this.#transaction(() => {
-        const result = this.#db.prepare("DELETE FROM users WHERE name = ?").run(name);
-        if (result.changes === 0) throw new UserError(`no user named "${name}"`);
+        const user = this.#get(name);
+        if (!user) throw new UserError(`no user named "${name}"`);
+        this.#db.prepare("DELETE FROM users WHERE id = ?").run(user.id);
+        // Ids can come back (SQLite reuses the highest), so nothing of this user may stay.
+        this.#db.prepare("DELETE FROM usage_history WHERE user_id = ?").run(user.id);
+        this.#db.prepare("DELETE FROM alerts_sent WHERE user_id = ?").run(user.id);
         this.#ownChanges++;
       })
     );

@@ -24,6 +24,10 @@ export interface User {
   openConns: number;
   createdAt: number;
   updatedAt: number;
+  /** Day of the month (1–28, UTC) its usage goes back to zero; absent for no monthly reset. */
+  resetDay?: number;
+  /** Unix milliseconds of its last usage reset (monthly or by hand); absent for never. */
+  lastResetAt?: number;
 }
 
 /** The settable limits of a user; omitted fields stay as they are. */
@@ -33,6 +37,8 @@ export interface UserLimits {
   quota?: number;
   maxConns?: number;
   expiresAt?: number | null;
+  /** 1–28 for a monthly reset on that day, 0 for none. */
+  resetDay?: number;
 }
 
 /** Usage counted by the server since its last flush, per user id. */
@@ -42,6 +48,29 @@ export interface UsageDelta {
   down: number;
   openConns: number;
 }
+
+/** Bytes one user (or, with `userId` 0, the whole server) moved in a stretch of time. */
+export interface UsageSample {
+  userId: number;
+  up: number;
+  down: number;
+}
+
+/** One point of a usage history: the bucket's start (Unix milliseconds) and its bytes. */
+export interface UsagePoint {
+  at: number;
+  up: number;
+  down: number;
+}
+
+/** The buckets of the usage history: one minute (kept a day) or one UTC day (kept 90 days). */
+export type UsageResolution = "minute" | "day";
+
+/** How long each resolution of the usage history is kept. */
+export const HISTORY_RETENTION_MS: Readonly<Record<UsageResolution, number>> = Object.freeze({
+  minute: 24 * 3600_000,
+  day: 90 * 24 * 3600_000,
+});
 
 /** Thrown for requests the store refuses: a duplicate or unknown user name. */
 export class UserError extends Error {
@@ -89,8 +118,37 @@ export interface UserStore {
   setEnabled(name: string, enabled: boolean): Promise<User>;
   /** Removes a user. @throws {UserError} unknown name */
   remove(name: string): Promise<void>;
-  /** Sets a user's usage back to zero. @throws {UserError} unknown name */
-  resetUsage(name: string): Promise<User>;
+  /**
+   * Sets a user's usage back to zero and records `at` as its last reset.
+   * @throws {UserError} unknown name
+   */
+  resetUsage(name: string, at?: number): Promise<User>;
+  /**
+   * The monthly reset: sets a user's usage back to zero and its last reset to `at`, unless it
+   * was reset since `periodStart` (by hand or by another node). True when this call reset it.
+   * @throws {UserError} unknown name
+   */
+  resetUsageForPeriod(name: string, periodStart: number, at: number): Promise<boolean>;
+  /**
+   * Adds `samples` to the usage history's minute and day buckets holding `at`, and forgets
+   * buckets older than {@linkcode HISTORY_RETENTION_MS}, in one transaction.
+   */
+  addUsageHistory(samples: UsageSample[], at: number): Promise<void>;
+  /**
+   * A user's usage history (`userId` 0: the whole server) from `since` on, oldest first;
+   * buckets with no traffic are left out.
+   */
+  usageHistory(userId: number, resolution: UsageResolution, since: number): Promise<UsagePoint[]>;
+  /**
+   * Records that alert `alert` of user `userId` went out for `period` (a value naming the
+   * quota period or the expiry date it was about). True when it had not been recorded for that
+   * period before: then, and only then, the caller sends it. A removed user's records go too.
+   */
+  markAlert(userId: number, alert: string, period: string): Promise<boolean>;
+  /** The admin panel's password hash, or undefined when no admin account was made. */
+  adminPasswordHash(): Promise<string | undefined>;
+  /** Sets the admin panel's password hash (see `lib/remote/admin/password_hash.ts`). */
+  setAdminPasswordHash(hash: string): Promise<void>;
   /** Adds counted usage and records open connections, all deltas in one transaction. */
   addUsage(deltas: UsageDelta[]): Promise<void>;
   /**
@@ -130,5 +188,16 @@ export function checkUserName(name: string): void {
     throw new UserError(
       `expected a user name of 1 to 64 letters, digits, "_", ".", "@" or "-", got "${name}"`,
     );
+  }
+}
+
+/**
+ * Checks a monthly reset day: 0 (none) or 1 to 28, days every month has.
+ *
+ * @throws {UserError} naming what is allowed
+ */
+export function checkResetDay(day: number): void {
+  if (!Number.isInteger(day) || day < 0 || day > 28) {
+    throw new UserError(`expected a reset day from 1 to 28 (0 for none), got ${day}`);
   }
 }

@@ -233,4 +233,107 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
       }
     },
   );
+
+  test("a monthly reset day is kept, checked, and counted from when it was set", async (store) => {
+    const before = Date.now();
+    const alice = await store.add("alice", "a", { resetDay: 5 });
+    assertEquals(alice.resetDay, 5);
+    assert(alice.lastResetAt! >= before, "a new reset day counts from now");
+    const bob = await store.add("bob", "b");
+    assertEquals([bob.resetDay, bob.lastResetAt], [undefined, undefined], "none: absent");
+    const set = await store.setLimits("bob", { resetDay: 28 });
+    assertEquals(set.resetDay, 28);
+    assert(set.lastResetAt! >= before, "setting a reset day starts its count");
+    assertEquals((await store.setLimits("bob", { resetDay: 0 })).resetDay, undefined);
+    for (const day of [29, -1, 1.5]) {
+      await assertRejects(() => store.add(`u${day}`, "x", { resetDay: day }), UserError, "1 to 28");
+      await assertRejects(() => store.setLimits("alice", { resetDay: day }), UserError, "1 to 28");
+    }
+    assertEquals((await store.get("alice"))!.resetDay, 5, "a refused change wrote nothing");
+  });
+
+  test("resetUsageForPeriod resets once per period; a reset by hand counts", async (store) => {
+    const alice = await store.add("alice", "a", { resetDay: 1 });
+    await store.addUsage([{ id: alice.id, up: 10, down: 20, openConns: 0 }]);
+    const setAt = alice.lastResetAt!;
+    assertEquals(await store.resetUsageForPeriod("alice", setAt - 1000, setAt + 1), false);
+    assertEquals((await store.get("alice"))!.bytesDown, 20, "the period began before it was set");
+    assertEquals(await store.resetUsageForPeriod("alice", setAt + 10, setAt + 20), true);
+    let after = (await store.get("alice"))!;
+    assertEquals([after.bytesUp, after.bytesDown, after.lastResetAt], [0, 0, setAt + 20]);
+    await store.addUsage([{ id: alice.id, up: 1, down: 1, openConns: 0 }]);
+    assertEquals(await store.resetUsageForPeriod("alice", setAt + 10, setAt + 30), false);
+    assertEquals((await store.get("alice"))!.bytesUp, 1, "not twice in one period");
+    const byHand = await store.resetUsage("alice", setAt + 40);
+    assertEquals(byHand.lastResetAt, setAt + 40, "a reset by hand is the last reset");
+    assertEquals(await store.resetUsageForPeriod("alice", setAt + 35, setAt + 50), false);
+    after = (await store.get("alice"))!;
+    assertEquals(after.lastResetAt, setAt + 40);
+    await assertRejects(() => store.resetUsageForPeriod("nobody", 0, 1), UserError, "no user");
+  });
+
+  test("usage history: minute and day buckets add up, old ones are forgotten", async (store) => {
+    const alice = await store.add("alice", "a");
+    const day = Date.UTC(2030, 0, 10);
+    await store.addUsageHistory([{ userId: alice.id, up: 1, down: 2 }], day + 5_000);
+    await store.addUsageHistory([{ userId: alice.id, up: 10, down: 20 }], day + 50_000);
+    await store.addUsageHistory([
+      { userId: alice.id, up: 100, down: 200 },
+      { userId: 0, up: 7, down: 8 },
+      { userId: 99, up: 0, down: 0 },
+    ], day + 61_000);
+    assertEquals(await store.usageHistory(alice.id, "minute", day), [
+      { at: day, up: 11, down: 22 },
+      { at: day + 60_000, up: 100, down: 200 },
+    ]);
+    assertEquals(await store.usageHistory(alice.id, "minute", day + 30_000), [
+      { at: day, up: 11, down: 22 },
+      { at: day + 60_000, up: 100, down: 200 },
+    ], "since rounds down to its bucket");
+    assertEquals(await store.usageHistory(alice.id, "day", 0), [{ at: day, up: 111, down: 222 }]);
+    assertEquals(await store.usageHistory(0, "day", 0), [{ at: day, up: 7, down: 8 }]);
+    assertEquals(await store.usageHistory(99, "minute", 0), [], "zero samples are not stored");
+    // A day and a bit later the minutes are gone; 91 days later the day is gone too.
+    const later = day + 25 * 3600_000;
+    await store.addUsageHistory([{ userId: alice.id, up: 1, down: 1 }], later);
+    assertEquals(await store.usageHistory(alice.id, "minute", 0), [
+      { at: later - later % 60_000, up: 1, down: 1 },
+    ]);
+    assertEquals((await store.usageHistory(alice.id, "day", 0)).length, 2);
+    await store.addUsageHistory([], day + 91 * 86_400_000);
+    assertEquals((await store.usageHistory(alice.id, "day", 0)).map((p) => p.at), [
+      later - later % 86_400_000,
+    ]);
+  });
+
+  test("markAlert is true once per alert and period; removing the user forgets", async (store) => {
+    const alice = await store.add("alice", "a");
+    assertEquals(await store.markAlert(alice.id, "quota-80", "p1"), true);
+    assertEquals(await store.markAlert(alice.id, "quota-80", "p1"), false, "sent already");
+    assertEquals(await store.markAlert(alice.id, "quota-100", "p1"), true, "another alert");
+    assertEquals(await store.markAlert(alice.id, "quota-80", "p2"), true, "a new period");
+    assertEquals(await store.markAlert(alice.id, "quota-80", "p2"), false);
+    await store.remove("alice");
+    const again = await store.add("alice", "b");
+    assertEquals(await store.markAlert(again.id, "quota-80", "p2"), true, "a new user starts over");
+  });
+
+  test("removing a user removes its history", async (store) => {
+    const alice = await store.add("alice", "a");
+    await store.addUsageHistory([{ userId: alice.id, up: 5, down: 5 }], Date.now());
+    await store.remove("alice");
+    assertEquals(await store.usageHistory(alice.id, "minute", 0), []);
+  });
+
+  test("the admin password hash: none at first, then the last one set", async (store, fixture) => {
+    assertEquals(await store.adminPasswordHash(), undefined);
+    await store.setAdminPasswordHash("hash-1");
+    await store.setAdminPasswordHash("hash-2");
+    const other = await fixture.open();
+    try {
+      assertEquals(await other.adminPasswordHash(), "hash-2", "seen by another connection");
+    } finally {
+      await other.close();
+    }
+  });
 }
