@@ -114,6 +114,13 @@ export class AuthGuard {
     }
   }
 
+  /** Sources in their cooling-off period now. */
+  blocked(now = Date.now()): number {
+    let count = 0;
+    for (const source of this.#sources.values()) if (now < source.blockedUntil) count++;
+    return count;
+  }
+
   /** Sources tracked now. */
   get size(): number {
     return this.#sources.size;

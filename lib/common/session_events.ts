@@ -29,6 +29,22 @@ export interface SessionEnd {
 export type SessionObserver = (end: SessionEnd) => void;
 
 /**
+ * A connection refused before any session began (a wrong credential, a probe sent to the
+ * fallback, a disabled account), for counters; the log has its own line for each.
+ */
+export interface SessionRefusal {
+  /** The client's address, `host:port`. */
+  client: string;
+  /** The account, when the credential was known ("" otherwise). */
+  user: string;
+  /** What it counts as: `auth_failed`, `fallback`, `bad_header`, `refused_account`, … */
+  result: string;
+}
+
+/** A subscriber to refusals; like a {@linkcode SessionObserver}, it must not throw or block. */
+export type RefusalObserver = (refusal: SessionRefusal) => void;
+
+/**
  * The list of subscribers to finished sessions.
  *
  * @example
@@ -38,6 +54,7 @@ export type SessionObserver = (end: SessionEnd) => void;
  */
 export class SessionEvents {
   readonly #observers = new Set<SessionObserver>();
+  readonly #refusalObservers = new Set<RefusalObserver>();
 
   /** Adds a subscriber; the returned function removes it. */
   subscribe(observer: SessionObserver): () => void {
@@ -52,6 +69,23 @@ export class SessionEvents {
         observer(end);
       } catch {
         // An observer's failure is its own; the session has already ended.
+      }
+    }
+  }
+
+  /** Adds a subscriber to refusals; the returned function removes it. */
+  subscribeRefusals(observer: RefusalObserver): () => void {
+    this.#refusalObservers.add(observer);
+    return () => this.#refusalObservers.delete(observer);
+  }
+
+  /** Tells every refusal subscriber; one that throws does not stop the others. */
+  refused(refusal: SessionRefusal): void {
+    for (const observer of this.#refusalObservers) {
+      try {
+        observer(refusal);
+      } catch {
+        // As for publish: the observer's failure is its own.
       }
     }
   }

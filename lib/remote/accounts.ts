@@ -10,13 +10,40 @@ import { logger } from "../common/logging.ts";
 
 const log = logger("remote", "accounts");
 
+/**
+ * One open session of an account, as the admin sees it: aborting it closes its relay (a kick,
+ * a removal, the panel's "disconnect").
+ *
+ * @example const session = new TunnelSession("connect", "203.0.113.7:40000", "example.com:443");
+ */
+export class TunnelSession extends AbortController {
+  static #next = 1;
+  /** Unique in this process, for the admin API. */
+  readonly id = TunnelSession.#next++;
+  /** Unix milliseconds. */
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly command: "connect" | "udp",
+    /** The client's address, `host:port`. */
+    readonly client: string,
+    /** Where the session goes, `host:port`. */
+    readonly destination: string,
+  ) {
+    super();
+  }
+}
+
 /** One user as the running server tracks them. */
 export class Account {
   user: User;
-  /** Bytes counted since the last flush, per direction. */
-  unflushedUp = 0;
-  unflushedDown = 0;
-  /** Aborting a session's controller closes its relay. */
+  /** Bytes relayed for this user by this process since it started, per direction; never reset. */
+  sentUp = 0;
+  sentDown = 0;
+  /** The part of `sentUp`/`sentDown` already written to the store. */
+  #flushedUp = 0;
+  #flushedDown = 0;
+  /** Aborting a session's controller closes its relay (a {@linkcode TunnelSession} says more). */
   readonly sessions = new Set<AbortController>();
   /** The user's rate limits, shared by all of their connections. */
   readonly upBucket: TokenBucket;
@@ -30,13 +57,30 @@ export class Account {
     this.upBucket = new TokenBucket(user.upLimit);
     this.downBucket = new TokenBucket(user.downLimit);
     this.up = meter(this.upBucket, (n) => {
-      this.unflushedUp += n;
+      this.sentUp += n;
       if (this.user.quota > 0) this.#checkQuota();
     });
     this.down = meter(this.downBucket, (n) => {
-      this.unflushedDown += n;
+      this.sentDown += n;
       if (this.user.quota > 0) this.#checkQuota();
     });
+  }
+
+  /** Bytes counted since the last flush, per direction. */
+  get unflushedUp(): number {
+    return this.sentUp - this.#flushedUp;
+  }
+
+  get unflushedDown(): number {
+    return this.sentDown - this.#flushedDown;
+  }
+
+  /** Records that `up` and `down` bytes of the unflushed ones were written to the store. */
+  flushed(up: number, down: number): void {
+    this.#flushedUp += up;
+    this.#flushedDown += down;
+    this.user.bytesUp += up;
+    this.user.bytesDown += down;
   }
 
   /** Takes a fresh copy of the user's row; new limits apply to open connections at once. */
@@ -228,13 +272,21 @@ export class Accounts {
       if (deltas.length === 0) return;
       await this.#store.addUsage(deltas.map((d) => d.delta));
       for (const { account, delta } of deltas) {
-        account.unflushedUp -= delta.up;
-        account.unflushedDown -= delta.down;
-        account.user.bytesUp += delta.up;
-        account.user.bytesDown += delta.down;
+        account.flushed(delta.up, delta.down);
         account.user.openConns = delta.openConns;
       }
     });
+  }
+
+  /** Every account, ordered by user name (from the last reload). */
+  list(): Account[] {
+    return [...this.#byId.values()].sort((a, b) => a.user.name < b.user.name ? -1 : 1);
+  }
+
+  /** The account of user `name`, if any (from the last reload). */
+  byName(name: string): Account | undefined {
+    for (const account of this.#byId.values()) if (account.user.name === name) return account;
+    return undefined;
   }
 
   /** Total open sessions across accounts. */

@@ -17,7 +17,7 @@ import { logger } from "../common/logging.ts";
 import { accessLog } from "../common/access_log.ts";
 import { SessionEvents } from "../common/session_events.ts";
 import { AuthGuard } from "./auth_guard.ts";
-import { Accounts } from "./accounts.ts";
+import { Accounts, TunnelSession } from "./accounts.ts";
 import type { Account } from "./accounts.ts";
 import { checkCertificate } from "./certificate.ts";
 import type { RemoteConfig } from "./config.ts";
@@ -25,6 +25,7 @@ import { connect } from "./connect.ts";
 import type { TunnelEnd } from "./connect.ts";
 import { refuseHeader } from "./fallback.ts";
 import type { FallbackOptions } from "./fallback.ts";
+import { handshakeRefusal } from "./refusals.ts";
 import { statusDocument } from "./status.ts";
 import { authenticate } from "./tunnel_auth.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
@@ -50,7 +51,8 @@ export class RemoteServer {
   readonly events = new SessionEvents();
   readonly #connections = new Set<Peer>();
   readonly #gate: HandshakeGate;
-  readonly #guard: AuthGuard;
+  /** Failed logins per source; the admin's metrics read how many sources cool off. */
+  readonly guard: AuthGuard;
   readonly #fallback?: FallbackOptions;
   /** The first read of the users; no header is checked before it is done. */
   readonly #loaded: Promise<void>;
@@ -71,7 +73,7 @@ export class RemoteServer {
     this.#loaded = this.accounts.reload();
     this.events.subscribe(accessLog("remote"));
     this.#gate = new HandshakeGate(config.maxHandshakes, PRE_LOGIN_PER_SOURCE);
-    this.#guard = new AuthGuard(config.authGuard);
+    this.guard = new AuthGuard(config.authGuard);
     if (config.fallback) {
       this.#fallback = {
         site: config.fallback,
@@ -137,11 +139,12 @@ export class RemoteServer {
       await this.#loaded;
       tunnel = await authenticate(peer, ip, {
         accounts: this.accounts,
-        guard: this.#guard,
+        guard: this.guard,
         handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       });
     } catch (error) {
       // Still counted by the gate while refused or relayed: one source cannot pile these up.
+      this.events.refused(handshakeRefusal(client, error, peer, Boolean(this.#config.fallback)));
       await refuseHeader(peer, client, error, this.#fallback);
       return;
     }
@@ -151,6 +154,7 @@ export class RemoteServer {
     const refusal = account.refusal();
     if (refusal) {
       log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });
+      this.events.refused({ client, user, result: "refused_account" });
       peer.close();
       return;
     }
@@ -197,10 +201,11 @@ export class RemoteServer {
         client: context.client,
         max: this.#config.maxConns,
       });
+      this.events.refused({ client: context.client, user: context.user, result: "server_full" });
       peer.close();
       return;
     }
-    const session = new AbortController();
+    const session = new TunnelSession("connect", context.client, context.destination);
     account.sessions.add(session);
     let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
     try {
@@ -228,6 +233,11 @@ export class RemoteServer {
       reason: end.reason,
       ...(end.error === undefined ? {} : { error: end.error }),
     });
+  }
+
+  /** Connections closed to make room for new handshakes since start (a slowloris flood). */
+  get handshakeEvictions(): number {
+    return this.#gate.evicted;
   }
 
   /** Connections open now, tunnels and handshakes. */

@@ -5,16 +5,9 @@
  */
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
-import { inCidr, ipBytes, parseCidr } from "../../common/cidr.ts";
+import { isLoopbackHost } from "../../common/loopback.ts";
 
-const LOOPBACK = [parseCidr("127.0.0.0/8"), parseCidr("::1/128")];
-
-/** True for `localhost`, 127.0.0.0/8 and ::1. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === "localhost") return true;
-  const bytes = ipBytes(host);
-  return bytes !== null && LOOPBACK.some((range) => inCidr(bytes, range));
-}
+export { isLoopbackHost };
 
 /** Why a request was refused, or null when it may go on. */
 export type Verdict = { status: 401 | 403; reason: string } | null;

@@ -7,6 +7,7 @@ import { program, run } from "../../common/cli.ts";
 import { initCommand } from "./init.ts";
 import { serveCommand } from "./serve.ts";
 import { userCommands } from "./user.ts";
+import { adminCommands } from "./admin.ts";
 
 /** Builds the `swiftproxy-remote` program. */
 export function remoteProgram(): Command {
@@ -16,7 +17,8 @@ export function remoteProgram(): Command {
   )
     .addCommand(initCommand())
     .addCommand(serveCommand())
-    .addCommand(userCommands());
+    .addCommand(userCommands())
+    .addCommand(adminCommands());
 }
 
 /**

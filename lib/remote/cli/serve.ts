@@ -20,6 +20,8 @@ import { CertificateError, fingerprint } from "../certificate.ts";
 import { REMOTE_DEFAULTS } from "../config.ts";
 import type { RemoteConfig } from "../config.ts";
 import { RemoteServer } from "../server.ts";
+import { startHousekeeping } from "../housekeeping.ts";
+import type { Housekeeping } from "../housekeeping.ts";
 import type { UserStore } from "../user_store.ts";
 import { dataOption } from "./options.ts";
 
@@ -32,6 +34,21 @@ const cidrArg = (text: string, previous: Cidr[] = []): Cidr[] => {
   } catch (error) {
     throw new InvalidArgumentError(`${(error as Error).message} (example: 10.0.0.0/8)`);
   }
+};
+
+const urlArg = (text: string): string => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError(
+      `expected a URL such as https://hooks.example.org/x, got "${text}"`,
+    );
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new InvalidArgumentError(`expected an http:// or https:// URL, got "${text}"`);
+  }
+  return text;
 };
 
 /** Options of `serve` after parsing (defaults filled in). */
@@ -51,6 +68,9 @@ interface ServeOptions {
   authLimit: number;
   authCoolOff: number;
   grace: number;
+  admin?: Destination;
+  notifyUrl?: string;
+  metricsToken?: string;
 }
 
 /** The server's config: {@linkcode REMOTE_DEFAULTS}, then what the options say. */
@@ -113,6 +133,23 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     await store.close();
     Deno.exit(1);
   }
+  let side: Housekeeping;
+  try {
+    side = startHousekeeping(server, store, {
+      admin: options.admin,
+      tls: { cert, key },
+      notifyUrl: options.notifyUrl,
+      metricsToken: options.metricsToken ?? Deno.env.get("SWIFTPROXY_METRICS_TOKEN"),
+    });
+  } catch (error) {
+    const why = error instanceof Deno.errors.AddrInUse
+      ? "the address is already in use"
+      : (error as Error).message;
+    console.error(`error: cannot start the admin panel: ${why}`);
+    await server.stop();
+    await store.close();
+    Deno.exit(1);
+  }
   // Listen for signals before saying "listening", so a stop right after start is graceful too.
   const stopping = shutdownSignal();
   // SIGHUP (systemctl reload, a certbot deploy hook): re-read the pair, one reload at a time.
@@ -127,9 +164,16 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   );
   console.log(`certificate: ${certPath}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
+  if (side.admin) {
+    console.log(`admin panel on ${side.admin.url}`);
+    if (await store.adminPasswordHash() === undefined) {
+      console.log('no admin account yet: run "swiftproxy-remote admin passwd" to make one');
+    }
+  }
   await stopping;
   console.log(`stopping: no new connections; open ones get ${options.grace / 1000} s`);
   await reloading;
+  await side.stop();
   await server.stop(options.grace);
   await store.close();
   await stopLogging();
@@ -225,6 +269,20 @@ export function serveCommand(): Command {
         "how long an address past --auth-limit is refused",
         secondsArg,
         d.authGuard.coolOffMs,
+      )
+      .option(
+        "--admin <host:port>",
+        "serve the admin panel, its API and /metrics here (loopback; elsewhere over TLS)",
+        hostPortArg,
+      )
+      .option(
+        "--notify-url <url>",
+        "post alerts (quota 80%/100%, expiry) to this URL as JSON",
+        urlArg,
+      )
+      .option(
+        "--metrics-token <token>",
+        "bearer token for /metrics off loopback (or $SWIFTPROXY_METRICS_TOKEN)",
       )
       .option(
         "--grace <seconds>",

@@ -63,7 +63,7 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
     const limits = limitsFrom(options);
     if (Object.values(limits).every((v) => v === undefined)) {
       console.error(
-        "error: nothing to change; give --up, --down, --quota, --max-conns or --expires",
+        "error: nothing to change; give --up, --down, --quota, --max-conns, --expires or --reset-day",
       );
       Deno.exit(2);
     }

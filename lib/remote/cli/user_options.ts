@@ -29,6 +29,14 @@ export const expiresArg = (text: string): number | "never" => {
   return match[4] ? Date.parse(text.replace(" ", "T")) : Date.UTC(year, month - 1, day + 1) - 1;
 };
 
+/** `--reset-day N`: 1 to 28 (days every month has), or 0 for no monthly reset. */
+export const resetDayArg = (text: string): number => {
+  if (!/^\d+$/.test(text) || Number(text) > 28) {
+    throw new InvalidArgumentError(`expected a day from 1 to 28, or 0 for none, got "${text}"`);
+  }
+  return Number(text);
+};
+
 /** The `<name>` argument, checked as the store would. */
 export const nameArg = (text: string): string => {
   try {
@@ -50,6 +58,11 @@ export function addLimitOptions(command: Command): Command {
       "--expires <date>",
       'last day of access, through 24:00 UTC (2027-01-01), an exact time (2027-01-01T12:00:00Z), or "never"',
       expiresArg,
+    )
+    .option(
+      "--reset-day <day>",
+      "reset usage to zero each month on this day (1-28, UTC), 0 = never",
+      resetDayArg,
     );
 }
 
@@ -61,5 +74,6 @@ export function limitsFrom(options: Record<string, unknown>): UserLimits {
     quota: options.quota as number | undefined,
     maxConns: options.maxConns as number | undefined,
     expiresAt: options.expires === "never" ? null : options.expires as number | undefined,
+    resetDay: options.resetDay as number | undefined,
   };
 }

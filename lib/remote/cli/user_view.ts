@@ -19,9 +19,20 @@ export function userJson(u: User) {
     bytesUp: u.bytesUp,
     bytesDown: u.bytesDown,
     openConns: u.openConns,
+    resetDay: u.resetDay ?? 0,
+    lastResetAt: u.lastResetAt === undefined ? null : new Date(u.lastResetAt).toISOString(),
     createdAt: new Date(u.createdAt).toISOString(),
     updatedAt: new Date(u.updatedAt).toISOString(),
   };
+}
+
+/** The monthly reset: `day 5 (last 2030-05-05)`, or `never`. */
+function describeReset(u: User): string {
+  if (!u.resetDay) return "never";
+  const last = u.lastResetAt === undefined
+    ? ""
+    : new Date(u.lastResetAt).toISOString().slice(0, 10);
+  return `day ${u.resetDay}${last ? ` (last ${last})` : ""}`;
 }
 
 /** What a user's state is now: active, disabled, expired or over quota. */
@@ -52,6 +63,7 @@ export function userTable(users: User[]): string {
     "CONNS",
     "MAX CONNS",
     "EXPIRES",
+    "RESETS",
   ]];
   const now = Date.now();
   for (const u of users) {
@@ -66,6 +78,7 @@ export function userTable(users: User[]): string {
       String(u.openConns),
       u.maxConns === 0 ? "unlimited" : String(u.maxConns),
       u.expiresAt === null ? "never" : new Date(u.expiresAt).toISOString().slice(0, 10),
+      describeReset(u),
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -1,0 +1,214 @@
+/**
+ * The admin panel's JSON API on users and connections. Every change goes through the same
+ * store calls as the `user` commands, then reloads the accounts, so it applies at once, as a
+ * change from the CLI does within a second.
+ */
+import { parseRate, parseSize } from "../../common/units.ts";
+import { logger } from "../../common/logging.ts";
+import { generatePassword } from "../password.ts";
+import { TunnelSession } from "../accounts.ts";
+import type { Accounts } from "../accounts.ts";
+import { expiresArg } from "../cli/user_options.ts";
+import { checkUserName, HISTORY_RETENTION_MS, UserError } from "../user_store.ts";
+import type { UsageResolution, UserLimits, UserStore } from "../user_store.ts";
+import { SERVER_HISTORY_ID } from "../usage_history.ts";
+import { userView } from "./users_view.ts";
+import type { UserView } from "./users_view.ts";
+
+const log = logger("remote", "admin");
+
+/** A request the API refuses, with its HTTP status and a message for the page. */
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** What the API works on. */
+export interface ApiDeps {
+  store: UserStore;
+  accounts: Accounts;
+  /** Each user's latest rate (bytes/s), by user id. */
+  rates: ReadonlyMap<number, { up: number; down: number }>;
+}
+
+const NO_RATE = Object.freeze({ up: 0, down: 0 });
+
+/** Every user's view, ordered by name. */
+export function allUsers(deps: ApiDeps): UserView[] {
+  const now = Date.now();
+  return deps.accounts.list().map((a) => userView(a, deps.rates.get(a.user.id) ?? NO_RATE, now));
+}
+
+function one(deps: ApiDeps, name: string): UserView {
+  const account = deps.accounts.byName(name);
+  if (!account) throw new ApiError(404, `no user named "${name}"`);
+  return userView(account, deps.rates.get(account.user.id) ?? NO_RATE);
+}
+
+/** A limit field: a number of bytes, or text as the CLI takes it (`2MiB`, `10Mbit`, `50GiB`). */
+function amount(value: unknown, field: string, parse: (text: string) => number): number {
+  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return Math.round(value);
+  if (typeof value === "string") {
+    try {
+      return parse(value === "" ? "0" : value);
+    } catch (error) {
+      throw new ApiError(400, `${field}: ${(error as Error).message}`);
+    }
+  }
+  throw new ApiError(400, `${field}: expected a number or text such as 2MiB, got ${value}`);
+}
+
+/** The limits in a request body; fields left out stay as they are. */
+export function limitsOf(body: Record<string, unknown>): UserLimits {
+  const limits: UserLimits = {};
+  if (body.upLimit !== undefined) limits.upLimit = amount(body.upLimit, "upLimit", parseRate);
+  if (body.downLimit !== undefined) {
+    limits.downLimit = amount(body.downLimit, "downLimit", parseRate);
+  }
+  if (body.quota !== undefined) limits.quota = amount(body.quota, "quota", parseSize);
+  if (body.maxConns !== undefined) {
+    const n = Number(body.maxConns === "" ? 0 : body.maxConns);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new ApiError(400, `maxConns: expected a whole number from 0, got ${body.maxConns}`);
+    }
+    limits.maxConns = n;
+  }
+  if (body.expiresAt !== undefined) {
+    const value = body.expiresAt;
+    if (value === null || value === "" || value === "never") limits.expiresAt = null;
+    else if (typeof value === "number") limits.expiresAt = value;
+    else {
+      try {
+        const parsed = expiresArg(String(value));
+        limits.expiresAt = parsed === "never" ? null : parsed;
+      } catch (error) {
+        throw new ApiError(400, `expiresAt: ${(error as Error).message}`);
+      }
+    }
+  }
+  if (body.resetDay !== undefined) {
+    limits.resetDay = Number(body.resetDay === "" ? 0 : body.resetDay);
+  }
+  return limits;
+}
+
+/** Runs a store call, turning its refusals into API errors. */
+async function change<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UserError) {
+      throw new ApiError(/^no user named/.test(error.message) ? 404 : 400, error.message);
+    }
+    throw error;
+  }
+}
+
+/**
+ * `POST /api/users`: adds a user; answers the generated password once when none was given.
+ *
+ * @throws {ApiError} 400 for a bad or taken name or a bad limit
+ */
+export async function addUser(
+  deps: ApiDeps,
+  body: Record<string, unknown>,
+): Promise<{ user: UserView; password?: string }> {
+  const name = String(body.name ?? "");
+  try {
+    checkUserName(name);
+  } catch (error) {
+    throw new ApiError(400, (error as Error).message);
+  }
+  const given = typeof body.password === "string" && body.password !== "" ? body.password : null;
+  if (given !== null && given.length < 8) {
+    throw new ApiError(400, "password: expected at least 8 characters (or none, to generate one)");
+  }
+  const password = given ?? generatePassword();
+  await change(() => deps.store.add(name, password, limitsOf(body)));
+  await deps.accounts.reload();
+  log.info("admin: added user {user}", { user: name });
+  return { user: one(deps, name), ...(given === null ? { password } : {}) };
+}
+
+/** `PATCH /api/users/NAME`: changes the limits given. */
+export async function setUser(
+  deps: ApiDeps,
+  name: string,
+  body: Record<string, unknown>,
+): Promise<UserView> {
+  const limits = limitsOf(body);
+  if (Object.keys(limits).length === 0) throw new ApiError(400, "nothing to change");
+  await change(() => deps.store.setLimits(name, limits));
+  await deps.accounts.reload();
+  log.info("admin: changed {fields} of {user}", { user: name, fields: Object.keys(limits) });
+  return one(deps, name);
+}
+
+/** `POST /api/users/NAME/ACTION`: enable, disable, reset-usage. */
+export async function userAction(deps: ApiDeps, name: string, action: string): Promise<UserView> {
+  const actions: Record<string, () => Promise<unknown>> = {
+    enable: () => deps.store.setEnabled(name, true),
+    disable: () => deps.store.setEnabled(name, false),
+    "reset-usage": () => deps.store.resetUsage(name),
+  };
+  const run = actions[action];
+  if (!run) throw new ApiError(404, `no action "${action}"`);
+  await change(run);
+  await deps.accounts.reload();
+  log.info("admin: {action} {user}", { action, user: name });
+  return one(deps, name);
+}
+
+/** `DELETE /api/users/NAME`: removes the user; their connections close. */
+export async function removeUser(deps: ApiDeps, name: string): Promise<void> {
+  await change(() => deps.store.remove(name));
+  await deps.accounts.reload();
+  log.info("admin: removed user {user}", { user: name });
+}
+
+/** `GET /api/users/NAME`. */
+export function getUser(deps: ApiDeps, name: string): UserView {
+  return one(deps, name);
+}
+
+/** `POST /api/connections/ID/disconnect`: closes one open connection. */
+export function disconnect(deps: ApiDeps, id: number): { user: string } {
+  for (const account of deps.accounts.list()) {
+    for (const session of account.sessions) {
+      if (session instanceof TunnelSession && session.id === id) {
+        session.abort();
+        log.info("admin: disconnected {user}'s connection from {client} to {destination}", {
+          user: account.user.name,
+          client: session.client,
+          destination: session.destination,
+        });
+        return { user: account.user.name };
+      }
+    }
+  }
+  throw new ApiError(404, `no open connection ${id}`);
+}
+
+/** The chart ranges: 24 hours by the minute, 90 days by the day. */
+const RANGES: Record<string, UsageResolution> = { "24h": "minute", "90d": "day" };
+
+/** `GET /api/history?user=NAME&range=24h|90d` (no user: the whole server). */
+export async function history(
+  deps: ApiDeps,
+  params: URLSearchParams,
+): Promise<{ range: string; resolution: UsageResolution; points: unknown[] }> {
+  const range = params.get("range") ?? "24h";
+  const resolution = RANGES[range];
+  if (!resolution) throw new ApiError(400, `range: expected 24h or 90d, got "${range}"`);
+  const name = params.get("user");
+  let id = SERVER_HISTORY_ID;
+  if (name) {
+    const account = deps.accounts.byName(name);
+    if (!account) throw new ApiError(404, `no user named "${name}"`);
+    id = account.user.id;
+  }
+  const since = Date.now() - HISTORY_RETENTION_MS[resolution];
+  return { range, resolution, points: await deps.store.usageHistory(id, resolution, since) };
+}

@@ -1,0 +1,465 @@
+// @ts-nocheck: a browser page (DOM, uPlot from /uplot.js), not part of the Deno program.
+/**
+ * The admin panel: signs in, lists the users with their live rates (a WebSocket message each
+ * second), adds, edits, disables, resets and removes them, lists and disconnects a user's
+ * connections, and charts usage with uPlot. Every change is a JSON call with the session's
+ * CSRF token.
+ */
+import { formatBytes } from "/format_bytes.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { csrf: "", users: [], selected: null, ranges: { server: "24h", user: "24h" } };
+const charts = {};
+
+const rate = (n) => `${formatBytes(n, "0 B", "steady")}/s`;
+const limit = (n, suffix = "") => (n === 0 ? "unlimited" : `${formatBytes(n)}${suffix}`);
+const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+async function api(method, path, body) {
+  const headers = { "x-csrf-token": state.csrf };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && path !== "/api/login") showLogin();
+  if (!response.ok) throw new Error(data.error ?? `HTTP ${response.status}`);
+  return data;
+}
+
+function toast(message, bad = false) {
+  const el = $("toast");
+  el.textContent = message;
+  el.classList.toggle("bad", bad);
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => el.hidden = true, 3500);
+}
+
+// ---- signing in --------------------------------------------------------------------------
+
+function showLogin() {
+  document.body.dataset.view = "login";
+  $("login-view").hidden = false;
+  $("panel-view").hidden = true;
+  $("logout").hidden = true;
+  $("server-now").hidden = true;
+  socket?.close();
+  socket = null;
+  $("login-password").focus();
+}
+
+function showPanel() {
+  document.body.dataset.view = "panel";
+  $("login-view").hidden = true;
+  $("panel-view").hidden = false;
+  $("logout").hidden = false;
+  $("server-now").hidden = false;
+  connect();
+  loadChart("server");
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-error").hidden = true;
+  $("login").disabled = true;
+  try {
+    const { csrf } = await api("POST", "/api/login", { password: $("login-password").value });
+    state.csrf = csrf;
+    $("login-password").value = "";
+    showPanel();
+  } catch (error) {
+    $("login-error").textContent = error.message;
+    $("login-error").hidden = false;
+  } finally {
+    $("login").disabled = false;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("POST", "/api/logout").catch(() => {});
+  state.csrf = "";
+  showLogin();
+});
+
+// ---- live users over the WebSocket --------------------------------------------------------
+
+let socket = null;
+
+function connect() {
+  if (socket) return;
+  const ws = new WebSocket(
+    `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws`,
+  );
+  socket = ws;
+  ws.onmessage = (event) => {
+    $("link").hidden = true;
+    render(JSON.parse(event.data));
+  };
+  ws.onclose = () => {
+    if (socket !== ws) return;
+    socket = null;
+    if (document.body.dataset.view !== "panel") return;
+    $("link").hidden = false;
+    // The session may have expired: the next call finds out and shows the login.
+    setTimeout(() => api("GET", "/api/session").then(connect).catch(() => {}), 2000);
+  };
+}
+
+function render(message) {
+  state.users = message.users;
+  $("srv-up").textContent = rate(message.server.rate.up);
+  $("srv-down").textContent = rate(message.server.rate.down);
+  $("srv-open").textContent = String(message.server.open);
+  $("user-count").textContent = String(message.users.length);
+  $("users-empty").hidden = message.users.length > 0;
+  $("users").hidden = message.users.length === 0;
+  const tbody = $("user-rows");
+  const rows = new Map([...tbody.children].map((tr) => [tr.dataset.user, tr]));
+  message.users.forEach((user, index) => {
+    let tr = rows.get(user.name);
+    if (!tr) tr = newRow(user.name);
+    rows.delete(user.name);
+    if (tbody.children[index] !== tr) tbody.insertBefore(tr, tbody.children[index] ?? null);
+    fillRow(tr, user);
+  });
+  for (const tr of rows.values()) tr.remove();
+  if (state.selected) {
+    const user = message.users.find((u) => u.name === state.selected);
+    if (user) fillDetail(user);
+    else closeDetail();
+  }
+  document.body.dataset.updates = String(Number(document.body.dataset.updates ?? 0) + 1);
+}
+
+const CELLS = `
+  <td class="who"><button class="name" type="button"></button><span class="badge"></span>
+    <div class="limits muted"></div></td>
+  <td data-label="Rate now"><div class="rates"><span class="up"></span><span class="down"></span></div></td>
+  <td class="wide" data-label="Usage"><span class="usage"></span><div class="bar"><div></div></div></td>
+  <td data-label="Expires" class="expires"></td>
+  <td data-label="Resets" class="resets"></td>
+  <td data-label="Connections"><span class="conns"></span><div class="sources"></div></td>
+  <td class="actions"><div class="row-actions">
+    <button type="button" data-do="edit">Edit</button>
+    <button type="button" data-do="toggle"></button>
+    <button type="button" data-do="reset-usage">Reset usage</button>
+    <button type="button" data-do="remove" class="danger">Remove</button>
+  </div></td>`;
+
+function newRow(name) {
+  const tr = document.createElement("tr");
+  tr.dataset.user = name;
+  tr.innerHTML = CELLS;
+  return tr;
+}
+
+function fillRow(tr, u) {
+  const q = (selector) => tr.querySelector(selector);
+  q(".name").textContent = u.name;
+  const badge = q(".badge");
+  badge.textContent = u.status;
+  badge.className = `badge ${u.status.replace(" ", "-")}`;
+  q(".limits").textContent = `↑ ${limit(u.upLimit, "/s")} · ↓ ${limit(u.downLimit, "/s")}` +
+    (u.maxConns ? ` · max ${u.maxConns} conns` : "");
+  q(".rates .up").textContent = `↑ ${rate(u.rate.up)}`;
+  q(".rates .down").textContent = `↓ ${rate(u.rate.down)}`;
+  const share = u.quota > 0 ? Math.min(1, u.used / u.quota) : 0;
+  q(".usage").textContent = u.quota > 0
+    ? `${formatBytes(u.used)} of ${formatBytes(u.quota)} (${Math.floor(share * 100)}%)`
+    : `${formatBytes(u.used)} · no quota`;
+  const bar = q(".bar");
+  bar.hidden = u.quota === 0;
+  bar.classList.toggle("warn", share >= 0.8 && share < 1);
+  bar.classList.toggle("full", share >= 1);
+  bar.firstElementChild.style.width = `${share * 100}%`;
+  q(".expires").textContent = u.expiresAt === null ? "never" : day(u.expiresAt);
+  q(".resets").textContent = u.resetDay ? `day ${u.resetDay}, next ${day(u.nextResetAt)}` : "never";
+  q(".conns").textContent = u.maxConns ? `${u.openConns} of ${u.maxConns}` : String(u.openConns);
+  q(".sources").textContent = u.sources.join(", ");
+  q("[data-do=toggle]").textContent = u.enabled ? "Disable" : "Enable";
+  tr.classList.toggle("selected", state.selected === u.name);
+}
+
+$("user-rows").addEventListener("click", async (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  const name = button.closest("tr").dataset.user;
+  const user = state.users.find((u) => u.name === name);
+  if (button.classList.contains("name")) return openDetail(name);
+  const path = `/api/users/${encodeURIComponent(name)}`;
+  try {
+    switch (button.dataset.do) {
+      case "edit":
+        return openEditor(user);
+      case "toggle":
+        await api("POST", `${path}/${user.enabled ? "disable" : "enable"}`);
+        return toast(`${name} ${user.enabled ? "disabled" : "enabled"}`);
+      case "reset-usage":
+        if (!confirm(`Set ${name}'s usage back to zero?`)) return;
+        await api("POST", `${path}/reset-usage`);
+        return toast(`${name}'s usage is reset`);
+      case "remove":
+        if (!confirm(`Remove ${name}? Their connections close now.`)) return;
+        await api("DELETE", path);
+        return toast(`${name} removed`);
+    }
+  } catch (error) {
+    toast(error.message, true);
+  }
+});
+
+// ---- one user's details ------------------------------------------------------------------
+
+function openDetail(name) {
+  state.selected = name;
+  $("detail").hidden = false;
+  $("detail-name").textContent = name;
+  const user = state.users.find((u) => u.name === name);
+  if (user) fillDetail(user);
+  for (const tr of $("user-rows").children) {
+    tr.classList.toggle("selected", tr.dataset.user === name);
+  }
+  loadChart("user");
+  $("detail").scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+function closeDetail() {
+  state.selected = null;
+  $("detail").hidden = true;
+  for (const tr of $("user-rows").children) tr.classList.remove("selected");
+}
+
+$("detail-close").addEventListener("click", closeDetail);
+
+function fillDetail(user) {
+  $("conn-count").textContent = String(user.openConns);
+  $("conn-empty").hidden = user.connections.length > 0;
+  const list = $("connections");
+  const items = new Map([...list.children].map((li) => [li.dataset.id, li]));
+  for (const c of user.connections) {
+    let li = items.get(String(c.id));
+    items.delete(String(c.id));
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.id = String(c.id);
+      li.innerHTML = `<span class="what"></span><span class="muted age"></span>` +
+        `<button type="button" class="danger ghost">Disconnect</button>`;
+      list.append(li);
+    }
+    li.querySelector(".what").textContent = `${c.client} → ${c.destination}`;
+    li.querySelector(".age").textContent = age(Date.now() - c.startedAt);
+  }
+  for (const li of items.values()) li.remove();
+}
+
+function age(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`;
+}
+
+$("connections").addEventListener("click", async (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  const li = button.closest("li");
+  button.disabled = true;
+  try {
+    await api("POST", `/api/connections/${li.dataset.id}/disconnect`);
+    li.remove();
+    toast("disconnected");
+  } catch (error) {
+    button.disabled = false;
+    toast(error.message, true);
+  }
+});
+
+// ---- charts --------------------------------------------------------------------------------
+
+for (const group of document.querySelectorAll(".range")) {
+  group.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    for (const b of group.children) b.classList.toggle("on", b === button);
+    state.ranges[group.dataset.chart] = button.dataset.range;
+    loadChart(group.dataset.chart);
+  });
+}
+
+/** The buckets from the API, with the empty ones filled in as zeros so the line is true. */
+function series(points, range) {
+  const step = range === "24h" ? 60 : 86400;
+  const count = range === "24h" ? 24 * 60 : 90;
+  const now = Math.floor(Date.now() / 1000 / step) * step;
+  const byTime = new Map(points.map((p) => [p.at / 1000, p]));
+  const xs = [];
+  const up = [];
+  const down = [];
+  for (let t = now - (count - 1) * step; t <= now; t += step) {
+    xs.push(t);
+    up.push(byTime.get(t)?.up ?? 0);
+    down.push(byTime.get(t)?.down ?? 0);
+  }
+  return [xs, up, down];
+}
+
+async function loadChart(which) {
+  const range = state.ranges[which];
+  const user = which === "user" ? state.selected : null;
+  if (which === "user" && !user) return;
+  const query = new URLSearchParams({ range, ...(user ? { user } : {}) });
+  let data;
+  try {
+    data = await api("GET", `/api/history?${query}`);
+  } catch {
+    return;
+  }
+  const target = $(`${which}-chart`);
+  const per = range === "24h" ? "per minute" : "per day";
+  const width = Math.max(200, target.clientWidth);
+  const options = {
+    width,
+    height: 220,
+    legend: { show: true },
+    cursor: { drag: { x: false, y: false } },
+    scales: { x: { time: true } },
+    axes: [
+      { stroke: "#6a7385", grid: { stroke: "#eef1f5" } },
+      {
+        stroke: "#6a7385",
+        grid: { stroke: "#eef1f5" },
+        size: 70,
+        values: (_u, ticks) => ticks.map((t) => formatBytes(t)),
+      },
+    ],
+    series: [
+      {},
+      {
+        label: `up ${per}`,
+        stroke: "#d9822b",
+        fill: "rgba(217,130,43,0.08)",
+        value: (_u, v) => v == null ? "–" : formatBytes(v),
+      },
+      {
+        label: `down ${per}`,
+        stroke: "#2f9e6b",
+        fill: "rgba(47,158,107,0.12)",
+        value: (_u, v) => v == null ? "–" : formatBytes(v),
+      },
+    ],
+  };
+  charts[which]?.destroy();
+  charts[which] = new uPlot(options, series(data.points, range), target);
+  document.body.dataset[`${which}Points`] = String(data.points.length);
+}
+
+// The history is written every few seconds: keep the charts fresh, and fit them to the page.
+setInterval(() => {
+  if (document.body.dataset.view !== "panel") return;
+  loadChart("server");
+  if (state.selected) loadChart("user");
+}, 15_000);
+
+let resizeTimer;
+addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    for (const [which, chart] of Object.entries(charts)) {
+      chart.setSize({ width: Math.max(200, $(`${which}-chart`).clientWidth), height: 220 });
+    }
+  }, 150);
+});
+
+// ---- add and edit ------------------------------------------------------------------------
+
+for (let d = 0; d <= 28; d++) {
+  const option = document.createElement("option");
+  option.value = String(d);
+  option.textContent = d === 0 ? "no monthly reset" : `day ${d} of each month`;
+  $("f-reset").append(option);
+}
+
+let editing = null;
+
+/** A stored byte count as the form shows it: `2 MiB` when that reads back exactly, else bytes. */
+function amount(n) {
+  if (n === 0) return "";
+  const text = formatBytes(n);
+  const [value, unit] = text.split(" ");
+  const factor = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[unit];
+  return factor && Number(value) * factor === n ? `${value}${unit}` : String(n);
+}
+
+function openEditor(user) {
+  editing = user ?? null;
+  $("editor-title").textContent = user ? `Edit ${user.name}` : "Add user";
+  $("f-name").value = user?.name ?? "";
+  $("f-name").disabled = Boolean(user);
+  $("f-password-label").hidden = Boolean(user);
+  $("f-password").value = "";
+  $("f-up").value = amount(user?.upLimit ?? 0);
+  $("f-down").value = amount(user?.downLimit ?? 0);
+  $("f-quota").value = amount(user?.quota ?? 0);
+  $("f-conns").value = user?.maxConns ? String(user.maxConns) : "";
+  $("f-expires").value = user?.expiresAt ? day(user.expiresAt) : "";
+  $("f-reset").value = String(user?.resetDay ?? 0);
+  $("editor-error").hidden = true;
+  $("editor").showModal();
+  (user ? $("f-down") : $("f-name")).focus();
+}
+
+$("add-user").addEventListener("click", () => openEditor(null));
+$("editor-cancel").addEventListener("click", () => $("editor").close());
+
+$("editor-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = {
+    upLimit: $("f-up").value.trim(),
+    downLimit: $("f-down").value.trim(),
+    quota: $("f-quota").value.trim(),
+    maxConns: $("f-conns").value.trim(),
+    expiresAt: $("f-expires").value || null,
+    resetDay: Number($("f-reset").value),
+  };
+  $("editor-save").disabled = true;
+  try {
+    if (editing) {
+      await api("PATCH", `/api/users/${encodeURIComponent(editing.name)}`, body);
+      $("editor").close();
+      toast(`${editing.name} updated`);
+    } else {
+      const name = $("f-name").value.trim();
+      const password = $("f-password").value;
+      const result = await api("POST", "/api/users", { ...body, name, password });
+      $("editor").close();
+      toast(`${name} added`);
+      if (result.password) showSecret(name, result.password);
+    }
+  } catch (error) {
+    $("editor-error").textContent = error.message;
+    $("editor-error").hidden = false;
+  } finally {
+    $("editor-save").disabled = false;
+  }
+});
+
+function showSecret(name, password) {
+  $("secret-user").textContent = name;
+  $("secret-credential").textContent = `${name}:${password}`;
+  $("secret-password").textContent = password;
+  $("secret").showModal();
+}
+
+$("secret-close").addEventListener("click", () => {
+  $("secret-password").textContent = "";
+  $("secret-credential").textContent = "";
+  $("secret").close();
+});
+
+// ---- start ---------------------------------------------------------------------------------
+
+api("GET", "/api/session").then(({ csrf }) => {
+  state.csrf = csrf;
+  showPanel();
+}).catch(() => showLogin());

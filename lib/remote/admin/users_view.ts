@@ -1,0 +1,92 @@
+/**
+ * What the admin panel shows of each user: the stored row with the server's live view of it
+ * (usage not yet written, rates, open connections and where they come from).
+ */
+import { TunnelSession } from "../accounts.ts";
+import type { Account } from "../accounts.ts";
+import { nextReset } from "../monthly_reset.ts";
+import { userStatus } from "../cli/user_view.ts";
+
+/** One open connection as the panel lists it. */
+export interface ConnectionView {
+  id: number;
+  command: string;
+  client: string;
+  destination: string;
+  startedAt: number;
+}
+
+/** One user as the panel shows it (times in Unix milliseconds, rates in bytes/s). */
+export interface UserView {
+  name: string;
+  status: string;
+  enabled: boolean;
+  upLimit: number;
+  downLimit: number;
+  quota: number;
+  maxConns: number;
+  expiresAt: number | null;
+  resetDay: number;
+  lastResetAt: number | null;
+  nextResetAt: number | null;
+  bytesUp: number;
+  bytesDown: number;
+  used: number;
+  rate: { up: number; down: number };
+  openConns: number;
+  /** The distinct client addresses (without ports) of the open connections. */
+  sources: string[];
+  connections: ConnectionView[];
+}
+
+/** The connections of `account` the panel can list and disconnect. */
+export function connectionsOf(account: Account): ConnectionView[] {
+  const views: ConnectionView[] = [];
+  for (const session of account.sessions) {
+    if (!(session instanceof TunnelSession)) continue;
+    views.push({
+      id: session.id,
+      command: session.command,
+      client: session.client,
+      destination: session.destination,
+      startedAt: session.startedAt,
+    });
+  }
+  return views;
+}
+
+/**
+ * The panel's view of `account` at `now`, with its latest `rate`; at most `maxConnections`
+ * connections are listed (all are counted).
+ */
+export function userView(
+  account: Account,
+  rate: { up: number; down: number },
+  now = Date.now(),
+  maxConnections = 100,
+): UserView {
+  const u = account.user;
+  const bytesUp = u.bytesUp + account.unflushedUp;
+  const bytesDown = u.bytesDown + account.unflushedDown;
+  const connections = connectionsOf(account);
+  return {
+    name: u.name,
+    status: userStatus({ ...u, bytesUp, bytesDown }, now),
+    enabled: u.enabled,
+    upLimit: u.upLimit,
+    downLimit: u.downLimit,
+    quota: u.quota,
+    maxConns: u.maxConns,
+    expiresAt: u.expiresAt,
+    resetDay: u.resetDay ?? 0,
+    lastResetAt: u.lastResetAt ?? null,
+    nextResetAt: u.resetDay ? nextReset(now, u.resetDay) : null,
+    bytesUp,
+    bytesDown,
+    used: bytesUp + bytesDown,
+    rate,
+    openConns: account.sessions.size,
+    sources: [...new Set(connections.map((c) => c.client.replace(/:\d+$/, "")))],
+    connections: connections.slice(0, maxConnections),
+  };
+}
