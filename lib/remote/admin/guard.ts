@@ -5,6 +5,7 @@
  * drive the panel with the admin's cookie.
  */
 import { isLoopbackHost } from "../../common/loopback.ts";
+import { timingSafeEqual } from "../../common/timing_safe.ts";
 
 /** Why a request was refused (403), or null when it may go on. */
 export function foreignRequest(request: Request, loopback: boolean, tls: boolean): string | null {
@@ -26,4 +27,15 @@ export function cookie(request: Request, name: string): string | undefined {
     if (key === name) return rest.join("=");
   }
   return undefined;
+}
+
+/**
+ * Whether `/metrics` may be read: always on a loopback listener (as Prometheus scrapes it
+ * there), otherwise only with `Authorization: Bearer <token>`, and never without a token.
+ */
+export function metricsAllowed(request: Request, loopback: boolean, token?: string): boolean {
+  if (loopback) return true;
+  const given = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  return token !== undefined && token !== "" && given !== undefined &&
+    timingSafeEqual(given, token);
 }

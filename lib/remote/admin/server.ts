@@ -11,7 +11,6 @@ import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { isLoopbackHost } from "../../common/loopback.ts";
 import { logger } from "../../common/logging.ts";
-import { timingSafeEqual } from "../../common/timing_safe.ts";
 import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../metrics.ts";
 import type { RemoteServer } from "../server.ts";
 import type { UserStore } from "../user_store.ts";
@@ -29,7 +28,7 @@ import {
   userAction,
 } from "./api.ts";
 import type { ApiDeps } from "./api.ts";
-import { cookie, foreignRequest } from "./guard.ts";
+import { cookie, foreignRequest, metricsAllowed } from "./guard.ts";
 import { verifyPassword } from "./password_hash.ts";
 import { AdminSessions } from "./sessions.ts";
 import type { AdminSession, SessionOptions } from "./sessions.ts";
@@ -217,12 +216,8 @@ export class AdminServer {
   }
 
   #metrics(request: Request): Response {
-    if (!this.#loopback) {
-      const token = this.#options.metricsToken;
-      const given = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
-      if (!token || !given || !timingSafeEqual(given, token)) {
-        return text(401, "Unauthorized: send Authorization: Bearer <--metrics-token>\n");
-      }
+    if (!metricsAllowed(request, this.#loopback, this.#options.metricsToken)) {
+      return text(401, "Unauthorized: send Authorization: Bearer <--metrics-token>\n");
     }
     return respond(200, this.metrics.render(), METRICS_CONTENT_TYPE);
   }
