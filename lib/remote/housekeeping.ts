@@ -26,7 +26,7 @@ export interface HousekeepingOptions {
   notifyUrl?: string;
   alerts?: Omit<AlertOptions, "url" | "clock">;
   sessions?: SessionOptions;
-  /** Milliseconds between history writes (10 s), 0 to write only on stop. */
+  /** Milliseconds between history writes (5 s), 0 to write only on stop. */
   historyWriteMs?: number;
   /** Milliseconds between reset checks (1 min), 0 for none but {@linkcode MonthlyReset.check}. */
   resetCheckMs?: number;

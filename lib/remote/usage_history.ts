@@ -13,7 +13,7 @@ const log = logger("remote", "history");
 export const SERVER_HISTORY_ID = 0;
 
 /**
- * Records the history from `sampler` into `store` every `writeEveryMs` (10 s).
+ * Records the history from `sampler` into `store` every `writeEveryMs` (5 s).
  *
  * @example const history = new UsageHistory(store, sampler); await history.stop();
  */
@@ -34,7 +34,7 @@ export class UsageHistory {
     this.#store = store;
     this.#clock = options.clock ?? Date.now;
     this.#unsubscribe = sampler.subscribe((deltas) => this.#add(deltas));
-    const every = options.writeEveryMs ?? 10_000;
+    const every = options.writeEveryMs ?? 5_000;
     if (every > 0) this.#timer = setInterval(() => this.write(), every);
   }
 

@@ -21,6 +21,7 @@ import { REMOTE_DEFAULTS } from "../config.ts";
 import type { RemoteConfig } from "../config.ts";
 import { RemoteServer } from "../server.ts";
 import { startHousekeeping } from "../housekeeping.ts";
+import { isLoopbackHost } from "../../common/loopback.ts";
 import type { Housekeeping } from "../housekeeping.ts";
 import type { UserStore } from "../user_store.ts";
 import { dataOption } from "./options.ts";
@@ -137,7 +138,8 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   try {
     side = startHousekeeping(server, store, {
       admin: options.admin,
-      tls: { cert, key },
+      // Plain HTTP on loopback (reached over ssh -L); anywhere else HTTPS with the tunnel's pair.
+      tls: options.admin && !isLoopbackHost(options.admin.host) ? { cert, key } : undefined,
       notifyUrl: options.notifyUrl,
       metricsToken: options.metricsToken ?? Deno.env.get("SWIFTPROXY_METRICS_TOKEN"),
     });

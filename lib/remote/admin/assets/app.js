@@ -140,7 +140,7 @@ const CELLS = `
   <td data-label="Rate now"><div class="rates"><span class="up"></span><span class="down"></span></div></td>
   <td class="wide" data-label="Usage"><span class="usage"></span><div class="bar"><div></div></div></td>
   <td data-label="Expires" class="expires"></td>
-  <td data-label="Resets" class="resets"></td>
+  <td data-label="Resets"><span class="resets"></span><div class="next"></div></td>
   <td data-label="Connections"><span class="conns"></span><div class="sources"></div></td>
   <td class="actions"><div class="row-actions">
     <button type="button" data-do="edit">Edit</button>
@@ -176,7 +176,8 @@ function fillRow(tr, u) {
   bar.classList.toggle("full", share >= 1);
   bar.firstElementChild.style.width = `${share * 100}%`;
   q(".expires").textContent = u.expiresAt === null ? "never" : day(u.expiresAt);
-  q(".resets").textContent = u.resetDay ? `day ${u.resetDay}, next ${day(u.nextResetAt)}` : "never";
+  q(".resets").textContent = u.resetDay ? `day ${u.resetDay}` : "never";
+  q(".next").textContent = u.resetDay ? `next ${day(u.nextResetAt)}` : "";
   q(".conns").textContent = u.maxConns ? `${u.openConns} of ${u.maxConns}` : String(u.openConns);
   q(".sources").textContent = u.sources.join(", ");
   q("[data-do=toggle]").textContent = u.enabled ? "Disable" : "Enable";
@@ -287,6 +288,11 @@ for (const group of document.querySelectorAll(".range")) {
   });
 }
 
+const BINARY_STEPS = [];
+for (let unit = 1; unit <= 1024 ** 5; unit *= 1024) {
+  for (const m of [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) BINARY_STEPS.push(m * unit);
+}
+
 /** The buckets from the API, with the empty ones filled in as zeros so the line is true. */
 function series(points, range) {
   const step = range === "24h" ? 60 : 86400;
@@ -330,6 +336,8 @@ async function loadChart(which) {
         stroke: "#6a7385",
         grid: { stroke: "#eef1f5" },
         size: 70,
+        // Binary steps, so the ticks read 4 MiB, 8 MiB rather than 4.77 MiB, 9.54 MiB.
+        incrs: BINARY_STEPS,
         values: (_u, ticks) => ticks.map((t) => formatBytes(t)),
       },
     ],
@@ -359,7 +367,7 @@ setInterval(() => {
   if (document.body.dataset.view !== "panel") return;
   loadChart("server");
   if (state.selected) loadChart("user");
-}, 15_000);
+}, 10_000);
 
 let resizeTimer;
 addEventListener("resize", () => {
