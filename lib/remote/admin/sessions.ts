@@ -5,7 +5,8 @@
  */
 import { Buffer } from "node:buffer";
 import { timingSafeEqual } from "../../common/timing_safe.ts";
-import { AuthGuard } from "../auth_guard.ts";
+import { AuthGuard } from "../../common/auth_guard.ts";
+import { logger } from "../../common/logging.ts";
 import type { Clock } from "../usage_sampler.ts";
 
 /** One logged-in browser. */
@@ -50,7 +51,7 @@ export class AdminSessions {
     this.guard = new AuthGuard({
       limit: options.loginLimit ?? 5,
       coolOffMs: options.coolOffMs ?? 300_000,
-    });
+    }, { log: logger("remote", "admin") });
   }
 
   /** Starts a session; its id goes only into the cookie. */
