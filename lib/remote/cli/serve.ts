@@ -275,7 +275,7 @@ export function serveCommand(): Command {
       .option(
         "--admin <host:port>",
         "serve the admin panel, its API and /metrics here (loopback; elsewhere over TLS)",
-        hostPortArg,
+        hostPortArgLike("127.0.0.1:9091"),
       )
       .option(
         "--notify-url <url>",

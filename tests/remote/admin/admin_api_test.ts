@@ -141,7 +141,8 @@ Deno.test("admin API: add, change, disable, reset, disconnect and remove act on 
       [added.body.user.downLimit, added.body.user.quota, added.body.user.resetDay],
       [2 * 1024 * 1024, 2 ** 30, 5],
     );
-    assertEquals(added.body.user.expiresAt, Date.parse("2031-01-01"));
+    // A day alone is the last day of access, through 24:00 UTC, as on the command line.
+    assertEquals(added.body.user.expiresAt, Date.parse("2031-01-02") - 1);
     const bad = await client.call("POST", "/api/users", { name: "carol", downLimit: "fast" });
     assertEquals(bad.status, 400);
     assert(/downLimit: expected a rate such as/.test(bad.body.error), bad.body.error);
