@@ -73,6 +73,8 @@ Deno.test("install.sh: binary, unit, config and data directory in place; next st
     ]);
     try {
       await serve.waitFor(new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
+      // The fingerprint line follows the listening line (it is printed once the cert is read).
+      await serve.waitFor(/certificate SHA-256: /, 5_000).catch(() => {});
       assert(serve.output.includes(print), serve.output);
     } finally {
       assertEquals((await serve.stop()).code, 0);
