@@ -5,10 +5,13 @@ import type { Meter } from "../common/relay.ts";
 export interface ConnectionInfo {
   id: number;
   client: string;
-  protocol: "SOCKS5" | "HTTP";
+  /** The client protocol, or "UDP" for a SOCKS5 UDP association. */
+  protocol: "SOCKS5" | "HTTP" | "UDP";
   destination: string;
   up: number;
   down: number;
+  /** Datagrams each way, for a UDP association. */
+  datagrams?: { up: number; down: number };
   startedAt: number;
 }
 

@@ -204,12 +204,16 @@ export class TunnelDialer {
     }
   }
 
-  /** The tunnel header for `destination` followed by `payload`, for one write. */
-  header(destination: Destination, payload?: Uint8Array): Uint8Array {
-    return encodeTrojanHeader(
-      { token: this.#token, command: TrojanCommand.connect, destination },
-      payload,
-    );
+  /**
+   * The tunnel header for `destination` followed by `payload`, for one write; `command` is
+   * CONNECT unless given (UDP ASSOCIATE puts its first frame in `payload`).
+   */
+  header(
+    destination: Destination,
+    payload?: Uint8Array,
+    command: number = TrojanCommand.connect,
+  ): Uint8Array {
+    return encodeTrojanHeader({ token: this.#token, command, destination }, payload);
   }
 
   /** Connects and sends the header with `payload` at once. @throws {TunnelError} */

@@ -44,6 +44,35 @@ export function isAllowed(ip: string, policy: DestinationPolicy): boolean {
 }
 
 /**
+ * Resolves `destination.host` and keeps the addresses the policy allows, in resolver order:
+ * the check is on the resolved address, so a name pointing at 127.0.0.1 is refused like
+ * 127.0.0.1. TCP dials and UDP datagrams both go through it.
+ *
+ * @throws {DialError} "unresolved" when the name does not resolve, "not-allowed" when every
+ *   address is refused by the policy
+ * @example const [ip] = await allowedAddresses({ host: "localhost", port: 53 }, policy);
+ */
+export async function allowedAddresses(
+  destination: Destination,
+  policy: DestinationPolicy,
+): Promise<string[]> {
+  let addresses: string[];
+  try {
+    addresses = (await lookup(destination.host, { all: true, verbatim: true })).map((a) =>
+      a.address
+    );
+  } catch {
+    throw new DialError(`${destination.host} does not resolve`, "unresolved");
+  }
+  const allowed = addresses.filter((ip) => isAllowed(ip, policy));
+  if (allowed.length === 0) {
+    const where = formatHostPort(destination);
+    throw new DialError(`${where} is in a range this server does not serve`, "not-allowed");
+  }
+  return allowed;
+}
+
+/**
  * Resolves `destination` (the check is on the resolved address, so a name pointing at
  * 127.0.0.1 is refused like 127.0.0.1), then connects to the first allowed address that answers.
  *
@@ -56,18 +85,7 @@ export async function dial(
   signal?: AbortSignal,
 ): Promise<Deno.TcpConn> {
   const where = formatHostPort(destination);
-  let addresses: string[];
-  try {
-    addresses = (await lookup(destination.host, { all: true, verbatim: true })).map((a) =>
-      a.address
-    );
-  } catch {
-    throw new DialError(`${destination.host} does not resolve`, "unresolved");
-  }
-  const allowed = addresses.filter((ip) => isAllowed(ip, policy));
-  if (allowed.length === 0) {
-    throw new DialError(`${where} is in a range this server does not serve`, "not-allowed");
-  }
+  const allowed = await allowedAddresses(destination, policy);
   let last: unknown;
   for (const hostname of allowed) {
     try {

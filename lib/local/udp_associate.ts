@@ -1,0 +1,221 @@
+/**
+ * SOCKS5 UDP ASSOCIATE on the local (RFC 1928 §7): a UDP socket on the listen address for the
+ * app, one TLS tunnel to the remote (CMD 3) for the association's datagrams, both ways. Only
+ * the client that asked may send (its IP, and its port once known); fragments are dropped; the
+ * association ends with its TCP control connection, or when the remote closes the tunnel.
+ */
+import { formatHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { encodeReply, Reply } from "../protocol/socks5.ts";
+import { decodeSocksDatagram, encodeSocksDatagram } from "../protocol/socks5_udp.ts";
+import { decodeTrojanFrame, encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
+import { TrojanCommand } from "../protocol/trojan.ts";
+import type { Peer } from "../common/peer.ts";
+import type { Meter } from "../common/relay.ts";
+import { ipBytes } from "../common/cidr.ts";
+import { logger } from "../common/logging.ts";
+import { UdpDrops } from "../common/udp_drops.ts";
+import { bindUdp, closeUdp, formatSource, MAX_DATAGRAM, sourceOf } from "../common/udp_socket.ts";
+import type { ConnectionInfo } from "./connections.ts";
+import { replyForTunnelError } from "./socks_session.ts";
+import { TunnelError } from "./tunnel.ts";
+import type { TunnelDialer } from "./tunnel.ts";
+
+const log = logger("local", "udp");
+
+/** What an association needs from the local server. */
+export interface UdpAssociateOptions {
+  dialer: TunnelDialer;
+  /** The proxy's listen address: the UDP socket binds there. */
+  listenHost: string;
+  /** The association's row in the connection table: destination and datagram counts. */
+  info: ConnectionInfo;
+  /** Count bytes into the row and the totals (see `ConnectionTable.meters`). */
+  meters: { up: Meter; down: Meter };
+}
+
+/**
+ * Serves a UDP ASSOCIATE request whose reply has not been sent yet: binds the UDP socket,
+ * opens the tunnel (a failure is answered with the matching REP), answers BND.ADDR/BND.PORT,
+ * then relays until the association ends. `expected` is the request's DST.ADDR/DST.PORT: where
+ * the client says it will send from (port 0: learned from its first datagram).
+ *
+ * @returns why the association ended, in the access log's words
+ * @example return await udpAssociate(client, request.destination, { dialer, listenHost, info, meters });
+ */
+export async function udpAssociate(
+  control: Peer,
+  expected: Destination,
+  options: UdpAssociateOptions,
+): Promise<string> {
+  const { dialer, info, meters } = options;
+  info.protocol = "UDP";
+  info.destination = "-";
+  const datagrams = info.datagrams = { up: 0, down: 0 };
+  let socket: Deno.DatagramConn;
+  try {
+    socket = bindUdp(options.listenHost);
+  } catch (error) {
+    await control.write(encodeReply(Reply.generalFailure)).catch(() => {});
+    return `refused (no UDP socket: ${(error as Error).message})`;
+  }
+  let tunnel: Peer;
+  try {
+    tunnel = await dialer.connect();
+  } catch (error) {
+    closeUdp(socket);
+    if (!(error instanceof TunnelError)) throw error;
+    await control.write(encodeReply(replyForTunnelError(error))).catch(() => {});
+    log.warn("{client} UDP: {error}", { client: info.client, error });
+    return `tunnel failed (${error.kind})`;
+  }
+  // The app is told the address it reached the proxy on, with the UDP socket's port.
+  const bound = {
+    host: sourceOf(control.conn.localAddr).host,
+    port: (socket.addr as Deno.NetAddr).port,
+  };
+  const client = sourceOf(control.conn.remoteAddr);
+  const clientIp = ipBytes(client.host)!;
+  let clientPort = expected.port || 0;
+  const drops = new UdpDrops(log, info.client);
+  let reason = "";
+  let resolveEnded!: () => void;
+  const ended = new Promise<void>((resolve) => resolveEnded = resolve);
+  const end = (why: string) => {
+    if (reason) return;
+    reason = why;
+    closeUdp(socket);
+    tunnel.close();
+    control.close();
+    resolveEnded();
+  };
+  // The remote says nothing before the first frame: an early answer means it closed the
+  // tunnel (its header timeout passed while the app was quiet); a fresh one is opened then.
+  let headerSent = false;
+  let closedEarly = false;
+  tunnel.readAhead().then(() => closedEarly ||= !headerSent, () => closedEarly = true);
+  try {
+    await control.write(encodeReply(Reply.succeeded, bound));
+  } catch {
+    end("client-reset");
+  }
+
+  const fromClient = (from: Deno.Addr): boolean => {
+    const source = sourceOf(from);
+    const ip = source.host === client.host ? clientIp : ipBytes(source.host);
+    if (!ip || ip.some((byte, i) => byte !== clientIp[i])) return false;
+    if (clientPort === 0) clientPort = source.port;
+    return source.port === clientPort;
+  };
+
+  const inward = async () => {
+    for (;;) {
+      let frame;
+      try {
+        frame = await tunnel.readFrame(decodeTrojanFrame);
+      } catch (error) {
+        if (error instanceof ProtocolError) {
+          log.debug("{client}: the remote sent {error}", { client: info.client, error });
+        }
+        end(error instanceof Deno.errors.UnexpectedEof ? "remote-closed" : "server-reset");
+        return;
+      }
+      if (frame.payload.length > MAX_UDP_PAYLOAD) {
+        drops.drop("reply too large", `${frame.payload.length} bytes`);
+        continue;
+      }
+      try {
+        await socket.send(encodeSocksDatagram(frame.destination, frame.payload), {
+          transport: "udp",
+          hostname: client.host,
+          port: clientPort,
+        });
+      } catch (error) {
+        if (reason) return;
+        drops.drop("send to the app failed", (error as Error).message);
+        continue;
+      }
+      meters.down.take(frame.payload.length);
+      datagrams.down++;
+    }
+  };
+
+  const outward = async () => {
+    const buffer = new Uint8Array(MAX_DATAGRAM);
+    for (;;) {
+      let datagram: Uint8Array;
+      let from: Deno.Addr;
+      try {
+        [datagram, from] = await socket.receive(buffer);
+      } catch {
+        end("error");
+        return;
+      }
+      if (!fromClient(from)) {
+        drops.drop("not from the client", formatSource(from));
+        continue;
+      }
+      let decoded;
+      try {
+        decoded = decodeSocksDatagram(datagram);
+      } catch (error) {
+        drops.drop("malformed", (error as Error).message);
+        continue;
+      }
+      if (!decoded) {
+        drops.drop("truncated", `${datagram.length} bytes`);
+        continue;
+      }
+      const { frag, destination, payload } = decoded.value;
+      if (frag !== 0) {
+        drops.drop("fragment", `FRAG ${frag}`);
+        continue;
+      }
+      if (payload.length > MAX_UDP_PAYLOAD) {
+        drops.drop("too large", `${payload.length} bytes`);
+        continue;
+      }
+      const frame = encodeTrojanFrame(destination, payload);
+      try {
+        if (headerSent) await tunnel.write(frame);
+        else await sendHeader(destination, frame);
+      } catch {
+        end("server-reset");
+        return;
+      }
+      meters.up.take(payload.length);
+      datagrams.up++;
+    }
+  };
+
+  const loops: Promise<void>[] = [];
+  const sendHeader = async (destination: Destination, frame: Uint8Array) => {
+    if (closedEarly) {
+      tunnel.close();
+      tunnel = await dialer.connect();
+    }
+    headerSent = true;
+    info.destination = formatHostPort(destination);
+    // Header and first frame in one write: sing-box's server reads the header in one read.
+    await tunnel.write(dialer.header(destination, frame, TrojanCommand.udpAssociate));
+    loops.push(inward());
+  };
+
+  const watchControl = async () => {
+    try {
+      while (await control.read() !== null) {
+        // Nothing more is expected on the control connection; whatever comes is ignored.
+      }
+      end("done");
+    } catch {
+      end("client-reset");
+    }
+  };
+
+  if (!reason) loops.push(outward(), watchControl());
+  await ended;
+  await Promise.allSettled(loops);
+  drops.report();
+  return reason;
+}

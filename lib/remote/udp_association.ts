@@ -1,0 +1,180 @@
+/**
+ * The remote's side of a Trojan UDP association (CMD 3): frames from the tunnel go out of one
+ * UDP socket of the association's own, each to its frame's address after the destination
+ * guard; datagrams that come back to that socket, from any source (endpoint-independent,
+ * "full cone", as games and calls need), go back down the tunnel as frames. The account's
+ * meters limit and count both directions exactly as they do for a TCP relay.
+ */
+import { formatHostPort } from "../protocol/address.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { decodeTrojanFrame, encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
+import type { Peer } from "../common/peer.ts";
+import type { Meter } from "../common/relay.ts";
+import { watchIdle } from "../common/idle.ts";
+import { logger } from "../common/logging.ts";
+import { UdpDrops } from "../common/udp_drops.ts";
+import { bindUdpAnywhere, closeUdp, MAX_DATAGRAM, sourceOf } from "../common/udp_socket.ts";
+import { DialError } from "./destination.ts";
+import type { UdpResolver } from "./udp_resolver.ts";
+
+const log = logger("remote", "udp");
+
+/** What an association needs besides its tunnel. */
+export interface UdpAssociationOptions {
+  /** The destination guard with its name cache. */
+  resolver: UdpResolver;
+  /** The account's meters: the rate limit, usage and quota, as for TCP. */
+  up?: Meter;
+  down?: Meter;
+  /**
+   * The session's controller: aborting it (a kick, shutdown) ends the association; the idle
+   * timeout aborts it too.
+   */
+  controller: AbortController;
+  /** The association closes after this long with no datagram either way; 0 for never. */
+  idleTimeoutMs: number;
+  /** Names the association in debug lines (the client's address). */
+  client: string;
+}
+
+/** What an association moved and why it ended, for the access line. */
+export interface UdpAssociationResult {
+  /** Payload bytes and datagrams sent towards destinations, and relayed back. */
+  up: number;
+  down: number;
+  datagramsUp: number;
+  datagramsDown: number;
+  /** Datagrams dropped either way (too large, refused, malformed). */
+  dropped: number;
+  /** The first datagram's destination, `host:port` ("-" when none came). */
+  destination: string;
+  /** `done` (the client closed), `idle-timeout`, `aborted`, `bad-frame`, `client-reset`. */
+  reason: string;
+}
+
+/**
+ * Relays one association until the tunnel closes, a frame cannot be followed, the idle
+ * timeout passes or the controller aborts; then closes the tunnel and the socket.
+ *
+ * @example
+ * const result = await relayUdp(tunnel, { resolver, up, down, controller, idleTimeoutMs: 60_000, client });
+ */
+export async function relayUdp(
+  tunnel: Peer,
+  options: UdpAssociationOptions,
+): Promise<UdpAssociationResult> {
+  const socket = bindUdpAnywhere();
+  const { controller } = options;
+  const idle = watchIdle(options.idleTimeoutMs, options, controller);
+  const drops = new UdpDrops(log, options.client);
+  const result: UdpAssociationResult = {
+    up: 0,
+    down: 0,
+    datagramsUp: 0,
+    datagramsDown: 0,
+    dropped: 0,
+    destination: "-",
+    reason: "done",
+  };
+  let ended = false;
+  const end = (reason: string) => {
+    if (ended) return;
+    ended = true;
+    result.reason = reason;
+    closeUdp(socket);
+    tunnel.close();
+  };
+  const onAbort = () =>
+    end(controller.signal.reason instanceof Deno.errors.TimedOut ? "idle-timeout" : "aborted");
+  controller.signal.addEventListener("abort", onAbort, { once: true });
+  if (controller.signal.aborted) onAbort();
+
+  const outward = async () => {
+    for (;;) {
+      let frame;
+      try {
+        frame = await tunnel.readFrame(decodeTrojanFrame);
+      } catch (error) {
+        if (error instanceof ProtocolError) {
+          log.debug("{client}: {error}; closing the association", {
+            client: options.client,
+            error,
+          });
+          end("bad-frame");
+        } else end(error instanceof Deno.errors.UnexpectedEof ? "done" : "client-reset");
+        return;
+      }
+      const { destination, payload } = frame;
+      if (result.destination === "-") result.destination = formatHostPort(destination);
+      if (payload.length > MAX_UDP_PAYLOAD) {
+        drops.drop("too large", `${payload.length} bytes`);
+        continue;
+      }
+      if (destination.port === 0) {
+        drops.drop("port 0");
+        continue;
+      }
+      let hostname: string;
+      try {
+        hostname = await options.resolver.resolve(destination);
+      } catch (error) {
+        if (!(error instanceof DialError)) throw error;
+        drops.drop(error.kind, error.message);
+        continue;
+      }
+      const wait = idle.up.take(payload.length, controller.signal);
+      if (wait) await wait;
+      if (ended) return;
+      try {
+        await socket.send(payload, { transport: "udp", hostname, port: destination.port });
+      } catch (error) {
+        if (ended) return;
+        drops.drop("send failed", (error as Error).message);
+        continue;
+      }
+      idle.up.sent?.(payload.length);
+      result.up += payload.length;
+      result.datagramsUp++;
+    }
+  };
+
+  const inward = async () => {
+    const buffer = new Uint8Array(MAX_DATAGRAM);
+    for (;;) {
+      let datagram: Uint8Array;
+      let from: Deno.Addr;
+      try {
+        [datagram, from] = await socket.receive(buffer);
+      } catch (error) {
+        if (!ended) {
+          log.debug("{client}: UDP receive failed: {error}", { client: options.client, error });
+        }
+        end("error");
+        return;
+      }
+      if (datagram.length > MAX_UDP_PAYLOAD) {
+        drops.drop("reply too large", `${datagram.length} bytes`);
+        continue;
+      }
+      const wait = idle.down.take(datagram.length, controller.signal);
+      if (wait) await wait;
+      if (ended) return;
+      try {
+        await tunnel.write(encodeTrojanFrame(sourceOf(from), datagram));
+      } catch {
+        end("client-reset");
+        return;
+      }
+      idle.down.sent?.(datagram.length);
+      result.down += datagram.length;
+      result.datagramsDown++;
+    }
+  };
+
+  await Promise.all([outward(), inward()]);
+  idle.stop();
+  controller.signal.removeEventListener("abort", onAbort);
+  result.dropped = drops.total;
+  drops.report();
+  return result;
+}
