@@ -15,7 +15,12 @@ export function accessLog(program: "local" | "remote"): SessionObserver {
     : (end: SessionEnd) => end.user;
   return (end) => {
     const fields = { ...end, who: who(end), duration: end.durationMs };
-    if (end.error === undefined) {
+    if (end.command === "udp") {
+      log.info(
+        "{who} {client} UDP first to {destination} datagrams up={datagramsUp} down={datagramsDown} up={up} down={down} {duration}ms closed: {reason}",
+        { ...fields, datagramsUp: end.datagrams?.up ?? 0, datagramsDown: end.datagrams?.down ?? 0 },
+      );
+    } else if (end.error === undefined) {
       log.info(
         "{who} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
         fields,

@@ -18,6 +18,8 @@ export interface SessionEnd {
   /** Bytes from the client towards the destination, and back. */
   up: number;
   down: number;
+  /** Datagrams each way, for a UDP association. */
+  datagrams?: { up: number; down: number };
   durationMs: number;
   /** Why it closed, in the access log's words (`client-closed`, `refused`, …). */
   reason: string;

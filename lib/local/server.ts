@@ -16,6 +16,7 @@ import { ConnectionTable } from "./connections.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError, socksHandshake, SocksRefused } from "./socks_session.ts";
 import { httpSession } from "./http_session.ts";
+import { udpAssociate } from "./udp_associate.ts";
 import { TunnelDialer, TunnelError } from "./tunnel.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
 import type { LocalConfig } from "./config.ts";
@@ -115,12 +116,13 @@ export class LocalServer {
       }
       this.events.publish({
         user: this.#config.endpoint.user,
-        protocol: info.protocol,
-        command: "connect",
+        protocol: isSocks ? "SOCKS5" : "HTTP",
+        command: info.protocol === "UDP" ? "udp" : "connect",
         client: info.client,
         destination: info.destination,
         up: info.up,
         down: info.down,
+        ...(info.datagrams ? { datagrams: info.datagrams } : {}),
         durationMs: Date.now() - info.startedAt,
         reason,
       });
@@ -148,6 +150,13 @@ export class LocalServer {
     switch (request.command) {
       case Command.connect:
         return await this.#socksConnect(client, info, request.destination);
+      case Command.udpAssociate:
+        return await udpAssociate(client, request.destination, {
+          dialer: this.#dialer,
+          listenHost: this.#config.listen.host,
+          info,
+          meters: this.connections.meters(info),
+        });
       default:
         info.destination = "-";
         await client.write(encodeReply(Reply.commandNotSupported)).catch(() => {});

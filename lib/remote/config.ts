@@ -19,6 +19,8 @@ export interface RemoteConfig {
   handshakeTimeoutMs: number;
   /** Tunnels with no traffic either way for this long are closed; 0 for never. */
   idleTimeoutMs: number;
+  /** UDP associations with no datagram either way for this long are closed; 0 for never. */
+  udpTimeoutMs: number;
   /** Most connections in TLS/header handshake at once (the oldest make room); 0 for no cap. */
   maxHandshakes: number;
   /** Failed logins allowed per source address before it cools off. */
@@ -40,6 +42,7 @@ export const REMOTE_DEFAULTS: Readonly<RemoteDefaults> = Object.freeze({
   maxConns: 0,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 300_000,
+  udpTimeoutMs: 60_000,
   maxHandshakes: 1024,
   authGuard: Object.freeze({ limit: 20, coolOffMs: 600_000 }),
 });

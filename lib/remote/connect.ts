@@ -11,6 +11,8 @@ import type { Account } from "./accounts.ts";
 export interface TunnelEnd {
   up: number;
   down: number;
+  /** Datagrams each way, for a UDP association. */
+  datagrams?: { up: number; down: number };
   reason: string;
   error?: unknown;
 }

@@ -27,6 +27,8 @@ import { refuseHeader } from "./fallback.ts";
 import type { FallbackOptions } from "./fallback.ts";
 import { handshakeRefusal } from "./refusals.ts";
 import { statusDocument } from "./status.ts";
+import { relayUdp } from "./udp_association.ts";
+import { UdpResolver } from "./udp_resolver.ts";
 import { authenticate } from "./tunnel_auth.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
 import { UsersPoll } from "./users_poll.ts";
@@ -166,6 +168,8 @@ export class RemoteServer {
     switch (header.command) {
       case TrojanCommand.connect:
         return await this.#connect(peer, account, header, context);
+      case TrojanCommand.udpAssociate:
+        return await this.#associate(peer, account, context);
       default:
         log.info("refused {user} from {client}: command {command} is not supported", {
           user,
@@ -219,6 +223,31 @@ export class RemoteServer {
     }
   }
 
+  /** UDP ASSOCIATE: datagrams routed by each frame's address, not the header's. */
+  async #associate(peer: Peer, account: Account, context: TunnelContext): Promise<void> {
+    const session = new AbortController();
+    account.sessions.add(session);
+    let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
+    try {
+      const result = await relayUdp(peer, {
+        resolver: new UdpResolver(this.#config.policy),
+        up: account.up,
+        down: account.down,
+        controller: session,
+        idleTimeoutMs: this.#config.udpTimeoutMs,
+        client: context.client,
+      });
+      end = { ...result, datagrams: { up: result.datagramsUp, down: result.datagramsDown } };
+      context = { ...context, destination: result.destination };
+    } catch (error) {
+      end = { ...end, error };
+      peer.close();
+    } finally {
+      account.sessions.delete(session);
+      this.#ended(context, "udp", end);
+    }
+  }
+
   /** Publishes the one `SessionEnd` of a finished tunnel. */
   #ended(context: TunnelContext, command: "connect" | "udp", end: TunnelEnd): void {
     this.events.publish({
@@ -229,6 +258,7 @@ export class RemoteServer {
       destination: context.destination,
       up: end.up,
       down: end.down,
+      ...(end.datagrams ? { datagrams: end.datagrams } : {}),
       durationMs: Math.round(performance.now() - context.started),
       reason: end.reason,
       ...(end.error === undefined ? {} : { error: end.error }),

@@ -65,6 +65,7 @@ interface ServeOptions {
   maxConns: number;
   handshakeTimeout: number;
   idleTimeout: number;
+  udpTimeout: number;
   maxHandshakes: number;
   authLimit: number;
   authCoolOff: number;
@@ -90,6 +91,7 @@ function remoteConfig(
     maxConns: options.maxConns,
     handshakeTimeoutMs: options.handshakeTimeout,
     idleTimeoutMs: options.idleTimeout,
+    udpTimeoutMs: options.udpTimeout,
     maxHandshakes: options.maxHandshakes,
     authGuard: { limit: options.authLimit, coolOffMs: options.authCoolOff },
   };
@@ -253,6 +255,12 @@ export function serveCommand(): Command {
         "close tunnels with no traffic either way for this long, 0 = never",
         secondsArg,
         d.idleTimeoutMs,
+      )
+      .option(
+        "--udp-timeout <seconds>",
+        "close UDP associations with no datagram either way for this long, 0 = never",
+        secondsArg,
+        d.udpTimeoutMs,
       )
       .option(
         "--max-handshakes <n>",
