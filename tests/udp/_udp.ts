@@ -7,7 +7,12 @@ import { Command } from "../../lib/protocol/socks5.ts";
 import type { Destination } from "../../lib/protocol/address.ts";
 import { decodeSocksDatagram, encodeSocksDatagram } from "../../lib/protocol/socks5_udp.ts";
 import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
+import { decodeTrojanFrame, encodeTrojanFrame } from "../../lib/protocol/trojan_udp.ts";
+import type { TrojanDatagram } from "../../lib/protocol/trojan_udp.ts";
+import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
+import { Peer } from "../../lib/common/peer.ts";
 import { ROOT } from "../_harness.ts";
+import type { RemoteFixture } from "../_harness.ts";
 
 /** A UDP echo server on one address; counts datagrams and bytes it received. */
 export class EchoServer {
@@ -155,4 +160,82 @@ export async function pysocksEcho(
   const text = new TextDecoder();
   if (!out.success) throw new Error(`PySocks failed: ${text.decode(out.stderr)}`);
   return JSON.parse(text.decode(out.stdout));
+}
+
+/** A Trojan UDP association opened by hand against a remote: CMD 3, then frames. */
+export class TrojanUdpClient {
+  readonly peer: Peer;
+  #headerSent = false;
+  readonly #token: string;
+
+  private constructor(peer: Peer, token: string) {
+    this.peer = peer;
+    this.#token = token;
+  }
+
+  /** Opens TLS to the remote (trusting its certificate); the header goes with the first frame. */
+  static async open(remote: RemoteFixture, credential: string): Promise<TrojanUdpClient> {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: remote.port,
+      caCerts: [Deno.readTextFileSync(remote.certPath)],
+    });
+    await conn.handshake();
+    return new TrojanUdpClient(new Peer(conn), trojanToken(credential));
+  }
+
+  /** Writes raw bytes (after the header, which goes first with them if not sent yet). */
+  writeRaw(bytes: Uint8Array): Promise<void> {
+    if (this.#headerSent) return this.peer.write(bytes);
+    this.#headerSent = true;
+    return this.peer.write(encodeTrojanHeader({
+      token: this.#token,
+      command: TrojanCommand.udpAssociate,
+      destination: { host: "0.0.0.0", port: 0 },
+    }, bytes));
+  }
+
+  /** Sends one datagram to `destination`. */
+  send(destination: Destination, payload: Uint8Array): Promise<void> {
+    return this.writeRaw(encodeTrojanFrame(destination, payload));
+  }
+
+  /** The next frame, or null after `ms` (or when the remote closes: see {@linkcode closed}). */
+  async receive(ms = 2000): Promise<TrojanDatagram | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ms));
+    try {
+      return await Promise.race([this.#next, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #pending: Promise<TrojanDatagram | null> | null = null;
+  get #next(): Promise<TrojanDatagram | null> {
+    this.#pending ??= this.peer.readFrame(decodeTrojanFrame).catch(() => null).finally(() =>
+      this.#pending = null
+    );
+    return this.#pending;
+  }
+
+  /** Resolves when the remote closes the tunnel; the time it took, in ms. */
+  async closed(ms = 5000): Promise<number> {
+    const started = performance.now();
+    const deadline = setTimeout(() => this.peer.close(), ms);
+    try {
+      while (await this.peer.read() !== null) {
+        // drain
+      }
+    } catch {
+      // a reset is a close too
+    } finally {
+      clearTimeout(deadline);
+    }
+    return performance.now() - started;
+  }
+
+  close(): void {
+    this.peer.close();
+  }
 }
