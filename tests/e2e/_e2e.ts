@@ -215,3 +215,55 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * A third-party program (trojan, v2ray) run with a JSON config written to `path`; its output
+ * is collected for failure messages.
+ *
+ * @example const trojan = new ConfiguredProgram("/usr/bin/trojan", config, path, (p) => ["-c", p]);
+ */
+export class ConfiguredProgram {
+  readonly child: Deno.ChildProcess;
+  output = "";
+  readonly #collected: Promise<unknown>;
+
+  constructor(binary: string, config: unknown, path: string, args: (path: string) => string[]) {
+    Deno.writeTextFileSync(path, JSON.stringify(config, null, 2));
+    this.child = new Deno.Command(binary, {
+      args: args(path),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const decoder = new TextDecoder();
+    const collect = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) this.output += decoder.decode(chunk);
+    };
+    this.#collected = Promise.all([collect(this.child.stdout), collect(this.child.stderr)]);
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await this.child.status;
+    await this.#collected;
+  }
+}
+
+/** Resolves once something accepts TCP connections on `port`; `what` explains a failure. */
+export async function waitForPort(port: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing listens on ${port}:\n${what()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

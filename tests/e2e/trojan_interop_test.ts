@@ -12,7 +12,14 @@ import {
   sha256,
   startOrigin,
 } from "../_harness.ts";
-import { assertSameBytes, eventually, makeCertificates, quietLocalArgs } from "./_e2e.ts";
+import {
+  assertSameBytes,
+  ConfiguredProgram,
+  eventually,
+  makeCertificates,
+  quietLocalArgs,
+  waitForPort,
+} from "./_e2e.ts";
 
 const TROJAN = "/usr/bin/trojan";
 const missing = !(await Deno.stat(TROJAN).then(() => true, () => false));
@@ -20,48 +27,9 @@ const decoder = new TextDecoder();
 const MiB = 1024 * 1024;
 
 /** A running trojan process with its JSON config in `dir`. */
-class Trojan {
-  readonly child: Deno.ChildProcess;
-  output = "";
-  readonly #collected: Promise<unknown>;
-
-  constructor(config: unknown, readonly dir: string, readonly port: number) {
-    Deno.writeTextFileSync(`${dir}/trojan-${port}.json`, JSON.stringify(config, null, 2));
-    this.child = new Deno.Command(TROJAN, {
-      args: ["-c", `${dir}/trojan-${port}.json`],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const collect = async (stream: ReadableStream<Uint8Array>) => {
-      for await (const chunk of stream) this.output += decoder.decode(chunk);
-    };
-    this.#collected = Promise.all([collect(this.child.stdout), collect(this.child.stderr)]);
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    await this.child.status;
-    await this.#collected;
-  }
-}
-
-/** Resolves once something accepts TCP connections on `port`. */
-async function waitForPort(port: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`nothing listens on ${port}:\n${what()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+class Trojan extends ConfiguredProgram {
+  constructor(config: unknown, dir: string, readonly port: number) {
+    super(TROJAN, config, `${dir}/trojan-${port}.json`, (path) => ["-c", path]);
   }
 }
 
