@@ -14,6 +14,8 @@ export interface ProgramOptions {
   cwd?: string;
   /** Most open file descriptors (`ulimit -n`). */
   nofile?: number;
+  /** The program to run instead of `deno`. */
+  command?: string;
 }
 
 /** A spawned program whose output is collected for assertions. */
@@ -22,11 +24,17 @@ export class Program {
   #output = "";
   #done: Promise<Deno.CommandStatus>;
 
-  /** `nofile` runs the program under `ulimit -n nofile` (through bash). */
+  /**
+   * Runs `deno` with `args`, or the program `command` names (trojan, v2ray); `nofile` runs it
+   * under `ulimit -n nofile` (through bash).
+   */
   constructor(args: string[], options: ProgramOptions = {}) {
+    const program = options.command ?? DENO;
     const limited = options.nofile !== undefined;
-    this.child = new Deno.Command(limited ? "bash" : DENO, {
-      args: limited ? ["-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, DENO, ...args] : args,
+    this.child = new Deno.Command(limited ? "bash" : program, {
+      args: limited
+        ? ["-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, program, ...args]
+        : args,
       cwd: options.cwd ?? ROOT,
       env: { NO_COLOR: "1", ...options.env },
       stdin: "null",

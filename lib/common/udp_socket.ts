@@ -61,6 +61,32 @@ export function formatSource(addr: Deno.Addr): string {
 }
 
 /**
+ * Receives datagrams into one reused buffer and hands each to `handle`, awaiting it before the
+ * next `receive` (what arrives meanwhile waits in the kernel's buffer, and past that is
+ * dropped: UDP's backpressure). The datagram is a view into the buffer, valid until `handle`
+ * settles. Ends when the socket closes or fails, or `handle` returns `false`.
+ *
+ * @returns the error that ended receiving (a closed socket's included), or undefined
+ * @example await receiveEach(socket, async (datagram, from) => await relay(datagram, from));
+ */
+export async function receiveEach(
+  socket: Deno.DatagramConn,
+  handle: (datagram: Uint8Array, from: Deno.Addr) => Promise<boolean | void> | boolean | void,
+): Promise<unknown> {
+  const buffer = new Uint8Array(MAX_DATAGRAM);
+  for (;;) {
+    let datagram: Uint8Array;
+    let from: Deno.Addr;
+    try {
+      [datagram, from] = await socket.receive(buffer);
+    } catch (error) {
+      return error;
+    }
+    if (await handle(datagram, from) === false) return undefined;
+  }
+}
+
+/**
  * Closes a socket, ignoring one already closed: closing is how both programs end a receive
  * loop (the pending `receive` then rejects).
  */

@@ -6,17 +6,17 @@
  */
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
-import { ProtocolError } from "../protocol/errors.ts";
 import { encodeReply, Reply } from "../protocol/socks5.ts";
 import { decodeSocksDatagram, encodeSocksDatagram } from "../protocol/socks5_udp.ts";
-import { decodeTrojanFrame, encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
+import { encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
 import { TrojanCommand } from "../protocol/trojan.ts";
 import type { Peer } from "../common/peer.ts";
 import type { Meter } from "../common/relay.ts";
 import { ipBytes } from "../common/cidr.ts";
 import { logger } from "../common/logging.ts";
 import { UdpDrops } from "../common/udp_drops.ts";
-import { bindUdp, closeUdp, formatSource, MAX_DATAGRAM, sourceOf } from "../common/udp_socket.ts";
+import { eachFrame } from "../common/udp_frames.ts";
+import { bindUdp, closeUdp, formatSource, receiveEach, sourceOf } from "../common/udp_socket.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError } from "./socks_session.ts";
 import { TunnelError } from "./tunnel.ts";
@@ -110,71 +110,43 @@ export async function udpAssociate(
   };
 
   const inward = async () => {
-    for (;;) {
-      let frame;
-      try {
-        frame = await tunnel.readFrame(decodeTrojanFrame);
-      } catch (error) {
-        if (error instanceof ProtocolError) {
-          log.debug("{client}: the remote sent {error}", { client: info.client, error });
-        }
-        end(error instanceof Deno.errors.UnexpectedEof ? "remote-closed" : "server-reset");
-        return;
-      }
-      if (frame.payload.length > MAX_UDP_PAYLOAD) {
-        drops.drop("reply too large", `${frame.payload.length} bytes`);
-        continue;
+    const how = await eachFrame(tunnel, async ({ destination, payload }) => {
+      if (payload.length > MAX_UDP_PAYLOAD) {
+        return drops.drop("reply too large", `${payload.length} bytes`);
       }
       try {
-        await socket.send(encodeSocksDatagram(frame.destination, frame.payload), {
+        await socket.send(encodeSocksDatagram(destination, payload), {
           transport: "udp",
           hostname: client.host,
           port: clientPort,
         });
       } catch (error) {
-        if (reason) return;
-        drops.drop("send to the app failed", (error as Error).message);
-        continue;
+        if (reason) return false;
+        return drops.drop("send to the app failed", (error as Error).message);
       }
-      meters.down.take(frame.payload.length);
+      meters.down.take(payload.length);
       datagrams.down++;
+    });
+    if (how.kind === "malformed") {
+      log.debug("{client}: the remote sent {error}", { client: info.client, error: how.error });
     }
+    end(how.kind === "closed" ? "remote-closed" : "server-reset");
   };
 
   const outward = async () => {
-    const buffer = new Uint8Array(MAX_DATAGRAM);
-    for (;;) {
-      let datagram: Uint8Array;
-      let from: Deno.Addr;
-      try {
-        [datagram, from] = await socket.receive(buffer);
-      } catch {
-        end("error");
-        return;
-      }
-      if (!fromClient(from)) {
-        drops.drop("not from the client", formatSource(from));
-        continue;
-      }
+    await receiveEach(socket, async (datagram, from) => {
+      if (!fromClient(from)) return drops.drop("not from the client", formatSource(from));
       let decoded;
       try {
         decoded = decodeSocksDatagram(datagram);
       } catch (error) {
-        drops.drop("malformed", (error as Error).message);
-        continue;
+        return drops.drop("malformed", (error as Error).message);
       }
-      if (!decoded) {
-        drops.drop("truncated", `${datagram.length} bytes`);
-        continue;
-      }
+      if (!decoded) return drops.drop("truncated", `${datagram.length} bytes`);
       const { frag, destination, payload } = decoded.value;
-      if (frag !== 0) {
-        drops.drop("fragment", `FRAG ${frag}`);
-        continue;
-      }
+      if (frag !== 0) return drops.drop("fragment", `FRAG ${frag}`);
       if (payload.length > MAX_UDP_PAYLOAD) {
-        drops.drop("too large", `${payload.length} bytes`);
-        continue;
+        return drops.drop("too large", `${payload.length} bytes`);
       }
       const frame = encodeTrojanFrame(destination, payload);
       try {
@@ -182,11 +154,12 @@ export async function udpAssociate(
         else await sendHeader(destination, frame);
       } catch {
         end("server-reset");
-        return;
+        return false;
       }
       meters.up.take(payload.length);
       datagrams.up++;
-    }
+    });
+    end("error");
   };
 
   const loops: Promise<void>[] = [];

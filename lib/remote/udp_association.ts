@@ -6,14 +6,14 @@
  * meters limit and count both directions exactly as they do for a TCP relay.
  */
 import { formatHostPort } from "../protocol/address.ts";
-import { ProtocolError } from "../protocol/errors.ts";
-import { decodeTrojanFrame, encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
+import { encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
 import type { Peer } from "../common/peer.ts";
 import type { Meter } from "../common/relay.ts";
 import { watchIdle } from "../common/idle.ts";
 import { logger } from "../common/logging.ts";
 import { UdpDrops } from "../common/udp_drops.ts";
-import { bindUdpAnywhere, closeUdp, MAX_DATAGRAM, sourceOf } from "../common/udp_socket.ts";
+import { eachFrame } from "../common/udp_frames.ts";
+import { bindUdpAnywhere, closeUdp, receiveEach, sourceOf } from "../common/udp_socket.ts";
 import { DialError } from "./destination.ts";
 import type { UdpResolver } from "./udp_resolver.ts";
 
@@ -90,84 +90,63 @@ export async function relayUdp(
   if (controller.signal.aborted) onAbort();
 
   const outward = async () => {
-    for (;;) {
-      let frame;
-      try {
-        frame = await tunnel.readFrame(decodeTrojanFrame);
-      } catch (error) {
-        if (error instanceof ProtocolError) {
-          log.debug("{client}: {error}; closing the association", {
-            client: options.client,
-            error,
-          });
-          end("bad-frame");
-        } else end(error instanceof Deno.errors.UnexpectedEof ? "done" : "client-reset");
-        return;
-      }
-      const { destination, payload } = frame;
+    const how = await eachFrame(tunnel, async ({ destination, payload }) => {
       if (result.destination === "-") result.destination = formatHostPort(destination);
       if (payload.length > MAX_UDP_PAYLOAD) {
-        drops.drop("too large", `${payload.length} bytes`);
-        continue;
+        return drops.drop("too large", `${payload.length} bytes`);
       }
-      if (destination.port === 0) {
-        drops.drop("port 0");
-        continue;
-      }
+      if (destination.port === 0) return drops.drop("port 0");
       let hostname: string;
       try {
         hostname = await options.resolver.resolve(destination);
       } catch (error) {
         if (!(error instanceof DialError)) throw error;
-        drops.drop(error.kind, error.message);
-        continue;
+        return drops.drop(error.kind, error.message);
       }
       const wait = idle.up.take(payload.length, controller.signal);
       if (wait) await wait;
-      if (ended) return;
+      if (ended) return false;
       try {
         await socket.send(payload, { transport: "udp", hostname, port: destination.port });
       } catch (error) {
-        if (ended) return;
-        drops.drop("send failed", (error as Error).message);
-        continue;
+        if (ended) return false;
+        return drops.drop("send failed", (error as Error).message);
       }
       idle.up.sent?.(payload.length);
       result.up += payload.length;
       result.datagramsUp++;
-    }
+    });
+    if (how.kind === "malformed") {
+      log.debug("{client}: {error}; closing the association", {
+        client: options.client,
+        error: how.error,
+      });
+      end("bad-frame");
+    } else end(how.kind === "closed" ? "done" : "client-reset");
   };
 
   const inward = async () => {
-    const buffer = new Uint8Array(MAX_DATAGRAM);
-    for (;;) {
-      let datagram: Uint8Array;
-      let from: Deno.Addr;
-      try {
-        [datagram, from] = await socket.receive(buffer);
-      } catch (error) {
-        if (!ended) {
-          log.debug("{client}: UDP receive failed: {error}", { client: options.client, error });
-        }
-        end("error");
-        return;
-      }
+    const error = await receiveEach(socket, async (datagram, from) => {
       if (datagram.length > MAX_UDP_PAYLOAD) {
         drops.drop("reply too large", `${datagram.length} bytes`);
-        continue;
+        return;
       }
       const wait = idle.down.take(datagram.length, controller.signal);
       if (wait) await wait;
-      if (ended) return;
+      if (ended) return false;
       try {
         await tunnel.write(encodeTrojanFrame(sourceOf(from), datagram));
       } catch {
         end("client-reset");
-        return;
+        return false;
       }
       idle.down.sent?.(datagram.length);
       result.down += datagram.length;
       result.datagramsDown++;
+    });
+    if (!ended) {
+      log.debug("{client}: UDP receive failed: {error}", { client: options.client, error });
+      end("error");
     }
   };
 

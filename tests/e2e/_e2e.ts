@@ -4,7 +4,7 @@
  */
 import { decodeReply, encodeGreeting, encodeRequest, Method } from "../../lib/protocol/socks5.ts";
 import type { Destination } from "../../lib/protocol/address.ts";
-import { LocalFixture, RemoteFixture, sha256, startChain } from "../_harness.ts";
+import { LocalFixture, Program, RemoteFixture, sha256, startChain } from "../_harness.ts";
 import { AssertionError } from "../_assert.ts";
 import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
 
@@ -217,40 +217,19 @@ export async function eventually(
 }
 
 /**
- * A third-party program (trojan, v2ray) run with a JSON config written to `path`; its output
- * is collected for failure messages.
+ * Starts a third-party program (trojan, v2ray) with a JSON config written to `path`; its
+ * output is collected like the programs' own, for failure messages.
  *
- * @example const trojan = new ConfiguredProgram("/usr/bin/trojan", config, path, (p) => ["-c", p]);
+ * @example const trojan = startConfigured("/usr/bin/trojan", config, path, (p) => ["-c", p]);
  */
-export class ConfiguredProgram {
-  readonly child: Deno.ChildProcess;
-  output = "";
-  readonly #collected: Promise<unknown>;
-
-  constructor(binary: string, config: unknown, path: string, args: (path: string) => string[]) {
-    Deno.writeTextFileSync(path, JSON.stringify(config, null, 2));
-    this.child = new Deno.Command(binary, {
-      args: args(path),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const decoder = new TextDecoder();
-    const collect = async (stream: ReadableStream<Uint8Array>) => {
-      for await (const chunk of stream) this.output += decoder.decode(chunk);
-    };
-    this.#collected = Promise.all([collect(this.child.stdout), collect(this.child.stderr)]);
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    await this.child.status;
-    await this.#collected;
-  }
+export function startConfigured(
+  binary: string,
+  config: unknown,
+  path: string,
+  args: (path: string) => string[],
+): Program {
+  Deno.writeTextFileSync(path, JSON.stringify(config, null, 2));
+  return new Program(args(path), { command: binary });
 }
 
 /** Resolves once something accepts TCP connections on `port`; `what` explains a failure. */

@@ -14,10 +14,10 @@ import {
 } from "../_harness.ts";
 import {
   assertSameBytes,
-  ConfiguredProgram,
   eventually,
   makeCertificates,
   quietLocalArgs,
+  startConfigured,
   waitForPort,
 } from "./_e2e.ts";
 
@@ -26,11 +26,9 @@ const missing = !(await Deno.stat(TROJAN).then(() => true, () => false));
 const decoder = new TextDecoder();
 const MiB = 1024 * 1024;
 
-/** A running trojan process with its JSON config in `dir`. */
-class Trojan extends ConfiguredProgram {
-  constructor(config: unknown, dir: string, readonly port: number) {
-    super(TROJAN, config, `${dir}/trojan-${port}.json`, (path) => ["-c", path]);
-  }
+/** Starts trojan with its JSON config in `dir`. */
+function startTrojan(config: unknown, dir: string, port: number) {
+  return startConfigured(TROJAN, config, `${dir}/trojan-${port}.json`, (path) => ["-c", path]);
 }
 
 /** Downloads and uploads through the SOCKS5 proxy at `socks`; both must be byte-exact. */
@@ -81,7 +79,7 @@ Deno.test({
     const origin = startOrigin("127.0.0.1");
     const dir = await Deno.makeTempDir({ prefix: "swiftproxy-e2e-trojan-client-" });
     const port = freePort();
-    const trojan = new Trojan(clientConfig(remote, port), dir, port);
+    const trojan = startTrojan(clientConfig(remote, port), dir, port);
     try {
       await waitForPort(port, () => trojan.output);
       await transferBothWays(`127.0.0.1:${port}`, origin.port, dir);
@@ -106,7 +104,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "swiftproxy-e2e-trojan-server-" });
     const certs = await makeCertificates(dir);
     const port = freePort();
-    const trojan = new Trojan(
+    const trojan = startTrojan(
       {
         run_type: "server",
         local_addr: "127.0.0.1",

@@ -42,6 +42,9 @@ Deno.test("compile: each program is built with its deno.json permission set and 
       assert(!permissions[wide], `the "${set}" permission set grants ${wide}`);
     }
   }
+  // UDP uses Deno.listenDatagram (lib/common/udp_socket.ts): the unstable net API, enabled in
+  // deno.json, which `deno run` (tasks, harness) and `deno compile` both read, and nothing more.
+  assertEquals(config.unstable, ["net"]);
 });
 
 Deno.test("--version: both programs print the version and exit 0", async () => {
@@ -115,6 +118,10 @@ Deno.test("compile: with DENORT_BIN it builds both programs, prints sizes, write
       const bytes = await Deno.readFile(`${out}/${name}`);
       assert(bytes.length > 1_000_000, `${name} is ${bytes.length} bytes`);
       assert(new RegExp(`${name}\\s+[\\d.]+ [KMG]i?B`).test(result.stdout), result.stdout);
+      // the metadata after the runtime enables the unstable net API, so the binary can do UDP
+      const runtime = Deno.statSync(Deno.execPath()).size;
+      const metadata = new TextDecoder("latin1").decode(bytes.subarray(runtime));
+      assert(/"unstable_config":\{[^}]*"features":\["net"\]/.test(metadata), `${name}: no UDP`);
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
       const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
       assert(sums.includes(`${hex}  ${name}`), `SHA256SUMS lacks ${name}: ${sums}`);

@@ -5,7 +5,8 @@
  */
 import { assertEquals } from "../_assert.ts";
 import { freePort, LocalFixture, RemoteFixture } from "../_harness.ts";
-import { ConfiguredProgram, makeCertificates, quietLocalArgs, waitForPort } from "../e2e/_e2e.ts";
+import type { Program } from "../_harness.ts";
+import { makeCertificates, quietLocalArgs, startConfigured, waitForPort } from "../e2e/_e2e.ts";
 import { EchoServer, pysocksEcho } from "./_udp.ts";
 
 const TROJAN = "/usr/bin/trojan";
@@ -33,12 +34,12 @@ const ports = {
   v2Client: freePort(),
   v2Server: freePort(),
 };
-const thirdParty: ConfiguredProgram[] = [];
+const thirdParty: Program[] = [];
 const locals: LocalFixture[] = [];
 
 if (!missing) {
   thirdParty.push(
-    new ConfiguredProgram(
+    startConfigured(
       TROJAN,
       {
         run_type: "client",
@@ -53,7 +54,7 @@ if (!missing) {
       `${dir}/trojan-client.json`,
       (path) => ["-c", path],
     ),
-    new ConfiguredProgram(
+    startConfigured(
       TROJAN,
       {
         run_type: "server",
@@ -68,7 +69,7 @@ if (!missing) {
       `${dir}/trojan-server.json`,
       (path) => ["-c", path],
     ),
-    new ConfiguredProgram(
+    startConfigured(
       V2RAY,
       {
         log: { loglevel: "warning" },
@@ -96,7 +97,7 @@ if (!missing) {
       `${dir}/v2ray-client.json`,
       (path) => ["-config", path],
     ),
-    new ConfiguredProgram(
+    startConfigured(
       V2RAY,
       {
         log: { loglevel: "warning" },

@@ -103,6 +103,7 @@ export class StatsSampler {
       destination: info.destination,
       up: info.up,
       down: info.down,
+      ...(info.datagrams ? { datagrams: { ...info.datagrams } } : {}),
       age: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
       rate: Math.round(this.#seen.get(info.id)?.rate ?? 0),
     }));

@@ -24,6 +24,9 @@ function age(s) {
   return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
 }
 
+// A UDP association also shows how many datagrams went each way.
+const datagrams = (c, way) => c.datagrams ? " (" + c.datagrams[way] + " dgrams)" : "";
+
 const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
 
@@ -229,8 +232,8 @@ function renderConnections(rows, open) {
     html += '<tr data-id="' + c.id + '"><td class="client">' + escapeHtml(c.client) +
       '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
       escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") +
-      '</td><td class="num" data-label="↑">' + bytes(c.up) +
-      '</td><td class="num" data-label="↓">' + bytes(c.down) +
+      '</td><td class="num" data-label="↑">' + bytes(c.up) + datagrams(c, "up") +
+      '</td><td class="num" data-label="↓">' + bytes(c.down) + datagrams(c, "down") +
       '</td><td class="num">' + age(c.age) + "</td></tr>";
   }
   $("connections").innerHTML = html;
