@@ -78,6 +78,20 @@ const page = Deno.serve(
   () => new Response("Hello through SwiftProxy: local -> TLS tunnel -> remote -> this page.\n"),
 );
 
+// A UDP echo on loopback, so the demo can show UDP ASSOCIATE end to end.
+const echo = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+const echoPort = (echo.addr as Deno.NetAddr).port;
+(async () => {
+  try {
+    for (;;) {
+      const [data, from] = await echo.receive();
+      await echo.send(data, from);
+    }
+  } catch {
+    // closed at the end of the demo
+  }
+})();
+
 console.log(`SwiftProxy demo (data in ${dataDir})`);
 await runOnce(["run", "-q", "-P=remote", "remote.ts", "init", "--data", dataDir]);
 const added = await runOnce([
@@ -143,6 +157,13 @@ Try, in another terminal:
   curl --socks5-hostname ${LOCAL_PROXY} ${WELCOME_URL}
   curl --socks5-hostname ${LOCAL_PROXY} https://example.com/    (needs the internet)
 
+UDP (SOCKS5 UDP ASSOCIATE to a UDP echo on 127.0.0.1:${echoPort}; Debian: python3-socks):
+  /usr/bin/python3 -c "import socket, socks; s = socks.socksocket(socket.AF_INET, socket.SOCK_DGRAM); \\
+s.set_proxy(socks.SOCKS5, '${LOCAL_PROXY.split(":")[0]}', ${
+  LOCAL_PROXY.split(":")[1]
+}); s.settimeout(3); \\
+s.sendto(b'hello over UDP', ('127.0.0.1', ${echoPort})); print(s.recvfrom(100))"
+
 In a browser: set the SOCKS5 (or HTTP) proxy to ${LOCAL_PROXY}, or use http://${DASHBOARD}/proxy.pac,
   then open ${WELCOME_URL}: the remote answers that name itself, so the page
   ("You are browsing through SwiftProxy as demo") shows the browser really goes through the proxy.
@@ -170,6 +191,7 @@ for (const child of [local, remote]) {
 }
 await Promise.all([local.status, remote.status]);
 await page.shutdown();
+echo.close();
 await Deno.remove(dataDir, { recursive: true });
 console.log("stopped.");
 Deno.exit(0);

@@ -15,6 +15,8 @@ import {
 import { BodyFramer, requestFraming, responseFraming } from "../../lib/protocol/http_body.ts";
 import { decodeTrojanHeader, encodeTrojanHeader, trojanToken } from "../../lib/protocol/trojan.ts";
 import { decodeAddress } from "../../lib/protocol/address.ts";
+import { decodeSocksDatagram, encodeSocksDatagram } from "../../lib/protocol/socks5_udp.ts";
+import { decodeTrojanFrame, encodeTrojanFrame } from "../../lib/protocol/trojan_udp.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const TOKEN = trojanToken("alice:secret");
@@ -39,6 +41,14 @@ export const SEEDS: Record<string, Uint8Array[]> = {
     ),
     text("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
     text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n"),
+  ],
+  udp: [
+    encodeSocksDatagram({ host: "127.0.0.1", port: 53 }, text("query")),
+    encodeSocksDatagram({ host: "example.org", port: 443 }, new Uint8Array(1200)),
+    Uint8Array.of(
+      ...encodeTrojanFrame({ host: "::1", port: 53 }, text("query")),
+      ...encodeTrojanFrame({ host: "example.org", port: 443 }, new Uint8Array(300)),
+    ),
   ],
   trojan: [
     encodeTrojanHeader({
@@ -105,6 +115,18 @@ export const TARGETS: Record<string, Target> = {
   },
   trojan(bytes) {
     checkDecoded(bytes, decodeTrojanHeader(bytes));
+  },
+  udp(bytes) {
+    try {
+      checkDecoded(bytes, decodeSocksDatagram(bytes));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+    }
+    // a tunnel's frames are read one after another, as the remote and the local do
+    let rest = bytes;
+    for (let decoded; (decoded = checkDecoded(rest, decodeTrojanFrame(rest)));) {
+      rest = rest.subarray(decoded.consumed);
+    }
   },
 };
 

@@ -4,7 +4,7 @@ import { curl, LocalFixture, RemoteFixture, startOrigin } from "../_harness.ts";
 import { fuzz, makeInput, Rng, SEEDS } from "./_fuzz.ts";
 import { trojan } from "./_helpers.ts";
 
-Deno.test("fuzz: 120,000 random and mutated inputs through the SOCKS5, HTTP and Trojan codecs", () => {
+Deno.test("fuzz: 120,000 random and mutated inputs through the SOCKS5, HTTP, Trojan and UDP codecs", () => {
   const report = fuzz(120_000, 20_240_601);
   assertEquals(report.failures, []);
   assertEquals(report.cases, 120_000);
