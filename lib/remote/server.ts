@@ -193,11 +193,40 @@ export class RemoteServer {
     return this.accounts.find(header.token) ?? account;
   }
 
-  async #connect(
+  /** CONNECT: dial the destination and relay. */
+  #connect(peer: Peer, account: Account, header: TrojanHeader, context: TunnelContext) {
+    return this.#session(
+      peer,
+      account,
+      context,
+      "connect",
+      (session) => connect(peer, account, header.destination, session, this.#config),
+    );
+  }
+
+  /** UDP ASSOCIATE: datagrams routed by each frame's address, not the header's. */
+  #associate(peer: Peer, account: Account, context: TunnelContext) {
+    return this.#session(peer, account, context, "udp", (controller) =>
+      relayUdp(peer, {
+        resolver: new UdpResolver(this.#config.policy),
+        up: account.up,
+        down: account.down,
+        controller,
+        idleTimeoutMs: this.#config.udpTimeoutMs,
+        client: context.client,
+      }));
+  }
+
+  /**
+   * Runs one command as a session of `account` (counted for its `max-conns`, closed by a
+   * kick), then publishes its `SessionEnd`; a UDP association names its first destination.
+   */
+  async #session(
     peer: Peer,
     account: Account,
-    header: TrojanHeader,
     context: TunnelContext,
+    command: "connect" | "udp",
+    run: (session: AbortController) => Promise<TunnelEnd & { destination?: string }>,
   ): Promise<void> {
     // Only logged-in tunnels take slots: connections before login are capped by the gate.
     if (this.#config.maxConns > 0 && this.accounts.openSessions >= this.#config.maxConns) {
@@ -213,38 +242,15 @@ export class RemoteServer {
     account.sessions.add(session);
     let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
     try {
-      end = await connect(peer, account, header.destination, session, this.#config);
+      const result = await run(session);
+      end = result;
+      if (result.destination) context = { ...context, destination: result.destination };
     } catch (error) {
       end = { ...end, error };
       peer.close();
     } finally {
       account.sessions.delete(session);
-      this.#ended(context, "connect", end);
-    }
-  }
-
-  /** UDP ASSOCIATE: datagrams routed by each frame's address, not the header's. */
-  async #associate(peer: Peer, account: Account, context: TunnelContext): Promise<void> {
-    const session = new AbortController();
-    account.sessions.add(session);
-    let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
-    try {
-      const result = await relayUdp(peer, {
-        resolver: new UdpResolver(this.#config.policy),
-        up: account.up,
-        down: account.down,
-        controller: session,
-        idleTimeoutMs: this.#config.udpTimeoutMs,
-        client: context.client,
-      });
-      end = { ...result, datagrams: { up: result.datagramsUp, down: result.datagramsDown } };
-      context = { ...context, destination: result.destination };
-    } catch (error) {
-      end = { ...end, error };
-      peer.close();
-    } finally {
-      account.sessions.delete(session);
-      this.#ended(context, "udp", end);
+      this.#ended(context, command, end);
     }
   }
 

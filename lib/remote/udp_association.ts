@@ -42,8 +42,7 @@ export interface UdpAssociationResult {
   /** Payload bytes and datagrams sent towards destinations, and relayed back. */
   up: number;
   down: number;
-  datagramsUp: number;
-  datagramsDown: number;
+  datagrams: { up: number; down: number };
   /** Datagrams dropped either way (too large, refused, malformed). */
   dropped: number;
   /** The first datagram's destination, `host:port` ("-" when none came). */
@@ -70,8 +69,7 @@ export async function relayUdp(
   const result: UdpAssociationResult = {
     up: 0,
     down: 0,
-    datagramsUp: 0,
-    datagramsDown: 0,
+    datagrams: { up: 0, down: 0 },
     dropped: 0,
     destination: "-",
     reason: "done",
@@ -114,7 +112,7 @@ export async function relayUdp(
       }
       idle.up.sent?.(payload.length);
       result.up += payload.length;
-      result.datagramsUp++;
+      result.datagrams.up++;
     });
     if (how.kind === "malformed") {
       log.debug("{client}: {error}; closing the association", {
@@ -142,7 +140,7 @@ export async function relayUdp(
       }
       idle.down.sent?.(datagram.length);
       result.down += datagram.length;
-      result.datagramsDown++;
+      result.datagrams.down++;
     });
     if (!ended) {
       log.debug("{client}: UDP receive failed: {error}", { client: options.client, error });
