@@ -10,9 +10,15 @@ import { MiB, userRow } from "../limits/_traffic.ts";
 import { encodeTrojanFrame } from "../../lib/protocol/trojan_udp.ts";
 import { EchoServer, pattern, TrojanUdpClient } from "./_udp.ts";
 
-const USERS = { alice: "alice-secret", bob: "bob-secret", carol: "carol-secret" };
+const USERS = {
+  alice: "alice-secret",
+  bob: "bob-secret",
+  carol: "carol-secret",
+  dave: "dave-secret",
+};
 const remote = await RemoteFixture.start(USERS);
 await remote.user("set", "bob", "--down", "1MiB");
+await remote.user("set", "dave", "--max-conns", "1");
 // Strict, as in production, with only 127.0.0.1 let through: ::1 and 127.0.0.2 stay private.
 await serveStrict(remote, ["--allow", "127.0.0.1/32", "--udp-timeout", "30"]);
 const echo = new EchoServer("127.0.0.1");
@@ -138,6 +144,20 @@ Deno.test("remote UDP: a disabled user's association closes within 1 s", async (
     assert(waited < 1000, `closed ${Math.round(waited)} ms after the disable command returned`);
   } finally {
     client.close();
+  }
+});
+
+Deno.test("remote UDP: an association counts against the user's max-conns like a tunnel", async () => {
+  const first = await TrojanUdpClient.open(remote, "dave:dave-secret");
+  try {
+    assert(await echoes(first));
+    const second = await TrojanUdpClient.open(remote, "dave:dave-secret");
+    await second.send(target, pattern(10));
+    const waited = await second.closed(3000);
+    assert(waited < 2000, `the second association was closed after ${Math.round(waited)} ms`);
+    assert(await echoes(first), "the first goes on");
+  } finally {
+    first.close();
   }
 });
 
