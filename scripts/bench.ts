@@ -1,11 +1,14 @@
 /**
- * `deno task bench [--quick] [--only NAME,…] [--profile DIR] [--no-write]`: SwiftProxy against
- * Debian's trojan, shadowsocks-libev and microsocks on loopback, one contender at a time, in one
- * run. Prints a table with ratios against trojan and rewrites its section of docs/BENCHMARKS.md.
+ * `deno task bench [--quick] [--udp] [--only NAME,…] [--profile DIR] [--no-write]`: SwiftProxy
+ * against Debian's trojan, shadowsocks-libev and microsocks on loopback, one contender at a time,
+ * in one run. Prints tables with ratios against trojan and rewrites their sections of
+ * docs/BENCHMARKS.md.
  *
  * - throughput: 1 stream × 1 GiB and 8 streams × 256 MiB, download and upload;
  * - latency: connect + SOCKS5 + first byte, one after another, p50/p99 over 1,000;
- * - tunnels: 9,000 held for 30 s, then each echoes a message; growth of the proxies' VmRSS.
+ * - tunnels: 9,000 held for 30 s, then each echoes a message; growth of the proxies' VmRSS;
+ * - UDP (`--udp`: only these): 1400-byte datagrams through one association and eight, against
+ *   trojan, V2Ray and shadowsocks-libev too: datagrams/s, MB/s, loss.
  *
  * `--quick` runs the same with smaller sizes (about a minute). `--profile DIR` runs SwiftProxy's
  * local and remote with `--cpu-prof` into DIR.
@@ -22,12 +25,16 @@ import {
   startSwiftProxy,
   startTrojan,
   startTrojanWithRemote,
+  startV2Ray,
   versions,
 } from "./bench/peers.ts";
 import type { Contender } from "./bench/peers.ts";
 import { cells, markdownTable, SECTION, textTable } from "./bench/report.ts";
 import { writeSection } from "./bench/markdown_section.ts";
 import type { Row } from "./bench/report.ts";
+import { udpLoad } from "./bench/udp_load.ts";
+import { UDP_SECTION, udpCells, udpSection } from "./bench/udp_report.ts";
+import type { UdpRow } from "./bench/udp_report.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const MiB = 1024 * 1024;
@@ -39,8 +46,12 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     profile: { type: "string" },
     "no-write": { type: "boolean", default: false },
+    udp: { type: "boolean", default: false },
   },
 });
+
+/** Seconds of each UDP load. */
+const UDP_SECONDS = flags.quick ? 2 : 3;
 
 /** How much of everything: the full run, or the quick one for development. */
 const SIZES = flags.quick
@@ -59,22 +70,25 @@ const CONTENDERS: [string, Starter][] = [
   ["local-trojan", startLocalWithTrojan],
 ];
 
-async function startSink(): Promise<{ port: number; process: Deno.ChildProcess }> {
+/** Starts a far end (`sink.ts`, `udp_echo.ts`) in its own process; it prints "… on PORT". */
+async function startSink(
+  script = "sink.ts",
+): Promise<{ port: number; process: Deno.ChildProcess }> {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=bench", `${ROOT}scripts/bench/sink.ts`],
+    args: ["run", "-q", "-P=bench", `${ROOT}scripts/bench/${script}`],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  while (!/sink on \d+/.test(text)) {
+  while (!/ on \d+/.test(text)) {
     const { value, done } = await reader.read();
     if (done) throw new Error("the sink exited before listening");
     text += value;
   }
   reader.releaseLock();
-  return { port: Number(/sink on (\d+)/.exec(text)![1]), process };
+  return { port: Number(/ on (\d+)/.exec(text)![1]), process };
 }
 
 async function measure(contender: Contender, sinkPort: number): Promise<Row> {
@@ -157,9 +171,76 @@ of SwiftProxy's processes.
 `;
 }
 
+const UDP_CONTENDERS: [string, Starter][] = [
+  // trojan first: the others are also paced at the rate it delivers.
+  ["trojan", startTrojan],
+  ["swiftproxy", (dir) => startSwiftProxy(dir, profileFlags)],
+  ["v2ray", startV2Ray],
+  ["shadowsocks", startShadowsocks],
+];
+
+async function measureUdp(
+  contender: Contender,
+  echoPort: number,
+  paced?: { one: number; eight: number },
+): Promise<UdpRow> {
+  console.error(`  ${contender.name}: UDP`);
+  const port = contender.socksPort!;
+  const ms = UDP_SECONDS * 1000;
+  const row: UdpRow = {
+    name: contender.name,
+    one: await udpLoad(port, echoPort, 1, ms),
+    eight: await udpLoad(port, echoPort, 8, ms),
+  };
+  if (paced) {
+    row.pacedOne = await udpLoad(port, echoPort, 1, ms, paced.one);
+    row.pacedEight = await udpLoad(port, echoPort, 8, ms, paced.eight);
+  }
+  return row;
+}
+
+/** The UDP rows, one contender at a time, the others paced at the rate trojan delivered. */
+async function runUdp(dir: string, only?: string[]): Promise<void> {
+  const echo = await startSink("udp_echo.ts");
+  const rows: UdpRow[] = [];
+  let paced: { one: number; eight: number } | undefined;
+  try {
+    for (const [key, start] of UDP_CONTENDERS) {
+      if (only && !only.includes(key)) continue;
+      console.error(`${key} (UDP)…`);
+      const contender = await start(dir);
+      try {
+        const row = await measureUdp(contender, echo.port, key === "trojan" ? undefined : paced);
+        if (key === "trojan") paced = { one: row.one.perSecond, eight: row.eight.perSecond };
+        rows.push(row);
+      } finally {
+        await contender.stop();
+      }
+    }
+  } finally {
+    echo.process.kill("SIGTERM");
+    await echo.process.status;
+  }
+  const table = udpCells(rows);
+  console.log(textTable(table));
+  if (!flags["no-write"]) {
+    const text = udpSection(markdownTable(table), UDP_SECONDS, paced, machine(), started);
+    await writeSection(`${ROOT}docs/BENCHMARKS.md`, UDP_SECTION, text);
+    console.error(`wrote ${UDP_SECTION.slice(3)} in docs/BENCHMARKS.md`);
+  }
+}
+
 const started = new Date();
 const only = flags.only?.split(",");
 const dir = await Deno.makeTempDir({ prefix: "swiftproxy-bench-" });
+if (flags.udp) {
+  try {
+    await runUdp(dir, only);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  Deno.exit(0);
+}
 const sink = await startSink();
 const rows: Row[] = [];
 try {
@@ -185,4 +266,10 @@ if (!flags["no-write"]) {
   const info = await versions();
   await writeSection(`${ROOT}docs/BENCHMARKS.md`, SECTION, section(table, info, started));
   console.error(`wrote ${SECTION.slice(3)} in docs/BENCHMARKS.md`);
+}
+const udpDir = await Deno.makeTempDir({ prefix: "swiftproxy-bench-udp-" });
+try {
+  await runUdp(udpDir, only);
+} finally {
+  await Deno.remove(udpDir, { recursive: true }).catch(() => {});
 }

@@ -33,3 +33,84 @@ export async function eachFrame(
     if (await handle(frame) === false) return { kind: "closed" };
   }
 }
+
+/** Most bytes of frames waiting for the tunnel; a datagram past it is dropped, as UDP may. */
+const MAX_QUEUED = 256 * 1024;
+
+/** What a {@linkcode FrameWriter} reports: the tunnel took these frames, or failed. */
+export interface FrameWriterEvents {
+  /** The tunnel took `frames` frames carrying `payload` bytes (what accounting charges). */
+  written?(payload: number, frames: number): void;
+  /** A write failed; called once, and later pushes are refused. */
+  failed(error: unknown): void;
+}
+
+/**
+ * Writes frames to a tunnel without making the UDP receive loop wait for TLS: the first frame
+ * goes at once, frames that arrive while a write is in flight are joined into the next single
+ * write (fewer TLS records and writes when datagrams come faster than one write takes).
+ * Bounded: {@linkcode push} refuses a frame once {@linkcode MAX_QUEUED} bytes wait.
+ *
+ * @example
+ * const writer = new FrameWriter(tunnel, { failed: () => end("server-reset") });
+ * if (!writer.push(encodeTrojanFrame(destination, payload), payload.length)) drops.drop("busy");
+ */
+export class FrameWriter {
+  readonly #tunnel: Peer;
+  readonly #events: FrameWriterEvents;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #payload = 0;
+  #writing = false;
+  #failed = false;
+
+  constructor(tunnel: Peer, events: FrameWriterEvents) {
+    this.#tunnel = tunnel;
+    this.#events = events;
+  }
+
+  /**
+   * Queues `frame`, which carries `payload` bytes of datagram, to be written as soon as the
+   * tunnel takes it; false when it was refused (the queue is full, or the tunnel failed).
+   */
+  push(frame: Uint8Array, payload: number): boolean {
+    if (this.#failed || this.#queued + frame.length > MAX_QUEUED) return false;
+    this.#queue.push(frame);
+    this.#queued += frame.length;
+    this.#payload += payload;
+    if (!this.#writing) this.#drain();
+    return true;
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const frames = this.#queue;
+        const payload = this.#payload;
+        this.#queue = [];
+        this.#queued = 0;
+        this.#payload = 0;
+        await this.#tunnel.write(frames.length === 1 ? frames[0] : join(frames));
+        this.#events.written?.(payload, frames.length);
+      }
+    } catch (error) {
+      this.#failed = true;
+      this.#events.failed(error);
+    } finally {
+      this.#writing = false;
+    }
+  }
+}
+
+function join(frames: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const frame of frames) length += frame.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const frame of frames) {
+    out.set(frame, at);
+    at += frame.length;
+  }
+  return out;
+}

@@ -15,7 +15,7 @@ import type { Meter } from "../common/relay.ts";
 import { ipBytes } from "../common/cidr.ts";
 import { logger } from "../common/logging.ts";
 import { UdpDrops } from "../common/udp_drops.ts";
-import { eachFrame } from "../common/udp_frames.ts";
+import { eachFrame, FrameWriter } from "../common/udp_frames.ts";
 import { bindUdp, closeUdp, formatSource, receiveEach, sourceOf } from "../common/udp_socket.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError } from "./socks_session.ts";
@@ -149,9 +149,12 @@ export async function udpAssociate(
         return drops.drop("too large", `${payload.length} bytes`);
       }
       const frame = encodeTrojanFrame(destination, payload);
+      if (writer) {
+        if (!writer.push(frame, payload.length)) drops.drop("tunnel busy");
+        return;
+      }
       try {
-        if (headerSent) await tunnel.write(frame);
-        else await sendHeader(destination, frame);
+        await sendHeader(destination, frame);
       } catch {
         end("server-reset");
         return false;
@@ -163,6 +166,8 @@ export async function udpAssociate(
   };
 
   const loops: Promise<void>[] = [];
+  /** Frames after the first, once the header is out. */
+  let writer: FrameWriter | undefined;
   const sendHeader = async (destination: Destination, frame: Uint8Array) => {
     if (closedEarly) {
       tunnel.close();
@@ -172,6 +177,13 @@ export async function udpAssociate(
     info.destination = formatHostPort(destination);
     // Header and first frame in one write: sing-box's server reads the header in one read.
     await tunnel.write(dialer.header(destination, frame, TrojanCommand.udpAssociate));
+    writer = new FrameWriter(tunnel, {
+      written(payload, frames) {
+        meters.up.take(payload);
+        datagrams.up += frames;
+      },
+      failed: () => end("server-reset"),
+    });
     loops.push(inward());
   };
 

@@ -12,7 +12,7 @@ import type { Meter } from "../common/relay.ts";
 import { watchIdle } from "../common/idle.ts";
 import { logger } from "../common/logging.ts";
 import { UdpDrops } from "../common/udp_drops.ts";
-import { eachFrame } from "../common/udp_frames.ts";
+import { eachFrame, FrameWriter } from "../common/udp_frames.ts";
 import { bindUdpAnywhere, closeUdp, receiveEach, sourceOf } from "../common/udp_socket.ts";
 import { DialError } from "./destination.ts";
 import type { UdpResolver } from "./udp_resolver.ts";
@@ -123,6 +123,14 @@ export async function relayUdp(
     } else end(how.kind === "closed" ? "done" : "client-reset");
   };
 
+  const writer = new FrameWriter(tunnel, {
+    written(payload, frames) {
+      idle.down.sent?.(payload);
+      result.down += payload;
+      result.datagrams.down += frames;
+    },
+    failed: () => end("client-reset"),
+  });
   const inward = async () => {
     const error = await receiveEach(socket, async (datagram, from) => {
       if (datagram.length > MAX_UDP_PAYLOAD) {
@@ -132,15 +140,9 @@ export async function relayUdp(
       const wait = idle.down.take(datagram.length, controller.signal);
       if (wait) await wait;
       if (ended) return false;
-      try {
-        await tunnel.write(encodeTrojanFrame(sourceOf(from), datagram));
-      } catch {
-        end("client-reset");
-        return false;
+      if (!writer.push(encodeTrojanFrame(sourceOf(from), datagram), datagram.length)) {
+        drops.drop("tunnel busy");
       }
-      idle.down.sent?.(datagram.length);
-      result.down += datagram.length;
-      result.datagrams.down++;
     });
     if (!ended) {
       log.debug("{client}: UDP receive failed: {error}", { client: options.client, error });

@@ -286,7 +286,8 @@ export async function startTrojan(dir: string): Promise<Contender> {
 export async function startShadowsocks(dir: string): Promise<Contender> {
   const serverPort = freePort();
   const socksPort = freePort();
-  const common = ["-k", PASSWORD, "-m", "chacha20-ietf-poly1305", "--no-delay"];
+  // -u: the UDP relay too (SOCKS5 UDP ASSOCIATE on ss-local), for the UDP rows.
+  const common = ["-k", PASSWORD, "-m", "chacha20-ietf-poly1305", "--no-delay", "-u"];
   const server = new Child(dir, "ss-server", "ss-server", [
     "-s",
     "127.0.0.1",
@@ -313,6 +314,65 @@ export async function startShadowsocks(dir: string): Promise<Contender> {
     pids: [client.pid, server.pid],
     stop: stopAll([server, client]),
   };
+}
+
+/** Runs V2Ray with `config` (as `name`.json) and waits until it listens on `port`. */
+async function runV2Ray(dir: string, name: string, config: object, port: number) {
+  await Deno.writeTextFile(`${dir}/${name}.json`, JSON.stringify(config));
+  const child = new Child(dir, name, "v2ray", ["-config", `${dir}/${name}.json`]);
+  await waitForPort(port, child);
+  return child;
+}
+
+/**
+ * V2Ray (Debian's 4.34) as a Trojan server (freedom outbound) and as a SOCKS5-to-Trojan
+ * client verifying the server's certificate: the UDP rows' third Trojan implementation.
+ */
+export async function startV2Ray(dir: string): Promise<Contender> {
+  const { cert, key } = await opensslCert(dir);
+  const serverPort = freePort();
+  const socksPort = freePort();
+  const tls = { network: "tcp", security: "tls" };
+  const server = await runV2Ray(dir, "v2ray-server", {
+    log: { loglevel: "warning" },
+    inbounds: [{
+      listen: "127.0.0.1",
+      port: serverPort,
+      protocol: "trojan",
+      settings: { clients: [{ password: TROJAN_PASSWORD }] },
+      streamSettings: {
+        ...tls,
+        tlsSettings: { certificates: [{ certificateFile: cert, keyFile: key }] },
+      },
+    }],
+    outbounds: [{ protocol: "freedom" }],
+  }, serverPort);
+  const client = await runV2Ray(dir, "v2ray-client", {
+    log: { loglevel: "warning" },
+    inbounds: [{
+      listen: "127.0.0.1",
+      port: socksPort,
+      protocol: "socks",
+      settings: { auth: "noauth", udp: true, ip: "127.0.0.1" },
+    }],
+    outbounds: [{
+      protocol: "trojan",
+      settings: {
+        servers: [{ address: "127.0.0.1", port: serverPort, password: TROJAN_PASSWORD }],
+      },
+      streamSettings: {
+        ...tls,
+        tlsSettings: {
+          serverName: "localhost",
+          certificates: [{ usage: "verify", certificateFile: cert }],
+        },
+      },
+    }],
+  }, socksPort);
+  return contender("V2Ray (Trojan)", { child: client, port: socksPort }, {
+    child: server,
+    port: serverPort,
+  });
 }
 
 /** `microsocks`: one plain SOCKS5 hop, for reference. */
@@ -351,6 +411,7 @@ export async function versions(): Promise<Record<string, string>> {
     trojan: await dpkg("trojan"),
     "shadowsocks-libev": await dpkg("shadowsocks-libev"),
     microsocks: await dpkg("microsocks"),
+    v2ray: await dpkg("v2ray"),
     openssl: await first("openssl", ["version"], /OpenSSL (\S+)/),
   };
 }
