@@ -226,12 +226,32 @@ const TROJAN_TCP = { no_delay: true, keep_alive: true, reuse_port: false, fast_o
 /** SwiftProxy's wire token is that of the password `user:password`, so this works for both. */
 const TROJAN_PASSWORD = `bench:${PASSWORD}`;
 
-/** Runs Debian's `trojan` with `config` (as `name`.json) and waits until it listens on `port`. */
-async function runTrojan(dir: string, name: string, config: object, port: number) {
+/**
+ * Runs a JSON-configured program (`trojan -c`, `v2ray -config`) with `config` as `name`.json
+ * and waits until it listens on `port`.
+ */
+async function runConfigured(
+  dir: string,
+  name: string,
+  command: "trojan" | "v2ray",
+  config: object,
+  port: number,
+) {
   await Deno.writeTextFile(`${dir}/${name}.json`, JSON.stringify(config));
-  const child = new Child(dir, name, "trojan", ["-c", `${dir}/${name}.json`]);
+  const flag = command === "trojan" ? "-c" : "-config";
+  const child = new Child(dir, name, command, [flag, `${dir}/${name}.json`]);
   await waitForPort(port, child);
   return child;
+}
+
+/** Runs Debian's `trojan` with `config` (as `name`.json) and waits until it listens on `port`. */
+function runTrojan(dir: string, name: string, config: object, port: number) {
+  return runConfigured(dir, name, "trojan", config, port);
+}
+
+/** Runs V2Ray with `config` (as `name`.json) and waits until it listens on `port`. */
+function runV2Ray(dir: string, name: string, config: object, port: number) {
+  return runConfigured(dir, name, "v2ray", config, port);
 }
 
 /** Debian's trojan server with an `openssl` certificate. */
@@ -314,14 +334,6 @@ export async function startShadowsocks(dir: string): Promise<Contender> {
     pids: [client.pid, server.pid],
     stop: stopAll([server, client]),
   };
-}
-
-/** Runs V2Ray with `config` (as `name`.json) and waits until it listens on `port`. */
-async function runV2Ray(dir: string, name: string, config: object, port: number) {
-  await Deno.writeTextFile(`${dir}/${name}.json`, JSON.stringify(config));
-  const child = new Child(dir, name, "v2ray", ["-config", `${dir}/${name}.json`]);
-  await waitForPort(port, child);
-  return child;
 }
 
 /**
