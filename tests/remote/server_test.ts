@@ -1,12 +1,14 @@
 /**
  * The remote in-process: after authentication it dispatches on the command, and every
- * finished CONNECT tunnel, a failed dial included, publishes exactly one `SessionEnd`.
+ * finished CONNECT tunnel (a failed dial included) and UDP association publishes exactly one
+ * `SessionEnd`.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { delay, freePort, startOrigin } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
 import { trojan } from "../hardening/_helpers.ts";
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
+import { encodeTrojanFrame } from "../../lib/protocol/trojan_udp.ts";
 import type { SessionEnd } from "../../lib/common/session_events.ts";
 
 const CREDENTIAL = "alice:alice-secret";
@@ -56,24 +58,39 @@ Deno.test("remote: one SessionEnd per CONNECT tunnel, a failed dial included; no
   }
 });
 
-Deno.test("remote: a command without a handler (UDP ASSOCIATE for now) is refused and logged", async () => {
+Deno.test("remote: a UDP association publishes one SessionEnd with command udp and its datagrams", async () => {
   const remote = await InProcessRemote.start();
   const ends: SessionEnd[] = [];
   remote.server.events.subscribe((end) => ends.push(end));
+  const echo = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (echo.addr as Deno.NetAddr).port;
   try {
+    const echoing = echo.receive().then(([data, from]) => echo.send(data, from));
+    const datagram = new TextEncoder().encode("ping");
     const reply = await trojan(remote, {
       credential: CREDENTIAL,
       destination: { host: "127.0.0.1", port: 1 },
-      raw: encodeTrojanHeader({
-        token: trojanToken(CREDENTIAL),
-        command: TrojanCommand.udpAssociate,
-        destination: { host: "127.0.0.1", port: 53 },
-      }),
+      raw: encodeTrojanHeader(
+        {
+          token: trojanToken(CREDENTIAL),
+          command: TrojanCommand.udpAssociate,
+          destination: { host: "0.0.0.0", port: 0 }, // a placeholder: frames carry the address
+        },
+        encodeTrojanFrame({ host: "127.0.0.1", port }, datagram),
+      ),
+      readMs: 500, // then the client hangs up, which ends the association
     });
-    assert(reply.closed && reply.bytes.length === 0, "closed without an answer");
-    await remote.program.waitFor(/refused alice from .*: command 3 is not supported/, 3000);
-    assertEquals(ends, []);
+    await echoing;
+    assertEquals(reply.bytes, encodeTrojanFrame({ host: "127.0.0.1", port }, datagram));
+    for (let i = 0; i < 100 && ends.length === 0; i++) await delay(20);
+    assertEquals(ends.length, 1);
+    const [end] = ends;
+    assertEquals(
+      [end.command, end.user, end.destination, end.up, end.down, end.datagrams, end.reason],
+      ["udp", "alice", `127.0.0.1:${port}`, 4, 4, { up: 1, down: 1 }, "done"],
+    );
   } finally {
+    echo.close();
     await remote.stop();
   }
 });
