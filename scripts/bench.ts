@@ -179,22 +179,36 @@ const UDP_CONTENDERS: [string, Starter][] = [
   ["shadowsocks", startShadowsocks],
 ];
 
+/**
+ * The UDP loads of one contender, each on freshly started processes: V2Ray 4.34's Trojan server
+ * panics ("use of closed network connection", proxy/trojan/server.go:210) when an association
+ * closes with replies still on their way, and would take the later loads down with it.
+ */
 async function measureUdp(
-  contender: Contender,
+  key: string,
+  start: Starter,
+  dir: string,
   echoPort: number,
   paced?: { one: number; eight: number },
 ): Promise<UdpRow> {
-  console.error(`  ${contender.name}: UDP`);
-  const port = contender.socksPort!;
   const ms = UDP_SECONDS * 1000;
-  const row: UdpRow = {
-    name: contender.name,
-    one: await udpLoad(port, echoPort, 1, ms),
-    eight: await udpLoad(port, echoPort, 8, ms),
+  let name = key;
+  const load = async (associations: number, rate?: number) => {
+    const contender = await start(dir);
+    name = contender.name;
+    console.error(`  ${name}: UDP, ${associations} association(s)${rate ? ", paced" : ""}`);
+    try {
+      return await udpLoad(contender.socksPort!, echoPort, associations, ms, rate);
+    } finally {
+      await contender.stop();
+    }
   };
+  const one = await load(1);
+  const eight = await load(8);
+  const row: UdpRow = { name, one, eight };
   if (paced) {
-    row.pacedOne = await udpLoad(port, echoPort, 1, ms, paced.one);
-    row.pacedEight = await udpLoad(port, echoPort, 8, ms, paced.eight);
+    row.pacedOne = await load(1, paced.one);
+    row.pacedEight = await load(8, paced.eight);
   }
   return row;
 }
@@ -208,14 +222,15 @@ async function runUdp(dir: string, only?: string[]): Promise<void> {
     for (const [key, start] of UDP_CONTENDERS) {
       if (only && !only.includes(key)) continue;
       console.error(`${key} (UDP)…`);
-      const contender = await start(dir);
-      try {
-        const row = await measureUdp(contender, echo.port, key === "trojan" ? undefined : paced);
-        if (key === "trojan") paced = { one: row.one.perSecond, eight: row.eight.perSecond };
-        rows.push(row);
-      } finally {
-        await contender.stop();
-      }
+      const row = await measureUdp(
+        key,
+        start,
+        dir,
+        echo.port,
+        key === "trojan" ? undefined : paced,
+      );
+      if (key === "trojan") paced = { one: row.one.perSecond, eight: row.eight.perSecond };
+      rows.push(row);
     }
   } finally {
     echo.process.kill("SIGTERM");

@@ -77,7 +77,12 @@ ${table}
 - Contenders: SwiftProxy (one TLS tunnel per association), Debian's trojan, V2Ray 4.34 (socks
   inbound → Trojan outbound → Trojan inbound → freedom), shadowsocks-libev (\`ss-local -u\`,
   \`ss-server -u\`, chacha20-ietf-poly1305, plain UDP between them).
-- The load generator, the echo and the proxies share ${machine}; the generator's own
-  receive rate (about 20,000 datagrams/s for one Deno socket here) caps every row.
+- Each load runs on freshly started processes: V2Ray 4.34's Trojan server panics ("use of
+  closed network connection", \`proxy/trojan/server.go:210\`) when an association closes with
+  replies still on their way, which took every later load down with it.
+- The load generator, the echo and the proxies share ${machine} (load average ${
+    Deno.loadavg()[0].toFixed(1)
+  } when the run ended: the cores were shared with other work, so compare within a run); the
+  generator's own receive rate (about 20,000 datagrams/s for one Deno socket here) caps every row.
 `;
 }
