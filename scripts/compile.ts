@@ -2,7 +2,8 @@
  * `deno task compile`: builds `swiftproxy-local` and `swiftproxy-remote` for every release
  * target into `dist/`, each with its permission set from deno.json (`-P=local`, `-P=remote`:
  * the same sets the tests run the programs under), then prints the sizes and writes
- * `dist/SHA256SUMS`.
+ * `dist/SHA256SUMS`. deno.json's `"unstable": ["net"]` (UDP through `Deno.listenDatagram`) is
+ * read by `deno compile` too and embedded in each binary, so no `--unstable-net` flag is needed.
  *
  * ```sh
  * deno task compile                                   # all targets

@@ -107,7 +107,9 @@ export async function runProgram(
  * `deno task` entries, this harness and `deno task compile` all use them through -P=NAME.
  * Deno 2.9 prints "Permissions in the config file is an experimental feature" on every -P
  * run; -q silences only that kind of notice (errors and the program's own output still print),
- * so a new user's first `deno task` does not read as unfinished.
+ * so a new user's first `deno task` does not read as unfinished. The unstable `net` feature
+ * (`Deno.listenDatagram`, for UDP) comes from deno.json's `"unstable"` the same way, for the
+ * tasks, this harness and the compiled binaries alike (lib/common/udp_socket.ts says why).
  */
 
 /** `deno run` arguments for the remote, with its permission set. */
