@@ -29,6 +29,7 @@ import { handshakeRefusal } from "./refusals.ts";
 import { statusDocument } from "./status.ts";
 import { relayUdp } from "./udp_association.ts";
 import { UdpResolver } from "./udp_resolver.ts";
+import { SubscriptionService } from "./subscription_server.ts";
 import { authenticate } from "./tunnel_auth.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
 import { UsersPoll } from "./users_poll.ts";
@@ -59,6 +60,7 @@ export class RemoteServer {
   /** The first read of the users; no header is checked before it is done. */
   readonly #loaded: Promise<void>;
   readonly #poll: UsersPoll;
+  readonly #subscriptions: SubscriptionService;
   readonly #accepting: Promise<void>;
 
   /**
@@ -93,6 +95,13 @@ export class RemoteServer {
       gate: this.#gate,
     });
     this.#poll = new UsersPoll(this.accounts);
+    this.#subscriptions = new SubscriptionService({
+      store: config.store,
+      guard: this.guard,
+      certificate: () => this.#config.cert,
+      port: () => this.addr.port,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+    });
     this.#accepting = this.#acceptLoop();
   }
 
@@ -145,6 +154,8 @@ export class RemoteServer {
         handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       });
     } catch (error) {
+      // Not a tunnel: a subscription request is answered here, anything else refused below.
+      if (await this.#subscriptions.answer(peer, ip, error)) return;
       // Still counted by the gate while refused or relayed: one source cannot pile these up.
       this.events.refused(handshakeRefusal(client, error, peer, Boolean(this.#config.fallback)));
       await refuseHeader(peer, client, error, this.#fallback);

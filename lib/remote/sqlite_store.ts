@@ -16,6 +16,7 @@ import type {
   UsagePoint,
   UsageResolution,
   UsageSample,
+  StoredSubscription,
   User,
   UserLimits,
   UserStore,
@@ -60,6 +61,10 @@ const MIGRATIONS: string[] = [
     password_hash TEXT NOT NULL,
     updated_at INTEGER NOT NULL
   )`,
+  // Subscriptions: the token's hash, and the password sealed with the token.
+  `ALTER TABLE users ADD COLUMN sub_key TEXT;
+  ALTER TABLE users ADD COLUMN sub_sealed TEXT;
+  CREATE UNIQUE INDEX users_sub_key ON users (sub_key)`,
 ];
 
 /**
@@ -350,6 +355,24 @@ export class SqliteStore implements UserStore {
         ).run(userId, alert, period).changes > 0
       )
     );
+  }
+
+  setSubscription(name: string, subscription: StoredSubscription | null): Promise<void> {
+    return this.#update(name, [
+      ["sub_key", subscription?.key ?? null],
+      ["sub_sealed", subscription?.sealedPassword ?? null],
+    ]).then(() => {});
+  }
+
+  findBySubscriptionKey(
+    key: string,
+  ): Promise<{ user: User; sealedPassword: string } | undefined> {
+    return run(() => {
+      const row = this.#db.prepare("SELECT * FROM users WHERE sub_key = ?").get(key) as
+        | Row
+        | undefined;
+      return row && { user: toUser(row), sealedPassword: row.sub_sealed as string };
+    });
   }
 
   adminPasswordHash(): Promise<string | undefined> {

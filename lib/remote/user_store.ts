@@ -72,6 +72,15 @@ export const HISTORY_RETENTION_MS: Readonly<Record<UsageResolution, number>> = O
   day: 90 * 24 * 3600_000,
 });
 
+/**
+ * A user's subscription as stored: the hex SHA-256 of its token and the user's password sealed
+ * with a key only the token gives (`lib/remote/subscription_token.ts`).
+ */
+export interface StoredSubscription {
+  key: string;
+  sealedPassword: string;
+}
+
 /** Thrown for requests the store refuses: a duplicate or unknown user name. */
 export class UserError extends Error {
   constructor(message: string) {
@@ -145,6 +154,15 @@ export interface UserStore {
    * period before: then, and only then, the caller sends it. A removed user's records go too.
    */
   markAlert(userId: number, alert: string, period: string): Promise<boolean>;
+  /**
+   * Sets (or, with null, revokes) a user's subscription; a new one replaces the old.
+   * @throws {UserError} unknown name
+   */
+  setSubscription(name: string, subscription: StoredSubscription | null): Promise<void>;
+  /** The user whose subscription key this is, and the password sealed with it; or undefined. */
+  findBySubscriptionKey(
+    key: string,
+  ): Promise<{ user: User; sealedPassword: string } | undefined>;
   /** The admin panel's password hash, or undefined when no admin account was made. */
   adminPasswordHash(): Promise<string | undefined>;
   /** Sets the admin panel's password hash (see `lib/remote/admin/password_hash.ts`). */

@@ -336,4 +336,21 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
       await other.close();
     }
   });
+
+  test("a subscription is found by its key, replaced by a new one, and revoked", async (store) => {
+    await store.add("alice", "a");
+    await store.add("bob", "b");
+    assertEquals(await store.findBySubscriptionKey("k1"), undefined, "none at first");
+    await store.setSubscription("alice", { key: "k1", sealedPassword: "s1" });
+    const found = await store.findBySubscriptionKey("k1");
+    assertEquals(found?.user.name, "alice");
+    assertEquals(found?.sealedPassword, "s1");
+    await store.setSubscription("alice", { key: "k2", sealedPassword: "s2" });
+    assertEquals(await store.findBySubscriptionKey("k1"), undefined, "the old key is gone");
+    assertEquals((await store.findBySubscriptionKey("k2"))?.sealedPassword, "s2");
+    assertEquals(await store.findBySubscriptionKey("k3"), undefined, "bob has none");
+    await store.setSubscription("alice", null);
+    assertEquals(await store.findBySubscriptionKey("k2"), undefined, "revoked");
+    await assertRejects(() => store.setSubscription("carol", null), UserError);
+  });
 }

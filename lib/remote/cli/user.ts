@@ -6,12 +6,22 @@ import { dataOption } from "./options.ts";
 import { addLimitOptions, limitsFrom, nameArg } from "./user_options.ts";
 import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
 import { userJson, userTable } from "./user_view.ts";
+import { addShareOptions, printShare } from "./share_output.ts";
+import { linkCommand } from "./user_link.ts";
 
 /** How the commands reach the store of a `--data` directory; the caller's to close. */
 export type OpenStore = (dir: string) => Promise<UserStore>;
 
-/** Runs a user command against the store, turning refusals into a message and exit 1. */
-async function withStore(
+/** Where the link is, when the password was chosen (and so is not printed). */
+const LINK_HINT = (name: string) =>
+  `link, QR code and subscription URL: swiftproxy-remote user link ${name} --password -`;
+
+/**
+ * Runs a user command against the store, turning refusals into a message and exit 1.
+ *
+ * @example await withStore(open, options.data, (store) => store.remove(name));
+ */
+export async function withStore(
   open: OpenStore,
   dir: string,
   work: (store: UserStore) => Promise<void>,
@@ -35,12 +45,15 @@ async function withStore(
 export function userCommands(open: OpenStore = openExistingStore): Command {
   const user = new Command("user").description("manage users (works while serve runs)");
 
-  addLimitOptions(
-    user.command("add").description("add a user; prints a generated password if none is given")
+  addLimitOptions(addShareOptions(
+    user.command("add").description(
+      "add a user; prints a generated password if none is given, with its link, QR code and " +
+        "subscription URL",
+    )
       .argument("<name>", "user name", nameArg)
       .addOption(dataOption())
       .addOption(passwordOption()),
-  ).action(async (name: string, options) => {
+  )).action(async (name: string, options) => {
     const { password, generated, source } = await chosenPassword(options.password);
     await withStore(open, options.data, async (store) => {
       await store.add(name, password, limitsFrom(options));
@@ -51,7 +64,8 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       if (generated) {
         console.log(`password (shown once): ${password}`);
         console.log(`trojan clients use the password: ${name}:${password}`);
-      }
+        await printShare(store, name, password, options);
+      } else console.log(LINK_HINT(name));
     });
   });
 
@@ -73,18 +87,27 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
     });
   });
 
-  user.command("passwd").description("set a new password (generated when left out)")
-    .argument("<name>", "user name", nameArg)
-    .addOption(dataOption())
-    .addOption(passwordOption())
-    .action(async (name: string, options) => {
+  addShareOptions(
+    user.command("passwd").description(
+      "set a new password (generated when left out; then printed with the link, QR code and " +
+        "a new subscription URL)",
+    )
+      .argument("<name>", "user name", nameArg)
+      .addOption(dataOption())
+      .addOption(passwordOption()),
+  ).action(async (name: string, options) => {
       const { password, generated } = await chosenPassword(options.password);
       await withStore(open, options.data, async (store) => {
         await store.setPassword(name, password);
         console.log(`changed the password of ${name}; open connections are closed`);
-        if (generated) console.log(`password (shown once): ${password}`);
+        if (generated) {
+          console.log(`password (shown once): ${password}`);
+          await printShare(store, name, password, options);
+        } else console.log(LINK_HINT(name));
       });
     });
+
+  user.addCommand(linkCommand(open, withStore));
 
   /** Each command changes one user and says what happened, in words. */
   type Change = (store: UserStore, name: string) => Promise<string>;
