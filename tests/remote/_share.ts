@@ -1,0 +1,49 @@
+/** Helpers for the share-link tests: what `user link` printed, and HTTPS requests to a remote. */
+import type { RemoteFixture } from "../_harness.ts";
+
+/** The link and subscription URL that `user add`/`passwd`/`link` printed. */
+export interface Printed {
+  link: string;
+  subscription?: string;
+}
+
+/** Reads the link and the subscription URL out of a `user …` command's output. */
+export function printedShare(stdout: string): Printed {
+  const link = /^trojan:\/\/\S+$/m.exec(stdout)?.[0];
+  if (!link) throw new Error(`no link in the output:\n${stdout}`);
+  const subscription = /^subscription[^:]*: (https:\/\/\S+)$/m.exec(stdout)?.[1];
+  return { link, subscription };
+}
+
+/** Runs `user link NAME --new-password` for the fixture's own address. */
+export async function newLink(remote: RemoteFixture, name: string): Promise<Printed> {
+  return printedShare(
+    await remote.user(
+      "link",
+      name,
+      "--new-password",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(remote.port),
+    ),
+  );
+}
+
+/** `GET url` over HTTPS trusting the remote's certificate: status, headers and body. */
+export async function fetchFrom(
+  remote: RemoteFixture,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: string }> {
+  const client = Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(remote.certPath)],
+    http2: false,
+  });
+  try {
+    const response = await fetch(url, { client, headers });
+    return { status: response.status, headers: response.headers, body: await response.text() };
+  } finally {
+    client.close();
+  }
+}
