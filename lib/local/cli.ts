@@ -14,6 +14,7 @@ import { logger, setupLogging, stopLogging } from "../common/logging.ts";
 import { shutdownSignal } from "../common/signals.ts";
 import { shortPassword } from "../common/password_floor.ts";
 import { formatHostPort } from "../protocol/address.ts";
+import { parseShareLink } from "../protocol/share_link.ts";
 import type { Destination } from "../protocol/address.ts";
 import { defaultSettingsPath, loadSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
@@ -31,6 +32,7 @@ interface LocalOptions {
   password?: string;
   ca?: string;
   serverName?: string;
+  link?: string;
   handshakeTimeout: number;
   idleTimeout: number;
   maxHandshakes: number;
@@ -63,7 +65,28 @@ async function settingsFrom(
   if (options.serverName) settings.serverName = options.serverName;
   const password = options.password ?? Deno.env.get("SWIFTPROXY_PASSWORD");
   if (password) settings.password = password;
+  // The link holds the password: the variable keeps it out of `ps`.
+  const link = options.link ?? Deno.env.get("SWIFTPROXY_LINK");
+  if (link) applyLink(settings, link);
   return settings;
+}
+
+/** Fills remote, user, password, server name and pin from a `trojan://` link. */
+function applyLink(settings: Settings, text: string): void {
+  let link;
+  try {
+    link = parseShareLink(text);
+  } catch (error) {
+    usageError(`option '--link <uri>': ${(error as Error).message}`);
+  }
+  settings.remote = formatHostPort(link);
+  settings.user = link.user;
+  settings.password = link.password;
+  settings.serverName = link.sni === link.host ? "" : link.sni;
+  if (link.pin) {
+    settings.pin = link.pin;
+    settings.ca = "";
+  } else delete settings.pin;
 }
 
 /** The {@linkcode LocalConfig} the command line gives. */
@@ -192,6 +215,11 @@ export function localProgram() {
       )
       .option("--ca <file>", "trust this CA or self-signed certificate (PEM) for the remote")
       .option("--server-name <name>", "name to check the remote's certificate against")
+      .option(
+        "--link <uri>",
+        "a trojan:// link from the remote's admin: sets remote, user, password and the pinned " +
+          "certificate (checked), instead of those options (better in SWIFTPROXY_LINK)",
+      )
       .option(
         "--handshake-timeout <seconds>",
         "time allowed for a client or tunnel handshake",

@@ -15,6 +15,7 @@ import type { LocalConfig } from "./config.ts";
 import { checkAccount } from "./account_check.ts";
 import type { AccountStatus } from "./account_check.ts";
 import { Problem } from "./problems.ts";
+import { PinMismatch, pinnedCertificate } from "./pinned_certificate.ts";
 import { isLoopbackHost } from "./dashboard/guard.ts";
 
 /** Where the proxy listener is in its life. */
@@ -202,6 +203,7 @@ export class ProxyControl {
         );
       }
     }
+    if (settings.pin) caCerts = [await this.#pinned(remote, settings)];
     return {
       remote,
       user: settings.user,
@@ -211,6 +213,34 @@ export class ProxyControl {
       timeoutMs: this.config.handshakeTimeoutMs,
       preconnect: this.config.preconnect,
     };
+  }
+
+  /** The remote's certificate, once it matches the settings' pin; a {@linkcode Problem} if not. */
+  async #pinned(remote: Destination, settings: Settings): Promise<string> {
+    const where = formatHostPort(remote);
+    try {
+      return await pinnedCertificate(
+        remote,
+        settings.serverName || remote.host,
+        settings.pin!,
+        this.config.handshakeTimeoutMs,
+      );
+    } catch (error) {
+      if (error instanceof PinMismatch) {
+        throw new Problem(
+          "certificate-not-trusted",
+          `Certificate not trusted: ${where} showed a certificate whose SHA-256 is ` +
+            `${error.found}, not the pinned ${error.pin}. Someone may be in between; ask the ` +
+            `remote's admin for a new link.`,
+        );
+      }
+      throw new Problem(
+        "remote-unreachable",
+        `Remote unreachable: ${where}: cannot check its pinned certificate (${
+          (error as Error).message
+        }).`,
+      );
+    }
   }
 
   #listen(listen: Destination, endpoint: RemoteEndpoint): LocalServer {

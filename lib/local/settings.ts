@@ -12,6 +12,11 @@ export interface Settings {
   ca: string;
   /** Name to check the remote's certificate against, when not the remote's host. */
   serverName: string;
+  /**
+   * Hex SHA-256 of the remote's leaf certificate (a share link's `pcs`): that certificate,
+   * checked against it, is trusted instead of a CA file. Absent for none.
+   */
+  pin?: string;
   user: string;
   /** Kept in the file only when `remember` is set. */
   password: string;
@@ -57,6 +62,9 @@ export function normalizeSettings(value: unknown): Settings {
     remote: text("remote"),
     ca: text("ca"),
     serverName: text("serverName"),
+    ...(typeof record.pin === "string" && /^[0-9a-f]{64}$/.test(record.pin)
+      ? { pin: record.pin }
+      : {}),
     user: text("user"),
     password: text("password"),
     remember: record.remember === true,
@@ -97,13 +105,14 @@ export async function saveSettings(path: string, settings: Settings): Promise<vo
 }
 
 /** The settings the saved password belongs to: changing any of them needs the password again. */
-const ACCOUNT_FIELDS = ["remote", "user", "ca", "serverName"] as const;
+const ACCOUNT_FIELDS = ["remote", "user", "ca", "serverName", "pin"] as const;
 
 const FIELD_NAMES: Record<typeof ACCOUNT_FIELDS[number], string> = {
   remote: "remote",
   user: "name",
   ca: "CA file",
   serverName: "server name",
+  pin: "pinned certificate",
 };
 
 /**
