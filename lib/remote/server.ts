@@ -98,7 +98,7 @@ export class RemoteServer {
     this.#subscriptions = new SubscriptionService({
       store: config.store,
       guard: this.guard,
-      certificate: () => this.#config.cert,
+      certificate: () => this.certificate,
       port: () => this.addr.port,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
@@ -116,6 +116,11 @@ export class RemoteServer {
     this.#listener.setCertificate(cert, key);
     this.#config.cert = cert;
     this.#config.key = key;
+  }
+
+  /** The certificate chain (PEM) new connections are served with: what links pin. */
+  get certificate(): string {
+    return this.#config.cert;
   }
 
   /** Settles once the listener accepts connections and the users are read; rejects if not. */

@@ -12,11 +12,11 @@ import {
   UserError,
 } from "./user_store.ts";
 import type {
+  StoredSubscription,
   UsageDelta,
   UsagePoint,
   UsageResolution,
   UsageSample,
-  StoredSubscription,
   User,
   UserLimits,
   UserStore,

@@ -116,7 +116,10 @@ export function subscriptionDocument(
     default: {
       const list = shareLink(entry.user, entry.password, entry.endpoint) + "\n";
       const bytes = new TextEncoder().encode(list);
-      return { body: btoa(String.fromCharCode(...bytes)), contentType: "text/plain; charset=utf-8" };
+      return {
+        body: btoa(String.fromCharCode(...bytes)),
+        contentType: "text/plain; charset=utf-8",
+      };
     }
   }
 }

@@ -64,7 +64,9 @@ function decodeHead(bytes: Uint8Array): Decoded<RequestHead> | null {
   const headers = new Map<string, string>();
   for (const line of lines) {
     const colon = line.indexOf(":");
-    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    if (colon > 0) {
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
   }
   return { value: { raw, path, headers }, consumed: end };
 }

@@ -133,7 +133,8 @@ async function download(port: number, originPort: number) {
 }
 
 Deno.test({
-  name: "the link from user link carries a download through V2Ray, byte-exact; another certificate is refused",
+  name:
+    "the link from user link carries a download through V2Ray, byte-exact; another certificate is refused",
   ignore: !has("v2ray") || !has("openssl"),
   async fn() {
     const origin = startOrigin();

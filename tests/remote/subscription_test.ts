@@ -41,10 +41,12 @@ Deno.test("a subscription carries server, port, password and pin as base64, Clas
     ).trim();
     assertEquals(parseShareLink(listed), link, "the base64 list holds the same link");
 
-    for (const [how, target, headers] of [
-      ["path suffix", `${url}/clash`, {}],
-      ["User-Agent", url, { "user-agent": "clash.meta/v1.19.0" }],
-    ] as const) {
+    for (
+      const [how, target, headers] of [
+        ["path suffix", `${url}/clash`, {}],
+        ["User-Agent", url, { "user-agent": "clash.meta/v1.19.0" }],
+      ] as const
+    ) {
       const clash = await fetchFrom(remote, target, headers);
       assertEquals(clash.status, 200, how);
       const config = parseYaml(clash.body) as { proxies: Record<string, unknown>[] };
@@ -57,10 +59,12 @@ Deno.test("a subscription carries server, port, password and pin as base64, Clas
       assertEquals(proxy["skip-cert-verify"], false, how);
     }
 
-    for (const [how, target, headers] of [
-      ["path suffix", `${url}/singbox`, {}],
-      ["User-Agent", url, { "user-agent": "SFA/1.11.4 (sing-box 1.11.4)" }],
-    ] as const) {
+    for (
+      const [how, target, headers] of [
+        ["path suffix", `${url}/singbox`, {}],
+        ["User-Agent", url, { "user-agent": "SFA/1.11.4 (sing-box 1.11.4)" }],
+      ] as const
+    ) {
       const singbox = await fetchFrom(remote, target, headers);
       assertEquals(singbox.status, 200, how);
       const outbound = JSON.parse(singbox.body).outbounds[0];
@@ -92,7 +96,10 @@ Deno.test("the subscription-userinfo header's numbers are the database's", async
     );
     try {
       const url = `http://127.0.0.1:${origin.port}/bytes/300000`;
-      assertEquals((await curl("-x", `socks5h://127.0.0.1:${local.port}`, url, "-o", "/dev/null")).code, 0);
+      assertEquals(
+        (await curl("-x", `socks5h://127.0.0.1:${local.port}`, url, "-o", "/dev/null")).code,
+        0,
+      );
     } finally {
       await local.program.stop();
     }

@@ -33,6 +33,8 @@ import { verifyPassword } from "./password_hash.ts";
 import { AdminSessions } from "./sessions.ts";
 import type { AdminSession, SessionOptions } from "./sessions.ts";
 
+import { shareUser } from "./share_api.ts";
+
 const log = logger("remote", "admin");
 
 /** How to run the panel. */
@@ -284,6 +286,9 @@ export class AdminServer {
       }
       if (action === "connections" && request.method === "GET") {
         return json(200, getUser(deps, name).connections);
+      }
+      if (action === "link" && request.method === "POST") {
+        return json(200, await shareUser(deps, this.#options.server, name, await body(request)));
       }
       if (action && request.method === "POST") {
         return json(200, await userAction(deps, name, action));

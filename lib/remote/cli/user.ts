@@ -96,16 +96,16 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       .addOption(dataOption())
       .addOption(passwordOption()),
   ).action(async (name: string, options) => {
-      const { password, generated } = await chosenPassword(options.password);
-      await withStore(open, options.data, async (store) => {
-        await store.setPassword(name, password);
-        console.log(`changed the password of ${name}; open connections are closed`);
-        if (generated) {
-          console.log(`password (shown once): ${password}`);
-          await printShare(store, name, password, options);
-        } else console.log(LINK_HINT(name));
-      });
+    const { password, generated } = await chosenPassword(options.password);
+    await withStore(open, options.data, async (store) => {
+      await store.setPassword(name, password);
+      console.log(`changed the password of ${name}; open connections are closed`);
+      if (generated) {
+        console.log(`password (shown once): ${password}`);
+        await printShare(store, name, password, options);
+      } else console.log(LINK_HINT(name));
     });
+  });
 
   user.addCommand(linkCommand(open, withStore));
 

@@ -215,6 +215,7 @@ $("user-rows").addEventListener("click", async (event) => {
 // ---- one user's details ------------------------------------------------------------------
 
 function openDetail(name) {
+  if (state.selected !== name) clearShare();
   state.selected = name;
   $("detail").hidden = false;
   $("detail-name").textContent = name;
@@ -227,7 +228,34 @@ function openDetail(name) {
   $("detail").scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 
+// ---- share link ------------------------------------------------------------------------------
+
+function clearShare() {
+  $("share-result").hidden = true;
+  for (const id of ["share-link", "share-sub", "share-password"]) $(id).value = "";
+  $("share-qr").removeAttribute("src");
+}
+
+$("share-issue").addEventListener("click", async () => {
+  const name = state.selected;
+  if (!name) return;
+  if (!confirm(`Give ${name} a new password and link? Their open connections close.`)) return;
+  try {
+    const path = `/api/users/${encodeURIComponent(name)}/link`;
+    const answer = await api("POST", path, { host: $("share-host").value });
+    if (state.selected !== name) return;
+    $("share-qr").src = `data:image/svg+xml;base64,${btoa(answer.qr)}`;
+    $("share-link").value = answer.link;
+    $("share-sub").value = answer.subscription;
+    $("share-password").value = answer.password;
+    $("share-result").hidden = false;
+  } catch (error) {
+    toast(error.message, true);
+  }
+});
+
 function closeDetail() {
+  clearShare();
   state.selected = null;
   $("detail").hidden = true;
   for (const tr of $("user-rows").children) tr.classList.remove("selected");
