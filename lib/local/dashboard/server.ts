@@ -4,6 +4,7 @@
  */
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
+import { parseShareLink } from "../../protocol/share_link.ts";
 import { logger } from "../../common/logging.ts";
 import { VERSION } from "../../version.ts";
 import { normalizeSettings } from "../settings.ts";
@@ -210,6 +211,8 @@ export class DashboardServer {
         return json(200, this.#settingsForPage());
       case "POST /api/connect":
         return await this.#connect(request);
+      case "POST /api/link":
+        return await this.#link(request);
       case "POST /api/disconnect":
         await this.#control.disconnect();
         return json(200, this.status());
@@ -225,16 +228,28 @@ export class DashboardServer {
     return { ...rest, password: "", passwordKnown: password !== "" };
   }
 
-  async #connect(request: Request): Promise<Response> {
-    if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
-      return text(415, "expected application/json\n");
-    }
-    let body: unknown;
+  /** `POST /api/link`: the form's fields from a pasted `trojan://` link (nothing is saved). */
+  async #link(request: Request): Promise<Response> {
+    const body = await jsonBody(request);
+    if (body instanceof Response) return body;
     try {
-      body = await request.json();
-    } catch {
-      return text(400, "expected a JSON body\n");
+      const link = parseShareLink(String((body as { link?: unknown })?.link ?? ""));
+      return json(200, {
+        remote: formatHostPort(link),
+        user: link.user,
+        password: link.password,
+        serverName: link.sni === link.host ? "" : link.sni,
+        pin: link.pin ?? "",
+      });
+    } catch (error) {
+      const message = `Link: ${(error as Error).message}.`;
+      return json(400, { problem: { kind: "settings", message } });
     }
+  }
+
+  async #connect(request: Request): Promise<Response> {
+    const body = await jsonBody(request);
+    if (body instanceof Response) return body;
     try {
       await this.#control.connect(normalizeSettings(body));
       return json(200, this.status());
@@ -283,4 +298,16 @@ function text(status: number, body: string): Response {
     status,
     headers: { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" },
   });
+}
+
+/** The request's JSON body, or the answer refusing it (not JSON: 415 or 400). */
+async function jsonBody(request: Request): Promise<unknown> {
+  if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
+    return text(415, "expected application/json\n");
+  }
+  try {
+    return await request.json();
+  } catch {
+    return text(400, "expected a JSON body\n");
+  }
 }

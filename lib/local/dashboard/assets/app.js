@@ -7,7 +7,7 @@
 import { formatBytes } from "./format_bytes.js";
 
 const $ = (id) => document.getElementById(id);
-const FIELDS = ["listen", "remote", "ca", "serverName", "user", "password"];
+const FIELDS = ["listen", "remote", "ca", "serverName", "pin", "user", "password"];
 let busy = false;
 let last = null;
 /** The form differs from the settings of the running session (the user typed something). */
@@ -104,6 +104,25 @@ $("form").addEventListener("submit", (event) => {
   }).catch((e) => {
     setBusy(false);
     showProblem({ kind: "dashboard", message: "The dashboard did not answer: " + e.message });
+  });
+});
+
+// A pasted link is read by the dashboard (the same parser as --link) and fills the form; the
+// pin it carries is checked against the remote's certificate at Connect.
+$("use-link").addEventListener("click", () => {
+  const link = $("link").value.trim();
+  if (!link) return;
+  showProblem(null);
+  post("/api/link", { link }).then((r) => {
+    if (!r.ok) {
+      showProblem(r.body.problem);
+      return;
+    }
+    for (const f of ["remote", "serverName", "pin", "user", "password"]) $(f).value = r.body[f];
+    $("ca").value = "";
+    $("link").value = "";
+    edited = true;
+    if (last) renderButtons(last);
   });
 });
 

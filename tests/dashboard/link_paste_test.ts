@@ -1,0 +1,46 @@
+/**
+ * The dashboard's link field: a pasted `trojan://` link fills remote, name, password and the
+ * pinned certificate (`POST /api/link`, the parser `--link` uses), Connect then checks the pin;
+ * a wrong pin and a link that turns checks off are refused in words.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { curl, freePort, RemoteFixture, startOrigin } from "../_harness.ts";
+import { newLink } from "../remote/_share.ts";
+import { DashboardFixture } from "./_dashboard.ts";
+
+Deno.test("a pasted link fills the form, and Connect checks its pin", async () => {
+  const remote = await RemoteFixture.start();
+  const origin = startOrigin();
+  const dashboard = await DashboardFixture.start();
+  try {
+    const { link } = await newLink(remote, "alice");
+    const filled = await dashboard.post("/api/link", { link });
+    assertEquals(filled.status, 200);
+    const { remote: address, user, password, pin, serverName } = filled.body;
+    assertEquals([address, user, serverName, pin.length], [remote.address, "alice", "", 64]);
+
+    const listen = `127.0.0.1:${freePort()}`;
+    const form = { listen, remote: address, ca: "", serverName, pin, user, password };
+    const wrongPin = (pin[0] === "0" ? "1" : "0") + pin.slice(1);
+    const refused = await dashboard.post("/api/connect", { ...form, pin: wrongPin });
+    assertEquals(refused.status, 502);
+    assertEquals(refused.body.problem.kind, "certificate-not-trusted");
+    assert(/not the pinned/.test(refused.body.problem.message), refused.body.problem.message);
+
+    const connected = await dashboard.post("/api/connect", form);
+    assertEquals(connected.status, 200, JSON.stringify(connected.body));
+    const got = await curl("-x", `socks5h://${listen}`, `http://127.0.0.1:${origin.port}/`);
+    assertEquals(got.code, 0, got.stderr);
+    assert(new TextDecoder().decode(got.body).includes("says hello"));
+
+    const insecure = link.replace("allowInsecure=0", "allowInsecure=1");
+    const bad = await dashboard.post("/api/link", { link: insecure });
+    assertEquals(bad.status, 400);
+    assert(/certificate checks off/.test(bad.body.problem.message));
+    assert(!dashboard.program.output.includes(password), "the password is never logged");
+  } finally {
+    await dashboard.stop();
+    await remote.stop();
+    await origin.close();
+  }
+});
