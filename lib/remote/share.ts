@@ -2,14 +2,14 @@
  * What the admin hands a user: the `trojan://` link for the server's certificate (pinned when
  * self-signed), its QR code for a terminal or a page, and the subscription URL.
  */
+// @peculiar/x509 resolves its services through tsyringe, which needs this polyfill first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { renderSVG, renderUnicodeCompact } from "uqr";
 import { formatHostPort, isIPv4, isIPv6 } from "../protocol/address.ts";
 import { formatShareLink } from "../protocol/share_link.ts";
 import { isLoopbackHost } from "../common/loopback.ts";
-
-x509.cryptoProvider.set(crypto);
+import { fingerprint } from "./certificate.ts";
 
 /** Where and how clients reach the server, as links carry it. */
 export interface ShareEndpoint {
@@ -47,16 +47,16 @@ function leafOf(pem: string): x509.X509Certificate {
  */
 export async function certificateFacts(pem: string): Promise<CertificateFacts> {
   const leaf = leafOf(pem);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", leaf.rawData));
+  const leafPem = leaf.toString("pem") + "\n";
   const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
   const names = (san?.names.items ?? [])
     .filter((n) => n.type === "dns" || n.type === "ip")
     .map((n) => n.value);
   return {
-    sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
+    sha256: (await fingerprint(leafPem)).replaceAll(":", "").toLowerCase(),
     selfSigned: leaf.subject === leaf.issuer && await leaf.isSelfSigned(),
     names,
-    leafPem: leaf.toString("pem") + "\n",
+    leafPem,
   };
 }
 

@@ -24,7 +24,7 @@ import {
 import { parseShareLink } from "../../lib/protocol/share_link.ts";
 import type { ShareLink } from "../../lib/protocol/share_link.ts";
 import { createCertificate } from "../../lib/remote/certificate.ts";
-import { newLink } from "../remote/_share.ts";
+import { newLink, pemSha256 } from "../remote/_share.ts";
 
 const SIZE = 3 * 1024 * 1024 + 17;
 
@@ -41,11 +41,6 @@ async function servedCertificate(link: ShareLink): Promise<string> {
   );
   if (!pem) throw new Error("openssl showed no certificate");
   return pem[0] + "\n";
-}
-
-async function derSha256(pem: string): Promise<string> {
-  const base64 = pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
-  return await sha256(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
 }
 
 /** Starts v2ray with a SOCKS inbound on `socksPort` and a Trojan outbound from `link`. */
@@ -144,7 +139,7 @@ Deno.test({
     try {
       const link = parseShareLink((await newLink(remote, "alice")).link);
       const served = await servedCertificate(link);
-      assertEquals(await derSha256(served), link.pin, "the served certificate is the pinned one");
+      assertEquals(await pemSha256(served), link.pin, "the served certificate is the pinned one");
 
       const port = freePort();
       programs.push(startV2ray(remote.dir, link, served, port));

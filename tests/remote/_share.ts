@@ -1,5 +1,12 @@
 /** Helpers for the share-link tests: what `user link` printed, and HTTPS requests to a remote. */
+import { sha256 } from "../_harness.ts";
 import type { RemoteFixture } from "../_harness.ts";
+
+/** Hex SHA-256 of the DER inside a PEM certificate, as `openssl x509 -fingerprint` gives it. */
+export async function pemSha256(pem: string): Promise<string> {
+  const base64 = pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+  return await sha256(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+}
 
 /** The link and subscription URL that `user add`/`passwd`/`link` printed. */
 export interface Printed {

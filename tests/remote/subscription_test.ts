@@ -6,17 +6,11 @@
  */
 import { parse as parseYaml } from "yaml";
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, RemoteFixture, runProgram, sha256, spawnLocal, startOrigin } from "../_harness.ts";
+import { curl, RemoteFixture, runProgram, spawnLocal, startOrigin } from "../_harness.ts";
 import { remoteArgs } from "../_harness.ts";
 import { startFallbackSite } from "../hardening/_helpers.ts";
 import { parseShareLink } from "../../lib/protocol/share_link.ts";
-import { fetchFrom, newLink } from "./_share.ts";
-
-/** Hex SHA-256 of the DER inside a PEM certificate, as `openssl x509 -fingerprint` gives it. */
-async function pemSha256(pem: string): Promise<string> {
-  const base64 = pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
-  return await sha256(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
-}
+import { fetchFrom, newLink, pemSha256 } from "./_share.ts";
 
 Deno.test("a subscription carries server, port, password and pin as base64, Clash YAML and sing-box JSON", async () => {
   const site = startFallbackSite();
