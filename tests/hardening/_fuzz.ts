@@ -211,7 +211,7 @@ export interface FuzzReport {
 
 /**
  * Runs `cases` inputs spread over the targets; stops collecting after ten failures.
- * `slowMs` is the per-input budget: a slower input counts as a failure.
+ * `slowMs` is the per-input budget: an input slower on three runs counts as a failure.
  */
 export function fuzz(cases: number, seed = 1, slowMs = 100): FuzzReport {
   const rng = new Rng(seed);
@@ -228,7 +228,12 @@ export function fuzz(cases: number, seed = 1, slowMs = 100): FuzzReport {
         report.failures.push({ target: name, input: hex(input), error: String(error) });
       }
     }
-    const took = performance.now() - started;
+    let took = performance.now() - started;
+    // A pause of the machine (GC, another process) is not the codec's: a slow input is timed
+    // twice more, and only one slow every time counts (a quadratic parse stays slow).
+    for (let retry = 0; retry < 2 && took > slowMs; retry++) {
+      took = Math.min(took, timed(name, input));
+    }
     if (took > report.slowestMs) report.slowestMs = took;
     if (took > slowMs) {
       report.failures.push({
@@ -240,6 +245,16 @@ export function fuzz(cases: number, seed = 1, slowMs = 100): FuzzReport {
     report.cases++;
   }
   return report;
+}
+
+function timed(name: string, input: Uint8Array): number {
+  const started = performance.now();
+  try {
+    TARGETS[name](input);
+  } catch {
+    // judged on the first run
+  }
+  return performance.now() - started;
 }
 
 function hex(bytes: Uint8Array): string {

@@ -1,5 +1,5 @@
 /** Helpers for the share-link tests: what `user link` printed, and HTTPS requests to a remote. */
-import { sha256 } from "../_harness.ts";
+import { delay, sha256 } from "../_harness.ts";
 import type { RemoteFixture } from "../_harness.ts";
 
 /** Hex SHA-256 of the DER inside a PEM certificate, as `openssl x509 -fingerprint` gives it. */
@@ -22,9 +22,9 @@ export function printedShare(stdout: string): Printed {
   return { link, subscription };
 }
 
-/** Runs `user link NAME --new-password` for the fixture's own address. */
+/** Runs `user link NAME --new-password` for the fixture's own address; the server has it when this returns. */
 export async function newLink(remote: RemoteFixture, name: string): Promise<Printed> {
-  return printedShare(
+  const printed = printedShare(
     await remote.user(
       "link",
       name,
@@ -35,6 +35,9 @@ export async function newLink(remote: RemoteFixture, name: string): Promise<Prin
       String(remote.port),
     ),
   );
+  // The running server takes the new password up within a second (it polls the users table).
+  await delay(1_000);
+  return printed;
 }
 
 /** `GET url` over HTTPS trusting the remote's certificate: status, headers and body. */
