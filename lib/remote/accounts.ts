@@ -7,6 +7,7 @@ import type { User, UserStore } from "./user_store.ts";
 import { TokenBucket } from "../common/token_bucket.ts";
 import type { Meter } from "../common/relay.ts";
 import { logger } from "../common/logging.ts";
+import { UsageOutbox } from "./usage_spool.ts";
 
 const log = logger("remote", "accounts");
 
@@ -34,15 +35,37 @@ export class TunnelSession extends AbortController {
   }
 }
 
-/** One user as the running server tracks them. */
+/**
+ * One user as the running server tracks them.
+ *
+ * Usage has one counter per direction, `sentUp`/`sentDown`, which only the relay's meter
+ * moves; everything else is derived from it and two marks: how much of it was handed to the
+ * usage outbox (`queued`) and how much of that the store confirmed (`flushed`). So
+ * `unflushed` = sent − queued, `pending` = queued − flushed, and the bytes a user has used are
+ * the stored ones plus sent − flushed: nothing counted twice, nothing dropped while a batch
+ * waits for the database.
+ */
 export class Account {
   user: User;
   /** Bytes relayed for this user by this process since it started, per direction; never reset. */
   sentUp = 0;
   sentDown = 0;
-  /** The part of `sentUp`/`sentDown` already written to the store. */
+  /** The part of `sentUp`/`sentDown` handed to the usage outbox. */
+  #queuedUp = 0;
+  #queuedDown = 0;
+  /** The part of the queued bytes the store confirmed (and so are in `user.bytesUp`/`Down`). */
   #flushedUp = 0;
   #flushedDown = 0;
+  /** The open connections this server last wrote. */
+  flushedConns = 0;
+  /** Whether the limit held a connection back since the shared limits last looked. */
+  waitedUp = false;
+  waitedDown = false;
+  /** This user's connections open on other nodes, as of their last heartbeat. */
+  remoteConns = 0;
+  /** This node's share of the user's limits (1 on a single node; see shared_limits.ts). */
+  #shareUp = 1;
+  #shareDown = 1;
   /** Aborting a session's controller closes its relay (a {@linkcode TunnelSession} says more). */
   readonly sessions = new Set<AbortController>();
   /** The user's rate limits, shared by all of their connections. */
@@ -56,26 +79,50 @@ export class Account {
     this.user = user;
     this.upBucket = new TokenBucket(user.upLimit);
     this.downBucket = new TokenBucket(user.downLimit);
-    this.up = meter(this.upBucket, (n) => {
+    this.up = meter(this.upBucket, () => this.waitedUp = true, (n) => {
       this.sentUp += n;
       if (this.user.quota > 0) this.#checkQuota();
     });
-    this.down = meter(this.downBucket, (n) => {
+    this.down = meter(this.downBucket, () => this.waitedDown = true, (n) => {
       this.sentDown += n;
       if (this.user.quota > 0) this.#checkQuota();
     });
   }
 
-  /** Bytes counted since the last flush, per direction. */
+  /** Bytes counted and not yet handed to the outbox, per direction. */
   get unflushedUp(): number {
-    return this.sentUp - this.#flushedUp;
+    return this.sentUp - this.#queuedUp;
   }
 
   get unflushedDown(): number {
-    return this.sentDown - this.#flushedDown;
+    return this.sentDown - this.#queuedDown;
   }
 
-  /** Records that `up` and `down` bytes of the unflushed ones were written to the store. */
+  /** Bytes in the outbox, not yet confirmed by the store, per direction. */
+  get pendingUp(): number {
+    return this.#queuedUp - this.#flushedUp;
+  }
+
+  get pendingDown(): number {
+    return this.#queuedDown - this.#flushedDown;
+  }
+
+  /** Bytes used so far, stored or still on their way there, per direction. */
+  get usedUp(): number {
+    return this.user.bytesUp + this.sentUp - this.#flushedUp;
+  }
+
+  get usedDown(): number {
+    return this.user.bytesDown + this.sentDown - this.#flushedDown;
+  }
+
+  /** Records that `up` and `down` of the unflushed bytes were handed to the outbox. */
+  queued(up: number, down: number): void {
+    this.#queuedUp += up;
+    this.#queuedDown += down;
+  }
+
+  /** Records that `up` and `down` of the pending bytes were written to the store. */
   flushed(up: number, down: number): void {
     this.#flushedUp += up;
     this.#flushedDown += down;
@@ -86,17 +133,24 @@ export class Account {
   /** Takes a fresh copy of the user's row; new limits apply to open connections at once. */
   update(user: User): void {
     this.user = user;
-    this.upBucket.rate = user.upLimit;
-    this.downBucket.rate = user.downLimit;
+    this.upBucket.rate = shareOfLimit(user.upLimit, this.#shareUp);
+    this.downBucket.rate = shareOfLimit(user.downLimit, this.#shareDown);
+  }
+
+  /** Sets this node's share (0 to 1) of the user's limits, for the nodes that share them. */
+  setShare(up: number, down: number): void {
+    this.#shareUp = up;
+    this.#shareDown = down;
+    this.update(this.user);
   }
 
   #checkQuota(): void {
     if (this.used >= this.user.quota && this.sessions.size > 0) this.closeAll("over quota");
   }
 
-  /** Bytes used so far, flushed or not. */
+  /** Bytes used so far in both directions, stored or not. */
   get used(): number {
-    return this.user.bytesUp + this.user.bytesDown + this.unflushedUp + this.unflushedDown;
+    return this.usedUp + this.usedDown;
   }
 
   /** Why this account may not open a new connection now, or null when it may. */
@@ -105,7 +159,9 @@ export class Account {
     if (!u.enabled) return "disabled";
     if (u.expiresAt !== null && now >= u.expiresAt) return "expired";
     if (u.quota > 0 && this.used >= u.quota) return "over quota";
-    if (u.maxConns > 0 && this.sessions.size >= u.maxConns) return "too many connections";
+    if (u.maxConns > 0 && this.sessions.size + this.remoteConns >= u.maxConns) {
+      return "too many connections";
+    }
     return null;
   }
 
@@ -128,14 +184,22 @@ export class Account {
   }
 }
 
+/** A share of a limit as a bucket rate: never 0, which would mean unlimited. */
+function shareOfLimit(limit: number, share: number): number {
+  return limit === 0 ? 0 : Math.max(1, Math.round(limit * Math.min(1, share)));
+}
+
 /**
  * A relay meter that pays for each chunk from `bucket` before it is written and reports it to
- * `count` once written: a client that hangs up is not charged for what never left.
+ * `count` once written: a client that hangs up is not charged for what never left. `waited`
+ * hears of each chunk the limit holds back.
  */
-function meter(bucket: TokenBucket, count: (bytes: number) => void): Meter {
+function meter(bucket: TokenBucket, waited: () => void, count: (bytes: number) => void): Meter {
   return {
     take(bytes, signal) {
-      return bucket.take(bytes, signal);
+      const wait = bucket.take(bytes, signal);
+      if (wait) waited();
+      return wait;
     },
     sent: count,
     get quantum() {
@@ -151,7 +215,8 @@ const RETIRED_KEY_CAP = 100_000;
 
 /**
  * All accounts, indexed by the stored key of their wire token. Reads and writes of the store
- * run one at a time, so a reload never sees a flush half applied.
+ * run one at a time, so a reload never sees a flush half applied. Usage goes to the store
+ * through `outbox` (numbered batches for many nodes; see usage_spool.ts).
  *
  * @example
  * const accounts = new Accounts(store);
@@ -160,6 +225,7 @@ const RETIRED_KEY_CAP = 100_000;
  */
 export class Accounts {
   readonly #store: UserStore;
+  readonly #outbox: UsageOutbox;
   #byId = new Map<number, Account>();
   #byKey = new Map<string, Account>();
   /** Keys replaced by `user passwd` or removed, with when they stop counting as known. */
@@ -167,8 +233,9 @@ export class Accounts {
   #version: number | string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(store: UserStore) {
+  constructor(store: UserStore, outbox = new UsageOutbox(store)) {
     this.#store = store;
+    this.#outbox = outbox;
   }
 
   /** The account whose token this is, if any (from the last reload). */
@@ -255,25 +322,25 @@ export class Accounts {
     for (const account of this.#byId.values()) account.closeAll(reason);
   }
 
-  /** Writes counted usage and open connection counts in one transaction. */
+  /**
+   * Writes counted usage and open connection counts in one transaction. Usage the store does
+   * not take now stays in the outbox (and counts towards quotas) for the next flush.
+   */
   flush(): Promise<void> {
     return this.#serialized(async () => {
-      const deltas = [...this.#byId.values()]
-        .filter((a) => a.unflushedUp || a.unflushedDown || a.sessions.size !== a.user.openConns)
-        .map((a) => ({
-          account: a,
-          delta: {
-            id: a.user.id,
-            up: a.unflushedUp,
-            down: a.unflushedDown,
-            openConns: a.sessions.size,
-          },
-        }));
-      if (deltas.length === 0) return;
-      await this.#store.addUsage(deltas.map((d) => d.delta));
-      for (const { account, delta } of deltas) {
-        account.flushed(delta.up, delta.down);
-        account.user.openConns = delta.openConns;
+      const deltas = [];
+      for (const a of this.#byId.values()) {
+        const { unflushedUp: up, unflushedDown: down } = a;
+        if (!up && !down && a.sessions.size === a.flushedConns) continue;
+        deltas.push({ id: a.user.id, up, down, openConns: a.sessions.size });
+        a.queued(up, down);
+        a.flushedConns = a.sessions.size;
+      }
+      this.#outbox.add(deltas);
+      if (this.#outbox.pending === 0) return;
+      for (const { deltas, restored } of await this.#outbox.deliver()) {
+        if (restored) continue; // a previous run's: counted in no account here
+        for (const delta of deltas) this.#byId.get(delta.id)?.flushed(delta.up, delta.down);
       }
     });
   }

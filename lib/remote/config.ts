@@ -3,6 +3,7 @@ import type { Destination } from "../protocol/address.ts";
 import type { DestinationPolicy } from "./destination.ts";
 import type { AuthGuardOptions } from "./auth_guard.ts";
 import type { UserStore } from "./user_store.ts";
+import type { UsageOutbox } from "./usage_spool.ts";
 
 /** Everything {@linkcode RemoteServer} needs. */
 export interface RemoteConfig {
@@ -11,6 +12,8 @@ export interface RemoteConfig {
   cert: string;
   key: string;
   store: UserStore;
+  /** Where usage goes on its way to the store (numbered per node); default: straight there. */
+  outbox?: UsageOutbox;
   policy: DestinationPolicy;
   /** Where connections without a valid header are relayed, if anywhere. */
   fallback?: Destination;
@@ -28,7 +31,7 @@ export interface RemoteConfig {
 }
 
 /** The parts of a {@linkcode RemoteConfig} that have a default. */
-export type RemoteDefaults = Omit<RemoteConfig, "cert" | "key" | "store" | "fallback">;
+export type RemoteDefaults = Omit<RemoteConfig, "cert" | "key" | "store" | "fallback" | "outbox">;
 
 /**
  * The defaults of `serve` (and of its `--help`): a complete config is these plus a

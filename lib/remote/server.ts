@@ -73,7 +73,7 @@ export class RemoteServer {
    */
   constructor(config: RemoteConfig) {
     this.#config = { ...config };
-    this.accounts = new Accounts(config.store);
+    this.accounts = new Accounts(config.store, config.outbox);
     this.#loaded = this.accounts.reload();
     this.events.subscribe(accessLog("remote"));
     this.#gate = new HandshakeGate(config.maxHandshakes, PRE_LOGIN_PER_SOURCE);

@@ -6,6 +6,7 @@ import { DatabaseSync } from "node:sqlite";
 import {
   checkResetDay,
   checkUserName,
+  HISTORY_BUCKET_MS,
   HISTORY_RETENTION_MS,
   keyForCredential,
   SchemaVersionError,
@@ -13,6 +14,7 @@ import {
 } from "./user_store.ts";
 import type {
   StoredSubscription,
+  UsageBatch,
   UsageDelta,
   UsagePoint,
   UsageResolution,
@@ -65,6 +67,8 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE users ADD COLUMN sub_key TEXT;
   ALTER TABLE users ADD COLUMN sub_sealed TEXT;
   CREATE UNIQUE INDEX users_sub_key ON users (sub_key)`,
+  // Many nodes: the last usage batch applied per node, so a retried one counts once.
+  `CREATE TABLE usage_batches (node TEXT PRIMARY KEY, seq INTEGER NOT NULL)`,
 ];
 
 /**
@@ -75,9 +79,6 @@ const MIGRATIONS: string[] = [
 const BUSY_TIMEOUT_MS = 20;
 /** How long a transaction keeps trying for the write lock before it gives up. */
 const BUSY_GIVE_UP_MS = 10_000;
-
-/** The bucket of each history resolution holding a time: its minute, its UTC day. */
-const BUCKET_MS: Record<UsageResolution, number> = { minute: 60_000, day: 86_400_000 };
 
 function isBusy(error: unknown): boolean {
   return /database is (locked|busy)|SQLITE_BUSY/i.test(String((error as Error)?.message));
@@ -322,7 +323,7 @@ export class SqliteStore implements UserStore {
       const prune = this.#db.prepare("DELETE FROM usage_history WHERE resolution = ? AND at < ?");
       return this.#transaction(() => {
         for (const resolution of ["minute", "day"] as const) {
-          const bucket = at - at % BUCKET_MS[resolution];
+          const bucket = at - at % HISTORY_BUCKET_MS[resolution];
           for (const s of samples) {
             if (s.up || s.down) add.run(s.userId, resolution, bucket, s.up, s.down);
           }
@@ -337,7 +338,7 @@ export class SqliteStore implements UserStore {
       this.#db.prepare(
         `SELECT at, up, down FROM usage_history
          WHERE user_id = ? AND resolution = ? AND at >= ? ORDER BY at`,
-      ).all(userId, resolution, since - since % BUCKET_MS[resolution]).map((row) => ({
+      ).all(userId, resolution, since - since % HISTORY_BUCKET_MS[resolution]).map((row) => ({
         at: row.at as number,
         up: row.up as number,
         down: row.down as number,
@@ -424,13 +425,20 @@ export class SqliteStore implements UserStore {
     );
   }
 
-  addUsage(deltas: UsageDelta[]): Promise<void> {
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void> {
     return run(() => {
       if (deltas.length === 0) return;
       const statement = this.#db.prepare(
         "UPDATE users SET bytes_up = bytes_up + ?, bytes_down = bytes_down + ?, open_conns = ? WHERE id = ?",
       );
       return this.#transaction(() => {
+        if (batch) {
+          const applied = this.#db.prepare(
+            `INSERT INTO usage_batches (node, seq) VALUES (?, ?) ON CONFLICT (node)
+             DO UPDATE SET seq = excluded.seq WHERE excluded.seq > usage_batches.seq`,
+          ).run(batch.node, batch.seq);
+          if (applied.changes === 0) return;
+        }
         for (const d of deltas) statement.run(d.up, d.down, d.openConns, d.id);
       });
     });

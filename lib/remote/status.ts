@@ -11,7 +11,7 @@ export function statusDocument(account: Account): Uint8Array {
     version: VERSION,
     user: u.name,
     limits: { up: u.upLimit, down: u.downLimit, quota: u.quota, maxConns: u.maxConns },
-    usage: { up: u.bytesUp + account.unflushedUp, down: u.bytesDown + account.unflushedDown },
+    usage: { up: account.usedUp, down: account.usedDown },
     expiresAt: u.expiresAt === null ? null : new Date(u.expiresAt).toISOString(),
     openConnections: account.sessions.size,
   });

@@ -66,6 +66,12 @@ export interface UsagePoint {
 /** The buckets of the usage history: one minute (kept a day) or one UTC day (kept 90 days). */
 export type UsageResolution = "minute" | "day";
 
+/** The bucket of each history resolution holding a time: its minute, its UTC day. */
+export const HISTORY_BUCKET_MS: Readonly<Record<UsageResolution, number>> = Object.freeze({
+  minute: 60_000,
+  day: 86_400_000,
+});
+
 /** How long each resolution of the usage history is kept. */
 export const HISTORY_RETENTION_MS: Readonly<Record<UsageResolution, number>> = Object.freeze({
   minute: 24 * 3600_000,
@@ -79,6 +85,16 @@ export const HISTORY_RETENTION_MS: Readonly<Record<UsageResolution, number>> = O
 export interface StoredSubscription {
   key: string;
   sealedPassword: string;
+}
+
+/**
+ * Which node wrote a batch of usage, and its sequence number there: a store applies a batch
+ * only when its number is above the last one applied for that node, so a batch retried after
+ * a lost commit reply is counted once.
+ */
+export interface UsageBatch {
+  node: string;
+  seq: number;
 }
 
 /** Thrown for requests the store refuses: a duplicate or unknown user name. */
@@ -167,8 +183,11 @@ export interface UserStore {
   adminPasswordHash(): Promise<string | undefined>;
   /** Sets the admin panel's password hash (see `lib/remote/admin/password_hash.ts`). */
   setAdminPasswordHash(hash: string): Promise<void>;
-  /** Adds counted usage and records open connections, all deltas in one transaction. */
-  addUsage(deltas: UsageDelta[]): Promise<void>;
+  /**
+   * Adds counted usage and records open connections, all deltas in one transaction. With a
+   * `batch`, nothing is applied when that node's batch `seq` (or a later one) already was.
+   */
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void>;
   /**
    * An opaque value that differs once a user was added, changed or removed, by this
    * connection or another (or another node), since it was last read; compare it with the one

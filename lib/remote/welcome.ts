@@ -30,8 +30,8 @@ export function welcomeHtml(account: Account): string {
   const values: Record<string, string> = {
     user: u.name,
     version: VERSION,
-    up: formatBytes(u.bytesUp + account.unflushedUp),
-    down: formatBytes(u.bytesDown + account.unflushedDown),
+    up: formatBytes(account.usedUp),
+    down: formatBytes(account.usedDown),
     quota: u.quota === 0 ? "unlimited" : `${formatBytes(account.used)} of ${formatBytes(u.quota)}`,
     upLimit: limit(u.upLimit, "/s"),
     downLimit: limit(u.downLimit, "/s"),

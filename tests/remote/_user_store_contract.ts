@@ -1,6 +1,6 @@
 /**
  * The contract every users store passes: one suite, run against each implementation with its
- * own factory (SQLite in `sqlite_store_test.ts`; PostgreSQL will call the same function).
+ * own factory (SQLite in `sqlite_store_test.ts`, PostgreSQL in `postgres_store_test.ts`).
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { keyForCredential, SchemaVersionError, UserError } from "../../lib/remote/user_store.ts";
@@ -210,6 +210,30 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
     assert(failed, "a batch with a NaN delta was accepted");
     const a = (await store.get("alice"))!;
     assertEquals([a.bytesUp, a.bytesDown, a.openConns], [1, 1, 0]);
+  });
+
+  test("a usage batch retried with the same node and number is applied once", async (store) => {
+    const alice = await store.add("alice", "a");
+    const delta = [{ id: alice.id, up: 10, down: 20, openConns: 1 }];
+    await store.addUsage(delta, { node: "n1", seq: 5 });
+    await store.addUsage(delta, { node: "n1", seq: 5 }); // its commit reply was lost: retried
+    await store.addUsage(delta, { node: "n1", seq: 4 }); // older than the last applied
+    await store.addUsage(delta, { node: "n2", seq: 5 }); // another node counts on its own
+    await store.addUsage(delta, { node: "n1", seq: 6 });
+    const a = (await store.get("alice"))!;
+    assertEquals([a.bytesUp, a.bytesDown], [30, 60]);
+  });
+
+  test("usage of a user removed meanwhile is dropped; the rest of the batch counts", async (store) => {
+    const alice = await store.add("alice", "a");
+    const bob = await store.add("bob", "b");
+    await store.remove("bob");
+    await store.addUsage([
+      { id: bob.id, up: 5, down: 5, openConns: 0 },
+      { id: alice.id, up: 1, down: 2, openConns: 0 },
+    ], { node: "n1", seq: 1 });
+    const a = (await store.get("alice"))!;
+    assertEquals([a.bytesUp, a.bytesDown], [1, 2]);
   });
 
   test(

@@ -66,8 +66,8 @@ export function userView(
   maxConnections = 100,
 ): UserView {
   const u = account.user;
-  const bytesUp = u.bytesUp + account.unflushedUp;
-  const bytesDown = u.bytesDown + account.unflushedDown;
+  const bytesUp = account.usedUp;
+  const bytesDown = account.usedDown;
   const connections = connectionsOf(account);
   return {
     name: u.name,

@@ -5,7 +5,7 @@
  */
 import { Command } from "commander";
 import { usageError } from "../../common/cli.ts";
-import { openStore } from "../data_dir.ts";
+import { openStoreAt } from "../store_url.ts";
 import { generatePassword } from "../password.ts";
 import { hashPassword, MIN_ADMIN_PASSWORD } from "../admin/password_hash.ts";
 import { dataOption } from "./options.ts";
@@ -37,7 +37,7 @@ export function adminCommands(): Command {
         );
       }
       const password = given ?? generatePassword();
-      const store = await openStore(options.data);
+      const store = await openStoreAt(options);
       try {
         await store.setAdminPasswordHash(await hashPassword(password));
       } finally {

@@ -1,6 +1,7 @@
 /** `swiftproxy-remote init`: the data directory, users.db and a self-signed certificate. */
 import { Command } from "commander";
-import { DataDirError, dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
+import { DataDirError, dataPaths, ensureCertificate } from "../data_dir.ts";
+import { databaseUrl, openStoreAt, redactUrl } from "../store_url.ts";
 import { dataOption } from "./options.ts";
 
 /** The `init` subcommand. */
@@ -17,7 +18,7 @@ export function initCommand(): Command {
     .action(async (options) => {
       let cert;
       try {
-        await (await openStore(options.data)).close();
+        await (await openStoreAt(options)).close();
         cert = await ensureCertificate(options.data, options.san);
       } catch (error) {
         if (!(error instanceof DataDirError)) throw error;
@@ -25,7 +26,8 @@ export function initCommand(): Command {
         Deno.exit(1);
       }
       console.log(`data directory: ${options.data}`);
-      console.log(`users database: ${dataPaths(options.data).db}`);
+      const url = databaseUrl(options);
+      console.log(`users database: ${url ? redactUrl(url) : dataPaths(options.data).db}`);
       console.log(`certificate${cert.created ? " (new)" : ""}: ${cert.path}`);
       console.log(`certificate SHA-256: ${cert.fingerprint}`);
     });

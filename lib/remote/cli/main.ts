@@ -8,17 +8,23 @@ import { initCommand } from "./init.ts";
 import { serveCommand } from "./serve.ts";
 import { userCommands } from "./user.ts";
 import { adminCommands } from "./admin.ts";
+import { nodeCommands } from "./node.ts";
+import { migrateCommand } from "./migrate.ts";
+import { addDbOptions } from "./options.ts";
 
 /** Builds the `swiftproxy-remote` program. */
 export function remoteProgram(): Command {
-  return program(
+  const remote = program(
     "swiftproxy-remote",
     "SwiftProxy server: TLS, Trojan-compatible tunnels, per-user limits and accounting",
   )
     .addCommand(initCommand())
     .addCommand(serveCommand())
     .addCommand(userCommands())
-    .addCommand(adminCommands());
+    .addCommand(adminCommands())
+    .addCommand(nodeCommands())
+    .addCommand(migrateCommand());
+  return addDbOptions(remote);
 }
 
 /**

@@ -1,5 +1,6 @@
-/** The option every `swiftproxy-remote` subcommand takes: `--data DIR`. */
+/** The options every `swiftproxy-remote` subcommand takes: `--data DIR` and `--db URL`. */
 import { Option } from "commander";
+import type { Command } from "commander";
 import { defaultDataDir } from "../data_dir.ts";
 
 /**
@@ -12,4 +13,34 @@ export function dataOption(): Option {
     defaultDataDir(),
     "$STATE_DIRECTORY or ./swiftproxy-data",
   );
+}
+
+/**
+ * `--db <url>`: `postgres://…` for a database shared by many nodes; also read from
+ * `$SWIFTPROXY_DB` (see store_url.ts), which keeps a password out of `ps`.
+ *
+ * @example command.addOption(dbOption());
+ */
+export function dbOption(): Option {
+  return new Option(
+    "--db <url>",
+    "users database: postgres://… for many nodes (or $SWIFTPROXY_DB); default SQLite in --data",
+  );
+}
+
+/**
+ * Adds {@linkcode dbOption} to every subcommand of `program` that takes `--data`, so each
+ * command module declares `--data` only.
+ */
+export function addDbOptions(program: Command): Command {
+  for (const command of program.commands) {
+    if (
+      command.options.some((o) => o.long === "--data") &&
+      !command.options.some((o) => o.long === "--db")
+    ) {
+      command.addOption(dbOption());
+    }
+    addDbOptions(command);
+  }
+  return program;
 }

@@ -15,7 +15,10 @@ import type { Cidr } from "../../common/cidr.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { applyConfig, ConfigError, readConfigFile } from "../config_file.ts";
-import { DataDirError, dataPaths, ensureCertificate, openStore } from "../data_dir.ts";
+import { DataDirError, dataPaths, ensureCertificate } from "../data_dir.ts";
+import { NothingToServe, openServeStore } from "../serve_store.ts";
+import type { ServeStore } from "../serve_store.ts";
+import { NodeNameTaken } from "../nodes.ts";
 import { CertificateError, fingerprint } from "../certificate.ts";
 import { REMOTE_DEFAULTS } from "../config.ts";
 import type { RemoteConfig } from "../config.ts";
@@ -23,7 +26,6 @@ import { RemoteServer } from "../server.ts";
 import { startHousekeeping } from "../housekeeping.ts";
 import { isLoopbackHost } from "../../common/loopback.ts";
 import type { Housekeeping } from "../housekeeping.ts";
-import type { UserStore } from "../user_store.ts";
 import { dataOption } from "./options.ts";
 
 /** On SIGTERM, how long open connections get to finish by default. */
@@ -55,6 +57,8 @@ const urlArg = (text: string): string => {
 /** Options of `serve` after parsing (defaults filled in). */
 interface ServeOptions {
   data: string;
+  db?: string;
+  node?: string;
   listen: Destination;
   cert?: string;
   key?: string;
@@ -79,12 +83,13 @@ interface ServeOptions {
 function remoteConfig(
   options: ServeOptions,
   pair: { cert: string; key: string },
-  store: UserStore,
+  { store, outbox }: Pick<ServeStore, "store" | "outbox">,
 ): RemoteConfig {
   return {
     ...REMOTE_DEFAULTS,
     ...pair,
     store,
+    outbox,
     listen: options.listen,
     policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
     fallback: options.fallback,
@@ -103,17 +108,17 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     Deno.exit(2);
   }
   await setupLogging(logOptions(options));
-  let store: UserStore;
+  let opened: ServeStore;
   let certPath = options.cert;
   try {
-    store = await openStore(options.data);
+    opened = await openServeStore(options, options.node);
     if (!certPath) {
       const made = await ensureCertificate(options.data);
       certPath = made.path;
       if (made.created) console.log(`created a self-signed certificate`);
     }
   } catch (error) {
-    if (!(error instanceof DataDirError)) throw error;
+    if (!(error instanceof DataDirError || error instanceof NothingToServe)) throw error;
     console.error(`error: ${error.message}`);
     Deno.exit(1);
   }
@@ -122,7 +127,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   const key = Deno.readTextFileSync(paths.key);
   let server: RemoteServer;
   try {
-    server = new RemoteServer(remoteConfig(options, { cert, key }, store));
+    server = new RemoteServer(remoteConfig(options, { cert, key }, opened));
     await server.ready;
   } catch (error) {
     const where = formatHostPort(options.listen);
@@ -133,9 +138,19 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
       error instanceof Deno.errors.AddrNotAvailable ||
       error instanceof Deno.errors.PermissionDenied;
     console.error(listening ? `error: cannot listen on ${where}: ${why}` : `error: ${why}`);
-    await store.close();
+    await opened.close();
     Deno.exit(1);
   }
+  try {
+    await opened.join(server);
+  } catch (error) {
+    if (!(error instanceof NodeNameTaken)) throw error;
+    console.error(`error: ${error.message}`);
+    await server.stop();
+    await opened.close();
+    Deno.exit(1);
+  }
+  const { store } = opened;
   let side: Housekeeping;
   try {
     side = startHousekeeping(server, store, {
@@ -151,7 +166,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
       : (error as Error).message;
     console.error(`error: cannot start the admin panel: ${why}`);
     await server.stop();
-    await store.close();
+    await opened.close();
     Deno.exit(1);
   }
   // Listen for signals before saying "listening", so a stop right after start is graceful too.
@@ -166,11 +181,13 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
       formatHostPort({ host: server.addr.hostname, port: server.addr.port })
     }`,
   );
+  if (opened.node) console.log(`node ${opened.node} on the shared users database`);
   console.log(`certificate: ${certPath}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
   if (side.admin) {
     console.log(`admin panel on ${side.admin.url}`);
-    if (await store.adminPasswordHash() === undefined) {
+    // A shared database down at start (serving from the cache) is no reason to say there is none.
+    if (await store.adminPasswordHash().catch(() => "unknown") === undefined) {
       console.log('no admin account yet: run "swiftproxy-remote admin passwd" to make one');
     }
   }
@@ -179,7 +196,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   await reloading;
   await side.stop();
   await server.stop(options.grace);
-  await store.close();
+  await opened.close();
   await stopLogging();
   Deno.exit(0);
 }
@@ -225,6 +242,7 @@ export function serveCommand(): Command {
   return addLogOptions(
     new Command("serve").description("run the server")
       .addOption(dataOption())
+      .option("--node <name>", "this node's name among nodes sharing a --db (default: host name)")
       .option("--listen <host:port>", "address to listen on", hostPortArgLike("0.0.0.0:8443"), {
         ...d.listen,
       })

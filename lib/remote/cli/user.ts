@@ -1,6 +1,7 @@
 /** `swiftproxy-remote user …`: add, change, list and remove users (works while serve runs). */
 import { Command } from "commander";
-import { openExistingStore } from "../data_dir.ts";
+import { openStoreAt } from "../store_url.ts";
+import type { StoreLocation } from "../store_url.ts";
 import type { UserStore } from "../user_store.ts";
 import { dataOption } from "./options.ts";
 import { addLimitOptions, limitsFrom, nameArg } from "./user_options.ts";
@@ -8,9 +9,20 @@ import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.
 import { userJson, userTable } from "./user_view.ts";
 import { addShareOptions, printShare } from "./share_output.ts";
 import { linkCommand } from "./user_link.ts";
+import { usageByNodeTable } from "./node.ts";
+import { PostgresStore } from "../postgres_store.ts";
 
-/** How the commands reach the store of a `--data` directory; the caller's to close. */
-export type OpenStore = (dir: string) => Promise<UserStore>;
+/** `user list --by-node`: the usage each node wrote, per user. */
+async function printByNode(store: UserStore, json: boolean): Promise<void> {
+  if (!(store instanceof PostgresStore)) {
+    throw new Error("--by-node needs the nodes' shared database: --db postgres://…");
+  }
+  const usage = await store.usageByNode();
+  console.log(json ? JSON.stringify(usage, null, 2) : usageByNodeTable(usage));
+}
+
+/** How the commands reach the store of `--data`/`--db`; the caller's to close. */
+export type OpenStore = (location: StoreLocation) => Promise<UserStore>;
 
 /** Where the link is, when the password was chosen (and so is not printed). */
 const LINK_HINT = (name: string) =>
@@ -19,16 +31,16 @@ const LINK_HINT = (name: string) =>
 /**
  * Runs a user command against the store, turning refusals into a message and exit 1.
  *
- * @example await withStore(open, options.data, (store) => store.remove(name));
+ * @example await withStore(open, options, (store) => store.remove(name));
  */
 export async function withStore(
   open: OpenStore,
-  dir: string,
+  location: StoreLocation,
   work: (store: UserStore) => Promise<void>,
 ): Promise<void> {
   let store: UserStore | undefined;
   try {
-    store = await open(dir);
+    store = await open(location);
     await work(store);
   } catch (error) {
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
@@ -42,7 +54,9 @@ export async function withStore(
  * The `user` command group. `open` is how a command reaches the users store (the data
  * directory's SQLite file unless told otherwise).
  */
-export function userCommands(open: OpenStore = openExistingStore): Command {
+export function userCommands(
+  open: OpenStore = (location) => openStoreAt(location, { existing: true }),
+): Command {
   const user = new Command("user").description("manage users (works while serve runs)");
 
   addLimitOptions(addShareOptions(
@@ -55,7 +69,7 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       .addOption(passwordOption()),
   )).action(async (name: string, options) => {
     const { password, generated, source } = await chosenPassword(options.password);
-    await withStore(open, options.data, async (store) => {
+    await withStore(open, options, async (store) => {
       await store.add(name, password, limitsFrom(options));
       // A variable set for the local could be picked up here unnoticed: say where it came from.
       console.log(
@@ -81,7 +95,7 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       );
       Deno.exit(2);
     }
-    return withStore(open, options.data, async (store) => {
+    return withStore(open, options, async (store) => {
       await store.setLimits(name, limits);
       console.log(`updated user ${name}`);
     });
@@ -97,7 +111,7 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       .addOption(passwordOption()),
   ).action(async (name: string, options) => {
     const { password, generated } = await chosenPassword(options.password);
-    await withStore(open, options.data, async (store) => {
+    await withStore(open, options, async (store) => {
       await store.setPassword(name, password);
       console.log(`changed the password of ${name}; open connections are closed`);
       if (generated) {
@@ -136,7 +150,7 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
       .argument("<name>", "user name", nameArg)
       .addOption(dataOption())
       .action((name: string, options) =>
-        withStore(open, options.data, async (store) => {
+        withStore(open, options, async (store) => {
           console.log(await change(store, name));
         })
       );
@@ -145,8 +159,10 @@ export function userCommands(open: OpenStore = openExistingStore): Command {
   user.command("list").description("users with their limits and usage")
     .addOption(dataOption())
     .option("--json", "print JSON instead of a table", false)
+    .option("--by-node", "usage per node (a database shared by many nodes)", false)
     .action((options) =>
-      withStore(open, options.data, async (store) => {
+      withStore(open, options, async (store) => {
+        if (options.byNode) return await printByNode(store, options.json);
         const users = await store.list();
         console.log(options.json ? JSON.stringify(users.map(userJson), null, 2) : userTable(users));
       })

@@ -47,7 +47,7 @@ export function linkCommand(open: OpenStore, withStore: typeof WithStore): Comma
       );
     }
     const { password } = await chosenPassword(options.password);
-    await withStore(open, options.data, async (store: UserStore) => {
+    await withStore(open, options, async (store: UserStore) => {
       const user = await store.get(name);
       if (!user) throw new UserError(`no user named "${name}"`);
       if (options.newPassword) {

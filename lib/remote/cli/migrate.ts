@@ -1,0 +1,101 @@
+/**
+ * `swiftproxy-remote migrate --from DIR --to postgres://…`: copies the users, their limits and
+ * usage from a SQLite data directory into a shared database. Running it again changes
+ * nothing; a database holding other users (or the same ones with other data) is left alone
+ * unless `--force`, which replaces them.
+ */
+import { Command, Option } from "commander";
+import { openExistingStore } from "../data_dir.ts";
+import { DB_ENV, isPostgresUrl, redactUrl } from "../store_url.ts";
+import { openPostgresStore } from "../postgres_store.ts";
+import type { PostgresStore } from "../postgres_store.ts";
+import type { User, UserStore } from "../user_store.ts";
+
+/** The fields a copy keeps: everything but the id (each database numbers its own). */
+function comparable(u: User): unknown[] {
+  return [
+    u.name,
+    u.key,
+    u.upLimit,
+    u.downLimit,
+    u.quota,
+    u.maxConns,
+    u.enabled,
+    u.expiresAt,
+    u.bytesUp,
+    u.bytesDown,
+    u.createdAt,
+  ];
+}
+
+/** What {@linkcode copyUsers} did. */
+export type CopyResult =
+  | { done: "copied"; users: number }
+  | { done: "unchanged"; users: number }
+  | { done: "refused"; differing: string[] };
+
+/**
+ * Copies every user of `from` into `to`: into an empty database, or over the users there with
+ * `force`; nothing when `to` already holds exactly these users.
+ *
+ * @example const result = await copyUsers(sqlite, pg, false);
+ */
+export async function copyUsers(
+  from: UserStore,
+  to: PostgresStore,
+  force: boolean,
+): Promise<CopyResult> {
+  const source = await from.list();
+  const target = await to.list();
+  const there = new Map(target.map((u) => [u.name, JSON.stringify(comparable(u))]));
+  const differing = [
+    ...source.filter((u) => there.get(u.name) !== JSON.stringify(comparable(u))).map((u) => u.name),
+    ...target.filter((u) => !source.some((s) => s.name === u.name)).map((u) => u.name),
+  ];
+  if (differing.length === 0) return { done: "unchanged", users: source.length };
+  if (target.length > 0 && !force) return { done: "refused", differing };
+  await to.importUsers(source, true);
+  return { done: "copied", users: source.length };
+}
+
+/** The `migrate` subcommand. */
+export function migrateCommand(): Command {
+  return new Command("migrate")
+    .description("copy users, limits and usage from a SQLite data directory to PostgreSQL")
+    .requiredOption("--from <dir>", "the data directory holding users.db")
+    .addOption(
+      new Option("--to <url>", "the PostgreSQL database: postgres://…").env(DB_ENV),
+    )
+    .option("--force", "replace users already in the database that differ", false)
+    .action(async (options) => {
+      if (!isPostgresUrl(options.to)) {
+        console.error("error: --to needs a PostgreSQL URL, postgres://… (or SWIFTPROXY_DB)");
+        Deno.exit(2);
+      }
+      let from: UserStore | undefined;
+      let to: PostgresStore | undefined;
+      try {
+        from = await openExistingStore(options.from);
+        to = await openPostgresStore(options.to);
+        const result = await copyUsers(from, to, options.force);
+        const where = redactUrl(options.to);
+        if (result.done === "copied") console.log(`copied ${result.users} user(s) to ${where}`);
+        if (result.done === "unchanged") {
+          console.log(`${where} already holds these ${result.users} user(s); nothing to do`);
+        }
+        if (result.done === "refused") {
+          console.error(
+            `error: ${where} holds other data for ${result.differing.join(", ")}; ` +
+              "add --force to replace the users there with those of " + options.from,
+          );
+          Deno.exitCode = 1;
+        }
+      } catch (error) {
+        console.error(`error: ${redactUrl((error as Error).message)}`);
+        Deno.exitCode = 1;
+      } finally {
+        await from?.close();
+        await to?.close();
+      }
+    });
+}
