@@ -61,7 +61,10 @@ export class SharedLimits {
     this.#accounts = accounts;
   }
 
-  /** This node's load per active user since the last call; resets the held-back flags. */
+  /**
+   * This node's load per user with connections open here, since the last call; resets the
+   * held-back flags.
+   */
   measure(): UserLoad[] {
     const now = performance.now();
     const seconds = Math.max(0.001, (now - this.#last) / 1000);
@@ -75,9 +78,8 @@ export class SharedLimits {
       const hungryUp = account.waitedUp;
       const hungryDown = account.waitedDown;
       account.waitedUp = account.waitedDown = false;
-      if (up === 0 && down === 0 && account.sessions.size === 0 && !hungryUp && !hungryDown) {
-        continue;
-      }
+      // A user whose connections here are all closed has no demand here, whatever it moved.
+      if (account.sessions.size === 0) continue;
       loads.push({
         userId: account.user.id,
         rateUp: Math.round(up / seconds),
@@ -102,7 +104,7 @@ export class SharedLimits {
       const id = account.user.id;
       const theirs = others.get(id) ?? [];
       const load = own.get(id);
-      const activeHere = account.sessions.size > 0 || load !== undefined;
+      const activeHere = account.sessions.size > 0;
       const demand = (rate: number, hungry: boolean, active: boolean): Demand => ({
         rate,
         hungry,

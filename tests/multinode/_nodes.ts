@@ -1,0 +1,154 @@
+/**
+ * Many real `serve --node` processes on one throwaway PostgreSQL database, each with its own
+ * data directory (certificate, cache, spool), and the user-visible checks the tests make
+ * through them: the real `user`/`node` commands, and a login check through one node.
+ */
+
+import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
+import { Program, remoteArgs, runProgram } from "../_harness.ts";
+import { freePort } from "../_harness.ts";
+import type { PgCluster } from "../_postgres.ts";
+
+/** One `serve --node NAME` process. */
+export class NodeFixture {
+  readonly name: string;
+  readonly dir: string;
+  readonly port: number;
+  readonly env: Record<string, string>;
+  program!: Program;
+
+  constructor(name: string, dir: string, env: Record<string, string>) {
+    this.name = name;
+    this.dir = dir;
+    this.port = freePort();
+    this.env = env;
+  }
+
+  /** Starts `serve` (again) and waits until it listens. */
+  async serve(extra: string[] = []): Promise<void> {
+    this.program = new Program(
+      remoteArgs(
+        "serve",
+        "--data",
+        this.dir,
+        "--node",
+        this.name,
+        "--listen",
+        this.address,
+        "--allow-private",
+        "--grace",
+        "0",
+        ...extra,
+      ),
+      { env: this.env },
+    );
+    await this.program.waitFor(/listening on/);
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get certPath(): string {
+    return `${this.dir}/tls/cert.pem`;
+  }
+
+  /** Stops the node; its data directory stays until the set is stopped. */
+  async stop(): Promise<void> {
+    await this.program?.stop();
+  }
+}
+
+/** A database and `count` nodes on it. */
+export class NodeSet {
+  readonly url: string;
+  readonly database: string;
+  readonly nodes: NodeFixture[];
+  readonly #cluster: PgCluster;
+
+  private constructor(cluster: PgCluster, url: string, database: string, nodes: NodeFixture[]) {
+    this.#cluster = cluster;
+    this.url = url;
+    this.database = database;
+    this.nodes = nodes;
+  }
+
+  /** The environment every command gets: the database URL in `SWIFTPROXY_DB`. */
+  get env(): Record<string, string> {
+    return { SWIFTPROXY_DB: this.url };
+  }
+
+  /** Creates a database, `init`s `count` data directories, adds `users`, starts the nodes. */
+  static async start(
+    cluster: PgCluster,
+    count: number,
+    users: Record<string, string> = { alice: "alice-secret" },
+  ): Promise<NodeSet> {
+    const { url, name } = await cluster.createDatabase();
+    const env = { SWIFTPROXY_DB: url };
+    const nodes: NodeFixture[] = [];
+    for (let i = 1; i <= count; i++) {
+      const dir = await Deno.makeTempDir({ prefix: `swiftproxy-node${i}-` });
+      nodes.push(new NodeFixture(`node${i}`, dir, env));
+    }
+    const set = new NodeSet(cluster, url, name, nodes);
+    await Promise.all(nodes.map(async (node) => {
+      const init = await runProgram(remoteArgs("init", "--data", node.dir), { env });
+      if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+    }));
+    for (const [user, password] of Object.entries(users)) {
+      await set.remote("user", "add", user, "--password", password);
+    }
+    await Promise.all(nodes.map((node) => node.serve()));
+    return set;
+  }
+
+  /** Runs a `swiftproxy-remote` command on the shared database; throws on failure. */
+  async remote(...args: string[]): Promise<string> {
+    const result = await runProgram(remoteArgs(...args, "--data", this.nodes[0].dir), {
+      env: this.env,
+    });
+    if (result.code !== 0) throw new Error(`${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** `remote("user", …)`, so a node set can stand in for a remote in `userRow`. */
+  user(...args: string[]): Promise<string> {
+    return this.remote("user", ...args);
+  }
+
+  /** Stops every node and drops the database. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+    for (const n of this.nodes) await Deno.remove(n.dir, { recursive: true }).catch(() => {});
+    await this.#cluster.dropDatabase(this.database).catch(() => {});
+  }
+}
+
+/**
+ * Whether `node` lets `user` in now: an account-status request through a real TLS tunnel,
+ * answered (a JSON document) or closed without a byte.
+ */
+export async function loginWorks(node: NodeFixture, user: string, password: string) {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: node.port,
+    caCerts: [Deno.readTextFileSync(node.certPath)],
+  });
+  try {
+    await conn.write(encodeTrojanHeader({
+      token: trojanToken(`${user}:${password}`),
+      command: TrojanCommand.connect,
+      destination: { host: "status.swiftproxy.invalid", port: 1 },
+    }));
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer).catch(() => null);
+    return n !== null && n > 0;
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the node
+    }
+  }
+}
