@@ -99,7 +99,7 @@ export class PgCluster {
       "-w",
       "-o",
       `-c listen_addresses=127.0.0.1 -p ${this.port} -k ${this.dir} -c fsync=off ` +
-      `-c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
+      `-c full_page_writes=off -c max_connections=200`,
       "start",
     ], this.dir);
   }

@@ -181,6 +181,9 @@ export class PostgresStore implements UserStore, NodeRegistry {
     this.#sql = postgres(url, {
       max: 4,
       connect_timeout: 3,
+      // Reconnect every half second while the database is down, not with the client's default
+      // back-off (up to 20 s): a node must catch up within a second or so of its return.
+      backoff: () => 0.5,
       idle_timeout: 60,
       onnotice: () => {},
       types: { bigint: bigintAsNumber },
@@ -196,6 +199,10 @@ export class PostgresStore implements UserStore, NodeRegistry {
   }
 
   async migrate(): Promise<void> {
+    // Up to date: nothing to create, so a node's role needs no CREATE privilege.
+    const current = await this.schemaVersion();
+    if (current > MIGRATIONS.length) throw new SchemaVersionError(current, MIGRATIONS.length);
+    if (current === MIGRATIONS.length) return;
     await this.#sql.begin(async (sql) => {
       // Nodes starting together: one migrates, the others wait and find nothing to do.
       await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;

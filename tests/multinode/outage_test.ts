@@ -1,0 +1,191 @@
+/**
+ * Faults with real nodes on a real PostgreSQL: the database stopped during transfers, a node
+ * SIGKILLed, a usage batch whose commit reply was lost, and starting with the database down.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { delay, LocalFixture, Program, remoteArgs, runProgram } from "../_harness.ts";
+import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
+import type { PgCluster } from "../_postgres.ts";
+import { Counter, download, MiB, startEndpoint, userRow } from "../limits/_traffic.ts";
+import { NodeFixture, NodeSet } from "./_nodes.ts";
+import { PostgresStore } from "../../lib/remote/postgres_store.ts";
+import { UsageOutbox } from "../../lib/remote/usage_spool.ts";
+import type { UsageBatch, UsageDelta } from "../../lib/remote/user_store.ts";
+
+const ignore = POSTGRES_MISSING !== undefined;
+let cluster: Promise<PgCluster> | undefined;
+const pg = () => cluster ??= startCluster();
+
+/** How many times `pattern` occurs in `text`. */
+const count = (text: string, pattern: RegExp) => text.match(new RegExp(pattern, "g"))?.length ?? 0;
+
+Deno.test({
+  name: "PostgreSQL stopped during transfers: relaying goes on, usage catches up exactly",
+  ignore,
+  async fn() {
+    const c = await pg();
+    const set = await NodeSet.start(c, 2);
+    const locals = await Promise.all(set.nodes.map((n) => LocalFixture.start(n)));
+    const endpoint = startEndpoint();
+    try {
+      await set.user("set", "alice", "--down", "4MiB");
+      await delay(1200);
+      const transfers = locals.map((l) => download(l.port, endpoint, 10 * MiB));
+      await delay(1000);
+      await c.pause();
+      await delay(2500);
+      await c.resume();
+      const counters = await Promise.all(transfers);
+      assertEquals(
+        counters.map((x) => x.total),
+        [10 * MiB, 10 * MiB],
+        `no transfer was cut:\n${set.nodes.map((n) => n.program.output).join("\n")}`,
+      );
+      await delay(2000);
+      assertEquals(
+        (await userRow(set, "alice")).bytesDown,
+        20 * MiB,
+        `usage after the outage:\n${set.nodes.map((n) => n.program.output).join("\n")}`,
+      );
+      for (const node of set.nodes) {
+        const out = node.program.output;
+        assertEquals(count(out, /is unreachable/), 1, `logged once:\n${out}`);
+        assert(/reachable again/.test(out), `the return is logged:\n${out}`);
+      }
+    } finally {
+      await Promise.all(locals.map((l) => l.stop()));
+      await endpoint.close();
+      await set.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a node SIGKILLed loses at most a second of its usage; the other node is unaffected",
+  ignore,
+  async fn() {
+    const set = await NodeSet.start(await pg(), 2);
+    const locals = await Promise.all(set.nodes.map((n) => LocalFixture.start(n)));
+    const endpoint = startEndpoint();
+    try {
+      await set.user("set", "alice", "--down", "2MiB");
+      await delay(1200);
+      const victim = new Counter();
+      const survivor = download(locals[0].port, endpoint, 8 * MiB);
+      const killed = download(locals[1].port, endpoint, 100 * MiB, victim);
+      await delay(2500);
+      await set.nodes[1].program.stop("SIGKILL");
+      await killed;
+      const moved = await survivor;
+      assertEquals(moved.total, 8 * MiB, "the other node's transfer finished");
+      await delay(1500);
+      const byNode = JSON.parse(await set.user("list", "--by-node", "--json")) as {
+        node: string;
+        bytesDown: number;
+      }[];
+      const [one, two] = ["node1", "node2"].map((n) => byNode.find((u) => u.node === n)!);
+      assertEquals(one.bytesDown, 8 * MiB, "the surviving node's usage is exact");
+      const lost = victim.total - two.bytesDown;
+      assert(
+        lost >= 0 && lost <= 2 * MiB,
+        `the killed node delivered ${victim.total} bytes and wrote ${two.bytesDown}: ` +
+          "more than a second of its traffic was lost",
+      );
+    } finally {
+      await Promise.all(locals.map((l) => l.stop()));
+      await endpoint.close();
+      await set.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a usage batch retried after its commit reply was lost is counted once",
+  ignore,
+  async fn() {
+    const c = await pg();
+    const { url, name } = await c.createDatabase();
+    const store = new PostgresStore(url);
+    try {
+      await store.migrate();
+      const alice = await store.add("alice", "a");
+      let lose = true;
+      // The commit happens, then the connection "drops" before the reply arrives.
+      const flaky = new Proxy(store, {
+        get(target, property) {
+          if (property !== "addUsage") return Reflect.get(target, property, target);
+          return async (deltas: UsageDelta[], batch?: UsageBatch) => {
+            await target.addUsage(deltas, batch);
+            if (lose) {
+              lose = false;
+              throw new Error("write CONNECTION_CLOSED");
+            }
+          };
+        },
+      });
+      const outbox = new UsageOutbox(flaky, { node: "n1" });
+      outbox.add([{ id: alice.id, up: 100, down: 1000, openConns: 0 }]);
+      assertEquals(await outbox.deliver(), [], "the first try looks failed");
+      outbox.add([{ id: alice.id, up: 1, down: 10, openConns: 0 }]);
+      assertEquals((await outbox.deliver()).length, 2, "retried, then the next batch");
+      const row = (await store.get("alice"))!;
+      assertEquals([row.bytesUp, row.bytesDown], [101, 1010]);
+    } finally {
+      await store.close();
+      await c.dropDatabase(name);
+    }
+  },
+});
+
+Deno.test({
+  name: "serve with the database down starts from its cache, and refuses with none",
+  ignore,
+  async fn() {
+    const c = await pg();
+    const set = await NodeSet.start(c, 1);
+    const endpoint = startEndpoint();
+    // A password in the URL (ignored by the test cluster's trust login) must never be printed.
+    const url = set.url.replace("swiftproxy@", "swiftproxy:hunter2@");
+    const fresh = await Deno.makeTempDir({ prefix: "swiftproxy-fresh-" });
+    let local: LocalFixture | undefined;
+    let second: NodeFixture | undefined;
+    try {
+      await delay(2500); // the node has cached the users
+      await set.nodes[0].stop();
+      await c.pause();
+      const refused = await runProgram(
+        remoteArgs("serve", "--data", fresh, "--node", "x", "--listen", "127.0.0.1:1"),
+        { env: { SWIFTPROXY_DB: url } },
+      );
+      assertEquals(refused.code, 1, refused.stderr);
+      assert(/cannot reach the users database/.test(refused.stderr), refused.stderr);
+      assert(/no cached users or spooled usage/.test(refused.stderr), refused.stderr);
+      assert(!(refused.stdout + refused.stderr).includes("hunter2"), "the password was printed");
+
+      second = new NodeFixture("node1", set.nodes[0].dir, { SWIFTPROXY_DB: url });
+      await second.serve();
+      assert(/is unreachable/.test(second.program.output), second.program.output);
+      assert(!second.program.output.includes("hunter2"), "the password was logged");
+      local = await LocalFixture.start(second);
+      const moved = await download(local.port, endpoint, 1 * MiB);
+      assertEquals(moved.total, 1 * MiB, "alice is served from the cache");
+      await second.stop();
+      assert(Deno.statSync(`${second.dir}/usage-spool.json`).isFile, "usage spooled");
+      await c.resume();
+      await second.serve();
+      await delay(1500);
+      assertEquals((await userRow(set, "alice")).bytesDown, 1 * MiB, "the spool was flushed");
+    } finally {
+      await c.resume().catch(() => {});
+      await local?.stop();
+      await second?.stop();
+      await endpoint.close();
+      await set.stop();
+      await Deno.remove(fresh, { recursive: true });
+    }
+  },
+});
+
+Deno.test({ name: "this file's PostgreSQL stops", ignore, fn: async () => (await pg()).stop() });
+
+export { Program };
