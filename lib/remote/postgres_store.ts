@@ -11,8 +11,11 @@ import {
   HISTORY_BUCKET_MS,
   HISTORY_RETENTION_MS,
   keyForCredential,
+  limitColumns,
+  migrated,
   SchemaVersionError,
   UserError,
+  userFromRow,
 } from "./user_store.ts";
 import type {
   StoredSubscription,
@@ -120,29 +123,6 @@ const USER_COLUMNS = `u.id, u.name, u.key, u.up_limit, u.down_limit, u.quota, u.
     WHERE n.user_id = u.id AND (h.name IS NULL OR h.seen_at > now() - ${ALIVE})), 0)::int
     AS open_conns`;
 
-type Row = Record<string, unknown>;
-
-function toUser(row: Row): User {
-  return {
-    id: row.id as number,
-    name: row.name as string,
-    key: row.key as string,
-    upLimit: row.up_limit as number,
-    downLimit: row.down_limit as number,
-    quota: row.quota as number,
-    maxConns: row.max_conns as number,
-    enabled: row.enabled as boolean,
-    expiresAt: row.expires_at as number | null,
-    bytesUp: row.bytes_up as number,
-    bytesDown: row.bytes_down as number,
-    openConns: row.open_conns as number,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-    ...(row.reset_day ? { resetDay: row.reset_day as number } : {}),
-    ...(row.last_reset_at === null ? {} : { lastResetAt: row.last_reset_at as number }),
-  };
-}
-
 /** BIGINT as a JavaScript number: byte counts and times stay far below 2^53. */
 const bigintAsNumber = {
   to: 20,
@@ -158,15 +138,8 @@ const bigintAsNumber = {
  * @throws {Error} when it cannot be reached (the message never holds the password)
  * @example const store = await openPostgresStore("postgres://node@db.internal/swiftproxy");
  */
-export async function openPostgresStore(url: string): Promise<PostgresStore> {
-  const store = new PostgresStore(url);
-  try {
-    await store.migrate();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+export function openPostgresStore(url: string): Promise<PostgresStore> {
+  return migrated(new PostgresStore(url));
 }
 
 /** A {@linkcode UserStore} and {@linkcode NodeRegistry} in one PostgreSQL database. */
@@ -223,21 +196,21 @@ export class PostgresStore implements UserStore, NodeRegistry {
 
   async list(): Promise<User[]> {
     const rows = await this.#sql.unsafe(`SELECT ${USER_COLUMNS} FROM users u ORDER BY u.name`);
-    return rows.map(toUser);
+    return rows.map(userFromRow);
   }
 
   async get(name: string): Promise<User | undefined> {
     const [row] = await this.#sql.unsafe(`SELECT ${USER_COLUMNS} FROM users u WHERE name = $1`, [
       name,
     ]);
-    return row && toUser(row);
+    return row && userFromRow(row);
   }
 
   async findByKey(key: string): Promise<User | undefined> {
     const [row] = await this.#sql.unsafe(`SELECT ${USER_COLUMNS} FROM users u WHERE key = $1`, [
       key,
     ]);
-    return row && toUser(row);
+    return row && userFromRow(row);
   }
 
   /** Runs `work` in a transaction that changes users: the revision moves and NOTIFY is sent. */
@@ -274,25 +247,11 @@ export class PostgresStore implements UserStore, NodeRegistry {
   }
 
   setLimits(name: string, limits: UserLimits): Promise<User> {
-    const columns: Record<string, number | null> = {};
-    if (limits.upLimit !== undefined) columns.up_limit = limits.upLimit;
-    if (limits.downLimit !== undefined) columns.down_limit = limits.downLimit;
-    if (limits.quota !== undefined) columns.quota = limits.quota;
-    if (limits.maxConns !== undefined) columns.max_conns = limits.maxConns;
-    if (limits.expiresAt !== undefined) columns.expires_at = limits.expiresAt;
-    if (limits.resetDay === undefined) return this.#update(name, columns);
-    try {
-      checkResetDay(limits.resetDay);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    columns.reset_day = limits.resetDay;
-    // Counted from now, as for a new user, unless the user was reset before.
-    return this.#update(name, columns, async (sql, id) => {
-      if (limits.resetDay! > 0) {
-        await sql`UPDATE users SET last_reset_at = COALESCE(last_reset_at, ${Date.now()})
-          WHERE id = ${id}`;
-      }
+    // A reset day counts from now, as for a new user, unless the user was reset before.
+    return this.#update(name, Object.fromEntries(limitColumns(limits)), async (sql, id) => {
+      if (!limits.resetDay) return;
+      await sql`UPDATE users SET last_reset_at = COALESCE(last_reset_at, ${Date.now()})
+        WHERE id = ${id}`;
     });
   }
 
@@ -393,7 +352,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
       `SELECT ${USER_COLUMNS}, u.sub_sealed FROM users u WHERE sub_key = $1`,
       [key],
     );
-    return row && { user: toUser(row), sealedPassword: row.sub_sealed as string };
+    return row && { user: userFromRow(row), sealedPassword: row.sub_sealed as string };
   }
 
   async adminPasswordHash(): Promise<string | undefined> {

@@ -9,8 +9,11 @@ import {
   HISTORY_BUCKET_MS,
   HISTORY_RETENTION_MS,
   keyForCredential,
+  limitColumns,
+  migrated,
   SchemaVersionError,
   UserError,
+  userFromRow,
 } from "./user_store.ts";
 import type {
   StoredSubscription,
@@ -86,28 +89,6 @@ function isBusy(error: unknown): boolean {
 
 type Row = Record<string, number | string | null>;
 
-function toUser(row: Row): User {
-  return {
-    id: row.id as number,
-    name: row.name as string,
-    key: row.key as string,
-    upLimit: row.up_limit as number,
-    downLimit: row.down_limit as number,
-    quota: row.quota as number,
-    maxConns: row.max_conns as number,
-    enabled: row.enabled === 1,
-    expiresAt: row.expires_at as number | null,
-    bytesUp: row.bytes_up as number,
-    bytesDown: row.bytes_down as number,
-    openConns: row.open_conns as number,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-    // Absent rather than 0 or null: a user without them looks as it did before they existed.
-    ...(row.reset_day ? { resetDay: row.reset_day as number } : {}),
-    ...(row.last_reset_at === null ? {} : { lastResetAt: row.last_reset_at as number }),
-  };
-}
-
 /**
  * Opens the SQLite users store at `path` (`":memory:"` for one that lives in this process) and
  * brings its schema up to date.
@@ -115,15 +96,8 @@ function toUser(row: Row): User {
  * @throws {SchemaVersionError} when the file is newer than this program
  * @example const store = await openSqliteStore(dataPaths(dir).db);
  */
-export async function openSqliteStore(path: string): Promise<SqliteStore> {
-  const store = new SqliteStore(path);
-  try {
-    await store.migrate();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+export function openSqliteStore(path: string): Promise<SqliteStore> {
+  return migrated(new SqliteStore(path));
 }
 
 /** A {@linkcode UserStore} in one SQLite file; the calls run synchronously underneath. */
@@ -208,7 +182,7 @@ export class SqliteStore implements UserStore {
 
   list(): Promise<User[]> {
     return run(() =>
-      (this.#db.prepare("SELECT * FROM users ORDER BY name").all() as Row[]).map(toUser)
+      (this.#db.prepare("SELECT * FROM users ORDER BY name").all() as Row[]).map(userFromRow)
     );
   }
 
@@ -221,7 +195,7 @@ export class SqliteStore implements UserStore {
       const row = this.#db.prepare("SELECT * FROM users WHERE key = ?").get(key) as
         | Row
         | undefined;
-      return row && toUser(row);
+      return row && userFromRow(row);
     });
   }
 
@@ -229,7 +203,7 @@ export class SqliteStore implements UserStore {
     const row = this.#db.prepare("SELECT * FROM users WHERE name = ?").get(name) as
       | Row
       | undefined;
-    return row && toUser(row);
+    return row && userFromRow(row);
   }
 
   add(name: string, password: string, limits: UserLimits = {}): Promise<User> {
@@ -264,25 +238,14 @@ export class SqliteStore implements UserStore {
   }
 
   setLimits(name: string, limits: UserLimits): Promise<User> {
-    const columns: [string, number | null][] = [];
-    if (limits.upLimit !== undefined) columns.push(["up_limit", limits.upLimit]);
-    if (limits.downLimit !== undefined) columns.push(["down_limit", limits.downLimit]);
-    if (limits.quota !== undefined) columns.push(["quota", limits.quota]);
-    if (limits.maxConns !== undefined) columns.push(["max_conns", limits.maxConns]);
-    if (limits.expiresAt !== undefined) columns.push(["expires_at", limits.expiresAt]);
-    if (limits.resetDay !== undefined) {
-      try {
-        checkResetDay(limits.resetDay);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      columns.push(["reset_day", limits.resetDay]);
-      // Counted from now, as for a new user, unless the user was reset before.
-      if (limits.resetDay > 0 && this.#get(name)?.lastResetAt === undefined) {
+    return run(() => {
+      const columns = limitColumns(limits);
+      // A reset day counts from now, as for a new user, unless the user was reset before.
+      if (limits.resetDay && this.#get(name)?.lastResetAt === undefined) {
         columns.push(["last_reset_at", Date.now()]);
       }
-    }
-    return this.#update(name, columns);
+      return this.#update(name, columns);
+    });
   }
 
   setPassword(name: string, password: string): Promise<User> {
@@ -372,7 +335,7 @@ export class SqliteStore implements UserStore {
       const row = this.#db.prepare("SELECT * FROM users WHERE sub_key = ?").get(key) as
         | Row
         | undefined;
-      return row && { user: toUser(row), sealedPassword: row.sub_sealed as string };
+      return row && { user: userFromRow(row), sealedPassword: row.sub_sealed as string };
     });
   }
 

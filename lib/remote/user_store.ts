@@ -30,6 +30,67 @@ export interface User {
   lastResetAt?: number;
 }
 
+/**
+ * A user out of a database row with the columns both stores share (snake_case names; `enabled`
+ * as 0/1 or a boolean).
+ */
+export function userFromRow(row: Record<string, unknown>): User {
+  return {
+    id: row.id as number,
+    name: row.name as string,
+    key: row.key as string,
+    upLimit: row.up_limit as number,
+    downLimit: row.down_limit as number,
+    quota: row.quota as number,
+    maxConns: row.max_conns as number,
+    enabled: Boolean(row.enabled),
+    expiresAt: row.expires_at as number | null,
+    bytesUp: row.bytes_up as number,
+    bytesDown: row.bytes_down as number,
+    openConns: row.open_conns as number,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+    // Absent rather than 0 or null: a user without them looks as it did before they existed.
+    ...(row.reset_day ? { resetDay: row.reset_day as number } : {}),
+    ...(row.last_reset_at == null ? {} : { lastResetAt: row.last_reset_at as number }),
+  };
+}
+
+/**
+ * Brings `store`'s schema up to date and hands it back; closes it if that fails.
+ *
+ * @throws {SchemaVersionError} when the database is newer than this program
+ * @example const store = await migrated(new SqliteStore(path));
+ */
+export async function migrated<S extends UserStore>(store: S): Promise<S> {
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+/**
+ * The columns `limits` sets, by their names in both stores; omitted limits are left out.
+ *
+ * @throws {UserError} for a reset day other than 0 to 28
+ */
+export function limitColumns(limits: UserLimits): [string, number | null][] {
+  const columns: [string, number | null][] = [];
+  if (limits.upLimit !== undefined) columns.push(["up_limit", limits.upLimit]);
+  if (limits.downLimit !== undefined) columns.push(["down_limit", limits.downLimit]);
+  if (limits.quota !== undefined) columns.push(["quota", limits.quota]);
+  if (limits.maxConns !== undefined) columns.push(["max_conns", limits.maxConns]);
+  if (limits.expiresAt !== undefined) columns.push(["expires_at", limits.expiresAt]);
+  if (limits.resetDay !== undefined) {
+    checkResetDay(limits.resetDay);
+    columns.push(["reset_day", limits.resetDay]);
+  }
+  return columns;
+}
+
 /** The settable limits of a user; omitted fields stay as they are. */
 export interface UserLimits {
   upLimit?: number;
