@@ -295,7 +295,8 @@ export class PostgresStore implements UserStore, NodeRegistry {
   }
 
   async addUsageHistory(samples: UsageSample[], at: number): Promise<void> {
-    const rows = samples.filter((s) => s.up || s.down);
+    // In one order on every node, so two nodes' writes wait for each other, never deadlock.
+    const rows = samples.filter((s) => s.up || s.down).sort((a, b) => a.userId - b.userId);
     await this.#sql.begin(async (sql) => {
       for (const resolution of ["minute", "day"] as const) {
         const bucket = at - at % HISTORY_BUCKET_MS[resolution];
@@ -306,6 +307,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
             SELECT d."userId", ${resolution}, ${bucket}, d.up, d.down
             FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
               AS d("userId" BIGINT, up BIGINT, down BIGINT)
+            ORDER BY d."userId"
             ON CONFLICT (user_id, resolution, at) DO UPDATE
             SET up = usage_history.up + excluded.up, down = usage_history.down + excluded.down`;
         }

@@ -78,11 +78,18 @@ export class NodeSet {
     return { SWIFTPROXY_DB: this.url };
   }
 
-  /** Creates a database, `init`s `count` data directories, adds `users`, starts the nodes. */
+  /**
+   * Creates a database, `init`s `count` data directories, adds `users`, runs `prepare` and
+   * starts the nodes, each with the `serve` arguments `extra` gives for it.
+   */
   static async start(
     cluster: PgCluster,
     count: number,
     users: Record<string, string> = { alice: "alice-secret" },
+    options: {
+      prepare?: (set: NodeSet) => Promise<void>;
+      extra?: (node: NodeFixture) => string[];
+    } = {},
   ): Promise<NodeSet> {
     const { url, name } = await cluster.createDatabase();
     const env = { SWIFTPROXY_DB: url };
@@ -99,8 +106,14 @@ export class NodeSet {
     for (const [user, password] of Object.entries(users)) {
       await set.remote("user", "add", user, "--password", password);
     }
-    await Promise.all(nodes.map((node) => node.serve()));
+    await options.prepare?.(set);
+    await Promise.all(nodes.map((node) => node.serve(options.extra?.(node))));
     return set;
+  }
+
+  /** Runs an SQL statement on the shared database, as its owner. */
+  sql(statement: string): Promise<Record<string, unknown>[]> {
+    return this.#cluster.sql(statement, this.database);
   }
 
   /** Runs a `swiftproxy-remote` command on the shared database; throws on failure. */

@@ -25,7 +25,10 @@ if (cluster) {
 }
 
 /** A test on a fresh migrated database, skipped (visibly, by name) without PostgreSQL. */
-function pgTest(what: string, body: (store: PostgresStore) => Promise<void>): void {
+function pgTest(
+  what: string,
+  body: (store: PostgresStore, url: string) => Promise<void>,
+): void {
   Deno.test({
     name: `PostgresStore: ${what}`,
     ignore: cluster === undefined,
@@ -34,7 +37,7 @@ function pgTest(what: string, body: (store: PostgresStore) => Promise<void>): vo
       const store = new PostgresStore(url);
       try {
         await store.migrate();
-        await body(store);
+        await body(store, url);
       } finally {
         await store.close();
         await cluster!.dropDatabase(name);
@@ -96,6 +99,64 @@ pgTest("a second run of a live node's name is told who holds it", async (store) 
   assertEquals(await store.register(beat("n1")), undefined);
   const other = await store.register({ ...beat("n1"), startedAt: 2 });
   assert(other && other.startedAt === 1, `the live run: ${JSON.stringify(other)}`);
+});
+
+/** `body` with `count` more connections to the database at `url`, as many nodes have. */
+async function withNodes<T>(
+  url: string,
+  count: number,
+  body: (stores: PostgresStore[]) => Promise<T>,
+): Promise<T> {
+  const stores = Array.from({ length: count }, () => new PostgresStore(url));
+  try {
+    return await body(stores);
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
+}
+
+pgTest("a monthly reset due on three nodes at once resets the user once", async (store, url) => {
+  const alice = await store.add("alice", "a", { resetDay: 1 });
+  await store.addUsage([{ id: alice.id, up: 10, down: 20, openConns: 0 }], { node: "n1", seq: 1 });
+  const start = alice.lastResetAt! + 10;
+  const results = await withNodes(
+    url,
+    3,
+    (nodes) =>
+      Promise.all(nodes.map((node, i) => node.resetUsageForPeriod("alice", start, start + i))),
+  );
+  assertEquals(results.filter(Boolean).length, 1, `resets: ${results}`);
+  const after = (await store.get("alice"))!;
+  assertEquals([after.bytesUp, after.bytesDown], [0, 0]);
+  assertEquals(after.lastResetAt, start + results.indexOf(true), "the one reset is the last");
+  assertEquals((await store.usageByNode()).map((u) => u.bytesDown), [0], "per node too");
+});
+
+pgTest("an alert marked by three nodes at once goes out from one", async (store, url) => {
+  const alice = await store.add("alice", "a");
+  const results = await withNodes(
+    url,
+    3,
+    (nodes) => Promise.all(nodes.map((node) => node.markAlert(alice.id, "quota_80", "p1"))),
+  );
+  assertEquals(results.filter(Boolean).length, 1, `sent: ${results}`);
+});
+
+pgTest("usage history written by several nodes adds up in one bucket", async (store, url) => {
+  const alice = await store.add("alice", "a");
+  const at = Date.UTC(2030, 0, 10, 12, 0, 30);
+  await withNodes(url, 3, (nodes) =>
+    Promise.all(nodes.map((node, i) =>
+      node.addUsageHistory([
+        { userId: alice.id, up: 1 + i, down: 10 * (1 + i) },
+        { userId: 0, up: 1, down: 1 },
+      ], at)
+    )));
+  const minute = at - at % 60_000;
+  assertEquals(await store.usageHistory(alice.id, "minute", minute), [
+    { at: minute, up: 6, down: 60 },
+  ]);
+  assertEquals((await store.usageHistory(0, "day", 0)).map((p) => p.up), [3], "the server's");
 });
 
 Deno.test("redactUrl hides the password of a database URL, wherever it is quoted", () => {
