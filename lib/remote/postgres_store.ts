@@ -524,7 +524,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
   }
 
   /**
-   * Writes `users` as they are (keys, limits and usage), for `migrate`; with `replace`, every
+   * Writes `users` as they are (keys, limits, reset days and usage), for `migrate`; with `replace`, every
    * user not among them is removed first. Usage lands on no node (node `""`).
    */
   async importUsers(users: User[], replace: boolean): Promise<void> {
@@ -533,10 +533,10 @@ export class PostgresStore implements UserStore, NodeRegistry {
       for (const u of users) {
         const [row] = await sql`
           INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, enabled,
-            expires_at, bytes_up, bytes_down, created_at, updated_at)
+            expires_at, bytes_up, bytes_down, reset_day, last_reset_at, created_at, updated_at)
           VALUES (${u.name}, ${u.key}, ${u.upLimit}, ${u.downLimit}, ${u.quota}, ${u.maxConns},
-            ${u.enabled}, ${u.expiresAt}, ${u.bytesUp}, ${u.bytesDown}, ${u.createdAt},
-            ${u.updatedAt})
+            ${u.enabled}, ${u.expiresAt}, ${u.bytesUp}, ${u.bytesDown}, ${u.resetDay ?? 0},
+            ${u.lastResetAt ?? null}, ${u.createdAt}, ${u.updatedAt})
           RETURNING id`;
         if (u.bytesUp || u.bytesDown) {
           await sql`INSERT INTO node_usage (user_id, node, bytes_up, bytes_down)

@@ -19,11 +19,14 @@ Deno.test({
       assertEquals((await remote("init", "--data", dir)).code, 0);
       const add = (name: string, ...limits: string[]) =>
         remote("user", "add", name, "--password", `${name}-secret`, ...limits, "--data", dir);
-      await add("alice", "--down", "2MiB");
+      await add("alice", "--down", "2MiB", "--reset-day", "5");
       await add("bob", "--quota", "1GiB");
+      const admin = await remote("admin", "passwd", "--password", "panel-password", "--data", dir);
+      assertEquals(admin.code, 0, admin.stderr);
       const first = await remote("migrate", "--from", dir, "--to", secret);
       assertEquals(first.code, 0, first.stderr);
       assert(/copied 2 user/.test(first.stdout), first.stdout);
+      assert(/copied the admin panel's account/.test(first.stdout), first.stdout);
       assert(!first.stdout.includes("hunter2"), "the password was printed");
       const again = await remote("migrate", "--from", dir, "--to", secret);
       assert(/nothing to do/.test(again.stdout), again.stdout);
@@ -31,11 +34,15 @@ Deno.test({
       const listed = await runProgram(remoteArgs("user", "list", "--json"), {
         env: { SWIFTPROXY_DB: url },
       });
-      const users = JSON.parse(listed.stdout) as { name: string; downLimit: number }[];
-      assertEquals(users.map((u) => [u.name, u.downLimit]), [["alice", 2 * 1024 * 1024], [
-        "bob",
-        0,
-      ]]);
+      const users = JSON.parse(listed.stdout) as {
+        name: string;
+        downLimit: number;
+        resetDay?: number;
+      }[];
+      assertEquals(users.map((u) => [u.name, u.downLimit, u.resetDay]), [
+        ["alice", 2 * 1024 * 1024, 5],
+        ["bob", 0, 0],
+      ]);
 
       await remote("user", "set", "bob", "--quota", "2GiB", "--data", dir);
       const refused = await remote("migrate", "--from", dir, "--to", secret);

@@ -1,6 +1,7 @@
 /**
- * `swiftproxy-remote migrate --from DIR --to postgres://…`: copies the users, their limits and
- * usage from a SQLite data directory into a shared database. Running it again changes
+ * `swiftproxy-remote migrate --from DIR --to postgres://…`: copies the users, their limits,
+ * reset days and usage, and the admin panel's account, from a SQLite data directory into a
+ * shared database. Running it again changes
  * nothing; a database holding other users (or the same ones with other data) is left alone
  * unless `--force`, which replaces them.
  */
@@ -24,14 +25,16 @@ function comparable(u: User): unknown[] {
     u.expiresAt,
     u.bytesUp,
     u.bytesDown,
+    u.resetDay ?? 0,
+    u.lastResetAt ?? null,
     u.createdAt,
   ];
 }
 
-/** What {@linkcode copyUsers} did. */
+/** What {@linkcode copyUsers} did; `admin` when it copied the admin panel's account too. */
 export type CopyResult =
-  | { done: "copied"; users: number }
-  | { done: "unchanged"; users: number }
+  | { done: "copied"; users: number; admin: boolean }
+  | { done: "unchanged"; users: number; admin: boolean }
   | { done: "refused"; differing: string[] };
 
 /**
@@ -52,16 +55,30 @@ export async function copyUsers(
     ...source.filter((u) => there.get(u.name) !== JSON.stringify(comparable(u))).map((u) => u.name),
     ...target.filter((u) => !source.some((s) => s.name === u.name)).map((u) => u.name),
   ];
-  if (differing.length === 0) return { done: "unchanged", users: source.length };
-  if (target.length > 0 && !force) return { done: "refused", differing };
-  await to.importUsers(source, true);
-  return { done: "copied", users: source.length };
+  if (differing.length > 0 && target.length > 0 && !force) return { done: "refused", differing };
+  if (differing.length > 0) await to.importUsers(source, true);
+  const admin = await copyAdminAccount(from, to, force);
+  return { done: differing.length > 0 ? "copied" : "unchanged", users: source.length, admin };
+}
+
+/**
+ * Copies the admin panel's account (its password hash) when `to` has none, or over a
+ * different one with `force`; true when it copied.
+ */
+async function copyAdminAccount(from: UserStore, to: UserStore, force: boolean) {
+  const hash = await from.adminPasswordHash();
+  const there = await to.adminPasswordHash();
+  if (hash === undefined || hash === there || (there !== undefined && !force)) return false;
+  await to.setAdminPasswordHash(hash);
+  return true;
 }
 
 /** The `migrate` subcommand. */
 export function migrateCommand(): Command {
   return new Command("migrate")
-    .description("copy users, limits and usage from a SQLite data directory to PostgreSQL")
+    .description(
+      "copy users, limits, usage and the admin account from a SQLite data directory to PostgreSQL",
+    )
     .requiredOption("--from <dir>", "the data directory holding users.db")
     .addOption(
       new Option("--to <url>", "the PostgreSQL database: postgres://…").env(DB_ENV),
@@ -82,6 +99,9 @@ export function migrateCommand(): Command {
         if (result.done === "copied") console.log(`copied ${result.users} user(s) to ${where}`);
         if (result.done === "unchanged") {
           console.log(`${where} already holds these ${result.users} user(s); nothing to do`);
+        }
+        if (result.done !== "refused" && result.admin) {
+          console.log("copied the admin panel's account (admin passwd)");
         }
         if (result.done === "refused") {
           console.error(
