@@ -202,6 +202,9 @@ Deno.test({
     const { set, locals } = await nodes();
     const endpoint = startEndpoint();
     try {
+      // Usage the nodes counted before (an earlier test's transfers) lands within a second or
+      // two; a reset before it has landed would not cover it.
+      await delay(2_000);
       await set.user("reset-usage", "alice");
       await set.user("set", "alice", "--quota", "6MiB");
       await delay(1200);
