@@ -127,6 +127,24 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
       (await runProgram(remoteArgs("user", "list", "--json", "--data", remote.dir))).stdout;
     assert(bobRow.includes('"name": "bob"'), "the CLI sees the user the panel added");
 
+    // Bob's link and QR code, for his phone: a new password, a pinned trojan:// link.
+    await page.click("tr[data-user=bob] .name");
+    await page.waitForSelector("#share-issue");
+    await page.type("#share-host", "127.0.0.1");
+    await page.click("#share-issue");
+    await page.waitForSelector("#share-result:not([hidden])");
+    await page.waitForFunction(
+      () => (document.getElementById("share-qr") as HTMLImageElement).naturalWidth > 0,
+      { timeout: 5000 },
+    );
+    const bobLink = await page.$eval("#share-link", (el) => (el as HTMLInputElement).value);
+    assert(/^trojan:\/\/bob%3A.+@127\.0\.0\.1:\d+\?.*pcs=[0-9a-f]{64}/.test(bobLink), bobLink);
+    assert(!bobLink.includes("allowInsecure=1"), bobLink);
+    const qr = await page.$eval("#share-qr", (el) => (el as HTMLImageElement).naturalWidth);
+    assert(qr >= 100, `the QR code is ${qr} px wide`);
+    await Deno.mkdir(`${ROOT}tests/artifacts`, { recursive: true });
+    await (await page.$("#detail"))!.screenshot({ path: `${ROOT}tests/artifacts/admin-share.png` });
+
     // The download runs at alice's 4 MiB/s; the panel shows it, then slows it to 256 KiB/s.
     await page.waitForFunction(
       () => /MiB\/s/.test(document.querySelector("tr[data-user=alice] .rates .down")!.textContent!),
