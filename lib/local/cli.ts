@@ -240,7 +240,7 @@ export function localProgram() {
       )
       .option(
         "--preconnect <n>",
-        "TLS connections to the remote kept ready (each for one client), 0 = off",
+        "most TLS connections to the remote kept ready (each for one client; as many as recent bursts needed, at most 32), 0 = off",
         integerArg(0, "4"),
         LOCAL_DEFAULTS.preconnect,
       )

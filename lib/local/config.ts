@@ -18,7 +18,10 @@ export interface LocalConfig {
   idleTimeoutMs: number;
   /** Most clients in handshake at once (the oldest make room); 0 for no cap. */
   maxHandshakes: number;
-  /** TLS connections to the remote kept ready, each for one client; 0 for none. */
+  /**
+   * Most TLS connections to the remote kept ready, each for one client; 0 for none. The pool
+   * keeps as many as recent bursts needed, at most this and 32 (`tunnel_pool.ts`).
+   */
   preconnect: number;
 }
 
@@ -31,5 +34,5 @@ export const LOCAL_DEFAULTS: Readonly<LocalConfig> = {
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 300_000,
   maxHandshakes: 1024,
-  preconnect: 4,
+  preconnect: 32,
 };

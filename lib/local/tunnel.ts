@@ -1,12 +1,14 @@
 /**
- * Opening tunnels to the remote: one TLS connection per client connection, never reused. A few
- * are opened ahead (TCP + TLS done, header not sent), so a new client connection skips the
- * handshake round trips: what a browser opening a page waits for.
+ * Opening tunnels to the remote: one TLS connection per client connection, never reused. Some
+ * are opened ahead (TCP + TLS done, header not sent; `tunnel_pool.ts`), so a new client
+ * connection skips the handshake round trips: what a browser opening a page waits for.
  */
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../protocol/trojan.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 import { Peer } from "../common/peer.ts";
+import { POOL_DEFAULTS, ReadyPool } from "./tunnel_pool.ts";
+import type { PoolOptions } from "./tunnel_pool.ts";
 
 /** Where the remote is and how to log in. */
 export interface RemoteEndpoint {
@@ -19,22 +21,10 @@ export interface RemoteEndpoint {
   serverName?: string;
   /** Time allowed for TCP connect + TLS handshake. */
   timeoutMs: number;
-  /** Tunnels kept open ahead of use (0 for none); see {@linkcode TunnelDialer}. */
+  /** Most tunnels kept open ahead of use (0 for none); see {@linkcode TunnelDialer}. */
   preconnect?: number;
-}
-
-/**
- * Longest a tunnel opened ahead waits for a client. The remote closes a tunnel whose header is
- * late (10 s by default, its `--handshake-timeout`); a tunnel it closes sooner is noticed and dropped.
- */
-const WARM_MAX_AGE_MS = 5_000;
-/** The pool refills only while tunnels were used this recently, so an idle local goes quiet. */
-const WARM_WHILE_USED_MS = 60_000;
-
-/** A tunnel opened ahead: TLS is up, the header not yet sent. */
-interface WarmTunnel {
-  peer: Peer;
-  openedAt: number;
+  /** The pool's timing, when not {@linkcode POOL_DEFAULTS} (tests shorten it). */
+  pool?: Partial<Omit<PoolOptions, "max">>;
 }
 
 /** Why a tunnel could not be opened; `kind` maps to a SOCKS5 REP code. */
@@ -49,22 +39,28 @@ export class TunnelError extends Error {
 }
 
 /**
- * Opens tunnels to one remote with one account. Keeps `endpoint.preconnect` tunnels open ahead
- * while the local is in use: each goes to exactly one client connection, at most
- * {@linkcode WARM_MAX_AGE_MS} after it was opened. Call {@linkcode close} when done.
+ * Opens tunnels to one remote with one account. While the local is in use, keeps up to
+ * `endpoint.preconnect` tunnels open ahead, as many as recent bursts needed (see
+ * {@linkcode ReadyPool}): each goes to exactly one client connection. Call {@linkcode close}
+ * when done.
+ *
+ * @example
+ * const dialer = new TunnelDialer({ remote, user, password, timeoutMs: 10_000, preconnect: 32 });
+ * const tunnel = await dialer.open({ host: "example.com", port: 443 });
  */
 export class TunnelDialer {
   readonly endpoint: RemoteEndpoint;
   readonly #token: string;
-  readonly #warm: WarmTunnel[] = [];
-  #opening = 0;
-  #lastUsed = -Infinity;
-  #expiry: ReturnType<typeof setInterval> | undefined;
-  #closed = false;
+  readonly #pool: ReadyPool;
 
   constructor(endpoint: RemoteEndpoint) {
     this.endpoint = endpoint;
     this.#token = trojanToken(`${endpoint.user}:${endpoint.password}`);
+    this.#pool = new ReadyPool(() => this.#dial(), {
+      ...POOL_DEFAULTS,
+      ...endpoint.pool,
+      max: endpoint.preconnect ?? 0,
+    });
   }
 
   /**
@@ -75,74 +71,17 @@ export class TunnelDialer {
    *   certificate is not trusted
    */
   async connect(): Promise<Peer> {
-    this.#lastUsed = performance.now();
-    const peer = this.#takeWarm() ?? await this.#dial();
-    this.#refill();
-    return peer;
+    return this.#pool.take() ?? await this.#pool.dial();
+  }
+
+  /** Tunnels ready now (opened ahead, not yet used). */
+  get ready(): number {
+    return this.#pool.ready;
   }
 
   /** Closes the tunnels opened ahead and stops opening more. */
   close(): void {
-    this.#closed = true;
-    clearInterval(this.#expiry);
-    for (const { peer } of this.#warm.splice(0)) peer.close();
-  }
-
-  #takeWarm(): Peer | undefined {
-    this.#dropStale();
-    return this.#warm.pop()?.peer;
-  }
-
-  #dropStale(): void {
-    const now = performance.now();
-    while (this.#warm.length > 0 && now - this.#warm[0].openedAt > WARM_MAX_AGE_MS) {
-      this.#warm.shift()!.peer.close();
-    }
-  }
-
-  /** Opens tunnels ahead up to the pool size, while the local is in use. */
-  #refill(): void {
-    const size = this.endpoint.preconnect ?? 0;
-    while (
-      !this.#closed && this.#warm.length + this.#opening < size &&
-      performance.now() - this.#lastUsed < WARM_WHILE_USED_MS
-    ) {
-      this.#opening++;
-      this.#dial().then((peer) => this.#keep(peer), () => {
-        // The remote is down or refusing: the next connect() reports it and tries again.
-        this.#lastUsed = -Infinity;
-      }).finally(() => this.#opening--);
-    }
-    if (this.#expiry === undefined && size > 0 && !this.#closed) {
-      this.#expiry = setInterval(() => this.#tick(), 1000);
-      Deno.unrefTimer(this.#expiry);
-    }
-  }
-
-  #keep(peer: Peer): void {
-    if (this.#closed) {
-      peer.close();
-      return;
-    }
-    const entry = { peer, openedAt: performance.now() };
-    this.#warm.push(entry);
-    // The remote sends nothing before the header: any answer means it closed the tunnel.
-    peer.readAhead().catch(() => null).then(() => {
-      const at = this.#warm.indexOf(entry);
-      if (at < 0) return;
-      this.#warm.splice(at, 1);
-      peer.close();
-    });
-  }
-
-  #tick(): void {
-    this.#dropStale();
-    this.#refill();
-    const using = performance.now() - this.#lastUsed < WARM_WHILE_USED_MS;
-    if (!using && this.#warm.length === 0 && this.#opening === 0) {
-      clearInterval(this.#expiry);
-      this.#expiry = undefined;
-    }
+    this.#pool.close();
   }
 
   async #dial(): Promise<Peer> {

@@ -246,3 +246,14 @@ export async function waitForPort(port: number, what: () => string): Promise<voi
     }
   }
 }
+
+/** Established TCP connections whose server end is 127.0.0.1:`port` (the remote's side). */
+export function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  let count = 0;
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[2] === `0100007F:${hex}` && fields[3] === "01") count++;
+  }
+  return count;
+}

@@ -4,17 +4,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, delay, randomBytes, sha256, startChain, startOrigin } from "../_harness.ts";
-
-/** Established TCP connections from anywhere on this machine to 127.0.0.1:`port`. */
-function connectionsTo(port: number): number {
-  const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  let count = 0;
-  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[2] === `0100007F:${hex}` && fields[3] === "01") count++;
-  }
-  return count;
-}
+import { connectionsTo } from "./_e2e.ts";
 
 Deno.test("--preconnect keeps tunnels ready after use; each carries one client, bytes intact", async () => {
   const origin = startOrigin();
