@@ -1,5 +1,8 @@
 /**
- * `deno task bench [--quick] [--udp] [--only NAME,…] [--profile DIR] [--no-write]`: SwiftProxy
+ * `deno task bench [--quick] [--udp] [--rtt MS] [--loads N] [--no-wan] [--no-loopback]
+ * [--only NAME,…] [--profile DIR] [--no-write]`: first over a long link (page loads in headless
+ * Chromium and new connections, `bench/wan_run.ts`, a delay relay of `--rtt` ms between each
+ * contender's halves), then on loopback as below. SwiftProxy
  * against Debian's trojan, shadowsocks-libev and microsocks on loopback, one contender at a time,
  * in one run. Prints tables with ratios against trojan and rewrites their sections of
  * docs/BENCHMARKS.md.
@@ -35,6 +38,8 @@ import type { Row } from "./bench/report.ts";
 import { udpLoad } from "./bench/udp_load.ts";
 import { UDP_SECTION, udpCells, udpSection } from "./bench/udp_report.ts";
 import type { UdpRow } from "./bench/udp_report.ts";
+import { runWan } from "./bench/wan_run.ts";
+import { readyTunnelMemoryFresh } from "./bench/ready_memory.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const MiB = 1024 * 1024;
@@ -47,8 +52,34 @@ const { values: flags } = parseArgs({
     profile: { type: "string" },
     "no-write": { type: "boolean", default: false },
     udp: { type: "boolean", default: false },
+    rtt: { type: "string", default: "50" },
+    loads: { type: "string" },
+    "no-wan": { type: "boolean", default: false },
+    "no-loopback": { type: "boolean", default: false },
+    "no-netns": { type: "boolean", default: false },
   },
 });
+
+/**
+ * Runs this benchmark again inside a network namespace of its own (`unshare -n`), where only
+ * loopback exists: whatever a browser or a proxy tries, nothing leaves the machine. Returns
+ * false where namespaces are not available (then it runs here, with Chromium's background
+ * traffic turned off by its flags).
+ */
+async function inOwnNetwork(): Promise<boolean> {
+  if (flags["no-netns"] || Deno.env.get("SWIFTPROXY_BENCH_NETNS")) return false;
+  const probe = await new Deno.Command("unshare", { args: ["-n", "true"], stderr: "null" })
+    .output().catch(() => null);
+  if (!probe?.success) return false;
+  const deno = [Deno.execPath(), "run", "-q", "-P=bench", fileURLToPath(import.meta.url)];
+  const status = await new Deno.Command("unshare", {
+    args: ["-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", ...deno, ...Deno.args],
+    env: { SWIFTPROXY_BENCH_NETNS: "1" },
+  }).spawn().status;
+  Deno.exit(status.code);
+}
+
+await inOwnNetwork();
 
 /** Seconds of each UDP load. */
 const UDP_SECONDS = flags.quick ? 2 : 3;
@@ -128,6 +159,9 @@ function machine(): string {
   } GiB RAM, Linux ${Deno.osRelease()}`;
 }
 
+/** SwiftProxy's memory per ready tunnel, for the loopback section. */
+let readyLine = "";
+
 function section(table: string[][], info: Record<string, string>, started: Date): string {
   const mode = flags.quick ? "quick mode (`--quick`: smaller sizes, see below)" : "full mode";
   return `${SECTION}
@@ -151,6 +185,7 @@ ${markdownTable(table)}
   and the load generator holds one end of every tunnel, so the "10k" test runs 9,000.
 - **KiB/tunnel**: growth of the proxy processes' summed \`VmRSS\` (local + remote) while the
   tunnels were held, divided by the tunnel count; **client / server**: the same for each.
+${readyLine}
 - **direct**: the load generator talking to the sink with no proxy, the ceiling of this
   machine; the sink is a separate Deno process (\`scripts/bench/sink.ts\`).
 - **trojan → SwiftProxy remote** and **SwiftProxy local → trojan**: one half of SwiftProxy with
@@ -259,7 +294,20 @@ if (flags.udp) {
 const sink = await startSink();
 const rows: Row[] = [];
 try {
-  for (const [key, start] of CONTENDERS) {
+  if (!flags["no-wan"]) {
+    // Its section first in the file: before the loopback one, when the file has neither yet.
+    await runWan({
+      dir,
+      sinkPort: sink.port,
+      rttMs: Number(flags.rtt),
+      quick: flags.quick,
+      loads: flags.loads ? Number(flags.loads) : undefined,
+      only,
+      write: flags["no-write"] ? undefined : `${ROOT}docs/BENCHMARKS.md`,
+      versions: await versions(),
+    });
+  }
+  for (const [key, start] of flags["no-loopback"] ? [] : CONTENDERS) {
     if (only && !only.includes(key)) continue;
     console.error(`${key}…`);
     const contender = await start(dir);
@@ -276,12 +324,22 @@ try {
 }
 
 const table = cells(rows);
-console.log(textTable(table));
-if (!flags["no-write"]) {
+if (rows.length) console.log(textTable(table));
+if (rows.some((row) => row.name === "SwiftProxy")) {
+  const ready = await readyTunnelMemoryFresh(3);
+  readyLine = `- **A ready tunnel** (opened ahead by the pool: TCP + TLS, no header yet) costs ${
+    ready.local.toFixed(1)
+  } KiB in the local and ${
+    ready.remote.toFixed(1)
+  } KiB in the remote (\`scripts/bench/ready_memory.ts\`, fresh processes: 60 at once, 3 rounds); the client / server column above is per active tunnel.`;
+  console.log(readyLine);
+}
+if (!flags["no-write"] && rows.length) {
   const info = await versions();
   await writeSection(`${ROOT}docs/BENCHMARKS.md`, SECTION, section(table, info, started));
   console.error(`wrote ${SECTION.slice(3)} in docs/BENCHMARKS.md`);
 }
+if (flags["no-loopback"]) Deno.exit(0);
 const udpDir = await Deno.makeTempDir({ prefix: "swiftproxy-bench-udp-" });
 try {
   await runUdp(udpDir, only);

@@ -102,6 +102,14 @@ function stopAll(children: Child[]): () => Promise<void> {
   };
 }
 
+/**
+ * What lies between a contender's client half and its server half: given the server's port, the
+ * port the client should dial instead (a delay relay, `delay_relay.ts`). Loopback by default.
+ */
+export type Link = (serverPort: number) => Promise<number>;
+
+const LOOPBACK: Link = (port) => Promise.resolve(port);
+
 /** One half of a contender: a server the other half connects to, or a SOCKS5 client. */
 interface Half {
   child: Child;
@@ -138,7 +146,12 @@ async function swiftRemote(dir: string, denoFlags: string[]): Promise<ServerHalf
 }
 
 /** The real `local.ts`, logging in to the Trojan server `server` as `bench`. */
-async function swiftLocal(dir: string, server: ServerHalf, denoFlags: string[]): Promise<Half> {
+async function swiftLocal(
+  dir: string,
+  server: ServerHalf,
+  denoFlags: string[],
+  localFlags: string[] = [],
+): Promise<Half> {
   const port = freePort();
   const child = new Child(dir, "swiftproxy-local", DENO, [
     "run",
@@ -158,6 +171,10 @@ async function swiftLocal(dir: string, server: ServerHalf, denoFlags: string[]):
     "localhost",
     "--log-level",
     "warning",
+    "--no-ui",
+    "--config",
+    `${dir}/swiftproxy-local-${port}.json`,
+    ...localFlags,
   ], { SWIFTPROXY_PASSWORD: PASSWORD });
   await waitForPort(port, child);
   return { child, port };
@@ -172,10 +189,20 @@ function contender(name: string, client: Half, server: Half): Contender {
   };
 }
 
-/** The real `remote.ts serve --allow-private` and `local.ts` over TLS. */
-export async function startSwiftProxy(dir: string, denoFlags: string[] = []): Promise<Contender> {
+/**
+ * The real `remote.ts serve --allow-private` and `local.ts` over TLS; `localFlags` go to the
+ * local (`--preconnect 0`), and `name` names the row.
+ */
+export async function startSwiftProxy(
+  dir: string,
+  denoFlags: string[] = [],
+  link: Link = LOOPBACK,
+  localFlags: string[] = [],
+  name = "SwiftProxy",
+): Promise<Contender> {
   const server = await swiftRemote(dir, denoFlags);
-  return contender("SwiftProxy", await swiftLocal(dir, server, denoFlags), server);
+  const via = { ...server, port: await link(server.port) };
+  return contender(name, await swiftLocal(dir, via, denoFlags, localFlags), server);
 }
 
 /**
@@ -297,13 +324,14 @@ async function trojanClient(dir: string, server: ServerHalf): Promise<Half> {
 }
 
 /** Debian's `trojan` as server and as client, verifying the server's certificate. */
-export async function startTrojan(dir: string): Promise<Contender> {
+export async function startTrojan(dir: string, link: Link = LOOPBACK): Promise<Contender> {
   const server = await trojanServer(dir);
-  return contender("trojan", await trojanClient(dir, server), server);
+  const via = { ...server, port: await link(server.port) };
+  return contender("trojan", await trojanClient(dir, via), server);
 }
 
 /** `ss-server` + `ss-local`, chacha20-ietf-poly1305, with TCP_NODELAY (`--no-delay`). */
-export async function startShadowsocks(dir: string): Promise<Contender> {
+export async function startShadowsocks(dir: string, link: Link = LOOPBACK): Promise<Contender> {
   const serverPort = freePort();
   const socksPort = freePort();
   // -u: the UDP relay too (SOCKS5 UDP ASSOCIATE on ss-local), for the UDP rows.
@@ -320,7 +348,7 @@ export async function startShadowsocks(dir: string): Promise<Contender> {
     "-s",
     "127.0.0.1",
     "-p",
-    String(serverPort),
+    String(await link(serverPort)),
     "-b",
     "127.0.0.1",
     "-l",
@@ -340,7 +368,7 @@ export async function startShadowsocks(dir: string): Promise<Contender> {
  * V2Ray (Debian's 4.34) as a Trojan server (freedom outbound) and as a SOCKS5-to-Trojan
  * client verifying the server's certificate: the UDP rows' third Trojan implementation.
  */
-export async function startV2Ray(dir: string): Promise<Contender> {
+export async function startV2Ray(dir: string, link: Link = LOOPBACK): Promise<Contender> {
   const { cert, key } = await opensslCert(dir);
   const serverPort = freePort();
   const socksPort = freePort();
@@ -370,7 +398,11 @@ export async function startV2Ray(dir: string): Promise<Contender> {
     outbounds: [{
       protocol: "trojan",
       settings: {
-        servers: [{ address: "127.0.0.1", port: serverPort, password: TROJAN_PASSWORD }],
+        servers: [{
+          address: "127.0.0.1",
+          port: await link(serverPort),
+          password: TROJAN_PASSWORD,
+        }],
       },
       streamSettings: {
         ...tls,
@@ -424,6 +456,7 @@ export async function versions(): Promise<Record<string, string>> {
     "shadowsocks-libev": await dpkg("shadowsocks-libev"),
     microsocks: await dpkg("microsocks"),
     v2ray: await dpkg("v2ray"),
+    chromium: await dpkg("chromium"),
     openssl: await first("openssl", ["version"], /OpenSSL (\S+)/),
   };
 }

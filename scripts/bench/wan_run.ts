@@ -1,0 +1,182 @@
+/**
+ * The first tables of `deno task bench`: cold page loads in headless Chromium and new
+ * connections one at a time and in bursts, each contender's two halves joined by a delay relay
+ * (`delay_relay.ts`). Writes its own section of docs/BENCHMARKS.md, which comes first there.
+ */
+import { measureWan, relays, wanCells } from "./wan.ts";
+import type { WanRow } from "./wan.ts";
+import { pageLoads, startPageServer, SUBRESOURCES } from "./page_load.ts";
+import type { PageLoads } from "./page_load.ts";
+import {
+  startMicrosocks,
+  startShadowsocks,
+  startSwiftProxy,
+  startTrojan,
+  startV2Ray,
+} from "./peers.ts";
+import type { Contender, Link } from "./peers.ts";
+import type { Route } from "./load.ts";
+import { markdownTable, textTable } from "./report.ts";
+import { writeSection } from "./markdown_section.ts";
+
+/** What {@linkcode runWan} needs from the command line. */
+export interface WanOptions {
+  /** Scratch directory for the contenders' files. */
+  dir: string;
+  /** The sink's port (`sink.ts`), the far end of the connection rows. */
+  sinkPort: number;
+  rttMs: number;
+  quick: boolean;
+  /** Cold page loads per contender, when not the default (10, or 3 when quick). */
+  loads?: number;
+  /** Keys of the contenders to run; all when absent. */
+  only?: string[];
+  /** docs/BENCHMARKS.md, or nothing to write. */
+  write?: string;
+  versions: Record<string, string>;
+}
+
+/** The contender that is the browser's own time: microsocks on loopback, no link. */
+const FLOOR = "microsocks, no link";
+
+/** Contenders over the delay relay: SwiftProxy with and without its pool, Trojan, SS. */
+const WAN_CONTENDERS: [string, (dir: string, link: Link) => Promise<Contender>][] = [
+  ["swiftproxy", (dir, link) => startSwiftProxy(dir, [], link)],
+  [
+    "swiftproxy-nopool",
+    (dir, link) => startSwiftProxy(dir, [], link, ["--preconnect", "0"], "SwiftProxy, no pool"),
+  ],
+  ["trojan", startTrojan],
+  ["shadowsocks", startShadowsocks],
+  ["v2ray", startV2Ray],
+  // No link at all: what the browser itself takes for the page here (page loads only).
+  ["floor", async (dir) => ({ ...await startMicrosocks(dir), name: FLOOR })],
+];
+
+/** The heading of the WAN section, which comes first in docs/BENCHMARKS.md. */
+export const WAN_SECTION = "## Page loads and new connections over a long link";
+
+/**
+ * Runs the page loads and the connection rows for every contender, prints both tables and
+ * writes the section.
+ */
+export async function runWan(options: WanOptions): Promise<void> {
+  const RTT = options.rttMs;
+  const WAN = options.quick
+    ? { loads: 3, one: 10, rounds8: 3, rounds24: 2 }
+    : { loads: 10, one: 40, rounds8: 12, rounds24: 8 };
+  if (options.loads) WAN.loads = options.loads;
+  const started = new Date();
+  const loadAtStart = Deno.loadavg();
+  const wanRows: WanRow[] = [];
+  const loads: PageLoads[] = [];
+  const pages = startPageServer();
+  try {
+    for (const [key, start] of WAN_CONTENDERS) {
+      if (options.only && !options.only.includes(key)) continue;
+      console.error(`${key} over ${RTT} ms RTT…`);
+      const link = relays(RTT);
+      const contender = await start(options.dir, link.link);
+      try {
+        console.error(`  ${contender.name}: ${WAN.loads} cold page loads`);
+        loads.push(await pageLoads(contender.name, pages.url, contender.socksPort!, WAN.loads));
+        if (key === "floor") continue;
+        console.error(`  ${contender.name}: connect to first byte`);
+        const route: Route = { sinkPort: options.sinkPort, socksPort: contender.socksPort };
+        wanRows.push(await measureWan(contender.name, route, WAN));
+      } finally {
+        await contender.stop();
+        await link.stop();
+      }
+    }
+  } finally {
+    await pages.close();
+  }
+  const loadAtEnd = Deno.loadavg();
+  if (loads.length === 0) return;
+  const pageTable = loadCells(loads, RTT);
+  const wanTable = wanCells(wanRows, RTT);
+  console.log(textTable(pageTable));
+  console.log();
+  console.log(textTable(wanTable));
+  console.log();
+  if (!options.write) return;
+  const text = wanSection(pageTable, wanTable, options, WAN, started, [loadAtStart, loadAtEnd]);
+  await writeSection(options.write, WAN_SECTION, text);
+  console.error(`wrote ${WAN_SECTION.slice(3)} in docs/BENCHMARKS.md`);
+}
+
+/** The page-load table: p50 of the cold loads, every load, ratios to trojan and SS. */
+function loadCells(results: PageLoads[], RTT: number): string[][] {
+  const of = (name: string) => results.find((r) => r.name === name)?.p50;
+  const trojan = of("trojan");
+  const ss = of("shadowsocks-libev");
+  const ratio = (value: number, base: number | undefined) =>
+    base ? `${(value / base).toFixed(2)}×` : "–";
+  return [
+    ["", "load p50", "÷ trojan", "÷ shadowsocks-libev", "every load, in order (ms)"],
+    ...results.map((r) => [
+      r.name,
+      `${r.p50.toFixed(0)} ms (${(r.p50 / RTT).toFixed(1)} RTT)`,
+      ratio(r.p50, trojan),
+      ratio(r.p50, ss),
+      r.times.map((t) => t.toFixed(0)).join(", "),
+    ]),
+  ];
+}
+
+function wanSection(
+  pageTable: string[][],
+  wanTable: string[][],
+  options: WanOptions,
+  WAN: { loads: number; one: number; rounds8: number; rounds24: number },
+  started: Date,
+  load: number[][],
+): string {
+  const RTT = options.rttMs;
+  const info = options.versions;
+  const avg = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
+  return `${WAN_SECTION}
+
+Measured by \`deno task bench\`${
+    options.quick ? " in quick mode (`--quick`: fewer loads and rounds)" : ""
+  } on ${started.toISOString().slice(0, 16)}Z at ${RTT} ms RTT; load average ${
+    avg(load[0])
+  } at the start, ${avg(load[1])} at the end (2 cores, shared).
+
+**Page load**: headless Chromium ${info.chromium ?? ""} loads a page with ${SUBRESOURCES}
+subresources (4 stylesheets, 8 deferred scripts, 48 images; 6–16 KiB each, \`no-store\`)
+spread over four host names, 127.0.0.1–127.0.0.4, through each contender's SOCKS5 port
+(\`--proxy-bypass-list=<-loopback>\`); time from navigation start to the \`load\` event, median of
+${WAN.loads} cold loads (a new browser and profile each, one after another). HTTP/1.1, so up to 6
+connections per host: 24 at once.
+
+${markdownTable(pageTable)}
+
+**New connections**: connect + SOCKS5 + first byte from the destination. One at a time
+(${WAN.one}, 100 ms apart), and bursts of 8 (${WAN.rounds8} rounds) and of 24 (${WAN.rounds24}
+rounds) at once, a second apart; p50 and p90 over every connection. In brackets: RTTs and the
+ratio of the p50 to trojan's.
+
+${markdownTable(wanTable)}
+
+- **The link**: \`scripts/bench/delay_relay.ts\`, a process of its own between each contender's
+  client half and server half, delays every byte by half the RTT each way and the first byte of
+  a connection by one RTT more (a TCP connect costs one round trip). The browser, the client
+  half and the SOCKS5 hop are on one side, the server half and the destinations on the other.
+- Before the rows are counted, each contender gets one burst of 24 and three single
+  connections (JIT, caches, and what a proxy in use has learnt). SwiftProxy's ready-tunnel pool
+  (\`lib/local/tunnel_pool.ts\`) has also seen the page loads by then; the page loads show the
+  first load apart.
+- **${FLOOR}**: the page through microsocks on loopback, no link: the time the browser itself
+  needs on this machine, which every other row includes.
+- **SwiftProxy, no pool** is \`--preconnect 0\`. **V2Ray (Trojan)**: V2Ray's own Trojan
+  client and server.
+- The benchmark runs in a network namespace of its own (\`unshare -n\`, only loopback), so
+  nothing a browser or a proxy tries leaves the machine.
+
+Rerun: \`deno task bench --no-loopback\` (these tables, about 6 minutes), \`--rtt 100\` for
+another link, \`--loads N\`, \`--only swiftproxy,trojan\` (the others: \`swiftproxy-nopool\`,
+\`shadowsocks\`, \`v2ray\`, \`floor\`); \`deno task bench\` runs these and the loopback tables below.
+`;
+}
