@@ -167,6 +167,7 @@ export class RemoteServer {
       return;
     }
     this.#gate.leave(peer);
+    this.#gate.trust(ip);
     const { header, account } = tunnel;
     const user = account.user.name;
     const refusal = account.refusal();
