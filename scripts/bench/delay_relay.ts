@@ -38,8 +38,8 @@ async function delayed(
 ): Promise<void> {
   const queue: Timed[] = [];
   let held = 0;
-  let wake: (() => void) | null = null;
-  let drained: (() => void) | null = null;
+  let wake = null as (() => void) | null;
+  let drained = null as (() => void) | null;
   let failed = false;
   const writer = (async () => {
     for (;;) {
