@@ -14,20 +14,6 @@ const log = logger("guard");
  */
 export const PRE_LOGIN_PER_SOURCE = 64;
 
-/**
- * The same for a source that has logged in within {@linkcode TRUSTED_FOR_MS}: a local answers
- * its apps before the remote reads their headers, so an app's own limit on connections at once
- * does not bound what waits here; its ready-tunnel pool adds up to 32, and a NAT holds several
- * users. A prober without a credential never earns it.
- */
-export const PRE_LOGIN_PER_TRUSTED_SOURCE = 4 * PRE_LOGIN_PER_SOURCE;
-
-/** How long a login makes its source trusted (see {@linkcode HandshakeGate.trust}). */
-export const TRUSTED_FOR_MS = 10 * 60_000;
-
-/** Most trusted sources remembered; past it the longest-trusted are forgotten. */
-const MAX_TRUSTED = 10_000;
-
 /** Anything a gate can close: a peer, or a raw socket still in its TLS handshake. */
 export interface Closable {
   close(): void;
@@ -51,8 +37,6 @@ export class HandshakeGate {
   readonly perSource: number;
   readonly #waiting = new Map<Closable, string>();
   readonly #bySource = new Map<string, Set<Closable>>();
-  /** Source key → when its trust ends, in the order last trusted. */
-  readonly #trusted = new Map<string, number>();
   #evicted = 0;
   #lastWarning = -Infinity;
   #lastSourceWarning = -Infinity;
@@ -81,15 +65,14 @@ export class HandshakeGate {
       }
     }
     const same = this.#bySource.get(key);
-    const perSource = this.#perSourceOf(key);
-    if (perSource > 0 && same && same.size >= perSource) {
+    if (this.perSource > 0 && same && same.size >= this.perSource) {
       this.#evict(same.values().next().value!);
       const now = performance.now();
       if (now - this.#lastSourceWarning >= 60_000) {
         this.#lastSourceWarning = now;
         log.warn(
           "{source} has {max} connections that have not logged in; closing its oldest ones",
-          { source: key, max: perSource },
+          { source: key, max: this.perSource },
         );
       }
     }
@@ -98,25 +81,6 @@ export class HandshakeGate {
     const group = this.#bySource.get(key);
     if (group) group.add(peer);
     else this.#bySource.set(key, new Set([peer]));
-  }
-
-  /**
-   * Notes that a connection from `source` logged in: for {@linkcode TRUSTED_FOR_MS} that
-   * source may hold four times `perSource` connections before login (ready tunnels, bursts).
-   */
-  trust(source: string, now = performance.now()): void {
-    const key = sourceKey(source);
-    this.#trusted.delete(key);
-    this.#trusted.set(key, now + TRUSTED_FOR_MS);
-    if (this.#trusted.size > MAX_TRUSTED) this.#trusted.delete(this.#trusted.keys().next().value!);
-  }
-
-  #perSourceOf(key: string): number {
-    const until = this.#trusted.get(key);
-    if (until === undefined) return this.perSource;
-    if (until > performance.now()) return this.perSource * 4;
-    this.#trusted.delete(key);
-    return this.perSource;
   }
 
   /** The handshake of `peer` ended (logged in, failed or closed); safe to call more than once. */

@@ -167,7 +167,6 @@ export class RemoteServer {
       return;
     }
     this.#gate.leave(peer);
-    this.#gate.trust(ip);
     const { header, account } = tunnel;
     const user = account.user.name;
     const refusal = account.refusal();

@@ -38,14 +38,3 @@ Deno.test("gate: shed closes the oldest waiting connections", () => {
   assertEquals(gate.shed(5), 1);
   assertEquals(gate.size, 0);
 });
-
-Deno.test("gate: a source that logged in may hold four times as many before login", () => {
-  const closed: string[] = [];
-  const gate = new HandshakeGate(100, 2);
-  gate.trust("192.0.2.1");
-  for (let i = 0; i < 8; i++) gate.enter(conn(`t${i}`, closed), "192.0.2.1");
-  for (let i = 0; i < 3; i++) gate.enter(conn(`u${i}`, closed), "192.0.2.2");
-  assertEquals(closed, ["u0"], "the trusted source keeps 8, the other 2");
-  gate.enter(conn("t8", closed), "192.0.2.1");
-  assertEquals(closed, ["u0", "t0"]);
-});
