@@ -24,6 +24,7 @@ import {
   direct,
   startLocalWithTrojan,
   startMicrosocks,
+  startScript,
   startShadowsocks,
   startSwiftProxy,
   startTrojan,
@@ -101,25 +102,9 @@ const CONTENDERS: [string, Starter][] = [
   ["local-trojan", startLocalWithTrojan],
 ];
 
-/** Starts a far end (`sink.ts`, `udp_echo.ts`) in its own process; it prints "… on PORT". */
-async function startSink(
-  script = "sink.ts",
-): Promise<{ port: number; process: Deno.ChildProcess }> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=bench", `${ROOT}scripts/bench/${script}`],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/ on \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the sink exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  return { port: Number(/ on (\d+)/.exec(text)![1]), process };
+/** Starts a far end (`sink.ts`, `udp_echo.ts`) in its own process. */
+function startSink(script = "sink.ts"): Promise<{ port: number; process: Deno.ChildProcess }> {
+  return startScript(script);
 }
 
 async function measure(contender: Contender, sinkPort: number): Promise<Row> {

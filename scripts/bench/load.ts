@@ -86,19 +86,22 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** Connect + SOCKS5 + first byte from the sink, in ms. */
+export async function firstByte(route: Route): Promise<number> {
+  const started = performance.now();
+  const conn = await open(route, Op.ping);
+  try {
+    await readExactly(conn, 1);
+  } finally {
+    conn.close();
+  }
+  return performance.now() - started;
+}
+
 /** Connect + SOCKS5 + first byte from the sink, `count` times one after another. */
 export async function latency(route: Route, count: number): Promise<{ p50: number; p99: number }> {
   const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    const conn = await open(route, Op.ping);
-    try {
-      await readExactly(conn, 1);
-    } finally {
-      conn.close();
-    }
-    times.push(performance.now() - started);
-  }
+  for (let i = 0; i < count; i++) times.push(await firstByte(route));
   times.sort((a, b) => a - b);
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
 }

@@ -72,6 +72,33 @@ class Child {
   }
 }
 
+/**
+ * Starts one of `scripts/bench/` (`sink.ts`, `udp_echo.ts`, `delay_relay.ts`) in its own process
+ * with `args`, and waits for the "… on PORT" line it prints once listening.
+ *
+ * @throws {Error} when it exits first
+ */
+export async function startScript(
+  script: string,
+  args: string[] = [],
+): Promise<{ port: number; process: Deno.ChildProcess }> {
+  const process = new Deno.Command(DENO, {
+    args: ["run", "-q", "-P=bench", `${ROOT}scripts/bench/${script}`, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/ on \d+/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${script} exited before listening`);
+    text += value;
+  }
+  reader.releaseLock();
+  return { port: Number(/ on (\d+)/.exec(text)![1]), process };
+}
+
 /** Waits until something accepts TCP connections on `port` (or `ms` pass). */
 export async function waitForPort(port: number, child?: Child, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -3,13 +3,10 @@
  * (`delay_relay.ts`, its own process), and the time from a client's connect to the first byte
  * from the destination: one connection at a time, and bursts of 8 and 24 at once.
  */
-import { fileURLToPath } from "node:url";
-import { open, percentile } from "./load.ts";
+import { firstByte, percentile } from "./load.ts";
 import type { Route } from "./load.ts";
-import { Op, readExactly } from "./command.ts";
+import { startScript } from "./peers.ts";
 import type { Link } from "./peers.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** A running delay relay process. */
 export interface Relay {
@@ -19,31 +16,14 @@ export interface Relay {
 
 /** Starts `delay_relay.ts` in front of 127.0.0.1:`to`, `rttMs` round trip. */
 export async function startRelay(to: number, rttMs: number): Promise<Relay> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-P=bench",
-      `${ROOT}scripts/bench/delay_relay.ts`,
-      "--to",
-      String(to),
-      "--rtt",
-      String(rttMs),
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/relay on \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the delay relay exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
+  const { port, process } = await startScript("delay_relay.ts", [
+    "--to",
+    String(to),
+    "--rtt",
+    String(rttMs),
+  ]);
   return {
-    port: Number(/relay on (\d+)/.exec(text)![1]),
+    port,
     async stop() {
       process.kill("SIGTERM");
       await process.status;
@@ -64,18 +44,6 @@ export function relays(rttMs: number): { link: Link; stop(): Promise<void> } {
       for (const relay of started.splice(0)) await relay.stop();
     },
   };
-}
-
-/** Connect + SOCKS5 + first byte from the sink, in ms. */
-async function firstByte(route: Route): Promise<number> {
-  const started = performance.now();
-  const conn = await open(route, Op.ping);
-  try {
-    await readExactly(conn, 1);
-  } finally {
-    conn.close();
-  }
-  return performance.now() - started;
 }
 
 /** p50 and p90 of a set of times. */
