@@ -311,7 +311,17 @@ export class RemoteServer {
     // Aborting the sessions also frees relays waiting on a user's rate limit.
     this.accounts.closeAll("the server is stopping");
     for (const peer of this.#connections) peer.close();
-    while (this.#connections.size > 0) await new Promise((r) => setTimeout(r, 10));
+    // Closed peers end their sessions at once; should one not (a socket node:tls never
+    // reports closed), stopping still finishes, with the usage written.
+    const drained = Date.now() + 2_000;
+    while (this.#connections.size > 0 && Date.now() < drained) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (this.#connections.size > 0) {
+      log.warn("stopping with {count} connection(s) that did not close", {
+        count: this.#connections.size,
+      });
+    }
     await this.#poll.stop();
     await this.accounts.flush();
   }
