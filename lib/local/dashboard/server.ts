@@ -2,6 +2,8 @@
  * The dashboard's HTTP and WebSocket server (Deno.serve): the page, a small JSON API for
  * Connect/Disconnect, `/proxy.pac`, and a status message to every open WebSocket each second.
  */
+import { LiveSockets } from "../../common/live_sockets.ts";
+import { json, SECURITY_HEADERS, text } from "../../common/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { parseShareLink } from "../../protocol/share_link.ts";
@@ -57,15 +59,6 @@ export interface DashboardOptions {
 }
 
 const log = logger("local", "dashboard");
-const SECURITY_HEADERS = {
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-};
 
 /** A running dashboard. */
 export class DashboardServer {
@@ -74,7 +67,7 @@ export class DashboardServer {
   readonly #guard: Guard;
   readonly #sampler: StatsSampler;
   readonly #account: LiveAccount;
-  readonly #sockets = new Set<WebSocket>();
+  readonly #sockets = new LiveSockets(() => this.status());
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #unwatch: () => void;
 
@@ -158,19 +151,12 @@ export class DashboardServer {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#unwatch();
-    for (const socket of this.#sockets) socket.close(1001, "the dashboard is stopping");
+    this.#sockets.closeAll("the dashboard is stopping");
     await this.#server.shutdown();
   }
 
   #broadcast(): void {
-    if (this.#sockets.size === 0) return;
-    const message = JSON.stringify(this.status());
-    for (const socket of this.#sockets) {
-      // A page that cannot keep up skips messages instead of piling them up.
-      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount < 1 << 20) {
-        socket.send(message);
-      }
-    }
+    this.#sockets.broadcast();
   }
 
   async #handle(request: Request): Promise<Response> {
@@ -262,17 +248,7 @@ export class DashboardServer {
   }
 
   #upgrade(request: Request): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return text(426, "expected a WebSocket upgrade\n");
-    }
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.onopen = () => {
-      this.#sockets.add(socket);
-      socket.send(JSON.stringify(this.status()));
-    };
-    socket.onclose = () => this.#sockets.delete(socket);
-    socket.onerror = () => this.#sockets.delete(socket);
-    return response;
+    return this.#sockets.upgrade(request);
   }
 }
 
@@ -284,20 +260,6 @@ function file(path: string): Response | null {
 
 function asset(body: string, type: string): Response {
   return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
-}
-
-function json(status: number, value: unknown): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { ...SECURITY_HEADERS, "content-type": "application/json" },
-  });
-}
-
-function text(status: number, body: string): Response {
-  return new Response(body, {
-    status,
-    headers: { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" },
-  });
 }
 
 /** The request's JSON body, or the answer refusing it (not JSON: 415 or 400). */

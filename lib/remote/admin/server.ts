@@ -7,6 +7,8 @@
  * (401), and the session's CSRF token for every change (403). Nothing logs a password, a
  * session id or a token.
  */
+import { LiveSockets } from "../../common/live_sockets.ts";
+import { json, respond, text } from "../../common/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { isLoopbackHost } from "../../common/loopback.ts";
@@ -59,16 +61,6 @@ export class AdminConfigError extends Error {
   }
 }
 
-const SECURITY_HEADERS = {
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-};
-
 /** A running admin panel. */
 export class AdminServer {
   readonly #options: AdminOptions;
@@ -79,7 +71,7 @@ export class AdminServer {
   readonly metrics: RemoteMetrics;
   readonly #rates = new Map<number, { up: number; down: number }>();
   #serverRate = { up: 0, down: 0 };
-  readonly #sockets = new Set<WebSocket>();
+  readonly #sockets = new LiveSockets(() => this.live());
   readonly #unsubscribe: () => void;
 
   /**
@@ -161,13 +153,7 @@ export class AdminServer {
   }
 
   #broadcast(): void {
-    if (this.#sockets.size === 0) return;
-    const message = JSON.stringify(this.live());
-    for (const socket of this.#sockets) {
-      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount < 1 << 20) {
-        socket.send(message);
-      }
-    }
+    this.#sockets.broadcast();
   }
 
   async #handle(request: Request, source: string): Promise<Response> {
@@ -301,24 +287,14 @@ export class AdminServer {
   }
 
   #upgrade(request: Request): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return text(426, "expected a WebSocket upgrade\n");
-    }
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.onopen = () => {
-      this.#sockets.add(socket);
-      socket.send(JSON.stringify(this.live()));
-    };
-    socket.onclose = () => this.#sockets.delete(socket);
-    socket.onerror = () => this.#sockets.delete(socket);
-    return response;
+    return this.#sockets.upgrade(request);
   }
 
   /** Closes the WebSockets and stops serving. */
   async stop(): Promise<void> {
     this.#unsubscribe();
     this.metrics.stop();
-    for (const socket of this.#sockets) socket.close(1001, "the server is stopping");
+    this.#sockets.closeAll("the server is stopping");
     await this.#server.shutdown();
   }
 }
@@ -339,19 +315,4 @@ async function body(request: Request): Promise<Record<string, unknown>> {
   const value = await readJson(request);
   if (!value) throw new ApiError(400, "expected a JSON object");
   return value;
-}
-
-function respond(status: number, content: string, type: string, extra = {}): Response {
-  return new Response(content, {
-    status,
-    headers: { ...SECURITY_HEADERS, "content-type": type, ...extra },
-  });
-}
-
-function json(status: number, value: unknown, extra: Record<string, string> = {}): Response {
-  return respond(status, JSON.stringify(value), "application/json", extra);
-}
-
-function text(status: number, content: string): Response {
-  return respond(status, content, "text/plain; charset=utf-8");
 }
