@@ -261,13 +261,27 @@ export async function startChain(
 export type ChainRemote = Pick<RemoteFixture, "address" | "certPath" | "dir" | "stop">;
 
 /** Starts a local on a running `remote` as alice (stopping `remote` should that fail). */
-export async function chainTo<R extends ChainRemote>(
+export function chainTo<R extends ChainRemote>(
   remote: R,
   localArgs?: string[],
 ): Promise<{ remote: R; local: LocalFixture; stop(): Promise<void> }> {
-  let local: LocalFixture;
+  return pairWith(remote, (r) => LocalFixture.start(r, "alice", "alice-secret", localArgs));
+}
+
+/**
+ * Starts a local with `startLocal` on a running `remote`, stopping `remote` should that fail;
+ * the pair stops local first.
+ */
+export async function pairWith<
+  R extends { stop(): Promise<unknown> },
+  L extends { stop(): Promise<unknown> },
+>(
+  remote: R,
+  startLocal: (remote: R) => Promise<L>,
+): Promise<{ remote: R; local: L; stop(): Promise<void> }> {
+  let local: L;
   try {
-    local = await LocalFixture.start(remote, "alice", "alice-secret", localArgs);
+    local = await startLocal(remote);
   } catch (error) {
     await remote.stop();
     throw error;

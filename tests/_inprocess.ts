@@ -17,7 +17,7 @@ import { setupLogging, stopLogging } from "../lib/common/logging.ts";
 import { LocalServer } from "../lib/local/server.ts";
 import { LOCAL_DEFAULTS } from "../lib/local/config.ts";
 import type { LocalConfig } from "../lib/local/config.ts";
-import { chainTo, delay } from "./_harness.ts";
+import { chainTo, delay, pairWith } from "./_harness.ts";
 import type { LocalFixture } from "./_harness.ts";
 
 /** The log lines of an in-process server, read as a spawned `Program`'s output is. */
@@ -208,18 +208,8 @@ export async function startInProcessPair(
   config: Partial<RemoteConfig> = {},
   options: { users?: Record<string, string>; local?: Partial<LocalConfig> } = {},
 ): Promise<{ remote: InProcessRemote; local: InProcessLocal; stop(): Promise<void> }> {
-  const remote = await InProcessRemote.start(options.users, config);
-  const local = await InProcessLocal.start(remote, "alice", "alice-secret", options.local)
-    .catch(async (error) => {
-      await remote.stop();
-      throw error;
-    });
-  return {
-    remote,
-    local,
-    async stop() {
-      await local.stop();
-      await remote.stop();
-    },
-  };
+  return pairWith(
+    await InProcessRemote.start(options.users, config),
+    (remote) => InProcessLocal.start(remote, "alice", "alice-secret", options.local),
+  );
 }
