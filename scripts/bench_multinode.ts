@@ -1,0 +1,366 @@
+/**
+ * `deno task bench:multinode [--seconds N] [--users N] [--seed N] [--no-write]`: one user limit
+ * shared by many nodes, under load. A throwaway PostgreSQL, 3 real `serve --node nodeN --db …`
+ * processes, N users (30) added with the real `user add`, each with a download limit between
+ * 256 KiB/s and 2 MiB/s and every third with an upload limit too, and random bursts per user for
+ * 60 s through one, two or all three nodes at once, from a Trojan client in this process to a
+ * loopback sink. Reads each user's shared-limit accuracy, whether `user list` records every
+ * byte the clients moved, the database's transactions per second and the nodes' CPU and
+ * memory. Writes the tables into docs/BENCHMARKS.md ("## Many nodes, one limit").
+ */
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { NodeSet } from "../tests/multinode/_nodes.ts";
+import { POSTGRES_MISSING, startCluster } from "../tests/_postgres.ts";
+import type { UserRow } from "../tests/limits/_traffic.ts";
+import { formatBytes } from "../lib/common/units.ts";
+import { cpuMs, percentile, rssKiB } from "./bench/load.ts";
+import { startScript } from "./bench/peers.ts";
+import { markdownTable, textTable } from "./bench/report.ts";
+import { writeSection } from "./bench/markdown_section.ts";
+import { type BenchUser, seededRandom, userTraffic } from "./bench/multinode_traffic.ts";
+import { type Accuracy, sharedLimitAccuracy } from "./bench/shared_limit_accuracy.ts";
+import { tokenOf, type Transfer, type TrojanNode } from "./bench/trojan_transfer.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const HEADING = "## Many nodes, one limit";
+const KiB = 1024;
+const NODES = 3;
+/** How long the transfers may run past the end of the traffic before the run gives up. */
+const DRAIN_MS = 60_000;
+/** How long the nodes get to write the last usage to the database. */
+const FLUSH_MS = 15_000;
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "60" },
+    users: { type: "string", default: "30" },
+    seed: { type: "string", default: "1" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+const seconds = Number(flags.seconds);
+const userCount = Number(flags.users);
+if (!(seconds >= 1) || !(userCount >= 1)) throw new Error("--seconds and --users must be ≥ 1");
+if (POSTGRES_MISSING) Deno.exit(1);
+
+/** Limits spread evenly on a log scale over 256 KiB/s … 2 MiB/s; every third user limits up too. */
+function makeUsers(count: number): (BenchUser & { password: string })[] {
+  const spread = (i: number) => Math.round(256 * 8 ** (count === 1 ? 0 : i / (count - 1))) * KiB;
+  return Array.from({ length: count }, (_, i) => {
+    const name = `u${String(i + 1).padStart(2, "0")}`;
+    const password = crypto.randomUUID();
+    const up = i % 3 === 2 ? spread(count - 1 - i) : 0;
+    return { name, password, token: tokenOf(name, password), down: spread(i), up };
+  });
+}
+
+/** The PostgreSQL server's processes: the postmaster and its children. */
+function postgresPids(dataDir: string): number[] {
+  const main = Number(Deno.readTextFileSync(`${dataDir}/postmaster.pid`).split("\n")[0]);
+  const children = Deno.readTextFileSync(`/proc/${main}/task/${main}/children`)
+    .trim().split(/\s+/).filter(Boolean).map(Number);
+  return [main, ...children];
+}
+
+const loadAtStart = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
+const users = makeUsers(userCount);
+const cluster = await startCluster();
+const sink = await startScript("sink.ts");
+let set: NodeSet | undefined;
+try {
+  console.error(`starting PostgreSQL, ${NODES} nodes and ${userCount} users…`);
+  set = await NodeSet.start(cluster, NODES, {}, {
+    async prepare(set) {
+      for (let i = 0; i < users.length; i += 4) {
+        await Promise.all(
+          users.slice(i, i + 4).map((u) =>
+            set.remote(
+              "user",
+              "add",
+              u.name,
+              "--password",
+              u.password,
+              "--down",
+              String(u.down),
+              "--up",
+              String(u.up),
+            )
+          ),
+        );
+      }
+    },
+    extra: (node) => ["--db", node.env.SWIFTPROXY_DB, "--log-level", "warning"],
+  });
+  const nodes: TrojanNode[] = set.nodes.map((n) => ({
+    name: n.name,
+    port: n.port,
+    cert: Deno.readTextFileSync(n.certPath),
+  }));
+  const nodePids = set.nodes.map((n) => n.program.child.pid);
+  const transactions = async () =>
+    Number(
+      (await set!.sql(
+        "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database " +
+          "WHERE datname = current_database()",
+      ))[0].n,
+    );
+
+  const dataDir = `${cluster.dir}/data`;
+  const cpuBefore = new Map<number, number>();
+  for (const pid of [...nodePids, ...postgresPids(dataDir), Deno.pid]) {
+    cpuBefore.set(pid, cpuMs(pid));
+  }
+  const peakRss = new Map<number, number>();
+  const sampleRss = () => {
+    for (const pid of [...nodePids, Deno.pid]) {
+      peakRss.set(pid, Math.max(peakRss.get(pid) ?? 0, rssKiB(pid)));
+    }
+  };
+  const sampler = setInterval(sampleRss, 1000);
+  const xactBefore = await transactions();
+  const started = performance.now();
+  console.error(`traffic for ${seconds} s…`);
+  const transfers: Transfer[] = [];
+  const until = started + seconds * 1000;
+  const random = seededRandom(Number(flags.seed));
+  const traffic = Promise.all(
+    users.map((u) =>
+      userTraffic(u, nodes, sink.port, until, seededRandom(random() * 2 ** 32), transfers)
+    ),
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const finished = await Promise.race([
+    traffic.then(() => true),
+    new Promise<false>((r) => timer = setTimeout(() => r(false), seconds * 1000 + DRAIN_MS)),
+  ]);
+  clearTimeout(timer);
+  if (!finished) console.error(`transfers still open ${DRAIN_MS / 1000} s after the end`);
+  const elapsedMs = performance.now() - started;
+  const xactAfter = await transactions();
+  clearInterval(sampler);
+  sampleRss();
+  const cpuShare = (pids: number[]) =>
+    pids.reduce((sum, pid) => sum + cpuMs(pid) - (cpuBefore.get(pid) ?? 0), 0) / elapsedMs * 100;
+  const processes = [
+    ...set.nodes.map((n, i) => ({
+      name: n.name,
+      cpu: cpuShare([nodePids[i]]),
+      rss: peakRss.get(nodePids[i])!,
+    })),
+    { name: "PostgreSQL (all processes)", cpu: cpuShare(postgresPids(dataDir)), rss: NaN },
+    { name: "bench (clients)", cpu: cpuShare([Deno.pid]), rss: peakRss.get(Deno.pid)! },
+  ];
+  const loadAtEnd = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
+
+  // What the clients moved, as the nodes should have counted it.
+  const moved = new Map(users.map((u) => [u.name, { up: 0, down: 0 }]));
+  for (const t of transfers) {
+    moved.get(t.user)!.up += t.sent;
+    moved.get(t.user)!.down += t.received;
+  }
+  const flushStarted = performance.now();
+  let rows: UserRow[] = [];
+  const exact = (row: UserRow) =>
+    row.bytesUp === moved.get(row.name)?.up && row.bytesDown === moved.get(row.name)?.down;
+  while (performance.now() - flushStarted < FLUSH_MS) {
+    rows = JSON.parse(await set.user("list", "--json"));
+    if (rows.every(exact)) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const flushSeconds = (performance.now() - flushStarted) / 1000;
+
+  const report = analyse(users, transfers, rows, moved);
+  const summary = summaryTable(report);
+  const worst = worstTable(report);
+  const cost = costTable(processes);
+  const tps = (xactAfter - xactBefore) / (elapsedMs / 1000);
+  const failed = transfers.filter((t) => !t.ok).length;
+  const context = `${transfers.length} tunnels (${failed} failed), ${
+    formatBytes(report.totalMoved)
+  } moved in ${(elapsedMs / 1000).toFixed(1)} s; database: ${
+    tps.toFixed(1)
+  } transactions/s (commits + rollbacks, pg_stat_database); load average ${loadAtStart} at the start, ${loadAtEnd} at the end`;
+  console.log(`\n${textTable(summary)}\n\n${textTable(worst)}\n\n${textTable(cost)}\n`);
+  console.log(context);
+  console.log(`user list matched the clients' bytes after ${flushSeconds.toFixed(1)} s`);
+
+  if (!flags["no-write"]) {
+    const section = `${HEADING}
+
+\`deno task bench:multinode\` (scripts/bench_multinode.ts; \`--seconds N\`, \`--users N\`,
+\`--seed N\`, \`--no-write\`): a throwaway PostgreSQL 15 with ${NODES} real
+\`serve --node nodeN --db postgres://…\` processes on it, ${userCount} users added with
+\`user add\`, download limits spread from 256 KiB/s to 2 MiB/s (every third user also limits
+uploads), and ${seconds} s of random bursts per user from a Trojan client in the bench process
+to a loopback sink: each burst goes through one node (2 in 5), two, or all three at once (2 in
+5), is sized to keep the user at its limit for 3–10 s, split unevenly among the nodes so their
+tunnels end at different times, with 0.5–3 s idle between bursts. The nodes share each limit by
+demand, recomputed every second (see [MULTINODE.md](MULTINODE.md#how-the-nodes-agree)).
+
+Accuracy: every 2 s window (laid end to end) during which the user had a tunnel open throughout,
+from 2 s after it started moving; error = bytes moved in those windows ÷ what the limit allows
+− 1, per user and direction. "Steady" leaves out windows with a tunnel of the user opening or
+closing in them or in the 2 s before, i.e. the time the shares take to follow. Usage: the bytes
+the clients sent and received per user against \`user list --json\` once the nodes flushed.
+
+${markdownTable(summary)}
+
+Worst users (all saturated windows):
+
+${markdownTable(worst)}
+
+Cost over the run (CPU in % of one core from /proc/PID/stat, peak resident memory):
+
+${markdownTable(cost)}
+
+${context}. \`user list\` matched the clients' bytes ${flushSeconds.toFixed(1)} s after the
+traffic ended. Measured ${
+      new Date().toISOString().slice(0, 10)
+    } on ${Deno.build.os}/${Deno.build.arch},
+Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared by the nodes, PostgreSQL,
+the clients and the sink (and other work), so a busy core delays a node's beat and its relays.
+`;
+    await writeSection(`${ROOT}docs/BENCHMARKS.md`, HEADING, section);
+    console.log("wrote docs/BENCHMARKS.md");
+  }
+} finally {
+  await set?.stop();
+  try {
+    sink.process.kill();
+  } catch {
+    // exited
+  }
+  await sink.process.status;
+  await cluster.stop();
+}
+
+interface UserReport {
+  user: BenchUser;
+  down: Accuracy;
+  up: Accuracy | null;
+  /** Bytes `user list` recorded minus what the clients moved. */
+  usageOff: { up: number; down: number };
+}
+
+function analyse(
+  users: BenchUser[],
+  transfers: Transfer[],
+  rows: UserRow[],
+  moved: Map<string, { up: number; down: number }>,
+) {
+  const byUser = (name: string, direction: "down" | "up") =>
+    transfers.filter((t) => t.user === name && t.direction === direction);
+  const perUser: UserReport[] = users.map((user) => {
+    const row = rows.find((r) => r.name === user.name);
+    const client = moved.get(user.name)!;
+    return {
+      user,
+      down: sharedLimitAccuracy(byUser(user.name, "down"), user.down),
+      up: user.up ? sharedLimitAccuracy(byUser(user.name, "up"), user.up) : null,
+      usageOff: {
+        up: (row?.bytesUp ?? 0) - client.up,
+        down: (row?.bytesDown ?? 0) - client.down,
+      },
+    };
+  });
+  const total = (direction: "up" | "down") => ({
+    moved: [...moved.values()].reduce((sum, m) => sum + m[direction], 0),
+    recorded: rows.reduce((sum, r) => sum + (direction === "up" ? r.bytesUp : r.bytesDown), 0),
+  });
+  return { perUser, totalMoved: total("up").moved + total("down").moved, total };
+}
+
+function pct(value: number): string {
+  return Number.isNaN(value) ? "–" : `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)}%`;
+}
+
+/** p50 / p90 / max of |error| across users, in percent. */
+function spread(errors: number[]): string {
+  const sorted = errors.filter((e) => !Number.isNaN(e)).map(Math.abs).sort((a, b) => a - b);
+  if (sorted.length === 0) return "–";
+  const at = (p: number) => (percentile(sorted, p) * 100).toFixed(1);
+  return `${at(50)} / ${at(90)} / ${(sorted.at(-1)! * 100).toFixed(1)}%`;
+}
+
+function summaryTable({ perUser, total }: ReturnType<typeof analyse>) {
+  const directions = [
+    perUser.map((r) => r.down),
+    perUser.flatMap((r) => r.up ? [r.up] : []),
+  ];
+  const each = (f: (a: Accuracy[]) => string) => directions.map(f);
+  const sum = (a: Accuracy[], key: "windows" | "steadyWindows") =>
+    String(a.reduce((n, x) => n + x[key], 0));
+  const usage = (direction: "down" | "up") => {
+    const { moved, recorded } = total(direction);
+    const exact = perUser.filter((r) => r.usageOff[direction] === 0).length;
+    const worst = Math.max(...perUser.map((r) => Math.abs(r.usageOff[direction])));
+    return { exact, worst, moved, recorded };
+  };
+  const usages = [usage("down"), usage("up")];
+  return [
+    ["", "down", "up"],
+    ["users", ...each((a) => String(a.length))],
+    [
+      "saturated 2 s windows (steady)",
+      ...each((a) => `${sum(a, "windows")} (${sum(a, "steadyWindows")})`),
+    ],
+    ["error per user, p50 / p90 / max", ...each((a) => spread(a.map((x) => x.error)))],
+    ["… steady windows only", ...each((a) => spread(a.map((x) => x.steadyError)))],
+    ["mean error over all users", ...each((a) => pct(mean(a.map((x) => x.error))))],
+    [
+      "worst single window",
+      ...each((all) => {
+        const a = all.filter((x) => x.windows > 0);
+        return a.length
+          ? `${pct(Math.min(...a.map((x) => x.worstLow)))} … ${
+            pct(Math.max(...a.map((x) => x.worstHigh)))
+          }`
+          : "–";
+      }),
+    ],
+    ["usage: users recorded to the byte", ...usages.map((u) => `${u.exact}/${perUser.length}`)],
+    ["usage: largest difference of a user", ...usages.map((u) => `${u.worst} B`)],
+    [
+      "usage: recorded − moved, all users",
+      ...usages.map((u) => `${u.recorded - u.moved} B of ${formatBytes(u.moved)}`),
+    ],
+  ];
+}
+
+function mean(values: number[]): number {
+  const real = values.filter((v) => !Number.isNaN(v));
+  return real.reduce((a, b) => a + b, 0) / real.length;
+}
+
+function worstTable({ perUser }: ReturnType<typeof analyse>) {
+  const entries = perUser.flatMap((r) => [
+    { r, direction: "down", limit: r.user.down, a: r.down },
+    ...(r.up ? [{ r, direction: "up", limit: r.user.up, a: r.up }] : []),
+  ]).filter((e) => !Number.isNaN(e.a.error))
+    .sort((x, y) => Math.abs(y.a.error) - Math.abs(x.a.error))
+    .slice(0, 5);
+  return [
+    ["user", "limit", "windows (steady)", "error", "steady error", "worst window"],
+    ...entries.map(({ r, direction, limit, a }) => [
+      r.user.name,
+      `${formatBytes(limit)}/s ${direction}`,
+      `${a.windows} (${a.steadyWindows})`,
+      pct(a.error),
+      pct(a.steadyError),
+      `${pct(a.worstLow)} … ${pct(a.worstHigh)}`,
+    ]),
+  ];
+}
+
+function costTable(processes: { name: string; cpu: number; rss: number }[]) {
+  return [
+    ["process", "CPU", "peak RSS"],
+    ...processes.map((p) => [
+      p.name,
+      `${p.cpu.toFixed(0)}%`,
+      Number.isNaN(p.rss) ? "–" : `${(p.rss / 1024).toFixed(0)} MiB`,
+    ]),
+  ];
+}
