@@ -21,6 +21,7 @@ import { writeSection } from "./bench/markdown_section.ts";
 import { type BenchUser, seededRandom, userTraffic } from "./bench/multinode_traffic.ts";
 import { type Accuracy, sharedLimitAccuracy } from "./bench/shared_limit_accuracy.ts";
 import { tokenOf, type Transfer, type TrojanNode } from "./bench/trojan_transfer.ts";
+import { UploadReceiver } from "./bench/upload_receiver.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const HEADING = "## Many nodes, one limit";
@@ -68,6 +69,7 @@ const loadAtStart = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
 const users = makeUsers(userCount);
 const cluster = await startCluster();
 const sink = await startScript("sink.ts");
+const uploads = new UploadReceiver();
 let set: NodeSet | undefined;
 try {
   console.error(`starting PostgreSQL, ${NODES} nodes and ${userCount} users…`);
@@ -127,7 +129,14 @@ try {
   const random = seededRandom(Number(flags.seed));
   const traffic = Promise.all(
     users.map((u) =>
-      userTraffic(u, nodes, sink.port, until, seededRandom(random() * 2 ** 32), transfers)
+      userTraffic(
+        u,
+        nodes,
+        { sinkPort: sink.port, uploads },
+        until,
+        seededRandom(random() * 2 ** 32),
+        transfers,
+      )
     ),
   );
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -194,7 +203,7 @@ try {
 \`serve --node nodeN --db postgres://…\` processes on it, ${userCount} users added with
 \`user add\`, download limits spread from 256 KiB/s to 2 MiB/s (every third user also limits
 uploads), and ${seconds} s of random bursts per user from a Trojan client in the bench process
-to a loopback sink: each burst goes through one node (2 in 5), two, or all three at once (2 in
+to loopback (downloads from \`scripts/bench/sink.ts\`, uploads timed as they arrive): each burst goes through one node (2 in 5), two, or all three at once (2 in
 5), is sized to keep the user at its limit for 3–10 s, split unevenly among the nodes so their
 tunnels end at different times, with 0.5–3 s idle between bursts. The nodes share each limit by
 demand, recomputed every second (see [MULTINODE.md](MULTINODE.md#how-the-nodes-agree)).
@@ -202,7 +211,9 @@ demand, recomputed every second (see [MULTINODE.md](MULTINODE.md#how-the-nodes-a
 Accuracy: every 2 s window (laid end to end) during which the user had a tunnel open throughout,
 from 2 s after it started moving; error = bytes moved in those windows ÷ what the limit allows
 − 1, per user and direction. "Steady" leaves out windows with a tunnel of the user opening or
-closing in them or in the 2 s before, i.e. the time the shares take to follow. Usage: the bytes
+closing in them or in the 2 s before, i.e. the time the shares take to follow. "First 2 s of a
+burst" is the time left out, on its own: each node's bucket starts with a second's burst of its
+share, so up to +50% there is by design. Usage: the bytes
 the clients sent and received per user against \`user list --json\` once the nodes flushed.
 
 ${markdownTable(summary)}
@@ -233,6 +244,7 @@ the clients and the sink (and other work), so a busy core delays a node's beat a
     // exited
   }
   await sink.process.status;
+  uploads.close();
   await cluster.stop();
 }
 
@@ -309,6 +321,7 @@ function summaryTable({ perUser, total }: ReturnType<typeof analyse>) {
     ["error per user, p50 / p90 / max", ...each((a) => spread(a.map((x) => x.error)))],
     ["… steady windows only", ...each((a) => spread(a.map((x) => x.steadyError)))],
     ["mean error over all users", ...each((a) => pct(mean(a.map((x) => x.error))))],
+    ["first 2 s of a burst through 1 / 2 / 3 nodes", ...each(startErrors)],
     [
       "worst single window",
       ...each((all) => {
@@ -327,6 +340,16 @@ function summaryTable({ perUser, total }: ReturnType<typeof analyse>) {
       ...usages.map((u) => `${u.recorded - u.moved} B of ${formatBytes(u.moved)}`),
     ],
   ];
+}
+
+/** The first 2 s of the bursts through 1, 2 and 3 nodes, each group's bytes together. */
+function startErrors(accuracies: Accuracy[]): string {
+  const starts = accuracies.flatMap((a) => a.starts);
+  return [1, 2, 3].map((nodes) => {
+    const group = starts.filter((s) => s.nodes === nodes);
+    const moved = group.reduce((sum, s) => sum + s.moved, 0);
+    return pct(moved / group.reduce((sum, s) => sum + s.allowed, 0) - 1);
+  }).join(" / ");
 }
 
 function mean(values: number[]): number {

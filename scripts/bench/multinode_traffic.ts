@@ -3,7 +3,7 @@
  * all three nodes at once, each burst sized to keep the user at its limit for a few seconds,
  * with idle gaps between them.
  */
-import { type Transfer, transfer, type TrojanNode } from "./trojan_transfer.ts";
+import { type FarEnds, type Transfer, transfer, type TrojanNode } from "./trojan_transfer.ts";
 
 /** A user as the traffic sees it: limits in bytes/s (0: none, so no traffic that way). */
 export interface BenchUser {
@@ -38,7 +38,7 @@ const BURST_S = [3, 10];
 export async function userTraffic(
   user: BenchUser,
   nodes: TrojanNode[],
-  sinkPort: number,
+  ends: FarEnds,
   untilMs: number,
   random: () => number,
   transfers: Transfer[],
@@ -62,7 +62,7 @@ export async function userTraffic(
       const sum = weights.reduce((a, b) => a + b, 0);
       chosen.forEach((node, i) => {
         const length = Math.max(1024, Math.round(limit * seconds * weights[i] / sum));
-        running.push(transfer(node, user.name, user.token, sinkPort, direction, length));
+        running.push(transfer(node, user.name, user.token, ends, direction, length));
       });
     }
     await Promise.all(running.map((done) => done.then((t) => transfers.push(t))));

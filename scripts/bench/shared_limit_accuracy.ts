@@ -13,10 +13,22 @@ export interface Accuracy {
   /** Windows with no tunnel of the user opening or closing in them or in the settle time before. */
   steadyWindows: number;
   steadyError: number;
+  /** The first `settleMs` of every span that lasted that long (not in the above). */
+  starts: BurstStart[];
   /** The lowest and highest single window. */
   worstLow: number;
   worstHigh: number;
 }
+
+/** The first moments of one busy span: through how many nodes it began, what moved, and allowed. */
+export interface BurstStart {
+  nodes: number;
+  moved: number;
+  allowed: number;
+}
+
+/** Tunnels opened within this long of each other count as one burst's start. */
+const SAME_START_MS = 200;
 
 /** Times when at least one of `transfers` was open, merged into spans. */
 function busySpans(transfers: Transfer[]): [number, number][] {
@@ -51,10 +63,21 @@ export function sharedLimitAccuracy(
   let steadyMoved = 0;
   const errors: number[] = [];
   let steadyWindows = 0;
+  const bytesIn = (from: number, to: number) =>
+    transfers.reduce((sum, t) => sum + t.counter.between(from, to), 0);
+  const starts: BurstStart[] = [];
   for (const [start, end] of busySpans(transfers)) {
+    if (end - start >= settleMs) {
+      const first = transfers.filter((t) => Math.abs(t.counter.started - start) <= SAME_START_MS);
+      starts.push({
+        nodes: new Set(first.map((t) => t.node)).size,
+        moved: bytesIn(start, start + settleMs),
+        allowed: limit * settleMs / 1000,
+      });
+    }
     for (let from = start + settleMs; from + windowMs <= end; from += windowMs) {
       const to = from + windowMs;
-      const bytes = transfers.reduce((sum, t) => sum + t.counter.between(from, to), 0);
+      const bytes = bytesIn(from, to);
       moved += bytes;
       errors.push(bytes / allowed - 1);
       if (!edges.some((edge) => edge > from - settleMs && edge < to)) {
@@ -68,6 +91,7 @@ export function sharedLimitAccuracy(
     error: moved / (allowed * errors.length) - 1,
     steadyWindows,
     steadyError: steadyMoved / (allowed * steadyWindows) - 1,
+    starts,
     worstLow: errors.length ? Math.min(...errors) : NaN,
     worstHigh: errors.length ? Math.max(...errors) : NaN,
   };
