@@ -216,8 +216,7 @@ Accuracy: every 2 s window (laid end to end) during which the user had a tunnel 
 from 2 s after it started moving; error = bytes moved in those windows ÷ what the limit allows
 − 1, per user and direction. "Steady" leaves out the windows with a tunnel of the user opening
 or closing in them or in the 2 s before: the time the shares take to follow. "First 2 s of a
-burst" is the time left out, on its own; a node's bucket starts with a second's worth of its
-share, so +50% there is by design. Usage: the bytes the clients sent and received, per user,
+burst" is the time left out, on its own. Usage: the bytes the clients sent and received, per user,
 against \`user list --json\` once the nodes flushed.
 
 ${markdownTable(summary)}
@@ -238,10 +237,11 @@ ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared by the nodes
 What it shows: once the nodes have each other's reports the split holds the limit within about
 1% (steady windows). Around a tunnel closing the user gets less than the limit: the closing
 node reports at once, but the others take over its share only at their next beat, up to a
-second later. At the start of a burst through several nodes the user gets more: while a user is
-idle everywhere each node keeps the whole limit for them (an idle node keeps the limit ÷ (active
-nodes + 1)), so until the nodes' first beats a burst through three nodes at once gets up to
-three limits, and three buckets' worth on top. Usage is exact: every byte once, on every run.
+second later. The first 2 s of a burst go over by what the buckets hold: while a user is idle
+everywhere each node keeps an even split of the limit (a third each here), with a second's
+worth of it in its bucket, so a burst through all three nodes at once gets up to one second of
+the limit extra (+50% over 2 s), through one node a third of that; a node that sees a user's
+first tunnel beats at once and gets the whole limit if it is alone. Usage is exact: every byte once, on every run.
 `;
     await writeSection(`${ROOT}docs/BENCHMARKS.md`, HEADING, section);
     console.log("wrote docs/BENCHMARKS.md");

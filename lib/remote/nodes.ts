@@ -17,8 +17,9 @@ export const NODE_ALIVE_MS = 3000;
 /** How often a node beats. */
 export const BEAT_MS = 1000;
 /**
- * How often a node looks for users it reported busy whose connections here all closed: it
- * then beats at once, so the others take over the share within a beat, not two.
+ * How often a node looks for users it reported busy whose connections here all closed, or
+ * users it did not report who opened one: it then beats at once, so the shares follow within
+ * a beat, not two.
  */
 const IDLE_CHECK_MS = 100;
 
@@ -37,6 +38,13 @@ export interface UserLoad {
 export interface PeerLoad extends UserLoad {
   node: string;
   openConns: number;
+}
+
+/** What a heartbeat brings back: the other live nodes' loads, and how many nodes are alive. */
+export interface Heartbeat {
+  peers: PeerLoad[];
+  /** Nodes alive, this one included. */
+  nodesAlive: number;
 }
 
 /** What a node writes every second. */
@@ -83,8 +91,8 @@ export interface NodeRegistry {
    * within {@linkcode NODE_ALIVE_MS}) and is not this run; nothing is written then.
    */
   register(beat: NodeBeat): Promise<{ seenMsAgo: number; startedAt: number } | undefined>;
-  /** Writes the beat and returns the loads of the other nodes alive. */
-  heartbeat(beat: NodeBeat): Promise<PeerLoad[]>;
+  /** Writes the beat and returns the loads of the other nodes alive, and their count. */
+  heartbeat(beat: NodeBeat): Promise<Heartbeat>;
   /** Every node registered, alive or not, by name. */
   nodes(): Promise<NodeInfo[]>;
   /** Usage per user and node, by user then node. */
@@ -173,10 +181,14 @@ export class NodeLink {
     }
   }
 
+  /**
+   * Beats at once when a user reported busy here has no connection left (the others take over
+   * the share), or a user not reported has one (this node takes more than an idle slot).
+   */
   #beatIfIdle(): void {
-    if (this.#reported.size === 0 || this.#round) return;
+    if (this.#round) return;
     for (const account of this.#options.accounts.list()) {
-      if (this.#reported.has(account.user.id) && account.sessions.size === 0) {
+      if (this.#reported.has(account.user.id) !== account.sessions.size > 0) {
         return this.#tick();
       }
     }
@@ -211,9 +223,9 @@ export class NodeLink {
     const beat = this.#beat();
     this.#reported = new Set(beat.loads.map((l) => l.userId));
     try {
-      const peers = await o.registry.heartbeat(beat);
+      const { peers, nodesAlive } = await o.registry.heartbeat(beat);
       o.health.up();
-      o.limits.apply(beat.loads, peers);
+      o.limits.apply(beat.loads, peers, nodesAlive);
     } catch (error) {
       // Unreachable: the shares and connection counts of the last beat stay as they are.
       o.health.down(error);

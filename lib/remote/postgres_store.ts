@@ -28,7 +28,7 @@ import type {
   UserLimits,
   UserStore,
 } from "./user_store.ts";
-import type { NodeBeat, NodeInfo, NodeRegistry, NodeUsage, PeerLoad } from "./nodes.ts";
+import type { Heartbeat, NodeBeat, NodeInfo, NodeRegistry, NodeUsage } from "./nodes.ts";
 import { NODE_ALIVE_MS } from "./nodes.ts";
 
 /** The channel a change to users is announced on. */
@@ -458,10 +458,11 @@ export class PostgresStore implements UserStore, NodeRegistry {
     }
   }
 
-  async heartbeat(beat: NodeBeat): Promise<PeerLoad[]> {
-    const rows = await this.#sql.begin(async (sql) => {
+  async heartbeat(beat: NodeBeat): Promise<Heartbeat> {
+    const [rows, [alive]] = await this.#sql.begin(async (sql) => {
       await this.#beat(sql, beat);
-      return await sql`
+      return [
+        await sql`
         SELECT COALESCE(l.user_id, c.user_id) AS user_id, COALESCE(l.node, c.node) AS node,
           COALESCE(c.open_conns, 0) AS open_conns, COALESCE(l.rate_up, 0) AS rate_up,
           COALESCE(l.rate_down, 0) AS rate_down, COALESCE(l.hungry_up, FALSE) AS hungry_up,
@@ -471,10 +472,14 @@ export class PostgresStore implements UserStore, NodeRegistry {
                    WHERE open_conns > 0 AND node <> ${beat.name}) c
           ON c.user_id = l.user_id AND c.node = l.node
         JOIN nodes h ON h.name = COALESCE(l.node, c.node) AND h.seen_at > now() - ${
-        this.#sql.unsafe(ALIVE)
-      }`;
+          this.#sql.unsafe(ALIVE)
+        }`,
+        await sql`SELECT count(*)::int AS n FROM nodes WHERE seen_at > now() - ${
+          this.#sql.unsafe(ALIVE)
+        }`,
+      ];
     });
-    return rows.map((r) => ({
+    const peers = rows.map((r) => ({
       userId: r.user_id as number,
       node: r.node as string,
       openConns: r.open_conns as number,
@@ -483,6 +488,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
       hungryUp: r.hungry_up as boolean,
       hungryDown: r.hungry_down as boolean,
     }));
+    return { peers, nodesAlive: alive.n as number };
   }
 
   async nodes(): Promise<NodeInfo[]> {

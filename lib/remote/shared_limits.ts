@@ -22,14 +22,17 @@ export interface Demand {
 }
 
 /**
- * This node's share of `limit` (bytes/s), given its demand and the other nodes'. An idle node
- * keeps an equal slot for a connection that may come; a lone active node gets all of it.
+ * This node's share of `limit` (bytes/s), given its demand and the other nodes', of `nodes`
+ * alive. An idle node keeps an equal slot for a connection that may come: one of the active
+ * nodes' plus its own, or, while the user is idle everywhere, an even split among all nodes
+ * (so a burst through all of them at once starts at the limit, not at a limit per node). A
+ * lone active node gets all of it.
  *
  * @example shareOf(2_000_000, { rate: 0, hungry: true, active: true }, []) // 2_000_000
  */
-export function shareOf(limit: number, mine: Demand, others: Demand[]): number {
+export function shareOf(limit: number, mine: Demand, others: Demand[], nodes = 1): number {
   const active = others.filter((d) => d.active);
-  if (!mine.active) return limit / (active.length + 1);
+  if (!mine.active) return limit / (active.length > 0 ? active.length + 1 : Math.max(1, nodes));
   const all = [mine, ...active];
   const wants = all.map((d) => d.hungry ? Infinity : d.rate * HEADROOM);
   const order = wants.map((_, i) => i).sort((a, b) => wants[a] - wants[b]);
@@ -49,7 +52,8 @@ export function shareOf(limit: number, mine: Demand, others: Demand[]): number {
  * @example
  * const limits = new SharedLimits(accounts);
  * const mine = limits.measure();
- * limits.apply(mine, await registry.heartbeat({ ...beat, loads: mine }));
+ * const { peers, nodesAlive } = await registry.heartbeat({ ...beat, loads: mine });
+ * limits.apply(mine, peers, nodesAlive);
  */
 export class SharedLimits {
   readonly #accounts: Accounts;
@@ -91,8 +95,11 @@ export class SharedLimits {
     return loads;
   }
 
-  /** Sets every account's share of its limits and the connections open on other nodes. */
-  apply(mine: UserLoad[], peers: PeerLoad[]): void {
+  /**
+   * Sets every account's share of its limits and the connections open on other nodes, of
+   * `nodesAlive` nodes (this one included).
+   */
+  apply(mine: UserLoad[], peers: PeerLoad[], nodesAlive = 1): void {
     const own = new Map(mine.map((l) => [l.userId, l]));
     const others = new Map<number, PeerLoad[]>();
     for (const peer of peers) {
@@ -117,6 +124,7 @@ export class SharedLimits {
           limit,
           demand(load?.[`rate${dir}`] ?? 0, load?.[`hungry${dir}`] ?? false, activeHere),
           theirs.map((p) => demand(p[`rate${dir}`], p[`hungry${dir}`], peerActive(p))),
+          nodesAlive,
         ) / limit;
       account.setShare(share(account.user.upLimit, "Up"), share(account.user.downLimit, "Down"));
     }

@@ -79,7 +79,10 @@ pgTest("a heartbeat returns the other live nodes' loads", async (store) => {
   await store.register(beat("n2"));
   await store.addUsage([{ id: alice.id, up: 0, down: 0, openConns: 2 }], { node: "n2", seq: 1 });
   await store.heartbeat(beat("n2", [{ userId: alice.id, rateDown: 500 }]));
-  const peers = await store.heartbeat(beat("n1", [{ userId: alice.id, rateDown: 100 }]));
+  const { peers, nodesAlive } = await store.heartbeat(
+    beat("n1", [{ userId: alice.id, rateDown: 100 }]),
+  );
+  assertEquals(nodesAlive, 2);
   assertEquals(peers.map((p) => [p.node, p.userId, p.openConns, p.rateDown, p.hungryDown]), [[
     "n2",
     alice.id,
