@@ -11,7 +11,7 @@
  * `deno test` and `deno compile` (into the binary's metadata) all read, so the tasks, the test
  * harness and the compiled programs agree without a flag (tests/ship/compile_test.ts checks).
  */
-import { formatHostPort } from "../protocol/address.ts";
+import { encodeAddress, formatHostPort } from "../protocol/address.ts";
 import type { Destination } from "../protocol/address.ts";
 
 /** Largest datagram a socket receives in one call (the IPv4 UDP maximum, rounded up). */
@@ -53,6 +53,28 @@ export function sourceOf(addr: Deno.Addr): Destination {
     ? hostname.slice(7)
     : hostname;
   return { host, port };
+}
+
+/**
+ * Datagram sources encoded as on the wire (ATYP ADDR PORT, IPv4-mapped written as IPv4),
+ * remembering the last one: replies mostly come from one source.
+ *
+ * @example writer.push(sources.encode(from), datagram);
+ */
+export class SourceEncoder {
+  #hostname = "";
+  #port = -1;
+  #bytes: Uint8Array = new Uint8Array(0);
+
+  encode(addr: Deno.Addr): Uint8Array {
+    const { hostname, port } = addr as Deno.NetAddr;
+    if (hostname !== this.#hostname || port !== this.#port) {
+      this.#bytes = encodeAddress(sourceOf(addr));
+      this.#hostname = hostname;
+      this.#port = port;
+    }
+    return this.#bytes;
+  }
 }
 
 /** `host:port` of a datagram's source, for logs. */

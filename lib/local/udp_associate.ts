@@ -4,10 +4,11 @@
  * the client that asked may send (its IP, and its port once known); fragments are dropped; the
  * association ends with its TCP control connection, or when the remote closes the tunnel.
  */
-import { formatHostPort } from "../protocol/address.ts";
+import { addressLength, formatHostPort } from "../protocol/address.ts";
+import { AddressDecoder } from "../protocol/address_memo.ts";
 import type { Destination } from "../protocol/address.ts";
 import { encodeReply, Reply } from "../protocol/socks5.ts";
-import { decodeSocksDatagram, encodeSocksDatagram } from "../protocol/socks5_udp.ts";
+import { socksDatagram } from "../protocol/socks5_udp.ts";
 import { encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
 import { TrojanCommand } from "../protocol/trojan.ts";
 import type { Peer } from "../common/peer.ts";
@@ -101,25 +102,34 @@ export async function udpAssociate(
     end("client-reset");
   }
 
+  // The last source checked, so a flow from the client is compared as two values.
+  let checked: { hostname: string; port: number; ok: boolean } = {
+    hostname: "",
+    port: 0,
+    ok: false,
+  };
   const fromClient = (from: Deno.Addr): boolean => {
+    const { hostname, port } = from as Deno.NetAddr;
+    if (hostname === checked.hostname && port === checked.port && clientPort !== 0) {
+      return checked.ok;
+    }
     const source = sourceOf(from);
     const ip = source.host === client.host ? clientIp : ipBytes(source.host);
     if (!ip || ip.some((byte, i) => byte !== clientIp[i])) return false;
     if (clientPort === 0) clientPort = source.port;
-    return source.port === clientPort;
+    checked = { hostname, port, ok: source.port === clientPort };
+    return checked.ok;
   };
 
   const inward = async () => {
-    const how = await eachFrame(tunnel, async ({ destination, payload }) => {
+    const app: Deno.NetAddr = { transport: "udp", hostname: client.host, port: clientPort };
+    const how = await eachFrame(tunnel, async ({ address, payload }) => {
       if (payload.length > MAX_UDP_PAYLOAD) {
         return drops.drop("reply too large", `${payload.length} bytes`);
       }
+      app.port = clientPort;
       try {
-        await socket.send(encodeSocksDatagram(destination, payload), {
-          transport: "udp",
-          hostname: client.host,
-          port: clientPort,
-        });
+        await socket.send(socksDatagram(address, payload), app);
       } catch (error) {
         if (reason) return false;
         return drops.drop("send to the app failed", (error as Error).message);
@@ -134,27 +144,31 @@ export async function udpAssociate(
   };
 
   const outward = async () => {
+    const decoder = new AddressDecoder();
     await receiveEach(socket, async (datagram, from) => {
       if (!fromClient(from)) return drops.drop("not from the client", formatSource(from));
-      let decoded;
+      let destination: Destination;
+      let address: Uint8Array;
       try {
-        decoded = decodeSocksDatagram(datagram);
+        const length = datagram.length < 4 ? null : addressLength(datagram, 3);
+        if (length === null) return drops.drop("truncated", `${datagram.length} bytes`);
+        address = datagram.subarray(3, 3 + length);
+        destination = decoder.decode(address);
       } catch (error) {
         return drops.drop("malformed", (error as Error).message);
       }
-      if (!decoded) return drops.drop("truncated", `${datagram.length} bytes`);
-      const { frag, destination, payload } = decoded.value;
+      const frag = datagram[2];
       if (frag !== 0) return drops.drop("fragment", `FRAG ${frag}`);
+      const payload = datagram.subarray(3 + address.length);
       if (payload.length > MAX_UDP_PAYLOAD) {
         return drops.drop("too large", `${payload.length} bytes`);
       }
-      const frame = encodeTrojanFrame(destination, payload);
       if (writer) {
-        if (!writer.push(frame, payload.length)) drops.drop("tunnel busy");
+        if (!writer.push(address, payload)) drops.drop("tunnel busy");
         return;
       }
       try {
-        await sendHeader(destination, frame);
+        await sendHeader(destination, encodeTrojanFrame(destination, payload));
       } catch {
         end("server-reset");
         return false;

@@ -100,6 +100,31 @@ export function encodeAddress({ host, port }: Destination): Uint8Array {
 }
 
 /**
+ * Length of the ATYP + DST.ADDR + DST.PORT starting at `offset`, without decoding it; `null`
+ * when more bytes are needed.
+ *
+ * @throws {ProtocolError} with code 0x08 for an unknown address type, 0x01 for an empty domain
+ * @example addressLength(Uint8Array.of(1, 127, 0, 0, 1, 0, 53)) // 7
+ */
+export function addressLength(bytes: Uint8Array, offset = 0): number | null {
+  if (bytes.length <= offset) return null;
+  const atyp = bytes[offset];
+  let length: number;
+  if (atyp === ATYP.ipv4) length = 7;
+  else if (atyp === ATYP.ipv6) length = 19;
+  else if (atyp === ATYP.domain) {
+    if (bytes.length < offset + 2) return null;
+    if (bytes[offset + 1] === 0) {
+      throw new ProtocolError("expected a domain of 1 to 255 bytes, got 0", 0x01);
+    }
+    length = 4 + bytes[offset + 1];
+  } else {
+    throw new ProtocolError(`expected address type 1, 3 or 4, got ${atyp}`, 0x08);
+  }
+  return bytes.length < offset + length ? null : length;
+}
+
+/**
  * Decodes ATYP + DST.ADDR + DST.PORT starting at `offset`; `null` when more bytes are needed.
  *
  * @throws {ProtocolError} with code 0x08 for an unknown address type or a domain that is not

@@ -44,7 +44,16 @@ export function decodeSocksDatagram(bytes: Uint8Array): Decoded<SocksDatagram> |
  * @example await udp.send(encodeSocksDatagram({ host: "127.0.0.1", port: 53 }, query), app)
  */
 export function encodeSocksDatagram(destination: Destination, payload: Uint8Array): Uint8Array {
-  const address = encodeAddress(destination);
+  return socksDatagram(encodeAddress(destination), payload);
+}
+
+/**
+ * A whole datagram (RSV 0, FRAG 0) from an address already encoded (ATYP ADDR PORT, as a
+ * Trojan frame carries it) and a payload.
+ *
+ * @example await udp.send(socksDatagram(frame.address, frame.payload), app)
+ */
+export function socksDatagram(address: Uint8Array, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(3 + address.length + payload.length);
   out.set(address, 3);
   out.set(payload, 3 + address.length);

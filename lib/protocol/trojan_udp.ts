@@ -4,7 +4,7 @@
  * decoder returns `null` until a frame is whole; a frame is at most {@linkcode MAX_FRAME}
  * bytes, which bounds what a reader ever buffers.
  */
-import { decodeAddress, encodeAddress } from "./address.ts";
+import { addressLength, decodeAddress, encodeAddress } from "./address.ts";
 import type { Destination } from "./address.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Decoded } from "./errors.ts";
@@ -33,22 +33,64 @@ export interface TrojanDatagram {
  * @example const datagram = await tunnel.readFrame(decodeTrojanFrame);
  */
 export function decodeTrojanFrame(bytes: Uint8Array): Decoded<TrojanDatagram> | null {
-  const address = decodeAddress(bytes);
-  if (!address) return null;
-  const at = address.consumed;
+  const frame = splitTrojanFrame(bytes);
+  if (!frame) return null;
+  const destination = decodeAddress(frame.address)!.value;
+  return { value: { destination, payload: frame.payload }, consumed: frame.end };
+}
+
+/** One frame as views into the wire bytes: the encoded address (ATYP ADDR PORT), the payload. */
+export interface RawTrojanFrame {
+  address: Uint8Array;
+  payload: Uint8Array;
+  /** Where the frame ends in the bytes given. */
+  end: number;
+}
+
+/**
+ * Finds the frame starting at `offset` without decoding its address (see `AddressDecoder`);
+ * `null` while more bytes are needed. Refuses what {@linkcode decodeTrojanFrame} refuses, but
+ * for a domain that is not UTF-8, which only decoding the address finds.
+ *
+ * @throws {ProtocolError} for an unknown address type, a zero-length domain or a missing CRLF
+ * @example for (let f; (f = splitTrojanFrame(bytes, at)); at = f.end) relay(f.address, f.payload);
+ */
+export function splitTrojanFrame(bytes: Uint8Array, offset = 0): RawTrojanFrame | null {
+  const length = addressLength(bytes, offset);
+  if (length === null) return null;
+  const at = offset + length;
   if (bytes.length < at + 4) return null;
   if (bytes[at + 2] !== 0x0d || bytes[at + 3] !== 0x0a) {
     throw new ProtocolError(
       `expected CRLF after the UDP frame's length, got bytes ${bytes[at + 2]} ${bytes[at + 3]}`,
     );
   }
-  const length = (bytes[at] << 8) | bytes[at + 1];
-  const end = at + 4 + length;
+  const end = at + 4 + ((bytes[at] << 8) | bytes[at + 1]);
   if (bytes.length < end) return null;
-  return {
-    value: { destination: address.value, payload: bytes.subarray(at + 4, end) },
-    consumed: end,
-  };
+  return { address: bytes.subarray(offset, at), payload: bytes.subarray(at + 4, end), end };
+}
+
+/**
+ * Writes one frame from an encoded address and a payload (at most 65535 bytes) into `out` at
+ * `at`, which must have room for `address.length + 4 + payload.length` bytes.
+ *
+ * @returns where the frame ends in `out`
+ * @example const end = writeTrojanFrame(buffer, used, address, payload);
+ */
+export function writeTrojanFrame(
+  out: Uint8Array,
+  at: number,
+  address: Uint8Array,
+  payload: Uint8Array,
+): number {
+  out.set(address, at);
+  at += address.length;
+  out[at] = payload.length >> 8;
+  out[at + 1] = payload.length & 0xff;
+  out[at + 2] = 0x0d;
+  out[at + 3] = 0x0a;
+  out.set(payload, at + 4);
+  return at + 4 + payload.length;
 }
 
 /**
@@ -63,11 +105,6 @@ export function encodeTrojanFrame(destination: Destination, payload: Uint8Array)
   }
   const address = encodeAddress(destination);
   const out = new Uint8Array(address.length + 4 + payload.length);
-  out.set(address);
-  out[address.length] = payload.length >> 8;
-  out[address.length + 1] = payload.length & 0xff;
-  out[address.length + 2] = 0x0d;
-  out[address.length + 3] = 0x0a;
-  out.set(payload, address.length + 4);
+  writeTrojanFrame(out, 0, address, payload);
   return out;
 }

@@ -6,14 +6,14 @@
  * meters limit and count both directions exactly as they do for a TCP relay.
  */
 import { formatHostPort } from "../protocol/address.ts";
-import { encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
+import { MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
 import type { Peer } from "../common/peer.ts";
 import type { Meter } from "../common/relay.ts";
 import { watchIdle } from "../common/idle.ts";
 import { logger } from "../common/logging.ts";
 import { UdpDrops } from "../common/udp_drops.ts";
 import { eachFrame, FrameWriter } from "../common/udp_frames.ts";
-import { bindUdpAnywhere, closeUdp, receiveEach, sourceOf } from "../common/udp_socket.ts";
+import { bindUdpAnywhere, closeUdp, receiveEach, SourceEncoder } from "../common/udp_socket.ts";
 import { DialError } from "./destination.ts";
 import type { UdpResolver } from "./udp_resolver.ts";
 
@@ -88,6 +88,8 @@ export async function relayUdp(
   if (controller.signal.aborted) onAbort();
 
   const outward = async () => {
+    // Where the last datagram went, so the next one to the same place reuses the address.
+    let to: Deno.NetAddr = { transport: "udp", hostname: "", port: 0 };
     const how = await eachFrame(tunnel, async ({ destination, payload }) => {
       if (result.destination === "-") result.destination = formatHostPort(destination);
       if (payload.length > MAX_UDP_PAYLOAD) {
@@ -96,7 +98,8 @@ export async function relayUdp(
       if (destination.port === 0) return drops.drop("port 0");
       let hostname: string;
       try {
-        hostname = await options.resolver.resolve(destination);
+        const resolved = options.resolver.resolve(destination);
+        hostname = typeof resolved === "string" ? resolved : await resolved;
       } catch (error) {
         if (!(error instanceof DialError)) throw error;
         return drops.drop(error.kind, error.message);
@@ -104,8 +107,11 @@ export async function relayUdp(
       const wait = idle.up.take(payload.length, controller.signal);
       if (wait) await wait;
       if (ended) return false;
+      if (to.hostname !== hostname || to.port !== destination.port) {
+        to = { transport: "udp", hostname, port: destination.port };
+      }
       try {
-        await socket.send(payload, { transport: "udp", hostname, port: destination.port });
+        await socket.send(payload, to);
       } catch (error) {
         if (ended) return false;
         return drops.drop("send failed", (error as Error).message);
@@ -132,6 +138,7 @@ export async function relayUdp(
     failed: () => end("client-reset"),
   });
   const inward = async () => {
+    const sources = new SourceEncoder();
     const error = await receiveEach(socket, async (datagram, from) => {
       if (datagram.length > MAX_UDP_PAYLOAD) {
         drops.drop("reply too large", `${datagram.length} bytes`);
@@ -140,9 +147,7 @@ export async function relayUdp(
       const wait = idle.down.take(datagram.length, controller.signal);
       if (wait) await wait;
       if (ended) return false;
-      if (!writer.push(encodeTrojanFrame(sourceOf(from), datagram), datagram.length)) {
-        drops.drop("tunnel busy");
-      }
+      if (!writer.push(sources.encode(from), datagram)) drops.drop("tunnel busy");
     });
     if (!ended) {
       log.debug("{client}: UDP receive failed: {error}", { client: options.client, error });

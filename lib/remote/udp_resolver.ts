@@ -29,6 +29,9 @@ interface Entry {
 export class UdpResolver {
   readonly #policy: DestinationPolicy;
   readonly #names = new Map<string, Entry>();
+  /** The last IP literal checked, and whether the policy allows it. */
+  #literal = "";
+  #allowed = false;
 
   constructor(policy: DestinationPolicy) {
     this.#policy = policy;
@@ -42,9 +45,12 @@ export class UdpResolver {
    */
   resolve(destination: Destination): Promise<string> | string {
     const { host } = destination;
+    if (host === this.#literal) return this.#checked(host);
     if (isIPv4(host) || isIPv6(host)) {
-      if (isAllowed(host, this.#policy)) return host;
-      throw new DialError(`${host} is in a range this server does not serve`, "not-allowed");
+      // The policy is fixed for the server's life: the same literal gets the same answer.
+      this.#literal = host;
+      this.#allowed = isAllowed(host, this.#policy);
+      return this.#checked(host);
     }
     const now = Date.now();
     const known = this.#names.get(host);
@@ -55,5 +61,10 @@ export class UdpResolver {
     answer.catch(() => {}); // a refusal is cached too; whoever awaits it sees it
     this.#names.set(host, { answer, expires: now + TTL_MS });
     return answer;
+  }
+
+  #checked(ip: string): string {
+    if (this.#allowed) return ip;
+    throw new DialError(`${ip} is in a range this server does not serve`, "not-allowed");
   }
 }

@@ -1,4 +1,5 @@
 import {
+  addressLength,
   ATYP,
   decodeAddress,
   encodeAddress,
@@ -400,4 +401,16 @@ Deno.test("decodeAddress refuses a domain that is not UTF-8 with 0x08, once it i
   assertEquals(error.code, 0x08);
   const truncated = bytes([0x03, 3, 0x61, 0xc3, 0x61, 0, 80]); // a lone lead byte
   assertEquals(assertThrows(() => decodeAddress(truncated), ProtocolError).code, 0x08);
+});
+
+Deno.test("addressLength measures each address type without decoding; null until whole", () => {
+  for (const host of ["127.0.0.1", "::1", "localhost"]) {
+    const wire = bytes([9, 9], encodeAddress({ host, port: 53 }), [7]);
+    assertEquals(addressLength(wire, 2), wire.length - 3, host);
+    for (let n = 0; n < wire.length - 1; n++) {
+      assertEquals(addressLength(wire.subarray(0, n), 2), null, `${host}: ${n} bytes`);
+    }
+  }
+  assertThrows(() => addressLength(bytes([5, 1, 2])), ProtocolError, "address type");
+  assertThrows(() => addressLength(bytes([3, 0, 0, 53])), ProtocolError, "domain");
 });

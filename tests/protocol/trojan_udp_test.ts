@@ -3,7 +3,10 @@ import {
   encodeTrojanFrame,
   MAX_FRAME,
   MAX_UDP_PAYLOAD,
+  splitTrojanFrame,
+  writeTrojanFrame,
 } from "../../lib/protocol/trojan_udp.ts";
+import { encodeAddress } from "../../lib/protocol/address.ts";
 import type { TrojanDatagram } from "../../lib/protocol/trojan_udp.ts";
 import { ProtocolError } from "../../lib/protocol/errors.ts";
 import { assertEquals, assertThrows, bytes } from "../_assert.ts";
@@ -128,4 +131,43 @@ Deno.test("encodeTrojanFrame refuses a payload LENGTH cannot hold", () => {
     ProtocolError,
     "65535",
   );
+});
+
+Deno.test("splitTrojanFrame finds every frame of a read in place, with its address as encoded", () => {
+  const wire = bytes(...vectors.map(([, , frame]) => frame));
+  let at = 0;
+  for (const [name, { destination, payload }] of vectors) {
+    const frame = splitTrojanFrame(wire, at)!;
+    assertEquals(frame.address, encodeAddress(destination), name);
+    assertEquals(frame.payload, payload, name);
+    assertEquals(frame.payload.buffer, wire.buffer, `${name}: a view, not a copy`);
+    at = frame.end;
+  }
+  assertEquals(at, wire.length);
+  assertEquals(splitTrojanFrame(wire, at), null);
+});
+
+Deno.test("splitTrojanFrame returns null at every truncated prefix and refuses what decode does", () => {
+  for (const [name, , wire] of vectors) {
+    for (let n = 0; n < wire.length; n++) {
+      assertEquals(splitTrojanFrame(wire.slice(0, n)), null, `${name}: prefix of ${n} bytes`);
+    }
+  }
+  for (const atyp of [0, 5]) {
+    assertThrows(() => splitTrojanFrame(bytes([atyp, 127, 0, 0, 1])), ProtocolError, "type");
+  }
+  assertThrows(() => splitTrojanFrame(bytes([3, 0, 0, 7, 0, 1], CRLF, [1])), ProtocolError);
+  assertThrows(
+    () => splitTrojanFrame(bytes([1, 127, 0, 0, 1, 0, 7, 0, 1, 0, 0, 1])),
+    ProtocolError,
+  );
+});
+
+Deno.test("writeTrojanFrame writes the frames encodeTrojanFrame makes, one after another", () => {
+  const out = new Uint8Array(1024);
+  let at = 0;
+  for (const [, { destination, payload }] of vectors) {
+    at = writeTrojanFrame(out, at, encodeAddress(destination), payload);
+  }
+  assertEquals(out.subarray(0, at), bytes(...vectors.map(([, , frame]) => frame)));
 });
