@@ -39,7 +39,7 @@ import type { Row } from "./bench/report.ts";
 import { udpLoad } from "./bench/udp_load.ts";
 import { UDP_SECTION, udpCells, udpSection } from "./bench/udp_report.ts";
 import type { UdpRow } from "./bench/udp_report.ts";
-import { runWan } from "./bench/wan_run.ts";
+import { runWan, WAN_CONTENDERS } from "./bench/wan_run.ts";
 import { readyTunnelMemoryFresh } from "./bench/ready_memory.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -102,7 +102,7 @@ const CONTENDERS: [string, Starter][] = [
   ["local-trojan", startLocalWithTrojan],
 ];
 
-/** Starts a far end (`sink.ts`, `udp_echo.ts`) in its own process. */
+/** Starts a far end (`sink.ts`, `udp_echo.py`) in its own process. */
 function startSink(script = "sink.ts"): Promise<{ port: number; process: Deno.ChildProcess }> {
   return startScript(script);
 }
@@ -235,7 +235,7 @@ async function measureUdp(
 
 /** The UDP rows, one contender at a time, the others paced at the rate trojan delivered. */
 async function runUdp(dir: string, only?: string[]): Promise<void> {
-  const echo = await startSink("udp_echo.ts");
+  const echo = await startSink("udp_echo.py");
   const rows: UdpRow[] = [];
   let paced: { one: number; eight: number } | undefined;
   try {
@@ -265,8 +265,32 @@ async function runUdp(dir: string, only?: string[]): Promise<void> {
   }
 }
 
+/** What `--only` takes: a row's key, or its name as the tables print it. */
+const ROW_KEYS: Record<string, string> = {
+  "shadowsocks-libev": "shadowsocks",
+  "v2ray (trojan)": "v2ray",
+};
+
+/**
+ * The rows `--only` asks for, as keys; exits on a name no table has, which would otherwise
+ * run nothing for it without a word.
+ */
+function onlyKeys(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const known = new Set([...CONTENDERS, ...UDP_CONTENDERS, ...WAN_CONTENDERS].map(([key]) => key));
+  const keys = text.split(",").map((name) => name.trim().toLowerCase()).map((name) =>
+    ROW_KEYS[name] ?? name
+  );
+  const unknown = keys.filter((key) => !known.has(key));
+  if (unknown.length) {
+    console.error(`--only: no row ${unknown.join(", ")}; the rows: ${[...known].join(", ")}`);
+    Deno.exit(2);
+  }
+  return keys;
+}
+
 const started = new Date();
-const only = flags.only?.split(",");
+const only = onlyKeys(flags.only);
 const dir = await Deno.makeTempDir({ prefix: "swiftproxy-bench-" });
 if (flags.udp) {
   try {

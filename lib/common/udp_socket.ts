@@ -1,12 +1,14 @@
 /**
  * UDP sockets for both programs, through `Deno.listenDatagram`.
  *
- * Why not `node:dgram` (which needs no unstable flag): on Deno 2.9.6 its receive path fell
- * behind at once. Measured on loopback with 1400-byte datagrams from a paced Python sender
- * (2 shared cores): at 10 000 datagrams/s `node:dgram` received 1 161 of 30 000 and then
- * nothing more, `Deno.listenDatagram` 23 056; at 20 000/s, 1 161 against 54 291 of 60 000.
- * In an echo loop with 16 in flight the two were close (17 900 vs 14 100 round trips/s), so
- * it is the receive side under load, exactly what a relay needs. `Deno.listenDatagram` needs
+ * Why not `node:dgram` (which needs no unstable flag): it cannot do what it was tried for. Its
+ * `recvBufferSize` is not SO_RCVBUF in Deno 2.9.6 (`ss -m` still shows the 208 KiB default)
+ * but the size of the buffer it allocates for every receive: with 4 MiB it received about
+ * 800 datagrams/s, which fits the "stall" first seen (1 161 datagrams, then nothing more, at
+ * 10 000/s). Without it, it kept up about as well as `Deno.listenDatagram` (29 609 of 30 000
+ * at 10 000/s from a paced Python sender), so there is nothing to gain by switching; neither
+ * API can raise SO_RCVBUF, and what keeps the kernel's buffer from overflowing is a cheap path
+ * per datagram (`udp_frames.ts`). `Deno.listenDatagram` needs
  * the unstable `net` feature: deno.json enables it (`"unstable": ["net"]`), which `deno run`,
  * `deno test` and `deno compile` (into the binary's metadata) all read, so the tasks, the test
  * harness and the compiled programs agree without a flag (tests/ship/compile_test.ts checks).

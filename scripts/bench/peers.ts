@@ -73,8 +73,9 @@ class Child {
 }
 
 /**
- * Starts one of `scripts/bench/` (`sink.ts`, `udp_echo.ts`, `delay_relay.ts`) in its own process
- * with `args`, and waits for the "… on PORT" line it prints once listening.
+ * Starts one of `scripts/bench/` (`sink.ts`, `udp_echo.py`, `delay_relay.ts`) in its own
+ * process with `args` (a `.py` one with `python3`), and waits for the "… on PORT" line it
+ * prints once listening.
  *
  * @throws {Error} when it exits first
  */
@@ -82,8 +83,12 @@ export async function startScript(
   script: string,
   args: string[] = [],
 ): Promise<{ port: number; process: Deno.ChildProcess }> {
-  const process = new Deno.Command(DENO, {
-    args: ["run", "-q", "-P=bench", `${ROOT}scripts/bench/${script}`, ...args],
+  const path = `${ROOT}scripts/bench/${script}`;
+  const [command, ...before] = script.endsWith(".py")
+    ? ["python3"]
+    : [DENO, "run", "-q", "-P=bench"];
+  const process = new Deno.Command(command, {
+    args: [...before, path, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

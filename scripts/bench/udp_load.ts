@@ -1,6 +1,6 @@
 /**
  * The UDP load: SOCKS5 UDP associations through a contender's SOCKS5 port to the UDP echo
- * (`udp_echo.ts`), 1400-byte datagrams, counting what comes back. Two ways to offer load:
+ * (`udp_echo.py`), 1400-byte datagrams, counting what comes back. Two ways to offer load:
  * as fast as the sockets take it (the rate a contender delivers), and paced at a given rate
  * (the loss a contender shows at a rate another one sustains).
  */

@@ -40,7 +40,7 @@ export interface WanOptions {
 const FLOOR = "microsocks, no link";
 
 /** Contenders over the delay relay: SwiftProxy with and without its pool, Trojan, SS. */
-const WAN_CONTENDERS: [string, (dir: string, link: Link) => Promise<Contender>][] = [
+export const WAN_CONTENDERS: [string, (dir: string, link: Link) => Promise<Contender>][] = [
   ["swiftproxy", (dir, link) => startSwiftProxy(dir, [], link)],
   [
     "swiftproxy-nopool",

@@ -3,7 +3,7 @@
  * destination guard per datagram, malformed frames, a disabled user, and a UDP flood against
  * a down limit with the usage it leaves in the database.
  */
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, bytes } from "../_assert.ts";
 import { delay, RemoteFixture } from "../_harness.ts";
 import { serveStrict } from "../hardening/_helpers.ts";
 import { MiB, userRow } from "../limits/_traffic.ts";
@@ -71,6 +71,27 @@ Deno.test("remote UDP: private destinations are refused per datagram; none leave
     assertEquals(await client.receive(300), null);
     assertEquals([echo6.datagrams, echo2.datagrams], [0, 0]);
     assert(await echoes(client), "the association goes on");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("remote UDP: frames in one write are judged one by one; a refused address stays refused", async () => {
+  const client = await TrojanUdpClient.open(remote, "alice:alice-secret");
+  try {
+    const refused = { host: "127.0.0.2", port: echo2.port };
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 4; i++) {
+      // The same refused literal twice in a row, then an allowed one, then refused again.
+      frames.push(encodeTrojanFrame(refused, pattern(10)), encodeTrojanFrame(refused, pattern(10)));
+      frames.push(encodeTrojanFrame(target, pattern(100 + i)));
+    }
+    await client.writeRaw(bytes(...frames));
+    const sizes: (number | undefined)[] = [];
+    for (let i = 0; i < 4; i++) sizes.push((await client.receive(2000))?.payload.length);
+    assertEquals(sizes.sort(), [100, 101, 102, 103]);
+    assertEquals(await client.receive(300), null);
+    assertEquals(echo2.datagrams, 0);
   } finally {
     client.close();
   }
