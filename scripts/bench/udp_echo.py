@@ -1,7 +1,7 @@
 """The UDP benchmark's far end, in its own process: a loopback UDP echo that drops nothing.
 
 Not a Deno script (as sink.ts is for TCP), because Deno cannot set SO_RCVBUF: with Deno's
-default 208 KiB receive buffer (about 76 datagrams of 1400 bytes) the echo itself overflowed
+default 208 KiB receive buffer (about 90 datagrams of 1400 bytes) the echo itself overflowed
 when eight associations had 64 datagrams each in flight, and capped every contender (trojan
 included) at about 8,000 datagrams/s with 1 to 2 % lost at the echo. This socket asks for
 4 MiB (within net.core.rmem_max; nothing system-wide is changed) and does nothing else.
