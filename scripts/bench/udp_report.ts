@@ -86,9 +86,7 @@ ${table}
   datagrams/s it echoed all of them.
 - The load generator, the echo and the proxies share ${machine} (load average ${
     Deno.loadavg()[0].toFixed(1)
-  } when the run ended: the cores were shared with other work, so compare within a run). The
-  echo (\`scripts/bench/udp_echo.py\`) has a 4 MiB receive buffer of its own, so that it is not
-  where datagrams are lost.
+  } when the run ended: the cores were shared with other work, so compare within a run).
 
 Rerun: \`deno task bench --udp\`; \`--only trojan,swiftproxy\` runs some rows (the others:
 \`v2ray\`, \`shadowsocks-libev\`; the others are paced at trojan's rate only when it runs).
