@@ -194,15 +194,16 @@ export class RemoteFixture {
 
 /**
  * Spawns `swiftproxy-local` on a free loopback port (the `--listen` is added) with `args` and
- * `password` in `SWIFTPROXY_PASSWORD`; resolves once the proxy listens.
+ * `password` in `SWIFTPROXY_PASSWORD` (and `env`); resolves once the proxy listens.
  */
 export async function spawnLocal(
   args: string[],
   password = "alice-secret",
+  env: Record<string, string> = {},
 ): Promise<{ program: Program; port: number }> {
   const port = freePort();
   const program = new Program(localArgs("--listen", `127.0.0.1:${port}`, ...args), {
-    env: { SWIFTPROXY_PASSWORD: password },
+    env: { SWIFTPROXY_PASSWORD: password, ...env },
   });
   await program.waitFor(/proxy on/);
   return { program, port };

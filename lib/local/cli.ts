@@ -117,6 +117,9 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError("a password is required: set SWIFTPROXY_PASSWORD (or --password)");
     }
   }
+  // The variables keep these secrets out of `ps`, as SWIFTPROXY_PASSWORD does.
+  options.socksPass ??= Deno.env.get("SWIFTPROXY_SOCKS_PASS");
+  options.uiToken ??= Deno.env.get("SWIFTPROXY_UI_TOKEN") || undefined;
   if (Boolean(options.socksUser) !== (options.socksPass !== undefined)) {
     usageError("options '--socks-user' and '--socks-pass' go together");
   }
@@ -248,14 +251,17 @@ export function localProgram() {
       .option(
         "--socks-pass <password>",
         "password for --socks-user, at least 8 characters (better: a long random one, " +
-          "e.g. from `openssl rand -base64 18`)",
+          "e.g. from `openssl rand -base64 18`, in the SWIFTPROXY_SOCKS_PASS variable)",
       )
       .option("--ui <host:port>", "dashboard address (a web page)", hostPortArg, {
         host: "127.0.0.1",
         port: 9090,
       })
       .option("--no-ui", "do not serve the dashboard")
-      .option("--ui-token <token>", "require this token for the dashboard (generated off loopback)")
+      .option(
+        "--ui-token <token>",
+        "require this token for the dashboard (generated off loopback; or SWIFTPROXY_UI_TOKEN)",
+      )
       .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`),
   ).action(start);
 }

@@ -21,12 +21,17 @@ export class DashboardFixture {
   }
 
   /** Starts `local.ts --ui 127.0.0.1:PORT --config DIR/local.json ...extraArgs`. */
-  static async start(extraArgs: string[] = [], settings?: unknown): Promise<DashboardFixture> {
+  static async start(
+    extraArgs: string[] = [],
+    settings?: unknown,
+    env?: Record<string, string>,
+  ): Promise<DashboardFixture> {
     const dir = await Deno.makeTempDir({ prefix: "swiftproxy-dashboard-" });
     if (settings) await Deno.writeTextFile(`${dir}/local.json`, JSON.stringify(settings));
     const port = freePort();
     const program = new Program(
       localArgs("--ui", `127.0.0.1:${port}`, "--config", `${dir}/local.json`, ...extraArgs),
+      { env },
     );
     await program.waitFor(/dashboard on/);
     return new DashboardFixture(dir, port, program);

@@ -229,13 +229,10 @@ Deno.test("foreign Origin and Host are refused (403), requests and WebSocket upg
   }
 });
 
-Deno.test("--ui-token: requests need the token; the link sets a cookie; /proxy.pac points at the proxy", async () => {
-  const dashboard = await DashboardFixture.start([
-    "--ui-token",
-    "s3cret-token",
-    "--listen",
-    "127.0.0.1:4321",
-  ]);
+Deno.test("--ui-token (here SWIFTPROXY_UI_TOKEN): requests need the token; the link sets a cookie; /proxy.pac points at the proxy", async () => {
+  const dashboard = await DashboardFixture.start(["--listen", "127.0.0.1:4321"], undefined, {
+    SWIFTPROXY_UI_TOKEN: "s3cret-token",
+  });
   try {
     assert(!dashboard.program.output.includes("s3cret-token"), "a given token is not printed");
     const bare = await fetch(`${dashboard.origin}/api/status`);

@@ -64,11 +64,17 @@ async function httpLogin(port: number, source: string, password: string | null):
   return Number(new TextDecoder().decode(reply).slice(9, 12));
 }
 
-/** A local that requires the login; its remote is a closed port, so a passed login gets 502. */
+/**
+ * A local that requires the login (its password in `SWIFTPROXY_SOCKS_PASS`, out of `ps`); its
+ * remote is a closed port, so a passed login gets 502.
+ */
 function startLocal(dir: string): Promise<{ program: Program; port: number }> {
-  const login = ["--socks-user", LOGIN.username, "--socks-pass", LOGIN.password];
   const remote = ["--remote", `127.0.0.1:${freePort()}`, "--user", "alice", "--preconnect", "0"];
-  return spawnLocal([...remote, ...login, ...quietLocalArgs(dir)]);
+  return spawnLocal(
+    [...remote, "--socks-user", LOGIN.username, ...quietLocalArgs(dir)],
+    undefined,
+    { SWIFTPROXY_SOCKS_PASS: LOGIN.password },
+  );
 }
 
 function guardLines(program: Program): string[] {
