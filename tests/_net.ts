@@ -4,12 +4,24 @@
  */
 import { randomBytes, sha256 } from "./_bytes.ts";
 
-/** A free TCP port on 127.0.0.1 (bound and released). */
+/**
+ * Ports handed out for servers a test starts: below Linux's ephemeral range (32768–60999), so
+ * that no outgoing connection of any process takes one between the pick and the server's bind,
+ * as happened with ports the kernel chose for `port: 0`.
+ */
+const FREE_PORTS = { first: 20000, count: 12000 };
+
+/** A free TCP port on 127.0.0.1 (bound and released), outside the ephemeral range. */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
+  for (;;) {
+    const port = FREE_PORTS.first + Math.floor(Math.random() * FREE_PORTS.count);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
 }
 
 /** Closes `conn` unless the runtime already has. */
