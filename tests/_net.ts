@@ -6,15 +6,17 @@ import { randomBytes, sha256 } from "./_bytes.ts";
 
 /**
  * Ports handed out for servers a test starts: below Linux's ephemeral range (32768–60999), so
- * that no outgoing connection of any process takes one between the pick and the server's bind,
- * as happened with ports the kernel chose for `port: 0`.
+ * that no outgoing connection of any process takes one between the pick and the server's bind.
+ * Each test process walks the range from a random start, so a port is not handed out twice
+ * while its server starts, and processes running side by side rarely meet.
  */
-const FREE_PORTS = { first: 20000, count: 12000 };
+const FREE_PORTS = { first: 10000, count: 22000 };
+let nextFreePort = Math.floor(Math.random() * FREE_PORTS.count);
 
 /** A free TCP port on 127.0.0.1 (bound and released), outside the ephemeral range. */
 export function freePort(): number {
   for (;;) {
-    const port = FREE_PORTS.first + Math.floor(Math.random() * FREE_PORTS.count);
+    const port = FREE_PORTS.first + (nextFreePort++ % FREE_PORTS.count);
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
       return port;
