@@ -1,6 +1,14 @@
 /** How the ready-tunnel pool sizes itself: `Demand`, with the time passed in. */
 import { assert, assertEquals } from "../_assert.ts";
-import { Demand, MAX_READY, POOL_DEFAULTS, PRE_LOGIN_BUDGET } from "../../lib/local/tunnel_pool.ts";
+import {
+  Demand,
+  MAX_READY,
+  POOL_DEFAULTS,
+  PRE_LOGIN_BUDGET,
+  ReadyPool,
+  REFILL_DELAY_MS,
+} from "../../lib/local/tunnel_pool.ts";
+import type { Peer } from "../../lib/common/peer.ts";
 import { PRE_LOGIN_PER_SOURCE } from "../../lib/common/handshake_gate.ts";
 
 const options = { ...POOL_DEFAULTS, max: 32 };
@@ -65,4 +73,24 @@ Deno.test("pool: slower dials widen the burst window", () => {
 Deno.test("pool: a full pool stays within its pre-login budget, under the remote's cap", () => {
   assert(MAX_READY < PRE_LOGIN_BUDGET, `${MAX_READY} >= ${PRE_LOGIN_BUDGET}`);
   assert(PRE_LOGIN_BUDGET < PRE_LOGIN_PER_SOURCE, `${PRE_LOGIN_BUDGET} >= ${PRE_LOGIN_PER_SOURCE}`);
+});
+
+Deno.test("pool: a burst's takes refill once, after their own writes, not between them", async () => {
+  let dials = 0;
+  // A tunnel the remote keeps open: its read-ahead never ends.
+  const tunnel = { close() {}, readAhead: () => new Promise<null>(() => {}) } as unknown as Peer;
+  const pool = new ReadyPool(() => {
+    dials++;
+    return Promise.resolve(tunnel);
+  }, options);
+  try {
+    for (let i = 0; i < 8; i++) assertEquals(pool.take(), undefined);
+    assertEquals(dials, 0, "no dial runs inside a take");
+    await new Promise((r) => setTimeout(r, REFILL_DELAY_MS + 50));
+    // One refill for the burst of 8: a quarter more than it took.
+    assertEquals(dials, 10);
+    assertEquals(pool.ready, 10);
+  } finally {
+    pool.close();
+  }
 });
