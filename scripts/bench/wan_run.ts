@@ -148,8 +148,10 @@ Measured by \`deno task bench\`${
 subresources (4 stylesheets, 8 deferred scripts, 48 images; 6–16 KiB each, \`no-store\`)
 spread over four host names, 127.0.0.1–127.0.0.4, through each contender's SOCKS5 port
 (\`--proxy-bypass-list=<-loopback>\`); time from navigation start to the \`load\` event, median of
-${WAN.loads} cold loads (a new browser and profile each, one after another). HTTP/1.1, so up to 6
-connections per host: 24 at once.
+${WAN.loads} cold loads, one after another. Cold: a new browser and profile each (no cache, no
+connection open), which navigates once it has started in full (a blank tab open, then its
+processes idle: under 10 ms of CPU in 200 ms), so the browser's own start is not timed; the
+same for every row. HTTP/1.1, so up to 6 connections per host: 24 at once.
 
 ${markdownTable(pageTable)}
 
