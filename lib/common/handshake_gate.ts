@@ -1,6 +1,7 @@
 /**
  * A cap on connections that have not logged in yet (TLS handshake, tunnel header, refusal,
- * fallback relay), so neither a slowloris flood nor one source can use up sockets.
+ * fallback relay), so neither a slowloris flood nor one source can use up sockets. A source that
+ * has logged in keeps its silent connections (a local's ready tunnels) apart, within a bound.
  */
 import { logger } from "./logging.ts";
 import { sourceKey } from "./source_key.ts";
@@ -13,6 +14,20 @@ const log = logger("guard");
  * far below what it takes to run a server out of file descriptors.
  */
 export const PRE_LOGIN_PER_SOURCE = 64;
+
+/**
+ * Connections that finished TLS and have sent nothing yet (a local's ready tunnels) that a
+ * source which logged in within {@linkcode RECENT_LOGIN_MS} may hold beyond
+ * {@linkcode PRE_LOGIN_PER_SOURCE}: twice what one local's pool keeps. The moment one sends a
+ * byte it counts like any other, so half a header from that address is capped as from anyone.
+ */
+export const READY_PER_SOURCE = 64;
+
+/** How long a login keeps its source's ready connections apart. */
+export const RECENT_LOGIN_MS = 10 * 60_000;
+
+/** Sources whose last login is remembered, at most (the oldest is forgotten first). */
+const LOGINS_KEPT = 10_000;
 
 /** Anything a gate can close: a peer, or a raw socket still in its TLS handshake. */
 export interface Closable {
@@ -37,6 +52,10 @@ export class HandshakeGate {
   readonly perSource: number;
   readonly #waiting = new Map<Closable, string>();
   readonly #bySource = new Map<string, Set<Closable>>();
+  /** Connections kept apart from their source's count ({@linkcode enterSilent}), by source. */
+  readonly #readyBySource = new Map<string, Set<Closable>>();
+  /** When each source last logged in, oldest first. */
+  readonly #logins = new Map<string, number>();
   #evicted = 0;
   #lastWarning = -Infinity;
   #lastSourceWarning = -Infinity;
@@ -53,6 +72,47 @@ export class HandshakeGate {
   enter(peer: Closable, source = ""): void {
     if (this.#waiting.has(peer)) return;
     const key = source && sourceKey(source);
+    this.#makeRoom();
+    this.#enterSource(peer, key);
+  }
+
+  /**
+   * Counts `peer`, whose TLS handshake is done and which has sent nothing yet, as
+   * {@linkcode enter} does, except that a source that logged in recently may hold
+   * {@linkcode READY_PER_SOURCE} of these beyond its cap. Call {@linkcode spoke} at its first
+   * bytes.
+   */
+  enterSilent(peer: Closable, source: string): void {
+    if (this.#waiting.has(peer)) return;
+    const key = sourceKey(source);
+    const ready = this.#readyBySource.get(key);
+    const login = this.#logins.get(key);
+    const recent = login !== undefined && performance.now() - login < RECENT_LOGIN_MS;
+    if (!recent || (ready?.size ?? 0) >= READY_PER_SOURCE) return this.enter(peer, source);
+    this.#makeRoom();
+    this.#waiting.set(peer, key);
+    if (ready) ready.add(peer);
+    else this.#readyBySource.set(key, new Set([peer]));
+  }
+
+  /** `peer` sent its first bytes: from now on it counts against its source's cap. */
+  spoke(peer: Closable): void {
+    const key = this.#waiting.get(peer);
+    if (key === undefined || !this.#readyBySource.get(key)?.has(peer)) return;
+    this.#forgetReady(peer, key);
+    this.#enterSource(peer, key);
+  }
+
+  /** `source` logged in: its silent connections are kept apart for {@linkcode RECENT_LOGIN_MS}. */
+  loggedIn(source: string): void {
+    const key = sourceKey(source);
+    this.#logins.delete(key);
+    this.#logins.set(key, performance.now());
+    if (this.#logins.size > LOGINS_KEPT) this.#logins.delete(this.#logins.keys().next().value!);
+  }
+
+  /** Closes the oldest waiting connection when the whole gate is full. */
+  #makeRoom(): void {
     if (this.max > 0 && this.#waiting.size >= this.max) {
       this.#evict(this.#waiting.keys().next().value!);
       const now = performance.now();
@@ -64,6 +124,10 @@ export class HandshakeGate {
         );
       }
     }
+  }
+
+  /** Counts `peer` against the cap of the source `key`, closing that source's oldest if full. */
+  #enterSource(peer: Closable, key: string): void {
     const same = this.#bySource.get(key);
     if (this.perSource > 0 && same && same.size >= this.perSource) {
       this.#evict(same.values().next().value!);
@@ -88,9 +152,16 @@ export class HandshakeGate {
     const key = this.#waiting.get(peer);
     if (key === undefined) return;
     this.#waiting.delete(peer);
+    this.#forgetReady(peer, key);
     const same = this.#bySource.get(key);
     same?.delete(peer);
     if (same?.size === 0) this.#bySource.delete(key);
+  }
+
+  #forgetReady(peer: Closable, key: string): void {
+    const ready = this.#readyBySource.get(key);
+    if (!ready?.delete(peer)) return;
+    if (ready.size === 0) this.#readyBySource.delete(key);
   }
 
   /**

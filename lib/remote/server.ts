@@ -137,7 +137,9 @@ export class RemoteServer {
     return acceptEach(this.#listener, log, (conn: Deno.TlsConn) => {
       const peer = new Peer(conn);
       this.#connections.add(peer);
-      this.#gate.enter(peer, (conn.remoteAddr as Deno.NetAddr).hostname);
+      // TLS is done: a local's ready tunnel waits here, silent, until a client claims it.
+      this.#gate.enterSilent(peer, (conn.remoteAddr as Deno.NetAddr).hostname);
+      peer.readAhead().then(() => this.#gate.spoke(peer), () => {});
       this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
         .finally(() => {
           this.#gate.leave(peer);
@@ -167,6 +169,7 @@ export class RemoteServer {
       return;
     }
     this.#gate.leave(peer);
+    this.#gate.loggedIn(ip);
     const { header, account } = tunnel;
     const user = account.user.name;
     const refusal = account.refusal();

@@ -9,7 +9,7 @@ import { delay, startOrigin } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
 import { startFallbackSite, trojan } from "./_helpers.ts";
 import { TlsProbe } from "./_tls_client.ts";
-import { PRE_LOGIN_PER_SOURCE } from "../../lib/common/handshake_gate.ts";
+import { PRE_LOGIN_PER_SOURCE, READY_PER_SOURCE } from "../../lib/common/handshake_gate.ts";
 
 const GET = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -78,5 +78,59 @@ Deno.test("pre-login: fallback relays count against the per-source cap and idle 
     for (const p of probes) p.close();
     await remote.stop();
     site.close();
+  }
+});
+
+/** `count` TLS connections from `source` that send nothing, opened one after another. */
+async function silent(remote: InProcessRemote, source: string, count: number, held: TlsProbe[]) {
+  const probes: TlsProbe[] = [];
+  for (let i = 0; i < count; i++) probes.push(await TlsProbe.open(remote, source));
+  held.push(...probes);
+  await delay(300);
+  return probes;
+}
+
+const stillOpen = (probes: TlsProbe[]) => probes.filter((p) => !p.closed).length;
+
+Deno.test("pre-login: a source that logged in may hold ready tunnels beyond the cap; strangers may not", async () => {
+  const origin = startOrigin();
+  const remote = await InProcessRemote.start();
+  const held: TlsProbe[] = [];
+  const extra = 10;
+  try {
+    // A stranger's silent connections: the cap, the oldest closed.
+    const stranger = await silent(remote, "127.0.0.5", PRE_LOGIN_PER_SOURCE + extra, held);
+    assertEquals(stillOpen(stranger), PRE_LOGIN_PER_SOURCE, "a stranger is capped");
+
+    // Once 127.0.0.6 has logged in, its silent connections (a local's ready tunnels) are kept
+    // apart, up to READY_PER_SOURCE; past that, the cap applies to them as to anyone.
+    const login = await trojan(remote, {
+      credential: "alice:alice-secret",
+      destination: { host: "127.0.0.1", port: origin.port },
+      payload: new TextEncoder().encode(GET.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")),
+      localAddress: "127.0.0.6",
+    });
+    assert(new TextDecoder().decode(login.bytes).startsWith("HTTP/1.1 200"), "alice logs in");
+    const ready = await silent(remote, "127.0.0.6", READY_PER_SOURCE + extra, held);
+    assertEquals(stillOpen(ready), READY_PER_SOURCE + extra, "none of them is closed");
+    const more = await silent(remote, "127.0.0.6", PRE_LOGIN_PER_SOURCE, held);
+    assertEquals(stillOpen(more), PRE_LOGIN_PER_SOURCE, "the newest are kept");
+    assertEquals(
+      stillOpen(ready),
+      READY_PER_SOURCE,
+      "the ones beyond READY_PER_SOURCE counted against the cap, and the oldest made room",
+    );
+
+    // The moment a kept-apart one sends a byte it counts like any other: half a header from
+    // the user's address closes the oldest counted one.
+    ready[0].send("0");
+    await delay(300);
+    assert(!ready[0].closed, "the one that spoke waits for the rest of its header");
+    assert(more[0].closed, "the oldest counted one made room");
+    assertEquals(stillOpen(more), PRE_LOGIN_PER_SOURCE - 1);
+  } finally {
+    for (const p of held) p.close();
+    await remote.stop();
+    await origin.close();
   }
 });
