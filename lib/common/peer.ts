@@ -3,7 +3,7 @@
  * an idle connection reads into a small one (thousands of held tunnels stay cheap) and a busy
  * one doubles it up to the largest (fewer, larger reads and writes when bulk data flows).
  */
-const MIN_READ = 2 * 1024;
+const MIN_READ = 512;
 const MAX_READ = 256 * 1024;
 
 /** A connection with a read-ahead buffer, so handshakes can peek and give bytes back. */

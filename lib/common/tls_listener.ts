@@ -99,6 +99,8 @@ class NodeTlsListener {
           clearTimeout(timer);
           handshaking.delete(key);
           options.gate?.leave(entry);
+          // Else the socket keeps this entry, its closures and its timer for its lifetime.
+          raw.off("close", entry.done);
         },
       };
       handshaking.set(key, entry);
