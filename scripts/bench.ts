@@ -112,10 +112,11 @@ async function measure(contender: Contender, sinkPort: number): Promise<Row> {
   const step = (what: string) => console.error(`  ${contender.name}: ${what}`);
   step("latency");
   await latency(route, 200); // warm-up: JIT, TLS session caches, a long-running proxy's state
-  const cpu = () => contender.pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const cpu = () => contender.pids.map(cpuMs);
   const cpuBefore = cpu();
   const { p50, p99 } = await latency(route, SIZES.pings);
-  const cpuUs = contender.pids.length ? (cpu() - cpuBefore) * 1000 / SIZES.pings : undefined;
+  const cpuUsByProcess = cpu().map((ms, i) => (ms - cpuBefore[i]) * 1000 / SIZES.pings);
+  const cpuUs = cpuUsByProcess.length ? cpuUsByProcess.reduce((a, b) => a + b) : undefined;
   step(`${SIZES.tunnels} tunnels for ${SIZES.holdMs / 1000} s`);
   const held = await tunnels(route, SIZES.tunnels, SIZES.holdMs, contender.pids);
   step("throughput");
@@ -132,6 +133,7 @@ async function measure(contender: Contender, sinkPort: number): Promise<Row> {
     p50,
     p99,
     cpuUs,
+    cpuUsByProcess,
     tunnels: { ...held, asked: SIZES.tunnels },
   };
 }
@@ -163,7 +165,7 @@ ${markdownTable(table)}
 - **p50/p99**: connect + SOCKS5 (greeting and request, two round trips) + first byte from the
   destination, ${SIZES.pings} times one after another, each on a new connection.
 - **CPU µs/conn**: CPU time (user + system) of the proxy's processes during the p50/p99
-  connections, per connection.
+  connections, per connection; **CPU client / server**: the same for each process.
 - **tunnels ok**: ${SIZES.tunnels} SOCKS5 tunnels opened (64 at a time), all held for ${
     SIZES.holdMs / 1000
   } s, then each echoes a 13-byte message. A process may have 20,000 files open on this machine
@@ -185,6 +187,7 @@ Machine: ${machine()}. The cores are shared with other work, so compare ratios w
 Versions: ${Object.entries(info).map(([name, version]) => `${name} ${version}`).join(", ")}.
 
 Rerun: \`deno task bench\` (full, about 10 minutes) or \`deno task bench --quick\` (about 2);
+\`--no-wan\` runs only the loopback tables (and the UDP one);
 \`--only swiftproxy,trojan\` runs some rows (the others: \`direct\`, \`shadowsocks\`,
 \`microsocks\`, \`trojan-remote\`, \`local-trojan\`), \`--profile DIR\` writes V8 CPU profiles
 of SwiftProxy's processes.

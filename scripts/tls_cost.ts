@@ -1,15 +1,20 @@
 /**
  * `deno task tls-cost [--connections N]`: what one TLS connection costs in this Deno, apart from
- * SwiftProxy, for the two TLS APIs the data path can use. Prints, for `Deno.startTls` and for
- * a `node:tls` client, the native and JS-heap memory each held connection adds and the
- * handshake time; and for the `node:tls` server the remote listens with, how many bytes per
- * connection survive a young-generation GC (they make the GC pauses behind the latency tail).
+ * SwiftProxy, for the TLS APIs either half can use. For each pairing of a client API
+ * (`Deno.startTls`, `node:tls`, `node:tls` offering the previous connection's `session`) and a
+ * server (`node:tls`, as the remote listens, or `Deno.listenTls`): the native and JS-heap memory
+ * each held client connection adds, the handshake time, the CPU time per connection of each
+ * side, and how many handshakes resumed a session; and for the `node:tls` server, how many
+ * bytes per connection survive a young-generation GC (they make the GC pauses behind the
+ * latency tail).
  *
  * Each side runs in its own process: `scripts/tls_cost.ts server|client …` are its parts.
  */
 import tls from "node:tls";
 import net from "node:net";
 import { parseArgs } from "node:util";
+import process from "node:process";
+import type { Buffer } from "node:buffer";
 import { createCertificate } from "../lib/remote/certificate.ts";
 import { percentile } from "./bench/load.ts";
 
@@ -31,17 +36,67 @@ function nativeKiB(): number {
   return heap;
 }
 
-/** The server part: a `node:tls` server with Nagle off that writes one byte to each client. */
-function serve(cert: string, key: string): void {
+/** CPU time (user + system) of this process so far, in µs. */
+function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** Connections a server serves before its CPU count starts (JIT, allocator warm-up). */
+const SERVER_WARM_UP = 200;
+
+/**
+ * Notes the CPU time of connections `SERVER_WARM_UP` to `SERVER_WARM_UP + measured` on stderr,
+ * as `cpu µs/conn`: the client's handshakes one after another, nothing else.
+ */
+function serverCpuMeter(measured: number): () => void {
+  let served = 0;
+  let started = 0;
+  return () => {
+    served++;
+    if (served === SERVER_WARM_UP) started = cpuUs();
+    if (served === SERVER_WARM_UP + measured) {
+      console.error(`cpu ${((cpuUs() - started) / measured).toFixed(0)}`);
+    }
+  };
+}
+
+/**
+ * The server part: `node:tls` (Nagle off) or `Deno.listenTls`, writing one byte to each client.
+ * Prints its port, and later its CPU time per handshake, on stderr (V8's GC trace takes stdout).
+ */
+function serve(kind: string, cert: string, key: string, measured: number): void {
+  const served = serverCpuMeter(measured);
+  if (kind === "Deno.listenTls") {
+    const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+    console.error(`port ${listener.addr.port}`);
+    (async () => {
+      for await (const conn of listener) {
+        served();
+        conn.write(new Uint8Array(1)).then(() => conn.read(new Uint8Array(16))).catch(() => null)
+          .finally(() => {
+            try {
+              conn.close();
+            } catch {
+              // closed by the client
+            }
+          });
+      }
+    })();
+    return;
+  }
   const server = tls.createServer({ cert, key, noDelay: true }, (socket) => {
+    served();
     socket.on("error", () => {});
     socket.write("!");
   });
   server.listen(0, "127.0.0.1", () => {
-    // On stderr: V8's GC trace takes stdout.
     console.error(`port ${(server.address() as net.AddressInfo).port}`);
   });
 }
+
+/** A `node:tls` session to offer on the next connection, and how many were resumed. */
+const sessions = { last: undefined as Buffer | undefined, resumed: 0 };
 
 /** Opens a TLS connection with `api` and waits for the server's first byte. */
 async function connect(api: string, port: number, ca: string): Promise<() => void> {
@@ -53,11 +108,14 @@ async function connect(api: string, port: number, ca: string): Promise<() => voi
     return () => conn.close();
   }
   const raw = net.connect({ host: "127.0.0.1", port, noDelay: true });
-  const socket = tls.connect({ socket: raw, ca, servername: "localhost" });
+  const resume = api === "node:tls, session" ? sessions.last : undefined;
+  const socket = tls.connect({ socket: raw, ca, servername: "localhost", session: resume });
+  if (api === "node:tls, session") socket.on("session", (session) => sessions.last = session);
   await new Promise<void>((resolve, reject) => {
     socket.once("data", () => resolve());
     socket.once("error", reject);
   });
+  if (socket.isSessionReused()) sessions.resumed++;
   return () => socket.destroy();
 }
 
@@ -66,14 +124,25 @@ function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** The client part: handshake times one after another, then memory with `count` held. */
-async function client(api: string, port: number, ca: string, count: number): Promise<void> {
+/** The client part: handshakes one after another, then memory with `count` held. */
+async function client(
+  api: string,
+  port: number,
+  ca: string,
+  count: number,
+  handshakes: number,
+): Promise<void> {
+  for (let i = 0; i < SERVER_WARM_UP; i++) (await connect(api, port, ca))();
+  sessions.resumed = 0;
   const times: number[] = [];
-  for (let i = 0; i < 1000; i++) {
+  const cpuBefore = cpuUs();
+  for (let i = 0; i < handshakes; i++) {
     const started = performance.now();
     (await connect(api, port, ca))();
     times.push(performance.now() - started);
   }
+  const clientCpuUs = (cpuUs() - cpuBefore) / handshakes;
+  const resumed = sessions.resumed;
   times.sort((a, b) => a - b);
   collectGarbage();
   const before = nativeKiB();
@@ -84,11 +153,12 @@ async function client(api: string, port: number, ca: string, count: number): Pro
   const after = nativeKiB();
   const heapAfter = Deno.memoryUsage().heapUsed;
   console.log(JSON.stringify({
-    api,
     nativeKiB: (after - before) / count,
     jsHeapKiB: (heapAfter - heapBefore) / KiB / count,
     p50: percentile(times, 50),
     p99: percentile(times, 99),
+    clientCpuUs,
+    resumed: `${resumed}/${handshakes}`,
   }));
   for (const close of held) close();
 }
@@ -144,6 +214,14 @@ function scavenges(log: string): { promoted: number; pauses: number[] } {
   return { promoted, pauses };
 }
 
+/** The pairings measured: client API, server, and handshakes timed (Nagle makes one slow). */
+const PAIRINGS: [api: string, server: string, handshakes: number][] = [
+  ["Deno.startTls", "node:tls", 1000],
+  ["node:tls", "node:tls", 1000],
+  ["node:tls, session", "node:tls", 1000],
+  ["Deno.startTls", "Deno.listenTls", 200],
+];
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -155,30 +233,39 @@ async function main(): Promise<void> {
     const { cert, key } = await createCertificate(["localhost"]);
     await Deno.writeTextFile(`${dir}/cert.pem`, cert);
     await Deno.writeTextFile(`${dir}/key.pem`, key);
-    console.log(`${count} held connections per client API; handshakes: 1,000 one after another\n`);
-    console.log("client API        native KiB/conn  JS heap KiB/conn  handshake p50  p99");
+    console.log(`${count} held connections per client API; handshakes one after another\n`);
+    console.log(
+      "client API         server          native KiB/conn  JS heap KiB/conn  handshake p50" +
+        "  p99      CPU µs/conn client  server  resumed",
+    );
     let gcLog = "";
     let served = 0;
-    for (const api of ["Deno.startTls", "node:tls"]) {
-      const server = part(["server", `${dir}/cert.pem`, `${dir}/key.pem`], [
-        "--v8-flags=--trace-gc-nvp",
-      ]);
+    for (const [api, kind, handshakes] of PAIRINGS) {
+      const server = part(
+        ["server", kind, `${dir}/cert.pem`, `${dir}/key.pem`, String(handshakes)],
+        kind === "node:tls" ? ["--v8-flags=--trace-gc-nvp"] : [],
+      );
       const port = Number((await server.wait(/port (\d+)/, "stderr"))[1]);
       const measured = part(
-        ["client", api, String(port), `${dir}/cert.pem`, String(count)],
+        ["client", api, String(port), `${dir}/cert.pem`, String(count), String(handshakes)],
         ["--v8-flags=--expose-gc"],
       );
       const row = JSON.parse((await measured.wait(/^\{.*\}$/m, "stdout"))[0]);
       await measured.child.status;
+      const serverCpu = Number((await server.wait(/cpu (\d+)/, "stderr"))[1]);
       server.child.kill("SIGTERM");
       await server.child.status;
       await server.ended;
-      gcLog += server.printed.stdout;
-      served += 1000 + count;
+      if (kind === "node:tls") {
+        gcLog += server.printed.stdout;
+        served += SERVER_WARM_UP + handshakes + count;
+      }
       console.log(
-        `${row.api.padEnd(17)} ${row.nativeKiB.toFixed(1).padStart(15)}  ${
+        `${api.padEnd(18)} ${kind.padEnd(15)} ${row.nativeKiB.toFixed(1).padStart(15)}  ${
           row.jsHeapKiB.toFixed(1).padStart(16)
-        }  ${row.p50.toFixed(2).padStart(10)} ms  ${row.p99.toFixed(2)} ms`,
+        }  ${row.p50.toFixed(2).padStart(10)} ms  ${row.p99.toFixed(2).padStart(5)} ms  ${
+          row.clientCpuUs.toFixed(0).padStart(17)
+        }  ${String(serverCpu).padStart(6)}  ${row.resumed}`,
       );
     }
     const { promoted, pauses } = scavenges(gcLog);
@@ -194,9 +281,11 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   const [mode, ...rest] = Deno.args;
-  if (mode === "server") serve(Deno.readTextFileSync(rest[0]), Deno.readTextFileSync(rest[1]));
-  else if (mode === "client") {
-    await client(rest[0], Number(rest[1]), Deno.readTextFileSync(rest[2]), Number(rest[3]));
+  if (mode === "server") {
+    serve(rest[0], Deno.readTextFileSync(rest[1]), Deno.readTextFileSync(rest[2]), Number(rest[3]));
+  } else if (mode === "client") {
+    const [api, port, ca, count, handshakes] = rest;
+    await client(api, Number(port), Deno.readTextFileSync(ca), Number(count), Number(handshakes));
     Deno.exit(0);
   } else await main();
 }

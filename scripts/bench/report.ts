@@ -12,6 +12,8 @@ export interface Row {
   p99: number;
   /** CPU time of the proxy's processes per new connection; absent without a proxy. */
   cpuUs?: number;
+  /** The same for each process: client, then server. */
+  cpuUsByProcess?: number[];
   tunnels: TunnelResult & { asked: number };
 }
 
@@ -36,6 +38,7 @@ export function cells(rows: Row[]): string[][] {
     "p50",
     "p99",
     "CPU µs/conn",
+    "CPU client / server",
     "tunnels ok",
     "KiB/tunnel",
     "client / server",
@@ -59,6 +62,9 @@ export function cells(rows: Row[]): string[][] {
         : `${row.cpuUs.toFixed(0)}${
           row.name === BASELINE || !base?.cpuUs ? "" : ratio(row.cpuUs, base.cpuUs)
         }`,
+      row.cpuUsByProcess?.length === 2
+        ? row.cpuUsByProcess.map((us) => us.toFixed(0)).join(" / ")
+        : "–",
       `${t.echoed}/${t.asked}`,
       row.name === "direct" ? "–" : t.kibPerTunnel.toFixed(1),
       t.kibPerTunnelByProcess.length === 2
