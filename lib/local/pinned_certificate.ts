@@ -1,9 +1,11 @@
 /**
- * A pinned remote certificate (a link's `pcs`). `Deno.startTls` takes no custom verifier, so
- * the leaf certificate is fetched once over `node:tls` without verification, its SHA-256
- * compared with the pin, and that PEM then given to every tunnel as its only trust anchor
- * (`caCerts`): rustls takes a self-signed CA:FALSE certificate as an anchor, as for `--ca`.
- * An impostor later on shows another certificate and fails the TLS check like any other.
+ * A pinned remote certificate (a link's `pcs`). `Deno.startTls` takes no custom verifier and
+ * shows no peer certificate, so the leaf certificate is fetched once over `node:tls` without
+ * verification, its SHA-256 compared with the pin, and that PEM then given to every tunnel as a
+ * trust anchor (`caCerts`): rustls takes a self-signed CA:FALSE certificate as an anchor, as for
+ * `--ca`. An impostor's self-signed certificate later on fails the TLS check. Deno adds
+ * `caCerts` to Mozilla's roots rather than replacing them, so a certificate that a public CA
+ * issued for the same server name would pass too (docs/SECURITY.md says so).
  */
 import { connect } from "node:tls";
 import { createHash } from "node:crypto";
