@@ -142,15 +142,20 @@ export function openPostgresStore(url: string): Promise<PostgresStore> {
   return migrated(new PostgresStore(url));
 }
 
+/** How long one statement may run, waiting for locks included. */
+const STATEMENT_TIMEOUT_MS = 10_000;
+
 /** A {@linkcode UserStore} and {@linkcode NodeRegistry} in one PostgreSQL database. */
 export class PostgresStore implements UserStore, NodeRegistry {
   readonly #sql: postgres.Sql;
 
   /**
    * A pool of (at most 4) connections to `url`, opened as needed; not migrated, see
-   * {@linkcode openPostgresStore}.
+   * {@linkcode openPostgresStore}. A statement running longer than `statementTimeoutMs` is
+   * cancelled by the server, so a stuck lock fails the call (and is tried again later) instead of
+   * blocking every later heartbeat and usage batch of the node.
    */
-  constructor(url: string) {
+  constructor(url: string, { statementTimeoutMs = STATEMENT_TIMEOUT_MS } = {}) {
     this.#sql = postgres(url, {
       max: 4,
       connect_timeout: 3,
@@ -160,7 +165,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
       idle_timeout: 60,
       onnotice: () => {},
       types: { bigint: bigintAsNumber },
-      connection: { application_name: "swiftproxy-remote" },
+      connection: { application_name: "swiftproxy-remote", statement_timeout: statementTimeoutMs },
     });
   }
 

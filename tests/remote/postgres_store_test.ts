@@ -3,6 +3,7 @@
  * throwaway cluster; and what only a shared store does: nodes, loads, usage per node.
  */
 import { assert, assertEquals } from "../_assert.ts";
+import postgres from "postgres";
 import { PostgresStore } from "../../lib/remote/postgres_store.ts";
 import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
 import type { PgCluster } from "../_postgres.ts";
@@ -173,3 +174,39 @@ Deno.test("redactUrl hides the password of a database URL, wherever it is quoted
   );
   assertEquals(redactUrl("postgres://node@db/x"), "postgres://node@db/x");
 });
+
+pgTest(
+  "a statement stuck behind a lock fails at the statement timeout, then works again",
+  async (_store, url) => {
+    const quick = new PostgresStore(url, { statementTimeoutMs: 300 });
+    const holder = postgres(url, { max: 1, onnotice: () => {} });
+    const released = Promise.withResolvers<void>();
+    const locked = Promise.withResolvers<void>();
+    const transaction = holder.begin(async (sql) => {
+      await sql`LOCK TABLE users IN ACCESS EXCLUSIVE MODE`;
+      locked.resolve();
+      await released.promise;
+    });
+    try {
+      await locked.promise;
+      const started = Date.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const error = await Promise.race([
+        quick.list().then(() => undefined, (error: Error) => error),
+        new Promise<Error>((resolve) => {
+          timer = setTimeout(() => resolve(new Error("still waiting after 5 s")), 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+      const took = Date.now() - started;
+      assert(/statement timeout/.test(String(error?.message)), `no timeout: ${error}`);
+      assert(took >= 250 && took < 3000, `failed after ${took} ms`);
+    } finally {
+      released.resolve();
+      await transaction;
+      await holder.end();
+    }
+    assertEquals(await quick.list(), []);
+    await quick.close();
+  },
+);
