@@ -4,11 +4,11 @@
  * the client that asked may send (its IP, and its port once known); fragments are dropped; the
  * association ends with its TCP control connection, or when the remote closes the tunnel.
  */
-import { addressLength, formatHostPort } from "../protocol/address.ts";
+import { formatHostPort } from "../protocol/address.ts";
 import { AddressDecoder } from "../protocol/address_memo.ts";
 import type { Destination } from "../protocol/address.ts";
 import { encodeReply, Reply } from "../protocol/socks5.ts";
-import { socksDatagram } from "../protocol/socks5_udp.ts";
+import { socksDatagram, splitSocksDatagram } from "../protocol/socks5_udp.ts";
 import { encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../protocol/trojan_udp.ts";
 import { TrojanCommand } from "../protocol/trojan.ts";
 import type { Peer } from "../common/peer.ts";
@@ -147,19 +147,17 @@ export async function udpAssociate(
     const decoder = new AddressDecoder();
     await receiveEach(socket, async (datagram, from) => {
       if (!fromClient(from)) return drops.drop("not from the client", formatSource(from));
+      let raw;
       let destination: Destination;
-      let address: Uint8Array;
       try {
-        const length = datagram.length < 4 ? null : addressLength(datagram, 3);
-        if (length === null) return drops.drop("truncated", `${datagram.length} bytes`);
-        address = datagram.subarray(3, 3 + length);
-        destination = decoder.decode(address);
+        raw = splitSocksDatagram(datagram);
+        if (!raw) return drops.drop("truncated", `${datagram.length} bytes`);
+        destination = decoder.decode(raw.address);
       } catch (error) {
         return drops.drop("malformed", (error as Error).message);
       }
-      const frag = datagram[2];
+      const { frag, address, payload } = raw;
       if (frag !== 0) return drops.drop("fragment", `FRAG ${frag}`);
-      const payload = datagram.subarray(3 + address.length);
       if (payload.length > MAX_UDP_PAYLOAD) {
         return drops.drop("too large", `${payload.length} bytes`);
       }

@@ -131,39 +131,30 @@ export function addressLength(bytes: Uint8Array, offset = 0): number | null {
  *   UTF-8, 0x01 for an empty domain
  */
 export function decodeAddress(bytes: Uint8Array, offset = 0): Decoded<Destination> | null {
-  if (bytes.length <= offset) return null;
-  const atyp = bytes[offset];
+  const length = addressLength(bytes, offset);
+  if (length === null) return null;
+  const portAt = offset + length - 2;
   let host: string;
-  let end: number;
-  if (atyp === ATYP.ipv4) {
-    end = offset + 5;
-    if (bytes.length < end + 2) return null;
-    host = Array.from(bytes.subarray(offset + 1, end)).join(".");
-  } else if (atyp === ATYP.ipv6) {
-    end = offset + 17;
-    if (bytes.length < end + 2) return null;
+  if (bytes[offset] === ATYP.ipv4) {
+    host = Array.from(bytes.subarray(offset + 1, portAt)).join(".");
+  } else if (bytes[offset] === ATYP.ipv6) {
     const groups: number[] = [];
-    for (let i = offset + 1; i < end; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+    for (let i = offset + 1; i < portAt; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
     host = formatIPv6(groups);
-  } else if (atyp === ATYP.domain) {
-    if (bytes.length < offset + 2) return null;
-    const length = bytes[offset + 1];
-    if (length === 0) throw new ProtocolError("expected a domain of 1 to 255 bytes, got 0", 0x01);
-    end = offset + 2 + length;
-    if (bytes.length < end + 2) return null;
+  } else {
     // Not UTF-8: it could not be re-encoded as the same name (U+FFFD takes 3 bytes), and no
     // resolver would find it. Refused here, before the local takes a tunnel for it.
     try {
-      host = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(offset + 2, end));
+      host = STRICT_UTF8.decode(bytes.subarray(offset + 2, portAt));
     } catch {
       throw new ProtocolError("expected a domain in UTF-8, got other bytes", 0x08);
     }
-  } else {
-    throw new ProtocolError(`expected address type 1, 3 or 4, got ${atyp}`, 0x08);
   }
-  const port = (bytes[end] << 8) | bytes[end + 1];
-  return { value: { host, port }, consumed: end + 2 - offset };
+  const port = (bytes[portAt] << 8) | bytes[portAt + 1];
+  return { value: { host, port }, consumed: length };
 }
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Parses an IPv6 literal (with `::` and an optional IPv4 tail) into eight 16-bit groups. */
 export function parseIPv6(text: string): number[] | null {

@@ -3,7 +3,7 @@
  * carried by every datagram between an app and the local's UDP relay port, both ways.
  * Pure functions over bytes; a datagram arrives whole, so `null` means it is truncated.
  */
-import { decodeAddress, encodeAddress } from "./address.ts";
+import { addressLength, decodeAddress, encodeAddress } from "./address.ts";
 import type { Destination } from "./address.ts";
 import type { Decoded } from "./errors.ts";
 
@@ -15,26 +15,44 @@ export interface SocksDatagram {
   payload: Uint8Array;
 }
 
+/** One datagram as views into its bytes: FRAG, the encoded address (ATYP ADDR PORT), the data. */
+export interface RawSocksDatagram {
+  frag: number;
+  address: Uint8Array;
+  payload: Uint8Array;
+}
+
 /**
- * Decodes a datagram; `null` when it ends before its address does. The payload is a view into
- * `bytes`, not a copy. RSV is not checked (as shadowsocks-rust and Dante do): some clients
+ * Splits a datagram without decoding its address (see `AddressDecoder`); `null` when it ends
+ * before its address does. RSV is not checked (as shadowsocks-rust and Dante do): some clients
  * send garbage there, and nothing depends on it.
  *
- * @throws {ProtocolError} with code 0x08 for an unknown address type
+ * @throws {ProtocolError} with code 0x08 for an unknown address type, 0x01 for an empty domain
+ * @example const raw = splitSocksDatagram(bytes); if (raw?.frag === 0) relay(raw.address, raw.payload);
+ */
+export function splitSocksDatagram(bytes: Uint8Array): RawSocksDatagram | null {
+  if (bytes.length < 4) return null;
+  const length = addressLength(bytes, 3);
+  if (length === null) return null;
+  return {
+    frag: bytes[2],
+    address: bytes.subarray(3, 3 + length),
+    payload: bytes.subarray(3 + length),
+  };
+}
+
+/**
+ * Decodes a datagram; `null` when it ends before its address does. The payload is a view into
+ * `bytes`, not a copy.
+ *
+ * @throws {ProtocolError} with code 0x08 for an unknown address type or a domain not in UTF-8
  * @example decodeSocksDatagram(bytes)?.value.payload
  */
 export function decodeSocksDatagram(bytes: Uint8Array): Decoded<SocksDatagram> | null {
-  if (bytes.length < 4) return null;
-  const address = decodeAddress(bytes, 3);
-  if (!address) return null;
-  return {
-    value: {
-      frag: bytes[2],
-      destination: address.value,
-      payload: bytes.subarray(3 + address.consumed),
-    },
-    consumed: bytes.length,
-  };
+  const raw = splitSocksDatagram(bytes);
+  if (!raw) return null;
+  const destination = decodeAddress(raw.address)!.value;
+  return { value: { frag: raw.frag, destination, payload: raw.payload }, consumed: bytes.length };
 }
 
 /**

@@ -1,4 +1,9 @@
-import { decodeSocksDatagram, encodeSocksDatagram } from "../../lib/protocol/socks5_udp.ts";
+import {
+  decodeSocksDatagram,
+  encodeSocksDatagram,
+  splitSocksDatagram,
+} from "../../lib/protocol/socks5_udp.ts";
+import { encodeAddress } from "../../lib/protocol/address.ts";
 import type { SocksDatagram } from "../../lib/protocol/socks5_udp.ts";
 import { ProtocolError } from "../../lib/protocol/errors.ts";
 import { assertEquals, assertThrows, bytes } from "../_assert.ts";
@@ -96,4 +101,15 @@ Deno.test("encodeSocksDatagram refuses a domain over 255 bytes", () => {
     ProtocolError,
     "255",
   );
+});
+
+Deno.test("splitSocksDatagram gives FRAG, the encoded address and the payload as views", () => {
+  for (const [name, value, wire] of vectors) {
+    const raw = splitSocksDatagram(wire)!;
+    assertEquals(raw.frag, value.frag, name);
+    assertEquals(raw.address, encodeAddress(value.destination), name);
+    assertEquals(raw.payload, value.payload, name);
+    assertEquals(raw.payload.buffer, wire.buffer, `${name}: not a copy`);
+  }
+  assertEquals(splitSocksDatagram(bytes([0, 0, 0, 1, 127, 0])), null);
 });
