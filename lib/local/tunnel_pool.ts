@@ -140,7 +140,8 @@ interface ReadyTunnel {
 /**
  * Tunnels opened ahead for one remote and account. {@linkcode take} hands out the newest ready
  * one (or `undefined`), each exactly once; a few ms later the pool refills, once for all the
- * takes of a burst and in parallel, up to what {@linkcode Demand} asks. A tunnel the remote closes while ready is dropped at once.
+ * takes of a burst and in parallel, up to what {@linkcode Demand} asks. A tunnel the remote
+ * closes while ready is dropped at once.
  *
  * @example
  * const pool = new ReadyPool(() => dialRemote(), { ...POOL_DEFAULTS, max: 32 });
