@@ -23,7 +23,15 @@ export const PRE_LOGIN_PER_SOURCE = 64;
  */
 export const READY_PER_SOURCE = 64;
 
-/** How long a login keeps its source's ready connections apart. */
+/**
+ * Connections still in their TLS handshake that a source which logged in within
+ * {@linkcode RECENT_LOGIN_MS} may hold beyond {@linkcode PRE_LOGIN_PER_SOURCE}: a burst of 64
+ * SOCKS5 connects to a local while its pool refills, at a remote busy with handshakes, from a
+ * few such locals behind one NAT. Once a handshake is done the connection counts as any other.
+ */
+export const HANDSHAKING_PER_SOURCE = 256;
+
+/** How long a login keeps its source's ready and handshaking connections apart. */
 export const RECENT_LOGIN_MS = 10 * 60_000;
 
 /** Sources whose last login is remembered, at most (the oldest is forgotten first). */
@@ -54,6 +62,8 @@ export class HandshakeGate {
   readonly #bySource = new Map<string, Set<Closable>>();
   /** Connections kept apart from their source's count ({@linkcode enterSilent}), by source. */
   readonly #readyBySource = new Map<string, Set<Closable>>();
+  /** The same for {@linkcode enterHandshaking}. */
+  readonly #handshakingBySource = new Map<string, Set<Closable>>();
   /** When each source last logged in, oldest first. */
   readonly #logins = new Map<string, number>();
   #evicted = 0;
@@ -83,23 +93,43 @@ export class HandshakeGate {
    * bytes.
    */
   enterSilent(peer: Closable, source: string): void {
+    this.#enterApart(this.#readyBySource, READY_PER_SOURCE, peer, source);
+  }
+
+  /**
+   * Counts `peer`, whose TLS handshake has begun, as {@linkcode enter} does, except that a
+   * source that logged in recently may hold {@linkcode HANDSHAKING_PER_SOURCE} of these beyond
+   * its cap. Call {@linkcode leave} when the handshake ends.
+   */
+  enterHandshaking(peer: Closable, source: string): void {
+    this.#enterApart(this.#handshakingBySource, HANDSHAKING_PER_SOURCE, peer, source);
+  }
+
+  /** Keeps `peer` in `apart` if its source logged in recently and has room there. */
+  #enterApart(
+    apart: Map<string, Set<Closable>>,
+    room: number,
+    peer: Closable,
+    source: string,
+  ): void {
     if (this.#waiting.has(peer)) return;
+    if (!source) return this.enter(peer);
     const key = sourceKey(source);
-    const ready = this.#readyBySource.get(key);
+    const group = apart.get(key);
     const login = this.#logins.get(key);
     const recent = login !== undefined && performance.now() - login < RECENT_LOGIN_MS;
-    if (!recent || (ready?.size ?? 0) >= READY_PER_SOURCE) return this.enter(peer, source);
+    if (!recent || (group?.size ?? 0) >= room) return this.enter(peer, source);
     this.#makeRoom();
     this.#waiting.set(peer, key);
-    if (ready) ready.add(peer);
-    else this.#readyBySource.set(key, new Set([peer]));
+    if (group) group.add(peer);
+    else apart.set(key, new Set([peer]));
   }
 
   /** `peer` sent its first bytes: from now on it counts against its source's cap. */
   spoke(peer: Closable): void {
     const key = this.#waiting.get(peer);
     if (key === undefined || !this.#readyBySource.get(key)?.has(peer)) return;
-    this.#forgetReady(peer, key);
+    this.#forgetApart(peer, key);
     this.#enterSource(peer, key);
   }
 
@@ -152,16 +182,18 @@ export class HandshakeGate {
     const key = this.#waiting.get(peer);
     if (key === undefined) return;
     this.#waiting.delete(peer);
-    this.#forgetReady(peer, key);
+    this.#forgetApart(peer, key);
     const same = this.#bySource.get(key);
     same?.delete(peer);
     if (same?.size === 0) this.#bySource.delete(key);
   }
 
-  #forgetReady(peer: Closable, key: string): void {
-    const ready = this.#readyBySource.get(key);
-    if (!ready?.delete(peer)) return;
-    if (ready.size === 0) this.#readyBySource.delete(key);
+  #forgetApart(peer: Closable, key: string): void {
+    for (const apart of [this.#readyBySource, this.#handshakingBySource]) {
+      const group = apart.get(key);
+      if (!group?.delete(peer)) continue;
+      if (group.size === 0) apart.delete(key);
+    }
   }
 
   /**

@@ -104,7 +104,7 @@ class NodeTlsListener {
         },
       };
       handshaking.set(key, entry);
-      options.gate?.enter(entry, raw.remoteAddress);
+      options.gate?.enterHandshaking(entry, raw.remoteAddress ?? "");
       raw.once("close", entry.done);
     });
     this.#server.on("secureConnection", (socket: tls.TLSSocket) => {

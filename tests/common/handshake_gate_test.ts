@@ -1,6 +1,6 @@
 /** The gate before login: one source's flood evicts its own oldest, not other sources. */
 import { assertEquals } from "../_assert.ts";
-import { HandshakeGate } from "../../lib/common/handshake_gate.ts";
+import { HandshakeGate, HANDSHAKING_PER_SOURCE } from "../../lib/common/handshake_gate.ts";
 
 function conn(name: string, closed: string[]) {
   return { close: () => closed.push(name) };
@@ -37,4 +37,19 @@ Deno.test("gate: shed closes the oldest waiting connections", () => {
   assertEquals(closed, ["a", "b"]);
   assertEquals(gate.shed(5), 1);
   assertEquals(gate.size, 0);
+});
+
+Deno.test("gate: a source that logged in may have more TLS handshakes at once, still capped", () => {
+  const closed: string[] = [];
+  const gate = new HandshakeGate(10_000, 64);
+  gate.loggedIn("192.0.2.1");
+  const user = (i: number) => gate.enterHandshaking(conn(`user ${i}`, closed), "192.0.2.1");
+  for (let i = 0; i < HANDSHAKING_PER_SOURCE; i++) user(i);
+  for (let i = 0; i < 65; i++) gate.enterHandshaking(conn(`stranger ${i}`, closed), "192.0.2.2");
+  assertEquals(closed, ["stranger 0"], "a stranger's handshakes count against its 64");
+  for (let i = 0; i < 64; i++) gate.enter(conn(`header ${i}`, closed), "192.0.2.1");
+  assertEquals(closed, ["stranger 0"], "past the allowance, the user's address has its 64");
+  user(HANDSHAKING_PER_SOURCE);
+  assertEquals(closed, ["stranger 0", "header 0"], "and then its oldest counted one makes room");
+  assertEquals(gate.size, HANDSHAKING_PER_SOURCE + 64 + 64);
 });
