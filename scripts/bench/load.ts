@@ -130,6 +130,25 @@ export function cpuMs(pid: number): number {
 /** `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** The whole machine's CPU ms so far, all cores: in processes (user, nice, system), and stolen. */
+export interface MachineCpu {
+  busyMs: number;
+  /** Taken by the hypervisor for others. */
+  stealMs: number;
+}
+
+/** Reads the first line of `/proc/stat`; zeros where there is none. */
+export function machineCpu(): MachineCpu {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+    const [user, nice, system, , , , , steal] = line.split(/\s+/).slice(1).map(Number);
+    const ms = (ticks: number) => ticks * 1000 / CLOCK_TICKS_PER_SECOND;
+    return { busyMs: ms(user + nice + system), stealMs: ms(steal ?? 0) };
+  } catch {
+    return { busyMs: 0, stealMs: 0 };
+  }
+}
+
 /** What holding many tunnels cost and how many survived. */
 export interface TunnelResult {
   opened: number;

@@ -5,7 +5,8 @@
  * load is cold: a new browser with a new profile.
  */
 import puppeteer from "puppeteer-core";
-import { cpuMs } from "./load.ts";
+import type { Page } from "puppeteer-core";
+import { cpuMs, machineCpu } from "./load.ts";
 
 /** Where Debian puts Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -217,7 +218,7 @@ export interface SettleOptions {
 export const SETTLE: SettleOptions = { windowMs: 200, idleCpuMs: 10, maxMs: 5_000 };
 
 /** Every process under `root` (its children, theirs, …) and `root` itself. */
-function processTree(root: number): number[] {
+export function processTree(root: number): number[] {
   const parents = new Map<number, number[]>();
   for (const entry of Deno.readDirSync("/proc")) {
     const pid = Number(entry.name);
@@ -234,8 +235,8 @@ function processTree(root: number): number[] {
   return tree;
 }
 
-/** CPU ms used so far by every process of the browser whose main process is `pid`. */
-export function browserCpuMs(pid: number): number {
+/** CPU ms used so far by `pid` and every process under it (a browser's, or this benchmark's). */
+export function treeCpuMs(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + cpuMs(p), 0);
 }
 
@@ -246,10 +247,10 @@ export function browserCpuMs(pid: number): number {
  */
 async function settle(pid: number, options: SettleOptions): Promise<number> {
   const started = performance.now();
-  let before = browserCpuMs(pid);
+  let before = treeCpuMs(pid);
   while (performance.now() - started < options.maxMs) {
     await new Promise((r) => setTimeout(r, options.windowMs));
-    const now = browserCpuMs(pid);
+    const now = treeCpuMs(pid);
     if (now - before < options.idleCpuMs) break;
     before = now;
   }
@@ -269,6 +270,14 @@ function profileParent(): string | undefined {
   }
 }
 
+/** Looks at a cold load from outside (`page_timing.ts`); the load's time is the same without. */
+export interface LoadObserver {
+  /** The browser has settled and is about to navigate; `pid` is its main process. */
+  before(pid: number | undefined): void;
+  /** The page has loaded; the browser is still open. */
+  after(page: Page): Promise<void>;
+}
+
 /**
  * One cold load of `url` through SOCKS5 on `socksPort` (direct when undefined): ms from
  * navigation start to the `load` event. Cold: a new browser and profile (no cache, no
@@ -279,6 +288,7 @@ export async function coldLoad(
   url: string,
   socksPort: number | undefined,
   options: SettleOptions | null = SETTLE,
+  observer?: LoadObserver,
 ): Promise<number> {
   const profile = await Deno.makeTempDir({
     prefix: "swiftproxy-bench-chromium-",
@@ -298,7 +308,9 @@ export async function coldLoad(
     const page = await browser.newPage();
     const pid = browser.process()?.pid;
     if (options && pid !== undefined) await settle(pid, options);
+    observer?.before(pid);
     await page.goto(url, { waitUntil: "load", timeout: 60_000 });
+    await observer?.after(page);
     // A string, not a function: this module is type-checked without the DOM's types.
     const loaded = await page.evaluate(`({
       load: performance.getEntriesByType("navigation")[0].loadEventStart,
@@ -319,6 +331,35 @@ export interface PageLoads {
   name: string;
   times: number[];
   p50: number;
+  /**
+   * Median CPU ms per load that went elsewhere: to processes outside this benchmark (not this
+   * process, its browser, contender or relays), and stolen by the hypervisor.
+   */
+  elsewhere: { othersMs: number; stealMs: number };
+}
+
+/** The median of `values` (the mean of the middle two when even). */
+export function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Records the CPU that went to other processes and to the hypervisor during each load. */
+function cpuElsewhere(othersMs: number[], stealMs: number[]): LoadObserver {
+  let start = { machine: machineCpu(), ours: 0 };
+  return {
+    before() {
+      start = { machine: machineCpu(), ours: treeCpuMs(Deno.pid) };
+    },
+    after() {
+      const machine = machineCpu();
+      const ours = treeCpuMs(Deno.pid) - start.ours;
+      othersMs.push(Math.max(0, machine.busyMs - start.machine.busyMs - ours));
+      stealMs.push(machine.stealMs - start.machine.stealMs);
+      return Promise.resolve();
+    },
+  };
 }
 
 /** `count` cold loads of `url` through `socksPort` (direct when undefined), one after another. */
@@ -329,8 +370,14 @@ export async function pageLoads(
   count: number,
 ): Promise<PageLoads> {
   const times: number[] = [];
-  for (let i = 0; i < count; i++) times.push(await coldLoad(url, socksPort));
-  const sorted = times.toSorted((a, b) => a - b);
-  const p50 = count % 2 ? sorted[(count - 1) / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2;
-  return { name, times, p50 };
+  const othersMs: number[] = [];
+  const stealMs: number[] = [];
+  const observer = cpuElsewhere(othersMs, stealMs);
+  for (let i = 0; i < count; i++) times.push(await coldLoad(url, socksPort, SETTLE, observer));
+  return {
+    name,
+    times,
+    p50: median(times),
+    elsewhere: { othersMs: median(othersMs), stealMs: median(stealMs) },
+  };
 }

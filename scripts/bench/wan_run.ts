@@ -122,12 +122,13 @@ function loadCells(results: PageLoads[], RTT: number): string[][] {
   const ratio = (value: number, base: number | undefined) =>
     base ? `${(value / base).toFixed(2)}×` : "–";
   return [
-    ["", "load p50", "÷ trojan", "÷ shadowsocks-libev", "every load, in order (ms)"],
+    ["", "load p50", "÷ trojan", "÷ shadowsocks-libev", "elsewhere", "every load, in order (ms)"],
     ...results.map((r) => [
       r.name,
       `${r.p50.toFixed(0)} ms (${(r.p50 / RTT).toFixed(1)} RTT)`,
       ratio(r.p50, trojan),
       ratio(r.p50, ss),
+      `${r.elsewhere.othersMs.toFixed(0)} + ${r.elsewhere.stealMs.toFixed(0)} ms`,
       r.times.map((t) => t.toFixed(0)).join(", "),
     ]),
   ];
@@ -179,6 +180,9 @@ ${markdownTable(wanTable)}
   connections (JIT, caches, and what a proxy in use has learnt). SwiftProxy's ready-tunnel pool
   (\`lib/local/tunnel_pool.ts\`) has also seen the page loads by then; the page loads show the
   first load apart.
+- **elsewhere**: CPU per load (median, from navigation to \`load\`) that went to processes
+  outside the benchmark, + what the hypervisor took (steal): \`/proc/stat\` less the benchmark's
+  own processes, in 10 ms ticks. What a row shared the cores with.
 - **${FLOOR}**: the browser alone, straight to the page server: the time the browser itself
   needs on this machine, which every other row includes. **${SOCKS_FLOOR}**: through
   microsocks on loopback, which relays in 1 KiB writes with Nagle's algorithm on, so the browser
