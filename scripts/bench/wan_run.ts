@@ -183,11 +183,11 @@ ${markdownTable(wanTable)}
 - **elsewhere**: CPU per load (median, from navigation to \`load\`) that went to processes
   outside the benchmark, + what the hypervisor took (steal): \`/proc/stat\` less the benchmark's
   own processes, in 10 ms ticks. What a row shared the cores with.
-- **${FLOOR}**: the browser alone, straight to the page server: the time the browser itself
-  needs on this machine, which every other row includes. **${SOCKS_FLOOR}**: through
-  microsocks on loopback, which relays in 1 KiB writes with Nagle's algorithm on, so the browser
-  waits out its own delayed ACKs (40 ms) inside most responses: this row is slower than the
-  contenders' hops, not a floor for them.
+- **${FLOOR}**: the browser alone, straight to the page server: the time the browser
+  itself needs on this machine, which every other row includes. **${SOCKS_FLOOR}**: through
+  microsocks on loopback, which relays in 1 KiB writes with Nagle's algorithm on, so most
+  responses stall until the browser's delayed ACK: slower than the contenders' own hops (all
+  with Nagle off), so no floor for them.
 - **SwiftProxy, no pool** is \`--preconnect 0\`. **V2Ray (Trojan)**: V2Ray's own Trojan
   client and server.
 - The benchmark runs in a network namespace of its own (\`unshare -n\`, only loopback), so
