@@ -260,7 +260,7 @@ async function settle(pid: number, options: SettleOptions): Promise<number> {
 /**
  * Where each cold load's new profile goes: a tmpfs where there is one. A new profile writes its
  * files (caches, databases, preferences) during the first load, which on this machine's disk
- * cost every row about 30 ms (10 ms before the page's own request was even sent).
+ * cost every row about 30 ms (7 ms before the page's own request was even sent).
  */
 function profileParent(): string | undefined {
   try {
@@ -270,7 +270,7 @@ function profileParent(): string | undefined {
   }
 }
 
-/** Looks at a cold load from outside (`page_timing.ts`); the load's time is the same without. */
+/** Looks at a cold load from outside, before navigation and after `load`, so not timed. */
 export interface LoadObserver {
   /** The browser has settled and is about to navigate; `pid` is its main process. */
   before(pid: number | undefined): void;
