@@ -9,6 +9,7 @@ import type { Destination } from "../protocol/address.ts";
 import { Peer } from "../common/peer.ts";
 import { POOL_DEFAULTS, ReadyPool } from "./tunnel_pool.ts";
 import type { PoolOptions } from "./tunnel_pool.ts";
+import { connectNodeTcp, NODE_TLS_CLIENT, startNodeTls } from "./node_tls_dial.ts";
 
 /** Where the remote is and how to log in. */
 export interface RemoteEndpoint {
@@ -96,6 +97,7 @@ export class TunnelDialer {
   }
 
   async #dialWithin(signal: AbortSignal): Promise<Peer> {
+    if (NODE_TLS_CLIENT) return await this.#dialNodeWithin(signal);
     const { remote, serverName, caCerts } = this.endpoint;
     const where = formatHostPort(remote);
     let tcp: Deno.TcpConn;
@@ -140,6 +142,40 @@ export class TunnelDialer {
       throw new TunnelError(`TLS with ${where} failed: ${(error as Error).message}`, "tls");
     } finally {
       signal.removeEventListener("abort", close);
+    }
+  }
+
+  /** {@linkcode #dialWithin} over `node:net` + `node:tls` (`SWIFTPROXY_TLS_CLIENT=node`). */
+  async #dialNodeWithin(signal: AbortSignal): Promise<Peer> {
+    const { remote, serverName, caCerts } = this.endpoint;
+    const where = formatHostPort(remote);
+    let raw;
+    try {
+      raw = await connectNodeTcp(remote.host, remote.port, signal);
+    } catch (error) {
+      if (signal.aborted) {
+        throw new TunnelError(`the remote ${where} did not answer in time`, "timeout");
+      }
+      if ((error as { code?: string }).code === "ECONNREFUSED") {
+        throw new TunnelError(`the remote ${where} refused the connection`, "refused");
+      }
+      throw new TunnelError(
+        `the remote ${where} is unreachable: ${(error as Error).message}`,
+        "unreachable",
+      );
+    }
+    try {
+      return new Peer(
+        await startNodeTls(raw, serverName ?? remote.host, caCerts, signal) as unknown as Deno.Conn,
+      );
+    } catch (error) {
+      if (signal.aborted) {
+        throw new TunnelError(
+          `the remote ${where} did not finish the TLS handshake in time`,
+          "timeout",
+        );
+      }
+      throw new TunnelError(`TLS with ${where} failed: ${(error as Error).message}`, "tls");
     }
   }
 
