@@ -1,7 +1,13 @@
 /**
  * A `node:tls` socket shaped like `Deno.TlsConn`, so a `Peer` reads and writes it: the remote's
- * accepted connections (`tls_listener.ts`) and, with `SWIFTPROXY_TLS_CLIENT=node`, the local's
- * tunnels (`lib/local/node_tls_dial.ts`).
+ * accepted connections (`tls_listener.ts`) and the local's tunnels (`lib/local/node_tls_dial.ts`).
+ *
+ * An abrupt end must stay one. Deno's `node:tls` reports a TCP reset, and a TCP close without
+ * TLS close_notify, as a clean end, so a cut tunnel would look finished (the local could not
+ * say "the remote closed the tunnel at once", a cut download would look complete). So with
+ * `resetOnAbort` a close before {@linkcode NodeTlsConn.closeWrite} resets the TCP connection,
+ * and a TLS end on a reset TCP connection ({@linkcode tcpResetCheck}) is reported as
+ * `UnexpectedEof`, as `Deno.TlsConn` reports a cut.
  */
 import type tls from "node:tls";
 import type { Socket } from "node:net";
@@ -9,10 +15,14 @@ import type { Socket } from "node:net";
 /** Buffered received bytes above which the socket is paused (backpressure). */
 const HIGH_WATER = 256 * 1024;
 
+/** How a {@linkcode NodeTlsConn} ends abruptly and tells an abrupt end. */
+export interface NodeTlsConnOptions {
+  resetOnAbort?: boolean;
+  wasReset?: () => boolean;
+}
+
 /** A `node:tls` socket with the parts of `Deno.TlsConn` that `Peer` and servers use. */
 export class NodeTlsConn {
-  readonly localAddr: Deno.NetAddr;
-  readonly remoteAddr: Deno.NetAddr;
   readonly #socket: tls.TLSSocket;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -22,13 +32,25 @@ export class NodeTlsConn {
 
   /** The TCP socket under the TLS one: the only place where pausing reaches the kernel. */
   readonly #raw: RawHandle | undefined;
+  readonly #resetOnAbort: boolean;
+  #writeClosed = false;
 
-  constructor(socket: tls.TLSSocket, tcp?: Socket) {
+  readonly #wasReset: () => boolean;
+
+  /**
+   * Wraps `socket`, whose TCP socket is `tcp`. `resetOnAbort`: {@linkcode close} before
+   * {@linkcode closeWrite} sends a TCP reset, an abrupt end the far side can tell apart.
+   * `wasReset`: whether the TCP connection was reset (see {@linkcode tcpResetCheck}).
+   */
+  constructor(
+    socket: tls.TLSSocket,
+    tcp?: Socket,
+    { resetOnAbort = false, wasReset = () => false }: NodeTlsConnOptions = {},
+  ) {
     this.#socket = socket;
     this.#raw = tcp as unknown as RawHandle | undefined;
-    const addresses = socket as unknown as Socket;
-    this.localAddr = netAddr(addresses.localAddress, addresses.localPort);
-    this.remoteAddr = netAddr(addresses.remoteAddress, addresses.remotePort);
+    this.#resetOnAbort = resetOnAbort;
+    this.#wasReset = wasReset;
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -36,7 +58,12 @@ export class NodeTlsConn {
       this.#notify();
     });
     socket.on("end", () => {
-      this.#ended = true;
+      // What Deno.startTls reports for a cut: the end came without TLS close_notify.
+      if (this.#wasReset()) {
+        this.#error ??= new Deno.errors.UnexpectedEof(
+          "the connection was reset without TLS close_notify",
+        );
+      } else this.#ended = true;
       this.#notify();
     });
     socket.on("error", (error: Error) => {
@@ -47,6 +74,20 @@ export class NodeTlsConn {
       if (!this.#ended) this.#error ??= new Deno.errors.ConnectionReset("the socket closed");
       this.#notify();
     });
+  }
+
+  #localAddr: Deno.NetAddr | undefined;
+  #remoteAddr: Deno.NetAddr | undefined;
+
+  /** Asked for on first use (a system call each): the local never asks for a tunnel's. */
+  get localAddr(): Deno.NetAddr {
+    const socket = this.#socket as unknown as Socket;
+    return this.#localAddr ??= netAddr(socket.localAddress, socket.localPort);
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    const socket = this.#socket as unknown as Socket;
+    return this.#remoteAddr ??= netAddr(socket.remoteAddress, socket.remotePort);
   }
 
   #notify(): void {
@@ -102,10 +143,12 @@ export class NodeTlsConn {
   }
 
   closeWrite(): Promise<void> {
+    this.#writeClosed = true;
     return new Promise((resolve) => this.#socket.end(resolve));
   }
 
   close(): void {
+    if (this.#resetOnAbort && !this.#writeClosed) this.#raw?.resetAndDestroy?.();
     this.#socket.destroy();
   }
 
@@ -128,7 +171,30 @@ export class NodeTlsConn {
 
 /** The internal TCP handle of a node socket, present while it is open. */
 interface RawHandle {
-  _handle: { readStop(): number; readStart(): number } | null;
+  _handle: TcpHandle | null;
+  resetAndDestroy?(): void;
+}
+
+/** node's TCP handle: reads, and the peer's address (0, or a negative error code). */
+interface TcpHandle {
+  readStop(): number;
+  readStart(): number;
+  getpeername?(out: object): number;
+}
+
+/**
+ * Whether the TCP connection under a TLS socket was reset, asked once its TLS end arrived:
+ * Deno's TLS layer (its `tls_wrap`) turns a failed read into EOF, but a reset connection has
+ * no peer any more (`getpeername` fails with ENOTCONN), while one the peer only half-closed
+ * still has it. Without that handle (another Deno), never.
+ *
+ * @example const conn = new NodeTlsConn(socket, raw, { wasReset: tcpResetCheck(raw) });
+ */
+export function tcpResetCheck(raw: Socket): () => boolean {
+  const handle = (raw as unknown as RawHandle)._handle;
+  const getpeername = handle?.getpeername?.bind(handle);
+  if (!getpeername) return () => false;
+  return () => getpeername({}) !== 0;
 }
 
 function netAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {

@@ -110,7 +110,7 @@ class NodeTlsListener {
       const peer = socket as unknown as Socket;
       const entry = handshaking.get(`${peer.remoteAddress}:${peer.remotePort}`);
       entry?.done();
-      const conn = new NodeTlsConn(socket, entry?.raw);
+      const conn = new NodeTlsConn(socket, entry?.raw, { resetOnAbort: true });
       const waiter = this.#waiting.shift();
       if (waiter) waiter.resolve(conn);
       else this.#queue.push(conn);

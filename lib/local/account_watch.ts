@@ -128,6 +128,7 @@ const AT_START: Record<string, string> = {
 function explain(problem: Problem, { remote, user }: AccountWatchOptions): string {
   switch (problem.kind) {
     case "certificate-not-trusted":
+      if (/pinned/.test(problem.message)) return problem.message;
       return `Certificate not trusted: ${remote} showed a certificate this computer does not ` +
         `trust. Give the remote's certificate with --ca FILE (tls/cert.pem in its data ` +
         `folder; its SHA-256 fingerprint is the one swiftproxy-remote serve prints), or ` +

@@ -1,26 +1,29 @@
 /**
- * A tunnel's TCP + TLS opened with `node:net`/`node:tls` instead of `Deno.connect` +
- * `Deno.startTls`, chosen by `SWIFTPROXY_TLS_CLIENT=node` (a prototype; see docs/BENCHMARKS.md
- * "New connections and memory per tunnel": a held `Deno.startTls` client holds ~110 KiB of
- * native memory, a `node:tls` one ~16 KiB). Known gap: node reports a TCP close without TLS
- * close_notify as a clean end, so the access log cannot say "closed the tunnel at once"
- * (tests/e2e/closed_at_once_test.ts fails with this switch on).
+ * A tunnel's TCP + TLS over `node:net` + `node:tls`, its certificate checked before the caller
+ * writes a byte. Why not `Deno.connect` + `Deno.startTls`: a held `Deno.startTls` client holds
+ * ~110 KiB of native memory, a `node:tls` one ~16 KiB (docs/BENCHMARKS.md), and Deno adds
+ * `caCerts` to Mozilla's roots, so a pinned or `--ca` remote would also pass with any publicly
+ * issued certificate for its name. `node:tls`'s `ca` replaces the roots (Deno 2.9) and its
+ * socket shows the peer's certificate.
  */
 import net from "node:net";
 import tls from "node:tls";
-import { NodeTlsConn } from "../common/node_tls_conn.ts";
+import { NodeTlsConn, tcpResetCheck } from "../common/node_tls_conn.ts";
+import { pinMismatch } from "./pinned_certificate.ts";
 
-/** Whether tunnels use `node:tls`: `SWIFTPROXY_TLS_CLIENT=node`, read once. */
-export const NODE_TLS_CLIENT = (() => {
-  const variable = "SWIFTPROXY_TLS_CLIENT";
-  if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return false;
-  return Deno.env.get(variable) === "node";
-})();
+/** What a tunnel's certificate must be; neither field: any that Deno's roots trust. */
+export interface TunnelTrust {
+  /** The only trust anchors (PEM): `--ca`, or the pinned certificate itself. */
+  caCerts?: string[];
+  /** Lowercase hex SHA-256 of the leaf's DER, which must match exactly (a link's `pcs`). */
+  pin?: string;
+}
 
 /**
  * A TCP connection to `host:port`, Nagle off; `signal` destroys it.
  *
  * @throws {Error} with node's `code` (`ECONNREFUSED`, …) when it cannot connect
+ * @example const raw = await connectNodeTcp("127.0.0.1", 8443, AbortSignal.timeout(10_000));
  */
 export function connectNodeTcp(
   host: string,
@@ -46,7 +49,7 @@ export function connectNodeTcp(
   });
 }
 
-/** One context per set of trusted certificates: building one parses every PEM again. */
+/** One context per set of trust anchors: building one parses every PEM again. */
 const contexts = new WeakMap<string[], tls.SecureContext>();
 
 function contextFor(caCerts: string[] | undefined): tls.SecureContext | undefined {
@@ -57,26 +60,37 @@ function contextFor(caCerts: string[] | undefined): tls.SecureContext | undefine
 }
 
 /**
- * TLS over `raw`, the certificate checked against `caCerts` (node's `ca`: those only, when
- * given) or the default roots, and against `serverName`; `signal` destroys it.
+ * TLS over `raw`: the chain verified to `trust.caCerts` only (or Deno's roots without them),
+ * the name checked against `serverName`, the leaf compared with `trust.pin`; `signal` destroys
+ * it. A pin keeps verification on, with the pinned certificate as the only anchor: that checks
+ * the handshake's signature with its key, so a replayed copy of the certificate fails.
  *
+ * @throws {PinMismatch} when the leaf is not the pinned one
  * @throws {Error} when the handshake fails or the certificate is not trusted
+ * @example const conn = await startNodeTls(raw, "vpn.example.org", { pin }, signal);
  */
 export function startNodeTls(
   raw: net.Socket,
   serverName: string,
-  caCerts: string[] | undefined,
+  trust: TunnelTrust,
   signal: AbortSignal,
 ): Promise<NodeTlsConn> {
   return new Promise((resolve, reject) => {
     const isIp = net.isIP(serverName) !== 0;
-    const socket = tls.connect({
+    const options = {
       socket: raw,
       host: serverName,
       servername: isIp ? undefined : serverName,
-      secureContext: contextFor(caCerts),
+      secureContext: contextFor(trust.caCerts),
       allowHalfOpen: true,
-    } as tls.ConnectionOptions);
+    } as tls.ConnectionOptions;
+    // Node hands this the leaf it has already parsed; an error refuses the handshake.
+    const pin = trust.pin;
+    if (pin) {
+      options.checkServerIdentity = (host, cert) =>
+        tls.checkServerIdentity(host, cert) ?? pinMismatch(cert.raw, pin);
+    }
+    const socket = tls.connect(options);
     const abort = () => socket.destroy(new Error("aborted"));
     const fail = (error: Error) => {
       signal.removeEventListener("abort", abort);
@@ -88,7 +102,7 @@ export function startNodeTls(
     socket.once("secureConnect", () => {
       signal.removeEventListener("abort", abort);
       socket.off("error", fail);
-      resolve(new NodeTlsConn(socket, raw));
+      resolve(new NodeTlsConn(socket, raw, { wasReset: tcpResetCheck(raw) }));
     });
   });
 }

@@ -1,11 +1,10 @@
 /**
- * A pinned remote certificate (a link's `pcs`). `Deno.startTls` takes no custom verifier and
- * shows no peer certificate, so the leaf certificate is fetched once over `node:tls` without
- * verification, its SHA-256 compared with the pin, and that PEM then given to every tunnel as a
- * trust anchor (`caCerts`): rustls takes a self-signed CA:FALSE certificate as an anchor, as for
- * `--ca`. An impostor's self-signed certificate later on fails the TLS check. Deno adds
- * `caCerts` to Mozilla's roots rather than replacing them, so a certificate that a public CA
- * issued for the same server name would pass too (docs/SECURITY.md says so).
+ * A pinned remote certificate (a link's `pcs`: SHA-256 of the leaf's DER). The pin alone cannot
+ * be a trust anchor, so the leaf is fetched once, unverified (nothing but a hello is sent), and
+ * kept when its SHA-256 is the pin. Every tunnel then verifies its chain to that certificate
+ * alone and compares its leaf with the pin before the first byte is written
+ * (`node_tls_dial.ts`), so neither an impostor's self-signed certificate nor one a public CA
+ * issued for the same name gets a tunnel.
  */
 import { connect } from "node:tls";
 import { createHash } from "node:crypto";
@@ -17,6 +16,20 @@ export class PinMismatch extends Error {
     super(`the remote's certificate has SHA-256 ${found}, not the pinned ${pin}`);
     this.name = "PinMismatch";
   }
+}
+
+/**
+ * The mismatch when the leaf certificate `der` does not have SHA-256 `pin`, else undefined.
+ *
+ * @example const mismatch = pinMismatch(socket.getPeerCertificate().raw, pin);
+ */
+export function pinMismatch(der: Uint8Array | undefined, pin: string): PinMismatch | undefined {
+  const found = der ? sha256Hex(der) : "(no certificate)";
+  return found === pin ? undefined : new PinMismatch(pin, found);
+}
+
+function sha256Hex(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex");
 }
 
 function toPem(der: Uint8Array): string {
@@ -54,9 +67,9 @@ export function pinnedCertificate(
       clearTimeout(timer);
       const der = new Uint8Array(socket.getPeerCertificate().raw);
       socket.destroy();
-      const found = createHash("sha256").update(der).digest("hex");
-      if (found === pin) resolve(toPem(der));
-      else reject(new PinMismatch(pin, found));
+      const mismatch = pinMismatch(der, pin);
+      if (mismatch) reject(mismatch);
+      else resolve(toPem(der));
     });
     socket.once("error", (error) => {
       clearTimeout(timer);

@@ -21,6 +21,13 @@ export class Problem extends Error {
 /** A {@linkcode Problem} for a tunnel that could not open to `remote`. */
 export function tunnelProblem(error: TunnelError, remote: string): Problem {
   if (error.kind === "tls") {
+    if (/not the pinned one/.test(error.message)) {
+      return new Problem(
+        "certificate-not-trusted",
+        `Certificate not trusted: ${remote} showed a certificate that is not the pinned one. ` +
+          `Someone may be in between; ask the remote's admin for a new link.`,
+      );
+    }
     if (
       /certificate|issuer|UnknownIssuer|NotValidForName|expired|self.signed|BadSignature/i.test(
         error.message,

@@ -209,6 +209,7 @@ export class ProxyControl {
       user: settings.user,
       password: settings.password,
       caCerts,
+      pin: settings.pin || undefined,
       serverName: settings.serverName || undefined,
       timeoutMs: this.config.handshakeTimeoutMs,
       preconnect: this.config.preconnect,

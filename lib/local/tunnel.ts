@@ -9,15 +9,20 @@ import type { Destination } from "../protocol/address.ts";
 import { Peer } from "../common/peer.ts";
 import { POOL_DEFAULTS, ReadyPool } from "./tunnel_pool.ts";
 import type { PoolOptions } from "./tunnel_pool.ts";
-import { connectNodeTcp, NODE_TLS_CLIENT, startNodeTls } from "./node_tls_dial.ts";
+import { connectNodeTcp, startNodeTls } from "./node_tls_dial.ts";
 
 /** Where the remote is and how to log in. */
 export interface RemoteEndpoint {
   remote: Destination;
   user: string;
   password: string;
-  /** Extra trusted CA certificates (PEM), e.g. the remote's self-signed one. */
+  /**
+   * The only trusted certificates (PEM), e.g. the remote's self-signed one; none: the
+   * system's roots.
+   */
   caCerts?: string[];
+  /** Hex SHA-256 of the remote's leaf certificate, which every tunnel must show exactly. */
+  pin?: string;
   /** Name to check the certificate against, when not the remote's host. */
   serverName?: string;
   /** Time allowed for TCP connect + TLS handshake. */
@@ -96,58 +101,9 @@ export class TunnelDialer {
     }
   }
 
+  /** TCP + TLS, the certificate checked (`node_tls_dial.ts`); nothing is written yet. */
   async #dialWithin(signal: AbortSignal): Promise<Peer> {
-    if (NODE_TLS_CLIENT) return await this.#dialNodeWithin(signal);
-    const { remote, serverName, caCerts } = this.endpoint;
-    const where = formatHostPort(remote);
-    let tcp: Deno.TcpConn;
-    try {
-      tcp = await Deno.connect({ hostname: remote.host, port: remote.port, signal });
-    } catch (error) {
-      if (error instanceof Deno.errors.ConnectionRefused) {
-        throw new TunnelError(`the remote ${where} refused the connection`, "refused");
-      }
-      if (signal.aborted) {
-        throw new TunnelError(`the remote ${where} did not answer in time`, "timeout");
-      }
-      throw new TunnelError(
-        `the remote ${where} is unreachable: ${(error as Error).message}`,
-        "unreachable",
-      );
-    }
-    tcp.setNoDelay(true);
-    // Once startTls has taken the TCP connection, only the TLS one can be closed: closing the
-    // TCP resource then throws BadResource, which from an abort listener would end the process.
-    let tls: Deno.TlsConn | undefined;
-    const close = () => {
-      try {
-        (tls ?? tcp).close();
-      } catch {
-        // already closed
-      }
-    };
-    signal.addEventListener("abort", close, { once: true });
-    try {
-      tls = await Deno.startTls(tcp, { hostname: serverName ?? remote.host, caCerts });
-      await tls.handshake();
-      return new Peer(tls);
-    } catch (error) {
-      if (signal.aborted) {
-        throw new TunnelError(
-          `the remote ${where} did not finish the TLS handshake in time`,
-          "timeout",
-        );
-      }
-      close();
-      throw new TunnelError(`TLS with ${where} failed: ${(error as Error).message}`, "tls");
-    } finally {
-      signal.removeEventListener("abort", close);
-    }
-  }
-
-  /** {@linkcode #dialWithin} over `node:net` + `node:tls` (`SWIFTPROXY_TLS_CLIENT=node`). */
-  async #dialNodeWithin(signal: AbortSignal): Promise<Peer> {
-    const { remote, serverName, caCerts } = this.endpoint;
+    const { remote, serverName, caCerts, pin } = this.endpoint;
     const where = formatHostPort(remote);
     let raw;
     try {
@@ -166,7 +122,12 @@ export class TunnelDialer {
     }
     try {
       return new Peer(
-        await startNodeTls(raw, serverName ?? remote.host, caCerts, signal) as unknown as Deno.Conn,
+        await startNodeTls(
+          raw,
+          serverName ?? remote.host,
+          { caCerts, pin },
+          signal,
+        ) as unknown as Deno.Conn,
       );
     } catch (error) {
       if (signal.aborted) {
@@ -175,7 +136,10 @@ export class TunnelDialer {
           "timeout",
         );
       }
-      throw new TunnelError(`TLS with ${where} failed: ${(error as Error).message}`, "tls");
+      const why = pin && /certificate|pinned/i.test((error as Error).message)
+        ? `its certificate is not the pinned one (${(error as Error).message})`
+        : (error as Error).message;
+      throw new TunnelError(`TLS with ${where} failed: ${why}`, "tls");
     }
   }
 
