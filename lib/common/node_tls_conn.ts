@@ -48,7 +48,11 @@ export class NodeTlsConn {
     { resetOnAbort = false, wasReset = () => false }: NodeTlsConnOptions = {},
   ) {
     this.#socket = socket;
-    this.#raw = tcp as unknown as RawHandle | undefined;
+    // Without a node:net socket under it, the TCP handle sits under node's TLS handle.
+    this.#raw = tcp as unknown as RawHandle | undefined ?? {
+      _handle: (socket as unknown as { _handle?: { _nativeTcpHandle?: TcpHandle } })._handle
+        ?._nativeTcpHandle ?? null,
+    };
     this.#resetOnAbort = resetOnAbort;
     this.#wasReset = wasReset;
     socket.on("data", (chunk: Uint8Array) => {
@@ -190,7 +194,7 @@ interface TcpHandle {
  *
  * @example const conn = new NodeTlsConn(socket, raw, { wasReset: tcpResetCheck(raw) });
  */
-export function tcpResetCheck(raw: Socket): () => boolean {
+export function tcpResetCheck(raw: Socket | tls.TLSSocket): () => boolean {
   const handle = (raw as unknown as RawHandle)._handle;
   const getpeername = handle?.getpeername?.bind(handle);
   if (!getpeername) return () => false;

@@ -9,7 +9,8 @@ import type { Destination } from "../protocol/address.ts";
 import { Peer } from "../common/peer.ts";
 import { POOL_DEFAULTS, ReadyPool } from "./tunnel_pool.ts";
 import type { PoolOptions } from "./tunnel_pool.ts";
-import { connectNodeTcp, startNodeTls } from "./node_tls_dial.ts";
+import { dialNodeTls } from "./node_tls_dial.ts";
+import type { DialFailure } from "./node_tls_dial.ts";
 
 /** Where the remote is and how to log in. */
 export interface RemoteEndpoint {
@@ -105,40 +106,38 @@ export class TunnelDialer {
   async #dialWithin(signal: AbortSignal): Promise<Peer> {
     const { remote, serverName, caCerts, pin } = this.endpoint;
     const where = formatHostPort(remote);
-    let raw;
     try {
-      raw = await connectNodeTcp(remote.host, remote.port, signal);
-    } catch (error) {
-      if (signal.aborted) {
-        throw new TunnelError(`the remote ${where} did not answer in time`, "timeout");
-      }
-      if ((error as { code?: string }).code === "ECONNREFUSED") {
-        throw new TunnelError(`the remote ${where} refused the connection`, "refused");
-      }
-      throw new TunnelError(
-        `the remote ${where} is unreachable: ${(error as Error).message}`,
-        "unreachable",
+      const conn = await dialNodeTls(
+        remote.host,
+        remote.port,
+        serverName ?? remote.host,
+        { caCerts, pin },
+        signal,
       );
-    }
-    try {
-      return new Peer(
-        await startNodeTls(
-          raw,
-          serverName ?? remote.host,
-          { caCerts, pin },
-          signal,
-        ) as unknown as Deno.Conn,
-      );
+      return new Peer(conn as unknown as Deno.Conn);
     } catch (error) {
+      const failure = error as DialFailure;
+      if (failure.phase === "tcp") {
+        if (signal.aborted) {
+          throw new TunnelError(`the remote ${where} did not answer in time`, "timeout");
+        }
+        if (failure.code === "ECONNREFUSED") {
+          throw new TunnelError(`the remote ${where} refused the connection`, "refused");
+        }
+        throw new TunnelError(
+          `the remote ${where} is unreachable: ${failure.message}`,
+          "unreachable",
+        );
+      }
       if (signal.aborted) {
         throw new TunnelError(
           `the remote ${where} did not finish the TLS handshake in time`,
           "timeout",
         );
       }
-      const why = pin && /certificate|pinned/i.test((error as Error).message)
-        ? `its certificate is not the pinned one (${(error as Error).message})`
-        : (error as Error).message;
+      const why = pin && /certificate|pinned/i.test(failure.message)
+        ? `its certificate is not the pinned one (${failure.message})`
+        : failure.message;
       throw new TunnelError(`TLS with ${where} failed: ${why}`, "tls");
     }
   }
