@@ -30,6 +30,8 @@ export class DialFailure extends Error {
   }
 }
 
+const leafCertificate = tls.TLSSocket.prototype.getPeerCertificate;
+
 /** One context per set of trust anchors: building one parses every PEM again. */
 const contexts = new WeakMap<string[], tls.SecureContext>();
 
@@ -43,10 +45,9 @@ function contextFor(caCerts: string[] | undefined): tls.SecureContext | undefine
 /**
  * TCP to `host:port`, Nagle off, then TLS: the chain verified to `trust.caCerts` only (or
  * Deno's roots without them), the name checked against `serverName`, the leaf compared with
- * `trust.pin`; `signal` destroys it. One socket for both (no `node:net` socket under it): a
- * second one cost the local CPU per connection. A pin keeps verification on, with the pinned
- * certificate as the only anchor: that checks the handshake's signature with its key, so a
- * replayed copy of the certificate fails.
+ * `trust.pin`; `signal` destroys it. One socket for both, no `node:net` socket under it. A pin
+ * keeps verification on, with the pinned certificate as the only anchor: that checks the
+ * handshake's signature with its key, so a replayed copy of the certificate fails.
  *
  * @throws {DialFailure} `tcp` when it cannot connect, `tls` when the handshake fails or the
  *   certificate is not trusted (a {@linkcode PinMismatch} as the cause for another leaf)
@@ -72,6 +73,10 @@ export function dialNodeTls(
     options.checkServerIdentity = (_host, cert) =>
       tls.checkServerIdentity(serverName, cert) ?? (pin ? pinMismatch(cert.raw, pin) : undefined);
     const socket = tls.connect(options);
+    // For the name check node asks for the detailed certificate: every one in the chain parsed,
+    // the CA file split again to find issuers. The check reads the leaf's names only.
+    socket.getPeerCertificate = (() =>
+      leafCertificate.call(socket, false)) as typeof leafCertificate;
     let phase: "tcp" | "tls" = "tcp";
     const abort = () => socket.destroy(new Error("aborted"));
     const fail = (error: Error) => {
