@@ -24,6 +24,7 @@ import type { Peer } from "../common/peer.ts";
 import { relay } from "../common/relay.ts";
 import type { Meter } from "../common/relay.ts";
 import { TunnelError } from "./tunnel.ts";
+import { sendHeader } from "./first_bytes.ts";
 import type { TunnelDialer } from "./tunnel.ts";
 import type { LoginCheck } from "./client_login.ts";
 import { CLOSED_AT_ONCE, TUNNEL_FAILED, tunnelReason } from "./tunnel_outcome.ts";
@@ -105,7 +106,7 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         const tunnel = await openOrRefuse(client, ctx);
         if (!tunnel) return TUNNEL_FAILED;
         await client.write(simpleResponse(200, "Connection established"));
-        await tunnel.write(ctx.dialer.header(destination, client.takeBuffered()));
+        await sendHeader(client, tunnel, (payload) => ctx.dialer.header(destination, payload));
         const reason = tunnelReason(await relay(client, tunnel, { up: ctx.up, down: ctx.down }));
         return reason === "aborted" ? "done" : reason;
       }

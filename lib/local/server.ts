@@ -16,6 +16,7 @@ import { ConnectionTable } from "./connections.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError, socksHandshake, SocksRefused } from "./socks_session.ts";
 import { httpSession } from "./http_session.ts";
+import { sendHeader } from "./first_bytes.ts";
 import { udpAssociate } from "./udp_associate.ts";
 import { TunnelDialer, TunnelError } from "./tunnel.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
@@ -185,11 +186,8 @@ export class LocalServer {
       return `${TUNNEL_FAILED} (${error.kind})`;
     }
     try {
-      // Both at once: the remote dials the destination while the client reads its reply.
-      await Promise.all([
-        tunnel.write(this.#dialer.header(destination, client.takeBuffered())),
-        client.write(encodeReply(Reply.succeeded)),
-      ]);
+      await client.write(encodeReply(Reply.succeeded));
+      await sendHeader(client, tunnel, (payload) => this.#dialer.header(destination, payload));
     } catch {
       tunnel.close();
       return "client-reset";

@@ -130,6 +130,23 @@ export async function socksRequest(
   return { conn, rep: await readSocksReply(conn) };
 }
 
+/**
+ * Connects to the HTTP proxy on loopback `port` and opens a CONNECT tunnel to `target`
+ * (`host:port`); throws unless the proxy answers `200 Connection established`.
+ */
+export async function httpConnect(port: number, target: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const text = new TextEncoder().encode(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+  await writeAll(conn, text);
+  const status = "HTTP/1.1 200 Connection established\r\n\r\n";
+  const answer = new TextDecoder().decode(await readExactly(conn, status.length));
+  if (answer !== status) {
+    conn.close();
+    throw new AssertionError(`expected ${JSON.stringify(status)}, got ${JSON.stringify(answer)}`);
+  }
+  return conn;
+}
+
 /** Runs a program to completion; throws with its output when it fails. */
 export async function sh(command: string, args: string[], cwd?: string): Promise<string> {
   const out = await new Deno.Command(command, { args, cwd, stdin: "null" }).output();

@@ -8,8 +8,8 @@ import { startInProcessPair } from "../_inprocess.ts";
 import {
   assertSameBytes,
   closeQuietly,
+  httpConnect,
   readAll,
-  readExactly,
   socksRequest,
   TcpServer,
   writeAll,
@@ -55,15 +55,8 @@ Deno.test("half-close: the reply still arrives after the client ends its writing
     });
 
     await t.step("HTTP CONNECT by hand, then closeWrite()", async () => {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: chain.local.port });
+      const conn = await httpConnect(chain.local.port, `127.0.0.1:${origin.port}`);
       try {
-        const target = `127.0.0.1:${origin.port}`;
-        await writeAll(
-          conn,
-          encoder.encode(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`),
-        );
-        const status = "HTTP/1.1 200 Connection established\r\n\r\n";
-        assertEquals(decoder.decode(await readExactly(conn, status.length)), status);
         await writeAll(conn, request);
         await conn.closeWrite();
         await check(await readAll(conn));

@@ -1,0 +1,71 @@
+/**
+ * A destination that speaks first (SSH, SMTP, MySQL): its greeting reaches a client that has
+ * sent nothing, although the local waits a moment for the client's first bytes to send them
+ * with the tunnel header.
+ */
+import { assertEquals } from "../_assert.ts";
+import { startInProcessPair } from "../_inprocess.ts";
+import {
+  closeQuietly,
+  httpConnect,
+  readExactly,
+  socksRequest,
+  TcpServer,
+  writeAll,
+} from "./_e2e.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const GREETING = "220 greeting from a server that speaks first\r\n";
+
+/** Greets at once, then echoes. */
+function greetingOrigin(): TcpServer {
+  return new TcpServer(async (conn) => {
+    await writeAll(conn, encoder.encode(GREETING));
+    const buffer = new Uint8Array(1024);
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+  });
+}
+
+/** Reads the greeting without having sent a byte, then checks that the tunnel still echoes. */
+async function greetedThenEchoed(conn: Deno.Conn): Promise<void> {
+  assertEquals(decoder.decode(await readExactly(conn, GREETING.length)), GREETING);
+  const quit = encoder.encode("QUIT\r\n");
+  await writeAll(conn, quit);
+  assertEquals(decoder.decode(await readExactly(conn, quit.length)), "QUIT\r\n");
+}
+
+Deno.test("server speaks first: the greeting reaches a silent client", async (t) => {
+  const chain = await startInProcessPair();
+  const origin = greetingOrigin();
+  try {
+    await t.step("through SOCKS5", async () => {
+      const { conn, rep } = await socksRequest(chain.local.port, {
+        host: "127.0.0.1",
+        port: origin.port,
+      });
+      try {
+        assertEquals(rep, 0x00);
+        await greetedThenEchoed(conn);
+      } finally {
+        closeQuietly(conn);
+      }
+    });
+
+    await t.step("through HTTP CONNECT", async () => {
+      const conn = await httpConnect(chain.local.port, `127.0.0.1:${origin.port}`);
+      try {
+        await greetedThenEchoed(conn);
+      } finally {
+        closeQuietly(conn);
+      }
+    });
+  } finally {
+    await origin.close();
+    await chain.stop();
+  }
+});
