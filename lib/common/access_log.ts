@@ -14,6 +14,8 @@ export function accessLog(program: "local" | "remote"): SessionObserver {
     ? (end: SessionEnd) => end.protocol
     : (end: SessionEnd) => end.user;
   return (end) => {
+    // Per connection: with the access log off, not even its fields are built.
+    if (!log.isEnabledFor("info")) return;
     const fields = { ...end, who: who(end), duration: end.durationMs };
     if (end.command === "udp") {
       log.info(

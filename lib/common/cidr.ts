@@ -14,7 +14,11 @@ export interface Cidr {
  */
 export function ipBytes(ip: string): Uint8Array | null {
   if (isIPv4(ip)) {
-    return Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip.split(".").map(Number));
+    const bytes = new Uint8Array(16);
+    bytes[10] = bytes[11] = 0xff;
+    let at = 12;
+    for (const part of ip.split(".")) bytes[at++] = Number(part);
+    return bytes;
   }
   const groups = parseIPv6(ip);
   if (!groups) return null;

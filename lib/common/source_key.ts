@@ -1,4 +1,5 @@
 /** The unit a client address is counted in, for per-source limits. */
+import { isIPv4 } from "../protocol/address.ts";
 import { ipBytes } from "./cidr.ts";
 
 /**
@@ -9,6 +10,8 @@ import { ipBytes } from "./cidr.ts";
  * @example sourceKey("2001:db8::1"); // "2001:db8:0:0::/64"
  */
 export function sourceKey(ip: string): string {
+  // The common case without the bytes: a canonical IPv4 literal is its own key.
+  if (isIPv4(ip)) return ip;
   const bytes = ipBytes(ip);
   if (!bytes) return ip;
   const mapped = bytes.subarray(0, 12).every((b, i) => b === (i >= 10 ? 0xff : 0));

@@ -72,7 +72,10 @@ export function encodeAddress({ host, port }: Destination): Uint8Array {
   }
   let body: Uint8Array;
   if (isIPv4(host)) {
-    body = Uint8Array.of(ATYP.ipv4, ...host.split(".").map(Number));
+    body = new Uint8Array(5);
+    body[0] = ATYP.ipv4;
+    let at = 1;
+    for (const part of host.split(".")) body[at++] = Number(part);
   } else if (host.includes(":")) {
     const groups = parseIPv6(host);
     if (!groups) throw new ProtocolError(`expected an IPv6 address, got "${host}"`);
@@ -136,7 +139,8 @@ export function decodeAddress(bytes: Uint8Array, offset = 0): Decoded<Destinatio
   const portAt = offset + length - 2;
   let host: string;
   if (bytes[offset] === ATYP.ipv4) {
-    host = Array.from(bytes.subarray(offset + 1, portAt)).join(".");
+    const at = offset + 1;
+    host = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
   } else if (bytes[offset] === ATYP.ipv6) {
     const groups: number[] = [];
     for (let i = offset + 1; i < portAt; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);

@@ -31,6 +31,9 @@ export interface TrojanHeader {
 }
 
 const HEX = /^[0-9a-f]{56}$/;
+/** Made once, not per header: the token is 56 ASCII hex digits. */
+const TOKEN_DECODER = new TextDecoder();
+const TOKEN_ENCODER = new TextEncoder();
 
 /**
  * Decodes a request header; `null` while more bytes are needed.
@@ -61,7 +64,7 @@ export function decodeTrojanHeader(bytes: Uint8Array): Decoded<TrojanHeader> | n
   if (bytes[end] !== 0x0d || bytes[end + 1] !== 0x0a) {
     throw new ProtocolError("expected CRLF after the destination");
   }
-  const token = new TextDecoder().decode(bytes.subarray(0, TOKEN_LENGTH));
+  const token = TOKEN_DECODER.decode(bytes.subarray(0, TOKEN_LENGTH));
   if (!HEX.test(token)) throw new ProtocolError("expected a 56-digit hex token");
   return { value: { token, command, destination: address.value }, consumed: end + 2 };
 }
@@ -73,7 +76,7 @@ export function encodeTrojanHeader(
 ): Uint8Array {
   const address = encodeAddress(header.destination);
   const out = new Uint8Array(TOKEN_LENGTH + 3 + address.length + 2 + payload.length);
-  out.set(new TextEncoder().encode(header.token));
+  TOKEN_ENCODER.encodeInto(header.token, out);
   out.set([0x0d, 0x0a, header.command], TOKEN_LENGTH);
   out.set(address, TOKEN_LENGTH + 3);
   out.set([0x0d, 0x0a], TOKEN_LENGTH + 3 + address.length);
