@@ -3,6 +3,7 @@
  * each half has one read, one decryption and one wake-up fewer per connection.
  */
 import type { Peer } from "../common/peer.ts";
+import type { Meter } from "../common/relay.ts";
 
 /**
  * How long the header waits for the app's first bytes once the app has been answered. An app
@@ -14,21 +15,28 @@ export const FIRST_BYTES_WAIT_MS = 5;
 
 /**
  * Writes `header(payload)` to `tunnel`, where `payload` is what `client` sent after its
- * handshake: the bytes already buffered, else those that arrive within `waitMs`. An end of
- * stream, an error or bytes that come later stay in `client` for the relay.
+ * handshake: the bytes already buffered, else those that arrive within `waitMs`. They go
+ * through `up` as the relay's chunks do (charged before the write, reported sent after). An
+ * end of stream, an error or bytes that come later stay in `client` for the relay.
  *
  * @throws whatever `tunnel.write` throws
- * @example await sendHeader(client, tunnel, (payload) => dialer.header(destination, payload));
+ * @example await sendHeader(client, tunnel, (payload) => dialer.header(destination, payload), up);
  */
 export async function sendHeader(
   client: Peer,
   tunnel: Peer,
   header: (payload: Uint8Array) => Uint8Array,
+  up: Meter,
   waitMs = FIRST_BYTES_WAIT_MS,
 ): Promise<void> {
   const buffered = client.takeBuffered();
   const payload = buffered.length > 0 ? buffered : await firstBytes(client, waitMs);
+  if (payload.length > 0) {
+    const wait = up.take(payload.length);
+    if (wait) await wait;
+  }
   await tunnel.write(header(payload));
+  if (payload.length > 0) up.sent?.(payload.length);
 }
 
 /** The next bytes of `client` if they come within `ms`, else none (the read stays pending). */

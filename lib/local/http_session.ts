@@ -106,7 +106,8 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         const tunnel = await openOrRefuse(client, ctx);
         if (!tunnel) return TUNNEL_FAILED;
         await client.write(simpleResponse(200, "Connection established"));
-        await sendHeader(client, tunnel, (payload) => ctx.dialer.header(destination, payload));
+        const header = (payload: Uint8Array) => ctx.dialer.header(destination, payload);
+        await sendHeader(client, tunnel, header, ctx.up);
         const reason = tunnelReason(await relay(client, tunnel, { up: ctx.up, down: ctx.down }));
         return reason === "aborted" ? "done" : reason;
       }

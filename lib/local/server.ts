@@ -185,14 +185,16 @@ export class LocalServer {
       });
       return `${TUNNEL_FAILED} (${error.kind})`;
     }
+    const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
     try {
       await client.write(encodeReply(Reply.succeeded));
-      await sendHeader(client, tunnel, (payload) => this.#dialer.header(destination, payload));
+      const header = (payload: Uint8Array) => this.#dialer.header(destination, payload);
+      await sendHeader(client, tunnel, header, idle.up);
     } catch {
+      idle.stop();
       tunnel.close();
       return "client-reset";
     }
-    const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
     const result = await relay(client, tunnel, idle);
     idle.stop();
     return tunnelReason(result);
