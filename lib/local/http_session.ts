@@ -105,9 +105,11 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
       if (head.method === "CONNECT") {
         const tunnel = await openOrRefuse(client, ctx);
         if (!tunnel) return TUNNEL_FAILED;
-        await client.write(simpleResponse(200, "Connection established"));
         const header = (payload: Uint8Array) => ctx.dialer.header(destination, payload);
-        await sendHeader(client, tunnel, header, ctx.up);
+        await Promise.all([
+          sendHeader(client, tunnel, header, ctx.up),
+          client.write(simpleResponse(200, "Connection established")),
+        ]);
         const reason = tunnelReason(await relay(client, tunnel, { up: ctx.up, down: ctx.down }));
         return reason === "aborted" ? "done" : reason;
       }

@@ -187,9 +187,12 @@ export class LocalServer {
     }
     const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
     try {
-      await client.write(encodeReply(Reply.succeeded));
+      // Both at once: the remote dials the destination while the client reads its reply.
       const header = (payload: Uint8Array) => this.#dialer.header(destination, payload);
-      await sendHeader(client, tunnel, header, idle.up);
+      await Promise.all([
+        sendHeader(client, tunnel, header, idle.up),
+        client.write(encodeReply(Reply.succeeded)),
+      ]);
     } catch {
       idle.stop();
       tunnel.close();

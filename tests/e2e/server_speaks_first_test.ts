@@ -1,7 +1,6 @@
 /**
  * A destination that speaks first (SSH, SMTP, MySQL): its greeting reaches a client that has
- * sent nothing, although the local waits a moment for the client's first bytes to send them
- * with the tunnel header.
+ * sent nothing, since the local sends the tunnel header at once.
  */
 import { assertEquals } from "../_assert.ts";
 import { startInProcessPair } from "../_inprocess.ts";
