@@ -42,27 +42,25 @@ Deno.test("server speaks first: the greeting reaches a silent client", async (t)
   const chain = await startInProcessPair();
   const origin = greetingOrigin();
   try {
-    await t.step("through SOCKS5", async () => {
-      const { conn, rep } = await socksRequest(chain.local.port, {
-        host: "127.0.0.1",
-        port: origin.port,
+    const target = { host: "127.0.0.1", port: origin.port };
+    const routes: Record<string, () => Promise<{ conn: Deno.TcpConn; rep: number }>> = {
+      "through SOCKS5": () => socksRequest(chain.local.port, target),
+      "through HTTP CONNECT": async () => ({
+        conn: await httpConnect(chain.local.port, `127.0.0.1:${origin.port}`),
+        rep: 0x00,
+      }),
+    };
+    for (const [name, open] of Object.entries(routes)) {
+      await t.step(name, async () => {
+        const { conn, rep } = await open();
+        try {
+          assertEquals(rep, 0x00);
+          await greetedThenEchoed(conn);
+        } finally {
+          closeQuietly(conn);
+        }
       });
-      try {
-        assertEquals(rep, 0x00);
-        await greetedThenEchoed(conn);
-      } finally {
-        closeQuietly(conn);
-      }
-    });
-
-    await t.step("through HTTP CONNECT", async () => {
-      const conn = await httpConnect(chain.local.port, `127.0.0.1:${origin.port}`);
-      try {
-        await greetedThenEchoed(conn);
-      } finally {
-        closeQuietly(conn);
-      }
-    });
+    }
   } finally {
     await origin.close();
     await chain.stop();
