@@ -5,9 +5,9 @@
  * between the two so that the machine's load drifts over both alike. CPU from `/proc`.
  *
  * With a mode, SwiftProxy alone, and one look inside it while the connections run:
- * - `prof`: V8 CPU profiles of both halves over the inspector, self time per function printed,
- *   files in `/tmp/prof-local.cpuprofile` and `/tmp/prof-remote.cpuprofile` ("(idle)" hides
- *   the runtime's own async work, TLS among it);
+ * - `prof`: V8 CPU profiles of both halves (`--cpu-prof`, each process's whole run), self time
+ *   per function printed, files in `/tmp/prof-local.cpuprofile` and `/tmp/prof-remote.cpuprofile`
+ *   ("(idle)" hides the runtime's own async work, TLS among it);
  * - `perf`: `perf record` of both into `/tmp/perf.data` (Deno is stripped: libc and kernel
  *   symbols only);
  * - `strace`: syscall counts into `/tmp/strace-local.txt` and `/tmp/strace-remote.txt`
@@ -16,7 +16,7 @@
  * @example deno task prof-conn 2000           # SwiftProxy and trojan, 2,000 connections each
  * @example deno task prof-conn 3000 prof      # where SwiftProxy's JavaScript time goes
  */
-import { freePort, startScript, startSwiftProxy, startTrojan } from "./bench/peers.ts";
+import { startScript, startSwiftProxy, startTrojan } from "./bench/peers.ts";
 import type { Contender } from "./bench/peers.ts";
 import { cpuMs, latency } from "./bench/load.ts";
 import type { Route } from "./bench/load.ts";
@@ -26,54 +26,10 @@ const MODE = Deno.args[1] as "prof" | "perf" | "strace" | undefined;
 const BATCH = 250;
 const HALVES = ["local", "remote"] as const;
 
-/** A profile as `Profiler.stop` returns it. */
+/** A V8 CPU profile, as `--cpu-prof` writes it. */
 interface Profile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
   samples: number[];
-}
-
-/** A minimal Chrome DevTools Protocol client over one WebSocket. */
-class Inspector {
-  readonly #ws: WebSocket;
-  #id = 0;
-  readonly #waiting = new Map<number, (result: unknown) => void>();
-
-  private constructor(ws: WebSocket) {
-    this.#ws = ws;
-    ws.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.id) this.#waiting.get(message.id)?.(message.result);
-    };
-  }
-
-  static async open(url: string): Promise<Inspector> {
-    const ws = new WebSocket(url);
-    await new Promise((resolve) => ws.onopen = resolve);
-    return new Inspector(ws);
-  }
-
-  send<T>(method: string, params = {}): Promise<T> {
-    const id = ++this.#id;
-    this.#ws.send(JSON.stringify({ id, method, params }));
-    return new Promise((resolve) => this.#waiting.set(id, resolve as (result: unknown) => void));
-  }
-
-  close(): void {
-    this.#ws.close();
-  }
-}
-
-/** The inspector URL of the process listening for `--inspect` on `port`. */
-async function inspectorUrl(port: number): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-      return list[0].webSocketDebuggerUrl;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`no inspector on port ${port}`);
 }
 
 /** Prints the functions with the most self time in `profile`. */
@@ -125,23 +81,12 @@ async function compare(dir: string, sinkPort: number): Promise<void> {
 
 /** SwiftProxy alone with `MODE` watching both halves. */
 async function inspect(dir: string, sinkPort: number): Promise<void> {
-  // Deno -q prints no inspector URL, so each half gets a port of its own.
-  const ports = [freePort(), freePort()];
-  const flags = (i: number) => MODE === "prof" ? [`--inspect=127.0.0.1:${ports[i]}`] : [];
-  const swift = await startSwiftProxy(dir, flags(0), undefined, [], "SwiftProxy", flags(1));
+  const profiles = `${dir}/profiles`;
+  const flags = MODE === "prof" ? ["--cpu-prof", `--cpu-prof-dir=${profiles}`] : [];
+  const swift = await startSwiftProxy(dir, flags);
   const route = { sinkPort, socksPort: swift.socksPort };
   try {
     await latency(route, 300);
-    const inspectors = MODE === "prof"
-      ? await Promise.all(
-        ports.map(async (port) => Inspector.open(await inspectorUrl(port))),
-      )
-      : [];
-    for (const inspector of inspectors) {
-      await inspector.send("Profiler.enable");
-      await inspector.send("Profiler.setSamplingInterval", { interval: 200 });
-      await inspector.send("Profiler.start");
-    }
     const watchers = watch(swift.pids);
     if (MODE === "strace") await new Promise((resolve) => setTimeout(resolve, 1000));
     const us = await cpuPerConnection(swift, route, COUNT);
@@ -152,14 +97,23 @@ async function inspect(dir: string, sinkPort: number): Promise<void> {
     console.log(
       `SwiftProxy CPU µs per connection, local / remote: ${us.map(Math.round).join(" / ")}`,
     );
-    for (const [i, inspector] of inspectors.entries()) {
-      const { profile } = await inspector.send<{ profile: Profile }>("Profiler.stop");
-      await Deno.writeTextFile(`/tmp/prof-${HALVES[i]}.cpuprofile`, JSON.stringify(profile));
-      summarise(HALVES[i], profile);
-      inspector.close();
-    }
   } finally {
     await swift.stop();
+  }
+  if (MODE === "prof") await summariseProfiles(profiles, swift.pids);
+}
+
+/**
+ * Each half's profile (written as it exits, named after its pid; the whole run, start-up and
+ * warm-up included), copied to `/tmp/prof-HALF.cpuprofile` and summarised.
+ */
+async function summariseProfiles(profiles: string, pids: number[]): Promise<void> {
+  for await (const file of Deno.readDir(profiles)) {
+    const half = pids.findIndex((pid) => file.name.endsWith(`.${pid}.cpuprofile`));
+    if (half < 0) continue; // `init` and `user add`
+    const text = await Deno.readTextFile(`${profiles}/${file.name}`);
+    await Deno.writeTextFile(`/tmp/prof-${HALVES[half]}.cpuprofile`, text);
+    summarise(HALVES[half], JSON.parse(text));
   }
 }
 

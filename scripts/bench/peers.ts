@@ -223,8 +223,7 @@ function contender(name: string, client: Half, server: Half): Contender {
 
 /**
  * The real `remote.ts serve --allow-private` and `local.ts` over TLS; `localFlags` go to the
- * local (`--preconnect 0`), `name` names the row, and the remote runs with `remoteDenoFlags`
- * when they differ from the local's `denoFlags` (an inspector port each).
+ * local (`--preconnect 0`), and `name` names the row.
  */
 export async function startSwiftProxy(
   dir: string,
@@ -232,9 +231,8 @@ export async function startSwiftProxy(
   link: Link = LOOPBACK,
   localFlags: string[] = [],
   name = "SwiftProxy",
-  remoteDenoFlags = denoFlags,
 ): Promise<Contender> {
-  const server = await swiftRemote(dir, remoteDenoFlags);
+  const server = await swiftRemote(dir, denoFlags);
   const via = { ...server, port: await link(server.port) };
   return contender(name, await swiftLocal(dir, via, denoFlags, localFlags), server);
 }
