@@ -17,6 +17,12 @@ export interface Meter {
   readonly quantum?: number;
 }
 
+/**
+ * The reason every torn-down relay aborts its signal with: `abort()` without one builds a
+ * DOMException with a stack trace, about 1 % of the local's CPU in a run of short connections.
+ */
+const TORN_DOWN = new Error("the relay was torn down");
+
 /** Why a relay ended, for the access log. */
 export type CloseReason = "done" | "client-reset" | "server-reset" | "aborted";
 
@@ -56,7 +62,7 @@ export async function relay(
     if (reason === "done") reason = why;
     client.close();
     server.close();
-    torn.abort();
+    torn.abort(TORN_DOWN);
   };
   const onAbort = () => teardown("aborted");
   options.signal?.addEventListener("abort", onAbort, { once: true });
