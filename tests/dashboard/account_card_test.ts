@@ -4,7 +4,7 @@
  * account elsewhere (another computer, another local) shows within seconds.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, freePort, LocalFixture, RemoteFixture, startOrigin } from "../_harness.ts";
+import { curl, delay, freePort, LocalFixture, RemoteFixture, startOrigin } from "../_harness.ts";
 import { DashboardFixture, loginFor } from "./_dashboard.ts";
 
 Deno.test("the Account card shows this local's connections and bytes now, and asks the remote again every 2 s while traffic flows", async () => {
@@ -22,24 +22,27 @@ Deno.test("the Account card shows this local's connections and bytes now, and as
     const idle = connected.body.account;
 
     // A slow download through this local, going on until the test ends (more than the
-    // socket buffers on the way can hold, so it stays open and keeps moving).
+    // socket buffers on the way can hold, so it stays open and keeps moving). Slow because
+    // curl's output is read 64 KiB at a time every 100 ms, not by --limit-rate: that one
+    // catches up in bursts after a slow start and then pauses for seconds, with no traffic.
     const trickle = new Deno.Command("curl", {
       args: [
         "-sS",
-        "--limit-rate",
-        "250K",
         "-x",
         `socks5h://127.0.0.1:${listenPort}`,
         `http://127.0.0.1:${origin.port}/bytes/200000000`,
-        "-o",
-        "/dev/null",
       ],
-      stdout: "null",
+      stdout: "piped",
       stderr: "null",
     }).spawn();
+    const drained = (async () => {
+      const reader = trickle.stdout.getReader();
+      while (!(await reader.read()).done) await delay(100);
+    })().catch(() => {});
     stopTrickle = async () => {
       trickle.kill();
       await trickle.status;
+      await drained;
     };
     const busy = await socket.next((s) => s.open === 1 && s.totals.down > 300_000);
     assertEquals(
