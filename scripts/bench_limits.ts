@@ -21,7 +21,7 @@ import {
 } from "../tests/limits/_traffic.ts";
 import { markdownTable, textTable } from "./bench/report.ts";
 import { writeSection } from "./bench/markdown_section.ts";
-import { formatBytes, parseRate } from "../lib/common/units.ts";
+import { formatBytes, parseRate } from "../lib/common/ops/units.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const HEADING = "## Limits";

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { NodeSet } from "../tests/multinode/_nodes.ts";
 import { POSTGRES_MISSING, startCluster } from "../tests/_postgres.ts";
 import type { UserRow } from "../tests/limits/_traffic.ts";
-import { formatBytes } from "../lib/common/units.ts";
+import { formatBytes } from "../lib/common/ops/units.ts";
 import { cpuMs, percentile, rssKiB } from "./bench/load.ts";
 import { startScript } from "./bench/peers.ts";
 import { markdownTable, textTable } from "./bench/report.ts";

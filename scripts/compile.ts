@@ -18,7 +18,7 @@
 import { parseArgs } from "node:util";
 import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatBytes } from "../lib/common/units.ts";
+import { formatBytes } from "../lib/common/ops/units.ts";
 
 /** The targets a release ships. */
 export const TARGETS = [

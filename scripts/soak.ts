@@ -11,7 +11,7 @@
 import { RemoteFixture } from "../tests/_harness.ts";
 import { encodeTrojanHeader, trojanToken } from "../lib/protocol/trojan.ts";
 import { rssMiB } from "../tests/hardening/_helpers.ts";
-import { writeAll } from "../lib/common/conn_io.ts";
+import { writeAll } from "../lib/common/net/conn_io.ts";
 
 const seconds = Number(Deno.args[0] ?? 180);
 const clients = Number(Deno.args[1] ?? 40);

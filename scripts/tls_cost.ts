@@ -15,7 +15,7 @@ import net from "node:net";
 import { parseArgs } from "node:util";
 import process from "node:process";
 import type { Buffer } from "node:buffer";
-import { createCertificate } from "../lib/remote/certificate.ts";
+import { createCertificate } from "../lib/remote/store/certificate.ts";
 import { percentile } from "./bench/load.ts";
 
 const SELF = new URL(import.meta.url).pathname;

@@ -109,7 +109,7 @@ export async function runProgram(
  * run; -q silences only that kind of notice (errors and the program's own output still print),
  * so a new user's first `deno task` does not read as unfinished. The unstable `net` feature
  * (`Deno.listenDatagram`, for UDP) comes from deno.json's `"unstable"` the same way, for the
- * tasks, this harness and the compiled binaries alike (lib/common/udp_socket.ts says why).
+ * tasks, this harness and the compiled binaries alike (lib/common/udp/udp_socket.ts says why).
  */
 
 /** `deno run` arguments for the remote, with its permission set. */

@@ -5,18 +5,18 @@
  * commands are the real CLI's, run in-process against that store. Tests of the CLI itself,
  * shipping and interop keep spawning processes (`_harness.ts`).
  */
-import { RemoteServer } from "../lib/remote/server.ts";
-import { REMOTE_DEFAULTS } from "../lib/remote/config.ts";
-import type { RemoteConfig } from "../lib/remote/config.ts";
-import { openSqliteStore } from "../lib/remote/sqlite_store.ts";
-import type { UserLimits, UserStore } from "../lib/remote/user_store.ts";
-import { createCertificate } from "../lib/remote/certificate.ts";
-import type { CertifiedKey } from "../lib/remote/certificate.ts";
+import { RemoteServer } from "../lib/remote/tunnel/server.ts";
+import { REMOTE_DEFAULTS } from "../lib/remote/tunnel/config.ts";
+import type { RemoteConfig } from "../lib/remote/tunnel/config.ts";
+import { openSqliteStore } from "../lib/remote/store/sqlite_store.ts";
+import type { UserLimits, UserStore } from "../lib/remote/store/user_store.ts";
+import { createCertificate } from "../lib/remote/store/certificate.ts";
+import type { CertifiedKey } from "../lib/remote/store/certificate.ts";
 import { userCommands } from "../lib/remote/cli/user.ts";
-import { setupLogging, stopLogging } from "../lib/common/logging.ts";
-import { LocalServer } from "../lib/local/server.ts";
-import { LOCAL_DEFAULTS } from "../lib/local/config.ts";
-import type { LocalConfig } from "../lib/local/config.ts";
+import { setupLogging, stopLogging } from "../lib/common/ops/logging.ts";
+import { LocalServer } from "../lib/local/inbound/server.ts";
+import { LOCAL_DEFAULTS } from "../lib/local/inbound/config.ts";
+import type { LocalConfig } from "../lib/local/inbound/config.ts";
 import { chainTo, delay, pairWith } from "./_harness.ts";
 import type { LocalFixture } from "./_harness.ts";
 

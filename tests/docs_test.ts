@@ -6,7 +6,7 @@ import { assertEquals } from "./_assert.ts";
 import { ROOT } from "./_harness.ts";
 
 const DOCS = ["README.md", ...[...Deno.readDirSync(`${ROOT}docs`)].map((e) => `docs/${e.name}`)];
-/** Repository paths as the docs write them: `lib/remote/server.ts`, `tests/e2e/`, `.ci/run`. */
+/** Repository paths as the docs write them: `lib/remote/tunnel/server.ts`, `tests/e2e/`, `.ci/run`. */
 const PATH = /(?<![\w./-])(?:lib|tests|scripts|docs|\.ci|\.github)\/[\w./-]*[\w/]/g;
 /** A test file named on its own: `probe_test.ts`. */
 const TEST_FILE = /(?<![\w./-])[\w]+_test\.ts\b/g;

@@ -9,19 +9,19 @@ import {
   run,
   secondsArg,
   usageError,
-} from "../common/cli.ts";
-import { logger, setupLogging, stopLogging } from "../common/logging.ts";
-import { shutdownSignal } from "../common/signals.ts";
-import { shortPassword } from "../common/password_floor.ts";
+} from "../common/ops/cli.ts";
+import { logger, setupLogging, stopLogging } from "../common/ops/logging.ts";
+import { shutdownSignal } from "../common/ops/signals.ts";
+import { shortPassword } from "../common/security/password_floor.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import { parseShareLink } from "../protocol/share_link.ts";
 import type { Destination } from "../protocol/address.ts";
-import { defaultSettingsPath, loadSettings } from "./settings.ts";
-import type { Settings } from "./settings.ts";
-import { ProxyControl } from "./proxy_control.ts";
-import { AccountWatch } from "./account_watch.ts";
-import { LOCAL_DEFAULTS } from "./config.ts";
-import type { LocalConfig } from "./config.ts";
+import { defaultSettingsPath, loadSettings } from "./control/settings.ts";
+import type { Settings } from "./control/settings.ts";
+import { ProxyControl } from "./control/proxy_control.ts";
+import { AccountWatch } from "./control/account_watch.ts";
+import { LOCAL_DEFAULTS } from "./inbound/config.ts";
+import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
 import { generateToken, isLoopbackHost } from "./dashboard/guard.ts";
 

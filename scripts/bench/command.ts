@@ -1,5 +1,5 @@
 /** The 9-byte command the load generator sends to the sink, and raw socket helpers. */
-export { readExactly, writeAll } from "../../lib/common/conn_io.ts";
+export { readExactly, writeAll } from "../../lib/common/net/conn_io.ts";
 
 /** Read/write size on both ends. */
 export const CHUNK = 256 * 1024;

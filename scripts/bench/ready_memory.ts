@@ -7,8 +7,8 @@
  *   deno run -P=bench scripts/bench/ready_memory.ts [ROUNDS]
  */
 import { fileURLToPath } from "node:url";
-import { TunnelDialer } from "../../lib/local/tunnel.ts";
-import type { Peer } from "../../lib/common/peer.ts";
+import { TunnelDialer } from "../../lib/local/tunnel/tunnel.ts";
+import type { Peer } from "../../lib/common/net/peer.ts";
 import { rssKiB } from "./load.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

@@ -7,8 +7,8 @@
 import { decodeReply, encodeGreeting, encodeRequest, Method } from "../../lib/protocol/socks5.ts";
 import { Command } from "../../lib/protocol/socks5.ts";
 import { encodeSocksDatagram } from "../../lib/protocol/socks5_udp.ts";
-import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
-import { bindUdp, closeUdp, receiveEach } from "../../lib/common/udp_socket.ts";
+import { readExactly, writeAll } from "../../lib/common/net/conn_io.ts";
+import { bindUdp, closeUdp, receiveEach } from "../../lib/common/udp/udp_socket.ts";
 
 /** Payload of every datagram. */
 export const DATAGRAM = 1400;

@@ -178,7 +178,7 @@ ${markdownTable(wanTable)}
   half and the SOCKS5 hop are on one side, the server half and the destinations on the other.
 - Before the rows are counted, each contender gets one burst of 24 and three single
   connections (JIT, caches, and what a proxy in use has learnt). SwiftProxy's ready-tunnel pool
-  (\`lib/local/tunnel_pool.ts\`) has also seen the page loads by then; the page loads show the
+  (\`lib/local/tunnel/tunnel_pool.ts\`) has also seen the page loads by then; the page loads show the
   first load apart.
 - **elsewhere**: CPU per load (median, from navigation to \`load\`) that went to processes
   outside the benchmark, + what the hypervisor took (steal): \`/proc/stat\` less the benchmark's

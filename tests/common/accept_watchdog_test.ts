@@ -2,7 +2,7 @@
 import net from "node:net";
 import { assert, assertEquals } from "../_assert.ts";
 import { delay } from "../_harness.ts";
-import { AcceptWatchdog } from "../../lib/common/accept_watchdog.ts";
+import { AcceptWatchdog } from "../../lib/common/net/accept_watchdog.ts";
 
 Deno.test("watchdog: an idle listener that accepts its probes is never re-armed", async () => {
   const server = net.createServer();

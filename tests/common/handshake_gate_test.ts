@@ -1,6 +1,6 @@
 /** The gate before login: one source's flood evicts its own oldest, not other sources. */
 import { assertEquals } from "../_assert.ts";
-import { HandshakeGate, HANDSHAKING_PER_SOURCE } from "../../lib/common/handshake_gate.ts";
+import { HandshakeGate, HANDSHAKING_PER_SOURCE } from "../../lib/common/net/handshake_gate.ts";
 
 function conn(name: string, closed: string[]) {
   return { close: () => closed.push(name) };

@@ -1,6 +1,6 @@
 /** Log values on one line: control characters escaped, everything else kept. */
 import { assertEquals } from "../_assert.ts";
-import { printable } from "../../lib/common/printable.ts";
+import { printable } from "../../lib/common/ops/printable.ts";
 
 Deno.test("printable escapes control characters and line separators, nothing else", () => {
   assertEquals(printable("a\nb\rc\td"), "a\\nb\\rc\\td");

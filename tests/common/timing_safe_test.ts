@@ -1,5 +1,5 @@
 import { assertEquals } from "../_assert.ts";
-import { timingSafeEqual } from "../../lib/common/timing_safe.ts";
+import { timingSafeEqual } from "../../lib/common/security/timing_safe.ts";
 
 Deno.test("timingSafeEqual is true only for the same bytes, strings compared as UTF-8", () => {
   assertEquals(timingSafeEqual("alice-secret", "alice-secret"), true);

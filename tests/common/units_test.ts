@@ -4,7 +4,7 @@ import {
   parseSize,
   parseTypedRate,
   parseTypedSize,
-} from "../../lib/common/units.ts";
+} from "../../lib/common/ops/units.ts";
 import { assertEquals, assertThrows } from "../_assert.ts";
 
 const KiB = 1024;

@@ -10,7 +10,7 @@ const FILES: [path: string, file: string, type: string][] = [
   ["/", "lib/local/dashboard/assets/index.html", "text/html; charset=utf-8"],
   ["/app.js", "lib/local/dashboard/assets/app.js", "text/javascript; charset=utf-8"],
   ["/app.css", "lib/local/dashboard/assets/app.css", "text/css; charset=utf-8"],
-  ["/format_bytes.js", "lib/common/format_bytes.js", "text/javascript; charset=utf-8"],
+  ["/format_bytes.js", "lib/common/ops/format_bytes.js", "text/javascript; charset=utf-8"],
 ];
 
 Deno.test("the page, its script, style sheet and byte formatter are served byte for byte", async () => {

@@ -3,7 +3,7 @@
  * transfer whatever the timer and the byte counting do, and 0 soon after the traffic stops.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { ConnectionTable } from "../../lib/local/connections.ts";
+import { ConnectionTable } from "../../lib/local/inbound/connections.ts";
 import { StatsSampler } from "../../lib/local/dashboard/stats.ts";
 
 const MiB = 1024 ** 2;

@@ -6,7 +6,7 @@ import { decodeReply, encodeGreeting, encodeRequest, Method } from "../../lib/pr
 import type { Destination } from "../../lib/protocol/address.ts";
 import { LocalFixture, Program, RemoteFixture, sha256, startChain } from "../_harness.ts";
 import { AssertionError } from "../_assert.ts";
-import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
+import { readExactly, writeAll } from "../../lib/common/net/conn_io.ts";
 
 export { readExactly, writeAll };
 

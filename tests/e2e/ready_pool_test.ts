@@ -7,10 +7,10 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { delay, startChain } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
-import { LocalServer } from "../../lib/local/server.ts";
-import { LOCAL_DEFAULTS } from "../../lib/local/config.ts";
-import type { PoolOptions } from "../../lib/local/tunnel_pool.ts";
-import type { SessionEnd } from "../../lib/common/session_events.ts";
+import { LocalServer } from "../../lib/local/inbound/server.ts";
+import { LOCAL_DEFAULTS } from "../../lib/local/inbound/config.ts";
+import type { PoolOptions } from "../../lib/local/tunnel/tunnel_pool.ts";
+import type { SessionEnd } from "../../lib/common/ops/session_events.ts";
 import {
   assertSameBytes,
   connectionsTo,

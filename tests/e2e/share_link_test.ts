@@ -23,7 +23,7 @@ import {
 } from "../_harness.ts";
 import { parseShareLink } from "../../lib/protocol/share_link.ts";
 import type { ShareLink } from "../../lib/protocol/share_link.ts";
-import { createCertificate } from "../../lib/remote/certificate.ts";
+import { createCertificate } from "../../lib/remote/store/certificate.ts";
 import { newLink, pemSha256 } from "../remote/_share.ts";
 
 const SIZE = 3 * 1024 * 1024 + 17;

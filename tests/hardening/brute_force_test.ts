@@ -3,7 +3,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { delay } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
 import { trojan } from "./_helpers.ts";
-import { REMOTE_DEFAULTS } from "../../lib/remote/config.ts";
+import { REMOTE_DEFAULTS } from "../../lib/remote/tunnel/config.ts";
 
 const STATUS = { host: "status.swiftproxy.invalid", port: 1 };
 

@@ -1,9 +1,9 @@
 /** Destinations: the private-range refusal checks resolved addresses, in every spelling. */
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, delay, LocalFixture, RemoteFixture } from "../_harness.ts";
-import { dial, DialError } from "../../lib/remote/destination.ts";
-import type { DestinationPolicy } from "../../lib/remote/destination.ts";
-import { parseCidr } from "../../lib/common/cidr.ts";
+import { dial, DialError } from "../../lib/remote/egress/destination.ts";
+import type { DestinationPolicy } from "../../lib/remote/egress/destination.ts";
+import { parseCidr } from "../../lib/common/security/cidr.ts";
 import { serveStrict, trojan } from "./_helpers.ts";
 
 /** Every spelling the issue lists, plus a few more that reach the server itself. */

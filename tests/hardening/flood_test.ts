@@ -119,7 +119,7 @@ Deno.test("flood: 3,000 stalled TLS clients against the remote", async () => {
 });
 
 // Deno's own TlsConn.close() before the handshake ends leaves the TCP socket open, and node's
-// handshakeTimeout does not fire under Deno: the remote's listener (lib/common/tls_listener.ts)
+// handshakeTimeout does not fire under Deno: the remote's listener (lib/common/net/tls_listener.ts)
 // puts its own deadline on every raw socket. This checks it.
 Deno.test({
   name: "flood: stalled TLS handshakes are closed by the remote's deadline",

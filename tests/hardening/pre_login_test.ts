@@ -9,7 +9,7 @@ import { delay, startOrigin } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
 import { startFallbackSite, trojan } from "./_helpers.ts";
 import { TlsProbe } from "./_tls_client.ts";
-import { PRE_LOGIN_PER_SOURCE, READY_PER_SOURCE } from "../../lib/common/handshake_gate.ts";
+import { PRE_LOGIN_PER_SOURCE, READY_PER_SOURCE } from "../../lib/common/net/handshake_gate.ts";
 
 const GET = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 

@@ -5,8 +5,8 @@
  */
 import { encodeRequest } from "../../lib/protocol/socks5.ts";
 import { decodeAddress } from "../../lib/protocol/address.ts";
-import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
-import { concat } from "../../lib/common/peer.ts";
+import { readExactly, writeAll } from "../../lib/common/net/conn_io.ts";
+import { concat } from "../../lib/common/net/peer.ts";
 
 const CHUNK = 64 * 1024;
 /** One op byte and a 64-bit big-endian length. */

@@ -6,7 +6,7 @@ import { assert } from "../_assert.ts";
 import { delay, startChain } from "../_harness.ts";
 import { rssMiB } from "../hardening/_helpers.ts";
 import { command, DOWNLOAD, MiB, socksConnect, startEndpoint, upload } from "./_traffic.ts";
-import { writeAll } from "../../lib/common/conn_io.ts";
+import { writeAll } from "../../lib/common/net/conn_io.ts";
 
 /** Highest RSS growth (MiB) of `pids` over `ms`, sampled every 100 ms. */
 async function growthDuring(pids: number[], ms: number): Promise<number[]> {

@@ -1,6 +1,6 @@
 /** The token bucket on its own: free when unlimited, FIFO turns, live rate changes, aborts. */
 import { assert, assertEquals } from "../_assert.ts";
-import { TokenBucket } from "../../lib/common/token_bucket.ts";
+import { TokenBucket } from "../../lib/remote/users/token_bucket.ts";
 
 Deno.test("an unlimited bucket never returns a promise and does not split", () => {
   const bucket = new TokenBucket(0);

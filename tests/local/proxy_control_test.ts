@@ -4,9 +4,9 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, delay, freePort, RemoteFixture, startOrigin } from "../_harness.ts";
-import { ProxyControl } from "../../lib/local/proxy_control.ts";
-import { LOCAL_DEFAULTS } from "../../lib/local/config.ts";
-import type { SessionEnd } from "../../lib/common/session_events.ts";
+import { ProxyControl } from "../../lib/local/control/proxy_control.ts";
+import { LOCAL_DEFAULTS } from "../../lib/local/inbound/config.ts";
+import type { SessionEnd } from "../../lib/common/ops/session_events.ts";
 
 async function next(ends: SessionEnd[], count: number): Promise<SessionEnd> {
   for (let waited = 0; ends.length < count && waited < 10_000; waited += 20) await delay(20);

@@ -7,9 +7,9 @@ import {
   PRE_LOGIN_BUDGET,
   ReadyPool,
   REFILL_DELAY_MS,
-} from "../../lib/local/tunnel_pool.ts";
-import type { Peer } from "../../lib/common/peer.ts";
-import { PRE_LOGIN_PER_SOURCE } from "../../lib/common/handshake_gate.ts";
+} from "../../lib/local/tunnel/tunnel_pool.ts";
+import type { Peer } from "../../lib/common/net/peer.ts";
+import { PRE_LOGIN_PER_SOURCE } from "../../lib/common/net/handshake_gate.ts";
 
 const options = { ...POOL_DEFAULTS, max: 32 };
 

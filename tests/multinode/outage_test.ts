@@ -8,9 +8,9 @@ import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
 import type { PgCluster } from "../_postgres.ts";
 import { Counter, download, MiB, startEndpoint, userRow } from "../limits/_traffic.ts";
 import { NodeFixture, NodeSet } from "./_nodes.ts";
-import { PostgresStore } from "../../lib/remote/postgres_store.ts";
-import { UsageOutbox } from "../../lib/remote/usage_spool.ts";
-import type { UsageBatch, UsageDelta } from "../../lib/remote/user_store.ts";
+import { PostgresStore } from "../../lib/remote/store/postgres_store.ts";
+import { UsageOutbox } from "../../lib/remote/store/usage_spool.ts";
+import type { UsageBatch, UsageDelta } from "../../lib/remote/store/user_store.ts";
 
 const ignore = POSTGRES_MISSING !== undefined;
 let cluster: Promise<PgCluster> | undefined;

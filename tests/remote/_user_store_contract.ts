@@ -3,8 +3,12 @@
  * own factory (SQLite in `sqlite_store_test.ts`, PostgreSQL in `postgres_store_test.ts`).
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { keyForCredential, SchemaVersionError, UserError } from "../../lib/remote/user_store.ts";
-import type { UserStore } from "../../lib/remote/user_store.ts";
+import {
+  keyForCredential,
+  SchemaVersionError,
+  UserError,
+} from "../../lib/remote/store/user_store.ts";
+import type { UserStore } from "../../lib/remote/store/user_store.ts";
 
 /** One fresh, empty database, and ways to reach it. */
 export interface StoreFixture {

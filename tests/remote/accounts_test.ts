@@ -4,10 +4,10 @@
  * are derived, so nothing is counted twice or dropped while the database does not answer.
  */
 import { assertEquals } from "../_assert.ts";
-import { Accounts } from "../../lib/remote/accounts.ts";
-import { openSqliteStore } from "../../lib/remote/sqlite_store.ts";
-import { UsageOutbox } from "../../lib/remote/usage_spool.ts";
-import type { UsageBatch, UsageDelta, UserStore } from "../../lib/remote/user_store.ts";
+import { Accounts } from "../../lib/remote/users/accounts.ts";
+import { openSqliteStore } from "../../lib/remote/store/sqlite_store.ts";
+import { UsageOutbox } from "../../lib/remote/store/usage_spool.ts";
+import type { UsageBatch, UsageDelta, UserStore } from "../../lib/remote/store/user_store.ts";
 
 Deno.test("usage waiting for an unreachable database counts once, then lands once", async () => {
   const sqlite = await openSqliteStore(":memory:");

@@ -6,8 +6,8 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { delay } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
-import { Alerts } from "../../lib/remote/alerts.ts";
-import type { AlertMessage } from "../../lib/remote/alerts.ts";
+import { Alerts } from "../../lib/remote/ops/alerts.ts";
+import type { AlertMessage } from "../../lib/remote/ops/alerts.ts";
 
 const DAY = 86_400_000;
 

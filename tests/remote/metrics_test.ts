@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { delay, freePort, has, startOrigin } from "../_harness.ts";
 import { trojan } from "../hardening/_helpers.ts";
 import { sample, startAdmin } from "./admin/_admin.ts";
-import { parseCidr } from "../../lib/common/cidr.ts";
+import { parseCidr } from "../../lib/common/security/cidr.ts";
 
 const DOWNLOAD = 3_000_000;
 

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { InProcessRemote } from "../_inprocess.ts";
-import { MonthlyReset, nextReset, periodStart } from "../../lib/remote/monthly_reset.ts";
+import { MonthlyReset, nextReset, periodStart } from "../../lib/remote/ops/monthly_reset.ts";
 
 const DAY = 86_400_000;
 

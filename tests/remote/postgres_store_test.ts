@@ -4,11 +4,11 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import postgres from "postgres";
-import { PostgresStore } from "../../lib/remote/postgres_store.ts";
+import { PostgresStore } from "../../lib/remote/store/postgres_store.ts";
 import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
 import type { PgCluster } from "../_postgres.ts";
 import { userStoreContract } from "./_user_store_contract.ts";
-import { redactUrl } from "../../lib/remote/store_url.ts";
+import { redactUrl } from "../../lib/remote/store/store_url.ts";
 
 const cluster: PgCluster | undefined = POSTGRES_MISSING ? undefined : await startCluster();
 

@@ -9,7 +9,7 @@ import { InProcessRemote } from "../_inprocess.ts";
 import { trojan } from "../hardening/_helpers.ts";
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
 import { encodeTrojanFrame } from "../../lib/protocol/trojan_udp.ts";
-import type { SessionEnd } from "../../lib/common/session_events.ts";
+import type { SessionEnd } from "../../lib/common/ops/session_events.ts";
 
 const CREDENTIAL = "alice:alice-secret";
 

@@ -1,5 +1,5 @@
 import { assertEquals } from "../_assert.ts";
-import { shareOf } from "../../lib/remote/shared_limits.ts";
+import { shareOf } from "../../lib/remote/nodes/shared_limits.ts";
 
 const idle = { rate: 0, hungry: false, active: false };
 const hungry = { rate: 0, hungry: true, active: true };

@@ -1,7 +1,7 @@
 /** The SQLite users store passes the store contract, on a file two connections share. */
 import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "../_assert.ts";
-import { openSqliteStore, SqliteStore } from "../../lib/remote/sqlite_store.ts";
+import { openSqliteStore, SqliteStore } from "../../lib/remote/store/sqlite_store.ts";
 import { userStoreContract } from "./_user_store_contract.ts";
 
 userStoreContract("SqliteStore", async () => {

@@ -42,7 +42,7 @@ Deno.test("compile: each program is built with its deno.json permission set and 
       assert(!permissions[wide], `the "${set}" permission set grants ${wide}`);
     }
   }
-  // UDP uses Deno.listenDatagram (lib/common/udp_socket.ts): the unstable net API, enabled in
+  // UDP uses Deno.listenDatagram (lib/common/udp/udp_socket.ts): the unstable net API, enabled in
   // deno.json, which `deno run` (tasks, harness) and `deno compile` both read, and nothing more.
   assertEquals(config.unstable, ["net"]);
 });
@@ -150,7 +150,7 @@ Deno.test("compile: swiftproxy-local carries the dashboard's page files, byte fo
         "lib/local/dashboard/assets/index.html",
         "lib/local/dashboard/assets/app.js",
         "lib/local/dashboard/assets/app.css",
-        "lib/common/format_bytes.js",
+        "lib/common/ops/format_bytes.js",
       ]
     ) {
       const bytes = await Deno.readFile(`${ROOT}${file}`);

@@ -1,10 +1,10 @@
 /**
- * scripts/install.sh into a staging root (DESTDIR), and the systemd unit it installs, checked
+ * packaging/install.sh into a staging root (DESTDIR), and the systemd unit it installs, checked
  * by `systemd-analyze verify` and `systemd-analyze security` against that root.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { freePort, has, Program, ROOT } from "../_harness.ts";
-import { fingerprint } from "../../lib/remote/certificate.ts";
+import { fingerprint } from "../../lib/remote/store/certificate.ts";
 
 const UNIT = "etc/systemd/system/swiftproxy-remote.service";
 
@@ -18,7 +18,7 @@ async function install(root: string, ...args: string[]) {
     { mode: 0o755 },
   );
   const out = await new Deno.Command("bash", {
-    args: [`${ROOT}scripts/install.sh`, binary, ...args],
+    args: [`${ROOT}packaging/install.sh`, binary, ...args],
     env: { DESTDIR: root, NO_COLOR: "1" },
     stdin: "null",
   }).output();
@@ -40,7 +40,7 @@ Deno.test("install.sh: binary, unit, config and data directory in place; next st
     assertEquals(mode(`${root}/${UNIT}`), 0o644);
     assertEquals(
       Deno.readTextFileSync(`${root}/${UNIT}`),
-      Deno.readTextFileSync(`${ROOT}scripts/swiftproxy-remote.service`),
+      Deno.readTextFileSync(`${ROOT}packaging/swiftproxy-remote.service`),
     );
     const data = `${root}/var/lib/swiftproxy`;
     assertEquals(mode(data), 0o700);
@@ -96,7 +96,7 @@ Deno.test("install.sh: refuses a missing binary and unknown options with exit 2"
   try {
     for (const args of [["/nonexistent/swiftproxy-remote"], ["/bin/sh", "--port", "1"]]) {
       const out = await new Deno.Command("bash", {
-        args: [`${ROOT}scripts/install.sh`, ...args],
+        args: [`${ROOT}packaging/install.sh`, ...args],
         env: { DESTDIR: root },
         stdout: "null",
         stderr: "piped",

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { delay, randomBytes, RemoteFixture } from "../_harness.ts";
-import { createCertificate, fingerprint } from "../../lib/remote/certificate.ts";
+import { createCertificate, fingerprint } from "../../lib/remote/store/certificate.ts";
 import { startEcho, Tunnel, usage } from "./_tunnel.ts";
 
 const ALICE = "alice:alice-secret";

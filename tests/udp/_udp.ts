@@ -6,11 +6,11 @@ import { decodeReply, encodeGreeting, encodeRequest, Method } from "../../lib/pr
 import { Command } from "../../lib/protocol/socks5.ts";
 import type { Destination } from "../../lib/protocol/address.ts";
 import { decodeSocksDatagram, encodeSocksDatagram } from "../../lib/protocol/socks5_udp.ts";
-import { readExactly, writeAll } from "../../lib/common/conn_io.ts";
+import { readExactly, writeAll } from "../../lib/common/net/conn_io.ts";
 import { decodeTrojanFrame, encodeTrojanFrame } from "../../lib/protocol/trojan_udp.ts";
 import type { TrojanDatagram } from "../../lib/protocol/trojan_udp.ts";
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
-import { Peer } from "../../lib/common/peer.ts";
+import { Peer } from "../../lib/common/net/peer.ts";
 import { ROOT } from "../_harness.ts";
 import type { RemoteFixture } from "../_harness.ts";
 

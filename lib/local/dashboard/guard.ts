@@ -5,7 +5,7 @@
  */
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
-import { isLoopbackHost } from "../../common/loopback.ts";
+import { isLoopbackHost } from "../../common/security/loopback.ts";
 
 export { isLoopbackHost };
 

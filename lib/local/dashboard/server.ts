@@ -2,20 +2,20 @@
  * The dashboard's HTTP and WebSocket server (Deno.serve): the page, a small JSON API for
  * Connect/Disconnect, `/proxy.pac`, and a status message to every open WebSocket each second.
  */
-import { LiveSockets } from "../../common/live_sockets.ts";
-import { json, SECURITY_HEADERS, text } from "../../common/http_replies.ts";
+import { LiveSockets } from "../../common/web/live_sockets.ts";
+import { json, SECURITY_HEADERS, text } from "../../common/web/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { parseShareLink } from "../../protocol/share_link.ts";
-import { logger } from "../../common/logging.ts";
+import { logger } from "../../common/ops/logging.ts";
 import { VERSION } from "../../version.ts";
-import { normalizeSettings } from "../settings.ts";
+import { normalizeSettings } from "../control/settings.ts";
 import { Guard } from "./guard.ts";
-import type { ProxyControl } from "../proxy_control.ts";
-import { Problem } from "../problems.ts";
+import type { ProxyControl } from "../control/proxy_control.ts";
+import { Problem } from "../control/problems.ts";
 import { StatsSampler } from "./stats.ts";
 import type { ConnectionRow, RateHistory } from "./stats.ts";
-import type { AccountStatus } from "../account_check.ts";
+import type { AccountStatus } from "../control/account_check.ts";
 import { ASSETS } from "./assets.ts";
 import { LiveAccount } from "./live_account.ts";
 import { proxyPac } from "./pac.ts";

@@ -4,7 +4,7 @@
  * of the clock), so a late or early timer does not move bytes from one second into the next;
  * the rate shown is each window's, lightly smoothed over the two before it.
  */
-import type { ConnectionInfo, ConnectionTable } from "../connections.ts";
+import type { ConnectionInfo, ConnectionTable } from "../inbound/connections.ts";
 
 /** One row of the open-connections list. */
 export interface ConnectionRow extends Omit<ConnectionInfo, "startedAt"> {

@@ -3,15 +3,15 @@
  * store calls as the `user` commands, then reloads the accounts, so it applies at once, as a
  * change from the CLI does within a second.
  */
-import { parseRate, parseSize } from "../../common/units.ts";
-import { logger } from "../../common/logging.ts";
-import { generatePassword } from "../password.ts";
-import { TunnelSession } from "../accounts.ts";
-import type { Accounts } from "../accounts.ts";
-import { expiresArg } from "../cli/user_options.ts";
-import { checkUserName, HISTORY_RETENTION_MS, UserError } from "../user_store.ts";
-import type { UsageResolution, UserLimits, UserStore } from "../user_store.ts";
-import { SERVER_HISTORY_ID } from "../usage_history.ts";
+import { parseRate, parseSize } from "../../common/ops/units.ts";
+import { logger } from "../../common/ops/logging.ts";
+import { generatePassword } from "../users/password.ts";
+import { TunnelSession } from "../users/accounts.ts";
+import type { Accounts } from "../users/accounts.ts";
+import { expiresArg } from "../users/user_options.ts";
+import { checkUserName, HISTORY_RETENTION_MS, UserError } from "../store/user_store.ts";
+import type { UsageResolution, UserLimits, UserStore } from "../store/user_store.ts";
+import { SERVER_HISTORY_ID } from "../ops/usage_history.ts";
 import { userView } from "./users_view.ts";
 import type { UserView } from "./users_view.ts";
 

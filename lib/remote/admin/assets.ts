@@ -6,7 +6,7 @@
 import indexHtml from "./assets/index.html" with { type: "text" };
 import appCss from "./assets/app.css" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
-import formatBytesJs from "../../common/format_bytes.js" with { type: "text" };
+import formatBytesJs from "../../common/ops/format_bytes.js" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 

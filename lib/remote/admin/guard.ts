@@ -4,8 +4,8 @@
  * rebinding), and an `Origin`, when sent, must be the page's own, so no other web page can
  * drive the panel with the admin's cookie.
  */
-import { isLoopbackHost } from "../../common/loopback.ts";
-import { timingSafeEqual } from "../../common/timing_safe.ts";
+import { isLoopbackHost } from "../../common/security/loopback.ts";
+import { timingSafeEqual } from "../../common/security/timing_safe.ts";
 
 /** Why a request was refused (403), or null when it may go on. */
 export function foreignRequest(request: Request, loopback: boolean, tls: boolean): string | null {

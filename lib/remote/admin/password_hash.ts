@@ -4,7 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import { randomBytes, scrypt } from "node:crypto";
-import { timingSafeEqual } from "../../common/timing_safe.ts";
+import { timingSafeEqual } from "../../common/security/timing_safe.ts";
 
 /** scrypt cost: N = 2^15, r = 8 (32 MiB, tens of milliseconds), p = 1. */
 const N = 1 << 15;

@@ -7,16 +7,16 @@
  * (401), and the session's CSRF token for every change (403). Nothing logs a password, a
  * session id or a token.
  */
-import { LiveSockets } from "../../common/live_sockets.ts";
-import { json, respond, text } from "../../common/http_replies.ts";
+import { LiveSockets } from "../../common/web/live_sockets.ts";
+import { json, respond, text } from "../../common/web/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
-import { isLoopbackHost } from "../../common/loopback.ts";
-import { logger } from "../../common/logging.ts";
-import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../metrics.ts";
-import type { RemoteServer } from "../server.ts";
-import type { UserStore } from "../user_store.ts";
-import type { UsageSampler } from "../usage_sampler.ts";
+import { isLoopbackHost } from "../../common/security/loopback.ts";
+import { logger } from "../../common/ops/logging.ts";
+import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../ops/metrics.ts";
+import type { RemoteServer } from "../tunnel/server.ts";
+import type { UserStore } from "../store/user_store.ts";
+import type { UsageSampler } from "../ops/usage_sampler.ts";
 import { ADMIN_ASSETS } from "./assets.ts";
 import {
   addUser,

@@ -4,10 +4,10 @@
  * per source address with the same guard the tunnel uses.
  */
 import { Buffer } from "node:buffer";
-import { timingSafeEqual } from "../../common/timing_safe.ts";
-import { AuthGuard } from "../../common/auth_guard.ts";
-import { logger } from "../../common/logging.ts";
-import type { Clock } from "../usage_sampler.ts";
+import { timingSafeEqual } from "../../common/security/timing_safe.ts";
+import { AuthGuard } from "../../common/security/auth_guard.ts";
+import { logger } from "../../common/ops/logging.ts";
+import type { Clock } from "../ops/usage_sampler.ts";
 
 /** One logged-in browser. */
 export interface AdminSession {

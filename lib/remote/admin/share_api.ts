@@ -3,8 +3,8 @@
  * its QR code (SVG, from the same generator as the terminal's) and a new subscription URL.
  * The store keeps only a hash of the password, so showing a link means issuing a new one.
  */
-import { generatePassword } from "../password.ts";
-import type { RemoteServer } from "../server.ts";
+import { generatePassword } from "../users/password.ts";
+import type { RemoteServer } from "../tunnel/server.ts";
 import {
   certificateFacts,
   NoPublicHost,
@@ -12,9 +12,9 @@ import {
   shareLink,
   subscriptionUrl,
   svgQr,
-} from "../share.ts";
-import { issueSubscription } from "../subscription_token.ts";
-import { logger } from "../../common/logging.ts";
+} from "../share/share.ts";
+import { issueSubscription } from "../share/subscription_token.ts";
+import { logger } from "../../common/ops/logging.ts";
 import { ApiError } from "./api.ts";
 import type { ApiDeps } from "./api.ts";
 

@@ -2,10 +2,10 @@
  * What the admin panel shows of each user: the stored row with the server's live view of it
  * (usage not yet written, rates, open connections and where they come from).
  */
-import { TunnelSession } from "../accounts.ts";
-import type { Account } from "../accounts.ts";
-import { nextReset } from "../monthly_reset.ts";
-import { userStatus } from "../cli/user_view.ts";
+import { TunnelSession } from "../users/accounts.ts";
+import type { Account } from "../users/accounts.ts";
+import { nextReset } from "../ops/monthly_reset.ts";
+import { userStatus } from "../users/user_view.ts";
 
 /** One open connection as the panel lists it. */
 export interface ConnectionView {

@@ -4,9 +4,9 @@
  * and printed once; there is never a default.
  */
 import { Command } from "commander";
-import { usageError } from "../../common/cli.ts";
-import { openStoreAt } from "../store_url.ts";
-import { generatePassword } from "../password.ts";
+import { usageError } from "../../common/ops/cli.ts";
+import { openStoreAt } from "../store/store_url.ts";
+import { generatePassword } from "../users/password.ts";
 import { hashPassword, MIN_ADMIN_PASSWORD } from "../admin/password_hash.ts";
 import { dataOption } from "./options.ts";
 

@@ -1,7 +1,7 @@
 /** `swiftproxy-remote init`: the data directory, users.db and a self-signed certificate. */
 import { Command } from "commander";
-import { DataDirError, dataPaths, ensureCertificate } from "../data_dir.ts";
-import { databaseUrl, openStoreAt, redactUrl } from "../store_url.ts";
+import { DataDirError, dataPaths, ensureCertificate } from "../store/data_dir.ts";
+import { databaseUrl, openStoreAt, redactUrl } from "../store/store_url.ts";
 import { dataOption } from "./options.ts";
 
 /** The `init` subcommand. */

@@ -3,7 +3,7 @@
  * (`init.ts`, `serve.ts`, `user.ts`); a new subcommand is a new module added here.
  */
 import type { Command } from "commander";
-import { program, run } from "../../common/cli.ts";
+import { program, run } from "../../common/ops/cli.ts";
 import { initCommand } from "./init.ts";
 import { serveCommand } from "./serve.ts";
 import { userCommands } from "./user.ts";

@@ -6,11 +6,11 @@
  * unless `--force`, which replaces them.
  */
 import { Command, Option } from "commander";
-import { openExistingStore } from "../data_dir.ts";
-import { DB_ENV, isPostgresUrl, redactUrl } from "../store_url.ts";
-import { openPostgresStore } from "../postgres_store.ts";
-import type { PostgresStore } from "../postgres_store.ts";
-import type { User, UserStore } from "../user_store.ts";
+import { openExistingStore } from "../store/data_dir.ts";
+import { DB_ENV, isPostgresUrl, redactUrl } from "../store/store_url.ts";
+import { openPostgresStore } from "../store/postgres_store.ts";
+import type { PostgresStore } from "../store/postgres_store.ts";
+import type { User, UserStore } from "../store/user_store.ts";
 
 /** The fields a copy keeps: everything but the id (each database numbers its own). */
 function comparable(u: User): unknown[] {

@@ -3,11 +3,11 @@
  * whether they are alive; and the per-node usage table of `user list --by-node`.
  */
 import { Command } from "commander";
-import { formatBytes } from "../../common/units.ts";
-import { openStoreAt } from "../store_url.ts";
-import type { StoreLocation } from "../store_url.ts";
-import { PostgresStore } from "../postgres_store.ts";
-import type { NodeInfo, NodeUsage } from "../nodes.ts";
+import { formatBytes } from "../../common/ops/units.ts";
+import { openStoreAt } from "../store/store_url.ts";
+import type { StoreLocation } from "../store/store_url.ts";
+import { PostgresStore } from "../store/postgres_store.ts";
+import type { NodeInfo, NodeUsage } from "../nodes/nodes.ts";
 import { dataOption } from "./options.ts";
 
 /** Pads `rows` (the first one the header) into aligned columns. */

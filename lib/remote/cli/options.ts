@@ -1,7 +1,7 @@
 /** The options every `swiftproxy-remote` subcommand takes: `--data DIR` and `--db URL`. */
 import { Option } from "commander";
 import type { Command } from "commander";
-import { defaultDataDir } from "../data_dir.ts";
+import { defaultDataDir } from "../store/data_dir.ts";
 
 /**
  * `--data <dir>`, defaulting to `$STATE_DIRECTORY` or `./swiftproxy-data`.

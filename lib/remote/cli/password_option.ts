@@ -4,8 +4,8 @@
  * generated one, the better choice. A chosen password has at least 8 characters.
  */
 import { InvalidArgumentError, Option } from "commander";
-import { usageError } from "../../common/cli.ts";
-import { generatePassword, passwordProblem } from "../password.ts";
+import { usageError } from "../../common/ops/cli.ts";
+import { generatePassword, passwordProblem } from "../users/password.ts";
 
 /** The variable a password may come from instead of the command line. */
 export const PASSWORD_ENV = "SWIFTPROXY_PASSWORD";

@@ -7,25 +7,25 @@ import {
   logOptions,
   secondsArg,
   usageError,
-} from "../../common/cli.ts";
-import { onSignal, shutdownSignal } from "../../common/signals.ts";
-import { setupLogging, stopLogging } from "../../common/logging.ts";
-import { parseCidr } from "../../common/cidr.ts";
-import type { Cidr } from "../../common/cidr.ts";
+} from "../../common/ops/cli.ts";
+import { onSignal, shutdownSignal } from "../../common/ops/signals.ts";
+import { setupLogging, stopLogging } from "../../common/ops/logging.ts";
+import { parseCidr } from "../../common/security/cidr.ts";
+import type { Cidr } from "../../common/security/cidr.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
-import { applyConfig, ConfigError, readConfigFile } from "../config_file.ts";
-import { DataDirError, dataPaths, ensureCertificate } from "../data_dir.ts";
-import { NothingToServe, openServeStore } from "../serve_store.ts";
-import type { ServeStore } from "../serve_store.ts";
-import { NodeNameTaken } from "../nodes.ts";
-import { CertificateError, fingerprint } from "../certificate.ts";
-import { REMOTE_DEFAULTS } from "../config.ts";
-import type { RemoteConfig } from "../config.ts";
-import { RemoteServer } from "../server.ts";
-import { startHousekeeping } from "../housekeeping.ts";
-import { isLoopbackHost } from "../../common/loopback.ts";
-import type { Housekeeping } from "../housekeeping.ts";
+import { applyConfig, ConfigError, readConfigFile } from "../ops/config_file.ts";
+import { DataDirError, dataPaths, ensureCertificate } from "../store/data_dir.ts";
+import { NothingToServe, openServeStore } from "./serve_store.ts";
+import type { ServeStore } from "./serve_store.ts";
+import { NodeNameTaken } from "../nodes/nodes.ts";
+import { CertificateError, fingerprint } from "../store/certificate.ts";
+import { REMOTE_DEFAULTS } from "../tunnel/config.ts";
+import type { RemoteConfig } from "../tunnel/config.ts";
+import { RemoteServer } from "../tunnel/server.ts";
+import { startHousekeeping } from "./housekeeping.ts";
+import { isLoopbackHost } from "../../common/security/loopback.ts";
+import type { Housekeeping } from "./housekeeping.ts";
 import { dataOption } from "./options.ts";
 
 /** On SIGTERM, how long open connections get to finish by default. */

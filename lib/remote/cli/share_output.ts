@@ -4,8 +4,8 @@
  * The one place a password, link or token is shown: on the admin's own terminal, once.
  */
 import { Command, Option } from "commander";
-import { integerArg } from "../../common/cli.ts";
-import { dataPaths } from "../data_dir.ts";
+import { integerArg } from "../../common/ops/cli.ts";
+import { dataPaths } from "../store/data_dir.ts";
 import {
   certificateFacts,
   NoPublicHost,
@@ -13,9 +13,9 @@ import {
   shareLink,
   subscriptionUrl,
   terminalQr,
-} from "../share.ts";
-import { issueSubscription } from "../subscription_token.ts";
-import type { UserStore } from "../user_store.ts";
+} from "../share/share.ts";
+import { issueSubscription } from "../share/subscription_token.ts";
+import type { UserStore } from "../store/user_store.ts";
 
 /** The options that say where links point. */
 export interface ShareOptions {

@@ -1,16 +1,16 @@
 /** `swiftproxy-remote user …`: add, change, list and remove users (works while serve runs). */
 import { Command } from "commander";
-import { openStoreAt } from "../store_url.ts";
-import type { StoreLocation } from "../store_url.ts";
-import type { UserStore } from "../user_store.ts";
+import { openStoreAt } from "../store/store_url.ts";
+import type { StoreLocation } from "../store/store_url.ts";
+import type { UserStore } from "../store/user_store.ts";
 import { dataOption } from "./options.ts";
-import { addLimitOptions, limitsFrom, nameArg } from "./user_options.ts";
+import { addLimitOptions, limitsFrom, nameArg } from "../users/user_options.ts";
 import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
-import { userJson, userTable } from "./user_view.ts";
+import { userJson, userTable } from "../users/user_view.ts";
 import { addShareOptions, printShare } from "./share_output.ts";
 import { linkCommand } from "./user_link.ts";
 import { usageByNodeTable } from "./node.ts";
-import { PostgresStore } from "../postgres_store.ts";
+import { PostgresStore } from "../store/postgres_store.ts";
 
 /** `user list --by-node`: the usage each node wrote, per user. */
 async function printByNode(store: UserStore, json: boolean): Promise<void> {

@@ -4,11 +4,11 @@
  * password (`--password`, checked against the hash) or a new one (`--new-password`).
  */
 import { Command, Option } from "commander";
-import { usageError } from "../../common/cli.ts";
-import { keyForCredential, UserError } from "../user_store.ts";
-import type { UserStore } from "../user_store.ts";
+import { usageError } from "../../common/ops/cli.ts";
+import { keyForCredential, UserError } from "../store/user_store.ts";
+import type { UserStore } from "../store/user_store.ts";
 import { dataOption } from "./options.ts";
-import { nameArg } from "./user_options.ts";
+import { nameArg } from "../users/user_options.ts";
 import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
 import { addShareOptions, printShare } from "./share_output.ts";
 import type { OpenStore, withStore as WithStore } from "./user.ts";

@@ -4,10 +4,10 @@
  * the panel's page (its Origin, the session cookie, the CSRF token).
  */
 import { InProcessRemote } from "../../_inprocess.ts";
-import { startHousekeeping } from "../../../lib/remote/housekeeping.ts";
-import type { Housekeeping, HousekeepingOptions } from "../../../lib/remote/housekeeping.ts";
+import { startHousekeeping } from "../../../lib/remote/cli/housekeeping.ts";
+import type { Housekeeping, HousekeepingOptions } from "../../../lib/remote/cli/housekeeping.ts";
 import { hashPassword } from "../../../lib/remote/admin/password_hash.ts";
-import type { RemoteConfig } from "../../../lib/remote/config.ts";
+import type { RemoteConfig } from "../../../lib/remote/tunnel/config.ts";
 
 export const ADMIN_PASSWORD = "correct horse battery";
 

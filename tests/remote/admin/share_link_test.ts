@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../../_assert.ts";
 import { parseShareLink } from "../../../lib/protocol/share_link.ts";
-import { keyForCredential } from "../../../lib/remote/user_store.ts";
+import { keyForCredential } from "../../../lib/remote/store/user_store.ts";
 import { AdminClient, startAdmin } from "./_admin.ts";
 
 Deno.test("the panel issues a new password with the link, its QR code and a subscription URL", async () => {

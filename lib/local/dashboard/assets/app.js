@@ -1,7 +1,7 @@
 /**
  * The dashboard page's script: loads the settings, sends Connect/Disconnect, and renders the
  * status the WebSocket pushes every second. A module; byte sizes come from the one formatter
- * the programs use (lib/common/format_bytes.js, served next to this file), the chart from
+ * the programs use (lib/common/ops/format_bytes.js, served next to this file), the chart from
  * uPlot (served as /uPlot.iife.min.js, a global loaded before this module).
  */
 import { formatBytes } from "./format_bytes.js";

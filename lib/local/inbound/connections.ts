@@ -1,0 +1,69 @@
+/** The local's table of open client connections, for the access log and the dashboard. */
+import type { Meter } from "../../common/net/relay.ts";
+
+/** One client connection as the dashboard shows it. */
+export interface ConnectionInfo {
+  id: number;
+  client: string;
+  /** The client protocol, or "UDP" for a SOCKS5 UDP association. */
+  protocol: "SOCKS5" | "HTTP" | "UDP";
+  destination: string;
+  up: number;
+  down: number;
+  /** Datagrams each way, for a UDP association. */
+  datagrams?: { up: number; down: number };
+  startedAt: number;
+}
+
+/** Open connections and the running totals of bytes moved through the local. */
+export class ConnectionTable {
+  readonly #open = new Map<number, ConnectionInfo>();
+  #nextId = 1;
+  totalUp = 0;
+  totalDown = 0;
+
+  /** Registers a connection; call `remove` when it ends. */
+  add(client: string, protocol: ConnectionInfo["protocol"]): ConnectionInfo {
+    const info: ConnectionInfo = {
+      id: this.#nextId++,
+      client,
+      protocol,
+      destination: "",
+      up: 0,
+      down: 0,
+      startedAt: Date.now(),
+    };
+    this.#open.set(info.id, info);
+    return info;
+  }
+
+  remove(info: ConnectionInfo): void {
+    this.#open.delete(info.id);
+  }
+
+  /** Meters that count one connection's bytes into it and into the totals. */
+  meters(info: ConnectionInfo): { up: Meter; down: Meter } {
+    return {
+      up: {
+        take: (n) => {
+          info.up += n;
+          this.totalUp += n;
+        },
+      },
+      down: {
+        take: (n) => {
+          info.down += n;
+          this.totalDown += n;
+        },
+      },
+    };
+  }
+
+  list(): ConnectionInfo[] {
+    return [...this.#open.values()];
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+}

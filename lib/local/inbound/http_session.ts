@@ -1,0 +1,302 @@
+/**
+ * An HTTP proxy client session on the local: `CONNECT host:port` tunnels, and absolute-form
+ * requests (`GET http://host/path`) forwarded in origin-form, several per keep-alive
+ * connection, each to its own destination.
+ */
+import {
+  decodeRequestHead,
+  decodeResponseHead,
+  encodeRequestHead,
+  encodeResponseHead,
+  headerValue,
+  proxyTarget,
+  simpleResponse,
+} from "../../protocol/http_proxy.ts";
+import type { ProxyTarget, RequestHead } from "../../protocol/http_proxy.ts";
+import { forwardRequestHead, forwardResponseHead } from "../../protocol/http_forward.ts";
+import { BodyFramer, requestFraming, responseFraming } from "../../protocol/http_body.ts";
+import type { Framing } from "../../protocol/http_body.ts";
+import { formatHostPort } from "../../protocol/address.ts";
+import type { Destination } from "../../protocol/address.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { withDeadline } from "../../common/net/peer.ts";
+import type { Peer } from "../../common/net/peer.ts";
+import { relay } from "../../common/net/relay.ts";
+import type { Meter } from "../../common/net/relay.ts";
+import { TunnelError } from "../tunnel/tunnel.ts";
+import { sendHeader } from "./first_bytes.ts";
+import type { TunnelDialer } from "../tunnel/tunnel.ts";
+import type { LoginCheck } from "./client_login.ts";
+import { CLOSED_AT_ONCE, TUNNEL_FAILED, tunnelReason } from "../tunnel/tunnel_outcome.ts";
+
+/** What an HTTP session needs from the local server. */
+export interface HttpSessionContext {
+  dialer: TunnelDialer;
+  handshakeTimeoutMs: number;
+  /** When set, clients must send `Proxy-Authorization: Basic` with a login this accepts. */
+  login?: LoginCheck;
+  up: Meter;
+  down: Meter;
+  /** Called with each destination as requests name them. */
+  onDestination(destination: string): void;
+}
+
+/** How an HTTP session ended, for the access log. */
+export type HttpSessionEnd =
+  | "done"
+  | "refused"
+  | typeof TUNNEL_FAILED
+  | typeof CLOSED_AT_ONCE
+  | "client-reset"
+  | "server-reset";
+
+class NoResponse extends Error {}
+
+/**
+ * Serves one client connection until it closes.
+ *
+ * @returns why it ended; the client connection is closed by then
+ */
+export async function httpSession(client: Peer, ctx: HttpSessionContext): Promise<HttpSessionEnd> {
+  let upstream: { key: string; peer: Peer } | null = null;
+  let first = true;
+  try {
+    for (;;) {
+      let head: RequestHead;
+      try {
+        // Waiting for a keep-alive client's next request is the idle timeout's business; once
+        // it starts, its head gets the handshake deadline, as the first one did.
+        if (!first && !(await nextRequestStarts(client))) return "done";
+        head = await withDeadline(
+          client,
+          ctx.handshakeTimeoutMs,
+          client.readFrame(decodeRequestHead),
+        );
+      } catch (error) {
+        if (error instanceof ProtocolError) {
+          await client.write(simpleResponse(error.code ?? 400, "Bad Request")).catch(() => {});
+          return "refused";
+        }
+        if (!first && error instanceof Deno.errors.UnexpectedEof) return "done";
+        throw error;
+      }
+      first = false;
+      if (ctx.login && !authorized(head, ctx.login)) {
+        await client.write(proxyAuthRequired());
+        return "refused";
+      }
+      let target: ProxyTarget;
+      let framing: Framing;
+      try {
+        target = proxyTarget(head);
+        framing = requestFraming(head.headers);
+      } catch (error) {
+        await client.write(simpleResponse(400, (error as Error).message));
+        return "refused";
+      }
+      const destination = target.destination;
+      const key = formatHostPort(destination);
+      ctx.onDestination(key);
+      if (upstream && upstream.key !== key) {
+        upstream.peer.close();
+        upstream = null;
+      }
+
+      if (head.method === "CONNECT") {
+        const tunnel = await openOrRefuse(client, ctx);
+        if (!tunnel) return TUNNEL_FAILED;
+        const header = (payload: Uint8Array) => ctx.dialer.header(destination, payload);
+        await Promise.all([
+          sendHeader(client, tunnel, header, ctx.up),
+          client.write(simpleResponse(200, "Connection established")),
+        ]);
+        const reason = tunnelReason(await relay(client, tunnel, { up: ctx.up, down: ctx.down }));
+        return reason === "aborted" ? "done" : reason;
+      }
+
+      const keepAlive = clientKeepsAlive(head);
+      const outgoing = encodeRequestHead(forwardRequestHead(head, target));
+      let fresh = false;
+      if (!upstream) {
+        const tunnel = await openOrRefuse(client, ctx);
+        if (!tunnel) return TUNNEL_FAILED;
+        upstream = { key, peer: tunnel };
+        fresh = true;
+      }
+      const send = (tunnel: Peer, newTunnelTo: Destination | null) =>
+        exchange(client, tunnel, head, framing, keepAlive, outgoing, newTunnelTo, ctx);
+      let outcome: "keep" | "close" | "upgrade" | null = null;
+      while (outcome === null) {
+        try {
+          outcome = await send(upstream.peer, fresh ? destination : null);
+        } catch (error) {
+          if (!(error instanceof NoResponse)) throw error;
+          upstream.peer.close();
+          upstream = null;
+          // A new tunnel with no answer at all was closed by the remote at once.
+          if (fresh || framing.kind !== "none") {
+            await client.write(simpleResponse(502, "Bad Gateway")).catch(() => {});
+            return fresh ? CLOSED_AT_ONCE : "server-reset";
+          }
+          // A reused tunnel whose origin had closed: retry once on a new one, nothing is lost.
+          const tunnel = await openOrRefuse(client, ctx);
+          if (!tunnel) return TUNNEL_FAILED;
+          upstream = { key, peer: tunnel };
+          fresh = true;
+        }
+      }
+      if (outcome === "upgrade") {
+        const result = await relay(client, upstream.peer, { up: ctx.up, down: ctx.down });
+        return result.reason === "aborted" ? "done" : result.reason;
+      }
+      if (outcome === "close") return "done";
+    }
+  } catch (error) {
+    if (error instanceof TunnelError || error instanceof NoResponse) return "server-reset";
+    if (error instanceof ProtocolError) return "refused";
+    return "client-reset";
+  } finally {
+    upstream?.peer.close();
+    client.close();
+  }
+}
+
+/** Waits for the first byte of a keep-alive client's next request; false when it closes. */
+async function nextRequestStarts(client: Peer): Promise<boolean> {
+  const bytes = await client.read();
+  if (bytes === null) return false;
+  client.unread(bytes);
+  return true;
+}
+
+async function openOrRefuse(client: Peer, ctx: HttpSessionContext): Promise<Peer | null> {
+  try {
+    return await ctx.dialer.connect();
+  } catch (error) {
+    if (!(error instanceof TunnelError)) throw error;
+    const status = error.kind === "timeout" ? 504 : 502;
+    await client.write(simpleResponse(status, status === 504 ? "Gateway Timeout" : "Bad Gateway"))
+      .catch(() => {});
+    return null;
+  }
+}
+
+/**
+ * Sends one request (head and body) and relays its response(s) back. Returns whether the
+ * client connection can take another request.
+ */
+async function exchange(
+  client: Peer,
+  upstream: Peer,
+  head: RequestHead,
+  framing: Framing,
+  keepAlive: boolean,
+  outgoing: Uint8Array,
+  newTunnelTo: Destination | null,
+  ctx: HttpSessionContext,
+): Promise<"keep" | "close" | "upgrade"> {
+  const first = newTunnelTo ? ctx.dialer.header(newTunnelTo, outgoing) : outgoing;
+  ctx.up.take(outgoing.length);
+  await upstream.write(first);
+  let bodySent = false;
+  const sending = copyBody(client, upstream, framing, ctx.up).then(() => void (bodySent = true));
+  sending.catch(() => {});
+  const outcome = await relayResponse(upstream, client, head.method, keepAlive, ctx.down);
+  if (!bodySent && outcome !== "upgrade") {
+    // The origin answered before the body was sent (an early error): this connection is done.
+    client.close();
+    upstream.close();
+    return "close";
+  }
+  await sending;
+  return outcome;
+}
+
+async function relayResponse(
+  upstream: Peer,
+  client: Peer,
+  method: string,
+  keepAlive: boolean,
+  meter: Meter,
+): Promise<"keep" | "close" | "upgrade"> {
+  let sawResponse = false;
+  for (;;) {
+    let head;
+    let framing: Framing;
+    try {
+      head = await upstream.readFrame(decodeResponseHead);
+      framing = responseFraming(method, head.status, head.headers);
+    } catch (error) {
+      if (!sawResponse && error instanceof Deno.errors.UnexpectedEof) throw new NoResponse();
+      // Nothing of this response has reached the client yet: it can still be told.
+      if (error instanceof ProtocolError) {
+        await client.write(simpleResponse(502, "Bad Gateway")).catch(() => {});
+      }
+      throw error;
+    }
+    sawResponse = true;
+    if (head.status === 101) {
+      const bytes = encodeResponseHead(head);
+      meter.take(bytes.length);
+      await client.write(bytes);
+      return "upgrade";
+    }
+    const interim = head.status >= 100 && head.status < 200;
+    const close = !interim && (framing.kind === "close" || !keepAlive);
+    const bytes = encodeResponseHead(forwardResponseHead(head, close));
+    meter.take(bytes.length);
+    await client.write(bytes);
+    if (interim) continue;
+    await copyBody(upstream, client, framing, meter);
+    return close ? "close" : "keep";
+  }
+}
+
+async function copyBody(from: Peer, to: Peer, framing: Framing, meter: Meter): Promise<void> {
+  const framer = new BodyFramer(framing);
+  while (!framer.done) {
+    const chunk = await from.read();
+    if (chunk === null) {
+      if (framing.kind === "close") return;
+      throw new Deno.errors.UnexpectedEof("the body ended early");
+    }
+    const used = framer.feed(chunk);
+    if (used < chunk.length) from.unread(chunk.subarray(used));
+    meter.take(used);
+    await to.write(chunk.subarray(0, used));
+  }
+}
+
+function clientKeepsAlive(head: RequestHead): boolean {
+  const connection = [
+    headerValue(head.headers, "connection"),
+    headerValue(head.headers, "proxy-connection"),
+  ]
+    .filter(Boolean).join(",").toLowerCase();
+  if (connection.includes("close")) return false;
+  return head.version === "HTTP/1.1" || connection.includes("keep-alive");
+}
+
+/** Whether the request's Basic credentials pass `login`; none at all is no failed guess. */
+function authorized(head: RequestHead, login: LoginCheck): boolean {
+  const value = headerValue(head.headers, "proxy-authorization") ?? "";
+  const match = /^Basic\s+(\S+)$/i.exec(value);
+  if (!match) return false;
+  let given: Uint8Array;
+  try {
+    given = Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0));
+  } catch {
+    return false;
+  }
+  // RFC 7617: the user-id ends at the first colon; the password may hold more.
+  const colon = given.indexOf(0x3a);
+  if (colon < 0) return login(given, new Uint8Array(0));
+  return login(given.subarray(0, colon), given.subarray(colon + 1));
+}
+
+function proxyAuthRequired(): Uint8Array {
+  return new TextEncoder().encode(
+    'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="SwiftProxy"\r\n' +
+      "Content-Length: 0\r\nConnection: close\r\n\r\n",
+  );
+}

@@ -1,0 +1,235 @@
+/** The local proxy server: one port, SOCKS5 and HTTP told apart by the first byte. */
+import { formatHostPort } from "../../protocol/address.ts";
+import type { Destination } from "../../protocol/address.ts";
+import { Command, encodeReply, Reply } from "../../protocol/socks5.ts";
+import type { SocksRequest } from "../../protocol/socks5.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { Peer, withDeadline } from "../../common/net/peer.ts";
+import { acceptEach } from "../../common/net/accept.ts";
+import { relay } from "../../common/net/relay.ts";
+import { watchIdle } from "../../common/net/idle.ts";
+import { HandshakeGate } from "../../common/net/handshake_gate.ts";
+import { logger } from "../../common/ops/logging.ts";
+import { accessLog } from "../../common/ops/access_log.ts";
+import { SessionEvents } from "../../common/ops/session_events.ts";
+import { ConnectionTable } from "./connections.ts";
+import type { ConnectionInfo } from "./connections.ts";
+import { replyForTunnelError, socksHandshake, SocksRefused } from "./socks_session.ts";
+import { httpSession } from "./http_session.ts";
+import { sendHeader } from "./first_bytes.ts";
+import { udpAssociate } from "./udp_associate.ts";
+import { TunnelDialer, TunnelError } from "../tunnel/tunnel.ts";
+import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
+import type { LocalConfig } from "./config.ts";
+import { ClientLogin } from "./client_login.ts";
+import {
+  CLOSED_AT_ONCE,
+  CLOSED_AT_ONCE_WORDS,
+  TUNNEL_FAILED,
+  tunnelReason,
+} from "../tunnel/tunnel_outcome.ts";
+
+/** What one listener needs: the local's config, where to listen, and the remote to use. */
+export interface LocalServerConfig extends LocalConfig {
+  listen: Destination;
+  endpoint: RemoteEndpoint;
+}
+
+const log = logger("local");
+
+/** A running local proxy listener. */
+export class LocalServer {
+  readonly #config: LocalServerConfig;
+  readonly #dialer: TunnelDialer;
+  readonly #listener: Deno.TcpListener;
+  readonly #clients = new Set<Peer>();
+  readonly #gate: HandshakeGate;
+  readonly #login: ClientLogin | null;
+  readonly connections: ConnectionTable;
+  /** Finished client connections, for the access log and any other subscriber. */
+  readonly events = new SessionEvents();
+  #accepting: Promise<void>;
+
+  /**
+   * Binds the listener and starts serving.
+   *
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  constructor(config: LocalServerConfig, connections = new ConnectionTable()) {
+    this.#config = config;
+    this.#gate = new HandshakeGate(config.maxHandshakes);
+    this.#login = config.clientAuth ? new ClientLogin(config.clientAuth) : null;
+    this.connections = connections;
+    this.events.subscribe(accessLog("local"));
+    this.#dialer = new TunnelDialer(config.endpoint);
+    this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
+    this.#accepting = this.#acceptLoop();
+  }
+
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  #acceptLoop(): Promise<void> {
+    return acceptEach(this.#listener, log, (conn: Deno.TcpConn) => {
+      conn.setNoDelay(true);
+      const peer = new Peer(conn);
+      this.#clients.add(peer);
+      this.#gate.enter(peer);
+      this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
+        .finally(() => {
+          this.#gate.leave(peer);
+          peer.close();
+          this.#clients.delete(peer);
+        });
+    });
+  }
+
+  async #serve(client: Peer): Promise<void> {
+    const addr = client.conn.remoteAddr as Deno.NetAddr;
+    const clientName = formatHostPort({ host: addr.hostname, port: addr.port });
+    let first: Uint8Array | null;
+    try {
+      first = await withDeadline(client, this.#config.handshakeTimeoutMs, client.read());
+    } catch {
+      log.debug("{client}: no request within the handshake timeout", { client: clientName });
+      return;
+    }
+    if (first === null || first.length === 0) return;
+    client.unread(first);
+    const isSocks = first[0] === 0x05;
+    const isHttp = (first[0] >= 0x41 && first[0] <= 0x5a) || (first[0] >= 0x61 && first[0] <= 0x7a);
+    if (!isSocks && !isHttp) {
+      log.debug("{client}: first byte {byte} is neither SOCKS5 nor HTTP; closing", {
+        client: clientName,
+        byte: first[0],
+      });
+      return;
+    }
+    const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
+    try {
+      const reason = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
+      if (reason === CLOSED_AT_ONCE) {
+        log.warn(`{client} -> {destination}: ${CLOSED_AT_ONCE_WORDS}`, {
+          client: info.client,
+          destination: info.destination,
+        });
+      }
+      this.events.publish({
+        user: this.#config.endpoint.user,
+        protocol: isSocks ? "SOCKS5" : "HTTP",
+        command: info.protocol === "UDP" ? "udp" : "connect",
+        client: info.client,
+        destination: info.destination,
+        up: info.up,
+        down: info.down,
+        ...(info.datagrams ? { datagrams: info.datagrams } : {}),
+        durationMs: Date.now() - info.startedAt,
+        reason,
+      });
+    } finally {
+      this.connections.remove(info);
+    }
+  }
+
+  async #socks(client: Peer, info: ConnectionInfo): Promise<string> {
+    let request: SocksRequest;
+    try {
+      request = await withDeadline(
+        client,
+        this.#config.handshakeTimeoutMs,
+        socksHandshake(client, { login: this.#loginFor(client) }),
+      );
+      this.#gate.leave(client);
+    } catch (error) {
+      if (error instanceof SocksRefused || error instanceof ProtocolError) {
+        info.destination = "-";
+        return `refused (${error.message})`;
+      }
+      return `handshake failed (${(error as Error).message})`;
+    }
+    switch (request.command) {
+      case Command.connect:
+        return await this.#socksConnect(client, info, request.destination);
+      case Command.udpAssociate:
+        return await udpAssociate(client, request.destination, {
+          dialer: this.#dialer,
+          listenHost: this.#config.listen.host,
+          info,
+          meters: this.connections.meters(info),
+        });
+      default:
+        info.destination = "-";
+        await client.write(encodeReply(Reply.commandNotSupported)).catch(() => {});
+        return `refused (command ${request.command} is not supported)`;
+    }
+  }
+
+  /** SOCKS5 CONNECT: a tunnel to the destination, then the relay. */
+  async #socksConnect(
+    client: Peer,
+    info: ConnectionInfo,
+    destination: Destination,
+  ): Promise<string> {
+    info.destination = formatHostPort(destination);
+    let tunnel: Peer;
+    try {
+      tunnel = await this.#dialer.connect();
+    } catch (error) {
+      if (!(error instanceof TunnelError)) throw error;
+      await client.write(encodeReply(replyForTunnelError(error))).catch(() => {});
+      log.warn("{client} -> {destination}: {error}", {
+        client: info.client,
+        destination: info.destination,
+        error,
+      });
+      return `${TUNNEL_FAILED} (${error.kind})`;
+    }
+    const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
+    try {
+      // Both at once: the remote dials the destination while the client reads its reply.
+      const header = (payload: Uint8Array) => this.#dialer.header(destination, payload);
+      await Promise.all([
+        sendHeader(client, tunnel, header, idle.up),
+        client.write(encodeReply(Reply.succeeded)),
+      ]);
+    } catch {
+      idle.stop();
+      tunnel.close();
+      return "client-reset";
+    }
+    const result = await relay(client, tunnel, idle);
+    idle.stop();
+    return tunnelReason(result);
+  }
+
+  #http(client: Peer, info: ConnectionInfo): Promise<string> {
+    // The idle timeout also covers a keep-alive client waiting between requests.
+    const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
+    idle.signal.addEventListener("abort", () => client.close(), { once: true });
+    return httpSession(client, {
+      dialer: this.#dialer,
+      handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+      login: this.#loginFor(client),
+      up: idle.up,
+      down: idle.down,
+      onDestination: (destination) => {
+        this.#gate.leave(client);
+        info.destination = destination;
+      },
+    }).finally(() => idle.stop());
+  }
+
+  #loginFor(client: Peer) {
+    return this.#login?.from((client.conn.remoteAddr as Deno.NetAddr).hostname);
+  }
+
+  /** Stops listening and closes every client connection. */
+  async stop(): Promise<void> {
+    this.#listener.close();
+    this.#dialer.close();
+    await this.#accepting;
+    for (const client of this.#clients) client.close();
+    while (this.#clients.size > 0) await new Promise((r) => setTimeout(r, 10));
+  }
+}

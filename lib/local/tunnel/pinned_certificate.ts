@@ -1,0 +1,79 @@
+/**
+ * A pinned remote certificate (a link's `pcs`: SHA-256 of the leaf's DER). The pin alone cannot
+ * be a trust anchor, so the leaf is fetched once, unverified (nothing but a hello is sent), and
+ * kept when its SHA-256 is the pin. Every tunnel then verifies its chain to that certificate
+ * alone and compares its leaf with the pin before the first byte is written
+ * (`node_tls_dial.ts`), so neither an impostor's self-signed certificate nor one a public CA
+ * issued for the same name gets a tunnel.
+ */
+import { connect } from "node:tls";
+import { createHash } from "node:crypto";
+import type { Destination } from "../../protocol/address.ts";
+
+/** The remote's certificate is not the pinned one. */
+export class PinMismatch extends Error {
+  constructor(readonly pin: string, readonly found: string) {
+    super(`the remote's certificate has SHA-256 ${found}, not the pinned ${pin}`);
+    this.name = "PinMismatch";
+  }
+}
+
+/**
+ * The mismatch when the leaf certificate `der` does not have SHA-256 `pin`, else undefined.
+ *
+ * @example const mismatch = pinMismatch(socket.getPeerCertificate().raw, pin);
+ */
+export function pinMismatch(der: Uint8Array | undefined, pin: string): PinMismatch | undefined {
+  const found = der ? sha256Hex(der) : "(no certificate)";
+  return found === pin ? undefined : new PinMismatch(pin, found);
+}
+
+function sha256Hex(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex");
+}
+
+function toPem(der: Uint8Array): string {
+  const base64 = btoa(String.fromCharCode(...der));
+  return `-----BEGIN CERTIFICATE-----\n${base64.match(/.{1,64}/g)!.join("\n")}\n` +
+    "-----END CERTIFICATE-----\n";
+}
+
+/**
+ * The remote's leaf certificate as PEM, once its SHA-256 (lowercase hex, of the DER) is `pin`.
+ *
+ * @throws {PinMismatch} when the remote shows another certificate
+ * @throws {Error} when the remote cannot be reached or does not speak TLS within `timeoutMs`
+ * @example const caCerts = [await pinnedCertificate(remote, "vpn.example.org", pin, 10_000)];
+ */
+export function pinnedCertificate(
+  remote: Destination,
+  serverName: string,
+  pin: string,
+  timeoutMs: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // Verification is off here only: the pin is the check, and nothing is sent but a hello.
+    const socket = connect({
+      host: remote.host,
+      port: remote.port,
+      servername: /^[\d.]+$|:/.test(serverName) ? undefined : serverName,
+      rejectUnauthorized: false,
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no TLS handshake within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once("secureConnect", () => {
+      clearTimeout(timer);
+      const der = new Uint8Array(socket.getPeerCertificate().raw);
+      socket.destroy();
+      const mismatch = pinMismatch(der, pin);
+      if (mismatch) reject(mismatch);
+      else resolve(toPem(der));
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}

@@ -1,0 +1,163 @@
+/**
+ * Opening tunnels to the remote: one TLS connection per client connection, never reused. Some
+ * are opened ahead (TCP + TLS done, header not sent; `tunnel_pool.ts`), so a new client
+ * connection skips the handshake round trips: what a browser opening a page waits for.
+ */
+import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../protocol/trojan.ts";
+import { formatHostPort } from "../../protocol/address.ts";
+import type { Destination } from "../../protocol/address.ts";
+import { Peer } from "../../common/net/peer.ts";
+import { POOL_DEFAULTS, ReadyPool } from "./tunnel_pool.ts";
+import type { PoolOptions } from "./tunnel_pool.ts";
+import { dialNodeTls } from "./node_tls_dial.ts";
+import type { DialFailure } from "./node_tls_dial.ts";
+
+/** Where the remote is and how to log in. */
+export interface RemoteEndpoint {
+  remote: Destination;
+  user: string;
+  password: string;
+  /**
+   * The only trusted certificates (PEM), e.g. the remote's self-signed one; none: the
+   * system's roots.
+   */
+  caCerts?: string[];
+  /** Hex SHA-256 of the remote's leaf certificate, which every tunnel must show exactly. */
+  pin?: string;
+  /** Name to check the certificate against, when not the remote's host. */
+  serverName?: string;
+  /** Time allowed for TCP connect + TLS handshake. */
+  timeoutMs: number;
+  /** Most tunnels kept open ahead of use (0 for none); see {@linkcode TunnelDialer}. */
+  preconnect?: number;
+  /** The pool's timing, when not {@linkcode POOL_DEFAULTS} (tests shorten it). */
+  pool?: Partial<Omit<PoolOptions, "max">>;
+}
+
+/** Why a tunnel could not be opened; `kind` maps to a SOCKS5 REP code. */
+export class TunnelError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "refused" | "unreachable" | "tls" | "timeout",
+  ) {
+    super(message);
+    this.name = "TunnelError";
+  }
+}
+
+/**
+ * Opens tunnels to one remote with one account. While the local is in use, keeps up to
+ * `endpoint.preconnect` tunnels open ahead, as many as recent bursts needed (see
+ * {@linkcode ReadyPool}): each goes to exactly one client connection. Call {@linkcode close}
+ * when done.
+ *
+ * @example
+ * const dialer = new TunnelDialer({ remote, user, password, timeoutMs: 10_000, preconnect: 32 });
+ * const tunnel = await dialer.open({ host: "example.com", port: 443 });
+ */
+export class TunnelDialer {
+  readonly endpoint: RemoteEndpoint;
+  readonly #token: string;
+  readonly #pool: ReadyPool;
+
+  constructor(endpoint: RemoteEndpoint) {
+    this.endpoint = endpoint;
+    this.#token = trojanToken(`${endpoint.user}:${endpoint.password}`);
+    this.#pool = new ReadyPool(() => this.#dial(), {
+      ...POOL_DEFAULTS,
+      ...endpoint.pool,
+      max: endpoint.preconnect ?? 0,
+    });
+  }
+
+  /**
+   * A tunnel with its TLS handshake complete: one opened ahead if there is one, else a new one,
+   * so failures can be told to the app.
+   *
+   * @throws {TunnelError} when the remote refuses, cannot be reached in time, or its
+   *   certificate is not trusted
+   */
+  async connect(): Promise<Peer> {
+    return this.#pool.take() ?? await this.#pool.dial();
+  }
+
+  /** Tunnels ready now (opened ahead, not yet used). */
+  get ready(): number {
+    return this.#pool.ready;
+  }
+
+  /** Closes the tunnels opened ahead and stops opening more. */
+  close(): void {
+    this.#pool.close();
+  }
+
+  async #dial(): Promise<Peer> {
+    // A timer and a controller, not AbortSignal.timeout: see withDeadline in peer.ts.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.endpoint.timeoutMs);
+    try {
+      return await this.#dialWithin(deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** TCP + TLS, the certificate checked (`node_tls_dial.ts`); nothing is written yet. */
+  async #dialWithin(signal: AbortSignal): Promise<Peer> {
+    const { remote, serverName, caCerts, pin } = this.endpoint;
+    const where = formatHostPort(remote);
+    try {
+      const conn = await dialNodeTls(
+        remote.host,
+        remote.port,
+        serverName ?? remote.host,
+        { caCerts, pin },
+        signal,
+      );
+      return new Peer(conn as unknown as Deno.Conn);
+    } catch (error) {
+      const failure = error as DialFailure;
+      if (failure.phase === "tcp") {
+        if (signal.aborted) {
+          throw new TunnelError(`the remote ${where} did not answer in time`, "timeout");
+        }
+        if (failure.code === "ECONNREFUSED") {
+          throw new TunnelError(`the remote ${where} refused the connection`, "refused");
+        }
+        throw new TunnelError(
+          `the remote ${where} is unreachable: ${failure.message}`,
+          "unreachable",
+        );
+      }
+      if (signal.aborted) {
+        throw new TunnelError(
+          `the remote ${where} did not finish the TLS handshake in time`,
+          "timeout",
+        );
+      }
+      const why = pin && /certificate|pinned/i.test(failure.message)
+        ? `its certificate is not the pinned one (${failure.message})`
+        : failure.message;
+      throw new TunnelError(`TLS with ${where} failed: ${why}`, "tls");
+    }
+  }
+
+  /**
+   * The tunnel header for `destination` followed by `payload`, for one write; `command` is
+   * CONNECT unless given (UDP ASSOCIATE puts its first frame in `payload`).
+   */
+  header(
+    destination: Destination,
+    payload?: Uint8Array,
+    command: number = TrojanCommand.connect,
+  ): Uint8Array {
+    return encodeTrojanHeader({ token: this.#token, command, destination }, payload);
+  }
+
+  /** Connects and sends the header with `payload` at once. @throws {TunnelError} */
+  async open(destination: Destination, payload?: Uint8Array): Promise<Peer> {
+    const tunnel = await this.connect();
+    await tunnel.write(this.header(destination, payload));
+    return tunnel;
+  }
+}

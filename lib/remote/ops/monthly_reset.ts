@@ -1,0 +1,94 @@
+/**
+ * Monthly usage resets on each user's reset day (1–28, UTC midnight): once per month, even
+ * across restarts and missed days, because the store keeps each user's last reset and resets
+ * only a user not reset since the period began.
+ */
+import { logger } from "../../common/ops/logging.ts";
+import type { Accounts } from "../users/accounts.ts";
+import type { UserStore } from "../store/user_store.ts";
+import type { Clock } from "./usage_sampler.ts";
+
+const log = logger("remote", "reset");
+
+/**
+ * The start of the billing period holding `now` for reset day `day`: that day of this month
+ * at 00:00 UTC, or of last month when it has not come yet.
+ *
+ * @example periodStart(Date.UTC(2030, 4, 3), 5) // Date.UTC(2030, 3, 5)
+ */
+export function periodStart(now: number, day: number): number {
+  const date = new Date(now);
+  const thisMonth = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), day);
+  return thisMonth <= now
+    ? thisMonth
+    : Date.UTC(date.getUTCFullYear(), date.getUTCMonth() - 1, day);
+}
+
+/** The next reset after `now` for reset day `day`, Unix milliseconds. */
+export function nextReset(now: number, day: number): number {
+  const start = new Date(periodStart(now, day));
+  return Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, day);
+}
+
+/**
+ * Checks every `intervalMs` (a minute) for users whose period began since their last reset,
+ * and resets them through the store; the accounts then pick the change up, as after
+ * `user reset-usage`.
+ *
+ * @example const resets = new MonthlyReset(store, server.accounts); await resets.check();
+ */
+export class MonthlyReset {
+  readonly #store: UserStore;
+  readonly #accounts: Accounts;
+  readonly #clock: Clock;
+  readonly #timer: ReturnType<typeof setInterval> | undefined;
+  #running: Promise<number> | null = null;
+
+  constructor(
+    store: UserStore,
+    accounts: Accounts,
+    options: { intervalMs?: number; clock?: Clock } = {},
+  ) {
+    this.#store = store;
+    this.#accounts = accounts;
+    this.#clock = options.clock ?? Date.now;
+    const every = options.intervalMs ?? 60_000;
+    if (every > 0) this.#timer = setInterval(() => this.check().catch(() => {}), every);
+  }
+
+  /** Resets whoever is due now; resolves to how many were reset. */
+  check(): Promise<number> {
+    this.#running ??= this.#check().finally(() => this.#running = null);
+    return this.#running;
+  }
+
+  async #check(): Promise<number> {
+    const now = this.#clock();
+    let count = 0;
+    try {
+      for (const user of await this.#store.list()) {
+        if (!user.resetDay) continue;
+        const start = periodStart(now, user.resetDay);
+        if ((user.lastResetAt ?? -Infinity) >= start) continue;
+        if (await this.#store.resetUsageForPeriod(user.name, start, now)) {
+          count++;
+          log.info("monthly reset of {user}'s usage (reset day {day}; was {bytes} bytes)", {
+            user: user.name,
+            day: user.resetDay,
+            bytes: user.bytesUp + user.bytesDown,
+          });
+        }
+      }
+      if (count > 0) await this.#accounts.reload();
+    } catch (error) {
+      log.warn("monthly reset check failed, trying again later: {error}", { error });
+    }
+    return count;
+  }
+
+  /** Stops checking. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+}

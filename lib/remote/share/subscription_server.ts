@@ -1,0 +1,209 @@
+/**
+ * Subscriptions on the tunnel port: a connection that is not a tunnel and asks
+ * `GET /sub/<token>[/clash|/singbox]` gets its user's document; anything else, a wrong token
+ * or a source cooling off goes on to the fallback like any probe, with the token in its path
+ * replaced by random characters, so the site never sees a real one. Wrong tokens count as
+ * failed logins of the source (the tunnels' auth guard).
+ */
+import { parseHostPort } from "../../protocol/address.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { Decoded } from "../../protocol/errors.ts";
+import type { Peer } from "../../common/net/peer.ts";
+import { logger } from "../../common/ops/logging.ts";
+import type { AuthGuard } from "../users/auth_guard.ts";
+import { certificateFacts, shareEndpoint } from "./share.ts";
+import type { CertificateFacts } from "./share.ts";
+import { subscriptionDocument, subscriptionFormat, subscriptionUserinfo } from "./subscription.ts";
+import { isTokenShaped, subscriptionKey, unsealPassword } from "./subscription_token.ts";
+import { keyForCredential } from "../store/user_store.ts";
+import type { UserStore } from "../store/user_store.ts";
+
+const log = logger("remote", "subscription");
+
+const PREFIX = new TextEncoder().encode("GET /sub/");
+/** A longer request head is no subscription request. */
+const MAX_HEAD = 8192;
+const CRLFCRLF = [0x0d, 0x0a, 0x0d, 0x0a];
+
+/** A request head that began `GET /sub/`. */
+interface RequestHead {
+  raw: Uint8Array;
+  path: string;
+  headers: Map<string, string>;
+}
+
+function startsLikeRequest(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.length, PREFIX.length);
+  for (let i = 0; i < n; i++) if (bytes[i] !== PREFIX[i]) return false;
+  return true;
+}
+
+function headEnd(bytes: Uint8Array): number {
+  outer: for (let i = 0; i + 4 <= bytes.length; i++) {
+    for (let j = 0; j < 4; j++) if (bytes[i + j] !== CRLFCRLF[j]) continue outer;
+    return i + 4;
+  }
+  return -1;
+}
+
+/**
+ * Decodes a subscription request head; null while more bytes are needed.
+ *
+ * @throws {ProtocolError} when the bytes do not begin `GET /sub/` or the head is too long
+ */
+function decodeHead(bytes: Uint8Array): Decoded<RequestHead> | null {
+  if (!startsLikeRequest(bytes)) throw new ProtocolError("not a subscription request");
+  const end = headEnd(bytes);
+  if (end < 0) {
+    if (bytes.length > MAX_HEAD) throw new ProtocolError("request head too long");
+    return null;
+  }
+  const raw = bytes.slice(0, end);
+  const [requestLine, ...lines] = new TextDecoder().decode(raw).split("\r\n");
+  const path = requestLine.split(" ")[1] ?? "";
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon > 0) {
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+  }
+  return { value: { raw, path, headers }, consumed: end };
+}
+
+/** `raw` with the token after `/sub/` replaced by random characters of the same kind. */
+function scrubbed(raw: Uint8Array): Uint8Array {
+  const out = raw.slice();
+  const alphabet = new TextEncoder().encode(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+  );
+  const random = crypto.getRandomValues(new Uint8Array(out.length));
+  for (let i = PREFIX.length; i < out.length; i++) {
+    const c = out[i];
+    if (c === 0x2f || c === 0x3f || c === 0x20 || c === 0x0d) break; // "/", "?", " ", CR
+    out[i] = alphabet[random[i] & 63];
+  }
+  return out;
+}
+
+/** The host clients asked for (the `Host` header), when it is a plain name or address. */
+function askedHost(value: string | undefined): { host: string; port?: number } | undefined {
+  if (!value) return undefined;
+  try {
+    const hasPort = /^\[.*\]:\d+$|^[^:]+:\d+$/.test(value);
+    const parsed = hasPort ? parseHostPort(value) : { host: value.replace(/^\[|\]$/g, "") };
+    return /^[A-Za-z0-9.:-]{1,253}$/.test(parsed.host) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What {@linkcode SubscriptionService} reads from. */
+export interface SubscriptionDeps {
+  store: UserStore;
+  guard: AuthGuard;
+  /** The certificate served now (PEM): links pin it. */
+  certificate: () => string;
+  /** The port clients reach when the request does not say. */
+  port: () => number;
+  handshakeTimeoutMs: number;
+}
+
+/**
+ * Answers subscription requests among the connections that are not tunnels.
+ *
+ * @example if (await subscriptions.answer(peer, ip, error)) return; // else: the fallback
+ */
+export class SubscriptionService {
+  readonly #deps: SubscriptionDeps;
+  #facts?: { pem: string; facts: Promise<CertificateFacts> };
+
+  constructor(deps: SubscriptionDeps) {
+    this.#deps = deps;
+  }
+
+  #certificateFacts(): Promise<CertificateFacts> {
+    const pem = this.#deps.certificate();
+    if (this.#facts?.pem !== pem) this.#facts = { pem, facts: certificateFacts(pem) };
+    return this.#facts.facts;
+  }
+
+  /**
+   * Serves `peer` (from `ip`, whose header failed with `error`) when it asks for a valid
+   * subscription, and closes it: true. Otherwise false, with every byte it sent still buffered
+   * in `peer` (a token scrubbed) for the fallback. Never throws.
+   */
+  async answer(peer: Peer, ip: string, error: unknown): Promise<boolean> {
+    if (!(error instanceof ProtocolError)) return false;
+    const buffered = peer.takeBuffered();
+    peer.unread(buffered);
+    if (buffered.length === 0 || !startsLikeRequest(buffered)) return false;
+    let head: RequestHead;
+    try {
+      head = await peer.readFrame(decodeHead, this.#deps.handshakeTimeoutMs);
+    } catch {
+      return false; // the bytes are back in the peer's buffer
+    }
+    try {
+      if (await this.#serve(peer, ip, head)) return true;
+    } catch (serveError) {
+      log.warn("subscription request from {ip} failed: {error}", { ip, error: serveError });
+    }
+    peer.unread(scrubbed(head.raw));
+    return false;
+  }
+
+  async #serve(peer: Peer, ip: string, head: RequestHead): Promise<boolean> {
+    const [token, suffix = ""] = head.path.slice("/sub/".length).split("?")[0].split("/");
+    // A source cooling off is answered as for a wrong token, without a look-up.
+    if (this.#deps.guard.isBlocked(ip)) return false;
+    const found = isTokenShaped(token)
+      ? await this.#deps.store.findBySubscriptionKey(subscriptionKey(token))
+      : undefined;
+    const password = found && await unsealPassword(token, found.sealedPassword);
+    // A password changed without a new subscription leaves a stale one: revoked in effect.
+    if (!found || !password || keyForCredential(found.user.name, password) !== found.user.key) {
+      this.#deps.guard.fail(ip);
+      log.info("wrong subscription token from {ip}; relaying to the fallback", { ip });
+      return false;
+    }
+    const facts = await this.#certificateFacts();
+    const asked = askedHost(head.headers.get("host"));
+    const endpoint = shareEndpoint(
+      facts,
+      asked?.port ?? this.#deps.port(),
+      asked?.host ?? undefined,
+    );
+    const format = subscriptionFormat(suffix, head.headers.get("user-agent") ?? "");
+    const user = found.user;
+    const { body, contentType } = subscriptionDocument(format, {
+      user: user.name,
+      password,
+      endpoint,
+      leafPem: facts.leafPem,
+    });
+    const bytes = new TextEncoder().encode(body);
+    const extension = format === "clash" ? "yaml" : format === "singbox" ? "json" : "txt";
+    const response = [
+      "HTTP/1.1 200 OK",
+      `Content-Type: ${contentType}`,
+      `Content-Length: ${bytes.length}`,
+      `subscription-userinfo: ${subscriptionUserinfo(user)}`,
+      "profile-update-interval: 24",
+      `Content-Disposition: attachment; filename="${user.name}.${extension}"`,
+      "Cache-Control: no-store",
+      "Connection: close",
+      "",
+      "",
+    ].join("\r\n");
+    const encoded = new TextEncoder().encode(response);
+    const out = new Uint8Array(encoded.length + bytes.length);
+    out.set(encoded);
+    out.set(bytes, encoded.length);
+    await peer.write(out).catch(() => {});
+    await peer.closeWrite().catch(() => {});
+    peer.close();
+    log.info("subscription ({format}) for {user} to {ip}", { format, user: user.name, ip });
+    return true;
+  }
+}

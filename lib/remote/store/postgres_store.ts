@@ -1,0 +1,563 @@
+/**
+ * The users store in PostgreSQL through `npm:postgres`, shared by many nodes: the users and
+ * their usage (in total and per node), the nodes' registry and heartbeats, and what each node
+ * reports of its users' demand, from which every node takes its share of a user's rate limit.
+ * Changes to users are announced with NOTIFY on {@linkcode CHANGES_CHANNEL}.
+ */
+import postgres from "postgres";
+import {
+  checkResetDay,
+  checkUserName,
+  HISTORY_BUCKET_MS,
+  HISTORY_RETENTION_MS,
+  keyForCredential,
+  limitColumns,
+  migrated,
+  SchemaVersionError,
+  UserError,
+  userFromRow,
+} from "./user_store.ts";
+import type {
+  StoredSubscription,
+  UsageBatch,
+  UsageDelta,
+  UsagePoint,
+  UsageResolution,
+  UsageSample,
+  User,
+  UserLimits,
+  UserStore,
+} from "./user_store.ts";
+import type { Heartbeat, NodeBeat, NodeInfo, NodeRegistry, NodeUsage } from "../nodes/nodes.ts";
+import { NODE_ALIVE_MS } from "../nodes/nodes.ts";
+
+/** The channel a change to users is announced on. */
+export const CHANGES_CHANNEL = "swiftproxy_users";
+
+/** Schema steps, in order; version N is the first N applied. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE users (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    key TEXT NOT NULL UNIQUE,
+    up_limit BIGINT NOT NULL DEFAULT 0,
+    down_limit BIGINT NOT NULL DEFAULT 0,
+    quota BIGINT NOT NULL DEFAULT 0,
+    max_conns INTEGER NOT NULL DEFAULT 0,
+    enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    expires_at BIGINT,
+    bytes_up BIGINT NOT NULL DEFAULT 0,
+    bytes_down BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+  CREATE TABLE revision (id SMALLINT PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+  INSERT INTO revision VALUES (1, 0);`,
+  // Many nodes: the registry, usage per node, the last batch applied per node, demand.
+  `CREATE TABLE usage_batches (node TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+  CREATE TABLE node_usage (
+    user_id BIGINT NOT NULL REFERENCES users ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    bytes_up BIGINT NOT NULL DEFAULT 0,
+    bytes_down BIGINT NOT NULL DEFAULT 0,
+    open_conns INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, node)
+  );
+  CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    listen TEXT NOT NULL,
+    version TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    seen_at TIMESTAMPTZ NOT NULL,
+    open_conns INTEGER NOT NULL DEFAULT 0,
+    rate_up BIGINT NOT NULL DEFAULT 0,
+    rate_down BIGINT NOT NULL DEFAULT 0
+  );
+  CREATE TABLE node_load (
+    node TEXT NOT NULL REFERENCES nodes ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users ON DELETE CASCADE,
+    rate_up BIGINT NOT NULL,
+    rate_down BIGINT NOT NULL,
+    hungry_up BOOLEAN NOT NULL,
+    hungry_down BOOLEAN NOT NULL,
+    PRIMARY KEY (node, user_id)
+  );`,
+  // The admin's side: monthly resets, subscriptions (the token's hash and the password sealed
+  // with the token), usage history (every node adds its bytes to the same buckets), alerts sent
+  // (once for all nodes), the admin account.
+  `ALTER TABLE users ADD COLUMN reset_day INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN last_reset_at BIGINT;
+  ALTER TABLE users ADD COLUMN sub_key TEXT UNIQUE;
+  ALTER TABLE users ADD COLUMN sub_sealed TEXT;
+  CREATE TABLE usage_history (
+    user_id BIGINT NOT NULL,
+    resolution TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    up BIGINT NOT NULL DEFAULT 0,
+    down BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, resolution, at)
+  );
+  CREATE TABLE alerts_sent (
+    user_id BIGINT NOT NULL,
+    alert TEXT NOT NULL,
+    period TEXT NOT NULL,
+    PRIMARY KEY (user_id, alert)
+  );
+  CREATE TABLE admin (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    password_hash TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );`,
+];
+
+/** Any advisory lock number will do, as long as every node takes the same one to migrate. */
+const MIGRATION_LOCK = 0x5717_0001;
+
+const ALIVE = `interval '${NODE_ALIVE_MS} milliseconds'`;
+
+/** A user's open connections: on the nodes still alive (and those written by no node). */
+const USER_COLUMNS = `u.id, u.name, u.key, u.up_limit, u.down_limit, u.quota, u.max_conns,
+  u.enabled, u.expires_at, u.bytes_up, u.bytes_down, u.created_at, u.updated_at, u.reset_day,
+  u.last_reset_at,
+  COALESCE((SELECT sum(n.open_conns) FROM node_usage n LEFT JOIN nodes h ON h.name = n.node
+    WHERE n.user_id = u.id AND (h.name IS NULL OR h.seen_at > now() - ${ALIVE})), 0)::int
+    AS open_conns`;
+
+/** BIGINT as a JavaScript number: byte counts and times stay far below 2^53. */
+const bigintAsNumber = {
+  to: 20,
+  from: [20],
+  serialize: (x: number) => String(x),
+  parse: (x: string) => Number(x),
+};
+
+/**
+ * Connects to the database at `url` and brings its schema up to date.
+ *
+ * @throws {SchemaVersionError} when the database is newer than this program
+ * @throws {Error} when it cannot be reached (the message never holds the password)
+ * @example const store = await openPostgresStore("postgres://node@db.internal/swiftproxy");
+ */
+export function openPostgresStore(url: string): Promise<PostgresStore> {
+  return migrated(new PostgresStore(url));
+}
+
+/** How long one statement may run, waiting for locks included. */
+const STATEMENT_TIMEOUT_MS = 10_000;
+
+/** A {@linkcode UserStore} and {@linkcode NodeRegistry} in one PostgreSQL database. */
+export class PostgresStore implements UserStore, NodeRegistry {
+  readonly #sql: postgres.Sql;
+
+  /**
+   * A pool of (at most 4) connections to `url`, opened as needed; not migrated, see
+   * {@linkcode openPostgresStore}. A statement running longer than `statementTimeoutMs` is
+   * cancelled by the server, so a stuck lock fails the call (and is tried again later) instead of
+   * blocking every later heartbeat and usage batch of the node.
+   */
+  constructor(url: string, { statementTimeoutMs = STATEMENT_TIMEOUT_MS } = {}) {
+    this.#sql = postgres(url, {
+      max: 4,
+      connect_timeout: 3,
+      // Reconnect every half second while the database is down, not with the client's default
+      // back-off (up to 20 s): a node must catch up within a second or so of its return.
+      backoff: () => 0.5,
+      idle_timeout: 60,
+      onnotice: () => {},
+      types: { bigint: bigintAsNumber },
+      connection: { application_name: "swiftproxy-remote", statement_timeout: statementTimeoutMs },
+    });
+  }
+
+  async schemaVersion(): Promise<number> {
+    const [exists] = await this.#sql`SELECT to_regclass('swiftproxy_schema') IS NOT NULL AS e`;
+    if (!exists.e) return 0;
+    const [row] = await this.#sql`SELECT version FROM swiftproxy_schema`;
+    return row ? row.version as number : 0;
+  }
+
+  async migrate(): Promise<void> {
+    // Up to date: nothing to create, so a node's role needs no CREATE privilege.
+    const current = await this.schemaVersion();
+    if (current > MIGRATIONS.length) throw new SchemaVersionError(current, MIGRATIONS.length);
+    if (current === MIGRATIONS.length) return;
+    await this.#sql.begin(async (sql) => {
+      // Nodes starting together: one migrates, the others wait and find nothing to do.
+      await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+      await sql`CREATE TABLE IF NOT EXISTS swiftproxy_schema (version INTEGER NOT NULL)`;
+      const [row] = await sql`SELECT version FROM swiftproxy_schema`;
+      if (!row) await sql`INSERT INTO swiftproxy_schema VALUES (0)`;
+      const version = row ? row.version as number : 0;
+      if (version > MIGRATIONS.length) throw new SchemaVersionError(version, MIGRATIONS.length);
+      for (let v = version; v < MIGRATIONS.length; v++) await sql.unsafe(MIGRATIONS[v]);
+      await sql`UPDATE swiftproxy_schema SET version = ${MIGRATIONS.length}`;
+    });
+  }
+
+  async changeVersion(): Promise<number> {
+    const [row] = await this.#sql`SELECT value FROM revision`;
+    return row.value as number;
+  }
+
+  async list(): Promise<User[]> {
+    const rows = await this.#sql.unsafe(`SELECT ${USER_COLUMNS} FROM users u ORDER BY u.name`);
+    return rows.map(userFromRow);
+  }
+
+  async get(name: string): Promise<User | undefined> {
+    const [row] = await this.#sql.unsafe(`SELECT ${USER_COLUMNS} FROM users u WHERE name = $1`, [
+      name,
+    ]);
+    return row && userFromRow(row);
+  }
+
+  async findByKey(key: string): Promise<User | undefined> {
+    const [row] = await this.#sql.unsafe(`SELECT ${USER_COLUMNS} FROM users u WHERE key = $1`, [
+      key,
+    ]);
+    return row && userFromRow(row);
+  }
+
+  /** Runs `work` in a transaction that changes users: the revision moves and NOTIFY is sent. */
+  #change<T>(work: (sql: postgres.TransactionSql) => Promise<T>): Promise<T> {
+    return this.#sql.begin(async (sql) => {
+      const result = await work(sql);
+      await this.#announce(sql);
+      return result;
+    }) as Promise<T>;
+  }
+
+  /** Moves the revision and sends NOTIFY, inside a transaction that changed users. */
+  async #announce(sql: postgres.TransactionSql): Promise<void> {
+    await sql`UPDATE revision SET value = value + 1`;
+    await sql`SELECT pg_notify(${CHANGES_CHANNEL}, '')`;
+  }
+
+  async add(name: string, password: string, limits: UserLimits = {}): Promise<User> {
+    checkUserName(name);
+    checkResetDay(limits.resetDay ?? 0);
+    const now = Date.now();
+    await this.#change(async (sql) => {
+      const inserted = await sql`
+        INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
+          reset_day, last_reset_at, created_at, updated_at)
+        VALUES (${name}, ${keyForCredential(name, password)}, ${limits.upLimit ?? 0},
+          ${limits.downLimit ?? 0}, ${limits.quota ?? 0}, ${limits.maxConns ?? 0},
+          ${limits.expiresAt ?? null}, ${limits.resetDay ?? 0},
+          ${limits.resetDay ? now : null}, ${now}, ${now})
+        ON CONFLICT (name) DO NOTHING RETURNING id`;
+      if (inserted.length === 0) throw new UserError(`user "${name}" already exists`);
+    });
+    return (await this.get(name))!;
+  }
+
+  setLimits(name: string, limits: UserLimits): Promise<User> {
+    // A reset day counts from now, as for a new user, unless the user was reset before.
+    return this.#update(name, Object.fromEntries(limitColumns(limits)), async (sql, id) => {
+      if (!limits.resetDay) return;
+      await sql`UPDATE users SET last_reset_at = COALESCE(last_reset_at, ${Date.now()})
+        WHERE id = ${id}`;
+    });
+  }
+
+  setPassword(name: string, password: string): Promise<User> {
+    return this.#update(name, { key: keyForCredential(name, password) });
+  }
+
+  setEnabled(name: string, enabled: boolean): Promise<User> {
+    return this.#update(name, { enabled });
+  }
+
+  resetUsage(name: string, at = Date.now()): Promise<User> {
+    return this.#update(
+      name,
+      { bytes_up: 0, bytes_down: 0, last_reset_at: at },
+      (sql, id) => this.#resetNodeUsage(sql, id),
+    );
+  }
+
+  /** The per-node usage goes back to zero with the total, so `--by-node` still sums to it. */
+  async #resetNodeUsage(sql: postgres.TransactionSql, id: number): Promise<void> {
+    await sql`UPDATE node_usage SET bytes_up = 0, bytes_down = 0 WHERE user_id = ${id}`;
+  }
+
+  async resetUsageForPeriod(name: string, periodStart: number, at: number): Promise<boolean> {
+    // One UPDATE with the condition in it: of nodes checking at once, PostgreSQL lets one reset
+    // and the others (waiting on its row lock, then re-reading the row) find it done.
+    const reset = await this.#sql.begin(async (sql) => {
+      const [row] = await sql`
+        UPDATE users SET bytes_up = 0, bytes_down = 0, last_reset_at = ${at},
+          updated_at = ${Date.now()}
+        WHERE name = ${name} AND (last_reset_at IS NULL OR last_reset_at < ${periodStart})
+        RETURNING id`;
+      if (!row) return false;
+      await this.#resetNodeUsage(sql, row.id as number);
+      await this.#announce(sql);
+      return true;
+    });
+    if (!reset && !await this.get(name)) throw new UserError(`no user named "${name}"`);
+    return reset as boolean;
+  }
+
+  async addUsageHistory(samples: UsageSample[], at: number): Promise<void> {
+    // In one order on every node, so two nodes' writes wait for each other, never deadlock.
+    const rows = samples.filter((s) => s.up || s.down).sort((a, b) => a.userId - b.userId);
+    await this.#sql.begin(async (sql) => {
+      for (const resolution of ["minute", "day"] as const) {
+        const bucket = at - at % HISTORY_BUCKET_MS[resolution];
+        if (rows.length > 0) {
+          // Every node adds its own bytes to the same bucket: the history is the nodes' sum.
+          await sql`
+            INSERT INTO usage_history (user_id, resolution, at, up, down)
+            SELECT d."userId", ${resolution}, ${bucket}, d.up, d.down
+            FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
+              AS d("userId" BIGINT, up BIGINT, down BIGINT)
+            ORDER BY d."userId"
+            ON CONFLICT (user_id, resolution, at) DO UPDATE
+            SET up = usage_history.up + excluded.up, down = usage_history.down + excluded.down`;
+        }
+        await sql`DELETE FROM usage_history
+          WHERE resolution = ${resolution} AND at < ${at - HISTORY_RETENTION_MS[resolution]}`;
+      }
+    });
+  }
+
+  async usageHistory(
+    userId: number,
+    resolution: UsageResolution,
+    since: number,
+  ): Promise<UsagePoint[]> {
+    const rows = await this.#sql`
+      SELECT at, up, down FROM usage_history
+      WHERE user_id = ${userId} AND resolution = ${resolution}
+        AND at >= ${since - since % HISTORY_BUCKET_MS[resolution]}
+      ORDER BY at`;
+    return rows.map((r) => ({ at: r.at as number, up: r.up as number, down: r.down as number }));
+  }
+
+  async markAlert(userId: number, alert: string, period: string): Promise<boolean> {
+    // Nodes marking at once: the insert of one wins, the others see its row and change nothing.
+    const rows = await this.#sql`
+      INSERT INTO alerts_sent (user_id, alert, period) VALUES (${userId}, ${alert}, ${period})
+      ON CONFLICT (user_id, alert) DO UPDATE SET period = excluded.period
+      WHERE alerts_sent.period <> excluded.period
+      RETURNING user_id`;
+    return rows.length > 0;
+  }
+
+  async setSubscription(name: string, subscription: StoredSubscription | null): Promise<void> {
+    await this.#update(name, {
+      sub_key: subscription?.key ?? null,
+      sub_sealed: subscription?.sealedPassword ?? null,
+    });
+  }
+
+  async findBySubscriptionKey(
+    key: string,
+  ): Promise<{ user: User; sealedPassword: string } | undefined> {
+    const [row] = await this.#sql.unsafe(
+      `SELECT ${USER_COLUMNS}, u.sub_sealed FROM users u WHERE sub_key = $1`,
+      [key],
+    );
+    return row && { user: userFromRow(row), sealedPassword: row.sub_sealed as string };
+  }
+
+  async adminPasswordHash(): Promise<string | undefined> {
+    const [row] = await this.#sql`SELECT password_hash FROM admin WHERE id = 1`;
+    return row?.password_hash as string | undefined;
+  }
+
+  async setAdminPasswordHash(hash: string): Promise<void> {
+    await this.#sql`
+      INSERT INTO admin (id, password_hash, updated_at) VALUES (1, ${hash}, ${Date.now()})
+      ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
+        updated_at = excluded.updated_at`;
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.#change(async (sql) => {
+      const deleted = await sql`DELETE FROM users WHERE name = ${name} RETURNING id`;
+      if (deleted.length === 0) throw new UserError(`no user named "${name}"`);
+      // No foreign keys here (the history has the server as user 0): removed by hand.
+      await sql`DELETE FROM usage_history WHERE user_id = ${deleted[0].id}`;
+      await sql`DELETE FROM alerts_sent WHERE user_id = ${deleted[0].id}`;
+    });
+  }
+
+  async #update(
+    name: string,
+    columns: Record<string, number | string | boolean | null>,
+    also?: (sql: postgres.TransactionSql, id: number) => Promise<void>,
+  ): Promise<User> {
+    await this.#change(async (sql) => {
+      const values = { ...columns, updated_at: Date.now() };
+      const updated = await sql`UPDATE users SET ${sql(values)} WHERE name = ${name} RETURNING id`;
+      if (updated.length === 0) throw new UserError(`no user named "${name}"`);
+      await also?.(sql, updated[0].id as number);
+    });
+    return (await this.get(name))!;
+  }
+
+  async addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void> {
+    if (deltas.length === 0) return;
+    const node = batch?.node ?? "";
+    // NaN has no JSON form: it becomes null, which the NOT NULL columns refuse (whole batch).
+    const json = JSON.stringify(deltas);
+    await this.#sql.begin(async (sql) => {
+      if (batch) {
+        const applied = await sql`
+          INSERT INTO usage_batches (node, seq) VALUES (${batch.node}, ${batch.seq})
+          ON CONFLICT (node) DO UPDATE SET seq = excluded.seq
+            WHERE excluded.seq > usage_batches.seq
+          RETURNING seq`;
+        if (applied.length === 0) return;
+      }
+      await sql`
+        WITH d AS (SELECT * FROM jsonb_to_recordset(${json}::text::jsonb)
+                     AS d(id BIGINT, up BIGINT, down BIGINT, "openConns" INTEGER)),
+        u AS (UPDATE users SET bytes_up = users.bytes_up + d.up,
+                               bytes_down = users.bytes_down + d.down
+              FROM d WHERE users.id = d.id RETURNING users.id)
+        INSERT INTO node_usage (user_id, node, bytes_up, bytes_down, open_conns)
+        SELECT d.id, ${node}, d.up, d.down, d."openConns" FROM d JOIN u ON u.id = d.id
+        ON CONFLICT (user_id, node) DO UPDATE SET
+          bytes_up = node_usage.bytes_up + excluded.bytes_up,
+          bytes_down = node_usage.bytes_down + excluded.bytes_down,
+          open_conns = excluded.open_conns`;
+      await sql`UPDATE revision SET value = value + 1`;
+    });
+  }
+
+  async register(beat: NodeBeat): Promise<{ seenMsAgo: number; startedAt: number } | undefined> {
+    const [row] = await this.#sql`
+      SELECT started_at, (extract(epoch FROM now() - seen_at) * 1000)::bigint AS age
+      FROM nodes WHERE name = ${beat.name}`;
+    if (row && row.started_at !== beat.startedAt && (row.age as number) < NODE_ALIVE_MS) {
+      return { seenMsAgo: row.age as number, startedAt: row.started_at as number };
+    }
+    await this.#sql.begin(async (sql) => {
+      await this.#beat(sql, beat);
+      // What a previous run of this node left open is closed now.
+      await sql`UPDATE node_usage SET open_conns = 0 WHERE node = ${beat.name}`;
+    });
+    return undefined;
+  }
+
+  async #beat(sql: postgres.TransactionSql, beat: NodeBeat): Promise<void> {
+    await sql`
+      INSERT INTO nodes (name, listen, version, started_at, seen_at, open_conns, rate_up,
+        rate_down)
+      VALUES (${beat.name}, ${beat.listen}, ${beat.version}, ${beat.startedAt}, now(),
+        ${beat.openConns}, ${beat.rateUp}, ${beat.rateDown})
+      ON CONFLICT (name) DO UPDATE SET listen = excluded.listen, version = excluded.version,
+        started_at = excluded.started_at, seen_at = now(), open_conns = excluded.open_conns,
+        rate_up = excluded.rate_up, rate_down = excluded.rate_down`;
+    await sql`DELETE FROM node_load WHERE node = ${beat.name}`;
+    if (beat.loads.length > 0) {
+      await sql`
+        INSERT INTO node_load (node, user_id, rate_up, rate_down, hungry_up, hungry_down)
+        SELECT ${beat.name}, d."userId", d."rateUp", d."rateDown", d."hungryUp", d."hungryDown"
+        FROM jsonb_to_recordset(${JSON.stringify(beat.loads)}::text::jsonb) AS d("userId" BIGINT,
+          "rateUp" BIGINT, "rateDown" BIGINT, "hungryUp" BOOLEAN, "hungryDown" BOOLEAN)
+        WHERE EXISTS (SELECT 1 FROM users WHERE id = d."userId")`;
+    }
+  }
+
+  async heartbeat(beat: NodeBeat): Promise<Heartbeat> {
+    const [rows, [alive]] = await this.#sql.begin(async (sql) => {
+      await this.#beat(sql, beat);
+      return [
+        await sql`
+        SELECT COALESCE(l.user_id, c.user_id) AS user_id, COALESCE(l.node, c.node) AS node,
+          COALESCE(c.open_conns, 0) AS open_conns, COALESCE(l.rate_up, 0) AS rate_up,
+          COALESCE(l.rate_down, 0) AS rate_down, COALESCE(l.hungry_up, FALSE) AS hungry_up,
+          COALESCE(l.hungry_down, FALSE) AS hungry_down
+        FROM (SELECT * FROM node_load WHERE node <> ${beat.name}) l
+        FULL JOIN (SELECT user_id, node, open_conns FROM node_usage
+                   WHERE open_conns > 0 AND node <> ${beat.name}) c
+          ON c.user_id = l.user_id AND c.node = l.node
+        JOIN nodes h ON h.name = COALESCE(l.node, c.node) AND h.seen_at > now() - ${
+          this.#sql.unsafe(ALIVE)
+        }`,
+        await sql`SELECT count(*)::int AS n FROM nodes WHERE seen_at > now() - ${
+          this.#sql.unsafe(ALIVE)
+        }`,
+      ];
+    });
+    const peers = rows.map((r) => ({
+      userId: r.user_id as number,
+      node: r.node as string,
+      openConns: r.open_conns as number,
+      rateUp: r.rate_up as number,
+      rateDown: r.rate_down as number,
+      hungryUp: r.hungry_up as boolean,
+      hungryDown: r.hungry_down as boolean,
+    }));
+    return { peers, nodesAlive: alive.n as number };
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const rows = await this.#sql`
+      SELECT name, listen, version, started_at, open_conns, rate_up, rate_down,
+        (extract(epoch FROM now() - seen_at) * 1000)::bigint AS age,
+        (SELECT count(*) FROM node_load l WHERE l.node = nodes.name)::int AS users
+      FROM nodes ORDER BY name`;
+    return rows.map((r) => ({
+      name: r.name as string,
+      listen: r.listen as string,
+      version: r.version as string,
+      startedAt: r.started_at as number,
+      seenMsAgo: r.age as number,
+      alive: (r.age as number) < NODE_ALIVE_MS,
+      openConns: r.open_conns as number,
+      rateUp: r.rate_up as number,
+      rateDown: r.rate_down as number,
+      activeUsers: r.users as number,
+    }));
+  }
+
+  async usageByNode(): Promise<NodeUsage[]> {
+    const rows = await this.#sql`
+      SELECT u.name, n.node, n.bytes_up, n.bytes_down, n.open_conns
+      FROM node_usage n JOIN users u ON u.id = n.user_id ORDER BY u.name, n.node`;
+    return rows.map((r) => ({
+      user: r.name as string,
+      node: r.node as string,
+      bytesUp: r.bytes_up as number,
+      bytesDown: r.bytes_down as number,
+      openConns: r.open_conns as number,
+    }));
+  }
+
+  async onChange(listener: () => void): Promise<() => Promise<void>> {
+    const { unlisten } = await this.#sql.listen(CHANGES_CHANNEL, () => listener());
+    return unlisten;
+  }
+
+  /**
+   * Writes `users` as they are (keys, limits, reset days and usage), for `migrate`; with `replace`, every
+   * user not among them is removed first. Usage lands on no node (node `""`).
+   */
+  async importUsers(users: User[], replace: boolean): Promise<void> {
+    await this.#change(async (sql) => {
+      if (replace) await sql`DELETE FROM users`;
+      for (const u of users) {
+        const [row] = await sql`
+          INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, enabled,
+            expires_at, bytes_up, bytes_down, reset_day, last_reset_at, created_at, updated_at)
+          VALUES (${u.name}, ${u.key}, ${u.upLimit}, ${u.downLimit}, ${u.quota}, ${u.maxConns},
+            ${u.enabled}, ${u.expiresAt}, ${u.bytesUp}, ${u.bytesDown}, ${u.resetDay ?? 0},
+            ${u.lastResetAt ?? null}, ${u.createdAt}, ${u.updatedAt})
+          RETURNING id`;
+        if (u.bytesUp || u.bytesDown) {
+          await sql`INSERT INTO node_usage (user_id, node, bytes_up, bytes_down)
+            VALUES (${row.id}, '', ${u.bytesUp}, ${u.bytesDown})`;
+        }
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 2 });
+  }
+}

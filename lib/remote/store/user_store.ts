@@ -1,0 +1,301 @@
+/**
+ * The users store: what the remote and its `user` commands need from wherever users are kept.
+ * SQLite (`sqlite_store.ts`) is the embedded one; every implementation passes the contract
+ * suite in `tests/remote/_user_store_contract.ts`.
+ */
+import { createHash } from "node:crypto";
+import { trojanToken } from "../../protocol/trojan.ts";
+
+/** A user row as the program sees it. */
+export interface User {
+  id: number;
+  name: string;
+  /** Hex SHA-256 of the 56-byte wire token. */
+  key: string;
+  upLimit: number;
+  downLimit: number;
+  quota: number;
+  maxConns: number;
+  enabled: boolean;
+  /** Unix milliseconds, or null for never. */
+  expiresAt: number | null;
+  bytesUp: number;
+  bytesDown: number;
+  openConns: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Day of the month (1–28, UTC) its usage goes back to zero; absent for no monthly reset. */
+  resetDay?: number;
+  /** Unix milliseconds of its last usage reset (monthly or by hand); absent for never. */
+  lastResetAt?: number;
+}
+
+/**
+ * A user out of a database row with the columns both stores share (snake_case names; `enabled`
+ * as 0/1 or a boolean).
+ */
+export function userFromRow(row: Record<string, unknown>): User {
+  return {
+    id: row.id as number,
+    name: row.name as string,
+    key: row.key as string,
+    upLimit: row.up_limit as number,
+    downLimit: row.down_limit as number,
+    quota: row.quota as number,
+    maxConns: row.max_conns as number,
+    enabled: Boolean(row.enabled),
+    expiresAt: row.expires_at as number | null,
+    bytesUp: row.bytes_up as number,
+    bytesDown: row.bytes_down as number,
+    openConns: row.open_conns as number,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+    // Absent rather than 0 or null: a user without them looks as it did before they existed.
+    ...(row.reset_day ? { resetDay: row.reset_day as number } : {}),
+    ...(row.last_reset_at == null ? {} : { lastResetAt: row.last_reset_at as number }),
+  };
+}
+
+/**
+ * Brings `store`'s schema up to date and hands it back; closes it if that fails.
+ *
+ * @throws {SchemaVersionError} when the database is newer than this program
+ * @example const store = await migrated(new SqliteStore(path));
+ */
+export async function migrated<S extends UserStore>(store: S): Promise<S> {
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+/**
+ * The columns `limits` sets, by their names in both stores; omitted limits are left out.
+ *
+ * @throws {UserError} for a reset day other than 0 to 28
+ */
+export function limitColumns(limits: UserLimits): [string, number | null][] {
+  const columns: [string, number | null][] = [];
+  if (limits.upLimit !== undefined) columns.push(["up_limit", limits.upLimit]);
+  if (limits.downLimit !== undefined) columns.push(["down_limit", limits.downLimit]);
+  if (limits.quota !== undefined) columns.push(["quota", limits.quota]);
+  if (limits.maxConns !== undefined) columns.push(["max_conns", limits.maxConns]);
+  if (limits.expiresAt !== undefined) columns.push(["expires_at", limits.expiresAt]);
+  if (limits.resetDay !== undefined) {
+    checkResetDay(limits.resetDay);
+    columns.push(["reset_day", limits.resetDay]);
+  }
+  return columns;
+}
+
+/** The settable limits of a user; omitted fields stay as they are. */
+export interface UserLimits {
+  upLimit?: number;
+  downLimit?: number;
+  quota?: number;
+  maxConns?: number;
+  expiresAt?: number | null;
+  /** 1–28 for a monthly reset on that day, 0 for none. */
+  resetDay?: number;
+}
+
+/** Usage counted by the server since its last flush, per user id. */
+export interface UsageDelta {
+  id: number;
+  up: number;
+  down: number;
+  openConns: number;
+}
+
+/** Bytes one user (or, with `userId` 0, the whole server) moved in a stretch of time. */
+export interface UsageSample {
+  userId: number;
+  up: number;
+  down: number;
+}
+
+/** One point of a usage history: the bucket's start (Unix milliseconds) and its bytes. */
+export interface UsagePoint {
+  at: number;
+  up: number;
+  down: number;
+}
+
+/** The buckets of the usage history: one minute (kept a day) or one UTC day (kept 90 days). */
+export type UsageResolution = "minute" | "day";
+
+/** The bucket of each history resolution holding a time: its minute, its UTC day. */
+export const HISTORY_BUCKET_MS: Readonly<Record<UsageResolution, number>> = Object.freeze({
+  minute: 60_000,
+  day: 86_400_000,
+});
+
+/** How long each resolution of the usage history is kept. */
+export const HISTORY_RETENTION_MS: Readonly<Record<UsageResolution, number>> = Object.freeze({
+  minute: 24 * 3600_000,
+  day: 90 * 24 * 3600_000,
+});
+
+/**
+ * A user's subscription as stored: the hex SHA-256 of its token and the user's password sealed
+ * with a key only the token gives (`lib/remote/share/subscription_token.ts`).
+ */
+export interface StoredSubscription {
+  key: string;
+  sealedPassword: string;
+}
+
+/**
+ * Which node wrote a batch of usage, and its sequence number there: a store applies a batch
+ * only when its number is above the last one applied for that node, so a batch retried after
+ * a lost commit reply is counted once.
+ */
+export interface UsageBatch {
+  node: string;
+  seq: number;
+}
+
+/** Thrown for requests the store refuses: a duplicate or unknown user name. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UserError";
+  }
+}
+
+/** Thrown by {@linkcode UserStore.migrate} for a database written by a newer program. */
+export class SchemaVersionError extends Error {
+  constructor(found: number, known: number) {
+    super(`the database has schema version ${found}, newer than this program's ${known}`);
+    this.name = "SchemaVersionError";
+  }
+}
+
+/**
+ * Where users are kept. Every method may reject with the backend's own error (a locked or
+ * unreachable database) besides the ones named.
+ *
+ * @example
+ * const store = await openSqliteStore("users.db");
+ * await store.add("alice", "secret", { downLimit: 2 * 1024 * 1024 });
+ * await store.close();
+ */
+export interface UserStore {
+  /** Creates or upgrades the schema. @throws {SchemaVersionError} when it is newer than ours */
+  migrate(): Promise<void>;
+  /** The schema version the database is at now. */
+  schemaVersion(): Promise<number>;
+  /** The user whose stored key (see {@linkcode keyForToken}) this is, or undefined. */
+  findByKey(key: string): Promise<User | undefined>;
+  /** All users, ordered by name. */
+  list(): Promise<User[]>;
+  /** One user by name, or undefined. */
+  get(name: string): Promise<User | undefined>;
+  /** Adds a user. @throws {UserError} when the name is taken or invalid */
+  add(name: string, password: string, limits?: UserLimits): Promise<User>;
+  /** Changes the given limits; the others keep their values. @throws {UserError} unknown name */
+  setLimits(name: string, limits: UserLimits): Promise<User>;
+  /** Sets a new password (and so a new key). @throws {UserError} unknown name */
+  setPassword(name: string, password: string): Promise<User>;
+  /** Enables or disables a user. @throws {UserError} unknown name */
+  setEnabled(name: string, enabled: boolean): Promise<User>;
+  /** Removes a user. @throws {UserError} unknown name */
+  remove(name: string): Promise<void>;
+  /**
+   * Sets a user's usage back to zero and records `at` as its last reset.
+   * @throws {UserError} unknown name
+   */
+  resetUsage(name: string, at?: number): Promise<User>;
+  /**
+   * The monthly reset: sets a user's usage back to zero and its last reset to `at`, unless it
+   * was reset since `periodStart` (by hand or by another node). True when this call reset it.
+   * @throws {UserError} unknown name
+   */
+  resetUsageForPeriod(name: string, periodStart: number, at: number): Promise<boolean>;
+  /**
+   * Adds `samples` to the usage history's minute and day buckets holding `at`, and forgets
+   * buckets older than {@linkcode HISTORY_RETENTION_MS}, in one transaction.
+   */
+  addUsageHistory(samples: UsageSample[], at: number): Promise<void>;
+  /**
+   * A user's usage history (`userId` 0: the whole server) from `since` on, oldest first;
+   * buckets with no traffic are left out.
+   */
+  usageHistory(userId: number, resolution: UsageResolution, since: number): Promise<UsagePoint[]>;
+  /**
+   * Records that alert `alert` of user `userId` went out for `period` (a value naming the
+   * quota period or the expiry date it was about). True when it had not been recorded for that
+   * period before: then, and only then, the caller sends it. A removed user's records go too.
+   */
+  markAlert(userId: number, alert: string, period: string): Promise<boolean>;
+  /**
+   * Sets (or, with null, revokes) a user's subscription; a new one replaces the old.
+   * @throws {UserError} unknown name
+   */
+  setSubscription(name: string, subscription: StoredSubscription | null): Promise<void>;
+  /** The user whose subscription key this is, and the password sealed with it; or undefined. */
+  findBySubscriptionKey(
+    key: string,
+  ): Promise<{ user: User; sealedPassword: string } | undefined>;
+  /** The admin panel's password hash, or undefined when no admin account was made. */
+  adminPasswordHash(): Promise<string | undefined>;
+  /** Sets the admin panel's password hash (see `lib/remote/admin/password_hash.ts`). */
+  setAdminPasswordHash(hash: string): Promise<void>;
+  /**
+   * Adds counted usage and records open connections, all deltas in one transaction. With a
+   * `batch`, nothing is applied when that node's batch `seq` (or a later one) already was.
+   */
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void>;
+  /**
+   * An opaque value that differs once a user was added, changed or removed, by this
+   * connection or another (or another node), since it was last read; compare it with the one
+   * seen last to know whether to re-read the users. Usage written through this connection
+   * need not move it.
+   */
+  changeVersion(): Promise<number | string>;
+  /** Releases the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * The stored key for a user: SHA-256 of the wire token, so a copied database does not
+ * hand out working tokens.
+ */
+export function keyForToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/** The stored key for a name and password. */
+export function keyForCredential(name: string, password: string): string {
+  return keyForToken(trojanToken(`${name}:${password}`));
+}
+
+const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+/**
+ * Checks a user name: 1–64 of letters, digits and `_ . @ -` (no `:`, which separates the
+ * password in the credential).
+ *
+ * @throws {UserError} naming what is allowed
+ */
+export function checkUserName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new UserError(
+      `expected a user name of 1 to 64 letters, digits, "_", ".", "@" or "-", got "${name}"`,
+    );
+  }
+}
+
+/**
+ * Checks a monthly reset day: 0 (none) or 1 to 28, days every month has.
+ *
+ * @throws {UserError} naming what is allowed
+ */
+export function checkResetDay(day: number): void {
+  if (!Number.isInteger(day) || day < 0 || day > 28) {
+    throw new UserError(`expected a reset day from 1 to 28 (0 for none), got ${day}`);
+  }
+}

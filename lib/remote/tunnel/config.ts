@@ -1,0 +1,51 @@
+/** What `serve` needs, typed once and passed whole to the server, and its defaults. */
+import type { Destination } from "../../protocol/address.ts";
+import type { DestinationPolicy } from "../egress/destination.ts";
+import type { AuthGuardOptions } from "../users/auth_guard.ts";
+import type { UserStore } from "../store/user_store.ts";
+import type { UsageOutbox } from "../store/usage_spool.ts";
+
+/** Everything {@linkcode RemoteServer} needs. */
+export interface RemoteConfig {
+  listen: Destination;
+  /** TLS certificate chain and key, PEM. */
+  cert: string;
+  key: string;
+  store: UserStore;
+  /** Where usage goes on its way to the store (numbered per node); default: straight there. */
+  outbox?: UsageOutbox;
+  policy: DestinationPolicy;
+  /** Where connections without a valid header are relayed, if anywhere. */
+  fallback?: Destination;
+  /** Most connections open at once, 0 for no limit. */
+  maxConns: number;
+  handshakeTimeoutMs: number;
+  /** Tunnels with no traffic either way for this long are closed; 0 for never. */
+  idleTimeoutMs: number;
+  /** UDP associations with no datagram either way for this long are closed; 0 for never. */
+  udpTimeoutMs: number;
+  /** Most connections in TLS/header handshake at once (the oldest make room); 0 for no cap. */
+  maxHandshakes: number;
+  /** Failed logins allowed per source address before it cools off. */
+  authGuard: AuthGuardOptions;
+}
+
+/** The parts of a {@linkcode RemoteConfig} that have a default. */
+export type RemoteDefaults = Omit<RemoteConfig, "cert" | "key" | "store" | "fallback" | "outbox">;
+
+/**
+ * The defaults of `serve` (and of its `--help`): a complete config is these plus a
+ * certificate, a key and a store.
+ *
+ * @example new RemoteServer({ ...REMOTE_DEFAULTS, cert, key, store });
+ */
+export const REMOTE_DEFAULTS: Readonly<RemoteDefaults> = Object.freeze({
+  listen: Object.freeze({ host: "0.0.0.0", port: 8443 }),
+  policy: Object.freeze({ allowPrivate: false, allow: [], deny: [] }),
+  maxConns: 0,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  udpTimeoutMs: 60_000,
+  maxHandshakes: 1024,
+  authGuard: Object.freeze({ limit: 20, coolOffMs: 600_000 }),
+});

@@ -1,0 +1,336 @@
+/**
+ * The remote server: accept → authenticate → dispatch on the command → relay → account.
+ * Authentication, the fallback, the CONNECT arm and the users' housekeeping live in their own
+ * modules; this one composes them.
+ */
+import { formatHostPort } from "../../protocol/address.ts";
+import { TrojanCommand } from "../../protocol/trojan.ts";
+import type { TrojanHeader } from "../../protocol/trojan.ts";
+import { isStatusDestination } from "../../protocol/account_status.ts";
+import { isWelcomeDestination } from "../../protocol/welcome_page.ts";
+import { Peer } from "../../common/net/peer.ts";
+import { acceptEach } from "../../common/net/accept.ts";
+import { listenTls } from "../../common/net/tls_listener.ts";
+import type { TlsServerListener } from "../../common/net/tls_listener.ts";
+import { HandshakeGate, PRE_LOGIN_PER_SOURCE } from "../../common/net/handshake_gate.ts";
+import { logger } from "../../common/ops/logging.ts";
+import { accessLog } from "../../common/ops/access_log.ts";
+import { SessionEvents } from "../../common/ops/session_events.ts";
+import { AuthGuard } from "../users/auth_guard.ts";
+import { Accounts, TunnelSession } from "../users/accounts.ts";
+import type { Account } from "../users/accounts.ts";
+import { checkCertificate } from "../store/certificate.ts";
+import type { RemoteConfig } from "./config.ts";
+import { connect } from "../egress/connect.ts";
+import type { TunnelEnd } from "../egress/connect.ts";
+import { refuseHeader } from "./fallback.ts";
+import type { FallbackOptions } from "./fallback.ts";
+import { handshakeRefusal } from "./refusals.ts";
+import { statusDocument } from "./status.ts";
+import { relayUdp } from "../egress/udp_association.ts";
+import { UdpResolver } from "../egress/udp_resolver.ts";
+import { SubscriptionService } from "../share/subscription_server.ts";
+import { authenticate } from "./tunnel_auth.ts";
+import type { Tunnel } from "./tunnel_auth.ts";
+import { UsersPoll } from "../users/users_poll.ts";
+import { serveWelcome } from "./welcome.ts";
+
+const log = logger("remote");
+
+/** Who a tunnel is and when it started, for its `SessionEnd`. */
+interface TunnelContext {
+  user: string;
+  client: string;
+  destination: string;
+  started: number;
+}
+
+/** A running remote server. */
+export class RemoteServer {
+  readonly #config: RemoteConfig;
+  readonly #listener: TlsServerListener;
+  readonly accounts: Accounts;
+  /** Finished tunnels, for the access log and any other subscriber. */
+  readonly events = new SessionEvents();
+  readonly #connections = new Set<Peer>();
+  readonly #gate: HandshakeGate;
+  /** Failed logins per source; the admin's metrics read how many sources cool off. */
+  readonly guard: AuthGuard;
+  readonly #fallback?: FallbackOptions;
+  /** The first read of the users; no header is checked before it is done. */
+  readonly #loaded: Promise<void>;
+  readonly #poll: UsersPoll;
+  readonly #subscriptions: SubscriptionService;
+  readonly #accepting: Promise<void>;
+
+  /**
+   * Starts listening and serving at once.
+   *
+   * @throws {Deno.errors.AddrInUse} when the address is taken (also through {@linkcode ready})
+   * @example
+   * const server = new RemoteServer({ ...REMOTE_DEFAULTS, cert, key, store });
+   * await server.ready;
+   */
+  constructor(config: RemoteConfig) {
+    this.#config = { ...config };
+    this.accounts = new Accounts(config.store, config.outbox);
+    this.#loaded = this.accounts.reload();
+    this.events.subscribe(accessLog("remote"));
+    this.#gate = new HandshakeGate(config.maxHandshakes, PRE_LOGIN_PER_SOURCE);
+    this.guard = new AuthGuard(config.authGuard);
+    if (config.fallback) {
+      this.#fallback = {
+        site: config.fallback,
+        idleTimeoutMs: config.idleTimeoutMs,
+        isKnownToken: (token) => this.accounts.isKnownToken(token),
+      };
+    }
+    // Not Deno.listenTls: its connections cannot disable Nagle (see tls_listener.ts).
+    this.#listener = listenTls({
+      hostname: config.listen.host,
+      port: config.listen.port,
+      cert: config.cert,
+      key: config.key,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      gate: this.#gate,
+    });
+    this.#poll = new UsersPoll(this.accounts);
+    this.#subscriptions = new SubscriptionService({
+      store: config.store,
+      guard: this.guard,
+      certificate: () => this.certificate,
+      port: () => this.addr.port,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+    });
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /**
+   * Serves new connections with another certificate and key (a renewal); open connections
+   * keep theirs, and the listening socket stays open.
+   *
+   * @throws {CertificateError} when the pair is not usable; the old one stays in use
+   */
+  reloadCertificate(cert: string, key: string): void {
+    checkCertificate(cert, key);
+    this.#listener.setCertificate(cert, key);
+    this.#config.cert = cert;
+    this.#config.key = key;
+  }
+
+  /** The certificate chain (PEM) new connections are served with: what links pin. */
+  get certificate(): string {
+    return this.#config.cert;
+  }
+
+  /** Settles once the listener accepts connections and the users are read; rejects if not. */
+  get ready(): Promise<void> {
+    return Promise.all([this.#listener.listening, this.#loaded]).then(() => {});
+  }
+
+  /** The bound address (the real port when 0 was asked for). */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  #acceptLoop(): Promise<void> {
+    return acceptEach(this.#listener, log, (conn: Deno.TlsConn) => {
+      const peer = new Peer(conn);
+      this.#connections.add(peer);
+      // TLS is done: a local's ready tunnel waits here, silent, until a client claims it.
+      this.#gate.enterSilent(peer, (conn.remoteAddr as Deno.NetAddr).hostname);
+      peer.readAhead().then(() => this.#gate.spoke(peer), () => {});
+      this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
+        .finally(() => {
+          this.#gate.leave(peer);
+          this.#connections.delete(peer);
+        });
+    });
+  }
+
+  async #serve(peer: Peer): Promise<void> {
+    const client = clientOf(peer.conn);
+    const ip = (peer.conn.remoteAddr as Deno.NetAddr).hostname;
+    const started = performance.now();
+    let tunnel: Tunnel;
+    try {
+      await this.#loaded;
+      tunnel = await authenticate(peer, ip, {
+        accounts: this.accounts,
+        guard: this.guard,
+        handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+      });
+    } catch (error) {
+      // Not a tunnel: a subscription request is answered here, anything else refused below.
+      if (await this.#subscriptions.answer(peer, ip, error)) return;
+      // Still counted by the gate while refused or relayed: one source cannot pile these up.
+      this.events.refused(handshakeRefusal(client, error, peer, Boolean(this.#config.fallback)));
+      await refuseHeader(peer, client, error, this.#fallback);
+      return;
+    }
+    this.#gate.leave(peer);
+    this.#gate.loggedIn(ip);
+    const { header, account } = tunnel;
+    const user = account.user.name;
+    const refusal = account.refusal();
+    if (refusal) {
+      log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });
+      this.events.refused({ client, user, result: "refused_account" });
+      peer.close();
+      return;
+    }
+    if (isStatusDestination(header.destination)) return await this.#status(peer, tunnel);
+    if (isWelcomeDestination(header.destination)) {
+      return await serveWelcome(peer, () => this.#fresh(tunnel), this.#config.handshakeTimeoutMs);
+    }
+    const context = { user, client, destination: formatHostPort(header.destination), started };
+    switch (header.command) {
+      case TrojanCommand.connect:
+        return await this.#connect(peer, account, header, context);
+      case TrojanCommand.udpAssociate:
+        return await this.#associate(peer, account, context);
+      default:
+        log.info("refused {user} from {client}: command {command} is not supported", {
+          user,
+          client,
+          command: header.command,
+        });
+        peer.close();
+    }
+  }
+
+  /** Answers the account-status destination with the user's document and closes. */
+  async #status(peer: Peer, tunnel: Tunnel): Promise<void> {
+    await peer.write(statusDocument(await this.#fresh(tunnel))).catch(() => {});
+    peer.close();
+  }
+
+  /** The tunnel's account as the database has it now. */
+  async #fresh({ header, account }: Tunnel): Promise<Account> {
+    // A status check is rare and should show the admin's latest change, not last second's.
+    await this.accounts.reload();
+    return this.accounts.find(header.token) ?? account;
+  }
+
+  /** CONNECT: dial the destination and relay. */
+  #connect(peer: Peer, account: Account, header: TrojanHeader, context: TunnelContext) {
+    return this.#session(
+      peer,
+      account,
+      context,
+      "connect",
+      (session) => connect(peer, account, header.destination, session, this.#config),
+    );
+  }
+
+  /** UDP ASSOCIATE: datagrams routed by each frame's address, not the header's. */
+  #associate(peer: Peer, account: Account, context: TunnelContext) {
+    return this.#session(peer, account, context, "udp", (controller) =>
+      relayUdp(peer, {
+        resolver: new UdpResolver(this.#config.policy),
+        up: account.up,
+        down: account.down,
+        controller,
+        idleTimeoutMs: this.#config.udpTimeoutMs,
+        client: context.client,
+      }));
+  }
+
+  /**
+   * Runs one command as a session of `account` (counted for its `max-conns`, closed by a
+   * kick), then publishes its `SessionEnd`; a UDP association names its first destination.
+   */
+  async #session(
+    peer: Peer,
+    account: Account,
+    context: TunnelContext,
+    command: "connect" | "udp",
+    run: (session: AbortController) => Promise<TunnelEnd & { destination?: string }>,
+  ): Promise<void> {
+    // Only logged-in tunnels take slots: connections before login are capped by the gate.
+    if (this.#config.maxConns > 0 && this.accounts.openSessions >= this.#config.maxConns) {
+      log.warn("refused {client}: the server has {max} connections open", {
+        client: context.client,
+        max: this.#config.maxConns,
+      });
+      this.events.refused({ client: context.client, user: context.user, result: "server_full" });
+      peer.close();
+      return;
+    }
+    const session = new TunnelSession("connect", context.client, context.destination);
+    account.sessions.add(session);
+    let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
+    try {
+      const result = await run(session);
+      end = result;
+      if (result.destination) context = { ...context, destination: result.destination };
+    } catch (error) {
+      end = { ...end, error };
+      peer.close();
+    } finally {
+      account.sessions.delete(session);
+      this.#ended(context, command, end);
+    }
+  }
+
+  /** Publishes the one `SessionEnd` of a finished tunnel. */
+  #ended(context: TunnelContext, command: "connect" | "udp", end: TunnelEnd): void {
+    this.events.publish({
+      user: context.user,
+      protocol: "trojan",
+      command,
+      client: context.client,
+      destination: context.destination,
+      up: end.up,
+      down: end.down,
+      ...(end.datagrams ? { datagrams: end.datagrams } : {}),
+      durationMs: Math.round(performance.now() - context.started),
+      reason: end.reason,
+      ...(end.error === undefined ? {} : { error: end.error }),
+    });
+  }
+
+  /** Connections closed to make room for new handshakes since start (a slowloris flood). */
+  get handshakeEvictions(): number {
+    return this.#gate.evicted;
+  }
+
+  /** Connections open now, tunnels and handshakes. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Stops accepting, lets open connections finish for `graceMs`, closes the rest, and
+   * writes the final usage counts.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    const deadline = Date.now() + graceMs;
+    while (this.#connections.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Aborting the sessions also frees relays waiting on a user's rate limit.
+    this.accounts.closeAll("the server is stopping");
+    for (const peer of this.#connections) peer.close();
+    // Closed peers end their sessions at once; should one not (a socket node:tls never
+    // reports closed), stopping still finishes, with the usage written.
+    const drained = Date.now() + 2_000;
+    while (this.#connections.size > 0 && Date.now() < drained) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (this.#connections.size > 0) {
+      log.warn("stopping with {count} connection(s) that did not close", {
+        count: this.#connections.size,
+      });
+    }
+    await this.#poll.stop();
+    await this.accounts.flush();
+  }
+}
+
+function clientOf(conn: Deno.Conn): string {
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  return formatHostPort({ host: addr.hostname, port: addr.port });
+}

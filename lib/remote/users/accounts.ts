@@ -1,0 +1,365 @@
+/**
+ * The server's live view of the users table: who may connect, their open sessions, and the
+ * usage counted since the last flush. Reloaded when the database changes, flushed twice a second.
+ */
+import { keyForToken } from "../store/user_store.ts";
+import type { User, UserStore } from "../store/user_store.ts";
+import { TokenBucket } from "./token_bucket.ts";
+import type { Meter } from "../../common/net/relay.ts";
+import { logger } from "../../common/ops/logging.ts";
+import { UsageOutbox } from "../store/usage_spool.ts";
+
+const log = logger("remote", "accounts");
+
+/**
+ * One open session of an account, as the admin sees it: aborting it closes its relay (a kick,
+ * a removal, the panel's "disconnect").
+ *
+ * @example const session = new TunnelSession("connect", "203.0.113.7:40000", "example.com:443");
+ */
+export class TunnelSession extends AbortController {
+  static #next = 1;
+  /** Unique in this process, for the admin API. */
+  readonly id = TunnelSession.#next++;
+  /** Unix milliseconds. */
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly command: "connect" | "udp",
+    /** The client's address, `host:port`. */
+    readonly client: string,
+    /** Where the session goes, `host:port`. */
+    readonly destination: string,
+  ) {
+    super();
+  }
+}
+
+/**
+ * One user as the running server tracks them.
+ *
+ * Usage has one counter per direction, `sentUp`/`sentDown`, which only the relay's meter
+ * moves; everything else is derived from it and two marks: how much of it was handed to the
+ * usage outbox (`queued`) and how much of that the store confirmed (`flushed`). So
+ * `unflushed` = sent − queued, `pending` = queued − flushed, and the bytes a user has used are
+ * the stored ones plus sent − flushed: nothing counted twice, nothing dropped while a batch
+ * waits for the database.
+ */
+export class Account {
+  user: User;
+  /** Bytes relayed for this user by this process since it started, per direction; never reset. */
+  sentUp = 0;
+  sentDown = 0;
+  /** The part of `sentUp`/`sentDown` handed to the usage outbox. */
+  #queuedUp = 0;
+  #queuedDown = 0;
+  /** The part of the queued bytes the store confirmed (and so are in `user.bytesUp`/`Down`). */
+  #flushedUp = 0;
+  #flushedDown = 0;
+  /** The open connections this server last wrote. */
+  flushedConns = 0;
+  /** Whether the limit held a connection back since the shared limits last looked. */
+  waitedUp = false;
+  waitedDown = false;
+  /** This user's connections open on other nodes, as of their last heartbeat. */
+  remoteConns = 0;
+  /** This node's share of the user's limits (1 on a single node; see shared_limits.ts). */
+  #shareUp = 1;
+  #shareDown = 1;
+  /** Aborting a session's controller closes its relay (a {@linkcode TunnelSession} says more). */
+  readonly sessions = new Set<AbortController>();
+  /** The user's rate limits, shared by all of their connections. */
+  readonly upBucket: TokenBucket;
+  readonly downBucket: TokenBucket;
+  /** The relay meters every session of this user shares: count, limit, stop at the quota. */
+  readonly up: Meter;
+  readonly down: Meter;
+
+  constructor(user: User) {
+    this.user = user;
+    this.upBucket = new TokenBucket(user.upLimit);
+    this.downBucket = new TokenBucket(user.downLimit);
+    this.up = meter(this.upBucket, () => this.waitedUp = true, (n) => {
+      this.sentUp += n;
+      if (this.user.quota > 0) this.#checkQuota();
+    });
+    this.down = meter(this.downBucket, () => this.waitedDown = true, (n) => {
+      this.sentDown += n;
+      if (this.user.quota > 0) this.#checkQuota();
+    });
+  }
+
+  /** Bytes counted and not yet handed to the outbox, per direction. */
+  get unflushedUp(): number {
+    return this.sentUp - this.#queuedUp;
+  }
+
+  get unflushedDown(): number {
+    return this.sentDown - this.#queuedDown;
+  }
+
+  /** Bytes in the outbox, not yet confirmed by the store, per direction. */
+  get pendingUp(): number {
+    return this.#queuedUp - this.#flushedUp;
+  }
+
+  get pendingDown(): number {
+    return this.#queuedDown - this.#flushedDown;
+  }
+
+  /** Bytes used so far, stored or still on their way there, per direction. */
+  get usedUp(): number {
+    return this.user.bytesUp + this.sentUp - this.#flushedUp;
+  }
+
+  get usedDown(): number {
+    return this.user.bytesDown + this.sentDown - this.#flushedDown;
+  }
+
+  /** Records that `up` and `down` of the unflushed bytes were handed to the outbox. */
+  queued(up: number, down: number): void {
+    this.#queuedUp += up;
+    this.#queuedDown += down;
+  }
+
+  /** Records that `up` and `down` of the pending bytes were written to the store. */
+  flushed(up: number, down: number): void {
+    this.#flushedUp += up;
+    this.#flushedDown += down;
+    this.user.bytesUp += up;
+    this.user.bytesDown += down;
+  }
+
+  /** Takes a fresh copy of the user's row; new limits apply to open connections at once. */
+  update(user: User): void {
+    this.user = user;
+    this.upBucket.rate = shareOfLimit(user.upLimit, this.#shareUp);
+    this.downBucket.rate = shareOfLimit(user.downLimit, this.#shareDown);
+  }
+
+  /** Sets this node's share (0 to 1) of the user's limits, for the nodes that share them. */
+  setShare(up: number, down: number): void {
+    this.#shareUp = up;
+    this.#shareDown = down;
+    this.update(this.user);
+  }
+
+  #checkQuota(): void {
+    if (this.used >= this.user.quota && this.sessions.size > 0) this.closeAll("over quota");
+  }
+
+  /** Bytes used so far in both directions, stored or not. */
+  get used(): number {
+    return this.usedUp + this.usedDown;
+  }
+
+  /** Why this account may not open a new connection now, or null when it may. */
+  refusal(now = Date.now()): string | null {
+    const u = this.user;
+    if (!u.enabled) return "disabled";
+    if (u.expiresAt !== null && now >= u.expiresAt) return "expired";
+    if (u.quota > 0 && this.used >= u.quota) return "over quota";
+    if (u.maxConns > 0 && this.sessions.size + this.remoteConns >= u.maxConns) {
+      return "too many connections";
+    }
+    return null;
+  }
+
+  /** Why open connections must close now (not counting the connection limit), or null. */
+  eviction(now = Date.now()): string | null {
+    const reason = this.refusal(now);
+    return reason === "too many connections" ? null : reason;
+  }
+
+  /** Closes every open session of this user, logging why. */
+  closeAll(reason: string): void {
+    if (this.sessions.size === 0) return;
+    log.info("closing {count} connection(s) of {user}: {reason}", {
+      count: this.sessions.size,
+      user: this.user.name,
+      reason,
+    });
+    for (const session of this.sessions) session.abort();
+    this.sessions.clear();
+  }
+}
+
+/** A share of a limit as a bucket rate: never 0, which would mean unlimited. */
+function shareOfLimit(limit: number, share: number): number {
+  return limit === 0 ? 0 : Math.max(1, Math.round(limit * Math.min(1, share)));
+}
+
+/**
+ * A relay meter that pays for each chunk from `bucket` before it is written and reports it to
+ * `count` once written: a client that hangs up is not charged for what never left. `waited`
+ * hears of each chunk the limit holds back.
+ */
+function meter(bucket: TokenBucket, waited: () => void, count: (bytes: number) => void): Meter {
+  return {
+    take(bytes, signal) {
+      const wait = bucket.take(bytes, signal);
+      if (wait) waited();
+      return wait;
+    },
+    sent: count,
+    get quantum() {
+      return bucket.quantum;
+    },
+  };
+}
+
+/** How long a replaced or removed key still counts as known (never sent to the fallback). */
+export const RETIRED_KEY_MS = 30 * 24 * 3600_000;
+/** Most retired keys remembered at once. */
+const RETIRED_KEY_CAP = 100_000;
+
+/**
+ * All accounts, indexed by the stored key of their wire token. Reads and writes of the store
+ * run one at a time, so a reload never sees a flush half applied. Usage goes to the store
+ * through `outbox` (numbered batches for many nodes; see usage_spool.ts).
+ *
+ * @example
+ * const accounts = new Accounts(store);
+ * await accounts.reload();
+ * const account = accounts.find(token);
+ */
+export class Accounts {
+  readonly #store: UserStore;
+  readonly #outbox: UsageOutbox;
+  #byId = new Map<number, Account>();
+  #byKey = new Map<string, Account>();
+  /** Keys replaced by `user passwd` or removed, with when they stop counting as known. */
+  readonly #retired = new Map<string, number>();
+  #version: number | string | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(store: UserStore, outbox = new UsageOutbox(store)) {
+    this.#store = store;
+    this.#outbox = outbox;
+  }
+
+  /** The account whose token this is, if any (from the last reload). */
+  find(token: string): Account | undefined {
+    return this.#byKey.get(keyForToken(token));
+  }
+
+  /**
+   * Whether `token` is a user's key now or was one within {@linkcode RETIRED_KEY_MS} (a
+   * password changed or a user removed while this server ran): a token that must never be
+   * handed to a fallback site, whose access log would become a list to crack offline.
+   */
+  isKnownToken(token: string, now = Date.now()): boolean {
+    const key = keyForToken(token);
+    if (this.#byKey.has(key)) return true;
+    const until = this.#retired.get(key);
+    return until !== undefined && now < until;
+  }
+
+  #retire(key: string, now = Date.now()): void {
+    for (const [old, until] of this.#retired) if (now >= until) this.#retired.delete(old);
+    this.#retired.delete(key);
+    this.#retired.set(key, now + RETIRED_KEY_MS);
+    // Bounded: past the cap the oldest retirements are forgotten first.
+    while (this.#retired.size > RETIRED_KEY_CAP) {
+      this.#retired.delete(this.#retired.keys().next().value!);
+    }
+  }
+
+  #serialized<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * Re-reads the users if the store changed since the last time. Removed users and changed
+   * passwords close their sessions; everyone over a limit is closed too.
+   */
+  reload(): Promise<void> {
+    return this.#serialized(async () => {
+      const version = await this.#store.changeVersion();
+      if (version !== this.#version) {
+        const users = await this.#store.list();
+        this.#version = version;
+        this.#replace(users);
+      }
+      this.enforce();
+    });
+  }
+
+  #replace(users: User[]): void {
+    const byId = new Map<number, Account>();
+    for (const user of users) {
+      const known = this.#byId.get(user.id);
+      if (known && known.user.key !== user.key) {
+        known.closeAll("password changed");
+        this.#retire(known.user.key);
+      }
+      const account = known ?? new Account(user);
+      account.update(user);
+      byId.set(user.id, account);
+    }
+    for (const [id, account] of this.#byId) {
+      if (byId.has(id)) continue;
+      account.closeAll("removed");
+      this.#retire(account.user.key);
+    }
+    this.#byId = byId;
+    this.#byKey = new Map([...byId.values()].map((a) => [a.user.key, a]));
+  }
+
+  /** Closes the sessions of accounts that are disabled, expired or over quota. */
+  enforce(now = Date.now()): void {
+    for (const account of this.#byId.values()) {
+      if (account.sessions.size === 0) continue;
+      const reason = account.eviction(now);
+      if (reason) account.closeAll(reason);
+    }
+  }
+
+  /** Closes every open session of every user. */
+  closeAll(reason: string): void {
+    for (const account of this.#byId.values()) account.closeAll(reason);
+  }
+
+  /**
+   * Writes counted usage and open connection counts in one transaction. Usage the store does
+   * not take now stays in the outbox (and counts towards quotas) for the next flush.
+   */
+  flush(): Promise<void> {
+    return this.#serialized(async () => {
+      const deltas = [];
+      for (const a of this.#byId.values()) {
+        const { unflushedUp: up, unflushedDown: down } = a;
+        if (!up && !down && a.sessions.size === a.flushedConns) continue;
+        deltas.push({ id: a.user.id, up, down, openConns: a.sessions.size });
+        a.queued(up, down);
+        a.flushedConns = a.sessions.size;
+      }
+      this.#outbox.add(deltas);
+      if (this.#outbox.pending === 0) return;
+      for (const { deltas, restored } of await this.#outbox.deliver()) {
+        if (restored) continue; // a previous run's: counted in no account here
+        for (const delta of deltas) this.#byId.get(delta.id)?.flushed(delta.up, delta.down);
+      }
+    });
+  }
+
+  /** Every account, ordered by user name (from the last reload). */
+  list(): Account[] {
+    return [...this.#byId.values()].sort((a, b) => a.user.name < b.user.name ? -1 : 1);
+  }
+
+  /** The account of user `name`, if any (from the last reload). */
+  byName(name: string): Account | undefined {
+    for (const account of this.#byId.values()) if (account.user.name === name) return account;
+    return undefined;
+  }
+
+  /** Total open sessions across accounts. */
+  get openSessions(): number {
+    let total = 0;
+    for (const account of this.#byId.values()) total += account.sessions.size;
+    return total;
+  }
+}
