@@ -16,7 +16,7 @@ import { checkAccount } from "./account_check.ts";
 import type { AccountStatus } from "./account_check.ts";
 import { Problem } from "./problems.ts";
 import { PinMismatch, pinnedCertificate } from "../tunnel/pinned_certificate.ts";
-import { isLoopbackHost } from "../dashboard/guard.ts";
+import { isLoopbackHost } from "../../common/security/loopback.ts";
 
 /** Where the proxy listener is in its life. */
 export type ProxyState = "stopped" | "connecting" | "listening";

@@ -7,7 +7,7 @@ import { formatBytes } from "../../common/ops/units.ts";
 import { openStoreAt } from "../store/store_url.ts";
 import type { StoreLocation } from "../store/store_url.ts";
 import { PostgresStore } from "../store/postgres_store.ts";
-import type { NodeInfo, NodeUsage } from "../nodes/nodes.ts";
+import type { NodeInfo, NodeUsage } from "../store/node_registry.ts";
 import { dataOption } from "./options.ts";
 
 /** Pads `rows` (the first one the header) into aligned columns. */

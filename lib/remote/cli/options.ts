@@ -2,6 +2,8 @@
 import { Option } from "commander";
 import type { Command } from "commander";
 import { defaultDataDir } from "../store/data_dir.ts";
+import type { StoreLocation } from "../store/store_url.ts";
+import type { UserStore } from "../store/user_store.ts";
 
 /**
  * `--data <dir>`, defaulting to `$STATE_DIRECTORY` or `./swiftproxy-data`.
@@ -43,4 +45,29 @@ export function addDbOptions(program: Command): Command {
     addDbOptions(command);
   }
   return program;
+}
+
+/** How the commands reach the store of `--data`/`--db`; the caller's to close. */
+export type OpenStore = (location: StoreLocation) => Promise<UserStore>;
+
+/**
+ * Runs a user command against the store, turning refusals into a message and exit 1.
+ *
+ * @example await withStore(open, options, (store) => store.remove(name));
+ */
+export async function withStore(
+  open: OpenStore,
+  location: StoreLocation,
+  work: (store: UserStore) => Promise<void>,
+): Promise<void> {
+  let store: UserStore | undefined;
+  try {
+    store = await open(location);
+    await work(store);
+  } catch (error) {
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    Deno.exitCode = 1;
+  } finally {
+    await store?.close();
+  }
 }

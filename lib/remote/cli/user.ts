@@ -1,9 +1,9 @@
 /** `swiftproxy-remote user …`: add, change, list and remove users (works while serve runs). */
 import { Command } from "commander";
 import { openStoreAt } from "../store/store_url.ts";
-import type { StoreLocation } from "../store/store_url.ts";
 import type { UserStore } from "../store/user_store.ts";
-import { dataOption } from "./options.ts";
+import { dataOption, withStore } from "./options.ts";
+import type { OpenStore } from "./options.ts";
 import { addLimitOptions, limitsFrom, nameArg } from "../users/user_options.ts";
 import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
 import { userJson, userTable } from "../users/user_view.ts";
@@ -21,34 +21,9 @@ async function printByNode(store: UserStore, json: boolean): Promise<void> {
   console.log(json ? JSON.stringify(usage, null, 2) : usageByNodeTable(usage));
 }
 
-/** How the commands reach the store of `--data`/`--db`; the caller's to close. */
-export type OpenStore = (location: StoreLocation) => Promise<UserStore>;
-
 /** Where the link is, when the password was chosen (and so is not printed). */
 const LINK_HINT = (name: string) =>
   `link, QR code and subscription URL: swiftproxy-remote user link ${name} --password -`;
-
-/**
- * Runs a user command against the store, turning refusals into a message and exit 1.
- *
- * @example await withStore(open, options, (store) => store.remove(name));
- */
-export async function withStore(
-  open: OpenStore,
-  location: StoreLocation,
-  work: (store: UserStore) => Promise<void>,
-): Promise<void> {
-  let store: UserStore | undefined;
-  try {
-    store = await open(location);
-    await work(store);
-  } catch (error) {
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
-    Deno.exitCode = 1;
-  } finally {
-    await store?.close();
-  }
-}
 
 /**
  * The `user` command group. `open` is how a command reaches the users store (the data

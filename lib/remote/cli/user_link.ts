@@ -11,7 +11,7 @@ import { dataOption } from "./options.ts";
 import { nameArg } from "../users/user_options.ts";
 import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
 import { addShareOptions, printShare } from "./share_output.ts";
-import type { OpenStore, withStore as WithStore } from "./user.ts";
+import type { OpenStore, withStore as WithStore } from "./options.ts";
 
 const HELP = `
 The database keeps only a hash of each password, so the link (which holds the password) can be

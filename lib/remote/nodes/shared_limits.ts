@@ -6,7 +6,7 @@
  * limit. The other nodes' open connections count towards the user's `max-conns` here too.
  */
 import type { Account, Accounts } from "../users/accounts.ts";
-import type { PeerLoad, UserLoad } from "./nodes.ts";
+import type { PeerLoad, UserLoad } from "../store/node_registry.ts";
 
 /** A node not held back is given this much more than it used, room to grow into. */
 const HEADROOM = 1.5;

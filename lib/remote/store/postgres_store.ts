@@ -28,8 +28,8 @@ import type {
   UserLimits,
   UserStore,
 } from "./user_store.ts";
-import type { Heartbeat, NodeBeat, NodeInfo, NodeRegistry, NodeUsage } from "../nodes/nodes.ts";
-import { NODE_ALIVE_MS } from "../nodes/nodes.ts";
+import type { Heartbeat, NodeBeat, NodeInfo, NodeRegistry, NodeUsage } from "./node_registry.ts";
+import { NODE_ALIVE_MS } from "./node_registry.ts";
 
 /** The channel a change to users is announced on. */
 export const CHANGES_CHANNEL = "swiftproxy_users";
