@@ -29,7 +29,11 @@ const LAYERS: readonly (readonly string[])[] = [
 
 /** Which program a folder belongs to, if any: the two programs share only what is below them. */
 function program(folder: string): "local" | "remote" | undefined {
-  return folder.startsWith("lib/local") ? "local" : folder.startsWith("lib/remote") ? "remote" : undefined;
+  return folder.startsWith("lib/local")
+    ? "local"
+    : folder.startsWith("lib/remote")
+    ? "remote"
+    : undefined;
 }
 
 const IMPORT = /(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g;
@@ -84,7 +88,7 @@ export function cycles(graph: Map<string, string[]>): string[][] {
     }
     if (low.get(v) !== index.get(v)) return;
     const component: string[] = [];
-    for (let w = stack.pop()!; ; w = stack.pop()!) {
+    for (let w = stack.pop()!;; w = stack.pop()!) {
       onStack.delete(w);
       component.push(w);
       if (w === v) break;
