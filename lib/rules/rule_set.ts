@@ -110,12 +110,7 @@ function entry(value: string, line: number, behavior: Behavior): Condition {
     throw new RulesError(line, `${reason} in "${value}"`);
   };
   if (behavior === "ipcidr") {
-    const type = value.includes(":") ? "IP-CIDR6" : "IP-CIDR";
-    return parseCondition(
-      type,
-      value.includes("/") ? value : `${value}/${type === "IP-CIDR" ? 32 : 128}`,
-      fail,
-    );
+    return cidrEntry(value, fail);
   }
   if (behavior === "domain") return domainEntry(value, fail);
   const [type, rest, ...options] = value.split(",").map((p) => p.trim());
@@ -124,6 +119,13 @@ function entry(value: string, line: number, behavior: Behavior): Condition {
   const noResolve = options.length === 1 && options[0] === "no-resolve";
   if (options.length > (noResolve ? 1 : 0)) fail(`unexpected "${options.join(",")}"`);
   return parseCondition(kind, rest ?? "", fail, noResolve);
+}
+
+/** A range of either family, or a single address (as its /32 or /128). */
+function cidrEntry(value: string, fail: (reason: string) => never): Condition {
+  const type = value.includes(":") ? "IP-CIDR6" : "IP-CIDR";
+  const range = value.includes("/") ? value : `${value}/${type === "IP-CIDR" ? 32 : 128}`;
+  return parseCondition(type, range, fail);
 }
 
 /** `+.name` name and below, `.name` below only, `*.name` one label below, `name` exactly. */
@@ -208,14 +210,7 @@ function singBoxRule(node: Node, line: (node: Node) => number): Condition {
     ...list("domain_keyword").map((v) => parseCondition("DOMAIN-KEYWORD", v, fail)),
     ...list("domain_regex").map((v) => parseCondition("DOMAIN-REGEX", v, fail)),
   ];
-  const addresses: Condition[] = list("ip_cidr").map((v) => {
-    const type = v.includes(":") ? "IP-CIDR6" : "IP-CIDR";
-    return parseCondition(
-      type,
-      v.includes("/") ? v : `${v}/${type === "IP-CIDR" ? 32 : 128}`,
-      fail,
-    );
-  });
+  const addresses = list("ip_cidr").map((v) => cidrEntry(v, fail));
   if (rule.ip_is_private === true) {
     addresses.push({ type: "GEOIP", value: "LAN", noResolve: false });
   }
