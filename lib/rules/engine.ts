@@ -127,8 +127,9 @@ export class RuleEngine {
    */
   decide(query: Query, resolve?: Resolve): Decision | Promise<Decision> {
     const host = query.host ? normalizeName(query.host) : "";
-    const given = ipKey(host) ?? (query.ip ? ipKey(query.ip) : null);
-    const name = host && !ipKey(host) ? host : null;
+    const literal = host && mayBeAddress(host) ? ipKey(host) : null;
+    const given = literal ?? (query.ip ? ipKey(query.ip) : null);
+    const name = host && !literal ? host : null;
     const ctx: MatchContext = {
       name,
       key: given,
@@ -183,6 +184,12 @@ export class RuleEngine {
     const rule = this.#rules[index];
     return rule ? { action: rule.action, rule: rule.text, index } : DEFAULT_DECISION;
   }
+}
+
+/** False for most names without parsing them: an address has a colon or ends in a digit. */
+function mayBeAddress(host: string): boolean {
+  const last = host.charCodeAt(host.length - 1);
+  return (last >= 48 && last <= 57) || last === 93 || host.includes(":");
 }
 
 function providerPayload(spec: ProviderSpec, text: string | null): RuleSetPayload {

@@ -3,7 +3,7 @@
  * (CC0; IPv4 and IPv6, from the registries' WHOIS and ASN data) loaded on first use into a
  * {@linkcode RangeTable}. Only a `GEOIP` rule loads it.
  */
-import { type IpKey, ipKey, RangeTable } from "./range_table.ts";
+import { type IpKey, ipKey, ipv6Words, RangeTable } from "./range_table.ts";
 
 /** The package's files: IPv4 as numbers (`16777216,16777471,AU`), IPv6 as text. */
 const V4_FILE = "@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv4-num.csv";
@@ -96,47 +96,7 @@ const parseV4: ParseAddress = (text, out, at) => {
   return Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 };
 
-const groups = new Uint16Array(8);
-
-/** IPv6 text (hex groups, at most one `::`; no dotted IPv4 tail, which the data does not use). */
-const parseV6: ParseAddress = (text, out, at) => {
-  const gap = text.indexOf("::");
-  let n: number;
-  if (gap < 0) n = hexGroups(text, 0, text.length, 0);
-  else {
-    if (text.indexOf("::", gap + 1) >= 0) return false;
-    const head = hexGroups(text, 0, gap, 0);
-    const tail = head < 0 ? -1 : hexGroups(text, gap + 2, text.length, head);
-    if (tail < 0 || head + tail > 7) return false;
-    groups.copyWithin(8 - tail, head, head + tail);
-    groups.fill(0, head, 8 - tail);
-    n = 8;
-  }
-  if (n !== 8) return false;
-  for (let k = 0; k < 4; k++) out[at + k] = ((groups[2 * k] << 16) | groups[2 * k + 1]) >>> 0;
-  return true;
-};
-
-/** Parses `text[from..to]`, groups of 1–4 hex digits between single colons, into `groups` from
- * `first` on; the number of groups, or -1. An empty span is no group. */
-function hexGroups(text: string, from: number, to: number, first: number): number {
-  if (from === to) return 0;
-  let n = first, value = 0, digits = 0;
-  for (let i = from; i <= to; i++) {
-    const c = i < to ? text.charCodeAt(i) : 58;
-    if (c === 58) {
-      if (digits === 0 || n === 8) return -1;
-      groups[n++] = value;
-      value = digits = 0;
-      continue;
-    }
-    const lower = c | 32;
-    const hex = c >= 48 && c <= 57 ? c - 48 : lower >= 97 && lower <= 102 ? lower - 87 : -1;
-    if (hex < 0 || ++digits > 4) return -1;
-    value = (value << 4) | hex;
-  }
-  return n - first;
-}
+const parseV6: ParseAddress = ipv6Words;
 
 /**
  * `first,last,CC` lines (ascending, not overlapping) as the starts of consecutive intervals:

@@ -18,6 +18,12 @@ export interface IpKey {
  * @example ipKey("10.1.2.3") // { v4: true, words: [0x0a010203] }
  */
 export function ipKey(ip: string): IpKey | null {
+  const word = ipv4Word(ip);
+  if (word >= 0) return { v4: true, words: Uint32Array.of(word) };
+  const six = new Uint32Array(4);
+  if (ipv6Words(ip, six, 0) && !(six[0] === 0 && six[1] === 0 && six[2] === 0xffff)) {
+    return { v4: false, words: six };
+  }
   const bytes = ipBytes(ip.startsWith("[") && ip.endsWith("]") ? ip.slice(1, -1) : ip);
   if (!bytes) return null;
   const view = new DataView(bytes.buffer);
@@ -29,6 +35,70 @@ export function ipKey(ip: string): IpKey | null {
   );
   const v4 = words[0] === 0 && words[1] === 0 && words[2] === 0xffff;
   return { v4, words: v4 ? words.subarray(3) : words };
+}
+
+/** A dotted-quad IPv4 address as a number, or -1 (without allocating: most keys are IPv4). */
+function ipv4Word(ip: string): number {
+  let word = 0, part = 0, digits = 0, dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      word = word * 256 + part;
+      part = digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      if (digits === 1 && part === 0) return -1; // a leading zero: not the dotted decimal form
+      part = part * 10 + c - 48;
+      digits++;
+      if (part > 255) return -1;
+    } else return -1;
+  }
+  return dots === 3 && digits > 0 ? word * 256 + part : -1;
+}
+
+const groups = new Uint16Array(8);
+
+/**
+ * Writes IPv6 text (hex groups, at most one `::`; no dotted IPv4 tail) as four words at
+ * `out[at]`, without allocating; false if it is not such an address.
+ */
+export function ipv6Words(text: string, out: Uint32Array, at: number): boolean {
+  const gap = text.indexOf("::");
+  let n: number;
+  if (gap < 0) n = hexGroups(text, 0, text.length, 0);
+  else {
+    if (text.indexOf("::", gap + 1) >= 0) return false;
+    const head = hexGroups(text, 0, gap, 0);
+    const tail = head < 0 ? -1 : hexGroups(text, gap + 2, text.length, head);
+    if (tail < 0 || head + tail > 7) return false;
+    groups.copyWithin(8 - tail, head, head + tail);
+    groups.fill(0, head, 8 - tail);
+    n = 8;
+  }
+  if (n !== 8) return false;
+  for (let k = 0; k < 4; k++) out[at + k] = ((groups[2 * k] << 16) | groups[2 * k + 1]) >>> 0;
+  return true;
+}
+
+/** Parses `text[from..to]`, groups of 1–4 hex digits between single colons, into `groups` from
+ * `first` on; the number of groups, or -1. An empty span is no group. */
+function hexGroups(text: string, from: number, to: number, first: number): number {
+  if (from === to) return 0;
+  let n = first, value = 0, digits = 0;
+  for (let i = from; i <= to; i++) {
+    const c = i < to ? text.charCodeAt(i) : 58;
+    if (c === 58) {
+      if (digits === 0 || n === 8) return -1;
+      groups[n++] = value;
+      value = digits = 0;
+      continue;
+    }
+    const lower = c | 32;
+    const hex = c >= 48 && c <= 57 ? c - 48 : lower >= 97 && lower <= 102 ? lower - 87 : -1;
+    if (hex < 0 || ++digits > 4) return -1;
+    value = (value << 4) | hex;
+  }
+  return n - first;
 }
 
 /**
