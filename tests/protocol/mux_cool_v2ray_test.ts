@@ -16,7 +16,7 @@ import type { MuxFrame } from "../../lib/protocol/mux_cool.ts";
 import { decodeTrojanHeader, encodeTrojanHeader, trojanToken } from "../../lib/protocol/trojan.ts";
 import type { TrojanHeader } from "../../lib/protocol/trojan.ts";
 import { Command, encodeGreeting, encodeRequest, Method } from "../../lib/protocol/socks5.ts";
-import { Peer } from "../../lib/common/peer.ts";
+import { Peer } from "../../lib/common/net/peer.ts";
 import { assert, assertEquals, bytes } from "../_assert.ts";
 import { freePort, has, startOrigin } from "../_harness.ts";
 import type { Program } from "../_harness.ts";
