@@ -156,6 +156,7 @@ function decodeMuxAddress(bytes: Uint8Array, at: number, end: number): Decoded<D
  *   data over 65535 bytes, an id out of range, a domain over 255 bytes or a bad port
  * @example
  * ```ts
+ * const clientHello = new Uint8Array([0x16, 0x03, 0x01]);
  * const open = encodeMuxFrame({
  *   id: 1, status: MuxStatus.new, error: false,
  *   target: { network: "tcp", host: "example.com", port: 443 }, data: clientHello,

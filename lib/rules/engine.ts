@@ -54,6 +54,7 @@ export type ProviderTexts = Map<string, string | null>;
  *
  * @example
  * ```ts
+ * import { parseRulesFile } from "./rules_file.ts";
  * const engine = await RuleEngine.create(parseRulesFile("rules:\n  - DOMAIN-SUFFIX,cn,DIRECT\n", "r"), new Map());
  * await engine.decide({ host: "www.gov.cn", port: 443, network: "tcp" }); // DIRECT
  * ```

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { loadRules } from "./lib/rules/mod.ts";
+ * const resolve = (name: string) => Deno.resolveDns(name, "A");
  * const { engine, pending } = await loadRules("rules.yaml"); // RulesError: file, line, reason
  * const d = await engine.decide({ host: "www.gov.cn", port: 443, network: "tcp" }, resolve);
  * d.action; // "DIRECT"

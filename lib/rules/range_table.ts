@@ -170,6 +170,7 @@ interface Span {
  *
  * @example
  * ```ts
+ * import { parseCidr } from "../common/security/cidr.ts";
  * const b = new RangeTableBuilder();
  * b.add(parseCidr("10.0.0.0/8"), 1);
  * b.add(parseCidr("10.1.0.0/16"), 0);
