@@ -145,6 +145,28 @@ export class SocksUdpClient {
   }
 }
 
+/** How many UDP sockets process `pid` holds: its socket descriptors found in /proc/net/udp{,6}. */
+export function udpSockets(pid: number): number {
+  const inodes = new Set<string>();
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`);
+      const inode = link.match(/^socket:\[(\d+)\]$/)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  let count = 0;
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    for (const line of Deno.readTextFileSync(table).split("\n").slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode && inodes.has(inode)) count++;
+    }
+  }
+  return count;
+}
+
 /** A pattern of `size` bytes keyed by its size, as `_pysocks_udp.py` makes it. */
 export function pattern(size: number): Uint8Array {
   return Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff);

@@ -53,7 +53,11 @@ export function addLimitOptions(command: Command): Command {
     .option("--up <rate>", "upload limit in bytes/s, 0 = unlimited (512KiB, 2MiB, 10Mbit)", rateArg)
     .option("--down <rate>", "download limit in bytes/s, 0 = unlimited", rateArg)
     .option("--quota <size>", "total traffic allowed, 0 = unlimited (50GiB)", sizeArg)
-    .option("--max-conns <n>", "open connections allowed, 0 = unlimited", integerArg(0, "16"))
+    .option(
+      "--max-conns <n>",
+      "open connections allowed, 0 = the server's --user-max-conns",
+      integerArg(0, "16"),
+    )
     .option(
       "--expires <date>",
       'last day of access, through 24:00 UTC (2027-01-01), an exact time (2027-01-01T12:00:00Z), or "never"',
