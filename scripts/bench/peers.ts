@@ -170,6 +170,11 @@ async function swiftRemote(dir: string, denoFlags: string[]): Promise<ServerHalf
     "--listen",
     `127.0.0.1:${port}`,
     "--allow-private",
+    // Thousands of tunnels of one user, as trojan (which has no such limits) gets them.
+    "--max-conns",
+    "0",
+    "--user-max-conns",
+    "0",
     "--log-level",
     "warning",
   ]);

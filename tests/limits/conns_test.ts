@@ -3,8 +3,9 @@
  * before any destination is dialled, and log it.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay } from "../_harness.ts";
+import { delay, RemoteFixture } from "../_harness.ts";
 import { startInProcessChain } from "../_inprocess.ts";
+import type { RemoteConfig } from "../../lib/remote/tunnel/config.ts";
 import { Counter, download, KiB, MiB, startEndpoint } from "./_traffic.ts";
 
 /** Opens `n` slow downloads that stay open until `signal` aborts. */
@@ -52,21 +53,26 @@ Deno.test("a user's --max-conns refuses the extra connection before dialling", a
   }
 });
 
-Deno.test("serve --max-conns refuses the extra connection before dialling", async () => {
+/**
+ * Holds `n` of alice's connections open on a remote with `config`, then checks that one more
+ * is refused before its destination is dialled, with `refusal` in the remote's log.
+ */
+async function extraRefused(config: Partial<RemoteConfig>, n: number, refusal: RegExp) {
   const endpoint = startEndpoint();
-  const chain = await startInProcessChain({ maxConns: 2 });
+  const chain = await startInProcessChain(config);
   const stop = new AbortController();
   try {
     await chain.remote.user("set", "alice", "--down", "64KiB");
     await delay(400);
-    const held = holdOpen(chain.local.port, endpoint, 2, stop.signal);
-    await delay(500);
-    assertEquals(endpoint.accepted, 2, "connections that reached the destination");
+    const held = holdOpen(chain.local.port, endpoint, n, stop.signal);
+    for (let waited = 0; endpoint.accepted < n && waited < 20_000; waited += 50) await delay(50);
+    await delay(100);
+    assertEquals(endpoint.accepted, n, "connections that reached the destination");
     const extra = await download(chain.local.port, endpoint, 16 * KiB);
-    assertEquals(extra.total, 0, "the third connection got bytes");
-    assertEquals(endpoint.accepted, 2, "the third connection was dialled");
+    assertEquals(extra.total, 0, "the extra connection got bytes");
+    assertEquals(endpoint.accepted, n, "the extra connection was dialled");
     assert(
-      /refused .*: the server has 2 connections open/.test(chain.remote.program.output),
+      refusal.test(chain.remote.program.output),
       `no refusal logged:\n${chain.remote.program.output}`,
     );
     stop.abort();
@@ -75,5 +81,32 @@ Deno.test("serve --max-conns refuses the extra connection before dialling", asyn
     stop.abort();
     await chain.stop();
     endpoint.close();
+  }
+}
+
+Deno.test("serve --max-conns refuses the extra connection before dialling", async () => {
+  await extraRefused({ maxConns: 2 }, 2, /refused .*: the server has 2 connections open/);
+});
+
+Deno.test("a user without a max-conns of its own gets the server's default: the 129th connection is refused", async () => {
+  // The defaults of `serve`: --user-max-conns 128, --max-conns 1024.
+  await extraRefused({}, 128, /refused alice from .*: too many connections/);
+});
+
+Deno.test("serve's start line shows the connection limits", async () => {
+  const remote = await RemoteFixture.start();
+  try {
+    assert(
+      /listening on 127\.0\.0\.1:\d+ \(connections: 1024 in all, 128 per user without a max-conns of its own\)/
+        .test(remote.program.output),
+      remote.program.output,
+    );
+    await remote.program.stop();
+    await remote.serve(["--max-conns", "0", "--user-max-conns", "0"]);
+    await remote.program.waitFor(
+      /listening on \S+ \(connections: unlimited in all, unlimited per user without/,
+    );
+  } finally {
+    await remote.stop();
   }
 });

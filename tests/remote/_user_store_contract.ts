@@ -120,6 +120,19 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
     assertEquals((await store.list()).length, 1);
   });
 
+  test("a name that differs from a stored one only in case is refused", async (store) => {
+    await store.add("alice", "a-secret");
+    for (const twin of ["ALICE", "Alice", "aLiCe"]) {
+      await assertRejects(
+        () => store.add(twin, "other-secret"),
+        UserError,
+        `"${twin}" differs from it only in case`,
+      );
+    }
+    assertEquals((await store.list()).map((u) => u.name), ["alice"]);
+    await store.add("alice2", "other-secret");
+  });
+
   test("every change to an unknown name is refused", async (store) => {
     const changes: [string, () => Promise<unknown>][] = [
       ["setLimits", () => store.setLimits("nobody", { quota: 1 })],

@@ -61,15 +61,25 @@ export class SocksUdpClient {
     this.relay = relay;
   }
 
-  /** Greets, asks UDP ASSOCIATE announcing the UDP socket's port, reads the reply. */
-  static async open(proxyPort: number, proxyHost = "127.0.0.1"): Promise<SocksUdpClient> {
-    const socket = Deno.listenDatagram({ transport: "udp", hostname: proxyHost, port: 0 });
+  /**
+   * Greets, asks UDP ASSOCIATE announcing the UDP socket's port (or what `options.announce`
+   * makes of the UDP socket's address), reads the reply. The UDP socket binds `options.udpHost`
+   * (default: `proxyHost`).
+   */
+  static async open(
+    proxyPort: number,
+    proxyHost = "127.0.0.1",
+    options: { udpHost?: string; announce?: (udp: Deno.NetAddr) => Destination } = {},
+  ): Promise<SocksUdpClient> {
+    const hostname = options.udpHost ?? proxyHost;
+    const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
     const control = await Deno.connect({ hostname: proxyHost, port: proxyPort });
     await writeAll(control, encodeGreeting([Method.noAuth]));
     await readExactly(control, 2);
+    const udp = socket.addr as Deno.NetAddr;
     const request = {
       command: Command.udpAssociate,
-      destination: { host: "0.0.0.0", port: (socket.addr as Deno.NetAddr).port },
+      destination: options.announce?.(udp) ?? { host: "0.0.0.0", port: udp.port },
     };
     await writeAll(control, encodeRequest(request));
     const head = await readExactly(control, 4);
@@ -133,6 +143,28 @@ export class SocksUdpClient {
       }
     }
   }
+}
+
+/** How many UDP sockets process `pid` holds: its socket descriptors found in /proc/net/udp{,6}. */
+export function udpSockets(pid: number): number {
+  const inodes = new Set<string>();
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`);
+      const inode = link.match(/^socket:\[(\d+)\]$/)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  let count = 0;
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    for (const line of Deno.readTextFileSync(table).split("\n").slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode && inodes.has(inode)) count++;
+    }
+  }
+  return count;
 }
 
 /** A pattern of `size` bytes keyed by its size, as `_pysocks_udp.py` makes it. */

@@ -8,7 +8,7 @@ import { delay, RemoteFixture } from "../_harness.ts";
 import { serveStrict } from "../hardening/_helpers.ts";
 import { MiB, userRow } from "../limits/_traffic.ts";
 import { encodeTrojanFrame } from "../../lib/protocol/trojan_udp.ts";
-import { EchoServer, pattern, TrojanUdpClient } from "./_udp.ts";
+import { EchoServer, pattern, TrojanUdpClient, udpSockets } from "./_udp.ts";
 
 const USERS = {
   alice: "alice-secret",
@@ -73,6 +73,28 @@ Deno.test("remote UDP: private destinations are refused per datagram; none leave
     assert(await echoes(client), "the association goes on");
   } finally {
     client.close();
+  }
+});
+
+Deno.test("remote UDP: an association whose every datagram is refused holds no UDP socket", async () => {
+  const pid = remote.program!.child.pid;
+  // The earlier tests' associations end as their tunnels close: wait for their sockets to go.
+  for (let waited = 0; udpSockets(pid) > 0 && waited < 2000; waited += 50) await delay(50);
+  const before = udpSockets(pid);
+  const refused = [{ host: "::1", port: echo6.port }, { host: "127.0.0.2", port: echo2.port }];
+  const clients = await Promise.all(
+    [1, 2, 3].map(() => TrojanUdpClient.open(remote, "alice:alice-secret")),
+  );
+  try {
+    for (const client of clients) {
+      for (const destination of refused) await client.send(destination, pattern(10));
+    }
+    assertEquals(await clients[0]!.receive(300), null, "nothing came back");
+    assertEquals(udpSockets(pid), before, "three refused associations hold no UDP socket");
+    assert(await echoes(clients[0]!), "an allowed datagram gets through");
+    assertEquals(udpSockets(pid), before + 1, "and its association opened one socket");
+  } finally {
+    for (const client of clients) client.close();
   }
 });
 

@@ -102,6 +102,54 @@ Deno.test("UDP: only the client that asked may use the relay port", async () => 
   }
 });
 
+Deno.test("UDP: a client that names its address keeps the association: a socket on the TCP address sending first is dropped", async () => {
+  // The app's UDP socket is on 127.0.0.2; its TCP connection (and the stranger) on 127.0.0.1.
+  const cases: [string, (udp: Deno.NetAddr) => { host: string; port: number }][] = [
+    ["address only (port 0)", () => ({ host: "127.0.0.2", port: 0 })],
+    ["address and port", (udp) => ({ host: "127.0.0.2", port: udp.port })],
+  ];
+  for (const [what, announce] of cases) {
+    const client = await SocksUdpClient.open(chain.local.port, "127.0.0.1", {
+      udpHost: "127.0.0.2",
+      announce,
+    });
+    const stranger = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      const before = echo4.datagrams;
+      const datagram = Uint8Array.of(
+        0,
+        0,
+        0,
+        1,
+        127,
+        0,
+        0,
+        1,
+        echo4.port >> 8,
+        echo4.port & 0xff,
+        9,
+      );
+      await stranger.send(datagram, client.relay);
+      let reply: unknown = null;
+      const heard = stranger.receive().then((got) => reply = got, () => {});
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(echo4.datagrams, before, `${what}: the stranger's datagram was dropped`);
+      assert(await echoes(client), `${what}: the client that asked gets through`);
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals(reply, null, `${what}: the stranger got no reply`);
+      stranger.close();
+      await heard;
+    } finally {
+      try {
+        stranger.close();
+      } catch {
+        // closed above
+      }
+      client.close();
+    }
+  }
+});
+
 Deno.test("UDP: closing the SOCKS5 TCP connection ends the association on both sides", async () => {
   const client = await SocksUdpClient.open(chain.local.port);
   const remoteLine = /alice 127\.0\.0\.1:\d+ UDP .* closed: done/g;

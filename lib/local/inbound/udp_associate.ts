@@ -1,7 +1,7 @@
 /**
  * SOCKS5 UDP ASSOCIATE on the local (RFC 1928 §7): a UDP socket on the listen address for the
  * app, one TLS tunnel to the remote (CMD 3) for the association's datagrams, both ways. Only
- * the client that asked may send (its IP, and its port once known); fragments are dropped; the
+ * the client that asked may send (see {@linkcode allowedSource}); fragments are dropped; the
  * association ends with its TCP control connection, or when the remote closes the tunnel.
  */
 import { formatHostPort } from "../../protocol/address.ts";
@@ -43,10 +43,36 @@ export interface UdpAssociateOptions {
 }
 
 /**
+ * Where an association's datagrams must come from: the address and port the client named in
+ * DST.ADDR/DST.PORT where it named them, else the TCP control connection's address and (port
+ * 0) the first port a datagram comes from. With 0.0.0.0:0, which most apps send, another
+ * program on the client's host (or behind its NAT) that sends first still takes the
+ * association: nothing in a SOCKS5 datagram says who sent it.
+ *
+ * @example allowedSource({ host: "0.0.0.0", port: 0 }, { host: "127.0.0.1", port: 40000 });
+ * // { host: "127.0.0.1", ip: <16 bytes>, port: 0 }
+ */
+export function allowedSource(
+  expected: Destination,
+  control: Destination,
+): { host: string; ip: Uint8Array; port: number } {
+  const named = ipBytes(expected.host);
+  // 0.0.0.0 comes out of ipBytes as ::ffff:0.0.0.0, :: as sixteen zeros: both say "any".
+  const unspecified = !named ||
+    named.every((byte, i) => byte === 0 || ((i === 10 || i === 11) && byte === 0xff));
+  const host = unspecified ? control.host : sourceOf({
+    transport: "udp",
+    hostname: expected.host,
+    port: 0,
+  }).host;
+  return { host, ip: unspecified ? ipBytes(control.host)! : named, port: expected.port };
+}
+
+/**
  * Serves a UDP ASSOCIATE request whose reply has not been sent yet: binds the UDP socket,
  * opens the tunnel (a failure is answered with the matching REP), answers BND.ADDR/BND.PORT,
  * then relays until the association ends. `expected` is the request's DST.ADDR/DST.PORT: where
- * the client says it will send from (port 0: learned from its first datagram).
+ * the client says it will send from ({@linkcode allowedSource}).
  *
  * @returns why the association ended, in the access log's words
  * @example return await udpAssociate(client, request.destination, { dialer, listenHost, info, meters });
@@ -82,9 +108,9 @@ export async function udpAssociate(
     host: sourceOf(control.conn.localAddr).host,
     port: (socket.addr as Deno.NetAddr).port,
   };
-  const client = sourceOf(control.conn.remoteAddr);
-  const clientIp = ipBytes(client.host)!;
-  let clientPort = expected.port || 0;
+  const client = allowedSource(expected, sourceOf(control.conn.remoteAddr));
+  const clientIp = client.ip;
+  let clientPort = client.port;
   const drops = new UdpDrops(log, info.client);
   let reason = "";
   let resolveEnded!: () => void;

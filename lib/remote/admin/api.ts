@@ -3,13 +3,12 @@
  * store calls as the `user` commands, then reloads the accounts, so it applies at once, as a
  * change from the CLI does within a second.
  */
-import { parseRate, parseSize } from "../../common/ops/units.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { generatePassword } from "../users/password.ts";
 import { TunnelSession } from "../users/accounts.ts";
 import type { Accounts } from "../users/accounts.ts";
-import { expiresArg } from "../users/user_options.ts";
-import { checkUserName, HISTORY_RETENTION_MS, UserError } from "../store/user_store.ts";
+import { HISTORY_RETENTION_MS, UserError } from "../store/user_store.ts";
+import { limitsFromJson, nameFromJson } from "../users/user_fields.ts";
 import type { UsageResolution, UserLimits, UserStore } from "../store/user_store.ts";
 import { SERVER_HISTORY_ID } from "../ops/usage_history.ts";
 import { userView } from "./users_view.ts";
@@ -47,51 +46,37 @@ function one(deps: ApiDeps, name: string): UserView {
   return userView(account, deps.rates.get(account.user.id) ?? NO_RATE);
 }
 
-/** A limit field: a number of bytes, or text as the CLI takes it (`2MiB`, `10Mbit`, `50GiB`). */
-function amount(value: unknown, field: string, parse: (text: string) => number): number {
-  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return Math.round(value);
-  if (typeof value === "string") {
-    try {
-      return parse(value === "" ? "0" : value);
-    } catch (error) {
-      throw new ApiError(400, `${field}: ${(error as Error).message}`);
-    }
-  }
-  throw new ApiError(400, `${field}: expected a number or text such as 2MiB, got ${value}`);
+/**
+ * The limits in a request body, checked as the `user` commands check their options (one
+ * schema: `lib/remote/users/user_fields.ts`); fields left out stay as they are.
+ *
+ * @throws {ApiError} 400 naming the field and what was expected
+ */
+export function limitsOf(body: Record<string, unknown>): UserLimits {
+  return refusedAs400(() => limitsFromJson(body));
 }
 
-/** The limits in a request body; fields left out stay as they are. */
-export function limitsOf(body: Record<string, unknown>): UserLimits {
-  const limits: UserLimits = {};
-  if (body.upLimit !== undefined) limits.upLimit = amount(body.upLimit, "upLimit", parseRate);
-  if (body.downLimit !== undefined) {
-    limits.downLimit = amount(body.downLimit, "downLimit", parseRate);
+/** Runs a check, turning its `RangeError` into a 400. */
+function refusedAs400<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof RangeError) throw new ApiError(400, error.message);
+    throw error;
   }
-  if (body.quota !== undefined) limits.quota = amount(body.quota, "quota", parseSize);
-  if (body.maxConns !== undefined) {
-    const n = Number(body.maxConns === "" ? 0 : body.maxConns);
-    if (!Number.isInteger(n) || n < 0) {
-      throw new ApiError(400, `maxConns: expected a whole number from 0, got ${body.maxConns}`);
-    }
-    limits.maxConns = n;
+}
+
+/**
+ * A user name from a path segment (`/api/users/SEGMENT`), percent-decoded.
+ *
+ * @throws {ApiError} 400 for a malformed `%` escape
+ */
+export function nameInPath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, `the path holds a malformed % escape: "${segment}"`);
   }
-  if (body.expiresAt !== undefined) {
-    const value = body.expiresAt;
-    if (value === null || value === "" || value === "never") limits.expiresAt = null;
-    else if (typeof value === "number") limits.expiresAt = value;
-    else {
-      try {
-        const parsed = expiresArg(String(value));
-        limits.expiresAt = parsed === "never" ? null : parsed;
-      } catch (error) {
-        throw new ApiError(400, `expiresAt: ${(error as Error).message}`);
-      }
-    }
-  }
-  if (body.resetDay !== undefined) {
-    limits.resetDay = Number(body.resetDay === "" ? 0 : body.resetDay);
-  }
-  return limits;
 }
 
 /** Runs a store call, turning its refusals into API errors. */
@@ -115,18 +100,20 @@ export async function addUser(
   deps: ApiDeps,
   body: Record<string, unknown>,
 ): Promise<{ user: UserView; password?: string }> {
-  const name = String(body.name ?? "");
-  try {
-    checkUserName(name);
-  } catch (error) {
-    throw new ApiError(400, (error as Error).message);
+  const name = refusedAs400(() => nameFromJson(body.name));
+  const limits = limitsOf(body);
+  if (!["string", "undefined"].includes(typeof body.password) && body.password !== null) {
+    throw new ApiError(
+      400,
+      "password: expected text of at least 8 characters (or none, to generate one)",
+    );
   }
   const given = typeof body.password === "string" && body.password !== "" ? body.password : null;
   if (given !== null && given.length < 8) {
     throw new ApiError(400, "password: expected at least 8 characters (or none, to generate one)");
   }
   const password = given ?? generatePassword();
-  await change(() => deps.store.add(name, password, limitsOf(body)));
+  await change(() => deps.store.add(name, password, limits));
   await deps.accounts.reload();
   log.info("admin: added user {user}", { user: name });
   return { user: one(deps, name), ...(given === null ? { password } : {}) };
@@ -153,7 +140,8 @@ export async function userAction(deps: ApiDeps, name: string, action: string): P
     disable: () => deps.store.setEnabled(name, false),
     "reset-usage": () => deps.store.resetUsage(name),
   };
-  const run = actions[action];
+  // Own keys only: "constructor" or "__proto__" are not actions.
+  const run = Object.hasOwn(actions, action) ? actions[action] : undefined;
   if (!run) throw new ApiError(404, `no action "${action}"`);
   await change(run);
   await deps.accounts.reload();
@@ -200,7 +188,7 @@ export async function history(
   params: URLSearchParams,
 ): Promise<{ range: string; resolution: UsageResolution; points: unknown[] }> {
   const range = params.get("range") ?? "24h";
-  const resolution = RANGES[range];
+  const resolution = Object.hasOwn(RANGES, range) ? RANGES[range] : undefined;
   if (!resolution) throw new ApiError(400, `range: expected 24h or 90d, got "${range}"`);
   const name = params.get("user");
   let id = SERVER_HISTORY_ID;

@@ -25,6 +25,7 @@ import {
   disconnect,
   getUser,
   history,
+  nameInPath,
   removeUser,
   setUser,
   userAction,
@@ -260,7 +261,7 @@ export class AdminServer {
     if (route === "GET /api/history") return json(200, await history(deps, url.searchParams));
     if (route === "GET /api/ws") return this.#upgrade(request);
     if (user) {
-      const name = decodeURIComponent(user[1]);
+      const name = nameInPath(user[1]);
       const action = user[2];
       if (!action && request.method === "GET") return json(200, getUser(deps, name));
       if (!action && request.method === "PATCH") {

@@ -67,6 +67,7 @@ interface ServeOptions {
   deny: Cidr[];
   fallback?: Destination;
   maxConns: number;
+  userMaxConns: number;
   handshakeTimeout: number;
   idleTimeout: number;
   udpTimeout: number;
@@ -94,6 +95,7 @@ function remoteConfig(
     policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
     fallback: options.fallback,
     maxConns: options.maxConns,
+    userMaxConns: options.userMaxConns,
     handshakeTimeoutMs: options.handshakeTimeout,
     idleTimeoutMs: options.idleTimeout,
     udpTimeoutMs: options.udpTimeout,
@@ -176,10 +178,13 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   onSignal("SIGHUP", () => {
     reloading = reloading.then(() => reloadCertificate(server, paths));
   });
+  const most = (n: number) => n === 0 ? "unlimited" : String(n);
   console.log(
     `swiftproxy-remote listening on ${
       formatHostPort({ host: server.addr.hostname, port: server.addr.port })
-    }`,
+    } (connections: ${most(options.maxConns)} in all, ${
+      most(options.userMaxConns)
+    } per user without a max-conns of its own)`,
   );
   if (opened.node) console.log(`node ${opened.node} on the shared users database`);
   console.log(`certificate: ${certPath}`);
@@ -261,6 +266,12 @@ export function serveCommand(): Command {
         "most connections open at once, 0 = unlimited",
         integerArg(0, "4096"),
         d.maxConns,
+      )
+      .option(
+        "--user-max-conns <n>",
+        "most connections per user without a max-conns of its own, 0 = unlimited",
+        integerArg(0, "256"),
+        d.userMaxConns,
       )
       .option(
         "--handshake-timeout <seconds>",

@@ -1,7 +1,8 @@
 /**
  * The remote's side of a Trojan UDP association (CMD 3): frames from the tunnel go out of one
- * UDP socket of the association's own, each to its frame's address after the destination
- * guard; datagrams that come back to that socket, from any source (endpoint-independent,
+ * UDP socket of the association's own, opened for the first datagram the destination guard
+ * lets through (so an association whose every destination is refused holds no socket), each to
+ * its frame's address after the guard; datagrams that come back to that socket, from any source (endpoint-independent,
  * "full cone", as games and calls need), go back down the tunnel as frames. The account's
  * meters limit and count both directions exactly as they do for a TCP relay.
  */
@@ -67,7 +68,9 @@ export async function relayUdp(
   tunnel: Peer,
   options: UdpAssociationOptions,
 ): Promise<UdpAssociationResult> {
-  const socket = bindUdpAnywhere();
+  /** Opened for the first datagram the guard lets through; its receive loop starts then. */
+  let socket: Deno.DatagramConn | undefined;
+  let receiving: Promise<void> | undefined;
   const { controller } = options;
   const idle = watchIdle(options.idleTimeoutMs, options, controller);
   const drops = new UdpDrops(log, options.client);
@@ -84,7 +87,7 @@ export async function relayUdp(
     if (ended) return;
     ended = true;
     result.reason = reason;
-    closeUdp(socket);
+    if (socket) closeUdp(socket);
     tunnel.close();
   };
   const onAbort = () =>
@@ -115,6 +118,15 @@ export async function relayUdp(
       if (to.hostname !== hostname || to.port !== destination.port) {
         to = { transport: "udp", hostname, port: destination.port };
       }
+      if (!socket) {
+        try {
+          socket = bindUdpAnywhere();
+        } catch (error) {
+          // Out of descriptors, say: this datagram is lost, the next one tries again.
+          return drops.drop("no UDP socket", (error as Error).message);
+        }
+        receiving = inward(socket);
+      }
       try {
         await socket.send(payload, to);
       } catch (error) {
@@ -142,7 +154,7 @@ export async function relayUdp(
     },
     failed: () => end("client-reset"),
   });
-  const inward = async () => {
+  const inward = async (socket: Deno.DatagramConn) => {
     const sources = new SourceEncoder();
     const error = await receiveEach(socket, async (datagram, from) => {
       if (datagram.length > MAX_UDP_PAYLOAD) {
@@ -160,7 +172,8 @@ export async function relayUdp(
     }
   };
 
-  await Promise.all([outward(), inward()]);
+  await outward();
+  await receiving;
   idle.stop();
   controller.signal.removeEventListener("abort", onAbort);
   result.dropped = drops.total;

@@ -6,6 +6,7 @@
  */
 import postgres from "postgres";
 import {
+  caseTwinRefusal,
   checkResetDay,
   checkUserName,
   HISTORY_BUCKET_MS,
@@ -112,6 +113,8 @@ const MIGRATIONS: string[] = [
 
 /** Any advisory lock number will do, as long as every node takes the same one to migrate. */
 const MIGRATION_LOCK = 0x5717_0001;
+/** The lock `add` takes, so that the check for a name differing only in case holds. */
+const ADD_USER_LOCK = 0x5717_0002;
 
 const ALIVE = `interval '${NODE_ALIVE_MS} milliseconds'`;
 
@@ -238,6 +241,12 @@ export class PostgresStore implements UserStore, NodeRegistry {
     checkResetDay(limits.resetDay ?? 0);
     const now = Date.now();
     await this.#change(async (sql) => {
+      // One add at a time across the nodes, so two names that differ only in case cannot
+      // both pass the check below.
+      await sql`SELECT pg_advisory_xact_lock(${ADD_USER_LOCK})`;
+      const [twin] = await sql`SELECT name FROM users WHERE lower(name) = lower(${name})
+        AND name <> ${name} LIMIT 1`;
+      if (twin) throw caseTwinRefusal(name, twin.name as string);
       const inserted = await sql`
         INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
           reset_day, last_reset_at, created_at, updated_at)

@@ -4,6 +4,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import {
+  caseTwinRefusal,
   checkResetDay,
   checkUserName,
   HISTORY_BUCKET_MS,
@@ -213,6 +214,9 @@ export class SqliteStore implements UserStore {
       const now = Date.now();
       return this.#transaction(() => {
         if (this.#get(name)) throw new UserError(`user "${name}" already exists`);
+        const twin = this.#db.prepare("SELECT name FROM users WHERE lower(name) = lower(?)")
+          .get(name) as { name: string } | undefined;
+        if (twin) throw caseTwinRefusal(name, twin.name);
         this.#db.prepare(
           `INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
              reset_day, last_reset_at, created_at, updated_at)

@@ -274,6 +274,18 @@ export function keyForCredential(name: string, password: string): string {
 }
 
 const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+/**
+ * Why `name` cannot be added beside `existing`, a name already stored that equals it but for
+ * case (`alice`, `ALICE`): two such users would read as one in every list and log.
+ */
+export function caseTwinRefusal(name: string, existing: string): UserError {
+  return new UserError(
+    `user "${existing}" already exists; "${name}" differs from it only in case: choose another name`,
+  );
+}
+
+/** What a user name may be, in the words of every refusal. */
+export const USER_NAME_RULE = 'a user name of 1 to 64 letters, digits, "_", ".", "@" or "-"';
 
 /**
  * Checks a user name: 1–64 of letters, digits and `_ . @ -` (no `:`, which separates the
@@ -283,9 +295,7 @@ const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
  */
 export function checkUserName(name: string): void {
   if (!NAME.test(name)) {
-    throw new UserError(
-      `expected a user name of 1 to 64 letters, digits, "_", ".", "@" or "-", got "${name}"`,
-    );
+    throw new UserError(`expected ${USER_NAME_RULE}, got "${name}"`);
   }
 }
 

@@ -19,6 +19,8 @@ export interface RemoteConfig {
   fallback?: Destination;
   /** Most connections open at once, 0 for no limit. */
   maxConns: number;
+  /** Most connections one user may hold when the user has no `max-conns` of its own; 0: no limit. */
+  userMaxConns: number;
   handshakeTimeoutMs: number;
   /** Tunnels with no traffic either way for this long are closed; 0 for never. */
   idleTimeoutMs: number;
@@ -42,7 +44,13 @@ export type RemoteDefaults = Omit<RemoteConfig, "cert" | "key" | "store" | "fall
 export const REMOTE_DEFAULTS: Readonly<RemoteDefaults> = Object.freeze({
   listen: Object.freeze({ host: "0.0.0.0", port: 8443 }),
   policy: Object.freeze({ allowPrivate: false, allow: [], deny: [] }),
-  maxConns: 0,
+  // Sized for a small server (a family, a class): a browser holds 20-30 connections during a
+  // page load and a phone or game a few more, so 128 lets a user's several devices work at once
+  // while one account cannot take the server's descriptors (each connection holds two: its
+  // tunnel and its destination). 1024 such connections fit the 65,536 files the systemd unit
+  // allows many times over, and a common `ulimit -n` of 4096 too, with room for the admin panel.
+  maxConns: 1024,
+  userMaxConns: 128,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 300_000,
   udpTimeoutMs: 60_000,

@@ -172,7 +172,7 @@ export class RemoteServer {
     this.#gate.loggedIn(ip);
     const { header, account } = tunnel;
     const user = account.user.name;
-    const refusal = account.refusal();
+    const refusal = account.refusal(Date.now(), this.#config.userMaxConns);
     if (refusal) {
       log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });
       this.events.refused({ client, user, result: "refused_account" });

@@ -153,13 +153,17 @@ export class Account {
     return this.usedUp + this.usedDown;
   }
 
-  /** Why this account may not open a new connection now, or null when it may. */
-  refusal(now = Date.now()): string | null {
+  /**
+   * Why this account may not open a new connection now, or null when it may. `defaultMaxConns`
+   * is the connection limit of a user without one of its own (`serve --user-max-conns`; 0: none).
+   */
+  refusal(now = Date.now(), defaultMaxConns = 0): string | null {
     const u = this.user;
     if (!u.enabled) return "disabled";
     if (u.expiresAt !== null && now >= u.expiresAt) return "expired";
     if (u.quota > 0 && this.used >= u.quota) return "over quota";
-    if (u.maxConns > 0 && this.sessions.size + this.remoteConns >= u.maxConns) {
+    const maxConns = u.maxConns || defaultMaxConns;
+    if (maxConns > 0 && this.sessions.size + this.remoteConns >= maxConns) {
       return "too many connections";
     }
     return null;

@@ -76,7 +76,7 @@ export function userTable(users: User[]): string {
       formatBytes(u.bytesUp),
       formatBytes(u.bytesDown),
       String(u.openConns),
-      u.maxConns === 0 ? "unlimited" : String(u.maxConns),
+      u.maxConns === 0 ? "default" : String(u.maxConns),
       u.expiresAt === null ? "never" : new Date(u.expiresAt).toISOString().slice(0, 10),
       describeReset(u),
     ]);
