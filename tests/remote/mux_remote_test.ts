@@ -248,6 +248,8 @@ class RawMuxClient {
   readonly peer: Peer;
   readonly data = new Map<number, Uint8Array[]>();
   readonly ends = new Map<number, boolean>();
+  /** The port of each UDP reply's source, as its Keep frame names it. */
+  readonly sources: number[] = [];
   closed = false;
   readonly reading: Promise<void>;
 
@@ -261,6 +263,7 @@ class RawMuxClient {
           const frame = await peer.readFrame(decodeMuxFrame);
           if (frame.data?.length && frame.status === MuxStatus.keep) {
             this.data.set(frame.id, [...this.data.get(frame.id) ?? [], frame.data.slice()]);
+            if (frame.target) this.sources.push(frame.target.port);
           }
           if (frame.status === MuxStatus.end) this.ends.set(frame.id, frame.error);
         }
@@ -355,6 +358,40 @@ Deno.test({
     ));
     client.conn.close();
     await client.reading;
+  },
+});
+
+Deno.test({
+  name:
+    "a UDP sub-connection sends each Xray datagram to its own address; replies name their source",
+  ignore: missing,
+  async fn() {
+    const other = new EchoServer("127.0.0.1");
+    const udp = (status: MuxStatus, port: number, data: Uint8Array) =>
+      encodeMuxFrame({
+        id: 1,
+        status,
+        error: false,
+        target: { network: "udp", host: "127.0.0.1", port },
+        data,
+      });
+    const first = randomBytes(100, 3);
+    const client = await RawMuxClient.open([udp(MuxStatus.new, echo.port, first)]);
+    try {
+      await eventually(() => client.received(1).length === 100, "the first echo");
+      await assertSameBytes(client.received(1), first, "the first echo");
+      // Xray puts an address on every UDP Keep frame: this one goes to another server, and a
+      // reply over V2Ray's 2,048 bytes may come back to a client that has shown it is Xray
+      const second = randomBytes(3000, 4);
+      await writeAll(client.conn, udp(MuxStatus.keep, other.port, second));
+      await eventually(() => client.received(1).length === 3100, "the second echo");
+      await assertSameBytes(client.received(1).subarray(100), second, "the second echo");
+      assertEquals(client.sources, [echo.port, other.port]);
+    } finally {
+      client.conn.close();
+      await client.reading;
+      await other.close();
+    }
   },
 });
 
