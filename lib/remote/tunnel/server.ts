@@ -34,6 +34,7 @@ import { authenticate } from "./tunnel_auth.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
 import { UsersPoll } from "../users/users_poll.ts";
 import { serveWelcome } from "./welcome.ts";
+import { isMuxCool, serveMux } from "./mux_server.ts";
 
 const log = logger("remote");
 
@@ -43,6 +44,8 @@ interface TunnelContext {
   client: string;
   destination: string;
   started: number;
+  /** Hears of the session's controller (a Mux.Cool sub-connection closes itself through it). */
+  onSession?: (session: AbortController) => void;
 }
 
 /** A running remote server. */
@@ -184,6 +187,7 @@ export class RemoteServer {
       return await serveWelcome(peer, () => this.#fresh(tunnel), this.#config.handshakeTimeoutMs);
     }
     const context = { user, client, destination: formatHostPort(header.destination), started };
+    if (isMuxCool(header)) return await this.#mux(peer, tunnel, context);
     switch (header.command) {
       case TrojanCommand.connect:
         return await this.#connect(peer, account, header, context);
@@ -236,6 +240,26 @@ export class RemoteServer {
       }));
   }
 
+  /** Mux.Cool: every sub-connection is a CONNECT or a UDP association of its own. */
+  #mux(peer: Peer, { header, account }: Tunnel, context: TunnelContext): Promise<void> {
+    return serveMux(peer, {
+      account,
+      client: context.client,
+      events: this.events,
+      idleTimeoutMs: this.#config.idleTimeoutMs,
+      revoked: () => this.accounts.find(header.token) !== account || account.eviction() !== null,
+      open: (stream) => {
+        const destination = formatHostPort(stream.destination);
+        const sub = { ...context, destination, started: performance.now() };
+        sub.onSession = (session) => stream.session = session;
+        const streamPeer = new Peer(stream);
+        return stream.target.network === "tcp"
+          ? this.#connect(streamPeer, account, { ...header, destination: stream.destination }, sub)
+          : this.#associate(streamPeer, account, sub);
+      },
+    });
+  }
+
   /**
    * Runs one command as a session of `account` (counted for its `max-conns`, closed by a
    * kick), then publishes its `SessionEnd`; a UDP association names its first destination.
@@ -257,7 +281,8 @@ export class RemoteServer {
       peer.close();
       return;
     }
-    const session = new TunnelSession("connect", context.client, context.destination);
+    const session = new TunnelSession(command, context.client, context.destination);
+    context.onSession?.(session);
     account.sessions.add(session);
     let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
     try {
