@@ -203,6 +203,13 @@ export class ProxyControl {
         );
       }
     }
+    if (settings.pin && !/^[0-9a-f]{64}$/.test(settings.pin)) {
+      throw new Problem(
+        "settings",
+        "Pinned certificate: expected the SHA-256 fingerprint of the remote's certificate " +
+          "(64 hex digits, as in a link's pcs=), or leave it empty and give a CA file.",
+      );
+    }
     if (settings.pin) caCerts = [await this.#pinned(remote, settings)];
     return {
       remote,

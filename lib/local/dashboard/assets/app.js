@@ -286,14 +286,14 @@ function render(s) {
 function openSocket() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   const ws = new WebSocket(scheme + location.host + "/ws");
-  ws.onopen = () => $("link").hidden = true;
+  ws.onopen = () => $("link-down").hidden = true;
   ws.onmessage = (event) => {
     const started = performance.now();
     render(JSON.parse(event.data));
     globalThis.__renderMs = performance.now() - started;
   };
   ws.onclose = () => {
-    $("link").hidden = false;
+    $("link-down").hidden = false;
     setTimeout(openSocket, 1000);
   };
 }
