@@ -106,7 +106,7 @@ export class ProxyControl {
       if (refusal) throw new Problem("settings", refusal);
       this.settings = merged;
       const listen = address("Listen address", merged.listen, "127.0.0.1:1080", "127.0.0.1");
-      const endpoint = await this.#endpoint(merged);
+      const endpoint = await this.#endpoint(merged, check);
       this.state = "connecting";
       this.#changed();
       // The running listener (if any) keeps serving until the new settings prove to work.
@@ -188,7 +188,12 @@ export class ProxyControl {
     }
   }
 
-  async #endpoint(settings: Settings): Promise<RemoteEndpoint> {
+  /**
+   * The remote and login of `settings`. With `fetchPin`, a pinned certificate is fetched and
+   * compared now (Connect says why it does not match); without, at the first tunnel, so the
+   * command line listens anyway, as for its other start-up checks.
+   */
+  async #endpoint(settings: Settings, fetchPin = true): Promise<RemoteEndpoint> {
     const remote = address("Remote", settings.remote, "vpn.example.org:8443");
     if (!settings.user) throw new Problem("settings", "Enter the account name.");
     if (!settings.password) throw new Problem("settings", "Enter the password.");
@@ -210,7 +215,7 @@ export class ProxyControl {
           "(64 hex digits, as in a link's pcs=), or leave it empty and give a CA file.",
       );
     }
-    if (settings.pin) caCerts = [await this.#pinned(remote, settings)];
+    if (settings.pin && fetchPin) caCerts = [await this.#pinned(remote, settings)];
     return {
       remote,
       user: settings.user,
