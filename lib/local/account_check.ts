@@ -58,8 +58,20 @@ export async function checkAccount(
         `(a plain Trojan server or a web server?).`,
     );
   }
+  const closed = ACCOUNT_CLOSED[status.refusal ?? ""];
+  if (closed) {
+    throw new Problem("login-refused", `Login refused by ${remote}: ${closed}`, status.refusal!);
+  }
   return status;
 }
+
+/** An account the remote says may not open tunnels at all, in words with what fixes it. */
+const ACCOUNT_CLOSED: Record<string, string> = {
+  "over-quota":
+    "the account has used up its quota; ask your admin for more, or wait for its reset.",
+  "expired": "the account has expired; ask your admin to extend it.",
+  "disabled": "the account is disabled; ask your admin.",
+};
 
 /**
  * Tells a plain Trojan server from a SwiftProxy remote that refused the login: with a login

@@ -258,7 +258,10 @@ export class ProxyControl {
 
   #listen(listen: Destination, endpoint: RemoteEndpoint): LocalServer {
     try {
-      const server = new LocalServer({ ...this.config, listen, endpoint }, this.connections);
+      const server = new LocalServer(
+        { ...this.config, listen, endpoint, check: () => this.checkAccount() },
+        this.connections,
+      );
       server.events.subscribe((end) => this.events.publish(end));
       return server;
     } catch (error) {
@@ -303,6 +306,7 @@ export class ProxyControl {
     try {
       const account = await checkAccount(endpoint, this.options.answerMs);
       if (this.#inUse === endpoint) {
+        this.#server?.diagnosis.learn(account);
         this.account = account;
         if (this.problem === this.#checkProblem) this.problem = null;
         this.#checkProblem = null;
@@ -312,7 +316,10 @@ export class ProxyControl {
       const problem = error instanceof Problem
         ? error
         : new Problem("remote-unreachable", `Account check failed: ${(error as Error).message}.`);
-      if (this.#inUse === endpoint) this.problem = this.#checkProblem = problem;
+      if (this.#inUse === endpoint) {
+        this.#server?.diagnosis.learn(problem);
+        this.problem = this.#checkProblem = problem;
+      }
       throw problem;
     } finally {
       if (this.#inUse === endpoint) this.#changed();

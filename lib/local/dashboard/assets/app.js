@@ -248,9 +248,12 @@ function renderConnections(rows, open) {
     : "";
   let html = rows.length === 0 ? '<tr class="empty"><td colspan="6">None open.</td></tr>' : "";
   for (const c of rows) {
-    html += '<tr data-id="' + c.id + '"><td class="client">' + escapeHtml(c.client) +
+    // A connection the remote refused stays listed a while, closed, with why.
+    const failure = c.failure ? '<small class="failure">' + escapeHtml(c.failure) + "</small>" : "";
+    html += '<tr data-id="' + c.id + '"' + (c.failure ? ' class="failed"' : "") +
+      '><td class="client">' + escapeHtml(c.client) +
       '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
-      escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") +
+      escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") + failure +
       '</td><td class="num" data-label="↑">' + bytes(c.up) + datagrams(c, "up") +
       '</td><td class="num" data-label="↓">' + bytes(c.down) + datagrams(c, "down") +
       '</td><td class="num">' + age(c.age) + "</td></tr>";
