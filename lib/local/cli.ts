@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import {
   addLogOptions,
   hostPortArg,
+  hostPortArgLike,
   integerArg,
   logOptions,
   program,
@@ -182,6 +183,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     const watch = new AccountWatch(() => control.checkAccount(), {
       remote: settings.remote,
       user: settings.user,
+      ca: settings.ca,
     });
     control.events.subscribe((end) => watch.observe(end));
     await watch.start(1_000);
@@ -210,7 +212,11 @@ export function localProgram() {
         host: "127.0.0.1",
         port: 1080,
       })
-      .option("--remote <host:port>", "the swiftproxy-remote (or any Trojan server)", hostPortArg)
+      .option(
+        "--remote <host:port>",
+        "the swiftproxy-remote (or any Trojan server)",
+        hostPortArgLike("vpn.example.org:8443"),
+      )
       .option("--user <name>", "account name on the remote")
       .option(
         "--password <password>",

@@ -8,6 +8,38 @@ import type { Destination } from "./address.ts";
 export const STATUS_HOST = "status.swiftproxy.invalid";
 export const STATUS_PORT = 1;
 
+/**
+ * Why a SwiftProxy remote refused a tunnel of a logged-in user, as its own locals learn it
+ * (Trojan has no way to say it in the tunnel): the destination's fault or the account's.
+ */
+export type RefusalReason =
+  /** The destination is in a range or on a list the server does not serve. */
+  | "not-allowed"
+  /** The destination's name does not resolve. */
+  | "unresolved"
+  /** The destination refused the connection. */
+  | "refused"
+  /** The destination could not be reached. */
+  | "unreachable"
+  | "over-quota"
+  | "expired"
+  | "disabled"
+  /** The user's own connection limit. */
+  | "max-conns"
+  /** The server's connection limit. */
+  | "server-full";
+
+/**
+ * The last tunnel a remote refused for a user: why, where to, when (ISO time), and how long
+ * before the document was made (so a local need not trust the two clocks agree).
+ */
+export interface LastRefusal {
+  reason: RefusalReason;
+  destination: string;
+  at: string;
+  agoMs: number;
+}
+
 /** What the remote tells a user about their own account. */
 export interface AccountStatus {
   server: "swiftproxy";
@@ -17,6 +49,10 @@ export interface AccountStatus {
   usage: { up: number; down: number };
   expiresAt: string | null;
   openConnections: number;
+  /** Why the account may not open a tunnel now (absent from older remotes: none). */
+  refusal?: RefusalReason | null;
+  /** The user's last refused tunnel on this server since it started (absent: none). */
+  lastRefusal?: LastRefusal | null;
 }
 
 /** Whether `destination` is the account-status destination. */

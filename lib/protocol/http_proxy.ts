@@ -190,11 +190,16 @@ export function encodeResponseHead(head: ResponseHead): Uint8Array {
 }
 
 /** A short complete response the proxy itself sends (errors, CONNECT's 200). */
-export function simpleResponse(status: number, reason: string, close = true): Uint8Array {
+export function simpleResponse(
+  status: number,
+  reason: string,
+  close = true,
+  text = `${status} ${reason}\n`,
+): Uint8Array {
   // The reason may quote the request: no control byte of it may end the line.
   // deno-lint-ignore no-control-regex
   reason = reason.replace(/[\x00-\x1f\x7f]/g, " ");
-  const body = status === 200 ? "" : `${status} ${reason}\n`;
+  const body = status === 200 ? "" : text;
   const headers = status === 200
     ? ""
     : `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\n${

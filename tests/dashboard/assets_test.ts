@@ -2,7 +2,7 @@
  * The dashboard serves its page files exactly as they are in the repository (they are built in
  * by text imports), and the page formats bytes with the programs' own formatter.
  */
-import { assertEquals } from "../_assert.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { curl, ROOT } from "../_harness.ts";
 import { DashboardFixture } from "./_dashboard.ts";
 
@@ -85,4 +85,29 @@ async function curlStatus(url: string, headers: Record<string, string>): Promise
     url,
   );
   return new TextDecoder().decode(result.body);
+}
+
+Deno.test("no page the programs serve gives two elements the same id", async () => {
+  // A second id="link" once made the dashboard's "Use link" read the wrong element.
+  const pages = await listHtml(`${ROOT}lib`);
+  for (const page of ["local/dashboard/assets/index.html", "remote/admin/assets/index.html"]) {
+    assert(pages.includes(`${ROOT}lib/${page}`), `${page} not among ${pages}`);
+  }
+  for (const path of pages) {
+    const html = await Deno.readTextFile(path);
+    const ids = [...html.matchAll(/\sid\s*=\s*["']([^"']+)["']/g)].map((m) => m[1]);
+    const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+    assertEquals(twice, [], `${path} has these ids more than once`);
+  }
+});
+
+/** Every `.html` file under `dir`: the dashboard, the admin panel, the welcome page, … */
+async function listHtml(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) found.push(...await listHtml(path));
+    else if (entry.name.endsWith(".html")) found.push(path);
+  }
+  return found;
 }

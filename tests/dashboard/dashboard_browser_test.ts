@@ -3,48 +3,17 @@
  * The dashboard in a real browser: Debian's headless Chromium, driven by puppeteer-core over
  * the DevTools protocol (no browser download), does what a user does on the page.
  */
-import puppeteer from "puppeteer-core";
-import type { Browser, Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, freePort, RemoteFixture, ROOT, startOrigin } from "../_harness.ts";
 import { accepts, aliceForm, DashboardFixture, loginFor } from "./_dashboard.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-
-async function launch(): Promise<{ browser: Browser; close(): Promise<void> }> {
-  const profile = await Deno.makeTempDir({ prefix: "swiftproxy-chromium-" });
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-    ],
-  });
-  return {
-    browser,
-    async close() {
-      await browser.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-    },
-  };
-}
+import { launch, text } from "./_chromium.ts";
 
 async function fill(page: Page, fields: Record<string, string>): Promise<void> {
   for (const [id, value] of Object.entries(fields)) {
     await page.$eval(`#${id}`, (el, v) => (el as HTMLInputElement).value = v as string, value);
   }
 }
-
-const text = (page: Page, selector: string) =>
-  page.$eval(selector, (el) => (el as HTMLElement).textContent ?? "");
 
 Deno.test("in Chromium: Connect shows the account, a download shows its rate and row, Disconnect stops", async () => {
   const remote = await RemoteFixture.start();

@@ -1,12 +1,15 @@
+/// <reference lib="dom" />
 /**
  * The dashboard's link field: a pasted `trojan://` link fills remote, name, password and the
  * pinned certificate (`POST /api/link`, the parser `--link` uses), Connect then checks the pin;
- * a wrong pin and a link that turns checks off are refused in words.
+ * a wrong pin and a link that turns checks off are refused in words. In Chromium, pasting the
+ * link and pressing "Use link" then Connect is all a user with only a link has to do.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, freePort, RemoteFixture, startOrigin } from "../_harness.ts";
+import { curl, freePort, randomBytes, RemoteFixture, startOrigin } from "../_harness.ts";
 import { newLink } from "../remote/_share.ts";
 import { DashboardFixture } from "./_dashboard.ts";
+import { launch, text } from "./_chromium.ts";
 
 Deno.test("a pasted link fills the form, and Connect checks its pin", async () => {
   const remote = await RemoteFixture.start();
@@ -27,7 +30,15 @@ Deno.test("a pasted link fills the form, and Connect checks its pin", async () =
     assertEquals(refused.body.problem.kind, "certificate-not-trusted");
     assert(/not the pinned/.test(refused.body.problem.message), refused.body.problem.message);
 
-    const connected = await dashboard.post("/api/connect", form);
+    // A pin typed by hand: colons and capitals as openssl prints it are fine, a typo is refused.
+    const typo = await dashboard.post("/api/connect", { ...form, pin: "AB:CD" });
+    assertEquals(typo.status, 400);
+    assert(
+      /^Pinned certificate: expected/.test(typo.body.problem.message),
+      typo.body.problem.message,
+    );
+    const colons = pin.toUpperCase().match(/../g).join(":");
+    const connected = await dashboard.post("/api/connect", { ...form, pin: colons });
     assertEquals(connected.status, 200, JSON.stringify(connected.body));
     const got = await curl("-x", `socks5h://${listen}`, `http://127.0.0.1:${origin.port}/`);
     assertEquals(got.code, 0, got.stderr);
@@ -39,6 +50,54 @@ Deno.test("a pasted link fills the form, and Connect checks its pin", async () =
     assert(/certificate checks off/.test(bad.body.problem.message));
     assert(!dashboard.program.output.includes(password), "the password is never logged");
   } finally {
+    await dashboard.stop();
+    await remote.stop();
+    await origin.close();
+  }
+});
+
+Deno.test("in Chromium: paste a link, press Use link and Connect, and a download comes through byte for byte", async () => {
+  const remote = await RemoteFixture.start();
+  const origin = startOrigin();
+  const dashboard = await DashboardFixture.start();
+  const chromium = await launch();
+  try {
+    const { link } = await newLink(remote, "alice");
+    const page = await chromium.browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(String(error)));
+    await page.goto(dashboard.origin, { waitUntil: "load" });
+    await page.waitForSelector("body[data-state=stopped]");
+    const ids = await page.$$eval("[id]", (all) => all.map((el) => el.id));
+    assertEquals(ids.filter((id, i) => ids.indexOf(id) !== i), [], "ids used twice");
+    const listen = `127.0.0.1:${freePort()}`;
+    await page.$eval("#listen", (el, v) => (el as HTMLInputElement).value = v as string, listen);
+    await page.type("#link", link);
+    await page.click("#use-link");
+    await page.waitForFunction(() => (document.getElementById("pin") as HTMLInputElement).value);
+    const field = (id: string) => page.$eval(`#${id}`, (el) => (el as HTMLInputElement).value);
+    assertEquals([await field("remote"), await field("user")], [remote.address, "alice"]);
+    assertEquals((await field("pin")).length, 64);
+    assertEquals(await field("link"), "", "the link field is emptied once used");
+    // The pin is a field the user can type into too (someone with only a fingerprint).
+    assertEquals(await page.$eval("#pin", (el) => (el as HTMLInputElement).readOnly), false);
+
+    await page.click("#connect");
+    await page.waitForSelector("body[data-state=listening]", { timeout: 20_000 });
+    assert((await text(page, "#state")).includes(listen), await text(page, "#state"));
+    const size = 3_000_000;
+    const expected = randomBytes(size);
+    const got = await curl(
+      "-x",
+      `http://${listen}`,
+      `http://127.0.0.1:${origin.port}/bytes/${size}`,
+    );
+    assertEquals(got.code, 0, got.stderr);
+    assertEquals(got.body.length, size);
+    assert(got.body.every((b, i) => b === expected[i]), "the download differs from what was sent");
+    assertEquals(pageErrors, []);
+  } finally {
+    await chromium.close();
     await dashboard.stop();
     await remote.stop();
     await origin.close();

@@ -87,6 +87,9 @@ Deno.test("bad CLI values exit 2, name the option, and write nothing", async (t)
       );
       assertEquals(out.code, 2, `exit code; stderr: ${out.stderr}`);
       assert(out.stderr.includes("--remote"), `stderr does not name --remote: ${out.stderr}`);
+      // The example is a remote's address, not the local's own 127.0.0.1:1080.
+      assert(out.stderr.includes("vpn.example.org:8443"), `no remote example: ${out.stderr}`);
+      assert(!out.stderr.includes("1080"), `the local's address as the example: ${out.stderr}`);
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,48 +1,78 @@
 /**
- * A destination the remote refuses: the app sees an empty reply (SOCKS5, CONNECT) or a 502
- * (forwarding), and the local's log says in words that the remote closed the tunnel at once.
- * A destination that accepts and then closes is not reported so.
+ * A tunnel the remote refuses reaches the app with its reason. The remote keeps the user's last
+ * refusal in the account status; the local asks for it when a tunnel closes at once and
+ * answers an HTTP request with a 502 whose body says why and what fixes it, logs one line
+ * (at debug for a name that does not resolve), and, while the whole account is refused,
+ * answers SOCKS5 with the REP code that fits instead of success. A destination that accepts
+ * and then closes is not reported so.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, freePort } from "../_harness.ts";
+import { curl, freePort, LocalFixture } from "../_harness.ts";
 import { startInProcessChain } from "../_inprocess.ts";
 import { closeQuietly, eventually, TcpServer } from "./_e2e.ts";
+import { REMOTE_DEFAULTS } from "../../lib/remote/tunnel/config.ts";
+import { parseCidr } from "../../lib/common/security/cidr.ts";
 
-const WORDS =
-  "the remote closed the tunnel at once: destination refused or unreachable, or login refused";
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
-Deno.test("a refused destination: the local's log says the remote closed the tunnel at once", async (t) => {
+Deno.test("a refused tunnel: the app, the log and the status say why", async (t) => {
   await using cleanup = new AsyncDisposableStack();
-  const chain = cleanup.adopt(await startInProcessChain(), (c) => c.stop());
+  // 127.0.0.2 stands for an address the server does not serve (a private one, a blocked one).
+  const policy = {
+    ...REMOTE_DEFAULTS.policy,
+    allowPrivate: true,
+    deny: [parseCidr("127.0.0.2/32")],
+  };
+  const chain = cleanup.adopt(await startInProcessChain({ policy }), (c) => c.stop());
   const log = () => chain.local.program.output;
-  const said = (port: number) =>
-    log().split("\n").filter((line) =>
-      line.includes(`-> 127.0.0.1:${port}: ${WORDS}`) && line.includes("[WRN]")
-    ).length;
+  const lines = (where: string) =>
+    log().split("\n").filter((line) => line.includes(`-> ${where} `));
   const socks = ["--socks5-hostname", chain.local.address];
   const http = ["-x", `http://${chain.local.address}`];
 
-  await t.step("SOCKS5: curl gets an empty reply, the log says why", async () => {
-    const port = freePort();
-    const out = await curl(...socks, `http://127.0.0.1:${port}/`);
-    assertEquals(out.code, 52, out.stderr); // Empty reply from server
-    await eventually(() => said(port) === 1, "the closed-at-once line");
-    assert(log().includes(`-> 127.0.0.1:${port} up=`), log());
-    assert(/closed: remote-closed-at-once/.test(log()), log());
+  await t.step(
+    "HTTP: a destination not served gives a 502 that says so, and one log line",
+    async () => {
+      const where = `127.0.0.2:${freePort()}`;
+      const out = await curl(...http, "-w", "%{http_code}", `http://${where}/`);
+      const body = text(out.body);
+      assert(body.endsWith("502"), body);
+      assert(body.includes(`The remote does not serve ${where}`), body);
+      assert(body.includes("ask your admin"), body);
+      await eventually(() => lines(where).length > 0, "the access line");
+      assertEquals(lines(where).length, 1, log());
+      assert(
+        lines(where)[0].includes("closed: remote-closed-at-once (not-allowed)"),
+        lines(where)[0],
+      );
+    },
+  );
+
+  await t.step("HTTP: a closed port gives a 502 that says the destination refused", async () => {
+    const where = `127.0.0.1:${freePort()}`;
+    const out = await curl(...http, `http://${where}/`);
+    assert(text(out.body).includes(`${where} refused the remote's connection`), text(out.body));
+    await eventually(() => lines(where).length > 0, "the access line");
+    assertEquals(lines(where).length, 1, log());
   });
 
-  await t.step("HTTP CONNECT: the same words", async () => {
-    const port = freePort();
-    const out = await curl(...http, `https://127.0.0.1:${port}/`);
-    assert(out.code !== 0, "curl got through to a closed port");
-    await eventually(() => said(port) === 1, "the closed-at-once line");
+  await t.step("SOCKS5 and CONNECT: one line each, with the reason", async () => {
+    for (const [args, url] of [[socks, "http"], [http, "https"]] as const) {
+      const where = `127.0.0.1:${freePort()}`;
+      const out = await curl(...args, `${url}://${where}/`);
+      assert(out.code !== 0, "curl got through to a closed port");
+      await eventually(() => lines(where).length > 0, "the access line");
+      assertEquals(lines(where).length, 1, log());
+      assert(lines(where)[0].includes("remote-closed-at-once (refused)"), lines(where)[0]);
+      assert(lines(where)[0].includes("refused the remote's connection"), lines(where)[0]);
+    }
   });
 
-  await t.step("HTTP forwarding: a 502, and the same words", async () => {
-    const port = freePort();
-    const out = await curl(...http, "-w", "%{http_code}", `http://127.0.0.1:${port}/`);
-    assertEquals(new TextDecoder().decode(out.body).slice(-3), "502");
-    await eventually(() => said(port) === 1, "the closed-at-once line");
+  await t.step("a name that does not resolve: the 502 says so, the log keeps quiet", async () => {
+    const out = await curl(...http, "http://no-such-name.invalid/");
+    assert(text(out.body).includes("cannot resolve the name"), text(out.body));
+    await new Promise((r) => setTimeout(r, 300));
+    assertEquals(lines("no-such-name.invalid:80").length, 0, log());
   });
 
   await t.step("a destination that accepts and closes: not reported as refused", async () => {
@@ -50,12 +80,56 @@ Deno.test("a refused destination: the local's log says the remote closed the tun
       new TcpServer((conn) => Promise.resolve(closeQuietly(conn))),
       (s) => s.close(),
     );
-    const out = await curl(...socks, `http://127.0.0.1:${rude.port}/`);
+    const where = `127.0.0.1:${rude.port}`;
+    const out = await curl(...socks, `http://${where}/`);
     assert(out.code !== 0, "curl got a reply from a server that says nothing");
-    await eventually(
-      () => new RegExp(`-> 127\\.0\\.0\\.1:${rude.port} up=\\d+ down=0 .*closed: `).test(log()),
-      "the access line",
-    );
-    assertEquals(said(rude.port), 0, log());
+    await eventually(() => lines(where).length > 0, "the access line");
+    assert(!log().includes(`${where} refused`), log());
+    assert(!lines(where)[0].includes("remote-closed-at-once"), lines(where)[0]);
   });
+
+  await t.step(
+    "a wrong password: SOCKS5 REP 2 at once, HTTP a 502 naming the options",
+    async () => {
+      const wrong = await LocalFixture.start(chain.remote, "alice", "not-the-password");
+      try {
+        // The start-up check found the login refused: no request is sent into a tunnel.
+        const out = await curl(
+          "--socks5-hostname",
+          wrong.address,
+          `http://127.0.0.1:${freePort()}/`,
+        );
+        assertEquals(out.code, 97, out.stderr);
+        const page = await curl("-x", `http://${wrong.address}`, `http://127.0.0.1:${freePort()}/`);
+        assert(text(page.body).includes("check --user and --password"), text(page.body));
+      } finally {
+        await wrong.stop();
+      }
+    },
+  );
+
+  await t.step(
+    "an account over its quota: 502 with ask your admin, then SOCKS5 REP 2",
+    async () => {
+      await chain.remote.user("set", "alice", "--quota", "1KiB");
+      const origin = cleanup.adopt(
+        new TcpServer(async (conn) => {
+          await conn.write(new Uint8Array(4096).fill(65));
+        }),
+        (s) => s.close(),
+      );
+      await curl(...socks, `http://127.0.0.1:${origin.port}/`); // uses the quota up
+      // The remote takes the new quota up within a second; then the next request is refused.
+      let said = "";
+      for (let i = 0; i < 50 && !said.includes("used up its quota"); i++) {
+        said = text((await curl(...http, `http://127.0.0.1:${origin.port}/`)).body);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(said.includes("502 Bad Gateway: Your account has used up its quota"), said);
+      assert(said.includes("ask your admin"), said);
+      const out = await curl(...socks, `http://127.0.0.1:${origin.port}/`);
+      assertEquals(out.code, 97, out.stderr); // a SOCKS5 error reply, not an empty one
+      assert(/\(2\)|not allowed/i.test(out.stderr), out.stderr);
+    },
+  );
 });

@@ -5,6 +5,7 @@
  */
 
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
+import { decodeAccountStatus } from "../../lib/protocol/account_status.ts";
 import { Program, remoteArgs, runProgram } from "../_harness.ts";
 import { freePort } from "../_harness.ts";
 import type { PgCluster } from "../_postgres.ts";
@@ -140,7 +141,8 @@ export class NodeSet {
 
 /**
  * Whether `node` lets `user` in now: an account-status request through a real TLS tunnel,
- * answered (a JSON document) or closed without a byte.
+ * answered with a document that names no refusal (a closed account's says why), or closed
+ * without a byte (a wrong login).
  */
 export async function loginWorks(node: NodeFixture, user: string, password: string) {
   const conn = await Deno.connectTls({
@@ -156,7 +158,8 @@ export async function loginWorks(node: NodeFixture, user: string, password: stri
     }));
     const buffer = new Uint8Array(4096);
     const n = await conn.read(buffer).catch(() => null);
-    return n !== null && n > 0;
+    if (n === null || n === 0) return false;
+    return !decodeAccountStatus(buffer.subarray(0, n))?.refusal;
   } finally {
     try {
       conn.close();

@@ -15,20 +15,22 @@ export function accessLog(program: "local" | "remote"): SessionObserver {
     : (end: SessionEnd) => end.user;
   return (end) => {
     // Per connection: with the access log off, not even its fields are built.
-    if (!log.isEnabledFor("info")) return;
+    if (!log.isEnabledFor(end.quiet ? "debug" : "info")) return;
+    const write = (message: string, properties: Record<string, unknown>) =>
+      end.quiet ? log.debug(message, properties) : log.info(message, properties);
     const fields = { ...end, who: who(end), duration: end.durationMs };
     if (end.command === "udp") {
-      log.info(
+      write(
         "{who} {client} UDP first to {destination} datagrams up={datagramsUp} down={datagramsDown} up={up} down={down} {duration}ms closed: {reason}",
         { ...fields, datagramsUp: end.datagrams?.up ?? 0, datagramsDown: end.datagrams?.down ?? 0 },
       );
     } else if (end.error === undefined) {
-      log.info(
+      write(
         "{who} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason}",
         fields,
       );
     } else {
-      log.info(
+      write(
         "{who} {client} -> {destination} up={up} down={down} {duration}ms closed: {reason} ({error})",
         fields,
       );

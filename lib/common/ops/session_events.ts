@@ -25,6 +25,8 @@ export interface SessionEnd {
   reason: string;
   /** The error behind a failure, when there is one. */
   error?: unknown;
+  /** Logged at `debug` rather than `info`: noise, such as a browser's lookups of names that do not exist. */
+  quiet?: boolean;
 }
 
 /** A subscriber; it must not throw or block (it runs on the data path's turn). */

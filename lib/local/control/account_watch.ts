@@ -5,8 +5,8 @@
  */
 import { logger } from "../../common/ops/logging.ts";
 import type { SessionEnd } from "../../common/ops/session_events.ts";
-import type { AccountStatus } from "./account_check.ts";
-import { Problem } from "./problems.ts";
+import type { AccountStatus } from "../tunnel/account_check.ts";
+import { Problem } from "../tunnel/problems.ts";
 import { tunnelFailed } from "../tunnel/tunnel_outcome.ts";
 
 const log = logger("local", "account");
@@ -16,6 +16,8 @@ export interface AccountWatchOptions {
   /** The remote, `host:port`, for the words. */
   remote: string;
   user: string;
+  /** The `--ca` file, when one is given: a certificate not trusted is then not the one in it. */
+  ca?: string;
   /** Least time between two checks after failed tunnels (default one minute). */
   recheckMs?: number;
 }
@@ -125,10 +127,17 @@ const AT_START: Record<string, string> = {
 };
 
 /** A problem in the command line's words: what is wrong and which option fixes it. */
-function explain(problem: Problem, { remote, user }: AccountWatchOptions): string {
+function explain(problem: Problem, { remote, user, ca }: AccountWatchOptions): string {
   switch (problem.kind) {
     case "certificate-not-trusted":
       if (/pinned/.test(problem.message)) return problem.message;
+      if (ca) {
+        return `Certificate not trusted: the certificate ${remote} showed is not the one in ` +
+          `${ca} (nor issued by it), or was not issued for the name the local checks. Give ` +
+          `the remote's own certificate (tls/cert.pem in its data folder; its SHA-256 ` +
+          `fingerprint is the one swiftproxy-remote serve prints), or --server-name NAME ` +
+          `when it was issued for another name.`;
+      }
       return `Certificate not trusted: ${remote} showed a certificate this computer does not ` +
         `trust. Give the remote's certificate with --ca FILE (tls/cert.pem in its data ` +
         `folder; its SHA-256 fingerprint is the one swiftproxy-remote serve prints), or ` +

@@ -12,9 +12,9 @@ import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
 import { keptPasswordRefusal, saveSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
 import type { LocalConfig } from "../inbound/config.ts";
-import { checkAccount } from "./account_check.ts";
-import type { AccountStatus } from "./account_check.ts";
-import { Problem } from "./problems.ts";
+import { checkAccount } from "../tunnel/account_check.ts";
+import type { AccountStatus } from "../tunnel/account_check.ts";
+import { Problem } from "../tunnel/problems.ts";
 import { PinMismatch, pinnedCertificate } from "../tunnel/pinned_certificate.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
 
@@ -106,7 +106,7 @@ export class ProxyControl {
       if (refusal) throw new Problem("settings", refusal);
       this.settings = merged;
       const listen = address("Listen address", merged.listen, "127.0.0.1:1080", "127.0.0.1");
-      const endpoint = await this.#endpoint(merged);
+      const endpoint = await this.#endpoint(merged, check);
       this.state = "connecting";
       this.#changed();
       // The running listener (if any) keeps serving until the new settings prove to work.
@@ -188,7 +188,12 @@ export class ProxyControl {
     }
   }
 
-  async #endpoint(settings: Settings): Promise<RemoteEndpoint> {
+  /**
+   * The remote and login of `settings`. With `fetchPin`, a pinned certificate is fetched and
+   * compared now (Connect says why it does not match); without, at the first tunnel, so the
+   * command line listens anyway, as for its other start-up checks.
+   */
+  async #endpoint(settings: Settings, fetchPin = true): Promise<RemoteEndpoint> {
     const remote = address("Remote", settings.remote, "vpn.example.org:8443");
     if (!settings.user) throw new Problem("settings", "Enter the account name.");
     if (!settings.password) throw new Problem("settings", "Enter the password.");
@@ -203,7 +208,14 @@ export class ProxyControl {
         );
       }
     }
-    if (settings.pin) caCerts = [await this.#pinned(remote, settings)];
+    if (settings.pin && !/^[0-9a-f]{64}$/.test(settings.pin)) {
+      throw new Problem(
+        "settings",
+        "Pinned certificate: expected the SHA-256 fingerprint of the remote's certificate " +
+          "(64 hex digits, as in a link's pcs=), or leave it empty and give a CA file.",
+      );
+    }
+    if (settings.pin && fetchPin) caCerts = [await this.#pinned(remote, settings)];
     return {
       remote,
       user: settings.user,
@@ -246,7 +258,10 @@ export class ProxyControl {
 
   #listen(listen: Destination, endpoint: RemoteEndpoint): LocalServer {
     try {
-      const server = new LocalServer({ ...this.config, listen, endpoint }, this.connections);
+      const server = new LocalServer(
+        { ...this.config, listen, endpoint, check: () => this.checkAccount() },
+        this.connections,
+      );
       server.events.subscribe((end) => this.events.publish(end));
       return server;
     } catch (error) {
@@ -291,6 +306,7 @@ export class ProxyControl {
     try {
       const account = await checkAccount(endpoint, this.options.answerMs);
       if (this.#inUse === endpoint) {
+        this.#server?.diagnosis.learn(account);
         this.account = account;
         if (this.problem === this.#checkProblem) this.problem = null;
         this.#checkProblem = null;
@@ -300,7 +316,10 @@ export class ProxyControl {
       const problem = error instanceof Problem
         ? error
         : new Problem("remote-unreachable", `Account check failed: ${(error as Error).message}.`);
-      if (this.#inUse === endpoint) this.problem = this.#checkProblem = problem;
+      if (this.#inUse === endpoint) {
+        this.#server?.diagnosis.learn(problem);
+        this.problem = this.#checkProblem = problem;
+      }
       throw problem;
     } finally {
       if (this.#inUse === endpoint) this.#changed();

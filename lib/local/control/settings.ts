@@ -62,8 +62,10 @@ export function normalizeSettings(value: unknown): Settings {
     remote: text("remote"),
     ca: text("ca"),
     serverName: text("serverName"),
-    ...(typeof record.pin === "string" && /^[0-9a-f]{64}$/.test(record.pin)
-      ? { pin: record.pin }
+    // As typed or pasted (colons, either case) in the form links carry; a pin that is not a
+    // fingerprint is kept, so Connect refuses it rather than quietly connecting without it.
+    ...(typeof record.pin === "string" && record.pin.trim() !== ""
+      ? { pin: record.pin.trim().replaceAll(":", "").toLowerCase() }
       : {}),
     user: text("user"),
     password: text("password"),

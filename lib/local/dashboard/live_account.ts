@@ -3,7 +3,7 @@
  * seen since (bytes moved, connections opened or closed), so the card is current between
  * two account checks instead of lagging by one.
  */
-import type { AccountStatus } from "../control/account_check.ts";
+import type { AccountStatus } from "../tunnel/account_check.ts";
 import type { ConnectionTable } from "../inbound/connections.ts";
 
 /** What the local's table held when an answer came. */

@@ -7,11 +7,13 @@
 import type { ConnectionInfo, ConnectionTable } from "../inbound/connections.ts";
 
 /** One row of the open-connections list. */
-export interface ConnectionRow extends Omit<ConnectionInfo, "startedAt"> {
+export interface ConnectionRow extends Omit<ConnectionInfo, "startedAt" | "failure"> {
   /** Seconds since the connection was accepted. */
   age: number;
   /** Bytes per second, both directions, over the last closed window. */
   rate: number;
+  /** Why the remote refused it: a closed connection, listed for a while after the open ones. */
+  failure?: string;
 }
 
 /** Upload and download rate history, one value per second, oldest first, bytes per second. */
@@ -96,19 +98,13 @@ export class StatsSampler {
 
   /** Up to `limit` open connections, the most active over the last window first, then the newest. */
   rows(limit: number, now = Date.now()): ConnectionRow[] {
-    const rows = this.#table.list().map((info) => ({
-      id: info.id,
-      client: info.client,
-      protocol: info.protocol,
-      destination: info.destination,
-      up: info.up,
-      down: info.down,
-      ...(info.datagrams ? { datagrams: { ...info.datagrams } } : {}),
-      age: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
-      rate: Math.round(this.#seen.get(info.id)?.rate ?? 0),
-    }));
+    const rows = this.#table.list().map((info) =>
+      rowOf(info, now, Math.round(this.#seen.get(info.id)?.rate ?? 0))
+    );
     rows.sort((a, b) => b.rate - a.rate || b.id - a.id);
-    return rows.slice(0, limit);
+    // Then those the remote refused, with why, while they are recent.
+    const failed = this.#table.failed(now).map((info) => rowOf(info, now, 0));
+    return [...rows.slice(0, limit), ...failed];
   }
 
   /** Adds the share of `up`/`down` that fell in `ms` of the `span` they were counted over. */
@@ -150,6 +146,21 @@ export class StatsSampler {
     }
     this.#seen = seen;
   }
+}
+
+function rowOf(info: ConnectionInfo, now: number, rate: number): ConnectionRow {
+  return {
+    id: info.id,
+    client: info.client,
+    protocol: info.protocol,
+    destination: info.destination,
+    up: info.up,
+    down: info.down,
+    ...(info.datagrams ? { datagrams: { ...info.datagrams } } : {}),
+    age: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
+    rate,
+    ...(info.failure ? { failure: info.failure.words } : {}),
+  };
 }
 
 function windowOf(ms: number): number {

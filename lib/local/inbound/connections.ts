@@ -13,11 +13,20 @@ export interface ConnectionInfo {
   /** Datagrams each way, for a UDP association. */
   datagrams?: { up: number; down: number };
   startedAt: number;
+  /** Why the remote refused its tunnel, when it did (kept on the dashboard for a while). */
+  failure?: { kind: string; words: string };
 }
+
+/** How long a refused connection stays listed after it closed, so its reason can be read. */
+export const FAILED_SHOWN_MS = 30_000;
+/** The most refused connections kept listed. */
+const FAILED_KEPT = 20;
 
 /** Open connections and the running totals of bytes moved through the local. */
 export class ConnectionTable {
   readonly #open = new Map<number, ConnectionInfo>();
+  /** Refused connections that closed, newest last, with when they closed. */
+  #failed: { info: ConnectionInfo; at: number }[] = [];
   #nextId = 1;
   totalUp = 0;
   totalDown = 0;
@@ -39,6 +48,16 @@ export class ConnectionTable {
 
   remove(info: ConnectionInfo): void {
     this.#open.delete(info.id);
+    if (info.failure) {
+      this.#failed.push({ info, at: Date.now() });
+      if (this.#failed.length > FAILED_KEPT) this.#failed.shift();
+    }
+  }
+
+  /** Connections refused in the last {@linkcode FAILED_SHOWN_MS}, newest first. */
+  failed(now = Date.now()): ConnectionInfo[] {
+    this.#failed = this.#failed.filter((f) => now - f.at < FAILED_SHOWN_MS);
+    return this.#failed.map((f) => f.info).reverse();
   }
 
   /** Meters that count one connection's bytes into it and into the totals. */

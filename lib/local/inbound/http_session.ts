@@ -28,6 +28,7 @@ import { sendHeader } from "./first_bytes.ts";
 import type { TunnelDialer } from "../tunnel/tunnel.ts";
 import type { LoginCheck } from "./client_login.ts";
 import { CLOSED_AT_ONCE, TUNNEL_FAILED, tunnelReason } from "../tunnel/tunnel_outcome.ts";
+import type { Diagnosis } from "../tunnel/tunnel_diagnosis.ts";
 
 /** What an HTTP session needs from the local server. */
 export interface HttpSessionContext {
@@ -39,6 +40,12 @@ export interface HttpSessionContext {
   down: Meter;
   /** Called with each destination as requests name them. */
   onDestination(destination: string): void;
+  /** While the remote refuses the whole account: why (asked again); else null, at once. */
+  accountRefused(): Promise<Diagnosis | null> | null;
+  /** Why the remote closed a new tunnel at once (from the remote's account status). */
+  explain(): Promise<Diagnosis>;
+  /** Notes the refusal a request was answered with. */
+  refusedBy(diagnosis: Diagnosis): void;
 }
 
 /** How an HTTP session ended, for the access log. */
@@ -97,6 +104,12 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
       const destination = target.destination;
       const key = formatHostPort(destination);
       ctx.onDestination(key);
+      const refused = await ctx.accountRefused();
+      if (refused) {
+        ctx.refusedBy(refused);
+        await client.write(badGateway(refused));
+        return "refused";
+      }
       if (upstream && upstream.key !== key) {
         upstream.peer.close();
         upstream = null;
@@ -135,7 +148,10 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
           upstream = null;
           // A new tunnel with no answer at all was closed by the remote at once.
           if (fresh || framing.kind !== "none") {
-            await client.write(simpleResponse(502, "Bad Gateway")).catch(() => {});
+            const reply = fresh
+              ? badGateway(await ctx.explain())
+              : simpleResponse(502, "Bad Gateway");
+            await client.write(reply).catch(() => {});
             return fresh ? CLOSED_AT_ONCE : "server-reset";
           }
           // A reused tunnel whose origin had closed: retry once on a new one, nothing is lost.
@@ -159,6 +175,11 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
     upstream?.peer.close();
     client.close();
   }
+}
+
+/** A 502 whose body says in one sentence why the remote refused, and what fixes it. */
+function badGateway(diagnosis: Diagnosis): Uint8Array {
+  return simpleResponse(502, "Bad Gateway", true, `502 Bad Gateway: ${diagnosis.words}\n`);
 }
 
 /** Waits for the first byte of a keep-alive client's next request; false when it closes. */

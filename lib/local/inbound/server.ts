@@ -22,17 +22,18 @@ import { TunnelDialer, TunnelError } from "../tunnel/tunnel.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
 import type { LocalConfig } from "./config.ts";
 import { ClientLogin } from "./client_login.ts";
-import {
-  CLOSED_AT_ONCE,
-  CLOSED_AT_ONCE_WORDS,
-  TUNNEL_FAILED,
-  tunnelReason,
-} from "../tunnel/tunnel_outcome.ts";
+import { CLOSED_AT_ONCE, TUNNEL_FAILED, tunnelReason } from "../tunnel/tunnel_outcome.ts";
+import { TunnelDiagnosis } from "../tunnel/tunnel_diagnosis.ts";
+import type { Diagnosis } from "../tunnel/tunnel_diagnosis.ts";
+import { checkAccount } from "../tunnel/account_check.ts";
+import type { AccountStatus } from "../tunnel/account_check.ts";
 
 /** What one listener needs: the local's config, where to listen, and the remote to use. */
 export interface LocalServerConfig extends LocalConfig {
   listen: Destination;
   endpoint: RemoteEndpoint;
+  /** The account check that explains refused tunnels (default: `checkAccount(endpoint)`). */
+  check?: () => Promise<AccountStatus>;
 }
 
 const log = logger("local");
@@ -48,6 +49,8 @@ export class LocalServer {
   readonly connections: ConnectionTable;
   /** Finished client connections, for the access log and any other subscriber. */
   readonly events = new SessionEvents();
+  /** Why the remote refuses tunnels, told to the apps, the log and the dashboard. */
+  readonly diagnosis: TunnelDiagnosis;
   #accepting: Promise<void>;
 
   /**
@@ -60,6 +63,10 @@ export class LocalServer {
     this.#gate = new HandshakeGate(config.maxHandshakes);
     this.#login = config.clientAuth ? new ClientLogin(config.clientAuth) : null;
     this.connections = connections;
+    this.diagnosis = new TunnelDiagnosis(config.check ?? (() => checkAccount(config.endpoint)));
+    this.events.subscribe((end) => {
+      if (end.down > 0) this.diagnosis.worked();
+    });
     this.events.subscribe(accessLog("local"));
     this.#dialer = new TunnelDialer(config.endpoint);
     this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
@@ -108,13 +115,12 @@ export class LocalServer {
     }
     const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
     try {
-      const reason = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
-      if (reason === CLOSED_AT_ONCE) {
-        log.warn(`{client} -> {destination}: ${CLOSED_AT_ONCE_WORDS}`, {
-          client: info.client,
-          destination: info.destination,
-        });
+      let reason = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
+      if (reason === CLOSED_AT_ONCE && !info.failure) {
+        info.failure = await this.diagnosis.explain(info.destination, info.startedAt);
       }
+      const failure = info.failure;
+      if (failure) reason = `${reason} (${failure.kind})`;
       this.events.publish({
         user: this.#config.endpoint.user,
         protocol: isSocks ? "SOCKS5" : "HTTP",
@@ -126,6 +132,9 @@ export class LocalServer {
         ...(info.datagrams ? { datagrams: info.datagrams } : {}),
         durationMs: Date.now() - info.startedAt,
         reason,
+        // One line per connection, with why; a name that does not resolve is a browser's
+        // background guess more often than the user's typo.
+        ...(failure ? { error: failure.words, quiet: failure.kind === "unresolved" } : {}),
       });
     } finally {
       this.connections.remove(info);
@@ -172,6 +181,12 @@ export class LocalServer {
     destination: Destination,
   ): Promise<string> {
     info.destination = formatHostPort(destination);
+    const refused = await this.#accountRefused();
+    if (refused) {
+      info.failure = refused;
+      await client.write(encodeReply(refused.rep)).catch(() => {});
+      return "refused";
+    }
     let tunnel: Peer;
     try {
       tunnel = await this.#dialer.connect();
@@ -203,6 +218,14 @@ export class LocalServer {
     return tunnelReason(result);
   }
 
+  /**
+   * The account's refusal, while the remote is known to refuse every tunnel of it (re-asked at
+   * most once a second); null at once otherwise, so a working account pays nothing for it.
+   */
+  #accountRefused(): Promise<Diagnosis | null> | null {
+    return this.diagnosis.known ? this.diagnosis.stillRefused() : null;
+  }
+
   #http(client: Peer, info: ConnectionInfo): Promise<string> {
     // The idle timeout also covers a keep-alive client waiting between requests.
     const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
@@ -217,6 +240,10 @@ export class LocalServer {
         this.#gate.leave(client);
         info.destination = destination;
       },
+      accountRefused: () => this.#accountRefused(),
+      explain: async () =>
+        info.failure = await this.diagnosis.explain(info.destination, info.startedAt),
+      refusedBy: (diagnosis) => info.failure = diagnosis,
     }).finally(() => idle.stop());
   }
 

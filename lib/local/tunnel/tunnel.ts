@@ -11,6 +11,7 @@ import { POOL_DEFAULTS, ReadyPool } from "./tunnel_pool.ts";
 import type { PoolOptions } from "./tunnel_pool.ts";
 import { dialNodeTls } from "./node_tls_dial.ts";
 import type { DialFailure } from "./node_tls_dial.ts";
+import { PinMismatch, pinnedCertificate } from "./pinned_certificate.ts";
 
 /** Where the remote is and how to log in. */
 export interface RemoteEndpoint {
@@ -19,7 +20,7 @@ export interface RemoteEndpoint {
   password: string;
   /**
    * The only trusted certificates (PEM), e.g. the remote's self-signed one; none: the
-   * system's roots.
+   * system's roots, or with a `pin`, the pinned certificate fetched at the first tunnel.
    */
   caCerts?: string[];
   /** Hex SHA-256 of the remote's leaf certificate, which every tunnel must show exactly. */
@@ -59,6 +60,8 @@ export class TunnelDialer {
   readonly endpoint: RemoteEndpoint;
   readonly #token: string;
   readonly #pool: ReadyPool;
+  /** The pinned certificate as the one anchor, once fetched (a pin without `caCerts`). */
+  #anchor: Promise<string[]> | null = null;
 
   constructor(endpoint: RemoteEndpoint) {
     this.endpoint = endpoint;
@@ -104,8 +107,9 @@ export class TunnelDialer {
 
   /** TCP + TLS, the certificate checked (`node_tls_dial.ts`); nothing is written yet. */
   async #dialWithin(signal: AbortSignal): Promise<Peer> {
-    const { remote, serverName, caCerts, pin } = this.endpoint;
+    const { remote, serverName, pin } = this.endpoint;
     const where = formatHostPort(remote);
+    const caCerts = this.endpoint.caCerts ?? (pin ? await this.#pinnedAnchor() : undefined);
     try {
       const conn = await dialNodeTls(
         remote.host,
@@ -140,6 +144,35 @@ export class TunnelDialer {
         : failure.message;
       throw new TunnelError(`TLS with ${where} failed: ${why}`, "tls");
     }
+  }
+
+  /**
+   * The pinned certificate, fetched once (the start could not: the remote was down, or showed
+   * another certificate). Until it matches the pin, every tunnel fails, as a tunnel to a
+   * certificate that is not the pinned one does.
+   *
+   * @throws {TunnelError} when it cannot be fetched or is not the pinned one; asked again next time
+   */
+  #pinnedAnchor(): Promise<string[]> {
+    const { remote, serverName, pin, timeoutMs } = this.endpoint;
+    this.#anchor ??= pinnedCertificate(remote, serverName ?? remote.host, pin!, timeoutMs).then(
+      (pem) => [pem],
+      (error) => {
+        this.#anchor = null;
+        const where = formatHostPort(remote);
+        if (error instanceof PinMismatch) {
+          throw new TunnelError(
+            `TLS with ${where} failed: its certificate is not the pinned one (${error.message})`,
+            "tls",
+          );
+        }
+        throw new TunnelError(
+          `the remote ${where} is unreachable: ${error.message}`,
+          "unreachable",
+        );
+      },
+    );
+    return this.#anchor;
   }
 
   /**

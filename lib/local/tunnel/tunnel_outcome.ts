@@ -7,16 +7,12 @@ import type { CloseReason, RelayResult } from "../../common/net/relay.ts";
 /** The reason of a connection whose tunnel could not be opened (SOCKS5 adds why, in brackets). */
 export const TUNNEL_FAILED = "tunnel-failed";
 
-/** The reason of a connection whose tunnel the remote closed before any byte came back. */
-export const CLOSED_AT_ONCE = "remote-closed-at-once";
-
 /**
- * The log's words for {@linkcode CLOSED_AT_ONCE}. A SwiftProxy remote closes such a tunnel
- * without a word when the destination refuses, does not resolve or is not allowed, and when
- * the login is refused; only the remote's log can say which.
+ * The reason of a connection whose tunnel the remote closed before any byte came back (a
+ * SwiftProxy remote does so when the destination or the login is refused; the access log adds
+ * why, from `tunnel_diagnosis.ts`).
  */
-export const CLOSED_AT_ONCE_WORDS =
-  "the remote closed the tunnel at once: destination refused or unreachable, or login refused";
+export const CLOSED_AT_ONCE = "remote-closed-at-once";
 
 /**
  * The reason for the access log of a relay through a tunnel: {@linkcode CLOSED_AT_ONCE} when
@@ -36,5 +32,5 @@ export function tunnelReason(result: RelayResult): CloseReason | typeof CLOSED_A
  * @example if (tunnelFailed(end.reason)) recheckAccount();
  */
 export function tunnelFailed(reason: string): boolean {
-  return reason === CLOSED_AT_ONCE || reason.startsWith(TUNNEL_FAILED);
+  return reason.startsWith(CLOSED_AT_ONCE) || reason.startsWith(TUNNEL_FAILED);
 }

@@ -1,4 +1,5 @@
 /** The CONNECT command: dial the destination and relay through the account's meters. */
+import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { Peer } from "../../common/net/peer.ts";
 import { relay } from "../../common/net/relay.ts";
@@ -43,6 +44,7 @@ export async function connect(
     target = await dial(destination, options.policy, session.signal);
   } catch (error) {
     peer.close();
+    if (error instanceof DialError) account.refused(error.kind, formatHostPort(destination));
     return { up: 0, down: 0, reason: error instanceof DialError ? error.kind : "error", error };
   }
   const meters = { up: account.up, down: account.down };

@@ -47,6 +47,8 @@ export interface MuxDeps {
   events: SessionEvents;
   /** 0 for never: the tunnel closes after this long with no frame either way. */
   idleTimeoutMs: number;
+  /** The connection limit of a user without one of its own (`serve --user-max-conns`; 0: none). */
+  defaultMaxConns: number;
   /** Whether the tunnel's credential no longer holds (removed, password changed, evicted). */
   revoked(): boolean;
   /** Runs one sub-connection as a session; settles when it has ended. */
@@ -57,7 +59,7 @@ export interface MuxDeps {
  * Serves the Mux.Cool frames of `tunnel` until it closes, fails, sends a malformed frame, goes
  * idle or its user is revoked; then ends every sub-connection and waits for them.
  *
- * @example await serveMux(peer, { account, client, events, idleTimeoutMs, revoked, open });
+ * @example await serveMux(peer, { account, client, events, idleTimeoutMs, defaultMaxConns, revoked, open });
  */
 export async function serveMux(tunnel: Peer, deps: MuxDeps): Promise<void> {
   await new MuxTunnel(tunnel, deps).run();
@@ -137,7 +139,7 @@ class MuxTunnel implements MuxTunnelSide {
     const stream = new MuxStream(id, target, this, this.peer.conn);
     const refusal = this.#streams.size >= MAX_STREAMS
       ? `${MAX_STREAMS} sub-connections open on one tunnel`
-      : account.refusal();
+      : account.refusal(Date.now(), this.#deps.defaultMaxConns);
     if (refusal) {
       const user = account.user.name;
       log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });

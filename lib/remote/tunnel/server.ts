@@ -175,14 +175,19 @@ export class RemoteServer {
     this.#gate.loggedIn(ip);
     const { header, account } = tunnel;
     const user = account.user.name;
+    // The status is answered even when the account may not open tunnels: it says why.
+    if (isStatusDestination(header.destination)) return await this.#status(peer, tunnel);
     const refusal = account.refusal(Date.now(), this.#config.userMaxConns);
     if (refusal) {
       log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });
       this.events.refused({ client, user, result: "refused_account" });
+      account.refused(
+        account.refusalReason(Date.now(), this.#config.userMaxConns)!,
+        formatHostPort(header.destination),
+      );
       peer.close();
       return;
     }
-    if (isStatusDestination(header.destination)) return await this.#status(peer, tunnel);
     if (isWelcomeDestination(header.destination)) {
       return await serveWelcome(peer, () => this.#fresh(tunnel), this.#config.handshakeTimeoutMs);
     }
@@ -247,6 +252,7 @@ export class RemoteServer {
       client: context.client,
       events: this.events,
       idleTimeoutMs: this.#config.idleTimeoutMs,
+      defaultMaxConns: this.#config.userMaxConns,
       revoked: () => this.accounts.find(header.token) !== account || account.eviction() !== null,
       open: (stream) => {
         const destination = formatHostPort(stream.destination);
@@ -278,6 +284,7 @@ export class RemoteServer {
         max: this.#config.maxConns,
       });
       this.events.refused({ client: context.client, user: context.user, result: "server_full" });
+      account.refused("server-full", context.destination);
       peer.close();
       return;
     }

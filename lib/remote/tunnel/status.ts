@@ -6,6 +6,7 @@ import { VERSION } from "../../version.ts";
 /** The status document for `account`, as bytes ready to send. */
 export function statusDocument(account: Account): Uint8Array {
   const u = account.user;
+  const last = account.lastRefusal;
   return encodeAccountStatus({
     server: "swiftproxy",
     version: VERSION,
@@ -14,5 +15,12 @@ export function statusDocument(account: Account): Uint8Array {
     usage: { up: account.usedUp, down: account.usedDown },
     expiresAt: u.expiresAt === null ? null : new Date(u.expiresAt).toISOString(),
     openConnections: account.sessions.size,
+    refusal: account.refusalReason(),
+    lastRefusal: last && {
+      reason: last.reason,
+      destination: last.destination,
+      at: new Date(last.at).toISOString(),
+      agoMs: Date.now() - last.at,
+    },
   });
 }

@@ -8,6 +8,7 @@ import { TokenBucket } from "./token_bucket.ts";
 import type { Meter } from "../../common/net/relay.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { UsageOutbox } from "../store/usage_spool.ts";
+import type { RefusalReason } from "../../protocol/account_status.ts";
 
 const log = logger("remote", "accounts");
 
@@ -66,6 +67,8 @@ export class Account {
   /** This node's share of the user's limits (1 on a single node; see shared_limits.ts). */
   #shareUp = 1;
   #shareDown = 1;
+  /** The last tunnel refused for this user on this server, for the status document. */
+  lastRefusal: { reason: RefusalReason; destination: string; at: number } | null = null;
   /** Aborting a session's controller closes its relay (a {@linkcode TunnelSession} says more). */
   readonly sessions = new Set<AbortController>();
   /** The user's rate limits, shared by all of their connections. */
@@ -169,6 +172,17 @@ export class Account {
     return null;
   }
 
+  /** {@linkcode refusal} as the status document names it. */
+  refusalReason(now = Date.now(), defaultMaxConns = 0): RefusalReason | null {
+    const reason = this.refusal(now, defaultMaxConns);
+    return reason === null ? null : REFUSAL_REASONS[reason];
+  }
+
+  /** Remembers that a tunnel of this user to `destination` was refused, and why. */
+  refused(reason: RefusalReason, destination: string): void {
+    this.lastRefusal = { reason, destination, at: Date.now() };
+  }
+
   /** Why open connections must close now (not counting the connection limit), or null. */
   eviction(now = Date.now()): string | null {
     const reason = this.refusal(now);
@@ -187,6 +201,13 @@ export class Account {
     this.sessions.clear();
   }
 }
+
+const REFUSAL_REASONS: Record<string, RefusalReason> = {
+  "disabled": "disabled",
+  "expired": "expired",
+  "over quota": "over-quota",
+  "too many connections": "max-conns",
+};
 
 /** A share of a limit as a bucket rate: never 0, which would mean unlimited. */
 function shareOfLimit(limit: number, share: number): number {

@@ -248,9 +248,12 @@ function renderConnections(rows, open) {
     : "";
   let html = rows.length === 0 ? '<tr class="empty"><td colspan="6">None open.</td></tr>' : "";
   for (const c of rows) {
-    html += '<tr data-id="' + c.id + '"><td class="client">' + escapeHtml(c.client) +
+    // A connection the remote refused stays listed a while, closed, with why.
+    const failure = c.failure ? '<small class="failure">' + escapeHtml(c.failure) + "</small>" : "";
+    html += '<tr data-id="' + c.id + '"' + (c.failure ? ' class="failed"' : "") +
+      '><td class="client">' + escapeHtml(c.client) +
       '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
-      escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") +
+      escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") + failure +
       '</td><td class="num" data-label="↑">' + bytes(c.up) + datagrams(c, "up") +
       '</td><td class="num" data-label="↓">' + bytes(c.down) + datagrams(c, "down") +
       '</td><td class="num">' + age(c.age) + "</td></tr>";
@@ -286,14 +289,14 @@ function render(s) {
 function openSocket() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   const ws = new WebSocket(scheme + location.host + "/ws");
-  ws.onopen = () => $("link").hidden = true;
+  ws.onopen = () => $("link-down").hidden = true;
   ws.onmessage = (event) => {
     const started = performance.now();
     render(JSON.parse(event.data));
     globalThis.__renderMs = performance.now() - started;
   };
   ws.onclose = () => {
-    $("link").hidden = false;
+    $("link-down").hidden = false;
     setTimeout(openSocket, 1000);
   };
 }

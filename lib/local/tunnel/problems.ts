@@ -1,5 +1,6 @@
 /** Why Connect failed, in words a user understands: the dashboard shows it, the CLI prints it. */
-import { TunnelError } from "../tunnel/tunnel.ts";
+import { TunnelError } from "./tunnel.ts";
+import type { RefusalReason } from "../../protocol/account_status.ts";
 
 /** What went wrong, for the page to pick a hint and for tests to check. */
 export type ProblemKind =
@@ -12,9 +13,13 @@ export type ProblemKind =
 
 /** A failure with a message meant for the user (no stack, no password). */
 export class Problem extends Error {
-  constructor(readonly kind: ProblemKind, message: string) {
+  /** For a refused login: what the remote said of the account, when it said (quota, …). */
+  readonly refusal?: RefusalReason;
+
+  constructor(readonly kind: ProblemKind, message: string, refusal?: RefusalReason) {
     super(message);
     this.name = "Problem";
+    if (refusal) this.refusal = refusal;
   }
 }
 

@@ -4,8 +4,8 @@
  * remote answers one JSON line and closes; a wrong login is closed without a byte.
  */
 import { formatHostPort } from "../../protocol/address.ts";
-import { TunnelDialer, TunnelError } from "../tunnel/tunnel.ts";
-import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
+import { TunnelDialer, TunnelError } from "./tunnel.ts";
+import type { RemoteEndpoint } from "./tunnel.ts";
 import { decodeAccountStatus, STATUS_HOST, STATUS_PORT } from "../../protocol/account_status.ts";
 import type { AccountStatus } from "../../protocol/account_status.ts";
 import { Problem, tunnelProblem } from "./problems.ts";
@@ -58,8 +58,20 @@ export async function checkAccount(
         `(a plain Trojan server or a web server?).`,
     );
   }
+  const closed = ACCOUNT_CLOSED[status.refusal ?? ""];
+  if (closed) {
+    throw new Problem("login-refused", `Login refused by ${remote}: ${closed}`, status.refusal!);
+  }
   return status;
 }
+
+/** An account the remote says may not open tunnels at all, in words with what fixes it. */
+const ACCOUNT_CLOSED: Record<string, string> = {
+  "over-quota":
+    "the account has used up its quota; ask your admin for more, or wait for its reset.",
+  "expired": "the account has expired; ask your admin to extend it.",
+  "disabled": "the account is disabled; ask your admin.",
+};
 
 /**
  * Tells a plain Trojan server from a SwiftProxy remote that refused the login: with a login

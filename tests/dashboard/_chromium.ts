@@ -1,0 +1,37 @@
+/**
+ * Debian's headless Chromium for the dashboard's browser tests, driven by puppeteer-core over
+ * the DevTools protocol (no browser download), with a fresh profile removed at close.
+ */
+import puppeteer from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
+
+/** Starts Chromium headless with its own temporary profile. */
+export async function launch(): Promise<{ browser: Browser; close(): Promise<void> }> {
+  const profile = await Deno.makeTempDir({ prefix: "swiftproxy-chromium-" });
+  const browser = await puppeteer.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${profile}`,
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** The text of the first element `selector` finds. */
+export const text = (page: Page, selector: string): Promise<string> =>
+  page.$eval(selector, (el) => (el as HTMLElement).textContent ?? "");
