@@ -25,6 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["lib/remote/tunnel"],
   ["lib/remote/ops"],
   ["lib/remote/admin"],
+  ["lib/remote/acme"],
   ["lib/remote/cli"],
 ];
 

@@ -15,7 +15,7 @@ import type { Cidr } from "../../common/security/cidr.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { applyConfig, ConfigError, readConfigFile } from "../ops/config_file.ts";
-import { DataDirError, dataPaths, ensureCertificate } from "../store/data_dir.ts";
+import { DataDirError, ensureCertificate } from "../store/data_dir.ts";
 import { NothingToServe, openServeStore } from "./serve_store.ts";
 import type { ServeStore } from "./serve_store.ts";
 import { NodeNameTaken } from "../nodes/nodes.ts";
@@ -27,6 +27,8 @@ import { startHousekeeping } from "./housekeeping.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
 import type { Housekeeping } from "./housekeeping.ts";
 import { dataOption } from "./options.ts";
+import { acmeOptionsProblem, addAcmeOptions, servingPaths, startAcme } from "./serve_acme.ts";
+import type { AcmeServeOptions } from "./serve_acme.ts";
 
 /** On SIGTERM, how long open connections get to finish by default. */
 const GRACE_MS = 10_000;
@@ -55,7 +57,7 @@ const urlArg = (text: string): string => {
 };
 
 /** Options of `serve` after parsing (defaults filled in). */
-interface ServeOptions {
+interface ServeOptions extends AcmeServeOptions {
   data: string;
   db?: string;
   node?: string;
@@ -109,6 +111,11 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     console.error("error: --cert and --key go together; give both or neither");
     Deno.exit(2);
   }
+  const acmeProblem = acmeOptionsProblem(options);
+  if (acmeProblem) {
+    console.error(`error: ${acmeProblem}`);
+    Deno.exit(2);
+  }
   await setupLogging(logOptions(options));
   let opened: ServeStore;
   let certPath = options.cert;
@@ -124,7 +131,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     console.error(`error: ${error.message}`);
     Deno.exit(1);
   }
-  const paths = options.cert ? { cert: options.cert, key: options.key! } : dataPaths(options.data);
+  const paths = servingPaths(options);
   const cert = Deno.readTextFileSync(paths.cert);
   const key = Deno.readTextFileSync(paths.key);
   let server: RemoteServer;
@@ -176,8 +183,20 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   // SIGHUP (systemctl reload, a certbot deploy hook): re-read the pair, one reload at a time.
   let reloading = Promise.resolve();
   onSignal("SIGHUP", () => {
-    reloading = reloading.then(() => reloadCertificate(server, paths));
+    reloading = reloading.then(() => reloadCertificate(server, servingPaths(options)));
   });
+  let acme;
+  try {
+    acme = startAcme(options, () => {
+      return reloading = reloading.then(() => reloadCertificate(server, servingPaths(options)));
+    });
+  } catch (error) {
+    console.error(`error: cannot start --acme: ${(error as Error).message}`);
+    await side.stop();
+    await server.stop();
+    await opened.close();
+    Deno.exit(1);
+  }
   const most = (n: number) => n === 0 ? "unlimited" : String(n);
   console.log(
     `swiftproxy-remote listening on ${
@@ -187,7 +206,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     } per user without a max-conns of its own)`,
   );
   if (opened.node) console.log(`node ${opened.node} on the shared users database`);
-  console.log(`certificate: ${certPath}`);
+  console.log(`certificate: ${paths.cert}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
   if (side.admin) {
     console.log(`admin panel on ${side.admin.url}`);
@@ -198,6 +217,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   }
   await stopping;
   console.log(`stopping: no new connections; open ones get ${options.grace / 1000} s`);
+  await acme?.stop();
   await reloading;
   await side.stop();
   await server.stop(options.grace);
@@ -244,7 +264,7 @@ function withConfigFile(command: Command): ServeOptions & Record<string, unknown
 /** The `serve` subcommand; its defaults are {@linkcode REMOTE_DEFAULTS}. */
 export function serveCommand(): Command {
   const d = REMOTE_DEFAULTS;
-  return addLogOptions(
+  return addLogOptions(addAcmeOptions(
     new Command("serve").description("run the server")
       .addOption(dataOption())
       .option("--node <name>", "this node's name among nodes sharing a --db (default: host name)")
@@ -329,6 +349,6 @@ export function serveCommand(): Command {
         secondsArg,
         GRACE_MS,
       ),
-  ).option("--config <file>", "read these options from a JSON or TOML file; flags win")
+  )).option("--config <file>", "read these options from a JSON or TOML file; flags win")
     .action((_options, command: Command) => serve(withConfigFile(command)));
 }

@@ -5,7 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { integerArg } from "../../common/ops/cli.ts";
-import { dataPaths } from "../store/data_dir.ts";
+import { servingPaths } from "./serve_acme.ts";
 import {
   certificateFacts,
   NoPublicHost,
@@ -59,7 +59,8 @@ export async function printShare(
   options: ShareOptions,
   issue = true,
 ): Promise<boolean> {
-  const certPath = options.cert ?? dataPaths(options.data).cert;
+  // The certificate --acme issued, once there is one, is the one serve uses.
+  const certPath = options.cert ?? servingPaths({ data: options.data, acme: [] }).cert;
   let pem: string;
   try {
     pem = await Deno.readTextFile(certPath);
