@@ -49,13 +49,14 @@ function usesGeoIp(c: Condition): boolean {
     (c.type === "AND" && c.value.some((any) => any.some(usesGeoIp)));
 }
 
-interface Entry {
+/** An entry of a rule-set as written, with its line. */
+export interface Entry {
   value: string;
   line: number;
 }
 
 /** One entry a line, `#` comments and blank lines skipped. */
-function textEntries(text: string): Entry[] {
+export function textEntries(text: string): Entry[] {
   const entries: Entry[] = [];
   text.split("\n").forEach((raw, i) => {
     const value = raw.trim();
@@ -79,7 +80,7 @@ export function parseYaml(text: string): { root: Node | null; line: (node: Node)
 }
 
 /** `payload:`, a list of strings. */
-function yamlEntries(text: string): Entry[] {
+export function yamlEntries(text: string): Entry[] {
   const { root, line } = parseYaml(text);
   const payload = isMap(root) ? (root as YAMLMap).get("payload", true) as Node | undefined : null;
   if (!isSeq(payload)) throw new RulesError(1, "expected a YAML document with a payload: list");

@@ -24,7 +24,7 @@ export interface Meter {
 const TORN_DOWN = new Error("the relay was torn down");
 
 /** Why a relay ended, for the access log. */
-export type CloseReason = "done" | "client-reset" | "server-reset" | "aborted";
+export type CloseReason = "done" | "client-reset" | "server-reset" | "aborted" | "refused";
 
 /** What a relay moved and why it ended. */
 export interface RelayResult {
@@ -41,6 +41,12 @@ export interface RelayOptions {
   down?: Meter;
   /** Tears both sides down when aborted (kicked user, shutdown). */
   signal?: AbortSignal;
+  /**
+   * Sees the client's first bytes before they are written (the other direction flows
+   * meanwhile): returns the bytes to send, having read more from `client` if it needed to, or
+   * null to tear the relay down with the reason "refused".
+   */
+  firstUp?: (chunk: Uint8Array, client: Peer) => Promise<Uint8Array | null>;
 }
 
 /**
@@ -68,8 +74,9 @@ export async function relay(
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   await Promise.all([
-    pump(client, server, (n) => counts.up += n, torn.signal, options.up).catch((side: Side) =>
-      teardown(side === "from" ? "client-reset" : "server-reset")
+    pump(client, server, (n) => counts.up += n, torn.signal, options.up, options.firstUp).catch(
+      (side: Side | "refused") =>
+        teardown(side === "refused" ? side : side === "from" ? "client-reset" : "server-reset"),
     ),
     pump(server, client, (n) => counts.down += n, torn.signal, options.down).catch((side: Side) =>
       teardown(side === "from" ? "server-reset" : "client-reset")
@@ -90,14 +97,22 @@ async function pump(
   count: (n: number) => void,
   torn: AbortSignal,
   meter?: Meter,
+  first?: RelayOptions["firstUp"],
 ) {
   for (;;) {
     let chunk: Uint8Array | null;
+    let refused = false;
     try {
       chunk = await from.read();
+      if (first && chunk !== null) {
+        chunk = await first(chunk, from);
+        first = undefined;
+        refused = chunk === null;
+      }
     } catch {
       throw "from" satisfies Side;
     }
+    if (refused) throw "refused";
     if (chunk === null) break;
     const step = meter?.quantum || chunk.length;
     for (let at = 0; at < chunk.length; at += step) {

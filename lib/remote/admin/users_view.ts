@@ -34,6 +34,10 @@ export interface UserView {
   used: number;
   rate: { up: number; down: number };
   openConns: number;
+  /** Whether the user has a destination block list of their own. */
+  blockList: boolean;
+  /** Connections and datagrams refused by a block since the server started, by reason. */
+  blocked: Record<string, number>;
   /** The distinct client addresses (without ports) of the open connections. */
   sources: string[];
   connections: ConnectionView[];
@@ -86,6 +90,8 @@ export function userView(
     used: bytesUp + bytesDown,
     rate,
     openConns: account.sessions.size,
+    blockList: Boolean(u.blockList),
+    blocked: Object.fromEntries(account.blockedCounts),
     sources: [...new Set(connections.map((c) => c.client.replace(/:\d+$/, "")))],
     connections: connections.slice(0, maxConnections),
   };

@@ -29,6 +29,8 @@ import type { Housekeeping } from "./housekeeping.ts";
 import { dataOption } from "./options.ts";
 import { acmeOptionsProblem, addAcmeOptions, servingPaths, startAcme } from "./serve_acme.ts";
 import type { AcmeServeOptions } from "./serve_acme.ts";
+import { BLOCK_FORMATS, serverBlockArg } from "./block_option.ts";
+import type { BlockList } from "../../rules/block_list.ts";
 
 /** On SIGTERM, how long open connections get to finish by default. */
 const GRACE_MS = 10_000;
@@ -67,6 +69,8 @@ interface ServeOptions extends AcmeServeOptions {
   allowPrivate: boolean;
   allow: Cidr[];
   deny: Cidr[];
+  block?: BlockList;
+  blockBittorrent: boolean;
   fallback?: Destination;
   maxConns: number;
   userMaxConns: number;
@@ -95,6 +99,8 @@ function remoteConfig(
     outbox,
     listen: options.listen,
     policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
+    block: options.block,
+    blockBittorrent: options.blockBittorrent,
     fallback: options.fallback,
     maxConns: options.maxConns,
     userMaxConns: options.userMaxConns,
@@ -276,6 +282,16 @@ export function serveCommand(): Command {
       .option("--allow-private", "allow loopback and private destinations", d.policy.allowPrivate)
       .option("--allow <cidr>", "always allow destinations in this range (repeatable)", cidrArg, [])
       .option("--deny <cidr>", "always refuse destinations in this range (repeatable)", cidrArg, [])
+      .option(
+        "--block <file>",
+        `refuse these destinations for every user: ${BLOCK_FORMATS}`,
+        serverBlockArg,
+      )
+      .option(
+        "--block-bittorrent",
+        "refuse BitTorrent (peer handshakes, DHT, UDP trackers, uTP) by its first bytes",
+        d.blockBittorrent,
+      )
       .option(
         "--fallback <host:port>",
         "relay non-tunnel connections to this web server",

@@ -11,6 +11,11 @@ import { addShareOptions, printShare } from "./share_output.ts";
 import { linkCommand } from "./user_link.ts";
 import { usageByNodeTable } from "./node.ts";
 import { PostgresStore } from "../store/postgres_store.ts";
+import { BLOCK_FORMATS, userBlockArg } from "./block_option.ts";
+
+/** `--block FILE|none` of `user add` and `user set`. */
+const BLOCK_FLAGS = "--block <file>";
+const BLOCK_HELP = `refuse these destinations for this user ("none" clears): ${BLOCK_FORMATS}`;
 
 /** `user list --by-node`: the usage each node wrote, per user. */
 async function printByNode(store: UserStore, json: boolean): Promise<void> {
@@ -41,11 +46,12 @@ export function userCommands(
     )
       .argument("<name>", "user name", nameArg)
       .addOption(dataOption())
-      .addOption(passwordOption()),
+      .addOption(passwordOption())
+      .option(BLOCK_FLAGS, BLOCK_HELP, userBlockArg),
   )).action(async (name: string, options) => {
     const { password, generated, source } = await chosenPassword(options.password);
     await withStore(open, options, async (store) => {
-      await store.add(name, password, limitsFrom(options));
+      await store.add(name, password, { ...limitsFrom(options), blockList: options.block });
       // A variable set for the local could be picked up here unnoticed: say where it came from.
       console.log(
         `added user ${name}${source === PASSWORD_ENV ? ` (password from ${source})` : ""}`,
@@ -61,12 +67,13 @@ export function userCommands(
   addLimitOptions(
     user.command("set").description("change a user's limits")
       .argument("<name>", "user name", nameArg)
-      .addOption(dataOption()),
+      .addOption(dataOption())
+      .option(BLOCK_FLAGS, BLOCK_HELP, userBlockArg),
   ).action((name: string, options) => {
-    const limits = limitsFrom(options);
+    const limits = { ...limitsFrom(options), blockList: options.block };
     if (Object.values(limits).every((v) => v === undefined)) {
       console.error(
-        "error: nothing to change; give --up, --down, --quota, --max-conns, --expires or --reset-day",
+        "error: nothing to change; give --up, --down, --quota, --max-conns, --expires, --reset-day or --block",
       );
       Deno.exit(2);
     }

@@ -1,7 +1,8 @@
 /** The CONNECT command: dial the destination and relay through the account's meters. */
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
-import { Peer } from "../../common/net/peer.ts";
+import { bittorrentStream } from "../../rules/bittorrent.ts";
+import { concat, Peer } from "../../common/net/peer.ts";
 import { relay } from "../../common/net/relay.ts";
 import { watchIdle } from "../../common/net/idle.ts";
 import { dial, DialError } from "./destination.ts";
@@ -23,6 +24,8 @@ export interface ConnectOptions {
   policy: DestinationPolicy;
   /** 0 for never. */
   idleTimeoutMs: number;
+  /** Refuse a stream that starts with the BitTorrent handshake: `serve --block-bittorrent`. */
+  blockBittorrent?: boolean;
 }
 
 /**
@@ -39,19 +42,51 @@ export async function connect(
   session: AbortController,
   options: ConnectOptions,
 ): Promise<TunnelEnd> {
+  // The bytes that came with the header are looked at before the dial; when there are none
+  // (a protocol where the server speaks first), the relay looks at the first ones to come.
+  const early = options.blockBittorrent ? peer.takeBuffered() : new Uint8Array(0);
+  peer.unread(early);
+  const verdict = options.blockBittorrent && early.length > 0 ? bittorrentStream(early) : "no";
   let target: Deno.TcpConn;
   try {
+    if (verdict === "yes") throw new DialError("a BitTorrent handshake", "blocked", "bittorrent");
     target = await dial(destination, options.policy, session.signal);
   } catch (error) {
     peer.close();
-    if (error instanceof DialError) account.refused(error.kind, formatHostPort(destination));
+    if (error instanceof DialError) {
+      // A block list is, to the user, a destination the server does not serve.
+      account.refused(
+        error.kind === "blocked" ? "not-allowed" : error.kind,
+        formatHostPort(destination),
+      );
+    }
+    if (error instanceof DialError && error.kind === "blocked") account.blocked(error.blockedBy);
     return { up: 0, down: 0, reason: error instanceof DialError ? error.kind : "error", error };
   }
   const meters = { up: account.up, down: account.down };
   const idle = watchIdle(options.idleTimeoutMs, meters, session);
+  const inspect = options.blockBittorrent && (early.length === 0 || verdict === "more");
   try {
-    return await relay(peer, new Peer(target), idle);
+    const end = await relay(peer, new Peer(target), inspect ? { ...idle, firstUp } : idle);
+    if (end.reason !== "refused") return end;
+    account.blocked("bittorrent");
+    return { ...end, reason: "blocked" };
   } finally {
     idle.stop();
+  }
+}
+
+/**
+ * The client's first bytes, read on while they could still be the BitTorrent handshake; null
+ * when they are it.
+ */
+async function firstUp(chunk: Uint8Array, client: Peer): Promise<Uint8Array | null> {
+  let bytes = chunk;
+  for (;;) {
+    const verdict = bittorrentStream(bytes);
+    if (verdict !== "more") return verdict === "yes" ? null : bytes;
+    const next = await client.read();
+    if (next === null) return bytes;
+    bytes = concat(bytes, next);
   }
 }

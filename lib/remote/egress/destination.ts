@@ -4,6 +4,14 @@ import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { embeddedIPv4, inCidr, ipBytes, PRIVATE_RANGES } from "../../common/security/cidr.ts";
 import type { Cidr } from "../../common/security/cidr.ts";
+import { isIPv4, isIPv6 } from "../../protocol/address.ts";
+import type { BlockList } from "../../rules/block_list.ts";
+
+/** A block list with the label its refusals are counted under (`server_list`, `user_list`). */
+export interface LabelledBlockList {
+  reason: string;
+  list: BlockList;
+}
 
 /** Which destination addresses may be dialled. */
 export interface DestinationPolicy {
@@ -13,13 +21,23 @@ export interface DestinationPolicy {
   allow: Cidr[];
   /** Ranges always refused. */
   deny: Cidr[];
+  /**
+   * Block lists, each checked on the name before resolving and on every address after; read
+   * at each check (a user's list may change while an association is open), and the same array
+   * while the lists are the same, so a cache may key on it.
+   */
+  blocks?: () => readonly LabelledBlockList[];
+  /** TCP or UDP, for the block lists' `NETWORK` entries (default TCP). */
+  network?: "tcp" | "udp";
 }
 
 /** Why a destination could not be reached; `kind` maps to a SOCKS5 REP on the local side. */
 export class DialError extends Error {
   constructor(
     message: string,
-    readonly kind: "not-allowed" | "unresolved" | "refused" | "unreachable",
+    readonly kind: "not-allowed" | "blocked" | "unresolved" | "refused" | "unreachable",
+    /** For "blocked": which list refused it (`server_list`, `user_list`, `bittorrent`). */
+    readonly blockedBy = "",
   ) {
     super(message);
     this.name = "DialError";
@@ -56,6 +74,15 @@ export async function allowedAddresses(
   destination: Destination,
   policy: DestinationPolicy,
 ): Promise<string[]> {
+  const lists = policy.blocks?.() ?? [];
+  const network = policy.network ?? "tcp";
+  const { host, port } = destination;
+  const name = isIPv4(host) || isIPv6(host) ? null : host;
+  if (name !== null) {
+    for (const { reason, list } of lists) {
+      if (list.blocksName(name, port, network)) throw blockedError(destination, reason);
+    }
+  }
   let addresses: string[];
   try {
     addresses = (await lookup(destination.host, { all: true, verbatim: true })).map((a) =>
@@ -64,12 +91,22 @@ export async function allowedAddresses(
   } catch {
     throw new DialError(`${destination.host} does not resolve`, "unresolved");
   }
-  const allowed = addresses.filter((ip) => isAllowed(ip, policy));
+  let allowed = addresses.filter((ip) => isAllowed(ip, policy));
+  for (const { reason, list } of lists) {
+    if (allowed.length === 0) break;
+    allowed = allowed.filter((ip) => !list.blocksAddress(ip, name, port, network));
+    if (allowed.length === 0) throw blockedError(destination, reason);
+  }
   if (allowed.length === 0) {
     const where = formatHostPort(destination);
     throw new DialError(`${where} is in a range this server does not serve`, "not-allowed");
   }
   return allowed;
+}
+
+/** The refusal of a destination a block list holds. */
+export function blockedError(destination: Destination, reason: string): DialError {
+  return new DialError(`${formatHostPort(destination)} is blocked (${reason})`, "blocked", reason);
 }
 
 /**

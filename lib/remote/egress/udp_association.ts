@@ -8,6 +8,7 @@
  */
 import { formatHostPort } from "../../protocol/address.ts";
 import { MAX_UDP_PAYLOAD } from "../../protocol/trojan_udp.ts";
+import { isBittorrentDatagram } from "../../rules/bittorrent.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import type { Meter } from "../../common/net/relay.ts";
 import { watchIdle } from "../../common/net/idle.ts";
@@ -41,6 +42,10 @@ export interface UdpAssociationOptions {
   idleTimeoutMs: number;
   /** Names the association in debug lines (the client's address). */
   client: string;
+  /** Drop BitTorrent datagrams (DHT, UDP tracker, uTP): `serve --block-bittorrent`. */
+  blockBittorrent?: boolean;
+  /** Hears of each datagram a block list or the BitTorrent block drops, with the reason. */
+  blocked?: (reason: string) => void;
 }
 
 /** What an association moved and why it ended, for the access line. */
@@ -104,12 +109,17 @@ export async function relayUdp(
         return drops.drop("too large", `${payload.length} bytes`);
       }
       if (destination.port === 0) return drops.drop("port 0");
+      if (options.blockBittorrent && isBittorrentDatagram(payload)) {
+        options.blocked?.("bittorrent");
+        return drops.drop("blocked", "a BitTorrent datagram");
+      }
       let hostname: string;
       try {
         const resolved = options.resolver.resolve(destination);
         hostname = typeof resolved === "string" ? resolved : await resolved;
       } catch (error) {
         if (!(error instanceof DialError)) throw error;
+        if (error.kind === "blocked") options.blocked?.(error.blockedBy);
         return drops.drop(error.kind, error.message);
       }
       const wait = idle.up.take(payload.length, controller.signal);

@@ -5,13 +5,14 @@
  */
 import { isIPv4, isIPv6 } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
-import { allowedAddresses, DialError, isAllowed } from "./destination.ts";
-import type { DestinationPolicy } from "./destination.ts";
+import { allowedAddresses, blockedError, DialError, isAllowed } from "./destination.ts";
+import type { DestinationPolicy, LabelledBlockList } from "./destination.ts";
 
 /** How long a resolved name (or a refusal) is kept. */
 const TTL_MS = 30_000;
 /** Names kept at once per association; the oldest goes first. */
 const MAX_NAMES = 64;
+const NO_LISTS: readonly LabelledBlockList[] = [];
 
 interface Entry {
   /** The first allowed address, or the refusal. */
@@ -29,12 +30,18 @@ interface Entry {
 export class UdpResolver {
   readonly #policy: DestinationPolicy;
   readonly #names = new Map<string, Entry>();
-  /** The last IP literal checked, and whether the policy allows it. */
+  /** The last IP literal checked (with its port, when block lists are on), and the answer. */
   #literal = "";
+  #literalPort = 0;
   #allowed = false;
+  /** The block list that refused the last literal, if one did. */
+  #blockedBy = "";
+  /** The block lists the cached answers were checked against. */
+  #lists: readonly LabelledBlockList[] = NO_LISTS;
 
   constructor(policy: DestinationPolicy) {
-    this.#policy = policy;
+    this.#policy = { ...policy, network: "udp" };
+    this.#lists = policy.blocks?.() ?? NO_LISTS;
   }
 
   /**
@@ -44,27 +51,52 @@ export class UdpResolver {
    *   name), "unresolved" when the name does not resolve
    */
   resolve(destination: Destination): Promise<string> | string {
-    const { host } = destination;
-    if (host === this.#literal) return this.#checked(host);
-    if (isIPv4(host) || isIPv6(host)) {
-      // The policy is fixed for the server's life: the same literal gets the same answer.
-      this.#literal = host;
-      this.#allowed = isAllowed(host, this.#policy);
-      return this.#checked(host);
+    const { host, port } = destination;
+    const lists = this.#policy.blocks?.() ?? NO_LISTS;
+    if (lists !== this.#lists) {
+      // A user's block list changed: what was checked against the old one is checked again.
+      this.#lists = lists;
+      this.#literal = "";
+      this.#names.clear();
     }
+    // Without block lists the answer does not depend on the port (nor is it kept by port).
+    const byPort = lists.length > 0;
+    if (host === this.#literal && (!byPort || port === this.#literalPort)) {
+      return this.#checked(destination);
+    }
+    if (isIPv4(host) || isIPv6(host)) {
+      // The same literal (and port) gets the same answer until the lists change.
+      this.#literal = host;
+      this.#literalPort = port;
+      this.#allowed = isAllowed(host, this.#policy);
+      this.#blockedBy = "";
+      for (const { reason, list } of lists) {
+        if (!this.#allowed) break;
+        if (list.blocksAddress(host, null, port, "udp")) {
+          this.#allowed = false;
+          this.#blockedBy = reason;
+        }
+      }
+      return this.#checked(destination);
+    }
+    const key = byPort ? `${port} ${host}` : host;
     const now = Date.now();
-    const known = this.#names.get(host);
+    const known = this.#names.get(key);
     if (known && known.expires > now) return known.answer;
-    this.#names.delete(host);
+    this.#names.delete(key);
     if (this.#names.size >= MAX_NAMES) this.#names.delete(this.#names.keys().next().value!);
     const answer = allowedAddresses(destination, this.#policy).then((ips) => ips[0]);
     answer.catch(() => {}); // a refusal is cached too; whoever awaits it sees it
-    this.#names.set(host, { answer, expires: now + TTL_MS });
+    this.#names.set(key, { answer, expires: now + TTL_MS });
     return answer;
   }
 
-  #checked(ip: string): string {
-    if (this.#allowed) return ip;
-    throw new DialError(`${ip} is in a range this server does not serve`, "not-allowed");
+  #checked(destination: Destination): string {
+    if (this.#allowed) return destination.host;
+    if (this.#blockedBy) throw blockedError(destination, this.#blockedBy);
+    throw new DialError(
+      `${destination.host} is in a range this server does not serve`,
+      "not-allowed",
+    );
   }
 }

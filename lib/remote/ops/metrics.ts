@@ -16,6 +16,7 @@ const RESULTS = [
   "refused_account",
   "server_full",
   "refused_destination",
+  "blocked",
   "dial_failed",
   "fallback",
   "bad_header",
@@ -29,6 +30,8 @@ function resultOf(end: SessionEnd): string {
   switch (end.reason) {
     case "not-allowed":
       return "refused_destination";
+    case "blocked":
+      return "blocked";
     case "unresolved":
     case "refused":
     case "unreachable":
@@ -106,6 +109,16 @@ export class RemoteMetrics {
     out.family("swiftproxy_user_quota_bytes", "gauge", "A user's quota, 0 for unlimited.");
     for (const a of accounts) {
       out.sample("swiftproxy_user_quota_bytes", { user: a.user.name }, a.user.quota);
+    }
+    out.family(
+      "swiftproxy_user_blocked_total",
+      "counter",
+      "A user's connections and datagrams refused by a block list or the BitTorrent block, by reason.",
+    );
+    for (const a of accounts) {
+      for (const [reason, n] of a.blockedCounts) {
+        out.sample("swiftproxy_user_blocked_total", { user: a.user.name, reason }, n);
+      }
     }
     out.family(
       "swiftproxy_connections_total",

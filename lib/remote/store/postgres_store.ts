@@ -7,6 +7,7 @@
 import postgres from "postgres";
 import {
   caseTwinRefusal,
+  checkBlockList,
   checkResetDay,
   checkUserName,
   HISTORY_BUCKET_MS,
@@ -109,6 +110,8 @@ const MIGRATIONS: string[] = [
     password_hash TEXT NOT NULL,
     updated_at BIGINT NOT NULL
   );`,
+  // Each user's destination block list, as its text (`user set NAME --block FILE`).
+  `ALTER TABLE users ADD COLUMN block_list TEXT;`,
 ];
 
 /** Any advisory lock number will do, as long as every node takes the same one to migrate. */
@@ -121,7 +124,7 @@ const ALIVE = `interval '${NODE_ALIVE_MS} milliseconds'`;
 /** A user's open connections: on the nodes still alive (and those written by no node). */
 const USER_COLUMNS = `u.id, u.name, u.key, u.up_limit, u.down_limit, u.quota, u.max_conns,
   u.enabled, u.expires_at, u.bytes_up, u.bytes_down, u.created_at, u.updated_at, u.reset_day,
-  u.last_reset_at,
+  u.last_reset_at, u.block_list,
   COALESCE((SELECT sum(n.open_conns) FROM node_usage n LEFT JOIN nodes h ON h.name = n.node
     WHERE n.user_id = u.id AND (h.name IS NULL OR h.seen_at > now() - ${ALIVE})), 0)::int
     AS open_conns`;
@@ -239,6 +242,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
   async add(name: string, password: string, limits: UserLimits = {}): Promise<User> {
     checkUserName(name);
     checkResetDay(limits.resetDay ?? 0);
+    checkBlockList(limits.blockList ?? null);
     const now = Date.now();
     await this.#change(async (sql) => {
       // One add at a time across the nodes, so two names that differ only in case cannot
@@ -249,11 +253,11 @@ export class PostgresStore implements UserStore, NodeRegistry {
       if (twin) throw caseTwinRefusal(name, twin.name as string);
       const inserted = await sql`
         INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
-          reset_day, last_reset_at, created_at, updated_at)
+          reset_day, last_reset_at, created_at, updated_at, block_list)
         VALUES (${name}, ${keyForCredential(name, password)}, ${limits.upLimit ?? 0},
           ${limits.downLimit ?? 0}, ${limits.quota ?? 0}, ${limits.maxConns ?? 0},
           ${limits.expiresAt ?? null}, ${limits.resetDay ?? 0},
-          ${limits.resetDay ? now : null}, ${now}, ${now})
+          ${limits.resetDay ? now : null}, ${now}, ${now}, ${limits.blockList || null})
         ON CONFLICT (name) DO NOTHING RETURNING id`;
       if (inserted.length === 0) throw new UserError(`user "${name}" already exists`);
     });

@@ -5,6 +5,7 @@
 import { DatabaseSync } from "node:sqlite";
 import {
   caseTwinRefusal,
+  checkBlockList,
   checkResetDay,
   checkUserName,
   HISTORY_BUCKET_MS,
@@ -73,6 +74,8 @@ const MIGRATIONS: string[] = [
   CREATE UNIQUE INDEX users_sub_key ON users (sub_key)`,
   // Many nodes: the last usage batch applied per node, so a retried one counts once.
   `CREATE TABLE usage_batches (node TEXT PRIMARY KEY, seq INTEGER NOT NULL)`,
+  // Each user's destination block list, as its text (`user set NAME --block FILE`).
+  `ALTER TABLE users ADD COLUMN block_list TEXT`,
 ];
 
 /**
@@ -211,6 +214,7 @@ export class SqliteStore implements UserStore {
     return run(() => {
       checkUserName(name);
       checkResetDay(limits.resetDay ?? 0);
+      checkBlockList(limits.blockList ?? null);
       const now = Date.now();
       return this.#transaction(() => {
         if (this.#get(name)) throw new UserError(`user "${name}" already exists`);
@@ -219,8 +223,8 @@ export class SqliteStore implements UserStore {
         if (twin) throw caseTwinRefusal(name, twin.name);
         this.#db.prepare(
           `INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
-             reset_day, last_reset_at, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             reset_day, last_reset_at, created_at, updated_at, block_list)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           name,
           keyForCredential(name, password),
@@ -234,6 +238,7 @@ export class SqliteStore implements UserStore {
           limits.resetDay ? now : null,
           now,
           now,
+          limits.blockList || null,
         );
         this.#ownChanges++;
         return this.#get(name)!;

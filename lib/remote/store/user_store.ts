@@ -5,6 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { trojanToken } from "../../protocol/trojan.ts";
+import { parseBlockList, USER_BLOCK_LIST_MAX_BYTES } from "../../rules/block_list.ts";
+import { RulesError } from "../../rules/rule.ts";
 
 /** A user row as the program sees it. */
 export interface User {
@@ -28,6 +30,8 @@ export interface User {
   resetDay?: number;
   /** Unix milliseconds of its last usage reset (monthly or by hand); absent for never. */
   lastResetAt?: number;
+  /** The text of its destination block list (`user set NAME --block FILE`); absent for none. */
+  blockList?: string;
 }
 
 /**
@@ -53,6 +57,7 @@ export function userFromRow(row: Record<string, unknown>): User {
     // Absent rather than 0 or null: a user without them looks as it did before they existed.
     ...(row.reset_day ? { resetDay: row.reset_day as number } : {}),
     ...(row.last_reset_at == null ? {} : { lastResetAt: row.last_reset_at as number }),
+    ...(row.block_list ? { blockList: row.block_list as string } : {}),
   };
 }
 
@@ -77,8 +82,8 @@ export async function migrated<S extends UserStore>(store: S): Promise<S> {
  *
  * @throws {UserError} for a reset day other than 0 to 28
  */
-export function limitColumns(limits: UserLimits): [string, number | null][] {
-  const columns: [string, number | null][] = [];
+export function limitColumns(limits: UserLimits): [string, number | string | null][] {
+  const columns: [string, number | string | null][] = [];
   if (limits.upLimit !== undefined) columns.push(["up_limit", limits.upLimit]);
   if (limits.downLimit !== undefined) columns.push(["down_limit", limits.downLimit]);
   if (limits.quota !== undefined) columns.push(["quota", limits.quota]);
@@ -88,7 +93,33 @@ export function limitColumns(limits: UserLimits): [string, number | null][] {
     checkResetDay(limits.resetDay);
     columns.push(["reset_day", limits.resetDay]);
   }
+  if (limits.blockList !== undefined) {
+    checkBlockList(limits.blockList);
+    columns.push(["block_list", limits.blockList || null]);
+  }
   return columns;
+}
+
+/**
+ * Checks a user's block list: at most {@linkcode USER_BLOCK_LIST_MAX_BYTES}, and one the
+ * server can read (the same parser `serve` uses).
+ *
+ * @throws {UserError} naming the line and the reason, or the size
+ */
+export function checkBlockList(text: string | null): void {
+  if (!text) return;
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > USER_BLOCK_LIST_MAX_BYTES) {
+    throw new UserError(
+      `a user's block list may hold at most ${USER_BLOCK_LIST_MAX_BYTES} bytes, this one has ${bytes}`,
+    );
+  }
+  try {
+    parseBlockList(text, "block list");
+  } catch (error) {
+    if (error instanceof RulesError) throw new UserError(error.message);
+    throw error;
+  }
 }
 
 /** The settable limits of a user; omitted fields stay as they are. */
@@ -100,6 +131,8 @@ export interface UserLimits {
   expiresAt?: number | null;
   /** 1–28 for a monthly reset on that day, 0 for none. */
   resetDay?: number;
+  /** The text of a destination block list; null or "" for none. */
+  blockList?: string | null;
 }
 
 /** Usage counted by the server since its last flush, per user id. */

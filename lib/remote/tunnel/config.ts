@@ -4,6 +4,7 @@ import type { DestinationPolicy } from "../egress/destination.ts";
 import type { AuthGuardOptions } from "../users/auth_guard.ts";
 import type { UserStore } from "../store/user_store.ts";
 import type { UsageOutbox } from "../store/usage_spool.ts";
+import type { BlockList } from "../../rules/block_list.ts";
 
 /** Everything {@linkcode RemoteServer} needs. */
 export interface RemoteConfig {
@@ -15,6 +16,10 @@ export interface RemoteConfig {
   /** Where usage goes on its way to the store (numbered per node); default: straight there. */
   outbox?: UsageOutbox;
   policy: DestinationPolicy;
+  /** Destinations refused for every user (`--block FILE`), by name and by address. */
+  block?: BlockList;
+  /** Refuse BitTorrent by its first bytes, TCP and UDP (`--block-bittorrent`). */
+  blockBittorrent: boolean;
   /** Where connections without a valid header are relayed, if anywhere. */
   fallback?: Destination;
   /** Most connections open at once, 0 for no limit. */
@@ -33,7 +38,10 @@ export interface RemoteConfig {
 }
 
 /** The parts of a {@linkcode RemoteConfig} that have a default. */
-export type RemoteDefaults = Omit<RemoteConfig, "cert" | "key" | "store" | "fallback" | "outbox">;
+export type RemoteDefaults = Omit<
+  RemoteConfig,
+  "cert" | "key" | "store" | "fallback" | "outbox" | "block"
+>;
 
 /**
  * The defaults of `serve` (and of its `--help`): a complete config is these plus a
@@ -44,6 +52,7 @@ export type RemoteDefaults = Omit<RemoteConfig, "cert" | "key" | "store" | "fall
 export const REMOTE_DEFAULTS: Readonly<RemoteDefaults> = Object.freeze({
   listen: Object.freeze({ host: "0.0.0.0", port: 8443 }),
   policy: Object.freeze({ allowPrivate: false, allow: [], deny: [] }),
+  blockBittorrent: false,
   // Sized for a small server (a family, a class): a browser holds 20-30 connections during a
   // page load and a phone or game a few more, so 128 lets a user's several devices work at once
   // while one account cannot take the server's descriptors (each connection holds two: its

@@ -29,6 +29,7 @@ import { handshakeRefusal } from "./refusals.ts";
 import { statusDocument } from "./status.ts";
 import { relayUdp } from "../egress/udp_association.ts";
 import { UdpResolver } from "../egress/udp_resolver.ts";
+import { accountPolicy } from "../egress/account_policy.ts";
 import { SubscriptionService } from "../share/subscription_server.ts";
 import { authenticate } from "./tunnel_auth.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
@@ -228,7 +229,12 @@ export class RemoteServer {
       account,
       context,
       "connect",
-      (session) => connect(peer, account, header.destination, session, this.#config),
+      (session) =>
+        connect(peer, account, header.destination, session, {
+          policy: accountPolicy(this.#config.policy, this.#config.block, account),
+          idleTimeoutMs: this.#config.idleTimeoutMs,
+          blockBittorrent: this.#config.blockBittorrent,
+        }),
     );
   }
 
@@ -236,7 +242,9 @@ export class RemoteServer {
   #associate(peer: Peer, account: Account, context: TunnelContext) {
     return this.#session(peer, account, context, "udp", (controller) =>
       relayUdp(peer, {
-        resolver: new UdpResolver(this.#config.policy),
+        resolver: new UdpResolver(accountPolicy(this.#config.policy, this.#config.block, account)),
+        blockBittorrent: this.#config.blockBittorrent,
+        blocked: (reason) => account.blocked(reason),
         up: account.up,
         down: account.down,
         controller,

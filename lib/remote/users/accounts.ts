@@ -9,6 +9,7 @@ import type { Meter } from "../../common/net/relay.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { UsageOutbox } from "../store/usage_spool.ts";
 import type { RefusalReason } from "../../protocol/account_status.ts";
+import { type BlockList, parseBlockList } from "../../rules/block_list.ts";
 
 const log = logger("remote", "accounts");
 
@@ -77,6 +78,12 @@ export class Account {
   /** The relay meters every session of this user shares: count, limit, stop at the quota. */
   readonly up: Meter;
   readonly down: Meter;
+  /** The user's own block list (`user set NAME --block FILE`), parsed; null when none. */
+  blockList: BlockList | null = null;
+  /** The text `blockList` was parsed from. */
+  #blockText: string | undefined;
+  /** Connections and datagrams refused by a block since this process started, by reason. */
+  readonly blockedCounts = new Map<string, number>();
 
   constructor(user: User) {
     this.user = user;
@@ -133,8 +140,17 @@ export class Account {
     this.user.bytesDown += down;
   }
 
+  /** Counts one connection or datagram refused by a block (`server_list`, `bittorrent`, …). */
+  blocked(reason: string): void {
+    this.blockedCounts.set(reason, (this.blockedCounts.get(reason) ?? 0) + 1);
+  }
+
   /** Takes a fresh copy of the user's row; new limits apply to open connections at once. */
   update(user: User): void {
+    if (user.blockList !== this.#blockText) {
+      this.#blockText = user.blockList;
+      this.blockList = userBlockList(user);
+    }
     this.user = user;
     this.upBucket.rate = shareOfLimit(user.upLimit, this.#shareUp);
     this.downBucket.rate = shareOfLimit(user.downLimit, this.#shareDown);
@@ -208,6 +224,19 @@ const REFUSAL_REASONS: Record<string, RefusalReason> = {
   "over quota": "over-quota",
   "too many connections": "max-conns",
 };
+/**
+ * A user's stored block list, parsed; null when there is none, or (logged) when it no longer
+ * parses: the store checks it when it is set, so only another version's list can fail here.
+ */
+function userBlockList(user: User): BlockList | null {
+  if (!user.blockList) return null;
+  try {
+    return parseBlockList(user.blockList, `the block list of ${user.name}`);
+  } catch (error) {
+    log.warn("ignoring {error}", { error: (error as Error).message });
+    return null;
+  }
+}
 
 /** A share of a limit as a bucket rate: never 0, which would mean unlimited. */
 function shareOfLimit(limit: number, share: number): number {

@@ -21,6 +21,8 @@ export function userJson(u: User) {
     openConns: u.openConns,
     resetDay: u.resetDay ?? 0,
     lastResetAt: u.lastResetAt === undefined ? null : new Date(u.lastResetAt).toISOString(),
+    /** Whether the user has a destination block list of their own (`user set --block`). */
+    blockList: Boolean(u.blockList),
     createdAt: new Date(u.createdAt).toISOString(),
     updatedAt: new Date(u.updatedAt).toISOString(),
   };

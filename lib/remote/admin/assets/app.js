@@ -162,8 +162,10 @@ function fillRow(tr, u) {
   const badge = q(".badge");
   badge.textContent = u.status;
   badge.className = `badge ${u.status.replace(" ", "-")}`;
+  const blocked = Object.values(u.blocked ?? {}).reduce((sum, n) => sum + n, 0);
   q(".limits").textContent = `↑ ${limit(u.upLimit, "/s")} · ↓ ${limit(u.downLimit, "/s")}` +
-    (u.maxConns ? ` · max ${u.maxConns} conns` : "");
+    (u.maxConns ? ` · max ${u.maxConns} conns` : "") +
+    (u.blockList ? " · own block list" : "") + (blocked ? ` · ${blocked} blocked` : "");
   q(".rates .up").textContent = `↑ ${rate(u.rate.up)}`;
   q(".rates .down").textContent = `↓ ${rate(u.rate.down)}`;
   const share = u.quota > 0 ? Math.min(1, u.used / u.quota) : 0;
