@@ -166,6 +166,18 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * Thrown by {@linkcode UserStore.addUsage} when the database refused the batch for what it
+ * holds (a value out of range, a NULL where none may be), not because it was unreachable:
+ * sending the same batch again cannot succeed.
+ */
+export class UsageRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageRefusedError";
+  }
+}
+
 /** Thrown by {@linkcode UserStore.migrate} for a database written by a newer program. */
 export class SchemaVersionError extends Error {
   constructor(found: number, known: number) {
@@ -246,9 +258,13 @@ export interface UserStore {
   setAdminPasswordHash(hash: string): Promise<void>;
   /**
    * Adds counted usage and records open connections, all deltas in one transaction. With a
-   * `batch`, nothing is applied when that node's batch `seq` (or a later one) already was.
+   * `batch`, nothing is applied when that node's batch `seq` (or a later one) already was:
+   * then it answers false, else true.
+   * @throws {UsageRefusedError} when the database refuses the deltas themselves
    */
-  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void>;
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean>;
+  /** The number of the last usage batch applied for `node`, 0 when none was. */
+  lastUsageBatch(node: string): Promise<number>;
   /**
    * An opaque value that differs once a user was added, changed or removed, by this
    * connection or another (or another node), since it was last read; compare it with the one

@@ -212,8 +212,11 @@ export class CachedStore implements UserStore {
   setAdminPasswordHash(hash: string): Promise<void> {
     return this.#inner.setAdminPasswordHash(hash);
   }
-  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void> {
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean> {
     return this.#inner.addUsage(deltas, batch);
+  }
+  lastUsageBatch(node: string): Promise<number> {
+    return this.#inner.lastUsageBatch(node);
   }
   close(): Promise<void> {
     return this.#inner.close();
