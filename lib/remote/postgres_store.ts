@@ -19,6 +19,7 @@ import {
   userFromRow,
 } from "./user_store.ts";
 import type {
+  AdminAccount,
   StoredSubscription,
   UsageBatch,
   UsageDelta,
@@ -361,6 +362,18 @@ export class PostgresStore implements UserStore, NodeRegistry {
       [key],
     );
     return row && { user: userFromRow(row), sealedPassword: row.sub_sealed as string };
+  }
+
+  async adminAccount(): Promise<AdminAccount | undefined> {
+    const [row] = await this.#sql`SELECT password_hash, updated_at FROM admin WHERE id = 1`;
+    return row && { hash: row.password_hash as string, stamp: Number(row.updated_at) };
+  }
+
+  async unlockAdmin(): Promise<boolean> {
+    const rows = await this.#sql`
+      UPDATE admin SET updated_at = greatest(${Date.now()}, updated_at + 1) WHERE id = 1
+      RETURNING id`;
+    return rows.length > 0;
   }
 
   async adminPasswordHash(): Promise<string | undefined> {

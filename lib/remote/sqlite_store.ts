@@ -17,6 +17,7 @@ import {
   userFromRow,
 } from "./user_store.ts";
 import type {
+  AdminAccount,
   StoredSubscription,
   UsageBatch,
   UsageDelta,
@@ -358,6 +359,24 @@ export class SqliteStore implements UserStore {
         ).run(hash, Date.now())
       );
     });
+  }
+
+  adminAccount(): Promise<AdminAccount | undefined> {
+    return run(() => {
+      const row = this.#db.prepare("SELECT password_hash, updated_at FROM admin WHERE id = 1")
+        .get() as { password_hash: string; updated_at: number } | undefined;
+      return row && { hash: row.password_hash, stamp: Number(row.updated_at) };
+    });
+  }
+
+  unlockAdmin(): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() =>
+        this.#db.prepare(
+          "UPDATE admin SET updated_at = max(?, updated_at + 1) WHERE id = 1",
+        ).run(Date.now()).changes > 0
+      )
+    );
   }
 
   remove(name: string): Promise<void> {

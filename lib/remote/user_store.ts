@@ -158,6 +158,12 @@ export interface UsageBatch {
   seq: number;
 }
 
+/** The admin account's password hash, and a stamp that moves on each change or unlock. */
+export interface AdminAccount {
+  hash: string;
+  stamp: number;
+}
+
 /** Thrown for requests the store refuses: a duplicate or unknown user name. */
 export class UserError extends Error {
   constructor(message: string) {
@@ -256,6 +262,16 @@ export interface UserStore {
   adminPasswordHash(): Promise<string | undefined>;
   /** Sets the admin panel's password hash (see `lib/remote/admin/password_hash.ts`). */
   setAdminPasswordHash(hash: string): Promise<void>;
+  /**
+   * The admin account as running panels follow it: its password hash and a stamp that moves
+   * whenever the password is set or the account unlocked; undefined when there is none.
+   */
+  adminAccount(): Promise<AdminAccount | undefined>;
+  /**
+   * Moves the admin account's stamp only (`admin unlock`: panels clear their login
+   * cool-offs). False when there is no admin account.
+   */
+  unlockAdmin(): Promise<boolean>;
   /**
    * Adds counted usage and records open connections, all deltas in one transaction. With a
    * `batch`, nothing is applied when that node's batch `seq` (or a later one) already was:

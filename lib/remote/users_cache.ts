@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { logger } from "../common/logging.ts";
 import { redactUrl } from "./store_url.ts";
 import type {
+  AdminAccount,
   StoredSubscription,
   UsageBatch,
   UsageDelta,
@@ -211,6 +212,12 @@ export class CachedStore implements UserStore {
   }
   setAdminPasswordHash(hash: string): Promise<void> {
     return this.#inner.setAdminPasswordHash(hash);
+  }
+  adminAccount(): Promise<AdminAccount | undefined> {
+    return this.#inner.adminAccount();
+  }
+  unlockAdmin(): Promise<boolean> {
+    return this.#inner.unlockAdmin();
   }
   addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean> {
     return this.#inner.addUsage(deltas, batch);

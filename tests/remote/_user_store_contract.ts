@@ -248,6 +248,20 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
     );
   });
 
+  test("unlockAdmin moves the admin account's stamp, not its hash", async (store) => {
+    assertEquals(await store.adminAccount(), undefined);
+    assertEquals(await store.unlockAdmin(), false, "no account to unlock");
+    await store.setAdminPasswordHash("scrypt$1");
+    const set = (await store.adminAccount())!;
+    assertEquals(set.hash, "scrypt$1");
+    assertEquals(await store.unlockAdmin(), true);
+    const unlocked = (await store.adminAccount())!;
+    assertEquals(unlocked.hash, "scrypt$1");
+    assert(unlocked.stamp !== set.stamp, "the stamp moved");
+    await store.unlockAdmin();
+    assert((await store.adminAccount())!.stamp !== unlocked.stamp, "twice in one millisecond");
+  });
+
   test("usage of a user removed meanwhile is dropped; the rest of the batch counts", async (store) => {
     const alice = await store.add("alice", "a");
     const bob = await store.add("bob", "b");
