@@ -113,7 +113,10 @@ Deno.test({
       // The commit happens, then the connection "drops" before the reply arrives.
       const flaky = new Proxy(store, {
         get(target, property) {
-          if (property !== "addUsage") return Reflect.get(target, property, target);
+          if (property !== "addUsage") {
+            const value = Reflect.get(target, property);
+            return typeof value === "function" ? value.bind(target) : value; // private fields
+          }
           return async (deltas: UsageDelta[], batch?: UsageBatch) => {
             await target.addUsage(deltas, batch);
             if (lose) {

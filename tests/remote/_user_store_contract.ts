@@ -6,6 +6,7 @@ import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import {
   keyForCredential,
   SchemaVersionError,
+  UsageRefusedError,
   UserError,
 } from "../../lib/remote/store/user_store.ts";
 import type { UserStore } from "../../lib/remote/store/user_store.ts";
@@ -239,6 +240,39 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
     await store.addUsage(delta, { node: "n1", seq: 6 });
     const a = (await store.get("alice"))!;
     assertEquals([a.bytesUp, a.bytesDown], [30, 60]);
+  });
+
+  test("addUsage says whether it applied a batch; lastUsageBatch is its node's last", async (store) => {
+    const alice = await store.add("alice", "a");
+    const delta = [{ id: alice.id, up: 1, down: 2, openConns: 0 }];
+    assertEquals(await store.lastUsageBatch("n1"), 0, "no batch yet");
+    assertEquals(await store.addUsage(delta, { node: "n1", seq: 7 }), true);
+    assertEquals(await store.addUsage(delta, { node: "n1", seq: 7 }), false, "a retry");
+    assertEquals(await store.addUsage(delta, { node: "n1", seq: 3 }), false, "an older one");
+    assertEquals(await store.lastUsageBatch("n1"), 7);
+    assertEquals(await store.lastUsageBatch("n2"), 0, "each node its own");
+  });
+
+  test("a batch refused for its values throws UsageRefusedError", async (store) => {
+    const alice = await store.add("alice", "a");
+    await assertRejects(
+      () => store.addUsage([{ id: alice.id, up: Number.NaN, down: 1, openConns: 0 }]),
+      UsageRefusedError,
+    );
+  });
+
+  test("unlockAdmin moves the admin account's stamp, not its hash", async (store) => {
+    assertEquals(await store.adminAccount(), undefined);
+    assertEquals(await store.unlockAdmin(), false, "no account to unlock");
+    await store.setAdminPasswordHash("scrypt$1");
+    const set = (await store.adminAccount())!;
+    assertEquals(set.hash, "scrypt$1");
+    assertEquals(await store.unlockAdmin(), true);
+    const unlocked = (await store.adminAccount())!;
+    assertEquals(unlocked.hash, "scrypt$1");
+    assert(unlocked.stamp !== set.stamp, "the stamp moved");
+    await store.unlockAdmin();
+    assert((await store.adminAccount())!.stamp !== unlocked.stamp, "twice in one millisecond");
   });
 
   test("usage of a user removed meanwhile is dropped; the rest of the batch counts", async (store) => {

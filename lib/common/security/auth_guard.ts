@@ -114,6 +114,17 @@ export class AuthGuard {
     }
   }
 
+  /** Failures counted for `ip` in its current window. */
+  failures(ip: string, now = Date.now()): number {
+    const source = this.#sources.get(sourceKey(ip));
+    return source && now - source.windowStart < this.#windowMs ? source.failures : 0;
+  }
+
+  /** Forgets every failure and ends every cooling-off (the admin cleared them). */
+  clear(): void {
+    this.#sources.clear();
+  }
+
   /** Sources in their cooling-off period now. */
   blocked(now = Date.now()): number {
     let count = 0;

@@ -74,6 +74,7 @@ export class AdminServer {
   #serverRate = { up: 0, down: 0 };
   readonly #sockets = new LiveSockets(() => this.live());
   readonly #unsubscribe: () => void;
+  readonly #stopFollowing: () => void;
 
   /**
    * Binds and starts serving.
@@ -97,6 +98,10 @@ export class AdminServer {
       help: "Source addresses cooling off after too many failed admin logins.",
       value: () => this.sessions.guard.blocked(),
     }]);
+    this.#stopFollowing = this.sessions.follow(
+      () => options.store.adminAccount(),
+      () => this.#sockets.prune(),
+    );
     this.#unsubscribe = options.sampler.subscribe((deltas, elapsedMs) => {
       let up = 0;
       let down = 0;
@@ -212,13 +217,6 @@ export class AdminServer {
   }
 
   async #login(request: Request, source: string): Promise<Response> {
-    const guard = this.sessions.guard;
-    if (guard.isBlocked(source)) {
-      log.warn("admin login from {source} refused: too many failed logins", { source });
-      return json(429, { error: "too many failed logins; try again in a few minutes" }, {
-        "retry-after": "300",
-      });
-    }
     const body = await readJson(request);
     const password = typeof body?.password === "string" ? body.password : "";
     const stored = await this.#options.store.adminPasswordHash();
@@ -227,12 +225,24 @@ export class AdminServer {
         error: "there is no admin account yet: run swiftproxy-remote admin passwd on the server",
       });
     }
-    if (!(await verifyPassword(password, stored))) {
-      guard.fail(source);
+    const outcome = await this.sessions.checkLogin(source, () => verifyPassword(password, stored));
+    if (outcome === "throttled") {
+      log.warn("admin login from {source} refused: too many failed logins", { source });
+      return json(429, {
+        error: "too many failed logins; try again in a few minutes, or run " +
+          "swiftproxy-remote admin unlock on the server",
+      }, { "retry-after": "300" });
+    }
+    if (outcome === "busy") {
+      return json(429, { error: "the server is checking other logins; try again" }, {
+        "retry-after": "1",
+      });
+    }
+    if (outcome === "wrong") {
       log.warn("admin login failed from {source}", { source });
       return json(401, { error: "wrong password" });
     }
-    const { id, session } = this.sessions.create();
+    const { id, session } = this.sessions.create(stored);
     log.info("admin login from {source}", { source });
     return json(200, { csrf: session.csrf }, {
       "set-cookie": this.#cookie(id, this.sessions.ttlMs),
@@ -254,12 +264,13 @@ export class AdminServer {
     if (route === "GET /api/session") return json(200, { csrf: session.csrf });
     if (route === "POST /api/logout") {
       this.sessions.end(id);
+      this.#sockets.prune();
       return json(200, {}, { "set-cookie": this.#cookie("", 0) });
     }
     if (route === "GET /api/users") return json(200, this.live());
     if (route === "POST /api/users") return json(201, await addUser(deps, await body(request)));
     if (route === "GET /api/history") return json(200, await history(deps, url.searchParams));
-    if (route === "GET /api/ws") return this.#upgrade(request);
+    if (route === "GET /api/ws") return this.#upgrade(request, id);
     if (user) {
       const name = nameInPath(user[1]);
       const action = user[2];
@@ -287,13 +298,14 @@ export class AdminServer {
     return json(404, { error: `no API ${route}` });
   }
 
-  #upgrade(request: Request): Response {
-    return this.#sockets.upgrade(request);
+  #upgrade(request: Request, id: string): Response {
+    return this.#sockets.upgrade(request, () => this.sessions.find(id) !== undefined);
   }
 
   /** Closes the WebSockets and stops serving. */
   async stop(): Promise<void> {
     this.#unsubscribe();
+    this.#stopFollowing();
     this.metrics.stop();
     this.#sockets.closeAll("the server is stopping");
     await this.#server.shutdown();

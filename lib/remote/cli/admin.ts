@@ -1,7 +1,8 @@
 /**
  * `swiftproxy-remote admin passwd`: makes (or changes) the admin panel's account. The password
  * comes from `--password`, `$SWIFTPROXY_PASSWORD` or a line on stdin, else one is generated
- * and printed once; there is never a default.
+ * and printed once; there is never a default. A new password ends every panel session on
+ * every node within a second or two. `admin unlock` clears the panel's login cool-offs.
  */
 import { Command } from "commander";
 import { usageError } from "../../common/ops/cli.ts";
@@ -43,8 +44,27 @@ export function adminCommands(): Command {
       } finally {
         await store.close();
       }
-      console.log("set the admin password; a running panel takes it at the next login");
+      console.log(
+        "set the admin password; running panels take it at the next login and end every " +
+          "session opened with the old one",
+      );
       if (given === undefined) console.log(`admin password (shown once): ${password}`);
+    });
+  admin.command("unlock")
+    .description(
+      "let logins into the panel again after failed ones made it refuse them (every node)",
+    )
+    .addOption(dataOption())
+    .action(async (options) => {
+      const store = await openStoreAt(options);
+      let unlocked: boolean;
+      try {
+        unlocked = await store.unlockAdmin();
+      } finally {
+        await store.close();
+      }
+      if (!unlocked) usageError("there is no admin account yet: run admin passwd first");
+      console.log("running panels let logins in again within a few seconds");
     });
   return admin;
 }

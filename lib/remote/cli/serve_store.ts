@@ -109,5 +109,6 @@ export async function openServeStore(
 }
 
 function hasLocalState(paths: { cache: string; spool: string }): boolean {
-  return readUsersCache(paths.cache) !== undefined || (readSpool(paths.spool)?.length ?? 0) > 0;
+  return readUsersCache(paths.cache) !== undefined ||
+    (readSpool(paths.spool)?.batches.length ?? 0) > 0;
 }

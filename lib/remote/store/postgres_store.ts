@@ -16,10 +16,12 @@ import {
   limitColumns,
   migrated,
   SchemaVersionError,
+  UsageRefusedError,
   UserError,
   userFromRow,
 } from "./user_store.ts";
 import type {
+  AdminAccount,
   StoredSubscription,
   UsageBatch,
   UsageDelta,
@@ -375,6 +377,18 @@ export class PostgresStore implements UserStore, NodeRegistry {
     return row && { user: userFromRow(row), sealedPassword: row.sub_sealed as string };
   }
 
+  async adminAccount(): Promise<AdminAccount | undefined> {
+    const [row] = await this.#sql`SELECT password_hash, updated_at FROM admin WHERE id = 1`;
+    return row && { hash: row.password_hash as string, stamp: Number(row.updated_at) };
+  }
+
+  async unlockAdmin(): Promise<boolean> {
+    const rows = await this.#sql`
+      UPDATE admin SET updated_at = greatest(${Date.now()}, updated_at + 1) WHERE id = 1
+      RETURNING id`;
+    return rows.length > 0;
+  }
+
   async adminPasswordHash(): Promise<string | undefined> {
     const [row] = await this.#sql`SELECT password_hash FROM admin WHERE id = 1`;
     return row?.password_hash as string | undefined;
@@ -411,34 +425,49 @@ export class PostgresStore implements UserStore, NodeRegistry {
     return (await this.get(name))!;
   }
 
-  async addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void> {
-    if (deltas.length === 0) return;
+  async addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean> {
+    if (deltas.length === 0) return true;
     const node = batch?.node ?? "";
     // NaN has no JSON form: it becomes null, which the NOT NULL columns refuse (whole batch).
     const json = JSON.stringify(deltas);
-    await this.#sql.begin(async (sql) => {
-      if (batch) {
-        const applied = await sql`
-          INSERT INTO usage_batches (node, seq) VALUES (${batch.node}, ${batch.seq})
-          ON CONFLICT (node) DO UPDATE SET seq = excluded.seq
-            WHERE excluded.seq > usage_batches.seq
-          RETURNING seq`;
-        if (applied.length === 0) return;
+    try {
+      return await this.#sql.begin(async (sql) => {
+        if (batch) {
+          const applied = await sql`
+            INSERT INTO usage_batches (node, seq) VALUES (${batch.node}, ${batch.seq})
+            ON CONFLICT (node) DO UPDATE SET seq = excluded.seq
+              WHERE excluded.seq > usage_batches.seq
+            RETURNING seq`;
+          if (applied.length === 0) return false;
+        }
+        await sql`
+          WITH d AS (SELECT * FROM jsonb_to_recordset(${json}::text::jsonb)
+                       AS d(id BIGINT, up BIGINT, down BIGINT, "openConns" INTEGER)),
+          u AS (UPDATE users SET bytes_up = users.bytes_up + d.up,
+                                 bytes_down = users.bytes_down + d.down
+                FROM d WHERE users.id = d.id RETURNING users.id)
+          INSERT INTO node_usage (user_id, node, bytes_up, bytes_down, open_conns)
+          SELECT d.id, ${node}, d.up, d.down, d."openConns" FROM d JOIN u ON u.id = d.id
+          ON CONFLICT (user_id, node) DO UPDATE SET
+            bytes_up = node_usage.bytes_up + excluded.bytes_up,
+            bytes_down = node_usage.bytes_down + excluded.bytes_down,
+            open_conns = excluded.open_conns`;
+        await sql`UPDATE revision SET value = value + 1`;
+        return true;
+      });
+    } catch (error) {
+      // SQLSTATE class 22 (data exception) and 23 (integrity constraint): the values themselves.
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === "string" && /^2[23]/.test(code)) {
+        throw new UsageRefusedError((error as Error).message);
       }
-      await sql`
-        WITH d AS (SELECT * FROM jsonb_to_recordset(${json}::text::jsonb)
-                     AS d(id BIGINT, up BIGINT, down BIGINT, "openConns" INTEGER)),
-        u AS (UPDATE users SET bytes_up = users.bytes_up + d.up,
-                               bytes_down = users.bytes_down + d.down
-              FROM d WHERE users.id = d.id RETURNING users.id)
-        INSERT INTO node_usage (user_id, node, bytes_up, bytes_down, open_conns)
-        SELECT d.id, ${node}, d.up, d.down, d."openConns" FROM d JOIN u ON u.id = d.id
-        ON CONFLICT (user_id, node) DO UPDATE SET
-          bytes_up = node_usage.bytes_up + excluded.bytes_up,
-          bytes_down = node_usage.bytes_down + excluded.bytes_down,
-          open_conns = excluded.open_conns`;
-      await sql`UPDATE revision SET value = value + 1`;
-    });
+      throw error;
+    }
+  }
+
+  async lastUsageBatch(node: string): Promise<number> {
+    const [row] = await this.#sql`SELECT seq FROM usage_batches WHERE node = ${node}`;
+    return Number(row?.seq ?? 0);
   }
 
   async register(beat: NodeBeat): Promise<{ seenMsAgo: number; startedAt: number } | undefined> {

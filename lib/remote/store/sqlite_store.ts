@@ -14,10 +14,12 @@ import {
   limitColumns,
   migrated,
   SchemaVersionError,
+  UsageRefusedError,
   UserError,
   userFromRow,
 } from "./user_store.ts";
 import type {
+  AdminAccount,
   StoredSubscription,
   UsageBatch,
   UsageDelta,
@@ -368,6 +370,24 @@ export class SqliteStore implements UserStore {
     });
   }
 
+  adminAccount(): Promise<AdminAccount | undefined> {
+    return run(() => {
+      const row = this.#db.prepare("SELECT password_hash, updated_at FROM admin WHERE id = 1")
+        .get() as { password_hash: string; updated_at: number } | undefined;
+      return row && { hash: row.password_hash, stamp: Number(row.updated_at) };
+    });
+  }
+
+  unlockAdmin(): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() =>
+        this.#db.prepare(
+          "UPDATE admin SET updated_at = max(?, updated_at + 1) WHERE id = 1",
+        ).run(Date.now()).changes > 0
+      )
+    );
+  }
+
   remove(name: string): Promise<void> {
     return run(() =>
       this.#transaction(() => {
@@ -397,9 +417,9 @@ export class SqliteStore implements UserStore {
     );
   }
 
-  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void> {
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean> {
     return run(() => {
-      if (deltas.length === 0) return;
+      if (deltas.length === 0) return true;
       const statement = this.#db.prepare(
         "UPDATE users SET bytes_up = bytes_up + ?, bytes_down = bytes_down + ?, open_conns = ? WHERE id = ?",
       );
@@ -409,16 +429,39 @@ export class SqliteStore implements UserStore {
             `INSERT INTO usage_batches (node, seq) VALUES (?, ?) ON CONFLICT (node)
              DO UPDATE SET seq = excluded.seq WHERE excluded.seq > usage_batches.seq`,
           ).run(batch.node, batch.seq);
-          if (applied.changes === 0) return;
+          if (applied.changes === 0) return false;
         }
         for (const d of deltas) statement.run(d.up, d.down, d.openConns, d.id);
+        return true;
+      }).catch((error) => {
+        throw refusedContent(error) ? new UsageRefusedError((error as Error).message) : error;
       });
+    });
+  }
+
+  lastUsageBatch(node: string): Promise<number> {
+    return run(() => {
+      const row = this.#db.prepare("SELECT seq FROM usage_batches WHERE node = ?").get(node);
+      return Number(row?.seq ?? 0);
     });
   }
 
   close(): Promise<void> {
     return run(() => this.#db.close());
   }
+}
+
+/**
+ * Whether SQLite refused a statement for its values: a constraint (a NULL, from NaN) or a type
+ * mismatch, or a value node:sqlite cannot bind; not a busy or locked database.
+ */
+function refusedContent(error: unknown): boolean {
+  const { errcode, code } = error as { errcode?: number; code?: string };
+  const SQLITE_CONSTRAINT = 19, SQLITE_MISMATCH = 20;
+  if (typeof errcode === "number") {
+    return (errcode & 0xff) === SQLITE_CONSTRAINT || (errcode & 0xff) === SQLITE_MISMATCH;
+  }
+  return code === "ERR_INVALID_ARG_VALUE" || code === "ERR_INVALID_ARG_TYPE";
 }
 
 /** Runs `work` as the interface's promise, a synchronous throw becoming a rejection. */

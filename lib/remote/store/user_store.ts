@@ -191,11 +191,29 @@ export interface UsageBatch {
   seq: number;
 }
 
+/** The admin account's password hash, and a stamp that moves on each change or unlock. */
+export interface AdminAccount {
+  hash: string;
+  stamp: number;
+}
+
 /** Thrown for requests the store refuses: a duplicate or unknown user name. */
 export class UserError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UserError";
+  }
+}
+
+/**
+ * Thrown by {@linkcode UserStore.addUsage} when the database refused the batch for what it
+ * holds (a value out of range, a NULL where none may be), not because it was unreachable:
+ * sending the same batch again cannot succeed.
+ */
+export class UsageRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageRefusedError";
   }
 }
 
@@ -278,10 +296,24 @@ export interface UserStore {
   /** Sets the admin panel's password hash (see `lib/remote/admin/password_hash.ts`). */
   setAdminPasswordHash(hash: string): Promise<void>;
   /**
-   * Adds counted usage and records open connections, all deltas in one transaction. With a
-   * `batch`, nothing is applied when that node's batch `seq` (or a later one) already was.
+   * The admin account as running panels follow it: its password hash and a stamp that moves
+   * whenever the password is set or the account unlocked; undefined when there is none.
    */
-  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void>;
+  adminAccount(): Promise<AdminAccount | undefined>;
+  /**
+   * Moves the admin account's stamp only (`admin unlock`: panels clear their login
+   * cool-offs). False when there is no admin account.
+   */
+  unlockAdmin(): Promise<boolean>;
+  /**
+   * Adds counted usage and records open connections, all deltas in one transaction. With a
+   * `batch`, nothing is applied when that node's batch `seq` (or a later one) already was:
+   * then it answers false, else true.
+   * @throws {UsageRefusedError} when the database refuses the deltas themselves
+   */
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean>;
+  /** The number of the last usage batch applied for `node`, 0 when none was. */
+  lastUsageBatch(node: string): Promise<number>;
   /**
    * An opaque value that differs once a user was added, changed or removed, by this
    * connection or another (or another node), since it was last read; compare it with the one

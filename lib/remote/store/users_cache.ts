@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { logger } from "../../common/ops/logging.ts";
 import { redactUrl } from "./store_url.ts";
 import type {
+  AdminAccount,
   StoredSubscription,
   UsageBatch,
   UsageDelta,
@@ -212,8 +213,17 @@ export class CachedStore implements UserStore {
   setAdminPasswordHash(hash: string): Promise<void> {
     return this.#inner.setAdminPasswordHash(hash);
   }
-  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<void> {
+  adminAccount(): Promise<AdminAccount | undefined> {
+    return this.#inner.adminAccount();
+  }
+  unlockAdmin(): Promise<boolean> {
+    return this.#inner.unlockAdmin();
+  }
+  addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean> {
     return this.#inner.addUsage(deltas, batch);
+  }
+  lastUsageBatch(node: string): Promise<number> {
+    return this.#inner.lastUsageBatch(node);
   }
   close(): Promise<void> {
     return this.#inner.close();
