@@ -1,8 +1,9 @@
 /**
- * The dashboard's HTTP and WebSocket server (Deno.serve): the page, a small JSON API for
+ * The dashboard's HTTP and WebSocket server (`WebServer`): the page, a small JSON API for
  * Connect/Disconnect, `/proxy.pac`, and a status message to every open WebSocket each second.
  */
 import { LiveSockets } from "../../common/live_sockets.ts";
+import { WebServer } from "../../common/web_server.ts";
 import { json, SECURITY_HEADERS, text } from "../../common/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
@@ -63,7 +64,7 @@ const log = logger("local", "dashboard");
 /** A running dashboard. */
 export class DashboardServer {
   readonly #control: ProxyControl;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: WebServer;
   readonly #guard: Guard;
   readonly #sampler: StatsSampler;
   readonly #account: LiveAccount;
@@ -80,11 +81,11 @@ export class DashboardServer {
     this.#control = options.control;
     this.#sampler = new StatsSampler(options.control.connections);
     this.#account = new LiveAccount(options.control.connections);
-    this.#server = Deno.serve({
+    this.#server = new WebServer({
       hostname: options.listen.host,
       port: options.listen.port,
-      onListen() {},
-    }, (request) => this.#handle(request));
+      handler: (request) => this.#handle(request),
+    });
     this.#guard = new Guard(
       { host: options.listen.host, port: this.#server.addr.port },
       options.token,

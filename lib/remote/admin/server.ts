@@ -12,6 +12,7 @@ import { json, respond, text } from "../../common/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { isLoopbackHost } from "../../common/loopback.ts";
+import { WebServer } from "../../common/web_server.ts";
 import { logger } from "../../common/logging.ts";
 import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../metrics.ts";
 import type { RemoteServer } from "../server.ts";
@@ -64,7 +65,7 @@ export class AdminConfigError extends Error {
 /** A running admin panel. */
 export class AdminServer {
   readonly #options: AdminOptions;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: WebServer;
   readonly #loopback: boolean;
   readonly #cookieName: string;
   readonly sessions: AdminSessions;
@@ -112,12 +113,12 @@ export class AdminServer {
       this.#serverRate = { up, down };
       this.#broadcast();
     });
-    this.#server = Deno.serve({
+    this.#server = new WebServer({
       hostname: options.listen.host,
       port: options.listen.port,
-      ...(options.tls ?? {}),
-      onListen() {},
-    }, (request, info) => this.#handle(request, info.remoteAddr.hostname));
+      ...(options.tls ? { tls: options.tls } : {}),
+      handler: (request, source) => this.#handle(request, source),
+    });
   }
 
   get addr(): Deno.NetAddr {
