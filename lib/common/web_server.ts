@@ -18,13 +18,13 @@
 import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
-import { Readable } from "node:stream";
 // @ts-types="npm:@types/ws@8.18.1"
 import { WebSocketServer } from "ws";
 // @ts-types="npm:@types/ws@8.18.1"
 import type { WebSocket as NodeWebSocket } from "ws";
 import { AcceptWatchdog, claimAddress, rearmNodeServer } from "./accept_watchdog.ts";
 import { logger } from "./logging.ts";
+import { BodyTooLarge } from "./request_body.ts";
 
 const log = logger("web");
 
@@ -193,7 +193,7 @@ export class WebServer {
       return;
     }
     if (request.body === null) req.resume();
-    let response = await this.#options.handler(request, sourceOf(req));
+    let response = await this.#answer(request, req);
     if (upgrades.has(response)) {
       // A WebSocket asked for without `Connection: upgrade`.
       response = new Response("expected a WebSocket upgrade\n", { status: 400 });
@@ -209,7 +209,7 @@ export class WebServer {
     }
     const request = this.#toRequest(req);
     const response = request
-      ? await this.#options.handler(request, sourceOf(req))
+      ? await this.#answer(request, req)
       : new Response(null, { status: 400 });
     const pending = upgrades.get(response);
     if (!pending) {
@@ -218,6 +218,19 @@ export class WebServer {
     }
     if (connection) connection.upgraded = true;
     this.#wss.handleUpgrade(req, socket, head, (ws) => pending.attach(ws));
+  }
+
+  /** The handler's answer; a body past its limit gets 413 and the connection closes. */
+  async #answer(request: Request, req: http.IncomingMessage): Promise<Response> {
+    try {
+      return await this.#options.handler(request, sourceOf(req));
+    } catch (error) {
+      if (!(error instanceof BodyTooLarge)) throw error;
+      return new Response(`${error.message}\n`, {
+        status: 413,
+        headers: { "content-type": "text/plain; charset=utf-8", connection: "close" },
+      });
+    }
   }
 
   #toRequest(req: http.IncomingMessage): Request | null {
@@ -236,7 +249,7 @@ export class WebServer {
       return new Request(url, {
         method: req.method,
         headers,
-        body: hasBody ? Readable.toWeb(req) as ReadableStream<Uint8Array> : null,
+        body: hasBody ? bodyStream(req) : null,
         // @ts-ignore: a streamed request body needs `duplex` (not in every lib's typings)
         duplex: "half",
       });
@@ -260,6 +273,42 @@ function listenNow(server: http.Server, addr: Deno.NetAddr): void {
   } else {
     server.listen(addr.port, addr.hostname);
   }
+}
+
+/**
+ * The request's body as a web stream, read as it is consumed. Not `Readable.toWeb`: under Deno
+ * 2.9 a chunk arriving after its stream was cancelled (a body refused half-way) throws from
+ * inside node's stream code, uncaught, and ends the process.
+ */
+function bodyStream(req: http.IncomingMessage): ReadableStream<Uint8Array> {
+  let done = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk: Uint8Array) => {
+        if (done) return;
+        controller.enqueue(new Uint8Array(chunk));
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.once("end", () => {
+        if (done) return;
+        done = true;
+        controller.close();
+      });
+      req.once("error", (error: Error) => {
+        if (done) return;
+        done = true;
+        controller.error(error);
+      });
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      // The rest is read and dropped until the answer (413, `Connection: close`) ends it.
+      done = true;
+      req.resume();
+    },
+  });
 }
 
 /** The client's address, without the `::ffff:` of an IPv4 client on a dual-stack socket. */

@@ -4,6 +4,7 @@
  */
 import { LiveSockets } from "../../common/live_sockets.ts";
 import { WebServer } from "../../common/web_server.ts";
+import { JSON_BODY_LIMIT, readBodyText } from "../../common/request_body.ts";
 import { json, SECURITY_HEADERS, text } from "../../common/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
@@ -263,13 +264,18 @@ function asset(body: string, type: string): Response {
   return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
 }
 
-/** The request's JSON body, or the answer refusing it (not JSON: 415 or 400). */
+/**
+ * The request's JSON body, or the answer refusing it (not JSON: 415 or 400).
+ *
+ * @throws {BodyTooLarge} past {@linkcode JSON_BODY_LIMIT} bytes (answered with 413)
+ */
 async function jsonBody(request: Request): Promise<unknown> {
   if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
     return text(415, "expected application/json\n");
   }
+  const body = await readBodyText(request, JSON_BODY_LIMIT);
   try {
-    return await request.json();
+    return JSON.parse(body);
   } catch {
     return text(400, "expected a JSON body\n");
   }

@@ -13,6 +13,12 @@ import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { isLoopbackHost } from "../../common/loopback.ts";
 import { WebServer } from "../../common/web_server.ts";
+import {
+  BodyTooLarge,
+  JSON_BODY_LIMIT,
+  LOGIN_BODY_LIMIT,
+  readBodyText,
+} from "../../common/request_body.ts";
 import { logger } from "../../common/logging.ts";
 import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../metrics.ts";
 import type { RemoteServer } from "../server.ts";
@@ -192,6 +198,7 @@ export class AdminServer {
         return await this.#api(request, url, session, id!);
       } catch (error) {
         if (error instanceof ApiError) return json(error.status, { error: error.message });
+        if (error instanceof BodyTooLarge) throw error;
         log.error("admin API {method} {path} failed: {error}", {
           method: request.method,
           path,
@@ -219,7 +226,7 @@ export class AdminServer {
         "retry-after": "300",
       });
     }
-    const body = await readJson(request);
+    const body = await readJson(request, LOGIN_BODY_LIMIT);
     const password = typeof body?.password === "string" ? body.password : "";
     const stored = await this.#options.store.adminPasswordHash();
     if (stored === undefined) {
@@ -300,9 +307,11 @@ export class AdminServer {
   }
 }
 
-async function readJson(request: Request): Promise<Record<string, unknown> | null> {
+/** @throws {BodyTooLarge} past `limit` bytes (answered with 413) */
+async function readJson(request: Request, limit: number): Promise<Record<string, unknown> | null> {
+  const text = await readBodyText(request, limit);
   try {
-    const value = await request.json();
+    const value = JSON.parse(text);
     return value && typeof value === "object" && !Array.isArray(value) ? value : null;
   } catch {
     return null;
@@ -313,7 +322,7 @@ async function body(request: Request): Promise<Record<string, unknown>> {
   if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
     throw new ApiError(415, "expected application/json");
   }
-  const value = await readJson(request);
+  const value = await readJson(request, JSON_BODY_LIMIT);
   if (!value) throw new ApiError(400, "expected a JSON object");
   return value;
 }
