@@ -247,3 +247,33 @@ export async function partialHeaders(
     },
   };
 }
+
+/** Whether the program is still running. */
+export function alive(program: Program): () => boolean {
+  let running = true;
+  program.status.then(() => running = false);
+  return () => running;
+}
+
+/** The status of `GET url` (0 when it failed), within `ms`. */
+export async function status(url: string, ms = 5_000): Promise<number> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(ms) });
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Asks `url` until it answers `expected`, for up to `ms`; the last status. */
+export async function until(url: string, expected: number, ms: number): Promise<number> {
+  const deadline = performance.now() + ms;
+  let got = 0;
+  while (performance.now() < deadline) {
+    got = await status(url, 2_000);
+    if (got === expected) return got;
+    await delay(250);
+  }
+  return got;
+}

@@ -74,7 +74,7 @@ function servedCertificate(
       resolve({
         authorized: socket.authorized,
         fingerprint: cert.fingerprint256.replaceAll(":", "").toLowerCase(),
-        issuer: cert.issuer.CN ?? "",
+        issuer: [cert.issuer.CN ?? ""].flat().join(", "),
       });
       socket.destroy();
     });

@@ -8,6 +8,7 @@
  * restart). Calling the handle's `listen` again restarts its accept loop, and is a no-op on a
  * live one.
  */
+import type { Server } from "node:net";
 import { logger } from "../ops/logging.ts";
 import { FdReserve } from "./fd_reserve.ts";
 
@@ -152,6 +153,40 @@ export class AcceptWatchdog {
     }
     this.#probe = null;
   }
+}
+
+/** node's default listen backlog. */
+const BACKLOG = 511;
+
+/**
+ * Binds `hostname:port` with Deno and lets it go: node:net binds asynchronously, so this makes
+ * a taken address throw at once (as `Deno.listen` does) and gives port 0 a real port.
+ *
+ * @throws {Deno.errors.AddrInUse} when the address is taken
+ * @example const addr = claimAddress("127.0.0.1", 0); server.listen(addr.port, addr.hostname);
+ */
+export function claimAddress(hostname: string, port: number): Deno.NetAddr {
+  const probe = Deno.listen({ hostname, port });
+  const addr = probe.addr;
+  probe.close();
+  return addr;
+}
+
+/**
+ * Restarts a node:net server's accept loop after EMFILE (the `rearm` of an
+ * {@linkcode AcceptWatchdog}); a no-op on a live one.
+ *
+ * @example new AcceptWatchdog({ ...addr, rearm: () => rearmNodeServer(server, addr) });
+ */
+export function rearmNodeServer(server: Server, addr: Deno.NetAddr): void {
+  const handle = (server as unknown as { _handle?: { listen?(backlog: number): number } })._handle;
+  if (handle?.listen) {
+    handle.listen(BACKLOG);
+    return;
+  }
+  // No internal handle to re-arm (another Deno): listen anew, losing the accept queue.
+  server.close();
+  server.listen(addr.port, addr.hostname);
 }
 
 /** Where to probe a listener bound to `hostname`: loopback for a wildcard address. */

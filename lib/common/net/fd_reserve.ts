@@ -4,6 +4,19 @@
  */
 
 /**
+ * Formats one stack trace, so that the next one can be formatted without a free descriptor.
+ *
+ * Why: Deno 2.9 panics, ending the process, when the first stack trace of its main thread is
+ * formatted while it is out of descriptors (reading `error.stack` needs its stack's bounds,
+ * which it reads from `/proc/self/maps` once and keeps; `assertion left == right failed, left:
+ * 24`). A failed accept is logged with its error, so that first one came exactly then: the
+ * local died of about 240 idle connections to its proxy. Every listener calls this at start.
+ */
+export function warmStackTraces(): void {
+  void new Error("warm-up").stack;
+}
+
+/**
  * Holds up to `size` open descriptors (of the null device) until {@linkcode release}. Where
  * there is no null device to open, it holds none and does nothing.
  *
@@ -20,6 +33,7 @@ export class FdReserve {
 
   constructor(size: number) {
     this.size = size;
+    warmStackTraces();
     this.refill();
   }
 

@@ -11,11 +11,9 @@
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import type { HandshakeGate } from "./handshake_gate.ts";
-import { AcceptWatchdog } from "./accept_watchdog.ts";
+import { AcceptWatchdog, claimAddress, rearmNodeServer } from "./accept_watchdog.ts";
 import { NodeTlsConn } from "./node_tls_conn.ts";
 
-/** node's default listen backlog. */
-const BACKLOG = 511;
 /** Connections not logged in that a stalled listener closes, oldest first, to free descriptors. */
 const SHED_ON_STALL = 32;
 
@@ -62,11 +60,8 @@ class NodeTlsListener {
   readonly listening: Promise<void>;
 
   constructor(options: TlsListenOptions) {
-    // node:net binds asynchronously; bind with Deno first so a taken address throws here, as
-    // callers of Deno.listenTls expect, and so port 0 gets a real port to report.
-    const probe = Deno.listen({ hostname: options.hostname, port: options.port });
-    this.addr = probe.addr;
-    probe.close();
+    // A taken address throws here, as callers of Deno.listenTls expect.
+    this.addr = claimAddress(options.hostname, options.port);
     this.#server = tls.createServer({
       cert: options.cert,
       key: options.key,
@@ -81,7 +76,7 @@ class NodeTlsListener {
     this.#watchdog = new AcceptWatchdog({
       hostname: this.addr.hostname,
       port: this.addr.port,
-      rearm: () => this.#rearm(),
+      rearm: () => rearmNodeServer(this.#server, this.addr),
       onStall: () => options.gate?.shed(SHED_ON_STALL),
     });
     this.#server.on("connection", (raw: Socket) => {
@@ -123,19 +118,6 @@ class NodeTlsListener {
       this.#server.once("listening", () => resolve());
       this.#server.once("error", reject);
     });
-    this.#server.listen(this.addr.port, this.addr.hostname);
-  }
-
-  /** Restarts node's accept loop after EMFILE (see accept_watchdog.ts); a no-op when it runs. */
-  #rearm(): void {
-    const handle = (this.#server as unknown as { _handle?: { listen?(backlog: number): number } })
-      ._handle;
-    if (handle?.listen) {
-      handle.listen(BACKLOG);
-      return;
-    }
-    // No internal handle to re-arm (another Deno): listen anew, losing the accept queue.
-    this.#server.close();
     this.#server.listen(this.addr.port, this.addr.hostname);
   }
 

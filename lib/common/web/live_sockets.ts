@@ -3,6 +3,7 @@
  * the first message, the same JSON to all of them every second, and a close on shutdown.
  */
 import { text } from "./http_replies.ts";
+import { upgradeWebSocket } from "./web_server.ts";
 
 /** Open WebSocket connections of one page, fed the same JSON document. */
 export class LiveSockets {
@@ -24,7 +25,7 @@ export class LiveSockets {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return text(426, "expected a WebSocket upgrade\n");
     }
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    const { socket, response } = upgradeWebSocket(request);
     socket.onopen = () => {
       this.#sockets.set(socket, alive);
       socket.send(JSON.stringify(this.#snapshot()));

@@ -1,8 +1,10 @@
 /**
- * The dashboard's HTTP and WebSocket server (Deno.serve): the page, a small JSON API for
+ * The dashboard's HTTP and WebSocket server (`WebServer`): the page, a small JSON API for
  * Connect/Disconnect, `/proxy.pac`, and a status message to every open WebSocket each second.
  */
 import { LiveSockets } from "../../common/web/live_sockets.ts";
+import { WebServer } from "../../common/web/web_server.ts";
+import { JSON_BODY_LIMIT, readBodyText } from "../../common/web/request_body.ts";
 import { json, SECURITY_HEADERS, text } from "../../common/web/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
@@ -63,7 +65,7 @@ const log = logger("local", "dashboard");
 /** A running dashboard. */
 export class DashboardServer {
   readonly #control: ProxyControl;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: WebServer;
   readonly #guard: Guard;
   readonly #sampler: StatsSampler;
   readonly #account: LiveAccount;
@@ -80,11 +82,11 @@ export class DashboardServer {
     this.#control = options.control;
     this.#sampler = new StatsSampler(options.control.connections);
     this.#account = new LiveAccount(options.control.connections);
-    this.#server = Deno.serve({
+    this.#server = new WebServer({
       hostname: options.listen.host,
       port: options.listen.port,
-      onListen() {},
-    }, (request) => this.#handle(request));
+      handler: (request) => this.#handle(request),
+    });
     this.#guard = new Guard(
       { host: options.listen.host, port: this.#server.addr.port },
       options.token,
@@ -262,13 +264,18 @@ function asset(body: string, type: string): Response {
   return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
 }
 
-/** The request's JSON body, or the answer refusing it (not JSON: 415 or 400). */
+/**
+ * The request's JSON body, or the answer refusing it (not JSON: 415 or 400).
+ *
+ * @throws {BodyTooLarge} past {@linkcode JSON_BODY_LIMIT} bytes (answered with 413)
+ */
 async function jsonBody(request: Request): Promise<unknown> {
   if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
     return text(415, "expected application/json\n");
   }
+  const body = await readBodyText(request, JSON_BODY_LIMIT);
   try {
-    return await request.json();
+    return JSON.parse(body);
   } catch {
     return text(400, "expected a JSON body\n");
   }

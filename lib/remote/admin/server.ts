@@ -12,6 +12,13 @@ import { json, respond, text } from "../../common/web/http_replies.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
+import { WebServer } from "../../common/web/web_server.ts";
+import {
+  BodyTooLarge,
+  JSON_BODY_LIMIT,
+  LOGIN_BODY_LIMIT,
+  readBodyText,
+} from "../../common/web/request_body.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../ops/metrics.ts";
 import type { RemoteServer } from "../tunnel/server.ts";
@@ -65,7 +72,7 @@ export class AdminConfigError extends Error {
 /** A running admin panel. */
 export class AdminServer {
   readonly #options: AdminOptions;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: WebServer;
   readonly #loopback: boolean;
   readonly #cookieName: string;
   readonly sessions: AdminSessions;
@@ -118,12 +125,12 @@ export class AdminServer {
       this.#serverRate = { up, down };
       this.#broadcast();
     });
-    this.#server = Deno.serve({
+    this.#server = new WebServer({
       hostname: options.listen.host,
       port: options.listen.port,
-      ...(options.tls ?? {}),
-      onListen() {},
-    }, (request, info) => this.#handle(request, info.remoteAddr.hostname));
+      ...(options.tls ? { tls: options.tls } : {}),
+      handler: (request, source) => this.#handle(request, source),
+    });
   }
 
   get addr(): Deno.NetAddr {
@@ -197,6 +204,7 @@ export class AdminServer {
         return await this.#api(request, url, session, id!);
       } catch (error) {
         if (error instanceof ApiError) return json(error.status, { error: error.message });
+        if (error instanceof BodyTooLarge) throw error;
         log.error("admin API {method} {path} failed: {error}", {
           method: request.method,
           path,
@@ -217,7 +225,7 @@ export class AdminServer {
   }
 
   async #login(request: Request, source: string): Promise<Response> {
-    const body = await readJson(request);
+    const body = await readJson(request, LOGIN_BODY_LIMIT);
     const password = typeof body?.password === "string" ? body.password : "";
     const stored = await this.#options.store.adminPasswordHash();
     if (stored === undefined) {
@@ -312,9 +320,11 @@ export class AdminServer {
   }
 }
 
-async function readJson(request: Request): Promise<Record<string, unknown> | null> {
+/** @throws {BodyTooLarge} past `limit` bytes (answered with 413) */
+async function readJson(request: Request, limit: number): Promise<Record<string, unknown> | null> {
+  const text = await readBodyText(request, limit);
   try {
-    const value = await request.json();
+    const value = JSON.parse(text);
     return value && typeof value === "object" && !Array.isArray(value) ? value : null;
   } catch {
     return null;
@@ -325,7 +335,7 @@ async function body(request: Request): Promise<Record<string, unknown>> {
   if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
     throw new ApiError(415, "expected application/json");
   }
-  const value = await readJson(request);
+  const value = await readJson(request, JSON_BODY_LIMIT);
   if (!value) throw new ApiError(400, "expected a JSON object");
   return value;
 }
