@@ -15,7 +15,7 @@ import type { LocalConfig } from "./config.ts";
 import { checkAccount } from "./account_check.ts";
 import type { AccountStatus } from "./account_check.ts";
 import { Problem } from "./problems.ts";
-import { PinMismatch, pinnedCertificate } from "./pinned_certificate.ts";
+import { PinMismatch, pinnedCertificate, PinnedNameMismatch } from "./pinned_certificate.ts";
 import { isLoopbackHost } from "./dashboard/guard.ts";
 
 /** Where the proxy listener is in its life. */
@@ -233,6 +233,14 @@ export class ProxyControl {
           `Certificate not trusted: ${where} showed a certificate whose SHA-256 is ` +
             `${error.found}, not the pinned ${error.pin}. Someone may be in between; ask the ` +
             `remote's admin for a new link.`,
+        );
+      }
+      if (error instanceof PinnedNameMismatch) {
+        throw new Problem(
+          "certificate-not-trusted",
+          `Wrong server name: ${where} showed the pinned certificate, but it is not issued for ` +
+            `"${error.serverName}" (it names ${error.names}). Set "Server name" to one of ` +
+            `those, or ask the remote's admin for a new link.`,
         );
       }
       throw new Problem(

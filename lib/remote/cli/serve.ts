@@ -5,6 +5,7 @@ import {
   hostPortArgLike,
   integerArg,
   logOptions,
+  parser,
   secondsArg,
   usageError,
 } from "../../common/cli.ts";
@@ -18,7 +19,7 @@ import { applyConfig, ConfigError, readConfigFile } from "../config_file.ts";
 import { DataDirError, dataPaths, ensureCertificate } from "../data_dir.ts";
 import { NothingToServe, openServeStore } from "../serve_store.ts";
 import type { ServeStore } from "../serve_store.ts";
-import { NodeNameTaken } from "../nodes.ts";
+import { checkNodeName, NodeNameTaken } from "../nodes.ts";
 import { CertificateError, fingerprint } from "../certificate.ts";
 import { REMOTE_DEFAULTS } from "../config.ts";
 import type { RemoteConfig } from "../config.ts";
@@ -242,7 +243,11 @@ export function serveCommand(): Command {
   return addLogOptions(
     new Command("serve").description("run the server")
       .addOption(dataOption())
-      .option("--node <name>", "this node's name among nodes sharing a --db (default: host name)")
+      .option(
+        "--node <name>",
+        "this node's name among nodes sharing a --db (default: host name)",
+        parser(checkNodeName, "eu-1"),
+      )
       .option("--listen <host:port>", "address to listen on", hostPortArgLike("0.0.0.0:8443"), {
         ...d.listen,
       })
