@@ -8,7 +8,7 @@ import { TrojanCommand } from "../protocol/trojan.ts";
 import type { TrojanHeader } from "../protocol/trojan.ts";
 import { isStatusDestination } from "../protocol/account_status.ts";
 import { isWelcomeDestination } from "../protocol/welcome_page.ts";
-import { Peer } from "../common/peer.ts";
+import { endAnswer, Peer } from "../common/peer.ts";
 import { acceptEach } from "../common/accept.ts";
 import { listenTls } from "../common/tls_listener.ts";
 import type { TlsServerListener } from "../common/tls_listener.ts";
@@ -199,10 +199,10 @@ export class RemoteServer {
     }
   }
 
-  /** Answers the account-status destination with the user's document and closes. */
+  /** Answers the account-status destination with the user's document and ends cleanly. */
   async #status(peer: Peer, tunnel: Tunnel): Promise<void> {
     await peer.write(statusDocument(await this.#fresh(tunnel))).catch(() => {});
-    peer.close();
+    await endAnswer(peer);
   }
 
   /** The tunnel's account as the database has it now. */

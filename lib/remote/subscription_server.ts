@@ -9,6 +9,7 @@
 import { parseHostPort } from "../protocol/address.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Decoded } from "../protocol/errors.ts";
+import { endAnswer } from "../common/peer.ts";
 import type { Peer } from "../common/peer.ts";
 import { logger } from "../common/logging.ts";
 import type { AuthGuard } from "./auth_guard.ts";
@@ -192,9 +193,8 @@ export class SubscriptionService {
     out.set(encoded);
     out.set(bytes, encoded.length);
     await peer.write(out).catch(() => {});
-    await peer.closeWrite().catch(() => {});
-    peer.close();
     log.info("subscription ({format}) for {user} to {ip}", { format, user: user.name, ip });
+    await endAnswer(peer);
     return true;
   }
 }

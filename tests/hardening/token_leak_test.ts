@@ -9,6 +9,7 @@ import { delay } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
 import { startFallbackSite, trojan } from "./_helpers.ts";
 import { TlsProbe } from "./_tls_client.ts";
+import { inProcessLink } from "../remote/_share.ts";
 import { trojanToken } from "../../lib/protocol/trojan.ts";
 
 const text = new TextEncoder();
@@ -101,16 +102,7 @@ Deno.test("token leak: a subscription request stalled past the handshake deadlin
     handshakeTimeoutMs: 600,
   });
   try {
-    const printed = await remote.user(
-      "link",
-      "alice",
-      "--new-password",
-      "--host",
-      "127.0.0.1",
-      "--cert",
-      remote.certPath,
-    );
-    const token = /\/sub\/([A-Za-z0-9_-]{43})/.exec(printed)![1];
+    const { token } = await inProcessLink(remote, "alice");
     const cases: [string, string, string][] = [
       ["a head without its last CRLF", `GET /sub/${token} HTTP/1.1\r\nHost: x\r\n`, "\r\n"],
       [
