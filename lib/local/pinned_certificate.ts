@@ -10,6 +10,14 @@ import { checkServerIdentity, connect } from "node:tls";
 import { createHash } from "node:crypto";
 import type { Destination } from "../protocol/address.ts";
 
+/**
+ * The ALPN every hello of the local offers (this check's and each tunnel's,
+ * `node_tls_dial.ts`): what browsers offer, so the hello looks less like a proxy's (a TLS
+ * client without ALPN on port 443 is rarely a browser). What the remote selects is ignored:
+ * the Trojan header follows the handshake whatever it is.
+ */
+export const BROWSER_ALPN = ["h2", "http/1.1"];
+
 /** The remote's certificate is not the pinned one. */
 export class PinMismatch extends Error {
   constructor(readonly pin: string, readonly found: string) {
@@ -68,6 +76,7 @@ export function pinnedCertificate(
       port: remote.port,
       servername: /^[\d.]+$|:/.test(serverName) ? undefined : serverName,
       rejectUnauthorized: false,
+      ALPNProtocols: BROWSER_ALPN,
     });
     const timer = setTimeout(() => {
       socket.destroy();

@@ -23,7 +23,7 @@ import { checkCertificate } from "./certificate.ts";
 import type { RemoteConfig } from "./config.ts";
 import { connect } from "./connect.ts";
 import type { TunnelEnd } from "./connect.ts";
-import { refuseHeader } from "./fallback.ts";
+import { refuseHeader, SITE_ALPN } from "./fallback.ts";
 import type { FallbackOptions } from "./fallback.ts";
 import { handshakeRefusal } from "./refusals.ts";
 import { statusDocument } from "./status.ts";
@@ -93,6 +93,7 @@ export class RemoteServer {
       key: config.key,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       gate: this.#gate,
+      alpnProtocols: SITE_ALPN,
     });
     this.#poll = new UsersPoll(this.accounts);
     this.#subscriptions = new SubscriptionService({
