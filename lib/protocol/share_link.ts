@@ -57,8 +57,46 @@ export function formatShareLink(link: ShareLink): string {
 }
 
 /**
+ * The query parameters that decide how the certificate is checked, grouped by meaning (names
+ * clients read as the same thing). A link that gives one of them twice, however spelled, is
+ * refused: clients read duplicates differently (first wins, last wins), so such a link can mean
+ * `allowInsecure=0` here and `allowInsecure=1` in another client.
+ */
+const SECURITY_PARAMETERS = [
+  ["security"],
+  ["type"],
+  ["allowInsecure", "insecure"],
+  ["sni", "peer"],
+  ["pcs"],
+];
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+
+function refuseControl(text: string, what: string): string {
+  if (CONTROL.test(text)) {
+    throw new ProtocolError(`expected ${what} without control characters or line breaks`);
+  }
+  return text;
+}
+
+/** The one value of a security parameter, or null when the link does not give it. */
+function single(params: URLSearchParams, names: string[]): string | null {
+  const given = names.flatMap((name) => params.getAll(name));
+  if (given.length > 1) {
+    throw new ProtocolError(
+      `expected ${names.join(" or ")} at most once, got it ${given.length} times (clients ` +
+        "would read such a link differently)",
+    );
+  }
+  return given[0] ?? null;
+}
+
+/**
  * Reads a share link. Refuses one that would turn certificate checks off
- * (`allowInsecure=1`) and transports other than TLS over TCP.
+ * (`allowInsecure=1`), transports other than TLS over TCP, a security parameter given twice
+ * (`allowInsecure=0&allowInsecure=1`), an empty pin (`pcs=`), and control characters in the
+ * name, the label or the server name.
  *
  * @throws {ProtocolError} saying what was expected and what came
  * @example parseShareLink("trojan://ann%3Asecret@vpn.example.org:8443?sni=vpn.example.org").user
@@ -81,26 +119,34 @@ export function parseShareLink(text: string): ShareLink {
   const { host, port } = parseHostPort(authority);
   if (!host) throw new ProtocolError(`expected a host before the port, got "${authority}"`);
   const params = new URLSearchParams(query.slice(1));
-  const security = params.get("security") ?? "tls";
-  if (security !== "tls") throw new ProtocolError(`expected security=tls, got "${security}"`);
-  const type = params.get("type") ?? "tcp";
-  if (type !== "tcp") throw new ProtocolError(`expected type=tcp, got "${type}"`);
-  const insecure = params.get("allowInsecure") ?? params.get("insecure") ?? "0";
+  const [security, type, allowInsecure, sni, pin] = SECURITY_PARAMETERS.map((names) =>
+    single(params, names)
+  );
+  if ((security ?? "tls") !== "tls") {
+    throw new ProtocolError(`expected security=tls, got "${security}"`);
+  }
+  if ((type ?? "tcp") !== "tcp") throw new ProtocolError(`expected type=tcp, got "${type}"`);
+  const insecure = allowInsecure ?? "0";
   if (insecure !== "0" && insecure !== "false") {
     throw new ProtocolError(
       "the link turns certificate checks off (allowInsecure=1); ask for one that pins the " +
         "certificate (pcs=…)",
     );
   }
-  const pin = params.get("pcs");
+  if (pin === "") {
+    throw new ProtocolError("expected a SHA-256 fingerprint after pcs=, got none (an empty pin)");
+  }
+  if (sni && !/^[^\s]+$/.test(refuseControl(sni, "the server name (sni)"))) {
+    throw new ProtocolError(`expected a server name (sni) without spaces, got "${sni}"`);
+  }
   return {
-    user: credential.slice(0, colon),
+    user: refuseControl(credential.slice(0, colon), "the name"),
     password: credential.slice(colon + 1),
     host,
     port,
-    sni: params.get("sni") || params.get("peer") || host,
+    sni: sni || host,
     ...(pin ? { pin: normalizePin(pin) } : {}),
-    label: fragment ? decode(fragment.slice(1), "the label") : host,
+    label: fragment ? refuseControl(decode(fragment.slice(1), "the label"), "the label") : host,
   };
 }
 

@@ -37,6 +37,17 @@ Deno.test("a pasted link fills the form, and Connect checks its pin", async () =
       /^Pinned certificate: expected/.test(typo.body.problem.message),
       typo.body.problem.message,
     );
+
+    // The right pin with a server name its certificate does not name: said so, not "not trusted".
+    const named = await dashboard.post("/api/connect", { ...form, serverName: "wrong.example" });
+    assertEquals(named.status, 502);
+    assertEquals(named.body.problem.kind, "certificate-not-trusted");
+    assert(
+      /^Wrong server name: .* the pinned certificate, but it is not issued for "wrong\.example" \(it names .*localhost/
+        .test(named.body.problem.message),
+      named.body.problem.message,
+    );
+
     const colons = pin.toUpperCase().match(/../g).join(":");
     const connected = await dashboard.post("/api/connect", { ...form, pin: colons });
     assertEquals(connected.status, 200, JSON.stringify(connected.body));
@@ -48,6 +59,23 @@ Deno.test("a pasted link fills the form, and Connect checks its pin", async () =
     const bad = await dashboard.post("/api/link", { link: insecure });
     assertEquals(bad.status, 400);
     assert(/certificate checks off/.test(bad.body.problem.message));
+
+    // Links clients would read differently, an empty pin, control characters: refused in words.
+    for (
+      const [changed, why] of [
+        [link.replace("allowInsecure=0", "allowInsecure=0&allowInsecure=1"), /at most once/],
+        [link.replace(/sni=[^&#]*/, "$&&sni=evil.example"), /at most once/],
+        [link.replace(/pcs=[0-9a-f]+/, "$&&pcs="), /at most once/],
+        [link.replace(/pcs=[0-9a-f]+/, "pcs="), /empty pin/],
+        [link.replace(/sni=[^&#]*/, "sni=localhost%1B%5B31m"), /without control characters/],
+        [link.replace(/#.*$/, "#alice%0A2026-01-01%20forged"), /without control characters/],
+      ] as const
+    ) {
+      assert(changed !== link, `the link has the part to change: ${link}`);
+      const reply = await dashboard.post("/api/link", { link: changed });
+      assertEquals(reply.status, 400, changed);
+      assert(why.test(reply.body.problem.message), reply.body.problem.message);
+    }
     assert(!dashboard.program.output.includes(password), "the password is never logged");
   } finally {
     await dashboard.stop();

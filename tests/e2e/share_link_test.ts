@@ -196,6 +196,21 @@ Deno.test("swiftproxy-local --link carries a download byte-exact; a wrong pin is
       await refused.stop();
     }
     assert(!refused.output.includes(password), "the password is never printed");
+
+    // The right pin with a server name its certificate does not name: its own message.
+    const withLink = (text: string) =>
+      new Program(localArgs("--listen", `127.0.0.1:${freePort()}`, "--no-ui", "--link", text), {
+        env: { HOME: remote.dir },
+      });
+    const named = withLink(printed.replace(/sni=[^&#]*/, "sni=wrong.example"));
+    assertEquals((await named.status).code, 1, named.output);
+    assert(/Wrong server name: .*not issued for "wrong\.example"/.test(named.output), named.output);
+
+    // A link that clients would read differently (first wins, last wins) is refused outright.
+    const twice = withLink(printed.replace("allowInsecure=0", "allowInsecure=0&allowInsecure=1"));
+    assertEquals((await twice.status).code, 2, twice.output);
+    assert(/--link.*allowInsecure or insecure at most once/.test(twice.output), twice.output);
+    assert(!named.output.includes(password) && !twice.output.includes(password), "no password");
   } finally {
     await remote.stop();
     await origin.close();

@@ -8,6 +8,8 @@ import { assert, assertEquals } from "../_assert.ts";
 import { delay } from "../_harness.ts";
 import { InProcessRemote } from "../_inprocess.ts";
 import { startFallbackSite, trojan } from "./_helpers.ts";
+import { TlsProbe } from "./_tls_client.ts";
+import { inProcessLink } from "../remote/_share.ts";
 import { trojanToken } from "../../lib/protocol/trojan.ts";
 
 const text = new TextEncoder();
@@ -87,6 +89,50 @@ Deno.test("token leak: an old token after user passwd, and a known token in a br
     const all = sentToSite(site);
     assert(!all.includes(trojanToken("alice:alice-secret")), "the old token leaked");
     assert(!all.includes(trojanToken("alice:the-new-secret")), "the current token leaked");
+  } finally {
+    await remote.stop();
+    site.close();
+  }
+});
+
+Deno.test("token leak: a subscription request stalled past the handshake deadline reaches the site without its token", async (t) => {
+  const site = startFallbackSite();
+  const remote = await InProcessRemote.start(undefined, {
+    fallback: { host: "127.0.0.1", port: site.port },
+    handshakeTimeoutMs: 600,
+  });
+  try {
+    const { token } = await inProcessLink(remote, "alice");
+    const cases: [string, string, string][] = [
+      ["a head without its last CRLF", `GET /sub/${token} HTTP/1.1\r\nHost: x\r\n`, "\r\n"],
+      [
+        "a token cut by the deadline",
+        `GET /sub/${token.slice(0, 12)}`,
+        `${token.slice(12)}/clash HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ],
+      [
+        "a second request on a kept-alive connection",
+        "GET / HTTP/1.1\r\nHost: x\r\n",
+        `Referer: https://x/sub/${token}\r\n\r\nGET /sub/${token} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ],
+    ];
+    for (const [name, first, rest] of cases) {
+      await t.step(name, async () => {
+        const before = site.received.length;
+        const probe = await TlsProbe.open(remote);
+        probe.send(first);
+        assert(await probe.until(() => site.received.length > before, 3_000), "relayed");
+        probe.send(rest);
+        assert(await probe.until(() => probe.text.includes("Welcome to nginx!")), probe.text);
+        const got = new TextDecoder().decode(site.received[before]);
+        for (const piece of [token.slice(0, 12), token.slice(12, 24), token.slice(24)]) {
+          assert(!got.includes(piece), `the token reached the site: ${got}`);
+        }
+        assert(got.startsWith(first.slice(0, 9)), `the request still reads as sent: ${got}`);
+        probe.close();
+      });
+    }
+    assert(!remote.program.output.includes(token), "the token is never logged");
   } finally {
     await remote.stop();
     site.close();

@@ -4,7 +4,7 @@
  * bytes moved, and one user's rate limit, connection cap and quota hold across them together.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay, LocalFixture } from "../_harness.ts";
+import { delay, LocalFixture, remoteArgs, runProgram } from "../_harness.ts";
 import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
 import { Counter, download, KiB, MiB, rateOf, startEndpoint, userRow } from "../limits/_traffic.ts";
 import { loginWorks, NodeSet } from "./_nodes.ts";
@@ -222,6 +222,48 @@ Deno.test({
     } finally {
       await set.user("set", "alice", "--quota", "0");
       await endpoint.close();
+    }
+  },
+});
+
+Deno.test("serve refuses a --node name with a newline, an escape or a bidi override", async () => {
+  for (const name of ["eu-1\n2026-01-01 [INF] forged", "eu-\x1b[31m1", "eu-\u202e1", " eu-1"]) {
+    const out = await runProgram(remoteArgs("serve", "--node", name, "--listen", "127.0.0.1:1"));
+    assertEquals(out.code, 2, out.stderr);
+    assert(/^error: --node: expected a node name/.test(out.stderr), out.stderr);
+    // deno-lint-ignore no-control-regex
+    assert(!/[\x00-\x09\x0b-\x1f\u202e]|\n2026/.test(out.stderr), "the name is not echoed raw");
+  }
+});
+
+Deno.test({
+  name: "node list and user list --by-node escape a name's control characters, as the logs do",
+  ignore,
+  async fn() {
+    const { set } = await nodes();
+    // A name written before names were checked, or straight into the database.
+    const evil = "evil\n2026-01-01 forged\x1b[31m";
+    const quoted = `E'${evil.replace("\n", "\\n").replace("\x1b", "\\x1b")}'`;
+    await set.sql(
+      `INSERT INTO nodes (name, listen, version, started_at, seen_at) VALUES (${quoted}, ` +
+        `'127.0.0.1:1', 'x', 0, now());
+       INSERT INTO node_usage (user_id, node) SELECT id, ${quoted} FROM users
+         WHERE name = 'alice'`,
+    );
+    try {
+      for (
+        const out of [
+          await set.remote("node", "list"),
+          await set.remote("user", "list", "--by-node"),
+        ]
+      ) {
+        assert(!out.includes("\x1b") && !/\nforged|\n2026/.test(out), `printed raw: ${out}`);
+        assert(out.includes("evil\\n2026-01-01 forged\\x1b[31m"), `escaped: ${out}`);
+      }
+    } finally {
+      await set.sql(
+        `DELETE FROM node_usage WHERE node = ${quoted}; DELETE FROM nodes WHERE name = ${quoted}`,
+      );
     }
   },
 });

@@ -1,5 +1,5 @@
 /** The `trojan://` share link: the exact format clients read, and what parsing refuses. */
-import { assertEquals, assertThrows } from "../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { formatShareLink, parseShareLink } from "../../lib/protocol/share_link.ts";
 import { ProtocolError } from "../../lib/protocol/errors.ts";
 
@@ -53,4 +53,32 @@ Deno.test("links that turn checks off, other transports and bad parts are refuse
   ) {
     assertThrows(() => parseShareLink(bad), ProtocolError);
   }
+});
+
+Deno.test("a repeated security parameter, an empty pin and control characters are refused", () => {
+  const base = "trojan://ann%3Asecret@h.org:443?security=tls&type=tcp";
+  const refused: [string, RegExp][] = [
+    [`${base}&allowInsecure=0&allowInsecure=1`, /allowInsecure or insecure at most once/],
+    [`${base}&allowInsecure=0&insecure=1`, /at most once/],
+    [`${base}&security=tls`, /security at most once/],
+    [`${base}&type=tcp&type=ws`, /type at most once/],
+    [`${base}&sni=h.org&sni=evil.org`, /sni or peer at most once/],
+    [`${base}&sni=h.org&peer=evil.org`, /sni or peer at most once/],
+    [`${base}&pcs=${PIN}&pcs=${"cd".repeat(32)}`, /pcs at most once/],
+    [`${base}&pcs=`, /empty pin/],
+    [`${base}&sni=h.org%0Aevil`, /server name \(sni\) without control/],
+    [`${base}&sni=h.org%1B%5B31m`, /server name \(sni\) without control/],
+    [`${base}&sni=h.org%20x`, /without spaces/],
+    [`${base}#ann%0A2026-01-01%20forged`, /the label without control/],
+    ["trojan://an%0An%3Asecret@h.org:443", /the name without control/],
+  ];
+  for (const [bad, why] of refused) {
+    const error = assertThrows(() => parseShareLink(bad), ProtocolError);
+    assert(why.test(error.message), `${bad}: ${error.message}`);
+    // deno-lint-ignore no-control-regex
+    assert(!/[\x00-\x1f]/.test(error.message), "the message holds no control character");
+  }
+  // One of each, an empty sni (the host) and a label with spaces stay fine.
+  const fine = parseShareLink(`${base}&allowInsecure=0&sni=&pcs=${PIN}#ann%20at%20home`);
+  assertEquals([fine.sni, fine.pin, fine.label], ["h.org", PIN, "ann at home"]);
 });

@@ -1,6 +1,7 @@
 /** Helpers for the share-link tests: what `user link` printed, and HTTPS requests to a remote. */
 import { delay, sha256 } from "../_harness.ts";
 import type { RemoteFixture } from "../_harness.ts";
+import type { InProcessRemote } from "../_inprocess.ts";
 
 /** Hex SHA-256 of the DER inside a PEM certificate, as `openssl x509 -fingerprint` gives it. */
 export async function pemSha256(pem: string): Promise<string> {
@@ -22,18 +23,15 @@ export function printedShare(stdout: string): Printed {
   return { link, subscription };
 }
 
+/** The arguments of `user link NAME --new-password --host 127.0.0.1`, then `extra`. */
+function newLinkArgs(name: string, ...extra: string[]): string[] {
+  return ["link", name, "--new-password", "--host", "127.0.0.1", ...extra];
+}
+
 /** Runs `user link NAME --new-password` for the fixture's own address; the server has it when this returns. */
 export async function newLink(remote: RemoteFixture, name: string): Promise<Printed> {
   const printed = printedShare(
-    await remote.user(
-      "link",
-      name,
-      "--new-password",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(remote.port),
-    ),
+    await remote.user(...newLinkArgs(name, "--port", String(remote.port))),
   );
   // The running server takes the new password up within a second (it polls the users table).
   await delay(1_000);
@@ -56,4 +54,22 @@ export async function fetchFrom(
   } finally {
     client.close();
   }
+}
+
+/**
+ * Runs `user link NAME --new-password` on an in-process remote (which has the change at once):
+ * the credential `NAME:PASSWORD` and the subscription token it printed.
+ */
+export async function inProcessLink(
+  remote: InProcessRemote,
+  name: string,
+): Promise<{ credential: string; token: string }> {
+  const printed = printedShare(
+    await remote.user(...newLinkArgs(name, "--cert", remote.certPath)),
+  );
+  const password = /^trojan:\/\/[^%]+%3A([^@]+)@/.exec(printed.link)![1];
+  return {
+    credential: `${name}:${decodeURIComponent(password)}`,
+    token: /\/sub\/([A-Za-z0-9_-]{43})$/.exec(printed.subscription!)![1],
+  };
 }

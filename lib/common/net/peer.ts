@@ -216,3 +216,30 @@ export async function withDeadline<T>(peer: Peer, ms: number, done: Promise<T>):
     clearTimeout(timer);
   }
 }
+
+/** How long {@linkcode endAnswer} waits for the client to close, and how much it reads meanwhile. */
+const ANSWER_DRAIN_MS = 5_000;
+const ANSWER_DRAIN_BYTES = 64 * 1024;
+
+/**
+ * Ends a complete answer (a status document, a page, a subscription) gracefully: TLS
+ * close_notify and FIN, then waits (up to 5 s, reading at most 64 KiB) for the client to close
+ * before closing. Closing at once would be a TCP reset on a `resetOnAbort` connection, and on
+ * any connection with received bytes still unread; a reset may overtake data still in flight,
+ * and a client on Windows discards what it received. Never throws.
+ *
+ * @example await peer.write(page); await endAnswer(peer);
+ */
+export async function endAnswer(peer: Peer): Promise<void> {
+  try {
+    await peer.closeWrite();
+    await peer.readFrame((bytes) => {
+      if (bytes.length > ANSWER_DRAIN_BYTES) throw new RangeError("too much after the answer");
+      return null;
+    }, ANSWER_DRAIN_MS);
+  } catch {
+    // The client closed (as it should), went away, or kept sending: closed either way.
+  } finally {
+    peer.close();
+  }
+}

@@ -27,6 +27,11 @@ export interface TlsListenOptions {
   handshakeTimeoutMs?: number;
   /** Counts connections in their TLS handshake, closing the oldest when full (slowloris). */
   gate?: HandshakeGate;
+  /**
+   * The ALPN protocols to select from, most preferred first; a client offering none of them
+   * gets the alert `no_application_protocol`, as nginx gives it. Unset: no ALPN.
+   */
+  alpnProtocols?: string[];
 }
 
 /**
@@ -68,6 +73,7 @@ class NodeTlsListener {
       noDelay: true,
       allowHalfOpen: true,
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+      ALPNProtocols: options.alpnProtocols,
     });
     // node's own handshakeTimeout does not fire under Deno, so each raw socket gets a deadline
     // and a place in the gate until its handshake is done; destroy() works mid-handshake.
@@ -135,7 +141,7 @@ class NodeTlsListener {
   }
 
   setCertificate(cert: string, key: string): void {
-    this.#server.setSecureContext({ cert, key });
+    this.#server.setSecureContext({ cert, key }); // the ALPN is the server's, kept
   }
 
   close(): void {

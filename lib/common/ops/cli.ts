@@ -4,13 +4,19 @@ import { formatHostPort, parseHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { parseTypedRate, parseTypedSize } from "./units.ts";
 import { LOG_LEVELS } from "./logging.ts";
+import { printable } from "./printable.ts";
 import type { LogOptions } from "./logging.ts";
 import { VERSION } from "../../version.ts";
 
 /** Exit code for bad command-line values, as BSD's EX_USAGE-style tools and commander use. */
 export const EXIT_USAGE = 2;
 
-function parser<T>(parse: (text: string) => T, example: string) {
+/**
+ * An option parser from `parse`, whose error (any thrown) names the option and `example`.
+ *
+ * @example program.option("--node <name>", "…", parser(checkNodeName, "eu-1"));
+ */
+export function parser<T>(parse: (text: string) => T, example: string) {
   return (text: string): T => {
     try {
       return parse(text);
@@ -117,14 +123,15 @@ function commandPath(command: Command): string {
 
 /**
  * Commander's messages in the words of the docs: "command-argument value 'x' is invalid for
- * argument 'name'. …" becomes `invalid <name> "x": …`, and "option '--up <rate>' argument 'x'
- * is invalid. …" becomes `--up: …` (the parsers' messages already say what came).
+ * argument 'name'. …" becomes `invalid <name> "x": …` (`x` escaped as the logs do), and
+ * "option '--up <rate>' argument 'x' is invalid. …" becomes `--up: …` (the parsers' messages
+ * already say what came). A value with a newline or an escape is not printed raw.
  */
 function plainWords(text: string): string {
   return text.replace(
-    /command-argument value '(.*)' is invalid for argument '(.*?)'\. /,
-    (_, value: string, name: string) => `invalid <${name}> "${value}": `,
-  ).replace(/option '(-[^ ',]+)[^']*' argument '.*' is invalid\. /, "$1: ");
+    /command-argument value '([\s\S]*?)' is invalid for argument '(.*?)'\. /,
+    (_, value: string, name: string) => `invalid <${name}> "${printable(value)}": `,
+  ).replace(/option '(-[^ ',]+)[^']*' argument '[\s\S]*?' is invalid\. /, "$1: ");
 }
 
 /**

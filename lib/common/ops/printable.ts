@@ -18,3 +18,17 @@ export function printable(text: string): string {
     return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, "0")}`;
   });
 }
+
+/**
+ * Lays out `rows` (the first one the header) in columns padded to fit, every cell through
+ * {@linkcode printable}: a value read from the database (a node's name, its listen address)
+ * cannot break a row, forge one or drive the terminal.
+ *
+ * @example columns([["NAME", "STATUS"], ["eu-1", "alive"]]); // "NAME  STATUS\neu-1  alive"
+ */
+export function columns(rows: string[][]): string {
+  const cells = rows.map((row) => row.map(printable));
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
+    .join("\n");
+}

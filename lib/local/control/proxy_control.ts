@@ -15,7 +15,11 @@ import type { LocalConfig } from "../inbound/config.ts";
 import { checkAccount } from "../tunnel/account_check.ts";
 import type { AccountStatus } from "../tunnel/account_check.ts";
 import { Problem } from "../tunnel/problems.ts";
-import { PinMismatch, pinnedCertificate } from "../tunnel/pinned_certificate.ts";
+import {
+  PinMismatch,
+  pinnedCertificate,
+  PinnedNameMismatch,
+} from "../tunnel/pinned_certificate.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
 
 /** Where the proxy listener is in its life. */
@@ -245,6 +249,14 @@ export class ProxyControl {
           `Certificate not trusted: ${where} showed a certificate whose SHA-256 is ` +
             `${error.found}, not the pinned ${error.pin}. Someone may be in between; ask the ` +
             `remote's admin for a new link.`,
+        );
+      }
+      if (error instanceof PinnedNameMismatch) {
+        throw new Problem(
+          "certificate-not-trusted",
+          `Wrong server name: ${where} showed the pinned certificate, but it is not issued for ` +
+            `"${error.serverName}" (it names ${error.names}). Set "Server name" to one of ` +
+            `those, or ask the remote's admin for a new link.`,
         );
       }
       throw new Problem(

@@ -9,7 +9,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { NodeTlsConn, tcpResetCheck } from "../../common/net/node_tls_conn.ts";
-import { pinMismatch } from "./pinned_certificate.ts";
+import { BROWSER_ALPN, pinMismatch } from "./pinned_certificate.ts";
 
 /** What a tunnel's certificate must be; neither field: any that Deno's roots trust. */
 export interface TunnelTrust {
@@ -67,6 +67,7 @@ export function dialNodeTls(
       servername: net.isIP(serverName) !== 0 ? undefined : serverName,
       secureContext: contextFor(trust.caCerts),
       allowHalfOpen: true,
+      ALPNProtocols: BROWSER_ALPN,
     } as tls.ConnectionOptions;
     // Node hands this the leaf it has already parsed; an error refuses the handshake.
     const pin = trust.pin;

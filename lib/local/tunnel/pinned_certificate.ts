@@ -6,9 +6,17 @@
  * (`node_tls_dial.ts`), so neither an impostor's self-signed certificate nor one a public CA
  * issued for the same name gets a tunnel.
  */
-import { connect } from "node:tls";
+import { checkServerIdentity, connect } from "node:tls";
 import { createHash } from "node:crypto";
 import type { Destination } from "../../protocol/address.ts";
+
+/**
+ * The ALPN every hello of the local offers (this check's and each tunnel's,
+ * `node_tls_dial.ts`): what browsers offer, so the hello looks less like a proxy's (a TLS
+ * client without ALPN on port 443 is rarely a browser). What the remote selects is ignored:
+ * the Trojan header follows the handshake whatever it is.
+ */
+export const BROWSER_ALPN = ["h2", "http/1.1"];
 
 /** The remote's certificate is not the pinned one. */
 export class PinMismatch extends Error {
@@ -28,6 +36,14 @@ export function pinMismatch(der: Uint8Array | undefined, pin: string): PinMismat
   return found === pin ? undefined : new PinMismatch(pin, found);
 }
 
+/** The remote's certificate is the pinned one, but not issued for the server name asked. */
+export class PinnedNameMismatch extends Error {
+  constructor(readonly serverName: string, readonly names: string) {
+    super(`the pinned certificate is not issued for ${serverName} (it names ${names})`);
+    this.name = "PinnedNameMismatch";
+  }
+}
+
 function sha256Hex(der: Uint8Array): string {
   return createHash("sha256").update(der).digest("hex");
 }
@@ -42,6 +58,8 @@ function toPem(der: Uint8Array): string {
  * The remote's leaf certificate as PEM, once its SHA-256 (lowercase hex, of the DER) is `pin`.
  *
  * @throws {PinMismatch} when the remote shows another certificate
+ * @throws {PinnedNameMismatch} when it shows the pinned one, not issued for `serverName` (every
+ *   tunnel would fail the name check)
  * @throws {Error} when the remote cannot be reached or does not speak TLS within `timeoutMs`
  * @example const caCerts = [await pinnedCertificate(remote, "vpn.example.org", pin, 10_000)];
  */
@@ -58,6 +76,7 @@ export function pinnedCertificate(
       port: remote.port,
       servername: /^[\d.]+$|:/.test(serverName) ? undefined : serverName,
       rejectUnauthorized: false,
+      ALPNProtocols: BROWSER_ALPN,
     });
     const timer = setTimeout(() => {
       socket.destroy();
@@ -65,11 +84,14 @@ export function pinnedCertificate(
     }, timeoutMs);
     socket.once("secureConnect", () => {
       clearTimeout(timer);
-      const der = new Uint8Array(socket.getPeerCertificate().raw);
+      const leaf = socket.getPeerCertificate();
+      const der = new Uint8Array(leaf.raw);
       socket.destroy();
       const mismatch = pinMismatch(der, pin);
       if (mismatch) reject(mismatch);
-      else resolve(toPem(der));
+      else if (checkServerIdentity(serverName, leaf)) {
+        reject(new PinnedNameMismatch(serverName, leaf.subjectaltname || "no names"));
+      } else resolve(toPem(der));
     });
     socket.once("error", (error) => {
       clearTimeout(timer);

@@ -4,18 +4,12 @@
  */
 import { Command } from "commander";
 import { formatBytes } from "../../common/ops/units.ts";
+import { columns } from "../../common/ops/printable.ts";
 import { openStoreAt } from "../store/store_url.ts";
 import type { StoreLocation } from "../store/store_url.ts";
 import { PostgresStore } from "../store/postgres_store.ts";
 import type { NodeInfo, NodeUsage } from "../store/node_registry.ts";
 import { dataOption } from "./options.ts";
-
-/** Pads `rows` (the first one the header) into aligned columns. */
-function columns(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
-    .join("\n");
-}
 
 /**
  * Opens the shared store of `location`, or explains that nodes need one.

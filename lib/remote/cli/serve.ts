@@ -5,6 +5,7 @@ import {
   hostPortArgLike,
   integerArg,
   logOptions,
+  parser,
   secondsArg,
   usageError,
 } from "../../common/ops/cli.ts";
@@ -18,7 +19,7 @@ import { applyConfig, ConfigError, readConfigFile } from "../ops/config_file.ts"
 import { DataDirError, ensureCertificate } from "../store/data_dir.ts";
 import { NothingToServe, openServeStore } from "./serve_store.ts";
 import type { ServeStore } from "./serve_store.ts";
-import { NodeNameTaken } from "../nodes/nodes.ts";
+import { checkNodeName, NodeNameTaken } from "../nodes/nodes.ts";
 import { CertificateError, fingerprint } from "../store/certificate.ts";
 import { REMOTE_DEFAULTS } from "../tunnel/config.ts";
 import type { RemoteConfig } from "../tunnel/config.ts";
@@ -273,7 +274,11 @@ export function serveCommand(): Command {
   return addLogOptions(addAcmeOptions(
     new Command("serve").description("run the server")
       .addOption(dataOption())
-      .option("--node <name>", "this node's name among nodes sharing a --db (default: host name)")
+      .option(
+        "--node <name>",
+        "this node's name among nodes sharing a --db (default: host name)",
+        parser(checkNodeName, "eu-1"),
+      )
       .option("--listen <host:port>", "address to listen on", hostPortArgLike("0.0.0.0:8443"), {
         ...d.listen,
       })

@@ -23,6 +23,24 @@ export const BEAT_MS = 1000;
  */
 const IDLE_CHECK_MS = 100;
 
+/**
+ * `name` when it can name a node: 1 to 128 characters, none of them a control or invisible
+ * format character (a newline, an escape, a bidi override) nor a line or paragraph separator,
+ * no space at either end. `node list` and the logs print it; the admin panel shows it.
+ *
+ * @throws {RangeError} saying what is wrong, without echoing the control characters
+ * @example checkNodeName("eu-1"); // "eu-1"
+ */
+export function checkNodeName(name: string): string {
+  if (/[\p{C}\p{Zl}\p{Zp}]/u.test(name)) {
+    throw new RangeError("expected a node name without control characters or line breaks");
+  }
+  if (name.length < 1 || name.length > 128 || name.trim() !== name) {
+    throw new RangeError(`expected a node name of 1 to 128 characters, no space at either end`);
+  }
+  return name;
+}
+
 /** Thrown by {@linkcode NodeLink.start} when a node of the same name is running. */
 export class NodeNameTaken extends Error {
   constructor(name: string, seenMsAgo: number) {

@@ -1,26 +1,33 @@
 /**
  * Subscriptions on the tunnel port: a connection that is not a tunnel and asks
- * `GET /sub/<token>[/clash|/singbox]` gets its user's document; anything else, a wrong token
- * or a source cooling off goes on to the fallback like any probe, with the token in its path
- * replaced by random characters, so the site never sees a real one. Wrong tokens count as
+ * `GET /sub/<token>[/clash|/singbox]` gets its user's document; anything else, a wrong token,
+ * a source cooling off or a head not complete in time goes on to the fallback like any probe,
+ * whose relay replaces the token in its path by random characters, so the site never sees a
+ * real one. Wrong tokens count as
  * failed logins of the source (the tunnels' auth guard).
  */
 import { parseHostPort } from "../../protocol/address.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { Decoded } from "../../protocol/errors.ts";
+import { endAnswer } from "../../common/net/peer.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { logger } from "../../common/ops/logging.ts";
 import type { AuthGuard } from "../users/auth_guard.ts";
 import { certificateFacts, shareEndpoint } from "./share.ts";
 import type { CertificateFacts } from "./share.ts";
 import { subscriptionDocument, subscriptionFormat, subscriptionUserinfo } from "./subscription.ts";
-import { isTokenShaped, subscriptionKey, unsealPassword } from "./subscription_token.ts";
+import {
+  isTokenShaped,
+  SUBSCRIPTION_PATH,
+  subscriptionKey,
+  unsealPassword,
+} from "./subscription_token.ts";
 import { keyForCredential } from "../store/user_store.ts";
 import type { UserStore } from "../store/user_store.ts";
 
 const log = logger("remote", "subscription");
 
-const PREFIX = new TextEncoder().encode("GET /sub/");
+const PREFIX = new TextEncoder().encode(`GET ${SUBSCRIPTION_PATH}`);
 /** A longer request head is no subscription request. */
 const MAX_HEAD = 8192;
 const CRLFCRLF = [0x0d, 0x0a, 0x0d, 0x0a];
@@ -71,21 +78,6 @@ function decodeHead(bytes: Uint8Array): Decoded<RequestHead> | null {
   return { value: { raw, path, headers }, consumed: end };
 }
 
-/** `raw` with the token after `/sub/` replaced by random characters of the same kind. */
-function scrubbed(raw: Uint8Array): Uint8Array {
-  const out = raw.slice();
-  const alphabet = new TextEncoder().encode(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-  );
-  const random = crypto.getRandomValues(new Uint8Array(out.length));
-  for (let i = PREFIX.length; i < out.length; i++) {
-    const c = out[i];
-    if (c === 0x2f || c === 0x3f || c === 0x20 || c === 0x0d) break; // "/", "?", " ", CR
-    out[i] = alphabet[random[i] & 63];
-  }
-  return out;
-}
-
 /** The host clients asked for (the `Host` header), when it is a plain name or address. */
 function askedHost(value: string | undefined): { host: string; port?: number } | undefined {
   if (!value) return undefined;
@@ -131,7 +123,7 @@ export class SubscriptionService {
   /**
    * Serves `peer` (from `ip`, whose header failed with `error`) when it asks for a valid
    * subscription, and closes it: true. Otherwise false, with every byte it sent still buffered
-   * in `peer` (a token scrubbed) for the fallback. Never throws.
+   * in `peer` for the fallback (whose relay scrubs the token). Never throws.
    */
   async answer(peer: Peer, ip: string, error: unknown): Promise<boolean> {
     if (!(error instanceof ProtocolError)) return false;
@@ -149,12 +141,12 @@ export class SubscriptionService {
     } catch (serveError) {
       log.warn("subscription request from {ip} failed: {error}", { ip, error: serveError });
     }
-    peer.unread(scrubbed(head.raw));
+    peer.unread(head.raw); // the fallback relay scrubs the token (lib/remote/tunnel/token_scrub.ts)
     return false;
   }
 
   async #serve(peer: Peer, ip: string, head: RequestHead): Promise<boolean> {
-    const [token, suffix = ""] = head.path.slice("/sub/".length).split("?")[0].split("/");
+    const [token, suffix = ""] = head.path.slice(SUBSCRIPTION_PATH.length).split("?")[0].split("/");
     // A source cooling off is answered as for a wrong token, without a look-up.
     if (this.#deps.guard.isBlocked(ip)) return false;
     const found = isTokenShaped(token)
@@ -201,9 +193,8 @@ export class SubscriptionService {
     out.set(encoded);
     out.set(bytes, encoded.length);
     await peer.write(out).catch(() => {});
-    await peer.closeWrite().catch(() => {});
-    peer.close();
     log.info("subscription ({format}) for {user} to {ip}", { format, user: user.name, ip });
+    await endAnswer(peer);
     return true;
   }
 }

@@ -12,6 +12,9 @@ const INFO = new TextEncoder().encode("swiftproxy subscription password");
 /** 32 random bytes, base64url: 43 characters. */
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
+/** What comes before a token in a subscription URL's path. */
+export const SUBSCRIPTION_PATH = "/sub/";
+
 /** Whether `text` has the form of a token (43 base64url characters). */
 export function isTokenShaped(text: string): boolean {
   return TOKEN.test(text);

@@ -17,6 +17,16 @@ import { UnknownToken } from "./tunnel_auth.ts";
 
 const log = logger("remote");
 
+/**
+ * The ALPN the remote selects, as the site it stands in front of would. `--fallback` is a
+ * plain TCP web server reached behind the remote's TLS, so it speaks HTTP/1.1 (HTTP/2 without
+ * TLS needs prior knowledge that browsers never have): a browser or a prober offering `h2` and
+ * `http/1.1` gets `http/1.1`, as from nginx serving that site with HTTP/1.1 only, and then the
+ * site's own answer. Trojan clients ignore the selection. Without a fallback the port still
+ * looks like such a site.
+ */
+export const SITE_ALPN = ["http/1.1"];
+
 /** Where and how connections without a valid header are relayed. */
 export interface FallbackOptions {
   site: Destination;

@@ -8,7 +8,7 @@ import { TrojanCommand } from "../../protocol/trojan.ts";
 import type { TrojanHeader } from "../../protocol/trojan.ts";
 import { isStatusDestination } from "../../protocol/account_status.ts";
 import { isWelcomeDestination } from "../../protocol/welcome_page.ts";
-import { Peer } from "../../common/net/peer.ts";
+import { endAnswer, Peer } from "../../common/net/peer.ts";
 import { acceptEach } from "../../common/net/accept.ts";
 import { listenTls } from "../../common/net/tls_listener.ts";
 import type { TlsServerListener } from "../../common/net/tls_listener.ts";
@@ -23,7 +23,7 @@ import { checkCertificate } from "../store/certificate.ts";
 import type { RemoteConfig } from "./config.ts";
 import { connect } from "../egress/connect.ts";
 import type { TunnelEnd } from "../egress/connect.ts";
-import { refuseHeader } from "./fallback.ts";
+import { refuseHeader, SITE_ALPN } from "./fallback.ts";
 import type { FallbackOptions } from "./fallback.ts";
 import { handshakeRefusal } from "./refusals.ts";
 import { statusDocument } from "./status.ts";
@@ -97,6 +97,7 @@ export class RemoteServer {
       key: config.key,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       gate: this.#gate,
+      alpnProtocols: SITE_ALPN,
     });
     this.#poll = new UsersPoll(this.accounts);
     this.#subscriptions = new SubscriptionService({
@@ -209,10 +210,10 @@ export class RemoteServer {
     }
   }
 
-  /** Answers the account-status destination with the user's document and closes. */
+  /** Answers the account-status destination with the user's document and ends cleanly. */
   async #status(peer: Peer, tunnel: Tunnel): Promise<void> {
     await peer.write(statusDocument(await this.#fresh(tunnel))).catch(() => {});
-    peer.close();
+    await endAnswer(peer);
   }
 
   /** The tunnel's account as the database has it now. */

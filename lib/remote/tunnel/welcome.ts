@@ -4,13 +4,11 @@
  */
 import { decodeRequestHead } from "../../protocol/http_proxy.ts";
 import { formatBytes } from "../../common/ops/units.ts";
+import { endAnswer } from "../../common/net/peer.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { VERSION } from "../../version.ts";
 import type { Account } from "../users/accounts.ts";
 import page from "./welcome.html" with { type: "text" };
-
-/** How long the page's connection waits for the client to close after the answer. */
-const DRAIN_MS = 5_000;
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -67,15 +65,10 @@ export async function serveWelcome(
     );
     await peer.write(response);
     if (head.method !== "HEAD") await peer.write(body);
-    await peer.closeWrite();
-    // Waits (briefly, reading at most 64 KiB) for the client to close, so ours is not a reset.
-    await peer.readFrame((bytes) => {
-      if (bytes.length > 65_536) throw new RangeError("too much after the request");
-      return null;
-    }, DRAIN_MS).catch(() => {});
   } catch {
     // A client that went away or sent no request: nothing to answer.
-  } finally {
     peer.close();
+    return;
   }
+  await endAnswer(peer);
 }

@@ -1,5 +1,6 @@
 /** How `user list` shows users: a table for people, JSON for scripts. */
 import { formatBytes } from "../../common/ops/units.ts";
+import { columns } from "../../common/ops/printable.ts";
 import type { User } from "../store/user_store.ts";
 
 function describeLimit(bytes: number, suffix = ""): string {
@@ -83,8 +84,5 @@ export function userTable(users: User[]): string {
       describeReset(u),
     ]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join(
-    "\n",
-  );
+  return columns(rows);
 }
