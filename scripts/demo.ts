@@ -93,7 +93,18 @@ const echoPort = (echo.addr as Deno.NetAddr).port;
 })();
 
 console.log(`SwiftProxy demo (data in ${dataDir})`);
-await runOnce(["run", "-q", "-P=remote", "remote.ts", "init", "--data", dataDir]);
+await runOnce([
+  "run",
+  "-q",
+  "-P=remote",
+  "remote.ts",
+  "init",
+  "--data",
+  dataDir,
+  // Links and subscriptions point where the demo's remote listens.
+  "--public",
+  `127.0.0.1:${remotePort}`,
+]);
 const added = await runOnce([
   "run",
   "-q",

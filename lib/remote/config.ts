@@ -4,6 +4,7 @@ import type { DestinationPolicy } from "./destination.ts";
 import type { AuthGuardOptions } from "./auth_guard.ts";
 import type { UserStore } from "./user_store.ts";
 import type { UsageOutbox } from "./usage_spool.ts";
+import type { LinkVault } from "./link_vault.ts";
 
 /** Everything {@linkcode RemoteServer} needs. */
 export interface RemoteConfig {
@@ -28,10 +29,15 @@ export interface RemoteConfig {
   maxHandshakes: number;
   /** Failed logins allowed per source address before it cools off. */
   authGuard: AuthGuardOptions;
+  /** Where the admin panel keeps what reprinting a user's link takes (the data directory's). */
+  linkVault?: LinkVault;
 }
 
 /** The parts of a {@linkcode RemoteConfig} that have a default. */
-export type RemoteDefaults = Omit<RemoteConfig, "cert" | "key" | "store" | "fallback" | "outbox">;
+export type RemoteDefaults = Omit<
+  RemoteConfig,
+  "cert" | "key" | "store" | "fallback" | "outbox" | "linkVault"
+>;
 
 /**
  * The defaults of `serve` (and of its `--help`): a complete config is these plus a

@@ -4,6 +4,9 @@
  * modules; this one composes them.
  */
 import { formatHostPort } from "../protocol/address.ts";
+import type { Destination } from "../protocol/address.ts";
+import type { LinkVault } from "./link_vault.ts";
+import { guessPublicAddress } from "./public_address.ts";
 import { TrojanCommand } from "../protocol/trojan.ts";
 import type { TrojanHeader } from "../protocol/trojan.ts";
 import { isStatusDestination } from "../protocol/account_status.ts";
@@ -100,6 +103,7 @@ export class RemoteServer {
       guard: this.guard,
       certificate: () => this.certificate,
       port: () => this.addr.port,
+      publicAddress: () => this.publicAddress,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
     this.#accepting = this.#acceptLoop();
@@ -116,6 +120,27 @@ export class RemoteServer {
     this.#listener.setCertificate(cert, key);
     this.#config.cert = cert;
     this.#config.key = key;
+  }
+
+  #publicAddress?: Destination;
+
+  /**
+   * Where clients reach this server (`init --public`, or what serve guessed): links and
+   * subscriptions carry it. Unset: the listen address when it is a specific one, else
+   * undefined (the certificate's public name and the bound port).
+   */
+  get publicAddress(): Destination | undefined {
+    const listen = { host: this.#config.listen.host, port: this.addr.port };
+    return this.#publicAddress ?? guessPublicAddress(listen, []);
+  }
+
+  set publicAddress(address: Destination | undefined) {
+    this.#publicAddress = address;
+  }
+
+  /** Where the admin panel keeps what reprinting a user's link takes, if anywhere. */
+  get linkVault(): LinkVault | undefined {
+    return this.#config.linkVault;
   }
 
   /** The certificate chain (PEM) new connections are served with: what links pin. */

@@ -15,7 +15,7 @@ import type { Cidr } from "../../common/cidr.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { applyConfig, ConfigError, readConfigFile } from "../config_file.ts";
-import { DataDirError, dataPaths, ensureCertificate } from "../data_dir.ts";
+import { DataDirError, dataPaths, ensureCertificate, isDataDir } from "../data_dir.ts";
 import { NothingToServe, openServeStore } from "../serve_store.ts";
 import type { ServeStore } from "../serve_store.ts";
 import { NodeNameTaken } from "../nodes.ts";
@@ -27,6 +27,17 @@ import { startHousekeeping } from "../housekeeping.ts";
 import { isLoopbackHost } from "../../common/loopback.ts";
 import type { Housekeeping } from "../housekeeping.ts";
 import { dataOption } from "./options.ts";
+import { publicArg } from "./init.ts";
+import { certificateFacts } from "../share.ts";
+import { LinkVault } from "../link_vault.ts";
+import {
+  describePublicAddress,
+  guessPublicAddress,
+  readPublicAddress,
+  writePublicAddress,
+} from "../public_address.ts";
+import type { PublicAddress } from "../public_address.ts";
+import { resolve } from "node:path";
 
 /** On SIGTERM, how long open connections get to finish by default. */
 const GRACE_MS = 10_000;
@@ -57,6 +68,8 @@ const urlArg = (text: string): string => {
 /** Options of `serve` after parsing (defaults filled in). */
 interface ServeOptions {
   data: string;
+  init: boolean;
+  public?: Destination;
   db?: string;
   node?: string;
   listen: Destination;
@@ -90,6 +103,7 @@ function remoteConfig(
     ...pair,
     store,
     outbox,
+    linkVault: new LinkVault(options.data),
     listen: options.listen,
     policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
     fallback: options.fallback,
@@ -106,6 +120,14 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   if (Boolean(options.cert) !== Boolean(options.key)) {
     console.error("error: --cert and --key go together; give both or neither");
     Deno.exit(2);
+  }
+  if (!options.init && !isDataDir(options.data)) {
+    console.error(
+      `error: ${resolve(options.data)} is not a data directory made by init (no users.db, no ` +
+        `tls/cert.pem); check --data, or make it: swiftproxy-remote init --data ${options.data} ` +
+        "(or serve --init)",
+    );
+    Deno.exit(1);
   }
   await setupLogging(logOptions(options));
   let opened: ServeStore;
@@ -150,6 +172,8 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     await opened.close();
     Deno.exit(1);
   }
+  const address = await publicAddress(options, server, cert);
+  server.publicAddress = address;
   const { store } = opened;
   let side: Housekeeping;
   try {
@@ -182,6 +206,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     }`,
   );
   if (opened.node) console.log(`node ${opened.node} on the shared users database`);
+  if (address) console.log(describePublicAddress(address, "swiftproxy-remote serve --public"));
   console.log(`certificate: ${certPath}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
   if (side.admin) {
@@ -199,6 +224,39 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   await opened.close();
   await stopLogging();
   Deno.exit(0);
+}
+
+/**
+ * Where links point: `--public` (kept for later commands), else the one kept in the data
+ * directory by `init --public`, else a guess from the listen address and the certificate,
+ * kept as a guess (so `user add` on this machine prints the same).
+ */
+async function publicAddress(
+  options: ServeOptions,
+  server: RemoteServer,
+  cert: string,
+): Promise<PublicAddress | undefined> {
+  const kept = readPublicAddress(options.data);
+  let address: PublicAddress | undefined;
+  if (options.public) address = { ...options.public, guessed: false };
+  else if (kept && !kept.guessed) return kept;
+  else {
+    const listen = { host: options.listen.host, port: server.addr.port };
+    address = guessPublicAddress(listen, (await certificateFacts(cert)).names);
+  }
+  if (!address) return undefined;
+  if (
+    kept?.host !== address.host || kept.port !== address.port || kept.guessed !== address.guessed
+  ) {
+    try {
+      writePublicAddress(options.data, address);
+    } catch (error) {
+      console.error(
+        `cannot keep the public address in ${options.data}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return address;
 }
 
 async function reloadCertificate(
@@ -242,6 +300,13 @@ export function serveCommand(): Command {
   return addLogOptions(
     new Command("serve").description("run the server")
       .addOption(dataOption())
+      .option("--init", "make the data directory first when init has not (else refused)", false)
+      .option(
+        "--public <host:port>",
+        "where clients reach the server, for links and subscriptions (kept; default: as init " +
+          "--public set, else a guess from --listen and the certificate)",
+        publicArg,
+      )
       .option("--node <name>", "this node's name among nodes sharing a --db (default: host name)")
       .option("--listen <host:port>", "address to listen on", hostPortArgLike("0.0.0.0:8443"), {
         ...d.listen,

@@ -19,6 +19,10 @@ import {
   startOrigin,
 } from "../../_harness.ts";
 
+import { parseShareLink } from "../../../lib/protocol/share_link.ts";
+import { svgQr } from "../../../lib/remote/share.ts";
+import { fetchFrom } from "../_share.ts";
+
 const MiB = 1024 * 1024;
 
 /** A download through the local's HTTP proxy that records when its bytes arrive. */
@@ -113,13 +117,50 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
     // Add bob; the generated password is shown once.
     await page.click("#add-user");
     await page.type("#f-name", "bob");
+    // A refused value is named by its label, as the form shows it, not by the API's field.
+    await page.type("#f-down", "fast");
+    await page.click("#editor-save");
+    await page.waitForSelector("#editor-error:not([hidden])");
+    const refusal = await text(page, "#editor-error");
+    assert(refusal.startsWith("Download limit: "), refusal);
+    assert(!refusal.includes("downLimit"), refusal);
+    await page.$eval("#f-down", (el) => (el as HTMLInputElement).value = "");
     await page.type("#f-down", "1MiB");
     await page.type("#f-quota", "20GiB");
     await page.select("#f-reset", "5");
     await page.click("#editor-save");
     await page.waitForSelector("#secret[open]");
-    const bobPassword = await text(page, "#secret-password");
+    const value = (id: string) =>
+      page.$eval(id, (el) => (el as HTMLInputElement | HTMLTextAreaElement).value);
+    const bobPassword = await value("#secret-password");
     assert(bobPassword.length >= 20, `bob's password: ${bobPassword}`);
+    // With it, as the CLI prints them: the link, its QR code and the subscription URL.
+    const added = parseShareLink(await value("#secret-link"));
+    assertEquals([added.user, added.password, added.host, added.port], [
+      "bob",
+      bobPassword,
+      "127.0.0.1",
+      remote.port,
+    ]);
+    assertEquals(added.pin?.length, 64);
+    const qrSrc = await page.$eval("#secret-qr", (el) => (el as HTMLImageElement).src);
+    assertEquals(
+      atob(qrSrc.replace(/^data:image\/svg\+xml;base64,/, "")),
+      svgQr(await value("#secret-link")),
+      "the QR code is the link's",
+    );
+    await page.waitForFunction(
+      () => (document.getElementById("secret-qr") as HTMLImageElement).naturalWidth > 0,
+    );
+    const subscription = await value("#secret-sub");
+    const served = await fetchFrom(remote, subscription);
+    assertEquals(parseShareLink(atob(served.body).trim()), added, "the subscription serves it");
+    // The link field shows the whole link: no scrolling inside it.
+    assert(
+      await page.$eval("#secret-link", (el) => el.scrollHeight <= el.clientHeight + 1),
+      "the link is cut off",
+    );
+    assertEquals(await page.$$eval("#secret button.copy", (b) => b.length), 3, "copy buttons");
     await page.click("#secret-close");
     await page.waitForSelector("tr[data-user=bob]");
     assertEquals(await text(page, "tr[data-user=bob] .resets"), "day 5", "the reset day is shown");
