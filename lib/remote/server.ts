@@ -65,6 +65,9 @@ export class RemoteServer {
   readonly #poll: UsersPoll;
   readonly #subscriptions: SubscriptionService;
   readonly #accepting: Promise<void>;
+  /** Connections past login (tunnels, the welcome page, status checks): they get the grace. */
+  readonly #working = new Set<Peer>();
+  #stopping = false;
 
   /**
    * Starts listening and serving at once.
@@ -169,6 +172,7 @@ export class RemoteServer {
         .finally(() => {
           this.#gate.leave(peer);
           this.#connections.delete(peer);
+          this.#working.delete(peer);
         });
     });
   }
@@ -195,6 +199,8 @@ export class RemoteServer {
     }
     this.#gate.leave(peer);
     this.#gate.loggedIn(ip);
+    if (this.#stopping) return peer.close(); // logged in while the server stops: too late
+    this.#working.add(peer);
     const { header, account } = tunnel;
     const user = account.user.name;
     const refusal = account.refusal();
@@ -326,14 +332,17 @@ export class RemoteServer {
   }
 
   /**
-   * Stops accepting, lets open connections finish for `graceMs`, closes the rest, and
-   * writes the final usage counts.
+   * Stops accepting and closes at once every connection not logged in (a local's ready
+   * tunnels, handshakes, probes); lets logged-in ones finish for `graceMs`, or until `hurry`
+   * aborts (a second Ctrl-C); closes the rest, and writes the final usage counts.
    */
-  async stop(graceMs = 0): Promise<void> {
+  async stop(graceMs = 0, hurry?: AbortSignal): Promise<void> {
+    this.#stopping = true;
     this.#listener.close();
     await this.#accepting;
+    for (const peer of this.#connections) if (!this.#working.has(peer)) peer.close();
     const deadline = Date.now() + graceMs;
-    while (this.#connections.size > 0 && Date.now() < deadline) {
+    while (this.#working.size > 0 && Date.now() < deadline && !hurry?.aborted) {
       await new Promise((r) => setTimeout(r, 50));
     }
     // Aborting the sessions also frees relays waiting on a user's rate limit.
