@@ -264,9 +264,10 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
   } finally {
     await browser.close();
     await Deno.remove(profile, { recursive: true }).catch(() => {});
+    // The chain first: a test failing before the disconnect does not wait out the download.
+    await chain.stop();
     await transfer.done.catch(() => {});
     await origin.close();
-    await chain.stop();
   }
 });
 
