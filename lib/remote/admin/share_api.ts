@@ -88,7 +88,9 @@ export async function handOver(
 ): Promise<ShareAnswer> {
   const where = endpoint ?? await endpointOf(server);
   const token = await issueSubscription(deps.store, name, password);
-  await server.linkVault?.keep(name, { password, token });
+  await server.linkVault?.keep(name, { password, token }).catch((error) => {
+    log.warn("cannot keep the link of {user} for user link: {error}", { user: name, error });
+  });
   await deps.accounts.reload();
   const link = shareLink(name, password, where);
   return { password, link, qr: svgQr(link), subscription: subscriptionUrl(where, token) };

@@ -22,6 +22,7 @@ import type { PublicAddress } from "../public_address.ts";
 import { REMOTE_DEFAULTS } from "../config.ts";
 import { issueSubscription } from "../subscription_token.ts";
 import { LinkVault } from "../link_vault.ts";
+import type { KeptLink } from "../link_vault.ts";
 import type { UserStore } from "../user_store.ts";
 
 /** The options that say where links point. */
@@ -123,7 +124,7 @@ export async function printShare(
   } else {
     console.log("subscription: unchanged (not kept here; --rotate issues a new one)");
   }
-  await new LinkVault(options.data).keep(name, { password, ...(token ? { token } : {}) });
+  await keep(options.data, name, { password, ...(token ? { token } : {}) });
   if (!endpoint.pin) console.log("the certificate is not self-signed: clients check it as usual");
   console.log(describePublicAddress(address!, "swiftproxy-remote init --public"));
   return true;
@@ -142,5 +143,17 @@ export async function keepChosen(
   password: string,
 ): Promise<void> {
   const token = await issueSubscription(store, name, password);
-  await new LinkVault(options.data).keep(name, { password, token });
+  await keep(options.data, name, { password, token });
+}
+
+/** Keeps `link` for `name` in `dir`; a directory this user cannot write only loses the reprint. */
+async function keep(dir: string, name: string, link: KeptLink): Promise<void> {
+  try {
+    await new LinkVault(dir).keep(name, link);
+  } catch (error) {
+    console.error(
+      `cannot keep the link in ${dir} (${(error as Error).message}): "user link ${name}" will ` +
+        "need the password (run as the user serve runs as to keep it)",
+    );
+  }
 }
