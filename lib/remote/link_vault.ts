@@ -5,7 +5,9 @@
  * database alone still gives no password or token; the data directory gives both (SECURITY.md).
  */
 import { join } from "node:path";
-import { sealText, unsealText } from "./subscription_token.ts";
+import { sealText, subscriptionKey, unsealText } from "./subscription_token.ts";
+import { keyForCredential } from "./user_store.ts";
+import type { User, UserStore } from "./user_store.ts";
 
 /** What a link and a subscription URL are made of. */
 export interface KeptLink {
@@ -102,4 +104,22 @@ export class LinkVault {
       // nothing kept
     }
   }
+}
+
+/**
+ * The link kept for `user` when its password is still theirs, with its token when that is
+ * still their subscription; else undefined (changed elsewhere, or nothing kept).
+ *
+ * @example const kept = await currentLink(new LinkVault(dir), store, user);
+ */
+export async function currentLink(
+  vault: LinkVault,
+  store: UserStore,
+  user: User,
+): Promise<KeptLink | undefined> {
+  const kept = await vault.open(user.name);
+  if (!kept || keyForCredential(user.name, kept.password) !== user.key) return undefined;
+  if (!kept.token) return { password: kept.password };
+  const found = await store.findBySubscriptionKey(subscriptionKey(kept.token));
+  return found?.user.name === user.name ? kept : { password: kept.password };
 }

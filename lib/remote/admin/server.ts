@@ -35,7 +35,7 @@ import { verifyPassword } from "./password_hash.ts";
 import { AdminSessions } from "./sessions.ts";
 import type { AdminSession, SessionOptions } from "./sessions.ts";
 
-import { handOver, shareUser } from "./share_api.ts";
+import { handOver, keptShare, shareUser } from "./share_api.ts";
 
 const log = logger("remote", "admin");
 
@@ -281,6 +281,9 @@ export class AdminServer {
       }
       if (action === "connections" && request.method === "GET") {
         return json(200, getUser(deps, name).connections);
+      }
+      if (action === "link" && request.method === "GET") {
+        return json(200, await keptShare(deps, this.#options.server, name));
       }
       if (action === "link" && request.method === "POST") {
         return json(200, await shareUser(deps, this.#options.server, name, await body(request)));

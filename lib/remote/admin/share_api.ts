@@ -16,6 +16,7 @@ import {
 } from "../share.ts";
 import type { ShareEndpoint } from "../share.ts";
 import { issueSubscription } from "../subscription_token.ts";
+import { currentLink } from "../link_vault.ts";
 import { logger } from "../../common/logging.ts";
 import { ApiError } from "./api.ts";
 import type { ApiDeps } from "./api.ts";
@@ -54,6 +55,34 @@ export async function shareUser(
   await deps.store.setPassword(name, password);
   log.info("admin: new password, link and subscription for {user}", { user: name });
   return await handOver(deps, server, name, password, endpoint);
+}
+
+/**
+ * `GET /api/users/NAME/link`: the user's current link and subscription URL as kept when they
+ * were issued (here or by the CLI on this data directory), without a new password.
+ *
+ * @throws {ApiError} 404 for an unknown user or when no current link is kept
+ */
+export async function keptShare(
+  deps: ApiDeps,
+  server: RemoteServer,
+  name: string,
+): Promise<ShareAnswer> {
+  const account = deps.accounts.byName(name);
+  if (!account) throw new ApiError(404, `no user named "${name}"`);
+  const vault = server.linkVault;
+  const kept = vault && await currentLink(vault, deps.store, account.user);
+  if (!kept?.token) {
+    throw new ApiError(404, `no current link kept for ${name}: issue a new one`);
+  }
+  const endpoint = await endpointOf(server);
+  const link = shareLink(name, kept.password, endpoint);
+  return {
+    password: kept.password,
+    link,
+    qr: svgQr(link),
+    subscription: subscriptionUrl(endpoint, kept.token),
+  };
 }
 
 /** Where links point: the server's public address, `host` instead of its name when given. */

@@ -6,11 +6,10 @@
  * against the hash) or a new one (`--new-password`).
  */
 import { Command, Option } from "commander";
-import { LinkVault } from "../link_vault.ts";
+import { currentLink, LinkVault } from "../link_vault.ts";
 import type { KeptLink } from "../link_vault.ts";
-import { subscriptionKey } from "../subscription_token.ts";
 import { keyForCredential, UserError } from "../user_store.ts";
-import type { User, UserStore } from "../user_store.ts";
+import type { UserStore } from "../user_store.ts";
 import { dataOption } from "./options.ts";
 import { nameArg } from "./user_options.ts";
 import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
@@ -25,15 +24,6 @@ password changed elsewhere), give the current password with --password (checked)
 new one with --new-password (generated unless --password gives it; open connections close). A
 new password comes with a new subscription URL (the old one served the old password); --rotate
 issues a new one for the current password too.`;
-
-/** The kept link of `user`, when its password is still theirs; with its token if still valid. */
-async function current(store: UserStore, user: User, data: string): Promise<KeptLink | undefined> {
-  const kept = await new LinkVault(data).open(user.name);
-  if (!kept || keyForCredential(user.name, kept.password) !== user.key) return undefined;
-  if (!kept.token) return { password: kept.password };
-  const found = await store.findBySubscriptionKey(subscriptionKey(kept.token));
-  return found?.user.name === user.name ? kept : { password: kept.password };
-}
 
 /**
  * The `user link` command.
@@ -70,9 +60,9 @@ export function linkCommand(open: OpenStore, withStore: typeof WithStore): Comma
             `that is not the password of ${name}; issue a new one with --new-password`,
           );
         }
-        kept = await current(store, user, options.data);
+        kept = await currentLink(new LinkVault(options.data), store, user);
       } else {
-        kept = await current(store, user, options.data);
+        kept = await currentLink(new LinkVault(options.data), store, user);
         if (!kept) {
           throw new UserError(
             `${options.data} keeps no current link for ${name} (made elsewhere, or the password ` +

@@ -135,7 +135,8 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
     const bobPassword = await value("#secret-password");
     assert(bobPassword.length >= 20, `bob's password: ${bobPassword}`);
     // With it, as the CLI prints them: the link, its QR code and the subscription URL.
-    const added = parseShareLink(await value("#secret-link"));
+    const addedLink = await value("#secret-link");
+    const added = parseShareLink(addedLink);
     assertEquals([added.user, added.password, added.host, added.port], [
       "bob",
       bobPassword,
@@ -168,12 +169,23 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
       (await runProgram(remoteArgs("user", "list", "--json", "--data", remote.dir))).stdout;
     assert(bobRow.includes('"name": "bob"'), "the CLI sees the user the panel added");
 
-    // Bob's link and QR code, for his phone: a new password, a pinned trojan:// link.
+    // Bob's card shows the link he was given, kept by the server: no new password needed.
     await page.click("tr[data-user=bob] .name");
+    await page.waitForSelector("#share-result:not([hidden])");
+    await page.waitForFunction(
+      (link) => (document.getElementById("share-link") as HTMLTextAreaElement).value === link,
+      { timeout: 5000 },
+      addedLink,
+    );
+    // His link and QR code, for his phone: a new password, a pinned trojan:// link.
     await page.waitForSelector("#share-issue");
     await page.type("#share-host", "127.0.0.1");
     await page.click("#share-issue");
-    await page.waitForSelector("#share-result:not([hidden])");
+    await page.waitForFunction(
+      (old) => (document.getElementById("share-password") as HTMLInputElement).value !== old,
+      {},
+      bobPassword,
+    );
     await page.waitForFunction(
       () => (document.getElementById("share-qr") as HTMLImageElement).naturalWidth > 0,
       { timeout: 5000 },

@@ -215,7 +215,10 @@ $("user-rows").addEventListener("click", async (event) => {
 // ---- one user's details ------------------------------------------------------------------
 
 function openDetail(name) {
-  if (state.selected !== name) clearShare();
+  if (state.selected !== name) {
+    clearShare();
+    showKeptShare(name);
+  }
   state.selected = name;
   $("detail").hidden = false;
   $("detail-name").textContent = name;
@@ -236,6 +239,24 @@ function clearShare() {
   $("share-qr").removeAttribute("src");
 }
 
+function showShare(answer) {
+  $("share-qr").src = `data:image/svg+xml;base64,${btoa(answer.qr)}`;
+  $("share-link").value = answer.link;
+  $("share-sub").value = answer.subscription;
+  $("share-password").value = answer.password;
+  $("share-result").hidden = false;
+}
+
+/** The user's current link, when the server keeps it: shown without a new password. */
+async function showKeptShare(name) {
+  try {
+    const answer = await api("GET", `/api/users/${encodeURIComponent(name)}/link`);
+    if (state.selected === name) showShare(answer);
+  } catch {
+    // none kept (made elsewhere, or changed since): "New password and link" issues one
+  }
+}
+
 $("share-issue").addEventListener("click", async () => {
   const name = state.selected;
   if (!name) return;
@@ -244,11 +265,7 @@ $("share-issue").addEventListener("click", async () => {
     const path = `/api/users/${encodeURIComponent(name)}/link`;
     const answer = await api("POST", path, { host: $("share-host").value });
     if (state.selected !== name) return;
-    $("share-qr").src = `data:image/svg+xml;base64,${btoa(answer.qr)}`;
-    $("share-link").value = answer.link;
-    $("share-sub").value = answer.subscription;
-    $("share-password").value = answer.password;
-    $("share-result").hidden = false;
+    showShare(answer);
   } catch (error) {
     toast(error.message, true);
   }
