@@ -218,7 +218,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   }
   await stopping;
   console.log(
-    `stopping: no new connections; open tunnels get ${options.grace / 1000} s ` +
+    `stopping: no new connections; open ones get ${options.grace / 1000} s ` +
       "(Ctrl-C again to close them now)",
   );
   // A second signal ends the grace at once; usage is still written before the exit.
