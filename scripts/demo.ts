@@ -9,12 +9,31 @@ import { WELCOME_URL } from "../lib/protocol/welcome_page.ts";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
 
-function freePort(preferred: number): number {
+const USAGE = `Usage: deno task demo
+
+Starts a remote (fresh temporary data, a generated user "demo"), a local logged in as that
+user on 127.0.0.1:1080 with its dashboard on 127.0.0.1:9090 (other free ports when those are
+taken, said so), and a small web page to fetch through them; prints what to try. Ctrl-C stops
+everything and removes the temporary data. It takes no options.`;
+
+if (Deno.args.length > 0) {
+  const help = Deno.args.every((a) => a === "--help" || a === "-h");
+  (help ? console.log : console.error)(
+    help ? USAGE : `error: the demo takes no options, got "${Deno.args.join(" ")}"\n\n${USAGE}`,
+  );
+  Deno.exit(help ? 0 : 2);
+}
+
+/** A free loopback port: `preferred` when free, else any, said so for `what`. */
+function freePort(preferred: number, what?: string): number {
   for (const port of [preferred, 0]) {
     try {
       const listener = Deno.listen({ hostname: "127.0.0.1", port });
       const bound = listener.addr.port;
       listener.close();
+      if (what && bound !== preferred) {
+        console.log(`port ${preferred} is taken: ${what} uses 127.0.0.1:${bound} instead`);
+      }
       return bound;
     } catch {
       // taken: fall back to any free port
@@ -71,8 +90,8 @@ async function start(
 const dataDir = await Deno.makeTempDir({ prefix: "swiftproxy-demo-" });
 const remotePort = freePort(8443);
 const pagePort = freePort(8080);
-const LOCAL_PROXY = `127.0.0.1:${freePort(1080)}`;
-const DASHBOARD = `127.0.0.1:${freePort(9090)}`;
+const LOCAL_PROXY = `127.0.0.1:${freePort(1080, "the local's proxy")}`;
+const DASHBOARD = `127.0.0.1:${freePort(9090, "the dashboard")}`;
 const page = Deno.serve(
   { hostname: "127.0.0.1", port: pagePort, onListen() {} },
   () => new Response("Hello through SwiftProxy: local -> TLS tunnel -> remote -> this page.\n"),
@@ -93,7 +112,18 @@ const echoPort = (echo.addr as Deno.NetAddr).port;
 })();
 
 console.log(`SwiftProxy demo (data in ${dataDir})`);
-await runOnce(["run", "-q", "-P=remote", "remote.ts", "init", "--data", dataDir]);
+await runOnce([
+  "run",
+  "-q",
+  "-P=remote",
+  "remote.ts",
+  "init",
+  "--data",
+  dataDir,
+  // Links and subscriptions point where the demo's remote listens.
+  "--public",
+  `127.0.0.1:${remotePort}`,
+]);
 const added = await runOnce([
   "run",
   "-q",

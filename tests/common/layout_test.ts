@@ -26,6 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["lib/remote/ops"],
   ["lib/remote/admin"],
   ["lib/remote/acme"],
+  ["lib/remote/serve"],
   ["lib/remote/cli"],
 ];
 

@@ -132,7 +132,9 @@ Deno.test("serve: a read-only data directory and a damaged users.db get a clear 
     await Deno.mkdir(readOnly, { mode: 0o555 });
     await Deno.chmod(readOnly, 0o555);
     if (Deno.uid() === 0) await immutable(true);
-    const out = await runProgram(remoteArgs("serve", "--data", readOnly, "--listen", ":1"));
+    const out = await runProgram(
+      remoteArgs("serve", "--init", "--data", readOnly, "--listen", ":1"),
+    );
     assertEquals(out.code, 1, out.stderr);
     assert(out.stderr.includes("must be writable"), out.stderr);
     assert(!/\bat \S+\.ts:\d+/.test(out.stderr) && !out.stderr.includes("Uncaught"), out.stderr);

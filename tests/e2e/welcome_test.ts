@@ -25,6 +25,9 @@ Deno.test("welcome page: curl --socks5-hostname and curl -x both get the remote'
         text,
       );
       assert(text.includes("Used") && text.includes("Quota"), text);
+      // Served through one connection, nothing else open: it counts that one.
+      const open = /Open connections[^<]*<\/dt>\s*<dd>(\d+)<\/dd>/.exec(text)?.[1];
+      assertEquals(open, "1", "open connections while the page is served through one");
     }
     const head = await curl("-I", "--socks5-hostname", proxy, WELCOME_URL);
     assertEquals(head.code, 0, head.stderr);

@@ -94,3 +94,41 @@ Deno.test("pool: a burst's takes refill once, after their own writes, not betwee
     pool.close();
   }
 });
+
+Deno.test("pool: a minute without a client keeps no ready tunnel and opens none, counted", async () => {
+  let clock = 0;
+  let live = 0;
+  const pool = new ReadyPool(
+    () => {
+      live++;
+      // A tunnel the remote keeps open until the pool closes it.
+      return Promise.resolve(
+        { close: () => live--, readAhead: () => new Promise(() => {}) } as unknown as Peer,
+      );
+    },
+    options,
+    () => clock,
+  );
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  try {
+    assertEquals(pool.take(), undefined, "one client, with nothing ready yet");
+    await new Promise((r) => setTimeout(r, REFILL_DELAY_MS + 20));
+    assertEquals(pool.ready, POOL_DEFAULTS.floor, "the floor after one client");
+    let atIdle = -1;
+    for (clock = 1000; clock <= 3 * 60_000; clock += 1000) {
+      pool.age();
+      await settle();
+      if (clock === POOL_DEFAULTS.idleMs) atIdle = pool.opened;
+    }
+    console.log(
+      `one client, then 3 minutes idle: ${pool.opened} tunnels opened ahead, all in the ` +
+        `first minute; ${pool.expired} closed unused; ${pool.ready} ready after`,
+    );
+    assertEquals(pool.ready, 0, "none ready a minute after the last client");
+    assertEquals(live, 0, "every tunnel opened ahead is closed");
+    assertEquals(pool.opened, atIdle, "none opened after the idle minute");
+    assertEquals(pool.expired, pool.opened, "each one counted as closed unused");
+  } finally {
+    pool.close();
+  }
+});

@@ -157,7 +157,7 @@ Deno.test({
       await set.nodes[0].stop();
       await c.pause();
       const refused = await runProgram(
-        remoteArgs("serve", "--data", fresh, "--node", "x", "--listen", "127.0.0.1:1"),
+        remoteArgs("serve", "--init", "--data", fresh, "--node", "x", "--listen", "127.0.0.1:1"),
         { env: { SWIFTPROXY_DB: url } },
       );
       assertEquals(refused.code, 1, refused.stderr);

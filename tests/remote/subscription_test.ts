@@ -51,6 +51,7 @@ Deno.test("a subscription carries server, port, password and pin as base64, Clas
         how,
       );
       assertEquals(proxy["skip-cert-verify"], false, how);
+      assertEquals(proxy.udp, true, `${how}: the server relays UDP`);
     }
 
     for (
@@ -68,6 +69,7 @@ Deno.test("a subscription carries server, port, password and pin as base64, Clas
         how,
       );
       assertEquals(outbound.tls.enabled, true);
+      assertEquals(outbound.network, undefined, `${how}: TCP and UDP (sing-box's default)`);
       assertEquals(await pemSha256(outbound.tls.certificate.join("\n")), pin, "the pinned leaf");
     }
     assertEquals(site.received.length, 0, "no subscription request reached the fallback site");

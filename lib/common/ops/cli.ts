@@ -7,6 +7,8 @@ import { LOG_LEVELS } from "./logging.ts";
 import { printable } from "./printable.ts";
 import type { LogOptions } from "./logging.ts";
 import { VERSION } from "../../version.ts";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** Exit code for bad command-line values, as BSD's EX_USAGE-style tools and commander use. */
 export const EXIT_USAGE = 2;
@@ -96,6 +98,7 @@ export function program(name: string, description: string): Command {
  * `--help` and `--version` with 0.
  */
 export async function run(command: Command, args: string[]): Promise<void> {
+  fromTypedDirectory();
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(command)) {
     c.exitOverride().showHelpAfterError(`(see "${commandPath(c)} --help" for the options)`)
@@ -111,6 +114,24 @@ export async function run(command: Command, args: string[]): Promise<void> {
       Deno.exit(ok ? 0 : EXIT_USAGE);
     }
     throw error;
+  }
+}
+
+/**
+ * Under `deno task`, which runs the program in the project's folder, moves back to the folder
+ * the command was typed in (`deno task` keeps it in `INIT_CWD`), so relative paths in the
+ * arguments (`--data ./swiftproxy-data`, `--config`, `--log-file`) mean what the user meant.
+ * Only when the program runs in its own folder, as `deno task` starts it: a compiled binary,
+ * or a program started elsewhere with `INIT_CWD` left in its environment, stays where it is.
+ */
+function fromTypedDirectory(): void {
+  const typed = Deno.env.get("INIT_CWD");
+  if (!typed || !Deno.mainModule.startsWith("file:")) return;
+  try {
+    if (Deno.cwd() !== dirname(fileURLToPath(Deno.mainModule))) return;
+    if (Deno.statSync(typed).isDirectory) Deno.chdir(typed);
+  } catch {
+    // no such folder, or no permission to read it: stay in the project's folder
   }
 }
 

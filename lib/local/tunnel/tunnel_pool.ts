@@ -163,11 +163,22 @@ export class ReadyPool {
   #closed = false;
   /** The refill that {@linkcode take} put off, if one is due. */
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #now: () => number;
+  /** Tunnels the pool opened ahead, since it was made. */
+  opened = 0;
+  /** Of those, closed unused (too old, or beyond the target). */
+  expired = 0;
 
-  constructor(open: () => Promise<Peer>, options: PoolOptions) {
+  /** `now` is the clock, in ms (a test passes its own). */
+  constructor(
+    open: () => Promise<Peer>,
+    options: PoolOptions,
+    now: () => number = () => performance.now(),
+  ) {
     this.#open = open;
     this.#options = { ...options, max: Math.min(options.max, MAX_READY) };
     this.demand = new Demand(this.#options);
+    this.#now = now;
   }
 
   /** Tunnels ready now. */
@@ -182,7 +193,7 @@ export class ReadyPool {
 
   /** The newest ready tunnel, counted as used; `undefined` when none is ready. */
   take(): Peer | undefined {
-    const now = performance.now();
+    const now = this.#now();
     this.demand.took(now);
     this.#failed = false;
     this.#dropOld(now);
@@ -215,9 +226,9 @@ export class ReadyPool {
   }
 
   async #timed(): Promise<Peer> {
-    const started = performance.now();
+    const started = this.#now();
     const peer = await this.#open();
-    this.demand.dialed(performance.now() - started);
+    this.demand.dialed(this.#now() - started);
     return peer;
   }
 
@@ -230,16 +241,20 @@ export class ReadyPool {
     if (this.#refillTimer !== undefined || this.#closed) return;
     this.#refillTimer = setTimeout(() => {
       this.#refillTimer = undefined;
-      this.#refill(performance.now());
+      this.#refill(this.#now());
     }, REFILL_DELAY_MS);
   }
 
   /** Closes ready tunnels past their age. */
   #dropOld(now: number): void {
     const { maxAgeMs } = this.#options;
-    while (this.#ready.length > 0 && now - this.#ready[0].openedAt > maxAgeMs) {
-      this.#ready.shift()!.peer.close();
-    }
+    while (this.#ready.length > 0 && now - this.#ready[0].openedAt > maxAgeMs) this.#expire();
+  }
+
+  /** Closes the oldest ready tunnel, unused. */
+  #expire(): void {
+    this.#ready.shift()!.peer.close();
+    this.expired++;
   }
 
   /**
@@ -256,26 +271,25 @@ export class ReadyPool {
     );
     for (; wanted > 0; wanted--) {
       this.#opening++;
+      this.opened++;
       this.#timed().then((peer) => this.#keep(peer), () => {
         // The remote is down or refusing: the next client's own dial reports it.
         this.#failed = true;
       }).finally(() => this.#opening--);
     }
     if (this.#timer === undefined && target > 0) {
-      this.#timer = setInterval(() => this.#tick(), 1000);
+      this.#timer = setInterval(() => this.age(), 1000);
       Deno.unrefTimer(this.#timer);
     }
   }
 
   #keep(peer: Peer): void {
     if (this.#closed) return peer.close();
-    const now = performance.now();
+    const now = this.#now();
     const entry = { peer, openedAt: now };
     this.#ready.push(entry);
     // Make before break: the replacement is here, so the oldest beyond the target can go.
-    while (this.#ready.length > this.demand.target(now)) {
-      this.#ready.shift()!.peer.close();
-    }
+    while (this.#ready.length > this.demand.target(now)) this.#expire();
     // The remote sends nothing before the header: any answer means it closed the tunnel.
     peer.readAhead().catch(() => null).then(() => {
       const at = this.#ready.indexOf(entry);
@@ -285,11 +299,15 @@ export class ReadyPool {
     });
   }
 
-  #tick(): void {
-    const now = performance.now();
+  /**
+   * Closes tunnels past their age or beyond what demand asks now, and refills: every second
+   * while the pool is in use (a test with its own clock calls it).
+   */
+  age(): void {
+    const now = this.#now();
     this.#dropOld(now);
     const target = this.demand.target(now);
-    while (this.#ready.length > target) this.#ready.shift()!.peer.close();
+    while (this.#ready.length > target) this.#expire();
     this.#refill(now);
     if (target === 0 && this.#opening === 0) {
       clearInterval(this.#timer);

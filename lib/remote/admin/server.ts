@@ -43,7 +43,7 @@ import { verifyPassword } from "./password_hash.ts";
 import { AdminSessions } from "./sessions.ts";
 import type { AdminSession, SessionOptions } from "./sessions.ts";
 
-import { shareUser } from "./share_api.ts";
+import { handOver, keptShare, shareUser } from "./share_api.ts";
 
 const log = logger("remote", "admin");
 
@@ -276,7 +276,15 @@ export class AdminServer {
       return json(200, {}, { "set-cookie": this.#cookie("", 0) });
     }
     if (route === "GET /api/users") return json(200, this.live());
-    if (route === "POST /api/users") return json(201, await addUser(deps, await body(request)));
+    if (route === "POST /api/users") {
+      const given = await body(request);
+      const added = await addUser(deps, given);
+      // Shown together, as the CLI prints them: password, link, QR code, subscription URL.
+      const password = added.password ?? String(given.password);
+      const share = await handOver(deps, this.#options.server, added.user.name, password)
+        .catch((error) => ({ error: (error as Error).message }));
+      return json(201, { ...added, share });
+    }
     if (route === "GET /api/history") return json(200, await history(deps, url.searchParams));
     if (route === "GET /api/ws") return this.#upgrade(request, id);
     if (user) {
@@ -288,10 +296,14 @@ export class AdminServer {
       }
       if (!action && request.method === "DELETE") {
         await removeUser(deps, name);
+        this.#options.server.linkVault?.forget(name);
         return json(200, {});
       }
       if (action === "connections" && request.method === "GET") {
         return json(200, getUser(deps, name).connections);
+      }
+      if (action === "link" && request.method === "GET") {
+        return json(200, await keptShare(deps, this.#options.server, name));
       }
       if (action === "link" && request.method === "POST") {
         return json(200, await shareUser(deps, this.#options.server, name, await body(request)));

@@ -16,22 +16,33 @@ import type { Cidr } from "../../common/security/cidr.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { applyConfig, ConfigError, readConfigFile } from "../ops/config_file.ts";
-import { DataDirError, ensureCertificate } from "../store/data_dir.ts";
-import { NothingToServe, openServeStore } from "./serve_store.ts";
-import type { ServeStore } from "./serve_store.ts";
+import { DataDirError, ensureCertificate, isDataDir } from "../store/data_dir.ts";
+import { NothingToServe, openServeStore } from "../serve/serve_store.ts";
+import type { ServeStore } from "../serve/serve_store.ts";
 import { checkNodeName, NodeNameTaken } from "../nodes/nodes.ts";
 import { CertificateError, fingerprint } from "../store/certificate.ts";
 import { REMOTE_DEFAULTS } from "../tunnel/config.ts";
 import type { RemoteConfig } from "../tunnel/config.ts";
 import { RemoteServer } from "../tunnel/server.ts";
-import { startHousekeeping } from "./housekeeping.ts";
+import { startHousekeeping } from "../serve/housekeeping.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
-import type { Housekeeping } from "./housekeeping.ts";
+import type { Housekeeping } from "../serve/housekeeping.ts";
 import { dataOption } from "./options.ts";
 import { acmeOptionsProblem, addAcmeOptions, servingPaths, startAcme } from "./serve_acme.ts";
 import type { AcmeServeOptions } from "./serve_acme.ts";
 import { BLOCK_FORMATS, serverBlockArg } from "./block_option.ts";
 import type { BlockList } from "../../rules/block_list.ts";
+import { publicArg } from "./init.ts";
+import { certificateFacts } from "../share/share.ts";
+import { LinkVault } from "../share/link_vault.ts";
+import {
+  describePublicAddress,
+  guessPublicAddress,
+  readPublicAddress,
+  writePublicAddress,
+} from "../share/public_address.ts";
+import type { PublicAddress } from "../share/public_address.ts";
+import { resolve } from "node:path";
 
 /** On SIGTERM, how long open connections get to finish by default. */
 const GRACE_MS = 10_000;
@@ -62,6 +73,8 @@ const urlArg = (text: string): string => {
 /** Options of `serve` after parsing (defaults filled in). */
 interface ServeOptions extends AcmeServeOptions {
   data: string;
+  init: boolean;
+  public?: Destination;
   db?: string;
   node?: string;
   listen: Destination;
@@ -98,6 +111,7 @@ function remoteConfig(
     ...pair,
     store,
     outbox,
+    linkVault: new LinkVault(options.data),
     listen: options.listen,
     policy: { allowPrivate: options.allowPrivate, allow: options.allow, deny: options.deny },
     block: options.block,
@@ -122,6 +136,14 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   if (acmeProblem) {
     console.error(`error: ${acmeProblem}`);
     Deno.exit(2);
+  }
+  if (!options.init && !isDataDir(options.data)) {
+    console.error(
+      `error: ${resolve(options.data)} is not a data directory made by init (no users.db, no ` +
+        `tls/cert.pem); check --data, or make it: swiftproxy-remote init --data ${options.data} ` +
+        "(or serve --init)",
+    );
+    Deno.exit(1);
   }
   await setupLogging(logOptions(options));
   let opened: ServeStore;
@@ -166,6 +188,8 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     await opened.close();
     Deno.exit(1);
   }
+  const address = await publicAddress(options, server, cert);
+  server.publicAddress = address;
   const { store } = opened;
   let side: Housekeeping;
   try {
@@ -213,7 +237,8 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     } per user without a max-conns of its own)`,
   );
   if (opened.node) console.log(`node ${opened.node} on the shared users database`);
-  console.log(`certificate: ${paths.cert}`);
+  if (address) console.log(describePublicAddress(address, "swiftproxy-remote serve --public"));
+  console.log(`certificate: ${certPath}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
   if (side.admin) {
     console.log(`admin panel on ${side.admin.url}`);
@@ -223,14 +248,56 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     }
   }
   await stopping;
-  console.log(`stopping: no new connections; open ones get ${options.grace / 1000} s`);
+  console.log(
+    `stopping: no new connections; open ones get ${options.grace / 1000} s ` +
+      "(Ctrl-C again to close them now)",
+  );
+  // A second signal ends the grace at once; usage is still written before the exit.
+  const hurry = new AbortController();
+  shutdownSignal().then(() => {
+    console.log("closing open tunnels now");
+    hurry.abort();
+  });
   await acme?.stop();
   await reloading;
   await side.stop();
-  await server.stop(options.grace);
+  await server.stop(options.grace, hurry.signal);
   await opened.close();
   await stopLogging();
   Deno.exit(0);
+}
+
+/**
+ * Where links point: `--public` (kept for later commands), else the one kept in the data
+ * directory by `init --public`, else a guess from the listen address and the certificate,
+ * kept as a guess (so `user add` on this machine prints the same).
+ */
+async function publicAddress(
+  options: ServeOptions,
+  server: RemoteServer,
+  cert: string,
+): Promise<PublicAddress | undefined> {
+  const kept = readPublicAddress(options.data);
+  let address: PublicAddress | undefined;
+  if (options.public) address = { ...options.public, guessed: false };
+  else if (kept && !kept.guessed) return kept;
+  else {
+    const listen = { host: options.listen.host, port: server.addr.port };
+    address = guessPublicAddress(listen, (await certificateFacts(cert)).names);
+  }
+  if (!address) return undefined;
+  if (
+    kept?.host !== address.host || kept.port !== address.port || kept.guessed !== address.guessed
+  ) {
+    try {
+      writePublicAddress(options.data, address);
+    } catch (error) {
+      console.error(
+        `cannot keep the public address in ${options.data}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return address;
 }
 
 async function reloadCertificate(
@@ -274,6 +341,13 @@ export function serveCommand(): Command {
   return addLogOptions(addAcmeOptions(
     new Command("serve").description("run the server")
       .addOption(dataOption())
+      .option("--init", "make the data directory first when init has not (else refused)", false)
+      .option(
+        "--public <host:port>",
+        "where clients reach the server, for links and subscriptions (kept; default: as init " +
+          "--public set, else a guess from --listen and the certificate)",
+        publicArg,
+      )
       .option(
         "--node <name>",
         "this node's name among nodes sharing a --db (default: host name)",

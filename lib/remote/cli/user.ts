@@ -7,7 +7,8 @@ import type { OpenStore } from "./options.ts";
 import { addLimitOptions, limitsFrom, nameArg } from "../users/user_options.ts";
 import { chosenPassword, PASSWORD_ENV, passwordOption } from "./password_option.ts";
 import { userJson, userTable } from "../users/user_view.ts";
-import { addShareOptions, printShare } from "./share_output.ts";
+import { addShareOptions, keepChosen, printShare } from "./share_output.ts";
+import { LinkVault } from "../share/link_vault.ts";
 import { linkCommand } from "./user_link.ts";
 import { usageByNodeTable } from "./node.ts";
 import { PostgresStore } from "../store/postgres_store.ts";
@@ -28,7 +29,7 @@ async function printByNode(store: UserStore, json: boolean): Promise<void> {
 
 /** Where the link is, when the password was chosen (and so is not printed). */
 const LINK_HINT = (name: string) =>
-  `link, QR code and subscription URL: swiftproxy-remote user link ${name} --password -`;
+  `link, QR code and subscription URL: swiftproxy-remote user link ${name}`;
 
 /**
  * The `user` command group. `open` is how a command reaches the users store (the data
@@ -60,7 +61,10 @@ export function userCommands(
         console.log(`password (shown once): ${password}`);
         console.log(`trojan clients use the password: ${name}:${password}`);
         await printShare(store, name, password, options);
-      } else console.log(LINK_HINT(name));
+      } else {
+        await keepChosen(store, options, name, password);
+        console.log(LINK_HINT(name));
+      }
     });
   });
 
@@ -99,14 +103,17 @@ export function userCommands(
       if (generated) {
         console.log(`password (shown once): ${password}`);
         await printShare(store, name, password, options);
-      } else console.log(LINK_HINT(name));
+      } else {
+        await keepChosen(store, options, name, password);
+        console.log(LINK_HINT(name));
+      }
     });
   });
 
   user.addCommand(linkCommand(open, withStore));
 
   /** Each command changes one user and says what happened, in words. */
-  type Change = (store: UserStore, name: string) => Promise<string>;
+  type Change = (store: UserStore, name: string, dataDir: string) => Promise<string>;
   const enabled = (on: boolean): Change => async (store, name) => {
     const before = await store.get(name);
     if (before && before.enabled === on) return `${name} is already ${on ? "enabled" : "disabled"}`;
@@ -118,8 +125,9 @@ export function userCommands(
   const simple: [string, string, Change][] = [
     ["enable", "let a user connect again", enabled(true)],
     ["disable", "refuse a user and close their connections", enabled(false)],
-    ["remove", "delete a user and close their connections", async (store, name) => {
+    ["remove", "delete a user and close their connections", async (store, name, dataDir) => {
       await store.remove(name);
+      new LinkVault(dataDir).forget(name);
       return `removed ${name}: open connections close within a second`;
     }],
     ["reset-usage", "set a user's usage back to zero", async (store, name) => {
@@ -133,7 +141,7 @@ export function userCommands(
       .addOption(dataOption())
       .action((name: string, options) =>
         withStore(open, options, async (store) => {
-          console.log(await change(store, name));
+          console.log(await change(store, name, options.data));
         })
       );
   }

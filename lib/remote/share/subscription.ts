@@ -63,7 +63,8 @@ function clash(entry: SubscriptionEntry): string {
     `    password: ${y(`${entry.user}:${entry.password}`)}`,
     `    sni: ${y(endpoint.sni)}`,
     "    network: tcp",
-    "    udp: false",
+    // The server relays UDP (Trojan's UDP ASSOCIATE), as the sing-box outbound's default.
+    "    udp: true",
     "    skip-cert-verify: false",
     ...(endpoint.pin ? [`    fingerprint: ${y(endpoint.pin)}`] : []),
     "proxy-groups:",
@@ -89,7 +90,7 @@ function singbox(entry: SubscriptionEntry): string {
         server: endpoint.host,
         server_port: endpoint.port,
         password: `${entry.user}:${entry.password}`,
-        network: "tcp",
+        // No "network": sing-box then carries TCP and UDP ("tcp" would turn UDP off).
         tls,
       },
       { type: "direct", tag: "direct" },

@@ -6,7 +6,7 @@
  * real one. Wrong tokens count as
  * failed logins of the source (the tunnels' auth guard).
  */
-import { parseHostPort } from "../../protocol/address.ts";
+import type { Destination } from "../../protocol/address.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { Decoded } from "../../protocol/errors.ts";
 import { endAnswer } from "../../common/net/peer.ts";
@@ -78,26 +78,19 @@ function decodeHead(bytes: Uint8Array): Decoded<RequestHead> | null {
   return { value: { raw, path, headers }, consumed: end };
 }
 
-/** The host clients asked for (the `Host` header), when it is a plain name or address. */
-function askedHost(value: string | undefined): { host: string; port?: number } | undefined {
-  if (!value) return undefined;
-  try {
-    const hasPort = /^\[.*\]:\d+$|^[^:]+:\d+$/.test(value);
-    const parsed = hasPort ? parseHostPort(value) : { host: value.replace(/^\[|\]$/g, "") };
-    return /^[A-Za-z0-9.:-]{1,253}$/.test(parsed.host) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** What {@linkcode SubscriptionService} reads from. */
 export interface SubscriptionDeps {
   store: UserStore;
   guard: AuthGuard;
   /** The certificate served now (PEM): links pin it. */
   certificate: () => string;
-  /** The port clients reach when the request does not say. */
+  /** The bound port, for links when no public address is set. */
   port: () => number;
+  /**
+   * Where clients reach the server (`init --public` or serve's guess). Not the request's
+   * `Host` header: whoever sends the request would choose where the user's client connects.
+   */
+  publicAddress: () => Destination | undefined;
   handshakeTimeoutMs: number;
 }
 
@@ -160,12 +153,8 @@ export class SubscriptionService {
       return false;
     }
     const facts = await this.#certificateFacts();
-    const asked = askedHost(head.headers.get("host"));
-    const endpoint = shareEndpoint(
-      facts,
-      asked?.port ?? this.#deps.port(),
-      asked?.host ?? undefined,
-    );
+    const address = this.#deps.publicAddress();
+    const endpoint = shareEndpoint(facts, address?.port ?? this.#deps.port(), address?.host);
     const format = subscriptionFormat(suffix, head.headers.get("user-agent") ?? "");
     const user = found.user;
     const { body, contentType } = subscriptionDocument(format, {

@@ -47,15 +47,11 @@ function base64url(bytes: Uint8Array): string {
     .replace(/=+$/, "");
 }
 
-/** `password` sealed with `token`'s key: base64 of the IV and the AES-GCM ciphertext. */
-async function seal(token: string, password: string): Promise<string> {
+/** `text` sealed with `key` (AES-GCM): base64 of the IV and the ciphertext. */
+export async function sealText(key: CryptoKey, text: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const sealed = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv },
-      await sealingKey(token),
-      new TextEncoder().encode(password),
-    ),
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode(text)),
   );
   const out = new Uint8Array(iv.length + sealed.length);
   out.set(iv);
@@ -70,11 +66,16 @@ async function seal(token: string, password: string): Promise<string> {
  * @example const password = await unsealPassword(token, found.sealedPassword);
  */
 export async function unsealPassword(token: string, sealed: string): Promise<string | null> {
+  return await unsealText(await sealingKey(token), sealed);
+}
+
+/** The text {@linkcode sealText} sealed with `key`, or null when `key` does not open it. */
+export async function unsealText(key: CryptoKey, sealed: string): Promise<string | null> {
   try {
     const bytes = Uint8Array.from(atob(sealed), (c) => c.charCodeAt(0));
     const plain = await crypto.subtle.decrypt(
       { name: "AES-GCM", iv: bytes.subarray(0, 12) },
-      await sealingKey(token),
+      key,
       bytes.subarray(12),
     );
     return new TextDecoder().decode(plain);
@@ -98,7 +99,7 @@ export async function issueSubscription(
   const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
   await store.setSubscription(name, {
     key: subscriptionKey(token),
-    sealedPassword: await seal(token, password),
+    sealedPassword: await sealText(await sealingKey(token), password),
   });
   return token;
 }

@@ -91,6 +91,16 @@ export async function openExistingStore(dir: string): Promise<UserStore> {
   return await openChecked(dir, path);
 }
 
+/**
+ * Whether `init` made `dir`: it holds `users.db` or `tls/cert.pem` (a node on a shared
+ * database keeps only the second). `serve` refuses anything else, so a mistyped `--data`
+ * cannot start a new, empty server.
+ */
+export function isDataDir(dir: string): boolean {
+  const paths = dataPaths(dir);
+  return exists(paths.db) || exists(paths.cert);
+}
+
 /** The server's own names for its certificate: loopback, the host name, and extra ones. */
 export function certificateNames(extra: string[] = []): string[] {
   let host: string[] = [];

@@ -4,6 +4,7 @@ import type { DestinationPolicy } from "../egress/destination.ts";
 import type { AuthGuardOptions } from "../users/auth_guard.ts";
 import type { UserStore } from "../store/user_store.ts";
 import type { UsageOutbox } from "../store/usage_spool.ts";
+import type { LinkVault } from "../share/link_vault.ts";
 import type { BlockList } from "../../rules/block_list.ts";
 
 /** Everything {@linkcode RemoteServer} needs. */
@@ -35,12 +36,14 @@ export interface RemoteConfig {
   maxHandshakes: number;
   /** Failed logins allowed per source address before it cools off. */
   authGuard: AuthGuardOptions;
+  /** Where the admin panel keeps what reprinting a user's link takes (the data directory's). */
+  linkVault?: LinkVault;
 }
 
 /** The parts of a {@linkcode RemoteConfig} that have a default. */
 export type RemoteDefaults = Omit<
   RemoteConfig,
-  "cert" | "key" | "store" | "fallback" | "outbox" | "block"
+  "cert" | "key" | "store" | "fallback" | "outbox" | "block" | "linkVault"
 >;
 
 /**

@@ -4,6 +4,9 @@
  * modules; this one composes them.
  */
 import { formatHostPort } from "../../protocol/address.ts";
+import type { Destination } from "../../protocol/address.ts";
+import type { LinkVault } from "../share/link_vault.ts";
+import { guessPublicAddress } from "../share/public_address.ts";
 import { TrojanCommand } from "../../protocol/trojan.ts";
 import type { TrojanHeader } from "../../protocol/trojan.ts";
 import { isStatusDestination } from "../../protocol/account_status.ts";
@@ -66,6 +69,9 @@ export class RemoteServer {
   readonly #poll: UsersPoll;
   readonly #subscriptions: SubscriptionService;
   readonly #accepting: Promise<void>;
+  /** Connections past login (tunnels, the welcome page, status checks): they get the grace. */
+  readonly #working = new Set<Peer>();
+  #stopping = false;
 
   /**
    * Starts listening and serving at once.
@@ -105,6 +111,7 @@ export class RemoteServer {
       guard: this.guard,
       certificate: () => this.certificate,
       port: () => this.addr.port,
+      publicAddress: () => this.publicAddress,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
     this.#accepting = this.#acceptLoop();
@@ -121,6 +128,27 @@ export class RemoteServer {
     this.#listener.setCertificate(cert, key);
     this.#config.cert = cert;
     this.#config.key = key;
+  }
+
+  #publicAddress?: Destination;
+
+  /**
+   * Where clients reach this server (`init --public`, or what serve guessed): links and
+   * subscriptions carry it. Unset: the listen address when it is a specific one, else
+   * undefined (the certificate's public name and the bound port).
+   */
+  get publicAddress(): Destination | undefined {
+    const listen = { host: this.#config.listen.host, port: this.addr.port };
+    return this.#publicAddress ?? guessPublicAddress(listen, []);
+  }
+
+  set publicAddress(address: Destination | undefined) {
+    this.#publicAddress = address;
+  }
+
+  /** Where the admin panel keeps what reprinting a user's link takes, if anywhere. */
+  get linkVault(): LinkVault | undefined {
+    return this.#config.linkVault;
   }
 
   /** The certificate chain (PEM) new connections are served with: what links pin. */
@@ -149,6 +177,7 @@ export class RemoteServer {
         .finally(() => {
           this.#gate.leave(peer);
           this.#connections.delete(peer);
+          this.#working.delete(peer);
         });
     });
   }
@@ -175,6 +204,8 @@ export class RemoteServer {
     }
     this.#gate.leave(peer);
     this.#gate.loggedIn(ip);
+    if (this.#stopping) return peer.close(); // logged in while the server stops: too late
+    this.#working.add(peer);
     const { header, account } = tunnel;
     const user = account.user.name;
     // The status is answered even when the account may not open tunnels: it says why.
@@ -342,14 +373,17 @@ export class RemoteServer {
   }
 
   /**
-   * Stops accepting, lets open connections finish for `graceMs`, closes the rest, and
-   * writes the final usage counts.
+   * Stops accepting and closes at once every connection not logged in (a local's ready
+   * tunnels, handshakes, probes); lets logged-in ones finish for `graceMs`, or until `hurry`
+   * aborts (a second Ctrl-C); closes the rest, and writes the final usage counts.
    */
-  async stop(graceMs = 0): Promise<void> {
+  async stop(graceMs = 0, hurry?: AbortSignal): Promise<void> {
+    this.#stopping = true;
     this.#listener.close();
     await this.#accepting;
+    for (const peer of this.#connections) if (!this.#working.has(peer)) peer.close();
     const deadline = Date.now() + graceMs;
-    while (this.#connections.size > 0 && Date.now() < deadline) {
+    while (this.#working.size > 0 && Date.now() < deadline && !hurry?.aborted) {
       await new Promise((r) => setTimeout(r, 50));
     }
     // Aborting the sessions also frees relays waiting on a user's rate limit.

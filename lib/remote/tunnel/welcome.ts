@@ -19,7 +19,8 @@ function limit(bytes: number, suffix = ""): string {
 }
 
 /**
- * The welcome page for `account`, as HTML.
+ * The welcome page for `account`, as HTML, served through one more connection than the
+ * account's sessions (its open connections count that one).
  *
  * @example welcomeHtml(account).includes("browsing through SwiftProxy as alice")
  */
@@ -34,7 +35,8 @@ export function welcomeHtml(account: Account): string {
     upLimit: limit(u.upLimit, "/s"),
     downLimit: limit(u.downLimit, "/s"),
     expires: u.expiresAt === null ? "never" : new Date(u.expiresAt).toISOString(),
-    connections: String(account.sessions.size),
+    // The page's own connection is one of the user's too, though no relay session.
+    connections: String(account.sessions.size + 1),
   };
   return page.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => escapeHtml(values[name] ?? ""));
 }

@@ -4,8 +4,8 @@
  * the panel's page (its Origin, the session cookie, the CSRF token).
  */
 import { InProcessRemote } from "../../_inprocess.ts";
-import { startHousekeeping } from "../../../lib/remote/cli/housekeeping.ts";
-import type { Housekeeping, HousekeepingOptions } from "../../../lib/remote/cli/housekeeping.ts";
+import { startHousekeeping } from "../../../lib/remote/serve/housekeeping.ts";
+import type { Housekeeping, HousekeepingOptions } from "../../../lib/remote/serve/housekeeping.ts";
 import { hashPassword } from "../../../lib/remote/admin/password_hash.ts";
 import type { RemoteConfig } from "../../../lib/remote/tunnel/config.ts";
 

@@ -19,6 +19,10 @@ import {
   startOrigin,
 } from "../../_harness.ts";
 
+import { parseShareLink } from "../../../lib/protocol/share_link.ts";
+import { svgQr } from "../../../lib/remote/share/share.ts";
+import { fetchFrom } from "../_share.ts";
+
 const MiB = 1024 * 1024;
 
 /** A download through the local's HTTP proxy that records when its bytes arrive. */
@@ -113,13 +117,51 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
     // Add bob; the generated password is shown once.
     await page.click("#add-user");
     await page.type("#f-name", "bob");
+    // A refused value is named by its label, as the form shows it, not by the API's field.
+    await page.type("#f-down", "fast");
+    await page.click("#editor-save");
+    await page.waitForSelector("#editor-error:not([hidden])");
+    const refusal = await text(page, "#editor-error");
+    assert(refusal.startsWith("Download limit: "), refusal);
+    assert(!refusal.includes("downLimit"), refusal);
+    await page.$eval("#f-down", (el) => (el as HTMLInputElement).value = "");
     await page.type("#f-down", "1MiB");
     await page.type("#f-quota", "20GiB");
     await page.select("#f-reset", "5");
     await page.click("#editor-save");
     await page.waitForSelector("#secret[open]");
-    const bobPassword = await text(page, "#secret-password");
+    const value = (id: string) =>
+      page.$eval(id, (el) => (el as HTMLInputElement | HTMLTextAreaElement).value);
+    const bobPassword = await value("#secret-password");
     assert(bobPassword.length >= 20, `bob's password: ${bobPassword}`);
+    // With it, as the CLI prints them: the link, its QR code and the subscription URL.
+    const addedLink = await value("#secret-link");
+    const added = parseShareLink(addedLink);
+    assertEquals([added.user, added.password, added.host, added.port], [
+      "bob",
+      bobPassword,
+      "127.0.0.1",
+      remote.port,
+    ]);
+    assertEquals(added.pin?.length, 64);
+    const qrSrc = await page.$eval("#secret-qr", (el) => (el as HTMLImageElement).src);
+    assertEquals(
+      atob(qrSrc.replace(/^data:image\/svg\+xml;base64,/, "")),
+      svgQr(await value("#secret-link")),
+      "the QR code is the link's",
+    );
+    await page.waitForFunction(
+      () => (document.getElementById("secret-qr") as HTMLImageElement).naturalWidth > 0,
+    );
+    const subscription = await value("#secret-sub");
+    const served = await fetchFrom(remote, subscription);
+    assertEquals(parseShareLink(atob(served.body).trim()), added, "the subscription serves it");
+    // The link field shows the whole link: no scrolling inside it.
+    assert(
+      await page.$eval("#secret-link", (el) => el.scrollHeight <= el.clientHeight + 1),
+      "the link is cut off",
+    );
+    assertEquals(await page.$$eval("#secret button.copy", (b) => b.length), 3, "copy buttons");
     await page.click("#secret-close");
     await page.waitForSelector("tr[data-user=bob]");
     assertEquals(await text(page, "tr[data-user=bob] .resets"), "day 5", "the reset day is shown");
@@ -127,12 +169,23 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
       (await runProgram(remoteArgs("user", "list", "--json", "--data", remote.dir))).stdout;
     assert(bobRow.includes('"name": "bob"'), "the CLI sees the user the panel added");
 
-    // Bob's link and QR code, for his phone: a new password, a pinned trojan:// link.
+    // Bob's card shows the link he was given, kept by the server: no new password needed.
     await page.click("tr[data-user=bob] .name");
+    await page.waitForSelector("#share-result:not([hidden])");
+    await page.waitForFunction(
+      (link) => (document.getElementById("share-link") as HTMLTextAreaElement).value === link,
+      { timeout: 5000 },
+      addedLink,
+    );
+    // His link and QR code, for his phone: a new password, a pinned trojan:// link.
     await page.waitForSelector("#share-issue");
     await page.type("#share-host", "127.0.0.1");
     await page.click("#share-issue");
-    await page.waitForSelector("#share-result:not([hidden])");
+    await page.waitForFunction(
+      (old) => (document.getElementById("share-password") as HTMLInputElement).value !== old,
+      {},
+      bobPassword,
+    );
     await page.waitForFunction(
       () => (document.getElementById("share-qr") as HTMLImageElement).naturalWidth > 0,
       { timeout: 5000 },
@@ -223,9 +276,10 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
   } finally {
     await browser.close();
     await Deno.remove(profile, { recursive: true }).catch(() => {});
+    // The chain first: a test failing before the disconnect does not wait out the download.
+    await chain.stop();
     await transfer.done.catch(() => {});
     await origin.close();
-    await chain.stop();
   }
 });
 

@@ -217,7 +217,10 @@ $("user-rows").addEventListener("click", async (event) => {
 // ---- one user's details ------------------------------------------------------------------
 
 function openDetail(name) {
-  if (state.selected !== name) clearShare();
+  if (state.selected !== name) {
+    clearShare();
+    showKeptShare(name);
+  }
   state.selected = name;
   $("detail").hidden = false;
   $("detail-name").textContent = name;
@@ -238,6 +241,24 @@ function clearShare() {
   $("share-qr").removeAttribute("src");
 }
 
+function showShare(answer) {
+  $("share-qr").src = `data:image/svg+xml;base64,${btoa(answer.qr)}`;
+  $("share-link").value = answer.link;
+  $("share-sub").value = answer.subscription;
+  $("share-password").value = answer.password;
+  $("share-result").hidden = false;
+}
+
+/** The user's current link, when the server keeps it: shown without a new password. */
+async function showKeptShare(name) {
+  try {
+    const answer = await api("GET", `/api/users/${encodeURIComponent(name)}/link`);
+    if (state.selected === name) showShare(answer);
+  } catch {
+    // none kept (made elsewhere, or changed since): "New password and link" issues one
+  }
+}
+
 $("share-issue").addEventListener("click", async () => {
   const name = state.selected;
   if (!name) return;
@@ -246,11 +267,7 @@ $("share-issue").addEventListener("click", async () => {
     const path = `/api/users/${encodeURIComponent(name)}/link`;
     const answer = await api("POST", path, { host: $("share-host").value });
     if (state.selected !== name) return;
-    $("share-qr").src = `data:image/svg+xml;base64,${btoa(answer.qr)}`;
-    $("share-link").value = answer.link;
-    $("share-sub").value = answer.subscription;
-    $("share-password").value = answer.password;
-    $("share-result").hidden = false;
+    showShare(answer);
   } catch (error) {
     toast(error.message, true);
   }
@@ -429,6 +446,23 @@ function amount(n) {
   return factor && Number(value) * factor === n ? `${value}${unit}` : String(n);
 }
 
+/** The form's labels for the API's field names, so a refusal names what the admin sees. */
+const LABELS = {
+  name: "Name",
+  password: "Password",
+  upLimit: "Upload limit",
+  downLimit: "Download limit",
+  quota: "Quota",
+  maxConns: "Max connections",
+  expiresAt: "Expires",
+  resetDay: "Monthly reset day",
+};
+
+/** "downLimit: expected …" as "Download limit: expected …". */
+function inWords(message) {
+  return message.replace(/^(\w+)(?=:)/, (field) => LABELS[field] ?? field);
+}
+
 function openEditor(user) {
   editing = user ?? null;
   $("editor-title").textContent = user ? `Edit ${user.name}` : "Add user";
@@ -472,28 +506,57 @@ $("editor-form").addEventListener("submit", async (event) => {
       const result = await api("POST", "/api/users", { ...body, name, password });
       $("editor").close();
       toast(`${name} added`);
-      if (result.password) showSecret(name, result.password);
+      showSecret(name, result.share);
     }
   } catch (error) {
-    $("editor-error").textContent = error.message;
+    $("editor-error").textContent = inWords(error.message);
     $("editor-error").hidden = false;
   } finally {
     $("editor-save").disabled = false;
   }
 });
 
-function showSecret(name, password) {
+/** The hand-over after adding a user: password, link, QR code and subscription URL. */
+function showSecret(name, share) {
   $("secret-user").textContent = name;
-  $("secret-credential").textContent = `${name}:${password}`;
-  $("secret-password").textContent = password;
+  const ok = share && !share.error;
+  $("secret-credential").textContent = ok ? `${name}:${share.password}` : "";
+  $("secret-password").value = ok ? share.password : "";
+  $("secret-link").value = ok ? share.link : "";
+  $("secret-sub").value = ok ? share.subscription : "";
+  $("secret-qr").hidden = !ok;
+  if (ok) $("secret-qr").src = `data:image/svg+xml;base64,${btoa(share.qr)}`;
+  $("secret-error").hidden = ok;
+  $("secret-error").textContent = ok ? "" : `No link: ${share?.error ?? "unknown error"}`;
   $("secret").showModal();
+  // The whole link in view, however long (a pinned link is about 200 characters).
+  for (const id of ["secret-link", "secret-sub"]) {
+    const field = $(id);
+    field.style.height = "auto";
+    field.style.height = `${field.scrollHeight + 2}px`;
+  }
 }
 
 $("secret-close").addEventListener("click", () => {
-  $("secret-password").textContent = "";
+  for (const id of ["secret-password", "secret-link", "secret-sub"]) $(id).value = "";
   $("secret-credential").textContent = "";
+  $("secret-qr").removeAttribute("src");
   $("secret").close();
 });
+
+for (const button of document.querySelectorAll("button.copy")) {
+  button.addEventListener("click", async () => {
+    const field = $(button.dataset.copy);
+    try {
+      await navigator.clipboard.writeText(field.value);
+    } catch {
+      field.select(); // no clipboard permission (plain HTTP off loopback): select for Ctrl-C
+      document.execCommand("copy");
+    }
+    button.textContent = "Copied";
+    setTimeout(() => button.textContent = "Copy", 1500);
+  });
+}
 
 // ---- start ---------------------------------------------------------------------------------
 
