@@ -26,6 +26,17 @@ export class Problem extends Error {
 /** A {@linkcode Problem} for a tunnel that could not open to `remote`. */
 export function tunnelProblem(error: TunnelError, remote: string): Problem {
   if (error.kind === "tls") {
+    const named = /the pinned certificate is not issued for (\S+) \(it names ([^)]*)\)/.exec(
+      error.message,
+    );
+    if (named) {
+      return new Problem(
+        "certificate-not-trusted",
+        `Wrong server name: ${remote} showed the pinned certificate, but it is not issued for ` +
+          `"${named[1]}" (it names ${named[2]}). Set "Server name" to one of those, or ask the ` +
+          `remote's admin for a new link.`,
+      );
+    }
     if (/not the pinned one/.test(error.message)) {
       return new Problem(
         "certificate-not-trusted",

@@ -11,7 +11,7 @@ import { POOL_DEFAULTS, ReadyPool } from "./tunnel_pool.ts";
 import type { PoolOptions } from "./tunnel_pool.ts";
 import { dialNodeTls } from "./node_tls_dial.ts";
 import type { DialFailure } from "./node_tls_dial.ts";
-import { PinMismatch, pinnedCertificate } from "./pinned_certificate.ts";
+import { PinMismatch, pinnedCertificate, PinnedNameMismatch } from "./pinned_certificate.ts";
 
 /** Where the remote is and how to log in. */
 export interface RemoteEndpoint {
@@ -165,6 +165,9 @@ export class TunnelDialer {
             `TLS with ${where} failed: its certificate is not the pinned one (${error.message})`,
             "tls",
           );
+        }
+        if (error instanceof PinnedNameMismatch) {
+          throw new TunnelError(`TLS with ${where} failed: ${error.message}`, "tls");
         }
         throw new TunnelError(
           `the remote ${where} is unreachable: ${error.message}`,

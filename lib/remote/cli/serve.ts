@@ -283,7 +283,11 @@ async function publicAddress(
   else if (kept && !kept.guessed) return kept;
   else {
     const listen = { host: options.listen.host, port: server.addr.port };
-    address = guessPublicAddress(listen, (await certificateFacts(cert)).names);
+    // With --acme the certificate will name those domains, whatever serves until it comes.
+    const acme = options.acme?.[0];
+    address = acme
+      ? { host: acme, port: listen.port, guessed: true }
+      : guessPublicAddress(listen, (await certificateFacts(cert)).names);
   }
   if (!address) return undefined;
   if (

@@ -123,6 +123,9 @@ Deno.test("a logout closes the session's live view", async () => {
 
 Deno.test("all of loopback is one source, and admin unlock lets the right password in", async () => {
   const r = await remote();
+  // The test before changed the password: once the panel has seen that (within a second), it
+  // clears the cool-offs, which must not happen between the guesses below.
+  await delay(1500);
   for (let i = 0; i < 6; i++) {
     assertEquals((await loginFrom("127.0.0.3", `guess-${i}`)).status, 401, `guess ${i}`);
   }
@@ -149,15 +152,25 @@ Deno.test("100 simultaneous wrong logins: a few are checked, the rest refused, m
   await delay(1500);
   const peakBefore = peakMiB(r);
   const client = new AdminClient(origin);
+  // Past the panel's 64 connections a new one is closed unanswered (status 0 here): refused too.
   const replies = await Promise.all(
-    Array.from({ length: 100 }, (_, i) => client.call("POST", "/api/login", { password: `w${i}` })),
+    Array.from(
+      { length: 100 },
+      (_, i) =>
+        client.call("POST", "/api/login", { password: `w${i}` }).catch(() => ({ status: 0 })),
+    ),
   );
   const statuses = replies.map((x) => x.status);
   const checked = statuses.filter((s) => s === 401).length;
   const peakAfter = peakMiB(r);
   console.log(`checked ${checked} of 100; peak RSS ${peakBefore} → ${peakAfter} MiB`);
   assert(checked <= 6, `${checked} wrong passwords were checked (limit 5 a minute: 6 at most)`);
-  assertEquals(checked + statuses.filter((s) => s === 429).length, 100, String(statuses));
+  assertEquals(
+    checked + statuses.filter((s) => s === 429 || s === 0).length,
+    100,
+    String(statuses),
+  );
+  assert(statuses.filter((s) => s === 429).length > 0, `none answered 429: ${statuses}`);
   assert(peakAfter - peakBefore < 150, `peak RSS grew from ${peakBefore} to ${peakAfter} MiB`);
 });
 
