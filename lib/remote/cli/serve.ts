@@ -248,20 +248,22 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     }
   }
   await stopping;
-  console.log(
-    `stopping: no new connections; open ones get ${options.grace / 1000} s ` +
-      "(Ctrl-C again to close them now)",
-  );
   // A second signal ends the grace at once; usage is still written before the exit.
   const hurry = new AbortController();
   shutdownSignal().then(() => {
     console.log("closing open tunnels now");
     hurry.abort();
   });
+  // Stops accepting before it says so (a client told "stopping" must find the port closed).
+  const serverStopped = server.stop(options.grace, hurry.signal);
+  console.log(
+    `stopping: no new connections; open ones get ${options.grace / 1000} s ` +
+      "(Ctrl-C again to close them now)",
+  );
   await acme?.stop();
   await reloading;
   await side.stop();
-  await server.stop(options.grace, hurry.signal);
+  await serverStopped;
   await opened.close();
   await stopLogging();
   Deno.exit(0);
