@@ -9,13 +9,15 @@
  * Another language is one more catalogue file here and one line in {@linkcode CATALOGUES}.
  */
 import en from "./i18n/en.json" with { type: "json" };
+import zhCN from "./i18n/zh-CN.json" with { type: "json" };
 
 /** A language the pages speak. */
-export type Lang = "en";
+export type Lang = "en" | "zh-CN";
 
 /** Every catalogue, by language; the first is the fallback for a key another one lacks. */
 export const CATALOGUES: Readonly<Record<Lang, Readonly<Record<string, string>>>> = {
   en,
+  "zh-CN": zhCN,
 };
 
 /** The languages, in the order the switch lists them. */
@@ -38,7 +40,8 @@ export function translate(
 }
 
 /**
- * Fills a page template for `lang`: `{{t:key}}` with the key's text, `{{name}}` with
+ * Fills a page template for `lang`: `{{t:key}}` with the key's text (its `{name}`s taken from
+ * `values`), `{{name}}` with
  * `values[name]` (both HTML-escaped), `{{lang}}` with the language, `{{langs}}` with the
  * language switch, and `{{i18n}}` with the JSON of the language and the keys starting with one
  * of `prefixes`, escaped for an attribute (`<html data-i18n="{{i18n}}">`, read by `i18n.js`).
@@ -54,7 +57,7 @@ export function fillPage(
 ): string {
   // `deno fmt` writes `{{t:key}}` in text as `{{ t: key }}`: both are read.
   return template.replace(/\{\{\s*(t\s*:\s*)?([\w.-]+)\s*\}\}/g, (_, t, name: string) => {
-    if (t) return escapeHtml(translate(lang, name));
+    if (t) return escapeHtml(translate(lang, name, values));
     if (name === "lang") return lang;
     if (name === "i18n") return escapeHtml(JSON.stringify(pageStrings(lang, prefixes)));
     if (name === "langs") return langSwitch(lang);
@@ -83,6 +86,28 @@ function langSwitch(current: Lang): string {
       lang === current ? ' aria-current="true"' : ""
     }>${escapeHtml(CATALOGUES[lang]["language.name"] ?? lang)}</a>`
   ).join(" ");
+}
+
+/**
+ * A count written the way of `lang` (digit grouping).
+ *
+ * @example formatNumber("en", 12345) // "12,345"
+ */
+export function formatNumber(lang: Lang, n: number): string {
+  return new Intl.NumberFormat(lang).format(n);
+}
+
+/**
+ * A moment written the way of `lang`, in UTC (a server does not know the reader's time zone).
+ *
+ * @example formatDate("zh-CN", Date.UTC(2026, 0, 2, 3, 4)) // "2026年1月2日 03:04 UTC"
+ */
+export function formatDate(lang: Lang, at: number): string {
+  return new Intl.DateTimeFormat(lang, {
+    dateStyle: "medium",
+    timeStyle: "short",
+    timeZone: "UTC",
+  }).format(at) + " UTC";
 }
 
 /** Text safe inside an element or a quoted attribute. */
