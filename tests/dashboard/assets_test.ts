@@ -7,13 +7,23 @@ import { curl, ROOT } from "../_harness.ts";
 import { DashboardFixture } from "./_dashboard.ts";
 
 const FILES: [path: string, file: string, type: string][] = [
-  ["/", "lib/local/dashboard/assets/index.html", "text/html; charset=utf-8"],
   ["/app.js", "lib/local/dashboard/assets/app.js", "text/javascript; charset=utf-8"],
   ["/app.css", "lib/local/dashboard/assets/app.css", "text/css; charset=utf-8"],
   ["/format_bytes.js", "lib/common/ops/format_bytes.js", "text/javascript; charset=utf-8"],
+  ["/i18n.js", "lib/common/web/i18n.js", "text/javascript; charset=utf-8"],
 ];
 
-Deno.test("the page, its script, style sheet and byte formatter are served byte for byte", async () => {
+/**
+ * A pattern that matches `template` byte for byte outside its `{{…}}` placeholders, each of
+ * which may be anything without a `{{` (so every placeholder must have been filled).
+ */
+function filledTemplate(template: string): RegExp {
+  const parts = template.split(/\{\{[^}]*\}\}/);
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^${parts.map(escape).join("((?:(?!\\{\\{)[\\s\\S])*?)")}$`);
+}
+
+Deno.test("the page's script, style sheet and formatters are served byte for byte, the page as its template filled in", async () => {
   const dashboard = await DashboardFixture.start();
   try {
     for (const [path, file, type] of FILES) {
@@ -23,6 +33,14 @@ Deno.test("the page, its script, style sheet and byte formatter are served byte 
       const served = new Uint8Array(await response.arrayBuffer());
       assertEquals(served, await Deno.readFile(`${ROOT}${file}`), `${path} is not ${file}`);
     }
+    // The page is its template with the placeholders filled: the state, texts and values.
+    const page = await fetch(dashboard.origin + "/");
+    assertEquals(page.headers.get("content-type"), "text/html; charset=utf-8");
+    const html = await page.text();
+    const template = await Deno.readTextFile(`${ROOT}lib/local/dashboard/assets/index.html`);
+    assert(template.includes("{{"), "the page's file is a template");
+    assert(filledTemplate(template).test(html), `/ is not index.html filled in:\n${html}`);
+    assert(!html.includes("{{"), "a placeholder is left unfilled");
     const missing = await fetch(`${dashboard.origin}/page_js.ts`);
     await missing.body?.cancel();
     assertEquals(missing.status, 404);

@@ -15,11 +15,12 @@ const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
  * @param {number} bytes
  * @param {string} [zero] the text for 0
  * @param {"short" | "steady"} [style]
+ * @param {string} [locale] writes the number the language's way (`Intl`); none: as JavaScript does
  * @returns {string}
  * @example formatBytes(1536) // "1.5 KiB"
  * @example formatBytes(1536, "0 B", "steady") // "1.50 KiB"
  */
-export function formatBytes(bytes, zero = "0 B", style = "short") {
+export function formatBytes(bytes, zero = "0 B", style = "short", locale = undefined) {
   if (bytes === 0) return zero;
   let value = bytes;
   let unit = 0;
@@ -35,5 +36,30 @@ export function formatBytes(bytes, zero = "0 B", style = "short") {
   } else {
     text = unit === 0 ? String(value) : value.toFixed(value < 10 ? 2 : 1).replace(/\.?0+$/, "");
   }
+  if (locale) text = localNumber(Number(text), (text.split(".")[1] ?? "").length, locale);
   return `${text} ${UNITS[unit]}`;
+}
+
+/** @type {Map<string, Intl.NumberFormat>} */
+const FORMATS = new Map();
+
+/**
+ * `value` with `decimals` decimals, written the way of `locale`.
+ *
+ * @param {number} value
+ * @param {number} decimals
+ * @param {string} locale
+ */
+function localNumber(value, decimals, locale) {
+  const key = `${locale} ${decimals}`;
+  let format = FORMATS.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, {
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
+      useGrouping: false,
+    });
+    FORMATS.set(key, format);
+  }
+  return format.format(value);
 }

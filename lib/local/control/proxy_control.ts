@@ -73,6 +73,14 @@ export class ProxyControl {
     return this.#server?.addr ?? null;
   }
 
+  /**
+   * While listening, why the last account check failed (the remote unreachable, the login
+   * refused, …), until a check passes; null when it passed, or when not listening.
+   */
+  get remoteProblem(): Problem | null {
+    return this.state === "listening" ? this.#checkProblem : null;
+  }
+
   /** True while the proxy listens where others can reach it without a SOCKS5 login. */
   get openProxy(): boolean {
     const bound = this.listenAddress;
@@ -119,6 +127,7 @@ export class ProxyControl {
       this.#server = this.#listen(listen, endpoint);
       this.#inUse = endpoint;
       this.account = account;
+      this.#checkProblem = null;
       this.state = "listening";
       const where = formatHostPort({
         host: this.#server.addr.hostname,

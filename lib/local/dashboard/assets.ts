@@ -8,8 +8,15 @@ import appCss from "./assets/app.css" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
 import faviconSvg from "./assets/favicon.svg" with { type: "text" };
 import formatBytesJs from "../../common/ops/format_bytes.js" with { type: "text" };
+import i18nJs from "../../common/web/i18n.js" with { type: "text" };
 import uPlotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uPlotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
+
+/**
+ * The page as a template: `{{t:key}}` for the catalogue's text, `{{name}}` for the state it
+ * is served with (see `fillPage` in lib/common/web/i18n.ts).
+ */
+export const INDEX_TEMPLATE: string = indexHtml;
 
 /** A file of the page: its bytes as text and its `content-type`. */
 export interface Asset {
@@ -22,15 +29,15 @@ const CSS = "text/css; charset=utf-8";
 const SVG = "image/svg+xml";
 
 /**
- * Every file the page loads, by the path it is served at.
+ * Every file the page loads, by the path it is served at (the page itself aside).
  *
  * @example ASSETS.get("/app.js")?.body
  */
 export const ASSETS: ReadonlyMap<string, Asset> = new Map([
-  ["/", { body: indexHtml, type: "text/html; charset=utf-8" }],
   ["/app.css", { body: appCss, type: CSS }],
   ["/app.js", { body: appJs, type: JS }],
   ["/format_bytes.js", { body: formatBytesJs, type: JS }],
+  ["/i18n.js", { body: i18nJs, type: JS }],
   ["/uPlot.iife.min.js", { body: uPlotJs, type: JS }],
   ["/uPlot.min.css", { body: uPlotCss, type: CSS }],
   ["/favicon.svg", { body: faviconSvg, type: SVG }],

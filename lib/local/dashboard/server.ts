@@ -18,12 +18,20 @@ import { Problem } from "../tunnel/problems.ts";
 import { StatsSampler } from "./stats.ts";
 import type { ConnectionRow, RateHistory } from "./stats.ts";
 import type { AccountStatus } from "../tunnel/account_check.ts";
-import { ASSETS } from "./assets.ts";
+import { ASSETS, INDEX_TEMPLATE } from "./assets.ts";
+import { fillPage, langChoice, pickLang, translate } from "../../common/web/i18n.ts";
+import type { Lang } from "../../common/web/i18n.ts";
 import { LiveAccount } from "./live_account.ts";
 import { proxyPac } from "./pac.ts";
 
 /** Rows sent per message; the rest are only counted (the page stays smooth at any count). */
 export const MAX_ROWS = 200;
+
+/**
+ * The one state the page shows: stopped, connecting, or listening with the remote reachable
+ * (`online`), unreachable (or not trusted, or not SwiftProxy), or refusing the login.
+ */
+export type ShownState = "stopped" | "connecting" | "online" | "unreachable" | "refused";
 
 /** The message sent over the WebSocket every second and on every change. */
 export interface StatusMessage {
@@ -31,6 +39,10 @@ export interface StatusMessage {
   version: string;
   pid: number;
   state: ProxyControl["state"];
+  /** The one state to show, from `state` and the last account check. */
+  shown: ShownState;
+  /** Why the remote does not let traffic through while listening (`unreachable`, `refused`). */
+  why: string | null;
   /** The proxy's bound address while listening, else the configured one. */
   listen: string;
   remote: string;
@@ -122,11 +134,20 @@ export class DashboardServer {
   status(): StatusMessage {
     const control = this.#control;
     const bound = control.listenAddress;
+    const down = control.remoteProblem;
     return {
       type: "status",
       version: VERSION,
       pid: Deno.pid,
       state: control.state,
+      shown: control.state !== "listening"
+        ? control.state
+        : !down
+        ? "online"
+        : down.kind === "login-refused"
+        ? "refused"
+        : "unreachable",
+      why: down?.message ?? null,
       listen: bound
         ? formatHostPort({ host: bound.hostname, port: bound.port })
         : control.settings.listen,
@@ -147,6 +168,27 @@ export class DashboardServer {
       open: control.connections.size,
       connections: this.#sampler.rows(MAX_ROWS),
     };
+  }
+
+  /**
+   * The page in `lang` as served at `/`: the state, process and version already in it, so
+   * the first paint is true before the script runs or the WebSocket opens.
+   */
+  page(lang: Lang): string {
+    const status = this.status();
+    const words = stateWords(lang, status);
+    return fillPage(INDEX_TEMPLATE, lang, {
+      state: status.state,
+      shown: status.shown,
+      stateText: words.badge,
+      sessionText: words.line,
+      sessionHidden: words.line ? "" : "hidden",
+      pid: String(status.pid),
+      version: status.version,
+      listen: status.listen,
+      // Settings open while stopped (the thing to do); folded away once listening.
+      settingsOpen: status.state === "listening" ? "" : "open",
+    }, ["dashboard.", "common."]);
   }
 
   /** Closes the WebSockets and stops serving. */
@@ -187,7 +229,17 @@ export class DashboardServer {
             headers: { location: "/", "set-cookie": this.#guard.cookie() },
           });
         }
-        return file("/")!;
+        {
+          const choice = langChoice(url);
+          if (choice) {
+            // The switch's choice, remembered; the address bar keeps the plain page.
+            return new Response(null, {
+              status: 303,
+              headers: { location: "/", "set-cookie": choice.cookie },
+            });
+          }
+        }
+        return asset(this.page(pickLang(request.headers)), "text/html; charset=utf-8");
       case "GET /proxy.pac":
         return asset(
           proxyPac(this.#control.listenAddress, this.#control.settings.listen),
@@ -252,6 +304,22 @@ export class DashboardServer {
   #upgrade(request: Request): Response {
     return this.#sockets.upgrade(request);
   }
+}
+
+/**
+ * The state's badge and its line, as the page's script words them too (app.js `stateWords`).
+ *
+ * @example stateWords("en", status).badge // "listening on 127.0.0.1:1080"
+ */
+export function stateWords(lang: Lang, status: StatusMessage): { badge: string; line: string } {
+  const params = { listen: status.listen, remote: status.remote, user: status.user };
+  const badge = translate(lang, `dashboard.state.${status.shown}`, params);
+  const line = status.shown === "online"
+    ? translate(lang, "dashboard.session.online", params)
+    : status.shown === "unreachable" || status.shown === "refused"
+    ? translate(lang, "dashboard.session.down", { ...params, why: status.why ?? "" })
+    : "";
+  return { badge, line };
 }
 
 /** One of the page's files, or null when there is none at `path`. */

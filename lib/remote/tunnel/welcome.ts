@@ -2,43 +2,51 @@
  * The remote's answer to the welcome destination (lib/protocol/welcome_page.ts): one HTTP
  * request read, one HTML page about the user's account sent, then a close.
  */
+import { endAnswer } from "../../common/net/peer.ts";
 import { decodeRequestHead } from "../../protocol/http_proxy.ts";
 import { formatBytes } from "../../common/ops/units.ts";
-import { endAnswer } from "../../common/net/peer.ts";
+import {
+  fillPage,
+  formatDate,
+  formatNumber,
+  langChoice,
+  pickLang,
+  translate,
+} from "../../common/web/i18n.ts";
+import type { Lang } from "../../common/web/i18n.ts";
+import { WELCOME_URL } from "../../protocol/welcome_page.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { VERSION } from "../../version.ts";
 import type { Account } from "../users/accounts.ts";
 import page from "./welcome.html" with { type: "text" };
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function limit(bytes: number, suffix = ""): string {
-  return bytes === 0 ? "unlimited" : `${formatBytes(bytes)}${suffix}`;
-}
-
 /**
- * The welcome page for `account`, as HTML, served through one more connection than the
- * account's sessions (its open connections count that one).
+ * The welcome page for `account`, as HTML in `lang` (English unless asked).
  *
- * @example welcomeHtml(account).includes("browsing through SwiftProxy as alice")
+ * @example welcomeHtml(account).includes("browsing through SwiftProxy as <b>alice</b>")
  */
-export function welcomeHtml(account: Account): string {
+export function welcomeHtml(account: Account, lang: Lang = "en"): string {
   const u = account.user;
+  const size = (bytes: number) => formatBytes(bytes, "0 B", "short", lang);
+  const limit = (bytes: number) =>
+    bytes === 0 ? translate(lang, "welcome.unlimited") : `${size(bytes)}/s`;
   const values: Record<string, string> = {
     user: u.name,
     version: VERSION,
-    up: formatBytes(account.usedUp),
-    down: formatBytes(account.usedDown),
-    quota: u.quota === 0 ? "unlimited" : `${formatBytes(account.used)} of ${formatBytes(u.quota)}`,
-    upLimit: limit(u.upLimit, "/s"),
-    downLimit: limit(u.downLimit, "/s"),
-    expires: u.expiresAt === null ? "never" : new Date(u.expiresAt).toISOString(),
+    up: size(account.usedUp),
+    down: size(account.usedDown),
+    quota: u.quota === 0
+      ? translate(lang, "welcome.unlimited")
+      : translate(lang, "welcome.quotaUsed", { used: size(account.used), quota: size(u.quota) }),
+    upLimit: limit(u.upLimit),
+    downLimit: limit(u.downLimit),
+    expires: u.expiresAt === null
+      ? translate(lang, "welcome.never")
+      : formatDate(lang, u.expiresAt),
     // The page's own connection is one of the user's too, though no relay session.
-    connections: String(account.sessions.size + 1),
+    connections: formatNumber(lang, account.sessions.size + 1),
   };
-  return page.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => escapeHtml(values[name] ?? ""));
+  return fillPage(page, lang, values);
 }
 
 /**
@@ -56,14 +64,23 @@ export async function serveWelcome(
   try {
     const head = await peer.readFrame(decodeRequestHead, timeoutMs);
     const allowed = head.method === "GET" || head.method === "HEAD";
+    const headers = new Headers();
+    for (const [name, value] of head.headers) headers.append(name, value);
+    // The language switch (`?lang=`): remembered in a cookie, then the plain page again.
+    const choice = allowed ? langChoice(new URL(head.target, WELCOME_URL)) : null;
     const body = new TextEncoder().encode(
-      allowed ? welcomeHtml(await account()) : "405 Method Not Allowed\n",
+      choice
+        ? ""
+        : allowed
+        ? welcomeHtml(await account(), pickLang(headers))
+        : "405 Method Not Allowed\n",
     );
-    const status = allowed ? "200 OK" : "405 Method Not Allowed";
+    const status = choice ? "303 See Other" : allowed ? "200 OK" : "405 Method Not Allowed";
     const type = allowed ? "text/html; charset=utf-8" : "text/plain";
+    const extra = choice ? `Location: ${WELCOME_URL}\r\nSet-Cookie: ${choice.cookie}\r\n` : "";
     const response = new TextEncoder().encode(
       `HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n` +
-        `Cache-Control: no-store\r\nConnection: close\r\n\r\n`,
+        `${extra}Cache-Control: no-store\r\nConnection: close\r\n\r\n`,
     );
     await peer.write(response);
     if (head.method !== "HEAD") await peer.write(body);

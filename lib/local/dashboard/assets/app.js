@@ -1,10 +1,12 @@
 /**
  * The dashboard page's script: loads the settings, sends Connect/Disconnect, and renders the
  * status the WebSocket pushes every second. A module; byte sizes come from the one formatter
- * the programs use (lib/common/ops/format_bytes.js, served next to this file), the chart from
- * uPlot (served as /uPlot.iife.min.js, a global loaded before this module).
+ * the programs use (lib/common/ops/format_bytes.js, through lib/common/web/i18n.js, both served
+ * next to this file) in the page's language, as are its words, the chart from uPlot
+ * (served as /uPlot.iife.min.js, a global loaded before this module). The server renders the
+ * first state into the page; this keeps it current.
  */
-import { formatBytes } from "./format_bytes.js";
+import { date, number, size, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["listen", "remote", "ca", "serverName", "pin", "user", "password"];
@@ -12,20 +14,26 @@ let busy = false;
 let last = null;
 /** The form differs from the settings of the running session (the user typed something). */
 let edited = false;
+const percent = new Intl.NumberFormat(document.documentElement.lang, {
+  style: "percent",
+  minimumFractionDigits: 1,
+  maximumFractionDigits: 1,
+});
 
 // "steady": three significant figures, so numbers that change every second keep their width.
-const bytes = (n) => formatBytes(n, "0 B", "steady");
+const bytes = (n) => size(n, "0 B", "steady");
 const rate = (n) => bytes(n) + "/s";
-const limit = (n) => n > 0 ? rate(n) : "unlimited";
+const limit = (n) => n > 0 ? rate(n) : t("dashboard.unlimited");
 
 function age(s) {
-  if (s < 60) return s + " s";
-  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
-  return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  if (s < 60) return t("dashboard.seconds", { s });
+  if (s < 3600) return t("dashboard.minutes", { m: Math.floor(s / 60), s: s % 60 });
+  return t("dashboard.hours", { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
 }
 
 // A UDP association also shows how many datagrams went each way.
-const datagrams = (c, way) => c.datagrams ? " (" + c.datagrams[way] + " dgrams)" : "";
+const datagrams = (c, way) =>
+  c.datagrams ? " " + t("dashboard.datagrams", { n: number(c.datagrams[way]) }) : "";
 
 const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
@@ -68,17 +76,30 @@ function renderButtons(s) {
   const listening = s.state === "listening";
   const connect = $("connect");
   const disconnect = $("disconnect");
-  connect.textContent = busy ? "Checking login…" : listening ? "Apply changes" : "Connect";
+  connect.textContent = t(
+    busy ? "dashboard.checking" : listening ? "dashboard.apply" : "dashboard.connect",
+  );
   connect.className = listening ? "secondary" : "primary";
   connect.disabled = busy || s.state === "connecting" || (listening && !edited);
-  connect.title = listening && !edited ? "Change a setting to apply it" : "";
+  connect.title = listening && !edited ? t("dashboard.applyHint") : "";
   disconnect.hidden = !listening;
   disconnect.className = listening ? "primary" : "secondary";
   disconnect.disabled = !listening;
-  $("session").hidden = !listening;
-  $("session").textContent = listening
-    ? "Connected as " + s.user + " to " + s.remote + "; the proxy is on " + s.listen + "."
+}
+
+/**
+ * The one state shown, in words: its badge and its line (as the server words the first one,
+ * `stateWords` in server.ts).
+ */
+function stateWords(s, shown) {
+  const params = { listen: s.listen, remote: s.remote, user: s.user };
+  const badge = t("dashboard.state." + shown, params);
+  const line = shown === "online"
+    ? t("dashboard.session.online", params)
+    : shown === "unreachable" || shown === "refused"
+    ? t("dashboard.session.down", { ...params, why: s.why || "" })
     : "";
+  return { badge, line };
 }
 
 $("form").addEventListener("input", () => {
@@ -98,12 +119,12 @@ $("form").addEventListener("submit", (event) => {
       return;
     }
     $("password").value = "";
-    $("password").placeholder = "known — leave empty to keep it";
+    $("password").placeholder = t("dashboard.passwordKnown");
     edited = false;
     render(r.body);
   }).catch((e) => {
     setBusy(false);
-    showProblem({ kind: "dashboard", message: "The dashboard did not answer: " + e.message });
+    showProblem({ kind: "dashboard", message: t("dashboard.noAnswer", { error: e.message }) });
   });
 });
 
@@ -135,7 +156,7 @@ $("disconnect").addEventListener("click", () => {
 fetch("/api/settings").then((r) => r.json()).then((s) => {
   for (const f of FIELDS) if (f !== "password") $(f).value = s[f] || "";
   $("remember").checked = !!s.remember;
-  if (s.passwordKnown) $("password").placeholder = "known — leave empty to keep it";
+  if (s.passwordKnown) $("password").placeholder = t("dashboard.passwordKnown");
 });
 
 function renderAccount(a) {
@@ -148,16 +169,20 @@ function renderAccount(a) {
   const used = a.usage.up + a.usage.down;
   const quota = a.limits.quota;
   $("acc-quota").textContent = quota > 0
-    ? bytes(used) + " of " + bytes(quota) + " used (" +
-      Math.min(100, used / quota * 100).toFixed(1) + "\u00a0%)"
-    : bytes(used) + " used, no quota";
+    ? t("dashboard.quotaUsed", {
+      used: bytes(used),
+      quota: bytes(quota),
+      percent: percent.format(Math.min(1, used / quota)),
+    })
+    : t("dashboard.noQuota", { used: bytes(used) });
   const pct = quota > 0 ? Math.min(100, used / quota * 100) : 0;
   $("acc-quota-bar").parentElement.hidden = !(quota > 0);
   $("acc-quota-bar").style.width = pct + "%";
   $("acc-quota-bar").className = pct > 90 ? "high" : "";
-  $("acc-expires").textContent = a.expiresAt ? new Date(a.expiresAt).toLocaleString() : "never";
-  $("acc-conns").textContent = a.openConnections + " open" +
-    (a.limits.maxConns > 0 ? " of at most " + a.limits.maxConns : "");
+  $("acc-expires").textContent = a.expiresAt ? date(a.expiresAt) : t("dashboard.never");
+  $("acc-conns").textContent = a.limits.maxConns > 0
+    ? t("dashboard.openOfMax", { open: number(a.openConnections), max: number(a.limits.maxConns) })
+    : t("dashboard.openCount", { open: number(a.openConnections) });
 }
 
 // Steps of the rate axis in each binary unit, so labels read "200 KiB/s", "512 KiB/s",
@@ -165,7 +190,7 @@ function renderAccount(a) {
 const RATE_STEPS = [0, 1, 2, 3, 4, 5].flatMap((p) =>
   [1, 2, 5, 10, 20, 50, 100, 200, 512].map((m) => m * 1024 ** p)
 );
-const axisRate = (n) => n === 0 ? "0" : formatBytes(n, "0", "short") + "/s";
+const axisRate = (n) => n === 0 ? "0" : size(n, "0", "short") + "/s";
 /**
  * The top of the rate axis: a step just above the highest value the chart shows (at least
  * 1 KiB/s, so an idle chart does not count single bytes).
@@ -201,7 +226,8 @@ function makeChart(points) {
           incrs: [5, 10, 15, 20, 30, 60],
           space: 80,
           size: 26,
-          values: (_u, splits) => splits.map((v) => v === 0 ? "now" : -v + " s ago"),
+          values: (_u, splits) =>
+            splits.map((v) => v === 0 ? t("dashboard.now") : t("dashboard.secondsAgo", { s: -v })),
         },
         {
           ...axis,
@@ -213,9 +239,9 @@ function makeChart(points) {
       ],
       series: [
         {},
-        { label: "Upload", stroke: color("--up"), width: 2, points: { show: false } },
+        { label: t("dashboard.upload"), stroke: color("--up"), width: 2, points: { show: false } },
         {
-          label: "Download",
+          label: t("dashboard.download"),
           stroke: color("--down"),
           width: 2,
           fill: "rgba(25, 113, 194, 0.08)",
@@ -244,9 +270,11 @@ function renderChart(history) {
 function renderConnections(rows, open) {
   $("conn-count").textContent = String(open);
   $("conn-note").textContent = open > rows.length
-    ? "showing the " + rows.length + " most active"
+    ? t("dashboard.showing", { n: number(rows.length) })
     : "";
-  let html = rows.length === 0 ? '<tr class="empty"><td colspan="6">None open.</td></tr>' : "";
+  let html = rows.length === 0
+    ? '<tr class="empty"><td colspan="6">' + escapeHtml(t("dashboard.none")) + "</td></tr>"
+    : "";
   for (const c of rows) {
     // A connection the remote refused stays listed a while, closed, with why.
     const failure = c.failure ? '<small class="failure">' + escapeHtml(c.failure) + "</small>" : "";
@@ -261,16 +289,32 @@ function renderConnections(rows, open) {
   $("connections").innerHTML = html;
 }
 
+/** Folds the settings away when the proxy starts listening, and opens them when it stops. */
+function foldSettings(state) {
+  if (state === shownFor) return;
+  if (state === "listening") $("settings").open = false;
+  if (state === "stopped") $("settings").open = true;
+  shownFor = state;
+}
+// The state the server rendered the page in (its settings open or folded to match).
+let shownFor = document.body.dataset.state;
+
 function render(s) {
   last = s;
-  const state = busy ? "connecting" : s.state;
-  $("state").textContent = state === "listening" ? "listening on " + s.listen : state;
-  $("state").className = "badge " + state;
+  const shown = busy ? "connecting" : s.shown;
+  const words = stateWords(s, shown);
+  $("state").textContent = words.badge;
+  $("state").className = "badge " + shown;
+  $("session").textContent = words.line;
+  $("session").className = "session " + shown;
+  $("session").hidden = !words.line;
   $("pid").textContent = String(s.pid);
   $("version").textContent = s.version;
   $("proxy-address").textContent = s.listen;
   renderButtons(s);
-  if (!busy) showProblem(s.problem);
+  foldSettings(s.state);
+  // Why the remote lets nothing through is the state's own line, not a second message.
+  if (!busy) showProblem(s.problem && s.problem.message !== s.why ? s.problem : null);
   // A problem while listening is about a change that did not apply: the session goes on.
   $("problem").classList.toggle("running", s.state === "listening");
   $("warning").hidden = !s.warning;
@@ -283,6 +327,7 @@ function render(s) {
   renderChart(s.history);
   renderConnections(s.connections, s.open);
   document.body.dataset.state = s.state;
+  document.body.dataset.shown = shown;
   document.body.dataset.updates = String((Number(document.body.dataset.updates) || 0) + 1);
 }
 
