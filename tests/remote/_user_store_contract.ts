@@ -428,4 +428,55 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
     assertEquals(await store.findBySubscriptionKey("k2"), undefined, "revoked");
     await assertRejects(() => store.setSubscription("carol", null), UserError);
   });
+
+  test("admins: added, changed field by field, their recovery codes used once, removed", async (store) => {
+    await assertRejects(() => store.putAdmin("ann", { totpSecret: "X" }), UserError, "no admin");
+    await store.putAdmin("ann", { hash: "h1" });
+    await store.setAdminPasswordHash("h0");
+    assertEquals((await store.admins()).map((a) => [a.name, a.hash]), [["admin", "h0"], [
+      "ann",
+      "h1",
+    ]]);
+    await store.putAdmin("ann", { totpSecret: "SECRET", recovery: ["c1", "c2"] });
+    const ann = (await store.admins()).find((a) => a.name === "ann")!;
+    assertEquals([ann.hash, ann.totpSecret, ann.recovery], ["h1", "SECRET", ["c1", "c2"]]);
+    assertEquals(await store.useRecoveryCode("ann", "c1"), true);
+    assertEquals(await store.useRecoveryCode("ann", "c1"), false, "once only");
+    assertEquals(await store.useRecoveryCode("admin", "c2"), false, "another admin's code");
+    assertEquals(await store.removeAdmin("ann"), true);
+    assertEquals(await store.removeAdmin("ann"), false);
+    assertEquals((await store.admins()).map((a) => a.name), ["admin"]);
+  });
+
+  test("tokens: found by their hash, touched, listed, revoked", async (store) => {
+    const token = { name: "ci", key: "k1", readOnly: true, createdAt: 5, lastUsedAt: null };
+    await store.addToken(token);
+    await assertRejects(() => store.addToken({ ...token, key: "k2" }), UserError);
+    assertEquals(await store.findToken("k1"), token);
+    await store.touchToken("ci", 9);
+    assertEquals((await store.tokens())[0]?.lastUsedAt, 9);
+    assertEquals(await store.revokeToken("ci"), true);
+    assertEquals(await store.findToken("k1"), undefined);
+    assertEquals(await store.revokeToken("ci"), false);
+  });
+
+  test("the audit log: newest first, by actor or target, since a time, kept 180 days", async (store) => {
+    const now = Date.now();
+    const entry = (at: number, actor: string, target: string) => ({
+      at,
+      actor,
+      source: "127.0.0.1",
+      action: "user.set",
+      target,
+      before: '{"quota":0}',
+      after: '{"quota":1}',
+    });
+    await store.addAudit(entry(now - 181 * 86_400_000, "cli", "old"));
+    await store.addAudit(entry(now - 1000, "cli", "alice"));
+    await store.addAudit(entry(now, "ann", "bob"));
+    assertEquals((await store.auditLog()).map((e) => e.target), ["bob", "alice"]);
+    assertEquals(await store.auditLog({ who: "ann" }), [entry(now, "ann", "bob")]);
+    assertEquals((await store.auditLog({ who: "alice" })).map((e) => e.actor), ["cli"]);
+    assertEquals((await store.auditLog({ since: now - 10 })).map((e) => e.target), ["bob"]);
+  });
 }

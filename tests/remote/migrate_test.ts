@@ -23,6 +23,9 @@ Deno.test({
       await add("bob", "--quota", "1GiB");
       const admin = await remote("admin", "passwd", "--password", "panel-password", "--data", dir);
       assertEquals(admin.code, 0, admin.stderr);
+      const ann = await remote("admin", "add", "ann", "--password", "ann-password", "--data", dir);
+      assertEquals(ann.code, 0, ann.stderr);
+      assertEquals((await remote("admin", "token", "add", "ci", "--data", dir)).code, 0);
       const first = await remote("migrate", "--from", dir, "--to", secret);
       assertEquals(first.code, 0, first.stderr);
       assert(/copied 2 user/.test(first.stdout), first.stdout);
@@ -30,6 +33,11 @@ Deno.test({
       assert(!first.stdout.includes("hunter2"), "the password was printed");
       const again = await remote("migrate", "--from", dir, "--to", secret);
       assert(/nothing to do/.test(again.stdout), again.stdout);
+      const onPostgres = { env: { SWIFTPROXY_DB: url } };
+      const admins = await runProgram(remoteArgs("admin", "list"), onPostgres);
+      assertEquals(admins.stdout.trim().split("\n").map((l) => l.split(" ")[0]), ["admin", "ann"]);
+      const tokens = await runProgram(remoteArgs("admin", "token", "list"), onPostgres);
+      assert(tokens.stdout.startsWith("ci  read-write"), tokens.stdout);
 
       const listed = await runProgram(remoteArgs("user", "list", "--json"), {
         env: { SWIFTPROXY_DB: url },

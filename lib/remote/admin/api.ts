@@ -12,6 +12,8 @@ import { limitsFromJson, nameFromJson } from "../users/user_fields.ts";
 import type { UsageResolution, UserLimits, UserStore } from "../store/user_store.ts";
 import { SERVER_HISTORY_ID } from "../ops/usage_history.ts";
 import { userView } from "./users_view.ts";
+import { parseSince } from "../users/audit.ts";
+import type { AuditEntry } from "../store/admin_store.ts";
 import type { UserView } from "./users_view.ts";
 
 const log = logger("remote", "admin");
@@ -199,4 +201,18 @@ export async function history(
   }
   const since = Date.now() - HISTORY_RETENTION_MS[resolution];
   return { range, resolution, points: await deps.store.usageHistory(id, resolution, since) };
+}
+
+/** `GET /api/audit?user=NAME&since=7d`: the audit log, newest first (at most 500 entries). */
+export async function auditEntries(
+  deps: ApiDeps,
+  params: URLSearchParams,
+): Promise<AuditEntry[]> {
+  const since = params.get("since");
+  const who = params.get("user");
+  return await deps.store.auditLog({
+    ...(who ? { who } : {}),
+    ...(since ? { since: refusedAs400(() => parseSince(since)) } : {}),
+    limit: 500,
+  });
 }

@@ -35,7 +35,12 @@ export function cookie(request: Request, name: string): string | undefined {
  */
 export function metricsAllowed(request: Request, loopback: boolean, token?: string): boolean {
   if (loopback) return true;
-  const given = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  const given = bearerToken(request);
   return token !== undefined && token !== "" && given !== undefined &&
     timingSafeEqual(given, token);
+}
+
+/** The token of `Authorization: Bearer TOKEN`, or undefined when there is none. */
+export function bearerToken(request: Request): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
 }

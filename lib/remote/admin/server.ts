@@ -3,9 +3,11 @@
  * WebSocket with every user's live rates each second, and `GET /metrics`. Loopback by
  * default; any other address only over TLS with the tunnel's certificate.
  *
- * Every request passes, in order: the `Host`/`Origin` rules (403), a session for `/api/`
- * (401), and the session's CSRF token for every change (403). Nothing logs a password, a
- * session id or a token.
+ * Every request passes, in order: the `Host`/`Origin` rules (403), then for `/api/` either a
+ * bearer token (`admin token add`; 401 unknown or revoked, 403 a change with a read-only one)
+ * or a session (401) with its CSRF token for every change (403). The routes are data
+ * (`routes.ts`), described at `/api/openapi.json`. Every change is written to the audit log as
+ * the admin's or the token's. Nothing logs a password, a session id, a code or a token.
  */
 import { LiveSockets } from "../../common/web/live_sockets.ts";
 import { json, respond, text } from "../../common/web/http_replies.ts";
@@ -29,6 +31,7 @@ import {
   addUser,
   allUsers,
   ApiError,
+  auditEntries,
   disconnect,
   getUser,
   history,
@@ -38,11 +41,19 @@ import {
   userAction,
 } from "./api.ts";
 import type { ApiDeps } from "./api.ts";
-import { cookie, foreignRequest, metricsAllowed } from "./guard.ts";
-import { verifyPassword } from "./password_hash.ts";
+import { bearerToken, cookie, foreignRequest, metricsAllowed } from "./guard.ts";
+import { hashPassword, verifyPassword } from "./password_hash.ts";
 import { AdminSessions } from "./sessions.ts";
-import type { AdminSession, SessionOptions } from "./sessions.ts";
-
+import { Router } from "./routes.ts";
+import type { AdminRoute, RouteContext } from "./routes.ts";
+import { isTotpCode, newRecoveryCodes, newTotp, recoveryHash, TotpSteps } from "./two_factor.ts";
+import openApi from "./openapi.json" with { type: "json" };
+import { keyForToken } from "../store/user_store.ts";
+import { firstAdmin } from "../store/admin_store.ts";
+import { audited, record } from "../users/audit.ts";
+import type { Actor } from "../users/audit.ts";
+import { svgQr } from "../share/share.ts";
+import type { SessionOptions } from "./sessions.ts";
 import { handOver, keptShare, shareUser } from "./share_api.ts";
 
 const log = logger("remote", "admin");
@@ -82,6 +93,12 @@ export class AdminServer {
   readonly #sockets = new LiveSockets(() => this.live());
   readonly #unsubscribe: () => void;
   readonly #stopFollowing: () => void;
+  readonly #router = new Router(this.#routes());
+  readonly #steps = new TotpSteps();
+  /** When each token's use was last written, so a busy script does not write each request. */
+  readonly #touched = new Map<string, number>();
+  /** A hash to check a password against for an unknown admin name: the same work either way. */
+  #dummyHash: Promise<string> | undefined;
 
   /**
    * Binds and starts serving.
@@ -106,7 +123,7 @@ export class AdminServer {
       value: () => this.sessions.guard.blocked(),
     }]);
     this.#stopFollowing = this.sessions.follow(
-      () => options.store.adminAccount(),
+      () => options.store.admins(),
       () => this.#sockets.prune(),
     );
     this.#unsubscribe = options.sampler.subscribe((deltas, elapsedMs) => {
@@ -186,22 +203,14 @@ export class AdminServer {
     if (path === "/api/login" && request.method === "POST") {
       return await this.#login(request, source);
     }
+    if (path === "/api/login" && request.method === "GET") {
+      const admins = await this.#options.store.admins();
+      return json(200, { askName: admins.length > 1 });
+    }
+    if (path === "/api/openapi.json" && request.method === "GET") return json(200, openApi);
     if (path === "/api" || path.startsWith("/api/")) {
-      const id = cookie(request, this.#cookieName);
-      const session = this.sessions.find(id);
-      if (!session) return json(401, { error: "not logged in" });
-      if (!["GET", "HEAD"].includes(request.method)) {
-        if (!this.sessions.csrfMatches(session, request.headers.get("x-csrf-token"))) {
-          log.warn("refused {method} {path} from {source}: no or wrong CSRF token", {
-            method: request.method,
-            path,
-            source,
-          });
-          return json(403, { error: "missing or wrong CSRF token; reload the page" });
-        }
-      }
       try {
-        return await this.#api(request, url, session, id!);
+        return await this.#api(request, url, source);
       } catch (error) {
         if (error instanceof ApiError) return json(error.status, { error: error.message });
         if (error instanceof BodyTooLarge) throw error;
@@ -226,14 +235,33 @@ export class AdminServer {
 
   async #login(request: Request, source: string): Promise<Response> {
     const body = await readJson(request, LOGIN_BODY_LIMIT);
+    const field = (key: string) => typeof body?.[key] === "string" ? String(body[key]).trim() : "";
     const password = typeof body?.password === "string" ? body.password : "";
-    const stored = await this.#options.store.adminPasswordHash();
-    if (stored === undefined) {
+    const [name, code] = [field("name"), field("code")];
+    const store = this.#options.store;
+    const admins = await store.admins();
+    if (admins.length === 0) {
       return json(401, {
         error: "there is no admin account yet: run swiftproxy-remote admin passwd on the server",
       });
     }
-    const outcome = await this.sessions.checkLogin(source, () => verifyPassword(password, stored));
+    const admin = name ? admins.find((a) => a.name === name) : firstAdmin(admins);
+    let needCode = false;
+    let wrongCode = false;
+    const outcome = await this.sessions.checkLogin(source, async () => {
+      this.#dummyHash ??= hashPassword(crypto.randomUUID());
+      if (!await verifyPassword(password, admin?.hash ?? await this.#dummyHash) || !admin) {
+        return false;
+      }
+      if (!admin.totpSecret) return true;
+      if (!code) return needCode = true;
+      const right = isTotpCode(code)
+        ? this.#steps.accept(admin.name, admin.totpSecret, code)
+        : await audited(store, { who: admin.name, source })
+          .useRecoveryCode(admin.name, recoveryHash(code));
+      wrongCode = !right;
+      return right;
+    });
     if (outcome === "throttled") {
       log.warn("admin login from {source} refused: too many failed logins", { source });
       return json(429, {
@@ -248,10 +276,23 @@ export class AdminServer {
     }
     if (outcome === "wrong") {
       log.warn("admin login failed from {source}", { source });
-      return json(401, { error: "wrong password" });
+      return json(401, {
+        error: wrongCode
+          ? "wrong or used code"
+          : admins.length > 1
+          ? "wrong name or password"
+          : "wrong password",
+        ...(wrongCode ? { needCode: true } : {}),
+      });
     }
-    const { id, session } = this.sessions.create(stored);
-    log.info("admin login from {source}", { source });
+    if (needCode) {
+      return json(401, {
+        error: "enter the code from your authenticator app, or a recovery code",
+        needCode: true,
+      });
+    }
+    const { id, session } = this.sessions.create(admin!.name, admin!.hash);
+    log.info("admin {admin} signed in from {source}", { admin: admin!.name, source });
     return json(200, { csrf: session.csrf }, {
       "set-cookie": this.#cookie(id, this.sessions.ttlMs),
     });
@@ -264,58 +305,238 @@ export class AdminServer {
     }${secure}`;
   }
 
-  async #api(request: Request, url: URL, session: AdminSession, id: string): Promise<Response> {
-    const deps = this.#deps;
-    const route = `${request.method} ${url.pathname}`;
-    const user = /^\/api\/users\/([^/]+)(?:\/([a-z-]+))?$/.exec(url.pathname);
-    const connection = /^\/api\/connections\/(\d+)(?:\/disconnect)?$/.exec(url.pathname);
-    if (route === "GET /api/session") return json(200, { csrf: session.csrf });
-    if (route === "POST /api/logout") {
-      this.sessions.end(id);
-      this.#sockets.prune();
-      return json(200, {}, { "set-cookie": this.#cookie("", 0) });
+  /** The routes of the API, served through one router (`routes.ts`). */
+  get routes(): readonly AdminRoute[] {
+    return this.#router.routes;
+  }
+
+  /**
+   * Who calls: a bearer token (checked against the stored hashes) or the session of the
+   * cookie, with its CSRF token for a change; then the route.
+   */
+  async #api(request: Request, url: URL, source: string): Promise<Response> {
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    const reading = method === "GET";
+    const bearer = bearerToken(request);
+    let actor: Actor;
+    let session: RouteContext["session"];
+    let readOnly = false;
+    if (bearer !== undefined) {
+      const token = await this.#options.store.findToken(keyForToken(bearer));
+      if (!token) {
+        log.warn("refused {method} {path} from {source}: unknown or revoked token", {
+          method,
+          path: url.pathname,
+          source,
+        });
+        return json(401, { error: "unknown or revoked token" });
+      }
+      actor = { who: `token:${token.name}`, source };
+      readOnly = token.readOnly;
+      this.#touch(token.name);
+    } else {
+      // At every request, so a removed admin or a new password ends the session at once.
+      this.sessions.adminsAre(await this.#options.store.admins());
+      const id = cookie(request, this.#cookieName);
+      const found = this.sessions.find(id);
+      if (!found) return json(401, { error: "not logged in" });
+      if (!reading && !this.sessions.csrfMatches(found, request.headers.get("x-csrf-token"))) {
+        log.warn("refused {method} {path} from {source}: no or wrong CSRF token", {
+          method,
+          path: url.pathname,
+          source,
+        });
+        return json(403, { error: "missing or wrong CSRF token; reload the page" });
+      }
+      actor = { who: found.admin, source };
+      session = { id: id!, session: found };
     }
-    if (route === "GET /api/users") return json(200, this.live());
-    if (route === "POST /api/users") {
-      const given = await body(request);
-      const added = await addUser(deps, given);
-      // Shown together, as the CLI prints them: password, link, QR code, subscription URL.
-      const password = added.password ?? String(given.password);
-      const share = await handOver(deps, this.#options.server, added.user.name, password)
-        .catch((error) => ({ error: (error as Error).message }));
-      return json(201, { ...added, share });
+    const match = this.#router.match(method, url.pathname);
+    if (!match) return json(404, { error: `no API ${method} ${url.pathname}` });
+    if (match.route.sessionOnly && !session) {
+      return json(403, { error: "only a signed-in admin can do this, not a token" });
     }
-    if (route === "GET /api/history") return json(200, await history(deps, url.searchParams));
-    if (route === "GET /api/ws") return this.#upgrade(request, id);
-    if (user) {
-      const name = nameInPath(user[1]);
-      const action = user[2];
-      if (!action && request.method === "GET") return json(200, getUser(deps, name));
-      if (!action && request.method === "PATCH") {
-        return json(200, await setUser(deps, name, await body(request)));
-      }
-      if (!action && request.method === "DELETE") {
-        await removeUser(deps, name);
-        this.#options.server.linkVault?.forget(name);
-        return json(200, {});
-      }
-      if (action === "connections" && request.method === "GET") {
-        return json(200, getUser(deps, name).connections);
-      }
-      if (action === "link" && request.method === "GET") {
-        return json(200, await keptShare(deps, this.#options.server, name));
-      }
-      if (action === "link" && request.method === "POST") {
-        return json(200, await shareUser(deps, this.#options.server, name, await body(request)));
-      }
-      if (action && request.method === "POST") {
-        return json(200, await userAction(deps, name, action));
-      }
+    if (readOnly && !reading) {
+      log.warn("refused {method} {path} from {source}: {actor} is read-only", {
+        method,
+        path: url.pathname,
+        source,
+        actor: actor.who,
+      });
+      return json(403, { error: "this token is read-only" });
     }
-    if (connection && ["POST", "DELETE"].includes(request.method)) {
-      return json(200, disconnect(deps, Number(connection[1])));
-    }
-    return json(404, { error: `no API ${route}` });
+    const deps = { ...this.#deps, store: audited(this.#options.store, actor) };
+    return await match.route.handle({
+      request,
+      url,
+      params: match.params,
+      actor,
+      deps,
+      ...(session ? { session } : {}),
+    });
+  }
+
+  /** Records a token's use, at most once a minute. */
+  #touch(name: string): void {
+    const now = Date.now();
+    if (now - (this.#touched.get(name) ?? 0) < 60_000) return;
+    this.#touched.set(name, now);
+    this.#options.store.touchToken(name, now).catch(() => {});
+  }
+
+  #routes(): AdminRoute[] {
+    const user = (c: RouteContext) => nameInPath(c.params.name!);
+    const action = (verb: string): AdminRoute => ({
+      method: "POST",
+      path: `/api/users/{name}/${verb}`,
+      handle: async (c) => json(200, await userAction(c.deps, user(c), verb)),
+    });
+    const disconnectOne = async (c: RouteContext) => {
+      const id = Number(c.params.id);
+      if (!/^\d+$/.test(c.params.id!)) throw new ApiError(404, `no open connection ${c.params.id}`);
+      const answer = disconnect(c.deps, id);
+      await record(c.deps.store, c.actor, "connection.disconnect", answer.user, undefined, { id });
+      return json(200, answer);
+    };
+    return [
+      {
+        method: "GET",
+        path: "/api/session",
+        sessionOnly: true,
+        handle: async (c) => {
+          const admin = (await c.deps.store.admins()).find((a) => a.name === c.actor.who);
+          return json(200, {
+            csrf: c.session!.session.csrf,
+            admin: c.actor.who,
+            twoFactor: Boolean(admin?.totpSecret),
+            recoveryCodesLeft: admin?.recovery.length ?? 0,
+          });
+        },
+      },
+      {
+        method: "POST",
+        path: "/api/logout",
+        sessionOnly: true,
+        handle: (c) => {
+          this.sessions.end(c.session!.id);
+          this.#sockets.prune();
+          return json(200, {}, { "set-cookie": this.#cookie("", 0) });
+        },
+      },
+      { method: "GET", path: "/api/users", handle: () => json(200, this.live()) },
+      {
+        method: "POST",
+        path: "/api/users",
+        handle: async (c) => {
+          const given = await body(c.request);
+          const added = await addUser(c.deps, given);
+          // Shown together, as the CLI prints them: password, link, QR code, subscription URL.
+          const password = added.password ?? String(given.password);
+          const share = await handOver(c.deps, this.#options.server, added.user.name, password)
+            .catch((error) => ({ error: (error as Error).message }));
+          return json(201, { ...added, share });
+        },
+      },
+      {
+        method: "GET",
+        path: "/api/history",
+        handle: async (c) => json(200, await history(c.deps, c.url.searchParams)),
+      },
+      {
+        method: "GET",
+        path: "/api/ws",
+        sessionOnly: true,
+        handle: (c) => this.#upgrade(c.request, c.session!.id),
+      },
+      {
+        method: "GET",
+        path: "/api/users/{name}",
+        handle: (c) => json(200, getUser(c.deps, user(c))),
+      },
+      {
+        method: "PATCH",
+        path: "/api/users/{name}",
+        handle: async (c) => json(200, await setUser(c.deps, user(c), await body(c.request))),
+      },
+      {
+        method: "DELETE",
+        path: "/api/users/{name}",
+        handle: async (c) => {
+          await removeUser(c.deps, user(c));
+          this.#options.server.linkVault?.forget(user(c));
+          return json(200, {});
+        },
+      },
+      {
+        method: "GET",
+        path: "/api/users/{name}/connections",
+        handle: (c) => json(200, getUser(c.deps, user(c)).connections),
+      },
+      {
+        method: "GET",
+        path: "/api/users/{name}/link",
+        handle: async (c) => json(200, await keptShare(c.deps, this.#options.server, user(c))),
+      },
+      {
+        method: "POST",
+        path: "/api/users/{name}/link",
+        handle: async (c) =>
+          json(200, await shareUser(c.deps, this.#options.server, user(c), await body(c.request))),
+      },
+      action("enable"),
+      action("disable"),
+      action("reset-usage"),
+      { method: "POST", path: "/api/connections/{id}/disconnect", handle: disconnectOne },
+      { method: "DELETE", path: "/api/connections/{id}", handle: disconnectOne },
+      {
+        method: "GET",
+        path: "/api/audit",
+        handle: async (c) => json(200, await auditEntries(c.deps, c.url.searchParams)),
+      },
+      ...this.#twoFactorRoutes(),
+    ];
+  }
+
+  /** Two-factor enrolment, for the signed-in admin only. */
+  #twoFactorRoutes(): AdminRoute[] {
+    return [
+      {
+        method: "POST",
+        path: "/api/2fa",
+        sessionOnly: true,
+        handle: (c) => {
+          const { secret, uri } = newTotp(c.actor.who);
+          c.session!.session.pendingTotp = secret;
+          return json(200, { secret, uri, qr: svgQr(uri) });
+        },
+      },
+      {
+        method: "POST",
+        path: "/api/2fa/confirm",
+        sessionOnly: true,
+        handle: async (c) => {
+          const secret = c.session!.session.pendingTotp;
+          if (!secret) throw new ApiError(409, "start the enrolment first");
+          const code = (await body(c.request)).code;
+          if (typeof code !== "string" || !this.#steps.accept(c.actor.who, secret, code)) {
+            throw new ApiError(400, "code: expected the six digits the app shows now");
+          }
+          const { codes, hashes } = newRecoveryCodes();
+          await c.deps.store.putAdmin(c.actor.who, { totpSecret: secret, recovery: hashes });
+          delete c.session!.session.pendingTotp;
+          return json(200, { recoveryCodes: codes });
+        },
+      },
+      {
+        method: "DELETE",
+        path: "/api/2fa",
+        sessionOnly: true,
+        handle: async (c) => {
+          await c.deps.store.putAdmin(c.actor.who, { totpSecret: null, recovery: [] });
+          return json(200, {});
+        },
+      },
+    ];
   }
 
   #upgrade(request: Request, id: string): Response {

@@ -1,7 +1,7 @@
 /**
  * Who is logged in to the admin panel: random session ids kept in memory (a restart logs
- * everyone out), each with its own CSRF token and an expiry, ended at once when the stored
- * password changes; and login attempts throttled per source address with the same guard the
+ * everyone out), each with its admin, its own CSRF token and an expiry, ended at once when
+ * that admin's stored password changes or the admin is removed; and login attempts throttled per source address with the same guard the
  * tunnel uses, counted before the password is hashed, with few hashes at once.
  */
 import { Buffer } from "node:buffer";
@@ -10,17 +10,22 @@ import { AuthGuard } from "../../common/security/auth_guard.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
 import type { Clock } from "../ops/usage_sampler.ts";
-import type { AdminAccount } from "../store/user_store.ts";
+import { adminAccountOf } from "../store/admin_store.ts";
+import type { AdminRecord } from "../store/admin_store.ts";
 
 const log = logger("remote", "admin");
 
 /** One logged-in browser. */
 export interface AdminSession {
+  /** The admin signed in. */
+  admin: string;
   /** Sent back in `X-CSRF-Token` with every change. */
   csrf: string;
   expiresAt: number;
   /** The stored password hash it logged in against: a new password ends it. */
   hash: string;
+  /** A TOTP secret offered for enrolment, until it is confirmed with a code. */
+  pendingTotp?: string;
 }
 
 /** What a login attempt came to. */
@@ -58,7 +63,7 @@ function randomToken(): string {
  *
  * @example
  * const sessions = new AdminSessions({ ttlMs: 12 * 3600_000 });
- * const { id, session } = sessions.create();
+ * const { id, session } = sessions.create("admin", hash);
  * sessions.find(id)?.csrf;
  */
 export class AdminSessions {
@@ -72,8 +77,8 @@ export class AdminSessions {
   readonly #checking = new Map<string, number>();
   #hashing = 0;
   readonly #queue: (() => void)[] = [];
-  /** The stored password hash, as last seen: sessions made against another one are over. */
-  #hash: string | undefined;
+  /** Each admin's stored password hash, as last seen: sessions made against another are over. */
+  #hashes = new Map<string, string>();
 
   constructor(options: SessionOptions = {}) {
     this.#clock = options.clock ?? Date.now;
@@ -85,12 +90,15 @@ export class AdminSessions {
     }, { log: logger("remote", "admin") });
   }
 
-  /** Starts a session made against the stored `hash`; its id goes only into the cookie. */
-  create(hash: string): { id: string; session: AdminSession } {
-    this.passwordIs(hash);
+  /**
+   * Starts a session of `admin` made against its stored `hash`; its id goes only into the
+   * cookie.
+   */
+  create(admin: string, hash: string): { id: string; session: AdminSession } {
+    this.#hashes.set(admin, hash);
     this.#prune();
     const id = randomToken();
-    const session = { csrf: randomToken(), expiresAt: this.#clock() + this.ttlMs, hash };
+    const session = { admin, csrf: randomToken(), expiresAt: this.#clock() + this.ttlMs, hash };
     this.#sessions.set(id, session);
     return { id, session };
   }
@@ -100,7 +108,7 @@ export class AdminSessions {
     if (!id) return undefined;
     const session = this.#sessions.get(id);
     if (!session) return undefined;
-    if (this.#clock() >= session.expiresAt || session.hash !== this.#hash) {
+    if (this.#clock() >= session.expiresAt || session.hash !== this.#hashes.get(session.admin)) {
       this.#sessions.delete(id);
       return undefined;
     }
@@ -122,13 +130,19 @@ export class AdminSessions {
     this.#sessions.clear();
   }
 
-  /** The stored password hash is `hash` now: every session made against another ends. */
-  passwordIs(hash: string | undefined): void {
-    if (hash === this.#hash) return;
-    this.#hash = hash;
-    if (this.#sessions.size === 0) return;
-    this.endAll();
-    log.info("the admin password changed: every admin session ended");
+  /**
+   * The stored admins are `admins` now: every session of an admin removed, or made against
+   * another password hash than the admin's, ends.
+   */
+  adminsAre(admins: Pick<AdminRecord, "name" | "hash">[]): void {
+    this.#hashes = new Map(admins.map((a) => [a.name, a.hash]));
+    for (const [id, session] of this.#sessions) {
+      if (session.hash === this.#hashes.get(session.admin)) continue;
+      this.#sessions.delete(id);
+      log.info("admin {admin} was removed or given a new password: a session of theirs ended", {
+        admin: session.admin,
+      });
+    }
   }
 
   /**
@@ -168,13 +182,13 @@ export class AdminSessions {
   }
 
   /**
-   * Follows the stored admin account every `everyMs`: a new password ends every session made
-   * against the old one (on every node, since each follows the shared store), and a moved
-   * stamp (`admin unlock`, or a new password) clears the login cool-offs. `ended` runs after
+   * Follows the stored admins every `everyMs`: a new password or a removed admin ends the
+   * sessions made against the old one (on every node, since each follows the shared store), and
+   * a moved stamp (`admin unlock`, or any admin's change) clears the login cool-offs. `ended` runs after
    * sessions may have ended. Returns the function that stops following.
    */
   follow(
-    read: () => Promise<AdminAccount | undefined>,
+    read: () => Promise<AdminRecord[]>,
     ended: () => void,
     everyMs = 1000,
   ): () => void {
@@ -184,8 +198,9 @@ export class AdminSessions {
       if (reading) return;
       reading = true;
       try {
-        const account = await read();
-        this.passwordIs(account?.hash);
+        const admins = await read();
+        this.adminsAre(admins);
+        const account = adminAccountOf(admins);
         if (stamp !== undefined && account && account.stamp !== stamp && this.guard.size > 0) {
           this.guard.clear();
           log.info("the admin account was unlocked or changed: login cool-offs cleared");

@@ -62,15 +62,27 @@ export async function copyUsers(
 }
 
 /**
- * Copies the admin panel's account (its password hash) when `to` has none, or over a
- * different one with `force`; true when it copied.
+ * Copies the admin panel's admins (password hash, two-factor secret, recovery codes) that `to`
+ * does not have, or over different ones with `force`, and the API tokens it does not have;
+ * true when it copied any.
  */
 async function copyAdminAccount(from: UserStore, to: UserStore, force: boolean) {
-  const hash = await from.adminPasswordHash();
-  const there = await to.adminPasswordHash();
-  if (hash === undefined || hash === there || (there !== undefined && !force)) return false;
-  await to.setAdminPasswordHash(hash);
-  return true;
+  const there = new Map((await to.admins()).map((a) => [a.name, a]));
+  let copied = false;
+  for (const admin of await from.admins()) {
+    const theirs = there.get(admin.name);
+    if (theirs?.hash === admin.hash || (theirs !== undefined && !force)) continue;
+    const { hash, totpSecret, recovery } = admin;
+    await to.putAdmin(admin.name, { hash, totpSecret, recovery });
+    copied = true;
+  }
+  const tokens = new Set((await to.tokens()).map((t) => t.name));
+  for (const token of await from.tokens()) {
+    if (tokens.has(token.name)) continue;
+    await to.addToken(token);
+    copied = true;
+  }
+  return copied;
 }
 
 /** The `migrate` subcommand. */

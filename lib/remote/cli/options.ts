@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { defaultDataDir } from "../store/data_dir.ts";
 import type { StoreLocation } from "../store/store_url.ts";
 import type { UserStore } from "../store/user_store.ts";
+import { audited, CLI_ACTOR } from "../users/audit.ts";
 
 /**
  * `--data <dir>`, defaulting to `$STATE_DIRECTORY` or `./swiftproxy-data`.
@@ -63,7 +64,8 @@ export async function withStore(
   let store: UserStore | undefined;
   try {
     store = await open(location);
-    await work(store);
+    // Every change from the command line lands in the audit log as the "cli"'s.
+    await work(audited(store, CLI_ACTOR));
   } catch (error) {
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     Deno.exitCode = 1;

@@ -34,6 +34,23 @@ import type {
 } from "./user_store.ts";
 import type { Heartbeat, NodeBeat, NodeInfo, NodeRegistry, NodeUsage } from "./node_registry.ts";
 import { NODE_ALIVE_MS } from "./node_registry.ts";
+import {
+  adminAccountOf,
+  adminColumns,
+  adminFromRow,
+  AUDIT_RETENTION_MS,
+  auditFromRow,
+  DEFAULT_ADMIN,
+  firstAdmin,
+  tokenFromRow,
+} from "./admin_store.ts";
+import type {
+  AdminChange,
+  AdminRecord,
+  AuditEntry,
+  AuditQuery,
+  TokenRecord,
+} from "./admin_store.ts";
 
 /** The channel a change to users is announced on. */
 export const CHANGES_CHANNEL = "swiftproxy_users";
@@ -114,6 +131,37 @@ const MIGRATIONS: string[] = [
   );`,
   // Each user's destination block list, as its text (`user set NAME --block FILE`).
   `ALTER TABLE users ADD COLUMN block_list TEXT;`,
+  // Several admins (the one admin becomes "admin"), each with its TOTP secret and hashed
+  // recovery codes; API tokens (hashes only); the audit log.
+  `CREATE TABLE admins (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    totp_secret TEXT,
+    recovery TEXT NOT NULL DEFAULT '[]',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+  INSERT INTO admins (name, password_hash, created_at, updated_at)
+    SELECT '${DEFAULT_ADMIN}', password_hash, updated_at, updated_at FROM admin;
+  DROP TABLE admin;
+  CREATE TABLE admin_tokens (
+    name TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    read_only BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT
+  );
+  CREATE TABLE audit_log (
+    id BIGSERIAL PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+  );
+  CREATE INDEX audit_log_at ON audit_log (at);`,
 ];
 
 /** Any advisory lock number will do, as long as every node takes the same one to migrate. */
@@ -378,27 +426,102 @@ export class PostgresStore implements UserStore, NodeRegistry {
   }
 
   async adminAccount(): Promise<AdminAccount | undefined> {
-    const [row] = await this.#sql`SELECT password_hash, updated_at FROM admin WHERE id = 1`;
-    return row && { hash: row.password_hash as string, stamp: Number(row.updated_at) };
+    return adminAccountOf(await this.admins());
   }
 
   async unlockAdmin(): Promise<boolean> {
     const rows = await this.#sql`
-      UPDATE admin SET updated_at = greatest(${Date.now()}, updated_at + 1) WHERE id = 1
-      RETURNING id`;
+      UPDATE admins SET updated_at = greatest(${Date.now()}, updated_at + 1) RETURNING name`;
     return rows.length > 0;
   }
 
   async adminPasswordHash(): Promise<string | undefined> {
-    const [row] = await this.#sql`SELECT password_hash FROM admin WHERE id = 1`;
-    return row?.password_hash as string | undefined;
+    return firstAdmin(await this.admins())?.hash;
   }
 
-  async setAdminPasswordHash(hash: string): Promise<void> {
-    await this.#sql`
-      INSERT INTO admin (id, password_hash, updated_at) VALUES (1, ${hash}, ${Date.now()})
-      ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
-        updated_at = excluded.updated_at`;
+  setAdminPasswordHash(hash: string): Promise<void> {
+    return this.putAdmin(DEFAULT_ADMIN, { hash });
+  }
+
+  async admins(): Promise<AdminRecord[]> {
+    return (await this.#sql`SELECT * FROM admins ORDER BY name`).map(adminFromRow);
+  }
+
+  async putAdmin(name: string, change: AdminChange): Promise<void> {
+    const now = Date.now();
+    const values = Object.fromEntries(adminColumns(change));
+    await this.#sql.begin(async (sql) => {
+      if (change.hash !== undefined) {
+        await sql`INSERT INTO admins (name, password_hash, created_at, updated_at)
+          VALUES (${name}, ${change.hash}, ${now}, ${now}) ON CONFLICT (name) DO NOTHING`;
+      }
+      const has = (column: string) => Object.hasOwn(values, column);
+      const updated = await sql`UPDATE admins SET
+        password_hash = COALESCE(${values.password_hash ?? null}, password_hash),
+        totp_secret = CASE WHEN ${has("totp_secret")} THEN ${values.totp_secret ?? null}
+          ELSE totp_secret END,
+        recovery = COALESCE(${values.recovery ?? null}, recovery),
+        updated_at = greatest(${now}, updated_at + 1) WHERE name = ${name} RETURNING name`;
+      if (updated.length === 0) throw new UserError(`no admin named "${name}"`);
+    });
+  }
+
+  async removeAdmin(name: string): Promise<boolean> {
+    return (await this.#sql`DELETE FROM admins WHERE name = ${name} RETURNING name`).length > 0;
+  }
+
+  async useRecoveryCode(name: string, codeHash: string): Promise<boolean> {
+    return await this.#sql.begin(async (sql) => {
+      const [row] = await sql`SELECT recovery FROM admins WHERE name = ${name} FOR UPDATE`;
+      const codes: string[] = JSON.parse((row?.recovery as string | undefined) ?? "[]");
+      if (!codes.includes(codeHash)) return false;
+      const left = JSON.stringify(codes.filter((c) => c !== codeHash));
+      await sql`UPDATE admins SET recovery = ${left} WHERE name = ${name}`;
+      return true;
+    }) as boolean;
+  }
+
+  async addToken(token: TokenRecord): Promise<void> {
+    const added = await this.#sql`
+      INSERT INTO admin_tokens (name, key, read_only, created_at, last_used_at)
+      VALUES (${token.name}, ${token.key}, ${token.readOnly}, ${token.createdAt},
+        ${token.lastUsedAt}) ON CONFLICT (name) DO NOTHING RETURNING name`;
+    if (added.length === 0) throw new UserError(`a token named "${token.name}" exists`);
+  }
+
+  async tokens(): Promise<TokenRecord[]> {
+    return (await this.#sql`SELECT * FROM admin_tokens ORDER BY name`).map(tokenFromRow);
+  }
+
+  async findToken(key: string): Promise<TokenRecord | undefined> {
+    const [row] = await this.#sql`SELECT * FROM admin_tokens WHERE key = ${key}`;
+    return row ? tokenFromRow(row) : undefined;
+  }
+
+  async touchToken(name: string, at: number): Promise<void> {
+    await this.#sql`UPDATE admin_tokens SET last_used_at = ${at} WHERE name = ${name}`;
+  }
+
+  async revokeToken(name: string): Promise<boolean> {
+    return (await this.#sql`DELETE FROM admin_tokens WHERE name = ${name} RETURNING name`)
+      .length > 0;
+  }
+
+  async addAudit(entry: AuditEntry): Promise<void> {
+    await this.#sql.begin(async (sql) => {
+      await sql`INSERT INTO audit_log (at, actor, source, action, target, before, after)
+        VALUES (${entry.at}, ${entry.actor}, ${entry.source}, ${entry.action}, ${entry.target},
+          ${entry.before}, ${entry.after})`;
+      await sql`DELETE FROM audit_log WHERE at < ${Date.now() - AUDIT_RETENTION_MS}`;
+    });
+  }
+
+  async auditLog(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    const who = query.who ?? null;
+    const rows = await this.#sql`SELECT * FROM audit_log WHERE at >= ${query.since ?? 0}
+      AND (${who}::text IS NULL OR actor = ${who} OR target = ${who})
+      ORDER BY at DESC, id DESC LIMIT ${query.limit ?? 1000}`;
+    return rows.map(auditFromRow);
   }
 
   async remove(name: string): Promise<void> {

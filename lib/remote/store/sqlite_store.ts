@@ -30,6 +30,23 @@ import type {
   UserLimits,
   UserStore,
 } from "./user_store.ts";
+import {
+  adminAccountOf,
+  adminColumns,
+  adminFromRow,
+  AUDIT_RETENTION_MS,
+  auditFromRow,
+  DEFAULT_ADMIN,
+  firstAdmin,
+  tokenFromRow,
+} from "./admin_store.ts";
+import type {
+  AdminChange,
+  AdminRecord,
+  AuditEntry,
+  AuditQuery,
+  TokenRecord,
+} from "./admin_store.ts";
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE users (
@@ -78,6 +95,37 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE usage_batches (node TEXT PRIMARY KEY, seq INTEGER NOT NULL)`,
   // Each user's destination block list, as its text (`user set NAME --block FILE`).
   `ALTER TABLE users ADD COLUMN block_list TEXT`,
+  // Several admins (the one admin becomes "admin"), each with its TOTP secret and hashed
+  // recovery codes; API tokens (hashes only); the audit log.
+  `CREATE TABLE admins (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    totp_secret TEXT,
+    recovery TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  INSERT INTO admins (name, password_hash, created_at, updated_at)
+    SELECT '${DEFAULT_ADMIN}', password_hash, updated_at, updated_at FROM admin;
+  DROP TABLE admin;
+  CREATE TABLE admin_tokens (
+    name TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    read_only INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+  );
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+  );
+  CREATE INDEX audit_log_at ON audit_log (at)`,
 ];
 
 /**
@@ -351,40 +399,149 @@ export class SqliteStore implements UserStore {
   }
 
   adminPasswordHash(): Promise<string | undefined> {
-    return run(() =>
-      (this.#db.prepare("SELECT password_hash FROM admin WHERE id = 1").get() as
-        | { password_hash: string }
-        | undefined)?.password_hash
-    );
+    return this.admins().then((all) => firstAdmin(all)?.hash);
   }
 
   setAdminPasswordHash(hash: string): Promise<void> {
-    return run(async () => {
-      await this.#transaction(() =>
-        this.#db.prepare(
-          `INSERT INTO admin (id, password_hash, updated_at) VALUES (1, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
-           updated_at = excluded.updated_at`,
-        ).run(hash, Date.now())
-      );
-    });
+    return this.putAdmin(DEFAULT_ADMIN, { hash });
   }
 
   adminAccount(): Promise<AdminAccount | undefined> {
-    return run(() => {
-      const row = this.#db.prepare("SELECT password_hash, updated_at FROM admin WHERE id = 1")
-        .get() as { password_hash: string; updated_at: number } | undefined;
-      return row && { hash: row.password_hash, stamp: Number(row.updated_at) };
-    });
+    return this.admins().then(adminAccountOf);
   }
 
   unlockAdmin(): Promise<boolean> {
     return run(() =>
       this.#transaction(() =>
-        this.#db.prepare(
-          "UPDATE admin SET updated_at = max(?, updated_at + 1) WHERE id = 1",
-        ).run(Date.now()).changes > 0
+        this.#db.prepare("UPDATE admins SET updated_at = max(?, updated_at + 1)")
+          .run(Date.now()).changes > 0
       )
+    );
+  }
+
+  admins(): Promise<AdminRecord[]> {
+    return run(() =>
+      (this.#db.prepare("SELECT * FROM admins ORDER BY name").all() as Row[]).map(adminFromRow)
+    );
+  }
+
+  putAdmin(name: string, change: AdminChange): Promise<void> {
+    return run(() =>
+      this.#transaction(() => {
+        const now = Date.now();
+        const columns = adminColumns(change);
+        const exists = this.#db.prepare("SELECT 1 FROM admins WHERE name = ?").get(name);
+        if (!exists) {
+          if (change.hash === undefined) throw new UserError(`no admin named "${name}"`);
+          this.#db.prepare(
+            "INSERT INTO admins (name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?)",
+          ).run(name, change.hash, now, now);
+        }
+        this.#db.prepare(
+          `UPDATE admins SET ${columns.map(([c]) => `${c} = ?, `).join("")}
+           updated_at = max(?, updated_at + 1) WHERE name = ?`,
+        ).run(...columns.map(([, v]) => v), now, name);
+      })
+    );
+  }
+
+  removeAdmin(name: string): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() =>
+        this.#db.prepare("DELETE FROM admins WHERE name = ?").run(name).changes > 0
+      )
+    );
+  }
+
+  useRecoveryCode(name: string, codeHash: string): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() => {
+        const row = this.#db.prepare("SELECT recovery FROM admins WHERE name = ?").get(name);
+        const codes: string[] = JSON.parse((row?.recovery as string | undefined) ?? "[]");
+        if (!codes.includes(codeHash)) return false;
+        this.#db.prepare("UPDATE admins SET recovery = ? WHERE name = ?")
+          .run(JSON.stringify(codes.filter((c) => c !== codeHash)), name);
+        return true;
+      })
+    );
+  }
+
+  addToken(token: TokenRecord): Promise<void> {
+    return run(() =>
+      this.#transaction(() => {
+        const added = this.#db.prepare(
+          `INSERT INTO admin_tokens (name, key, read_only, created_at, last_used_at)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+        ).run(token.name, token.key, token.readOnly ? 1 : 0, token.createdAt, token.lastUsedAt);
+        if (added.changes === 0) throw new UserError(`a token named "${token.name}" exists`);
+      })
+    );
+  }
+
+  tokens(): Promise<TokenRecord[]> {
+    return run(() =>
+      (this.#db.prepare("SELECT * FROM admin_tokens ORDER BY name").all() as Row[])
+        .map(tokenFromRow)
+    );
+  }
+
+  findToken(key: string): Promise<TokenRecord | undefined> {
+    return run(() => {
+      const row = this.#db.prepare("SELECT * FROM admin_tokens WHERE key = ?").get(key);
+      return row ? tokenFromRow(row) : undefined;
+    });
+  }
+
+  touchToken(name: string, at: number): Promise<void> {
+    return run(async () => {
+      await this.#transaction(() =>
+        this.#db.prepare("UPDATE admin_tokens SET last_used_at = ? WHERE name = ?").run(at, name)
+      );
+    });
+  }
+
+  revokeToken(name: string): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() =>
+        this.#db.prepare("DELETE FROM admin_tokens WHERE name = ?").run(name).changes > 0
+      )
+    );
+  }
+
+  addAudit(entry: AuditEntry): Promise<void> {
+    return run(async () => {
+      await this.#transaction(() => {
+        this.#db.prepare(
+          `INSERT INTO audit_log (at, actor, source, action, target, before, after)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          entry.at,
+          entry.actor,
+          entry.source,
+          entry.action,
+          entry.target,
+          entry.before,
+          entry.after,
+        );
+        this.#db.prepare("DELETE FROM audit_log WHERE at < ?").run(
+          Date.now() - AUDIT_RETENTION_MS,
+        );
+      });
+    });
+  }
+
+  auditLog(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return run(() =>
+      (this.#db.prepare(
+        `SELECT * FROM audit_log WHERE at >= ? AND (? IS NULL OR actor = ? OR target = ?)
+         ORDER BY at DESC, id DESC LIMIT ?`,
+      ).all(
+        query.since ?? 0,
+        query.who ?? null,
+        query.who ?? null,
+        query.who ?? null,
+        query.limit ?? 1000,
+      ) as Row[]).map(auditFromRow)
     );
   }
 

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { trojanToken } from "../../protocol/trojan.ts";
 import { parseBlockList, USER_BLOCK_LIST_MAX_BYTES } from "../../rules/block_list.ts";
 import { RulesError } from "../../rules/rule.ts";
+import type { AdminStore } from "./admin_store.ts";
 
 /** A user row as the program sees it. */
 export interface User {
@@ -234,7 +235,7 @@ export class SchemaVersionError extends Error {
  * await store.add("alice", "secret", { downLimit: 2 * 1024 * 1024 });
  * await store.close();
  */
-export interface UserStore {
+export interface UserStore extends AdminStore {
   /** Creates or upgrades the schema. @throws {SchemaVersionError} when it is newer than ours */
   migrate(): Promise<void>;
   /** The schema version the database is at now. */

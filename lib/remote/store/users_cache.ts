@@ -4,6 +4,13 @@
  * from the last users it saw (kept in a cache file too, so a node can restart during the
  * outage) while the store does not answer.
  */
+import type {
+  AdminChange,
+  AdminRecord,
+  AuditEntry,
+  AuditQuery,
+  TokenRecord,
+} from "./admin_store.ts";
 import { dirname } from "node:path";
 import { logger } from "../../common/ops/logging.ts";
 import { redactUrl } from "./store_url.ts";
@@ -98,6 +105,8 @@ export class CachedStore implements UserStore {
   #version: number | string = "cache";
   /** The admin password hash last read (memory only), so the panel still opens in an outage. */
   #adminHash: string | undefined;
+  /** The admins last read (memory only), for the same reason. */
+  #admins: AdminRecord[] | undefined;
   #written = 0;
 
   /** @param path the cache file (JSON, mode 0600), read now if it exists */
@@ -218,6 +227,42 @@ export class CachedStore implements UserStore {
   }
   unlockAdmin(): Promise<boolean> {
     return this.#inner.unlockAdmin();
+  }
+  admins(): Promise<AdminRecord[]> {
+    return this.#read(
+      async () => this.#admins = await this.#inner.admins(),
+      () => this.#admins ?? [],
+    );
+  }
+  putAdmin(name: string, change: AdminChange): Promise<void> {
+    return this.#inner.putAdmin(name, change);
+  }
+  removeAdmin(name: string): Promise<boolean> {
+    return this.#inner.removeAdmin(name);
+  }
+  useRecoveryCode(name: string, codeHash: string): Promise<boolean> {
+    return this.#inner.useRecoveryCode(name, codeHash);
+  }
+  addToken(token: TokenRecord): Promise<void> {
+    return this.#inner.addToken(token);
+  }
+  tokens(): Promise<TokenRecord[]> {
+    return this.#inner.tokens();
+  }
+  findToken(key: string): Promise<TokenRecord | undefined> {
+    return this.#inner.findToken(key);
+  }
+  touchToken(name: string, at: number): Promise<void> {
+    return this.#inner.touchToken(name, at);
+  }
+  revokeToken(name: string): Promise<boolean> {
+    return this.#inner.revokeToken(name);
+  }
+  addAudit(entry: AuditEntry): Promise<void> {
+    return this.#inner.addAudit(entry);
+  }
+  auditLog(query?: AuditQuery): Promise<AuditEntry[]> {
+    return this.#inner.auditLog(query);
   }
   addUsage(deltas: UsageDelta[], batch?: UsageBatch): Promise<boolean> {
     return this.#inner.addUsage(deltas, batch);

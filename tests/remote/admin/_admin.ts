@@ -62,9 +62,12 @@ export class AdminClient {
     this.origin = origin;
   }
 
-  /** Logs in with `password`; keeps the cookie and token. */
-  async login(password = ADMIN_PASSWORD): Promise<Reply> {
-    const reply = await this.call("POST", "/api/login", { password });
+  /** Logs in with `password` (and a `name`, a `code`); keeps the cookie and token. */
+  async login(
+    password = ADMIN_PASSWORD,
+    more: { name?: string; code?: string } = {},
+  ): Promise<Reply> {
+    const reply = await this.call("POST", "/api/login", { password, ...more });
     if (reply.status === 200) {
       this.cookie = reply.headers.get("set-cookie")!.split(";")[0];
       this.csrf = reply.body.csrf;

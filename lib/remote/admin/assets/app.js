@@ -15,7 +15,7 @@ const rate = (n) => `${formatBytes(n, "0 B", "steady")}/s`;
 const limit = (n, suffix = "") => (n === 0 ? "unlimited" : `${formatBytes(n)}${suffix}`);
 const day = (ms) => new Date(ms).toISOString().slice(0, 10);
 
-async function api(method, path, body) {
+export async function api(method, path, body) {
   const headers = { "x-csrf-token": state.csrf };
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await fetch(path, {
@@ -25,7 +25,11 @@ async function api(method, path, body) {
   });
   const data = await response.json().catch(() => ({}));
   if (response.status === 401 && path !== "/api/login") showLogin();
-  if (!response.ok) throw new Error(data.error ?? `HTTP ${response.status}`);
+  if (!response.ok) {
+    throw Object.assign(new Error(data.error ?? `HTTP ${response.status}`), {
+      needCode: Boolean(data.needCode),
+    });
+  }
   return data;
 }
 
@@ -48,7 +52,13 @@ function showLogin() {
   $("server-now").hidden = true;
   socket?.close();
   socket = null;
-  $("login-password").focus();
+  $("login-code-label").hidden = true;
+  // Several admins: the form asks whose sign-in it is.
+  fetch("/api/login").then((r) => r.json()).then(({ askName }) => {
+    $("login-name-label").hidden = !askName;
+    $("login-name").required = askName;
+    (askName && !$("login-name").value ? $("login-name") : $("login-password")).focus();
+  }).catch(() => $("login-password").focus());
 }
 
 function showPanel() {
@@ -59,6 +69,7 @@ function showPanel() {
   $("server-now").hidden = false;
   connect();
   loadChart("server");
+  document.dispatchEvent(new Event("panel-shown"));
 }
 
 $("login-form").addEventListener("submit", async (event) => {
@@ -66,11 +77,22 @@ $("login-form").addEventListener("submit", async (event) => {
   $("login-error").hidden = true;
   $("login").disabled = true;
   try {
-    const { csrf } = await api("POST", "/api/login", { password: $("login-password").value });
+    const { csrf } = await api("POST", "/api/login", {
+      name: $("login-name").value,
+      password: $("login-password").value,
+      code: $("login-code").value,
+    });
     state.csrf = csrf;
     $("login-password").value = "";
+    $("login-code").value = "";
     showPanel();
   } catch (error) {
+    // The password was right and the admin has a second factor: ask for the code.
+    if (error.needCode) {
+      $("login-code-label").hidden = false;
+      $("login-code").value = "";
+      $("login-code").focus();
+    }
     $("login-error").textContent = error.message;
     $("login-error").hidden = false;
   } finally {
