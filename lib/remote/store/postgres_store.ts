@@ -28,6 +28,7 @@ import type {
   UsagePoint,
   UsageResolution,
   UsageSample,
+  UsageSince,
   User,
   UserLimits,
   UserStore,
@@ -114,6 +115,12 @@ const MIGRATIONS: string[] = [
   );`,
   // Each user's destination block list, as its text (`user set NAME --block FILE`).
   `ALTER TABLE users ADD COLUMN block_list TEXT;`,
+  // Usage moves its own revision, not the users' one: traffic makes no node re-read the users.
+  // Each user row carries the usage revision of the last batch that touched it.
+  `CREATE TABLE usage_revision (id SMALLINT PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+  INSERT INTO usage_revision VALUES (1, 0);
+  ALTER TABLE users ADD COLUMN usage_rev BIGINT NOT NULL DEFAULT 0;
+  CREATE INDEX users_usage_rev ON users (usage_rev);`,
 ];
 
 /** Any advisory lock number will do, as long as every node takes the same one to migrate. */
@@ -205,6 +212,21 @@ export class PostgresStore implements UserStore, NodeRegistry {
   async changeVersion(): Promise<number> {
     const [row] = await this.#sql`SELECT value FROM revision`;
     return row.value as number;
+  }
+
+  async usageSince(mark: number): Promise<UsageSince> {
+    // Batches take the usage revision's row lock first and hold it to their commit, so they
+    // commit in revision order: every revision up to the highest one seen is complete.
+    const rows = await this.#sql`
+      SELECT id, bytes_up, bytes_down, usage_rev FROM users WHERE usage_rev > ${mark}`;
+    return {
+      mark: rows.reduce((m, r) => Math.max(m, r.usage_rev as number), mark),
+      usage: rows.map((r) => ({
+        id: r.id as number,
+        bytesUp: r.bytes_up as number,
+        bytesDown: r.bytes_down as number,
+      })),
+    };
   }
 
   async list(): Promise<User[]> {
@@ -440,11 +462,13 @@ export class PostgresStore implements UserStore, NodeRegistry {
             RETURNING seq`;
           if (applied.length === 0) return false;
         }
+        const [{ value: rev }] = await sql`
+          UPDATE usage_revision SET value = value + 1 RETURNING value`;
         await sql`
           WITH d AS (SELECT * FROM jsonb_to_recordset(${json}::text::jsonb)
                        AS d(id BIGINT, up BIGINT, down BIGINT, "openConns" INTEGER)),
           u AS (UPDATE users SET bytes_up = users.bytes_up + d.up,
-                                 bytes_down = users.bytes_down + d.down
+                                 bytes_down = users.bytes_down + d.down, usage_rev = ${rev}
                 FROM d WHERE users.id = d.id RETURNING users.id)
           INSERT INTO node_usage (user_id, node, bytes_up, bytes_down, open_conns)
           SELECT d.id, ${node}, d.up, d.down, d."openConns" FROM d JOIN u ON u.id = d.id
@@ -452,7 +476,6 @@ export class PostgresStore implements UserStore, NodeRegistry {
             bytes_up = node_usage.bytes_up + excluded.bytes_up,
             bytes_down = node_usage.bytes_down + excluded.bytes_down,
             open_conns = excluded.open_conns`;
-        await sql`UPDATE revision SET value = value + 1`;
         return true;
       });
     } catch (error) {

@@ -140,6 +140,12 @@ export class Account {
     this.user.bytesDown += down;
   }
 
+  /** Takes the store's totals (every node's usage written so far, this one's flushed part too). */
+  stored(up: number, down: number): void {
+    this.user.bytesUp = up;
+    this.user.bytesDown = down;
+  }
+
   /** Counts one connection or datagram refused by a block (`server_list`, `bittorrent`, …). */
   blocked(reason: string): void {
     this.blockedCounts.set(reason, (this.blockedCounts.get(reason) ?? 0) + 1);
@@ -285,6 +291,8 @@ export class Accounts {
   /** Keys replaced by `user passwd` or removed, with when they stop counting as known. */
   readonly #retired = new Map<string, number>();
   #version: number | string | undefined;
+  /** How far the usage other nodes wrote was read (see {@linkcode UserStore.usageSince}). */
+  #usageMark = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(store: UserStore, outbox = new UsageOutbox(store)) {
@@ -326,8 +334,9 @@ export class Accounts {
   }
 
   /**
-   * Re-reads the users if the store changed since the last time. Removed users and changed
-   * passwords close their sessions; everyone over a limit is closed too.
+   * Re-reads the users if the store changed since the last time, else only the usage totals
+   * that moved (other nodes' traffic). Removed users and changed passwords close their
+   * sessions; everyone over a limit is closed too.
    */
   reload(): Promise<void> {
     return this.#serialized(async () => {
@@ -336,6 +345,11 @@ export class Accounts {
         const users = await this.#store.list();
         this.#version = version;
         this.#replace(users);
+        log.debug("read {count} users (change {version})", { count: users.length, version });
+      } else if (this.#store.usageSince) {
+        const { mark, usage } = await this.#store.usageSince(this.#usageMark);
+        this.#usageMark = mark;
+        for (const u of usage) this.#byId.get(u.id)?.stored(u.bytesUp, u.bytesDown);
       }
       this.enforce();
     });
