@@ -38,6 +38,8 @@ import { NODE_ALIVE_MS } from "./node_registry.ts";
 
 /** The channel a change to users is announced on. */
 export const CHANGES_CHANNEL = "swiftproxy_users";
+/** The channel a node announces a change in its users' load on (its name the payload). */
+export const LOAD_CHANNEL = "swiftproxy_load";
 
 /** Schema steps, in order; version N is the first N applied. */
 const MIGRATIONS: string[] = [
@@ -531,6 +533,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
   async heartbeat(beat: NodeBeat): Promise<Heartbeat> {
     const [rows, [alive]] = await this.#sql.begin(async (sql) => {
       await this.#beat(sql, beat);
+      if (beat.announce) await sql`SELECT pg_notify(${LOAD_CHANNEL}, ${beat.name})`;
       return [
         await sql`
         SELECT COALESCE(l.user_id, c.user_id) AS user_id, COALESCE(l.node, c.node) AS node,
@@ -596,6 +599,11 @@ export class PostgresStore implements UserStore, NodeRegistry {
 
   async onChange(listener: () => void): Promise<() => Promise<void>> {
     const { unlisten } = await this.#sql.listen(CHANGES_CHANNEL, () => listener());
+    return unlisten;
+  }
+
+  async onLoad(listener: (node: string) => void): Promise<() => Promise<void>> {
+    const { unlisten } = await this.#sql.listen(LOAD_CHANNEL, (node) => listener(node));
     return unlisten;
   }
 
