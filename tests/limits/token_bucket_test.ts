@@ -52,3 +52,18 @@ Deno.test("a rate change applies to waiters at once; 0 lets them all through", a
   await Promise.all(waits);
   assertEquals(bucket.waiting, 0);
 });
+
+Deno.test("a bucket with no burst holds nothing: after idling, bytes pass at the rate", async () => {
+  const bucket = new TokenBucket(100_000);
+  bucket.burst = 0;
+  await new Promise((r) => setTimeout(r, 50));
+  // The first piece goes at once (into debt), the next waits for the debt to be repaid.
+  assertEquals(bucket.take(10_000), undefined);
+  const started = performance.now();
+  await bucket.take(10_000);
+  const waited = performance.now() - started;
+  assert(waited >= 80, `the second piece waited ${waited.toFixed(0)} ms, not ~100`);
+  bucket.burst = 1;
+  await new Promise((r) => setTimeout(r, 300));
+  assertEquals(bucket.take(20_000), undefined, "a burst of 1 s fills again");
+});

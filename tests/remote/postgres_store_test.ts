@@ -74,6 +74,29 @@ pgTest("usage is kept per node and summed; open connections count on live nodes"
   assertEquals((await store.usageByNode()).map((u) => u.bytesDown), [0, 0]);
 });
 
+pgTest(
+  "usage moves no change version; usageSince hands out the users whose usage moved",
+  async (store) => {
+    const alice = await store.add("alice", "a");
+    const bob = await store.add("bob", "b");
+    const version = await store.changeVersion();
+    const start = await store.usageSince(0);
+    assertEquals(start.usage, []);
+    await store.addUsage([{ id: alice.id, up: 1, down: 10, openConns: 1 }], { node: "n1", seq: 1 });
+    await store.addUsage([{ id: alice.id, up: 2, down: 20, openConns: 1 }], { node: "n2", seq: 1 });
+    assertEquals(await store.changeVersion(), version, "usage moved the users' version");
+    const first = await store.usageSince(start.mark);
+    assertEquals(first.usage, [{ id: alice.id, bytesUp: 3, bytesDown: 30 }]);
+    assertEquals((await store.usageSince(first.mark)).usage, [], "nothing new since");
+    await store.addUsage([{ id: bob.id, up: 0, down: 5, openConns: 0 }], { node: "n1", seq: 2 });
+    assertEquals((await store.usageSince(first.mark)).usage, [{
+      id: bob.id,
+      bytesUp: 0,
+      bytesDown: 5,
+    }]);
+  },
+);
+
 pgTest("a heartbeat returns the other live nodes' loads", async (store) => {
   const alice = await store.add("alice", "a");
   await store.register(beat("n1"));

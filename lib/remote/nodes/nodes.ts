@@ -17,11 +17,15 @@ const log = logger("remote", "nodes");
 /** How often a node beats. */
 export const BEAT_MS = 1000;
 /**
- * How often a node looks for users it reported busy whose connections here all closed, or
- * users it did not report who opened one: it then beats at once, so the shares follow within
- * a beat, not two.
+ * Beats for news (a user's first connection here or last one closing, another node's news)
+ * come at most this often; the first at once.
  */
-const IDLE_CHECK_MS = 100;
+const MIN_GAP_MS = 150;
+/**
+ * After a beat that announced news, the node beats and announces once more this much later,
+ * with the demand then measured (a new connection first reports itself held back).
+ */
+const FOLLOW_UP_MS = 300;
 
 /**
  * `name` when it can name a node: 1 to 128 characters, none of them a control or invisible
@@ -76,10 +80,19 @@ export class NodeLink {
   #timer: ReturnType<typeof setInterval> | undefined;
   #round: Promise<void> | null = null;
   #unlisten: (() => Promise<void>) | undefined;
+  #unlistenLoad: (() => Promise<void>) | undefined;
   #registered = false;
-  #idleCheck: ReturnType<typeof setInterval> | undefined;
   /** Users this node reported load for at its last beat. */
   #reported = new Set<number>();
+  /** A beat is wanted once the one in progress is done. */
+  #again = false;
+  /** The next beat announces (a follow-up). */
+  #announce = false;
+  /** When the last beat started (performance.now), and the timer of one held back. */
+  #lastBeat = -Infinity;
+  #soon: ReturnType<typeof setTimeout> | undefined;
+  #followUp: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
 
   private constructor(options: NodeLinkOptions) {
     this.#options = options;
@@ -94,8 +107,10 @@ export class NodeLink {
   static async start(options: NodeLinkOptions): Promise<NodeLink> {
     const link = new NodeLink(options);
     await link.#register(true);
+    options.limits.onActivity(() => link.#news());
     link.#timer = setInterval(() => link.#tick(), BEAT_MS);
-    link.#idleCheck = setInterval(() => link.#beatIfIdle(), IDLE_CHECK_MS);
+    // The first beat at once: the shares hold from the start, not from a second in.
+    link.#tick();
     return link;
   }
 
@@ -115,6 +130,9 @@ export class NodeLink {
       this.#unlisten ??= await o.registry.onChange(() => {
         o.accounts.reload().catch(() => {});
       });
+      this.#unlistenLoad ??= await o.registry.onLoad((node) => {
+        if (node !== o.name) this.#news();
+      });
     } catch (error) {
       if (error instanceof NodeNameTaken) throw error;
       o.health.down(error);
@@ -122,21 +140,31 @@ export class NodeLink {
   }
 
   /**
-   * Beats at once when a user reported busy here has no connection left (the others take over
-   * the share), or a user not reported has one (this node takes more than an idle slot).
+   * Beats as soon as it may: a user's first connection here opened or last one closed (this
+   * node takes its share or leaves it to the others), or another node announced such news.
    */
-  #beatIfIdle(): void {
-    if (this.#round) return;
-    for (const account of this.#options.accounts.list()) {
-      if (this.#reported.has(account.user.id) !== account.sessions.size > 0) {
-        return this.#tick();
-      }
-    }
+  #news(): void {
+    if (this.#soon !== undefined || this.#stopped) return;
+    const wait = this.#lastBeat + MIN_GAP_MS - performance.now();
+    if (wait <= 0) return this.#tick();
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      this.#tick();
+    }, wait);
   }
 
   #tick(): void {
-    if (this.#round) return;
-    this.#round = this.#beatOnce().finally(() => this.#round = null);
+    if (this.#round) {
+      this.#again = true;
+      return;
+    }
+    this.#lastBeat = performance.now();
+    this.#round = this.#beatOnce().finally(() => {
+      this.#round = null;
+      if (!this.#again || this.#stopped) return;
+      this.#again = false;
+      this.#news();
+    });
   }
 
   #beat(measure = true): NodeBeat {
@@ -161,7 +189,19 @@ export class NodeLink {
       if (!this.#registered) return;
     }
     const beat = this.#beat();
-    this.#reported = new Set(beat.loads.map((l) => l.userId));
+    const reported = new Set(beat.loads.map((l) => l.userId));
+    const changed = reported.size !== this.#reported.size ||
+      beat.loads.some((l) => !this.#reported.has(l.userId));
+    this.#reported = reported;
+    beat.announce = changed || this.#announce;
+    this.#announce = false;
+    if (changed && !this.#stopped) {
+      clearTimeout(this.#followUp);
+      this.#followUp = setTimeout(() => {
+        this.#announce = true;
+        this.#tick();
+      }, FOLLOW_UP_MS);
+    }
     try {
       const { peers, nodesAlive } = await o.registry.heartbeat(beat);
       o.health.up();
@@ -174,9 +214,12 @@ export class NodeLink {
 
   /** Stops beating (the node then counts as gone after {@linkcode NODE_ALIVE_MS}). */
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
-    clearInterval(this.#idleCheck);
+    clearTimeout(this.#soon);
+    clearTimeout(this.#followUp);
     await this.#round;
     await this.#unlisten?.().catch(() => {});
+    await this.#unlistenLoad?.().catch(() => {});
   }
 }

@@ -47,59 +47,114 @@ export function shareOf(limit: number, mine: Demand, others: Demand[], nodes = 1
 }
 
 /**
+ * Seconds of its share a node's bucket holds while the user has connections there and other
+ * nodes are alive: every node's burst together is at most this much of the limit (while idle
+ * the buckets hold nothing), so any 2 s window stays within 1.05× the limit. One node alone
+ * keeps the single server's second.
+ */
+export const SHARED_BURST_S = 0.1;
+/**
+ * A node's rates are measured over at least this long; a beat sooner (another node's news)
+ * reports the last measure again.
+ */
+const MIN_MEASURE_MS = 200;
+
+/** What {@linkcode SharedLimits.measure} remembers of one account. */
+interface Measured {
+  up: number;
+  down: number;
+  at: number;
+  /** The load last reported (only users with connections here have one). */
+  load: UserLoad;
+}
+
+/**
  * Measures this node's load per user and applies the shares computed from everyone's.
  *
  * @example
  * const limits = new SharedLimits(accounts);
+ * limits.onActivity(() => beatNow());
  * const mine = limits.measure();
  * const { peers, nodesAlive } = await registry.heartbeat({ ...beat, loads: mine });
  * limits.apply(mine, peers, nodesAlive);
  */
 export class SharedLimits {
   readonly #accounts: Accounts;
-  #last = performance.now();
-  /** What each account had moved at the last measure. */
-  #moved = new WeakMap<Account, { up: number; down: number }>();
+  #measured = new WeakMap<Account, Measured>();
+  /** Nodes alive at the last beat; unknown (0) before it. */
+  #nodesAlive = 0;
+  #listener: (() => void) | undefined;
 
+  /**
+   * Takes over `accounts`' shares: until the first beat says how many nodes share them, every
+   * user keeps the whole limit with an empty bucket, and so does each user added later until
+   * the next beat gives it its idle share.
+   */
   constructor(accounts: Accounts) {
     this.#accounts = accounts;
+    accounts.onCreate = (account) => this.#adopt(account);
+    for (const account of accounts.all()) this.#adopt(account);
+  }
+
+  /** Calls `listener` when a user's first connection on this node opens or its last closes. */
+  onActivity(listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  #adopt(account: Account): void {
+    account.onActivity = () => this.#listener?.();
+    const idle = 1 / Math.max(1, this.#nodesAlive);
+    account.setShare(idle, idle, this.#nodesAlive === 1 ? 1 : 0);
   }
 
   /**
-   * This node's load per user with connections open here, since the last call; resets the
-   * held-back flags.
+   * This node's load per user with connections open here, each measured since its last
+   * measure (at least {@linkcode MIN_MEASURE_MS} ago, else the last load again); resets the
+   * held-back flags. A user whose first connection here just opened reports held back: a new
+   * connection wants its share now, before it has moved anything to measure.
    */
   measure(): UserLoad[] {
     const now = performance.now();
-    const seconds = Math.max(0.001, (now - this.#last) / 1000);
-    this.#last = now;
     const loads: UserLoad[] = [];
-    for (const account of this.#accounts.list()) {
-      const before = this.#moved.get(account) ?? { up: account.sentUp, down: account.sentDown };
-      const up = account.sentUp - before.up;
-      const down = account.sentDown - before.down;
-      this.#moved.set(account, { up: account.sentUp, down: account.sentDown });
-      const hungryUp = account.waitedUp;
-      const hungryDown = account.waitedDown;
-      account.waitedUp = account.waitedDown = false;
+    for (const account of this.#accounts.all()) {
+      const last = this.#measured.get(account);
       // A user whose connections here are all closed has no demand here, whatever it moved.
-      if (account.sessions.size === 0) continue;
-      loads.push({
-        userId: account.user.id,
-        rateUp: Math.round(up / seconds),
-        rateDown: Math.round(down / seconds),
-        hungryUp,
-        hungryDown,
-      });
+      if (account.sessions.size === 0) {
+        account.waitedUp = account.waitedDown = false;
+        if (last) this.#measured.delete(account);
+        continue;
+      }
+      const userId = account.user.id;
+      if (last && now - last.at < MIN_MEASURE_MS) {
+        loads.push(last.load);
+        continue;
+      }
+      let load: UserLoad;
+      if (!last) {
+        load = { userId, rateUp: 0, rateDown: 0, hungryUp: true, hungryDown: true };
+      } else {
+        const seconds = (now - last.at) / 1000;
+        load = {
+          userId,
+          rateUp: Math.round((account.sentUp - last.up) / seconds),
+          rateDown: Math.round((account.sentDown - last.down) / seconds),
+          hungryUp: account.waitedUp,
+          hungryDown: account.waitedDown,
+        };
+      }
+      account.waitedUp = account.waitedDown = false;
+      this.#measured.set(account, { up: account.sentUp, down: account.sentDown, at: now, load });
+      loads.push(load);
     }
     return loads;
   }
 
   /**
-   * Sets every account's share of its limits and the connections open on other nodes, of
-   * `nodesAlive` nodes (this one included).
+   * Sets every account's share of its limits, its buckets' burst and the connections open on
+   * other nodes, of `nodesAlive` nodes (this one included).
    */
   apply(mine: UserLoad[], peers: PeerLoad[], nodesAlive = 1): void {
+    this.#nodesAlive = nodesAlive;
     const own = new Map(mine.map((l) => [l.userId, l]));
     const others = new Map<number, PeerLoad[]>();
     for (const peer of peers) {
@@ -107,26 +162,36 @@ export class SharedLimits {
       if (list) list.push(peer);
       else others.set(peer.userId, [peer]);
     }
-    for (const account of this.#accounts.list()) {
+    // A peer that reports demand or open connections is active there.
+    const peerActive = (p: PeerLoad) =>
+      p.openConns > 0 || p.rateUp > 0 || p.rateDown > 0 || p.hungryUp || p.hungryDown;
+    for (const account of this.#accounts.all()) {
       const id = account.user.id;
       const theirs = others.get(id) ?? [];
       const load = own.get(id);
       const activeHere = account.sessions.size > 0;
-      const demand = (rate: number, hungry: boolean, active: boolean): Demand => ({
-        rate,
-        hungry,
-        active,
-      });
-      const peerActive = (p: PeerLoad) => p.openConns > 0 || p.rateUp > 0 || p.rateDown > 0;
       account.remoteConns = theirs.reduce((sum, p) => sum + p.openConns, 0);
       const share = (limit: number, dir: "Up" | "Down") =>
         limit === 0 ? 1 : shareOf(
           limit,
-          demand(load?.[`rate${dir}`] ?? 0, load?.[`hungry${dir}`] ?? false, activeHere),
-          theirs.map((p) => demand(p[`rate${dir}`], p[`hungry${dir}`], peerActive(p))),
+          {
+            rate: load?.[`rate${dir}`] ?? 0,
+            hungry: load?.[`hungry${dir}`] ?? false,
+            active: activeHere,
+          },
+          theirs.map((p) => ({
+            rate: p[`rate${dir}`],
+            hungry: p[`hungry${dir}`],
+            active: peerActive(p),
+          })),
           nodesAlive,
         ) / limit;
-      account.setShare(share(account.user.upLimit, "Up"), share(account.user.downLimit, "Down"));
+      const burst = nodesAlive === 1 ? 1 : activeHere ? SHARED_BURST_S : 0;
+      account.setShare(
+        share(account.user.upLimit, "Up"),
+        share(account.user.downLimit, "Down"),
+        burst,
+      );
     }
   }
 }

@@ -42,6 +42,8 @@ export interface NodeBeat {
   rateDown: number;
   /** Users with traffic or open connections on this node. */
   loads: UserLoad[];
+  /** Tell the other nodes to beat now ({@linkcode NodeRegistry.onLoad}): its users changed. */
+  announce?: boolean;
 }
 
 /** A node as `node list` shows it. */
@@ -82,4 +84,9 @@ export interface NodeRegistry {
   usageByNode(): Promise<NodeUsage[]>;
   /** Calls `listener` whenever a user changes (LISTEN); resolves to the unsubscribe. */
   onChange(listener: () => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `listener` with the node's name whenever a node's heartbeat announces a change in
+   * its users' load (LISTEN); resolves to the unsubscribe.
+   */
+  onLoad(listener: (node: string) => void): Promise<() => Promise<void>>;
 }

@@ -28,6 +28,7 @@ import type {
   UsagePoint,
   UsageResolution,
   UsageSample,
+  UsageSince,
   User,
   UserLimits,
   UserStore,
@@ -54,6 +55,8 @@ import type {
 
 /** The channel a change to users is announced on. */
 export const CHANGES_CHANNEL = "swiftproxy_users";
+/** The channel a node announces a change in its users' load on (its name the payload). */
+export const LOAD_CHANNEL = "swiftproxy_load";
 
 /** Schema steps, in order; version N is the first N applied. */
 const MIGRATIONS: string[] = [
@@ -162,6 +165,12 @@ const MIGRATIONS: string[] = [
     after TEXT
   );
   CREATE INDEX audit_log_at ON audit_log (at);`,
+  // Usage moves its own revision, not the users' one: traffic makes no node re-read the users.
+  // Each user row carries the usage revision of the last batch that touched it.
+  `CREATE TABLE usage_revision (id SMALLINT PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+  INSERT INTO usage_revision VALUES (1, 0);
+  ALTER TABLE users ADD COLUMN usage_rev BIGINT NOT NULL DEFAULT 0;
+  CREATE INDEX users_usage_rev ON users (usage_rev);`,
 ];
 
 /** Any advisory lock number will do, as long as every node takes the same one to migrate. */
@@ -253,6 +262,21 @@ export class PostgresStore implements UserStore, NodeRegistry {
   async changeVersion(): Promise<number> {
     const [row] = await this.#sql`SELECT value FROM revision`;
     return row.value as number;
+  }
+
+  async usageSince(mark: number): Promise<UsageSince> {
+    // Batches take the usage revision's row lock first and hold it to their commit, so they
+    // commit in revision order: every revision up to the highest one seen is complete.
+    const rows = await this.#sql`
+      SELECT id, bytes_up, bytes_down, usage_rev FROM users WHERE usage_rev > ${mark}`;
+    return {
+      mark: rows.reduce((m, r) => Math.max(m, r.usage_rev as number), mark),
+      usage: rows.map((r) => ({
+        id: r.id as number,
+        bytesUp: r.bytes_up as number,
+        bytesDown: r.bytes_down as number,
+      })),
+    };
   }
 
   async list(): Promise<User[]> {
@@ -563,11 +587,13 @@ export class PostgresStore implements UserStore, NodeRegistry {
             RETURNING seq`;
           if (applied.length === 0) return false;
         }
+        const [{ value: rev }] = await sql`
+          UPDATE usage_revision SET value = value + 1 RETURNING value`;
         await sql`
           WITH d AS (SELECT * FROM jsonb_to_recordset(${json}::text::jsonb)
                        AS d(id BIGINT, up BIGINT, down BIGINT, "openConns" INTEGER)),
           u AS (UPDATE users SET bytes_up = users.bytes_up + d.up,
-                                 bytes_down = users.bytes_down + d.down
+                                 bytes_down = users.bytes_down + d.down, usage_rev = ${rev}
                 FROM d WHERE users.id = d.id RETURNING users.id)
           INSERT INTO node_usage (user_id, node, bytes_up, bytes_down, open_conns)
           SELECT d.id, ${node}, d.up, d.down, d."openConns" FROM d JOIN u ON u.id = d.id
@@ -575,7 +601,6 @@ export class PostgresStore implements UserStore, NodeRegistry {
             bytes_up = node_usage.bytes_up + excluded.bytes_up,
             bytes_down = node_usage.bytes_down + excluded.bytes_down,
             open_conns = excluded.open_conns`;
-        await sql`UPDATE revision SET value = value + 1`;
         return true;
       });
     } catch (error) {
@@ -631,6 +656,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
   async heartbeat(beat: NodeBeat): Promise<Heartbeat> {
     const [rows, [alive]] = await this.#sql.begin(async (sql) => {
       await this.#beat(sql, beat);
+      if (beat.announce) await sql`SELECT pg_notify(${LOAD_CHANNEL}, ${beat.name})`;
       return [
         await sql`
         SELECT COALESCE(l.user_id, c.user_id) AS user_id, COALESCE(l.node, c.node) AS node,
@@ -696,6 +722,11 @@ export class PostgresStore implements UserStore, NodeRegistry {
 
   async onChange(listener: () => void): Promise<() => Promise<void>> {
     const { unlisten } = await this.#sql.listen(CHANGES_CHANNEL, () => listener());
+    return unlisten;
+  }
+
+  async onLoad(listener: (node: string) => void): Promise<() => Promise<void>> {
+    const { unlisten } = await this.#sql.listen(LOAD_CHANNEL, (node) => listener(node));
     return unlisten;
   }
 

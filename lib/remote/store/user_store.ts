@@ -144,6 +144,12 @@ export interface UsageDelta {
   openConns: number;
 }
 
+/** What {@linkcode UserStore.usageSince} answers: stored totals of the users whose usage moved. */
+export interface UsageSince {
+  mark: number;
+  usage: { id: number; bytesUp: number; bytesDown: number }[];
+}
+
 /** Bytes one user (or, with `userId` 0, the whole server) moved in a stretch of time. */
 export interface UsageSample {
   userId: number;
@@ -322,6 +328,12 @@ export interface UserStore extends AdminStore {
    * need not move it.
    */
   changeVersion(): Promise<number | string>;
+  /**
+   * For a store many nodes share: the users whose usage any node wrote after `mark` (0 at
+   * first), with their stored totals, and the mark to pass next time. Usage never moves
+   * {@linkcode changeVersion}, so a node follows the others' usage without re-reading every user.
+   */
+  usageSince?(mark: number): Promise<UsageSince>;
   /** Releases the connection. */
   close(): Promise<void>;
 }

@@ -22,6 +22,7 @@ import type {
   UsagePoint,
   UsageResolution,
   UsageSample,
+  UsageSince,
   User,
   UserLimits,
   UserStore,
@@ -143,6 +144,24 @@ export class CachedStore implements UserStore {
       this.#save();
       return users;
     }, () => this.#users ?? []); // nothing cached: new users wait for the store
+  }
+
+  usageSince(mark: number): Promise<UsageSince> {
+    const inner = this.#inner;
+    if (!inner.usageSince) return Promise.resolve({ mark, usage: [] });
+    return this.#read(async () => {
+      const since = await inner.usageSince!(mark);
+      if (since.usage.length > 0 && this.#users) {
+        // The cache keeps the totals too, for a restart during an outage.
+        const moved = new Map(since.usage.map((u) => [u.id, u]));
+        this.#users = this.#users.map((u) => {
+          const m = moved.get(u.id);
+          return m ? { ...u, bytesUp: m.bytesUp, bytesDown: m.bytesDown } : u;
+        });
+        this.#save();
+      }
+      return since;
+    }, () => ({ mark, usage: [] }));
   }
 
   #save(): void {

@@ -71,7 +71,9 @@ export class Account {
   /** The last tunnel refused for this user on this server, for the status document. */
   lastRefusal: { reason: RefusalReason; destination: string; at: number } | null = null;
   /** Aborting a session's controller closes its relay (a {@linkcode TunnelSession} says more). */
-  readonly sessions = new Set<AbortController>();
+  readonly sessions: Set<AbortController> = new SessionSet(() => this.onActivity?.(this));
+  /** Called when this account's first session here opens or its last one closes. */
+  onActivity: ((account: Account) => void) | undefined;
   /** The user's rate limits, shared by all of their connections. */
   readonly upBucket: TokenBucket;
   readonly downBucket: TokenBucket;
@@ -140,6 +142,12 @@ export class Account {
     this.user.bytesDown += down;
   }
 
+  /** Takes the store's totals (every node's usage written so far, this one's flushed part too). */
+  stored(up: number, down: number): void {
+    this.user.bytesUp = up;
+    this.user.bytesDown = down;
+  }
+
   /** Counts one connection or datagram refused by a block (`server_list`, `bittorrent`, …). */
   blocked(reason: string): void {
     this.blockedCounts.set(reason, (this.blockedCounts.get(reason) ?? 0) + 1);
@@ -156,10 +164,14 @@ export class Account {
     this.downBucket.rate = shareOfLimit(user.downLimit, this.#shareDown);
   }
 
-  /** Sets this node's share (0 to 1) of the user's limits, for the nodes that share them. */
-  setShare(up: number, down: number): void {
+  /**
+   * Sets this node's share (0 to 1) of the user's limits, for the nodes that share them, and
+   * how many seconds of it the buckets may hold (see {@linkcode TokenBucket.burst}).
+   */
+  setShare(up: number, down: number, burst = 1): void {
     this.#shareUp = up;
     this.#shareDown = down;
+    this.upBucket.burst = this.downBucket.burst = burst;
     this.update(this.user);
   }
 
@@ -215,6 +227,35 @@ export class Account {
     });
     for (const session of this.sessions) session.abort();
     this.sessions.clear();
+  }
+}
+
+/** A set of sessions that calls `changed` when it goes from empty to not, or back. */
+class SessionSet extends Set<AbortController> {
+  readonly #changed: () => void;
+
+  constructor(changed: () => void) {
+    super();
+    this.#changed = changed;
+  }
+
+  override add(session: AbortController): this {
+    const was = this.size;
+    super.add(session);
+    if (was === 0) this.#changed();
+    return this;
+  }
+
+  override delete(session: AbortController): boolean {
+    const had = super.delete(session);
+    if (had && this.size === 0) this.#changed();
+    return had;
+  }
+
+  override clear(): void {
+    const was = this.size;
+    super.clear();
+    if (was > 0) this.#changed();
   }
 }
 
@@ -285,7 +326,14 @@ export class Accounts {
   /** Keys replaced by `user passwd` or removed, with when they stop counting as known. */
   readonly #retired = new Map<string, number>();
   #version: number | string | undefined;
+  /** How far the usage other nodes wrote was read (see {@linkcode UserStore.usageSince}). */
+  #usageMark = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Set by a node that shares the limits with others: called with each account made from a
+   * user read from here on (its share, before its first connection).
+   */
+  onCreate: ((account: Account) => void) | undefined;
 
   constructor(store: UserStore, outbox = new UsageOutbox(store)) {
     this.#store = store;
@@ -326,8 +374,9 @@ export class Accounts {
   }
 
   /**
-   * Re-reads the users if the store changed since the last time. Removed users and changed
-   * passwords close their sessions; everyone over a limit is closed too.
+   * Re-reads the users if the store changed since the last time, else only the usage totals
+   * that moved (other nodes' traffic). Removed users and changed passwords close their
+   * sessions; everyone over a limit is closed too.
    */
   reload(): Promise<void> {
     return this.#serialized(async () => {
@@ -336,6 +385,11 @@ export class Accounts {
         const users = await this.#store.list();
         this.#version = version;
         this.#replace(users);
+        log.debug("read {count} users (change {version})", { count: users.length, version });
+      } else if (this.#store.usageSince) {
+        const { mark, usage } = await this.#store.usageSince(this.#usageMark);
+        this.#usageMark = mark;
+        for (const u of usage) this.#byId.get(u.id)?.stored(u.bytesUp, u.bytesDown);
       }
       this.enforce();
     });
@@ -350,6 +404,7 @@ export class Accounts {
         this.#retire(known.user.key);
       }
       const account = known ?? new Account(user);
+      if (!known) this.onCreate?.(account);
       account.update(user);
       byId.set(user.id, account);
     }
@@ -397,6 +452,11 @@ export class Accounts {
         for (const delta of deltas) this.#byId.get(delta.id)?.flushed(delta.up, delta.down);
       }
     });
+  }
+
+  /** Every account, in no order (from the last reload). */
+  all(): IterableIterator<Account> {
+    return this.#byId.values();
   }
 
   /** Every account, ordered by user name (from the last reload). */

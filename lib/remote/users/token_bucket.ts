@@ -17,7 +17,8 @@ interface Waiter {
 }
 
 /**
- * A token bucket holding at most one second's worth of tokens. `take` is synchronous (returns
+ * A token bucket holding at most one second's worth of tokens (or `burst` seconds' worth; 0
+ * keeps it empty, so bytes pass at the rate from the first one). `take` is synchronous (returns
  * nothing) while tokens suffice and nobody waits, and for a rate of 0 (unlimited); otherwise
  * it returns a promise that settles when the bytes are paid for, in arrival order.
  *
@@ -29,6 +30,7 @@ interface Waiter {
 export class TokenBucket {
   #rate: number;
   #tokens: number;
+  #burst = 1;
   #last = performance.now();
   #queue: Waiter[] = [];
   #head = 0;
@@ -55,9 +57,28 @@ export class TokenBucket {
     this.#refill();
     const wasUnlimited = this.#rate === 0;
     this.#rate = rate;
-    this.#tokens = wasUnlimited ? 0 : Math.min(this.#tokens, rate);
+    this.#tokens = wasUnlimited ? 0 : Math.min(this.#tokens, this.#capacity);
     this.#last = performance.now();
     this.#drain();
+  }
+
+  /** Seconds of the rate the bucket holds at most (1 unless set). */
+  get burst(): number {
+    return this.#burst;
+  }
+
+  /** Changes how many seconds of the rate the bucket holds; tokens above that are dropped. */
+  set burst(seconds: number) {
+    if (seconds === this.#burst) return;
+    this.#refill();
+    this.#burst = seconds;
+    this.#tokens = Math.min(this.#tokens, this.#capacity);
+    if (this.waiting > 0) this.#drain();
+  }
+
+  /** Most tokens the bucket holds. */
+  get #capacity(): number {
+    return this.#rate * this.#burst;
   }
 
   /**
@@ -105,12 +126,15 @@ export class TokenBucket {
   /** Tokens a waiter for `bytes` needs before it goes: all of them, or a full bucket. */
   #needed(bytes: number): number {
     // A piece bigger than the bucket may run the bucket into debt, which later waiters repay.
-    return Math.min(bytes, this.#rate);
+    return Math.min(bytes, this.#capacity);
   }
 
   #refill(): void {
     const now = performance.now();
-    this.#tokens = Math.min(this.#rate, this.#tokens + (now - this.#last) * this.#rate / 1000);
+    this.#tokens = Math.min(
+      this.#capacity,
+      this.#tokens + (now - this.#last) * this.#rate / 1000,
+    );
     this.#last = now;
   }
 
