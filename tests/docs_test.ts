@@ -3,7 +3,7 @@
  * nothing points outside it (the design contract lives with the developers, not the users).
  */
 import { assertEquals } from "./_assert.ts";
-import { ROOT } from "./_harness.ts";
+import { ROOT, runProgram } from "./_harness.ts";
 
 const DOCS = ["README.md", ...[...Deno.readDirSync(`${ROOT}docs`)].map((e) => `docs/${e.name}`)];
 /** Repository paths as the docs write them: `lib/remote/tunnel/server.ts`, `tests/e2e/`, `.ci/run`. */
@@ -66,4 +66,79 @@ Deno.test("docs/ARCHITECTURE.md gives every folder of lib/ its one job", () => {
     ),
   );
   assertEquals([...folders].filter((f) => !map.includes(`| \`${f}\``)), []);
+});
+
+/** The command lines of a document's ```sh blocks, without `sudo`, variables and comments. */
+function commandLines(doc: string): string[] {
+  const text = Deno.readTextFileSync(`${ROOT}${doc}`);
+  return [...text.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split("\n"))
+    .map((line) =>
+      line.replace(/\s+#.*$/, "").replace(/^sudo\s+/, "").replace(/^(?:[A-Z_]+='[^']*'\s+)+/, "")
+        .trim()
+    )
+    .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+/** Which program and subcommand a line runs, with the options it gives. */
+function parseCommand(
+  line: string,
+): { program: "remote" | "local"; path: string[]; flags: string[] } | null {
+  const words = line.split(/\s+/);
+  let rest: string[];
+  let program: "remote" | "local";
+  if (words[0] === "swiftproxy-remote") [program, rest] = ["remote", words.slice(1)];
+  else if (words[0] === "swiftproxy-local") [program, rest] = ["local", words.slice(1)];
+  else if (words[0] === "deno" && words[1] === "task" && /^(remote|local)$/.test(words[2] ?? "")) {
+    [program, rest] = [words[2] as "remote" | "local", words.slice(3)];
+  } else return null;
+  const path: string[] = [];
+  for (const word of rest) {
+    if (word.startsWith("-") || !/^[a-z-]+$/.test(word) || path.length === 3) break;
+    path.push(word);
+  }
+  const flags = rest.filter((w) => w.startsWith("--")).map((w) => w.replace(/=.*$/, ""));
+  return { program, path, flags };
+}
+
+Deno.test("every command in the README's and docs/' shell blocks is one the programs take", async () => {
+  const problems: string[] = [];
+  const help = new Map<string, string>();
+  const tasks = Object.keys(JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks);
+  for (const doc of DOCS.filter((d) => d.endsWith(".md"))) {
+    for (const line of commandLines(doc)) {
+      const task = /^(?:npx -y deno@[\d.]+ |deno )task ([\w:-]+)/.exec(line);
+      if (task && !tasks.includes(task[1]!)) problems.push(`${doc}: no task ${task[1]}: ${line}`);
+      const command = parseCommand(line);
+      if (!command) continue;
+      // Subcommand words that are the user's (a name) end the path where help says so.
+      let words = command.program === "remote" ? command.path : [];
+      let text = "";
+      for (;; words = words.slice(0, -1)) {
+        const key = [command.program, ...words].join(" ");
+        if (!help.has(key)) {
+          const args = [
+            command.program === "remote" ? "remote.ts" : "local.ts",
+            ...words,
+            "--help",
+          ];
+          const out = await runProgram(["run", "-q", `-P=${command.program}`, ...args]);
+          help.set(key, out.code === 0 ? out.stdout : "");
+        }
+        text = help.get(key)!;
+        if (text !== "" || words.length === 0) break;
+      }
+      if (text === "") {
+        problems.push(`${doc}: ${line}: no such command`);
+        continue;
+      }
+      for (const flag of command.flags) {
+        if (!new RegExp(`(^|[\\s,])${flag}\\b`, "m").test(text)) {
+          problems.push(
+            `${doc}: ${line}: ${flag} is not an option of ${[command.program, ...words].join(" ")}`,
+          );
+        }
+      }
+    }
+  }
+  assertEquals(problems, []);
 });
