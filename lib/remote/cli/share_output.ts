@@ -44,10 +44,60 @@ export function addShareOptions(command: Command): Command {
     .option("--cert <file>", "the certificate serve uses, when not the data directory's");
 }
 
+/** A user's link and, when one was issued, subscription URL. */
+export interface Share {
+  link: string;
+  subscription: string | null;
+  /** Whether the link pins a self-signed certificate. */
+  pinned: boolean;
+}
+
+/**
+ * The link for `name` and `password` and, with `issue`, a new subscription (revoking the old
+ * one) and its URL. When no certificate or host can be found, prints how to give one instead,
+ * issues nothing, and returns null.
+ *
+ * @throws the store's errors
+ */
+export async function shareOf(
+  store: UserStore,
+  name: string,
+  password: string,
+  options: ShareOptions,
+  issue = true,
+): Promise<Share | null> {
+  // The certificate --acme issued, once there is one, is the one serve uses.
+  const certPath = options.cert ?? servingPaths({ data: options.data, acme: [] }).cert;
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(certPath);
+  } catch (error) {
+    console.error(
+      `no link: cannot read the certificate ${certPath} (${(error as Error).message}); ` +
+        "give the one serve uses with --cert",
+    );
+    return null;
+  }
+  let endpoint;
+  try {
+    endpoint = shareEndpoint(await certificateFacts(pem), options.port, options.host);
+  } catch (error) {
+    if (!(error instanceof NoPublicHost)) throw error;
+    console.error(`no link: ${error.message}; then run "user link ${name} --new-password"`);
+    return null;
+  }
+  const link = shareLink(name, password, endpoint);
+  const subscription = issue
+    ? subscriptionUrl(endpoint, await issueSubscription(store, name, password))
+    : null;
+  return { link, subscription, pinned: Boolean(endpoint.pin) };
+}
+
 /**
  * Prints the link for `name` and `password` and its QR code, and with `issue` (always, after
- * a new password) a new subscription, revoking the old one, and its URL: true. When no certificate or host can be found, prints how to give one
- * instead, issues nothing, and returns false.
+ * a new password) a new subscription, revoking the old one, and its URL: true. When no
+ * certificate or host can be found, prints how to give one instead, issues nothing, and
+ * returns false.
  *
  * @throws the store's errors
  * @example await printShare(store, "ann", password, options);
@@ -59,35 +109,15 @@ export async function printShare(
   options: ShareOptions,
   issue = true,
 ): Promise<boolean> {
-  // The certificate --acme issued, once there is one, is the one serve uses.
-  const certPath = options.cert ?? servingPaths({ data: options.data, acme: [] }).cert;
-  let pem: string;
-  try {
-    pem = await Deno.readTextFile(certPath);
-  } catch (error) {
-    console.error(
-      `no link: cannot read the certificate ${certPath} (${(error as Error).message}); ` +
-        "give the one serve uses with --cert",
-    );
-    return false;
-  }
-  let endpoint;
-  try {
-    endpoint = shareEndpoint(await certificateFacts(pem), options.port, options.host);
-  } catch (error) {
-    if (!(error instanceof NoPublicHost)) throw error;
-    console.error(`no link: ${error.message}; then run "user link ${name} --new-password"`);
-    return false;
-  }
-  const link = shareLink(name, password, endpoint);
-  console.log(`link (holds the password; hand it over privately):\n${link}`);
-  console.log(terminalQr(link));
-  if (issue) {
-    const token = await issueSubscription(store, name, password);
-    console.log(`subscription (replaces any earlier one): ${subscriptionUrl(endpoint, token)}`);
+  const share = await shareOf(store, name, password, options, issue);
+  if (!share) return false;
+  console.log(`link (holds the password; hand it over privately):\n${share.link}`);
+  console.log(terminalQr(share.link));
+  if (share.subscription) {
+    console.log(`subscription (replaces any earlier one): ${share.subscription}`);
   } else {
     console.log("subscription: unchanged (its token is stored hashed; --rotate issues a new one)");
   }
-  if (!endpoint.pin) console.log("the certificate is not self-signed: clients check it as usual");
+  if (!share.pinned) console.log("the certificate is not self-signed: clients check it as usual");
   return true;
 }

@@ -60,8 +60,8 @@ export class NodeLink {
   #unlisten: (() => Promise<void>) | undefined;
   #registered = false;
   #idleCheck: ReturnType<typeof setInterval> | undefined;
-  /** Users this node reported load for at its last beat. */
-  #reported = new Set<number>();
+  /** Users this node reported load for at its last beat, with how many addresses. */
+  #reported = new Map<number, number>();
 
   private constructor(options: NodeLinkOptions) {
     this.#options = options;
@@ -105,14 +105,16 @@ export class NodeLink {
 
   /**
    * Beats at once when a user reported busy here has no connection left (the others take over
-   * the share), or a user not reported has one (this node takes more than an idle slot).
+   * the share), or a user not reported has one (this node takes more than an idle slot), or
+   * a user's tunnels here come from another number of addresses (the device limit).
    */
   #beatIfIdle(): void {
     if (this.#round) return;
     for (const account of this.#options.accounts.list()) {
-      if (this.#reported.has(account.user.id) !== account.sessions.size > 0) {
-        return this.#tick();
-      }
+      const reported = this.#reported.get(account.user.id);
+      const busy = account.sessions.size > 0 || account.localSources.length > 0;
+      if ((reported !== undefined) !== busy) return this.#tick();
+      if ((reported ?? 0) !== account.localSources.length) return this.#tick();
     }
   }
 
@@ -143,7 +145,7 @@ export class NodeLink {
       if (!this.#registered) return;
     }
     const beat = this.#beat();
-    this.#reported = new Set(beat.loads.map((l) => l.userId));
+    this.#reported = new Map(beat.loads.map((l) => [l.userId, l.sources?.length ?? 0]));
     try {
       const { peers, nodesAlive } = await o.registry.heartbeat(beat);
       o.health.up();

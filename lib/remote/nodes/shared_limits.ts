@@ -3,7 +3,8 @@
  * whether the limit held it back, and takes its share of the user's limit from everyone's
  * demand (max-min fair: a node that needs less gets what it needs, the rest is split among
  * those held back). Every node computes from the same reports, so the shares sum to the
- * limit. The other nodes' open connections count towards the user's `max-conns` here too.
+ * limit. The other nodes' open connections count towards the user's `max-conns` here too, and
+ * the addresses their tunnels come from towards its `max-ips`.
  */
 import type { Account, Accounts } from "../users/accounts.ts";
 import type { PeerLoad, UserLoad } from "../store/node_registry.ts";
@@ -83,13 +84,15 @@ export class SharedLimits {
       const hungryDown = account.waitedDown;
       account.waitedUp = account.waitedDown = false;
       // A user whose connections here are all closed has no demand here, whatever it moved.
-      if (account.sessions.size === 0) continue;
+      const sources = account.localSources;
+      if (account.sessions.size === 0 && sources.length === 0) continue;
       loads.push({
         userId: account.user.id,
         rateUp: Math.round(up / seconds),
         rateDown: Math.round(down / seconds),
         hungryUp,
         hungryDown,
+        ...(sources.length > 0 ? { sources } : {}),
       });
     }
     return loads;
@@ -119,6 +122,7 @@ export class SharedLimits {
       });
       const peerActive = (p: PeerLoad) => p.openConns > 0 || p.rateUp > 0 || p.rateDown > 0;
       account.remoteConns = theirs.reduce((sum, p) => sum + p.openConns, 0);
+      account.remoteSources = new Set(theirs.flatMap((p) => p.sources ?? []));
       const share = (limit: number, dir: "Up" | "Down") =>
         limit === 0 ? 1 : shareOf(
           limit,
