@@ -26,9 +26,11 @@ import type { UserStore } from "../store/user_store.ts";
 import type { UsageSampler } from "../ops/usage_sampler.ts";
 import { ADMIN_ASSETS } from "./assets.ts";
 import {
+  addressesOf,
   addUser,
   allUsers,
   ApiError,
+  bulkUsers,
   disconnect,
   getUser,
   history,
@@ -277,6 +279,9 @@ export class AdminServer {
     }
     if (route === "GET /api/users") return json(200, this.live());
     if (route === "POST /api/users") return json(201, await addUser(deps, await body(request)));
+    if (route === "POST /api/users-bulk") {
+      return json(200, await bulkUsers(deps, await body(request)));
+    }
     if (route === "GET /api/history") return json(200, await history(deps, url.searchParams));
     if (route === "GET /api/ws") return this.#upgrade(request, id);
     if (user) {
@@ -289,6 +294,9 @@ export class AdminServer {
       if (!action && request.method === "DELETE") {
         await removeUser(deps, name);
         return json(200, {});
+      }
+      if (action === "addresses" && request.method === "GET") {
+        return json(200, await addressesOf(deps, name));
       }
       if (action === "connections" && request.method === "GET") {
         return json(200, getUser(deps, name).connections);
