@@ -90,7 +90,6 @@ export function userStatus(u: User, now = Date.now()): string {
 export function userTable(users: User[]): string {
   const rows = [[
     "NAME",
-    "GROUP",
     "STATUS",
     "UP LIMIT",
     "DOWN LIMIT",
@@ -102,12 +101,12 @@ export function userTable(users: User[]): string {
     "MAX IPS",
     "EXPIRES",
     "RESETS",
+    "GROUP",
   ]];
   const now = Date.now();
   for (const u of users) {
     rows.push([
       u.name,
-      u.group ?? "-",
       userStatus(u, now),
       describeLimit(u.upLimit, "/s"),
       describeLimit(u.downLimit, "/s"),
@@ -119,6 +118,7 @@ export function userTable(users: User[]): string {
       u.maxIps ? String(u.maxIps) : "any",
       describeExpiry(u),
       describeReset(u),
+      u.group ?? "-",
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
