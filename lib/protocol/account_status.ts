@@ -26,6 +26,8 @@ export type RefusalReason =
   | "disabled"
   /** The user's own connection limit. */
   | "max-conns"
+  /** The user's device limit: tunnels are open from as many other addresses as it allows. */
+  | "max-ips"
   /** The server's connection limit. */
   | "server-full";
 
@@ -51,6 +53,11 @@ export interface AccountStatus {
   openConnections: number;
   /** Why the account may not open a tunnel now (absent from older remotes: none). */
   refusal?: RefusalReason | null;
+  /**
+   * How many other addresses (an IPv6 /64 as one) have tunnels of this account open, on every
+   * node, as far as this one knows; with `refusal` "max-ips" (absent: not asked).
+   */
+  otherPlaces?: number;
   /** The user's last refused tunnel on this server since it started (absent: none). */
   lastRefusal?: LastRefusal | null;
 }

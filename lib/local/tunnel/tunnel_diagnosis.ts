@@ -114,7 +114,7 @@ function diagnose(
     if (answer.kind !== "login-refused") return null;
     return answer.refusal ? words(answer.refusal, destination) : LOGIN_REFUSED;
   }
-  if (answer.refusal) return words(answer.refusal, destination);
+  if (answer.refusal) return words(answer.refusal, destination, answer.otherPlaces);
   const last = answer.lastRefusal;
   if (last && last.destination === destination && last.agoMs <= withinMs) {
     return words(last.reason, destination);
@@ -122,14 +122,17 @@ function diagnose(
   return null;
 }
 
-const ACCOUNT_WIDE = new Set<RefusalReason>(["over-quota", "expired", "disabled"]);
+const ACCOUNT_WIDE = new Set<RefusalReason>(["over-quota", "expired", "disabled", "max-ips"]);
 
-function words(reason: RefusalReason, destination: string): Diagnosis {
-  const [sentence, rep] = SENTENCES[reason](destination);
+function words(reason: RefusalReason, destination: string, places?: number): Diagnosis {
+  const [sentence, rep] = SENTENCES[reason](destination, places);
   return { kind: reason, words: sentence, rep, accountWide: ACCOUNT_WIDE.has(reason) };
 }
 
-const SENTENCES: Record<RefusalReason, (destination: string) => [string, number]> = {
+const SENTENCES: Record<
+  RefusalReason,
+  (destination: string, places?: number) => [string, number]
+> = {
   "not-allowed": (d) => [
     `The remote does not serve ${d} (a private or blocked address); ask your admin if you need it.`,
     Reply.notAllowed,
@@ -154,6 +157,12 @@ const SENTENCES: Record<RefusalReason, (destination: string) => [string, number]
   "disabled": () => ["Your account is disabled; ask your admin.", Reply.notAllowed],
   "max-conns": () => [
     "Your account has as many connections open as it may; close some, or ask your admin.",
+    Reply.notAllowed,
+  ],
+  "max-ips": (_, places) => [
+    `Your account is in use from ${places ?? "too many"} other place${
+      places === 1 ? "" : "s"
+    }, as many as it may; disconnect one of them, or ask your admin.`,
     Reply.notAllowed,
   ],
   "server-full": () => [

@@ -216,3 +216,71 @@ export async function auditEntries(
     limit: 500,
   });
 }
+
+/** The most users one bulk request may name. */
+const BULK_MAX = 10_000;
+
+/**
+ * `POST /api/users-bulk` `{names, action, limits?}`: enables, disables, deletes, or sets the
+ * `limits` of every user named, one store call each (so each is checked as alone); answers how
+ * many were changed and the refusals by name.
+ *
+ * @throws {ApiError} 400 for a malformed request or bad limits, before anything is changed
+ */
+export async function bulkUsers(
+  deps: ApiDeps,
+  body: Record<string, unknown>,
+): Promise<{ changed: number; failed: Record<string, string> }> {
+  const names = body.names;
+  if (!Array.isArray(names) || names.length === 0 || names.length > BULK_MAX) {
+    throw new ApiError(400, `names: expected a list of 1 to ${BULK_MAX} user names`);
+  }
+  const checked = names.map((n) => refusedAs400(() => nameFromJson(n)));
+  const action = String(body.action);
+  const limits = action === "set" && typeof body.limits === "object" && body.limits !== null
+    ? limitsOf(body.limits as Record<string, unknown>)
+    : undefined;
+  const runs: Record<string, (name: string) => Promise<unknown>> = {
+    enable: (name) => deps.store.setEnabled(name, true),
+    disable: (name) => deps.store.setEnabled(name, false),
+    delete: (name) => deps.store.remove(name),
+    set: (name) => deps.store.setLimits(name, limits!),
+  };
+  const run = Object.hasOwn(runs, action) ? runs[action] : undefined;
+  if (!run) throw new ApiError(400, "action: expected enable, disable, delete or set");
+  if (action === "set" && (!limits || Object.keys(limits).length === 0)) {
+    throw new ApiError(400, "limits: nothing to change");
+  }
+  const failed: Record<string, string> = {};
+  let changed = 0;
+  for (const name of new Set(checked)) {
+    try {
+      await change(() => run(name));
+      changed++;
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      failed[name] = error.message;
+    }
+  }
+  await deps.accounts.reload();
+  log.info("admin: {action} {count} user(s)", { action, count: changed });
+  return { changed, failed };
+}
+
+/** `GET /api/users/NAME/addresses`: where the user was seen from, and when last, newest first. */
+export async function addressesOf(
+  deps: ApiDeps,
+  name: string,
+): Promise<{ address: string; lastSeen: number; open: boolean }[]> {
+  const account = deps.accounts.byName(name);
+  if (!account) throw new ApiError(404, `no user named "${name}"`);
+  const open = account.places();
+  const seen = (await deps.store.sources()).get(account.user.id) ?? [];
+  const views = seen.map((s) => ({ address: s.source, lastSeen: s.at, open: open.has(s.source) }));
+  for (const address of open) {
+    if (!views.some((v) => v.address === address)) {
+      views.unshift({ address, lastSeen: Date.now(), open: true });
+    }
+  }
+  return views;
+}

@@ -28,10 +28,12 @@ import type { UserStore } from "../store/user_store.ts";
 import type { UsageSampler } from "../ops/usage_sampler.ts";
 import { ADMIN_ASSETS } from "./assets.ts";
 import {
+  addressesOf,
   addUser,
   allUsers,
   ApiError,
   auditEntries,
+  bulkUsers,
   disconnect,
   getUser,
   history,
@@ -436,6 +438,16 @@ export class AdminServer {
             .catch((error) => ({ error: (error as Error).message }));
           return json(201, { ...added, share });
         },
+      },
+      {
+        method: "POST",
+        path: "/api/users-bulk",
+        handle: async (c) => json(200, await bulkUsers(c.deps, await body(c.request))),
+      },
+      {
+        method: "GET",
+        path: "/api/users/{name}/addresses",
+        handle: async (c) => json(200, await addressesOf(c.deps, user(c))),
       },
       {
         method: "GET",

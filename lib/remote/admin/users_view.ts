@@ -4,8 +4,8 @@
  */
 import { TunnelSession } from "../users/accounts.ts";
 import type { Account } from "../users/accounts.ts";
-import { nextReset } from "../ops/monthly_reset.ts";
-import { userStatus } from "../users/user_view.ts";
+import { nextResetOf } from "../ops/monthly_reset.ts";
+import { resetPeriodOf, userStatus } from "../users/user_view.ts";
 
 /** One open connection as the panel lists it. */
 export interface ConnectionView {
@@ -27,6 +27,15 @@ export interface UserView {
   maxConns: number;
   expiresAt: number | null;
   resetDay: number;
+  /** daily, weekly, monthly or yearly; null for no reset. */
+  reset: string | null;
+  /** On hold: milliseconds of access its first login starts; null once started, or for none. */
+  expiresAfter: number | null;
+  group: string | null;
+  /** Distinct addresses at once (0: any). */
+  maxIps: number;
+  /** How many distinct addresses its tunnels are open from now, on every node. */
+  places: number;
   lastResetAt: number | null;
   nextResetAt: number | null;
   bytesUp: number;
@@ -83,8 +92,13 @@ export function userView(
     maxConns: u.maxConns,
     expiresAt: u.expiresAt,
     resetDay: u.resetDay ?? 0,
+    reset: resetPeriodOf(u),
+    expiresAfter: u.expiresAfter ?? null,
+    group: u.group ?? null,
+    maxIps: u.maxIps ?? 0,
+    places: account.places().size,
     lastResetAt: u.lastResetAt ?? null,
-    nextResetAt: u.resetDay ? nextReset(now, u.resetDay) : null,
+    nextResetAt: nextResetOf(now, u),
     bytesUp,
     bytesDown,
     used: bytesUp + bytesDown,

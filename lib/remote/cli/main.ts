@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { program, run } from "../../common/ops/cli.ts";
 import { initCommand } from "./init.ts";
 import { serveCommand } from "./serve.ts";
-import { userCommands } from "./user.ts";
+import { templateCommands, userCommands } from "./user.ts";
 import { adminCommands } from "./admin.ts";
 import { nodeCommands } from "./node.ts";
 import { migrateCommand } from "./migrate.ts";
@@ -21,6 +21,7 @@ export function remoteProgram(): Command {
     .addCommand(initCommand())
     .addCommand(serveCommand())
     .addCommand(userCommands())
+    .addCommand(templateCommands())
     .addCommand(adminCommands())
     .addCommand(nodeCommands())
     .addCommand(migrateCommand());

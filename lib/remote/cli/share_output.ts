@@ -80,22 +80,33 @@ export type SubscriptionChoice =
   /** Print this token's URL, or say it is unchanged when none is known. */
   | { issue: false; token?: string };
 
+/** A user's link and subscription URL, as {@linkcode shareOf} makes them. */
+export interface Share {
+  link: string;
+  /** The subscription URL, when one was issued or its token is known. */
+  subscription: string | null;
+  /** Whether the link pins a self-signed certificate. */
+  pinned: boolean;
+  /** Where the link points. */
+  address: PublicAddress;
+}
+
 /**
- * Prints the link for `name` and `password` and its QR code, and the subscription URL (a new
- * one when `subscription.issue`, revoking the old), and keeps what reprinting takes: true.
- * When no certificate or host can be found, prints how to give one instead, issues nothing,
- * and returns false.
+ * The link for `name` and `password` and the subscription URL (a new one when
+ * `subscription.issue`, revoking the old), kept in the data directory so `user link NAME`
+ * prints them again. When no certificate or host can be found, prints how to give one instead,
+ * issues nothing, and returns null.
  *
  * @throws the store's errors
- * @example await printShare(store, "ann", password, options, { issue: true });
+ * @example const share = await shareOf(store, "ann", password, options);
  */
-export async function printShare(
+export async function shareOf(
   store: UserStore,
   name: string,
   password: string,
   options: ShareOptions,
   subscription: SubscriptionChoice = { issue: true },
-): Promise<boolean> {
+): Promise<Share | null> {
   // The certificate --acme issued, once there is one, is the one serve uses.
   const certPath = options.cert ?? servingPaths({ data: options.data, acme: [] }).cert;
   let facts: CertificateFacts;
@@ -106,7 +117,7 @@ export async function printShare(
       `no link: cannot read the certificate ${certPath} (${(error as Error).message}); ` +
         "give the one serve uses with --cert",
     );
-    return false;
+    return null;
   }
   const address = linkAddress(options, facts);
   let endpoint;
@@ -115,23 +126,49 @@ export async function printShare(
   } catch (error) {
     if (!(error instanceof NoPublicHost)) throw error;
     console.error(`no link: ${error.message}; then run "user link ${name}"`);
-    return false;
+    return null;
   }
   const link = shareLink(name, password, endpoint);
-  console.log(`link (holds the password; hand it over privately):\n${link}`);
-  console.log(terminalQr(link));
   const token = subscription.issue
     ? await issueSubscription(store, name, password)
     : subscription.token;
-  if (token) {
+  await keep(options.data, name, { password, ...(token ? { token } : {}) });
+  return {
+    link,
+    subscription: token ? subscriptionUrl(endpoint, token) : null,
+    pinned: Boolean(endpoint.pin),
+    address: address!,
+  };
+}
+
+/**
+ * Prints the link for `name` and `password` and its QR code, and the subscription URL (a new
+ * one when `subscription.issue`, revoking the old), and keeps what reprinting takes: true.
+ * When no certificate or host can be found, prints how to give one instead, issues nothing,
+ * and returns false.
+ *
+ * @throws the store's errors
+ * @example await printShare(store, "ann", password, options);
+ */
+export async function printShare(
+  store: UserStore,
+  name: string,
+  password: string,
+  options: ShareOptions,
+  subscription: SubscriptionChoice = { issue: true },
+): Promise<boolean> {
+  const share = await shareOf(store, name, password, options, subscription);
+  if (!share) return false;
+  console.log(`link (holds the password; hand it over privately):\n${share.link}`);
+  console.log(terminalQr(share.link));
+  if (share.subscription) {
     const label = subscription.issue ? "subscription (replaces any earlier one)" : "subscription";
-    console.log(`${label}: ${subscriptionUrl(endpoint, token)}`);
+    console.log(`${label}: ${share.subscription}`);
   } else {
     console.log("subscription: unchanged (not kept here; --rotate issues a new one)");
   }
-  await keep(options.data, name, { password, ...(token ? { token } : {}) });
-  if (!endpoint.pin) console.log("the certificate is not self-signed: clients check it as usual");
-  console.log(describePublicAddress(address!, "swiftproxy-remote init --public"));
+  if (!share.pinned) console.log("the certificate is not self-signed: clients check it as usual");
+  console.log(describePublicAddress(share.address, "swiftproxy-remote init --public"));
   return true;
 }
 

@@ -82,8 +82,8 @@ export class NodeLink {
   #unlisten: (() => Promise<void>) | undefined;
   #unlistenLoad: (() => Promise<void>) | undefined;
   #registered = false;
-  /** Users this node reported load for at its last beat. */
-  #reported = new Set<number>();
+  /** Users this node reported load for at its last beat, with how many addresses. */
+  #reported = new Map<number, number>();
   /** A beat is wanted once the one in progress is done. */
   #again = false;
   /** The next beat announces (a follow-up). */
@@ -189,9 +189,10 @@ export class NodeLink {
       if (!this.#registered) return;
     }
     const beat = this.#beat();
-    const reported = new Set(beat.loads.map((l) => l.userId));
+    const reported = new Map(beat.loads.map((l) => [l.userId, l.sources?.length ?? 0]));
+    // A user new or gone here, or another number of addresses (the device limit): news.
     const changed = reported.size !== this.#reported.size ||
-      beat.loads.some((l) => !this.#reported.has(l.userId));
+      beat.loads.some((l) => this.#reported.get(l.userId) !== (l.sources?.length ?? 0));
     this.#reported = reported;
     beat.announce = changed || this.#announce;
     this.#announce = false;

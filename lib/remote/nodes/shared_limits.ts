@@ -3,7 +3,8 @@
  * whether the limit held it back, and takes its share of the user's limit from everyone's
  * demand (max-min fair: a node that needs less gets what it needs, the rest is split among
  * those held back). Every node computes from the same reports, so the shares sum to the
- * limit. The other nodes' open connections count towards the user's `max-conns` here too.
+ * limit. The other nodes' open connections count towards the user's `max-conns` here too, and
+ * the addresses their tunnels come from towards its `max-ips`.
  */
 import type { Account, Accounts } from "../users/accounts.ts";
 import type { PeerLoad, UserLoad } from "../store/node_registry.ts";
@@ -119,14 +120,18 @@ export class SharedLimits {
     for (const account of this.#accounts.all()) {
       const last = this.#measured.get(account);
       // A user whose connections here are all closed has no demand here, whatever it moved.
-      if (account.sessions.size === 0) {
+      const sources = account.localSources;
+      // A tunnel counts for the device limit on every node: its address goes with the load.
+      const withSources = (load: UserLoad): UserLoad =>
+        sources.length > 0 ? { ...load, sources } : load;
+      if (account.sessions.size === 0 && sources.length === 0) {
         account.waitedUp = account.waitedDown = false;
         if (last) this.#measured.delete(account);
         continue;
       }
       const userId = account.user.id;
       if (last && now - last.at < MIN_MEASURE_MS) {
-        loads.push(last.load);
+        loads.push(withSources(last.load));
         continue;
       }
       let load: UserLoad;
@@ -144,7 +149,7 @@ export class SharedLimits {
       }
       account.waitedUp = account.waitedDown = false;
       this.#measured.set(account, { up: account.sentUp, down: account.sentDown, at: now, load });
-      loads.push(load);
+      loads.push(withSources(load));
     }
     return loads;
   }
@@ -171,6 +176,7 @@ export class SharedLimits {
       const load = own.get(id);
       const activeHere = account.sessions.size > 0;
       account.remoteConns = theirs.reduce((sum, p) => sum + p.openConns, 0);
+      account.remoteSources = new Set(theirs.flatMap((p) => p.sources ?? []));
       const share = (limit: number, dir: "Up" | "Down") =>
         limit === 0 ? 1 : shareOf(
           limit,

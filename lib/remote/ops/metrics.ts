@@ -102,6 +102,14 @@ export class RemoteMetrics {
     for (const a of accounts) {
       out.sample("swiftproxy_user_connections", { user: a.user.name }, a.sessions.size);
     }
+    out.family(
+      "swiftproxy_user_addresses",
+      "gauge",
+      "Distinct addresses (an IPv6 /64 as one) a user's tunnels are open from, on every node.",
+    );
+    for (const a of accounts) {
+      out.sample("swiftproxy_user_addresses", { user: a.user.name }, a.places().size);
+    }
     out.family("swiftproxy_user_usage_bytes", "gauge", "A user's usage counted against the quota.");
     for (const a of accounts) {
       out.sample("swiftproxy_user_usage_bytes", { user: a.user.name }, a.used);

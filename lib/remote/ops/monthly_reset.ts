@@ -1,11 +1,12 @@
 /**
- * Monthly usage resets on each user's reset day (1–28, UTC midnight): once per month, even
- * across restarts and missed days, because the store keeps each user's last reset and resets
- * only a user not reset since the period began.
+ * Usage resets: daily, weekly (Mondays), monthly on each user's reset day (1–28) or yearly
+ * (January 1st), at UTC midnight; once per period, even across restarts, missed days and many
+ * nodes, because the store keeps each user's last reset and resets only a user not reset since
+ * the period began.
  */
 import { logger } from "../../common/ops/logging.ts";
 import type { Accounts } from "../users/accounts.ts";
-import type { UserStore } from "../store/user_store.ts";
+import type { ResetPeriod, User, UserStore } from "../store/user_store.ts";
 import type { Clock } from "./usage_sampler.ts";
 
 const log = logger("remote", "reset");
@@ -28,6 +29,57 @@ export function periodStart(now: number, day: number): number {
 export function nextReset(now: number, day: number): number {
   const start = new Date(periodStart(now, day));
   return Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, day);
+}
+
+const DAY_MS = 86_400_000;
+
+/** A user's reset period: its `--reset`, monthly for a reset day alone, or null for none. */
+function periodOf(u: Pick<User, "resetPeriod" | "resetDay">): ResetPeriod | null {
+  return u.resetPeriod ?? (u.resetDay ? "monthly" : null);
+}
+
+/**
+ * The start of the reset period holding `now` for a user's `--reset` and `--reset-day`, or
+ * null when it has none: today's, this week's (Monday), this month's (its reset day, else the
+ * 1st) or this year's 00:00 UTC.
+ *
+ * @example resetPeriodStart(Date.UTC(2030, 4, 3, 12), { resetPeriod: "daily" }) // Date.UTC(2030, 4, 3)
+ */
+export function resetPeriodStart(
+  now: number,
+  u: Pick<User, "resetPeriod" | "resetDay">,
+): number | null {
+  const date = new Date(now);
+  const today = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+  switch (periodOf(u)) {
+    case "daily":
+      return today;
+    case "weekly":
+      return today - ((date.getUTCDay() + 6) % 7) * DAY_MS;
+    case "monthly":
+      return periodStart(now, u.resetDay || 1);
+    case "yearly":
+      return Date.UTC(date.getUTCFullYear(), 0, 1);
+    default:
+      return null;
+  }
+}
+
+/** The next reset after `now` for a user's `--reset` and `--reset-day`, or null for none. */
+export function nextResetOf(now: number, u: Pick<User, "resetPeriod" | "resetDay">): number | null {
+  const start = resetPeriodStart(now, u);
+  if (start === null) return null;
+  const d = new Date(start);
+  switch (periodOf(u)) {
+    case "daily":
+      return start + DAY_MS;
+    case "weekly":
+      return start + 7 * DAY_MS;
+    case "yearly":
+      return Date.UTC(d.getUTCFullYear() + 1, 0, 1);
+    default:
+      return nextReset(now, u.resetDay || 1);
+  }
 }
 
 /**
@@ -67,16 +119,25 @@ export class MonthlyReset {
     let count = 0;
     try {
       for (const user of await this.#store.list()) {
-        if (!user.resetDay) continue;
-        const start = periodStart(now, user.resetDay);
+        const start = resetPeriodStart(now, user);
+        if (start === null) continue;
         if ((user.lastResetAt ?? -Infinity) >= start) continue;
         if (await this.#store.resetUsageForPeriod(user.name, start, now)) {
           count++;
-          log.info("monthly reset of {user}'s usage (reset day {day}; was {bytes} bytes)", {
-            user: user.name,
-            day: user.resetDay,
-            bytes: user.bytesUp + user.bytesDown,
-          });
+          const bytes = user.bytesUp + user.bytesDown;
+          if (user.resetPeriod) {
+            log.info("{period} reset of {user}'s usage (was {bytes} bytes)", {
+              period: user.resetPeriod,
+              user: user.name,
+              bytes,
+            });
+          } else {
+            log.info("monthly reset of {user}'s usage (reset day {day}; was {bytes} bytes)", {
+              user: user.name,
+              day: user.resetDay,
+              bytes,
+            });
+          }
         }
       }
       if (count > 0) await this.#accounts.reload();

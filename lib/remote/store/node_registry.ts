@@ -15,6 +15,11 @@ export interface UserLoad {
   /** Whether the node's share of the limit held a connection back (it wants more). */
   hungryUp: boolean;
   hungryDown: boolean;
+  /**
+   * The addresses (IPv6 /64 as one) this user's tunnels come from on the node, for the device
+   * limit (`--max-ips`) across nodes; absent for none.
+   */
+  sources?: string[];
 }
 
 /** Another node's load for one user, as the store reports it. */

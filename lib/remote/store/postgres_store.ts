@@ -6,23 +6,28 @@
  */
 import postgres from "postgres";
 import {
+  bySourceUser,
   caseTwinRefusal,
-  checkBlockList,
-  checkResetDay,
+  checkTemplate,
   checkUserName,
   HISTORY_BUCKET_MS,
   HISTORY_RETENTION_MS,
   keyForCredential,
   limitColumns,
+  mergedTemplate,
   migrated,
+  newUserColumns,
   SchemaVersionError,
+  SOURCES_KEPT_MS,
   UsageRefusedError,
   UserError,
   userFromRow,
 } from "./user_store.ts";
 import type {
   AdminAccount,
+  SeenSource,
   StoredSubscription,
+  Template,
   UsageBatch,
   UsageDelta,
   UsagePoint,
@@ -171,6 +176,26 @@ const MIGRATIONS: string[] = [
   INSERT INTO usage_revision VALUES (1, 0);
   ALTER TABLE users ADD COLUMN usage_rev BIGINT NOT NULL DEFAULT 0;
   CREATE INDEX users_usage_rev ON users (usage_rev);`,
+  // The operator's controls: device limits (each node reports the addresses its users' tunnels
+  // come from with its heartbeat) and the addresses seen, expiry from the first login, reset
+  // periods, groups, templates.
+  `ALTER TABLE users ADD COLUMN max_ips INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN expires_after BIGINT;
+  ALTER TABLE users ADD COLUMN reset_period TEXT;
+  ALTER TABLE users ADD COLUMN group_name TEXT;
+  CREATE INDEX users_group ON users (group_name);
+  ALTER TABLE node_load ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE user_sources (
+    user_id BIGINT NOT NULL REFERENCES users ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, source)
+  );
+  CREATE TABLE templates (
+    name TEXT PRIMARY KEY,
+    settings TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );`,
 ];
 
 /** Any advisory lock number will do, as long as every node takes the same one to migrate. */
@@ -183,7 +208,7 @@ const ALIVE = `interval '${NODE_ALIVE_MS} milliseconds'`;
 /** A user's open connections: on the nodes still alive (and those written by no node). */
 const USER_COLUMNS = `u.id, u.name, u.key, u.up_limit, u.down_limit, u.quota, u.max_conns,
   u.enabled, u.expires_at, u.bytes_up, u.bytes_down, u.created_at, u.updated_at, u.reset_day,
-  u.last_reset_at, u.block_list,
+  u.last_reset_at, u.block_list, u.max_ips, u.expires_after, u.reset_period, u.group_name,
   COALESCE((SELECT sum(n.open_conns) FROM node_usage n LEFT JOIN nodes h ON h.name = n.node
     WHERE n.user_id = u.id AND (h.name IS NULL OR h.seen_at > now() - ${ALIVE})), 0)::int
     AS open_conns`;
@@ -315,9 +340,11 @@ export class PostgresStore implements UserStore, NodeRegistry {
 
   async add(name: string, password: string, limits: UserLimits = {}): Promise<User> {
     checkUserName(name);
-    checkResetDay(limits.resetDay ?? 0);
-    checkBlockList(limits.blockList ?? null);
-    const now = Date.now();
+    const row = {
+      name,
+      key: keyForCredential(name, password),
+      ...newUserColumns(limits, Date.now()),
+    };
     await this.#change(async (sql) => {
       // One add at a time across the nodes, so two names that differ only in case cannot
       // both pass the check below.
@@ -326,13 +353,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
         AND name <> ${name} LIMIT 1`;
       if (twin) throw caseTwinRefusal(name, twin.name as string);
       const inserted = await sql`
-        INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
-          reset_day, last_reset_at, created_at, updated_at, block_list)
-        VALUES (${name}, ${keyForCredential(name, password)}, ${limits.upLimit ?? 0},
-          ${limits.downLimit ?? 0}, ${limits.quota ?? 0}, ${limits.maxConns ?? 0},
-          ${limits.expiresAt ?? null}, ${limits.resetDay ?? 0},
-          ${limits.resetDay ? now : null}, ${now}, ${now}, ${limits.blockList || null})
-        ON CONFLICT (name) DO NOTHING RETURNING id`;
+        INSERT INTO users ${sql(row)} ON CONFLICT (name) DO NOTHING RETURNING id`;
       if (inserted.length === 0) throw new UserError(`user "${name}" already exists`);
     });
     return (await this.get(name))!;
@@ -341,7 +362,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
   setLimits(name: string, limits: UserLimits): Promise<User> {
     // A reset day counts from now, as for a new user, unless the user was reset before.
     return this.#update(name, Object.fromEntries(limitColumns(limits)), async (sql, id) => {
-      if (!limits.resetDay) return;
+      if (!limits.resetDay && !limits.resetPeriod) return;
       await sql`UPDATE users SET last_reset_at = COALESCE(last_reset_at, ${Date.now()})
         WHERE id = ${id}`;
     });
@@ -645,10 +666,13 @@ export class PostgresStore implements UserStore, NodeRegistry {
     await sql`DELETE FROM node_load WHERE node = ${beat.name}`;
     if (beat.loads.length > 0) {
       await sql`
-        INSERT INTO node_load (node, user_id, rate_up, rate_down, hungry_up, hungry_down)
-        SELECT ${beat.name}, d."userId", d."rateUp", d."rateDown", d."hungryUp", d."hungryDown"
+        INSERT INTO node_load (node, user_id, rate_up, rate_down, hungry_up, hungry_down,
+          sources)
+        SELECT ${beat.name}, d."userId", d."rateUp", d."rateDown", d."hungryUp", d."hungryDown",
+          COALESCE(d.sources, '[]')::text
         FROM jsonb_to_recordset(${JSON.stringify(beat.loads)}::text::jsonb) AS d("userId" BIGINT,
-          "rateUp" BIGINT, "rateDown" BIGINT, "hungryUp" BOOLEAN, "hungryDown" BOOLEAN)
+          "rateUp" BIGINT, "rateDown" BIGINT, "hungryUp" BOOLEAN, "hungryDown" BOOLEAN,
+          sources JSONB)
         WHERE EXISTS (SELECT 1 FROM users WHERE id = d."userId")`;
     }
   }
@@ -662,7 +686,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
         SELECT COALESCE(l.user_id, c.user_id) AS user_id, COALESCE(l.node, c.node) AS node,
           COALESCE(c.open_conns, 0) AS open_conns, COALESCE(l.rate_up, 0) AS rate_up,
           COALESCE(l.rate_down, 0) AS rate_down, COALESCE(l.hungry_up, FALSE) AS hungry_up,
-          COALESCE(l.hungry_down, FALSE) AS hungry_down
+          COALESCE(l.hungry_down, FALSE) AS hungry_down, COALESCE(l.sources, '[]') AS sources
         FROM (SELECT * FROM node_load WHERE node <> ${beat.name}) l
         FULL JOIN (SELECT user_id, node, open_conns FROM node_usage
                    WHERE open_conns > 0 AND node <> ${beat.name}) c
@@ -683,6 +707,7 @@ export class PostgresStore implements UserStore, NodeRegistry {
       rateDown: r.rate_down as number,
       hungryUp: r.hungry_up as boolean,
       hungryDown: r.hungry_down as boolean,
+      sources: JSON.parse(r.sources as string) as string[],
     }));
     return { peers, nodesAlive: alive.n as number };
   }
@@ -740,10 +765,12 @@ export class PostgresStore implements UserStore, NodeRegistry {
       for (const u of users) {
         const [row] = await sql`
           INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, enabled,
-            expires_at, bytes_up, bytes_down, reset_day, last_reset_at, created_at, updated_at)
+            expires_at, bytes_up, bytes_down, reset_day, last_reset_at, created_at, updated_at,
+            max_ips, expires_after, reset_period, group_name)
           VALUES (${u.name}, ${u.key}, ${u.upLimit}, ${u.downLimit}, ${u.quota}, ${u.maxConns},
             ${u.enabled}, ${u.expiresAt}, ${u.bytesUp}, ${u.bytesDown}, ${u.resetDay ?? 0},
-            ${u.lastResetAt ?? null}, ${u.createdAt}, ${u.updatedAt})
+            ${u.lastResetAt ?? null}, ${u.createdAt}, ${u.updatedAt}, ${u.maxIps ?? 0},
+            ${u.expiresAfter ?? null}, ${u.resetPeriod ?? null}, ${u.group ?? null})
           RETURNING id`;
         if (u.bytesUp || u.bytesDown) {
           await sql`INSERT INTO node_usage (user_id, node, bytes_up, bytes_down)
@@ -751,6 +778,70 @@ export class PostgresStore implements UserStore, NodeRegistry {
         }
       }
     });
+  }
+
+  async startExpiry(id: number, at: number): Promise<boolean> {
+    // One UPDATE with the condition in it: of nodes starting it at once, one does.
+    return await this.#change(async (sql) => {
+      const rows = await sql`
+        UPDATE users SET expires_at = ${at} + expires_after, expires_after = NULL,
+          updated_at = ${Date.now()}
+        WHERE id = ${id} AND expires_after IS NOT NULL RETURNING id`;
+      return rows.length > 0;
+    });
+  }
+
+  async seenSources(seen: SeenSource[]): Promise<void> {
+    // In one order on every node, so two nodes' writes wait for each other, never deadlock.
+    const rows = [...seen].sort((a, b) => a.userId - b.userId || (a.source < b.source ? -1 : 1));
+    await this.#sql.begin(async (sql) => {
+      if (rows.length > 0) {
+        await sql`
+          INSERT INTO user_sources (user_id, source, at)
+          SELECT d."userId", d.source, d.at
+          FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
+            AS d("userId" BIGINT, source TEXT, at BIGINT)
+          WHERE EXISTS (SELECT 1 FROM users WHERE id = d."userId")
+          ON CONFLICT (user_id, source) DO UPDATE SET at = greatest(user_sources.at, excluded.at)`;
+      }
+      await sql`DELETE FROM user_sources WHERE at < ${Date.now() - SOURCES_KEPT_MS}`;
+    });
+  }
+
+  async sources(): Promise<Map<number, { source: string; at: number }[]>> {
+    return bySourceUser(
+      await this.#sql`SELECT user_id, source, at FROM user_sources
+        ORDER BY user_id, at DESC, source`,
+    );
+  }
+
+  async groupMembers(group: string): Promise<string[]> {
+    const rows = await this.#sql`SELECT name FROM users WHERE group_name = ${group} ORDER BY name`;
+    return rows.map((r) => r.name as string);
+  }
+
+  async templates(): Promise<Template[]> {
+    const rows = await this.#sql`SELECT name, settings FROM templates ORDER BY name`;
+    return rows.map((r) => ({ name: r.name as string, limits: JSON.parse(r.settings as string) }));
+  }
+
+  async saveTemplate(name: string, limits: UserLimits, create: boolean): Promise<Template> {
+    checkTemplate(name, limits);
+    return await this.#sql.begin(async (sql) => {
+      const [row] = await sql`SELECT settings FROM templates WHERE name = ${name} FOR UPDATE`;
+      const merged = mergedTemplate(name, row?.settings as string | undefined, limits, create);
+      await sql`
+        INSERT INTO templates (name, settings, updated_at)
+        VALUES (${name}, ${JSON.stringify(merged)}, ${Date.now()})
+        ON CONFLICT (name) DO UPDATE SET settings = excluded.settings,
+          updated_at = excluded.updated_at`;
+      return { name, limits: merged };
+    }) as Template;
+  }
+
+  async removeTemplate(name: string): Promise<void> {
+    const rows = await this.#sql`DELETE FROM templates WHERE name = ${name} RETURNING name`;
+    if (rows.length === 0) throw new UserError(`no template named "${name}"`);
   }
 
   async close(): Promise<void> {

@@ -4,23 +4,28 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import {
+  bySourceUser,
   caseTwinRefusal,
-  checkBlockList,
-  checkResetDay,
+  checkTemplate,
   checkUserName,
   HISTORY_BUCKET_MS,
   HISTORY_RETENTION_MS,
   keyForCredential,
   limitColumns,
+  mergedTemplate,
   migrated,
+  newUserColumns,
   SchemaVersionError,
+  SOURCES_KEPT_MS,
   UsageRefusedError,
   UserError,
   userFromRow,
 } from "./user_store.ts";
 import type {
   AdminAccount,
+  SeenSource,
   StoredSubscription,
+  Template,
   UsageBatch,
   UsageDelta,
   UsagePoint,
@@ -126,6 +131,24 @@ const MIGRATIONS: string[] = [
     after TEXT
   );
   CREATE INDEX audit_log_at ON audit_log (at)`,
+  // The operator's controls: device limits and the addresses seen, expiry from the first login,
+  // reset periods, groups, templates.
+  `ALTER TABLE users ADD COLUMN max_ips INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN expires_after INTEGER;
+  ALTER TABLE users ADD COLUMN reset_period TEXT;
+  ALTER TABLE users ADD COLUMN group_name TEXT;
+  CREATE INDEX users_group ON users (group_name);
+  CREATE TABLE user_sources (
+    user_id INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, source)
+  ) WITHOUT ROWID;
+  CREATE TABLE templates (
+    name TEXT PRIMARY KEY,
+    settings TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  )`,
 ];
 
 /**
@@ -263,33 +286,19 @@ export class SqliteStore implements UserStore {
   add(name: string, password: string, limits: UserLimits = {}): Promise<User> {
     return run(() => {
       checkUserName(name);
-      checkResetDay(limits.resetDay ?? 0);
-      checkBlockList(limits.blockList ?? null);
-      const now = Date.now();
+      const columns = {
+        key: keyForCredential(name, password),
+        ...newUserColumns(limits, Date.now()),
+      };
       return this.#transaction(() => {
         if (this.#get(name)) throw new UserError(`user "${name}" already exists`);
         const twin = this.#db.prepare("SELECT name FROM users WHERE lower(name) = lower(?)")
           .get(name) as { name: string } | undefined;
         if (twin) throw caseTwinRefusal(name, twin.name);
+        const names = Object.keys(columns);
         this.#db.prepare(
-          `INSERT INTO users (name, key, up_limit, down_limit, quota, max_conns, expires_at,
-             reset_day, last_reset_at, created_at, updated_at, block_list)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          name,
-          keyForCredential(name, password),
-          limits.upLimit ?? 0,
-          limits.downLimit ?? 0,
-          limits.quota ?? 0,
-          limits.maxConns ?? 0,
-          limits.expiresAt ?? null,
-          limits.resetDay ?? 0,
-          // The first monthly reset is the next reset day, not the one already past.
-          limits.resetDay ? now : null,
-          now,
-          now,
-          limits.blockList || null,
-        );
+          `INSERT INTO users (name, ${names.join(", ")}) VALUES (?${", ?".repeat(names.length)})`,
+        ).run(name, ...Object.values(columns));
         this.#ownChanges++;
         return this.#get(name)!;
       });
@@ -300,7 +309,7 @@ export class SqliteStore implements UserStore {
     return run(() => {
       const columns = limitColumns(limits);
       // A reset day counts from now, as for a new user, unless the user was reset before.
-      if (limits.resetDay && this.#get(name)?.lastResetAt === undefined) {
+      if ((limits.resetDay || limits.resetPeriod) && this.#get(name)?.lastResetAt === undefined) {
         columns.push(["last_reset_at", Date.now()]);
       }
       return this.#update(name, columns);
@@ -554,6 +563,7 @@ export class SqliteStore implements UserStore {
         // Ids can come back (SQLite reuses the highest), so nothing of this user may stay.
         this.#db.prepare("DELETE FROM usage_history WHERE user_id = ?").run(user.id);
         this.#db.prepare("DELETE FROM alerts_sent WHERE user_id = ?").run(user.id);
+        this.#db.prepare("DELETE FROM user_sources WHERE user_id = ?").run(user.id);
         this.#ownChanges++;
       })
     );
@@ -601,6 +611,84 @@ export class SqliteStore implements UserStore {
       const row = this.#db.prepare("SELECT seq FROM usage_batches WHERE node = ?").get(node);
       return Number(row?.seq ?? 0);
     });
+  }
+
+  startExpiry(id: number, at: number): Promise<boolean> {
+    return run(() =>
+      this.#transaction(() => {
+        const started = this.#db.prepare(
+          `UPDATE users SET expires_at = ? + expires_after, expires_after = NULL, updated_at = ?
+           WHERE id = ? AND expires_after IS NOT NULL`,
+        ).run(at, Date.now(), id).changes > 0;
+        if (started) this.#ownChanges++;
+        return started;
+      })
+    );
+  }
+
+  seenSources(seen: SeenSource[]): Promise<void> {
+    return run(() => {
+      const upsert = this.#db.prepare(
+        `INSERT INTO user_sources (user_id, source, at) VALUES (?, ?, ?)
+         ON CONFLICT (user_id, source) DO UPDATE SET at = max(at, excluded.at)`,
+      );
+      return this.#transaction(() => {
+        for (const s of seen) upsert.run(s.userId, s.source, s.at);
+        this.#db.prepare("DELETE FROM user_sources WHERE at < ?").run(Date.now() - SOURCES_KEPT_MS);
+      });
+    });
+  }
+
+  sources(): Promise<Map<number, { source: string; at: number }[]>> {
+    return run(() =>
+      bySourceUser(
+        this.#db.prepare(
+          "SELECT user_id, source, at FROM user_sources ORDER BY user_id, at DESC, source",
+        ).all() as Row[],
+      )
+    );
+  }
+
+  groupMembers(group: string): Promise<string[]> {
+    return run(() =>
+      this.#db.prepare("SELECT name FROM users WHERE group_name = ? ORDER BY name").all(group)
+        .map((row) => row.name as string)
+    );
+  }
+
+  templates(): Promise<Template[]> {
+    return run(() =>
+      this.#db.prepare("SELECT name, settings FROM templates ORDER BY name").all().map((row) => ({
+        name: row.name as string,
+        limits: JSON.parse(row.settings as string),
+      }))
+    );
+  }
+
+  saveTemplate(name: string, limits: UserLimits, create: boolean): Promise<Template> {
+    return run(() => {
+      checkTemplate(name, limits);
+      return this.#transaction(() => {
+        const row = this.#db.prepare("SELECT settings FROM templates WHERE name = ?").get(name);
+        const merged = mergedTemplate(name, row?.settings as string | undefined, limits, create);
+        this.#db.prepare(
+          `INSERT INTO templates (name, settings, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET settings = excluded.settings,
+           updated_at = excluded.updated_at`,
+        ).run(name, JSON.stringify(merged), Date.now());
+        return { name, limits: merged };
+      });
+    });
+  }
+
+  removeTemplate(name: string): Promise<void> {
+    return run(() =>
+      this.#transaction(() => {
+        if (this.#db.prepare("DELETE FROM templates WHERE name = ?").run(name).changes === 0) {
+          throw new UserError(`no template named "${name}"`);
+        }
+      })
+    );
   }
 
   close(): Promise<void> {

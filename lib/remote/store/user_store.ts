@@ -33,6 +33,36 @@ export interface User {
   lastResetAt?: number;
   /** The text of its destination block list (`user set NAME --block FILE`); absent for none. */
   blockList?: string;
+  /** Distinct client addresses (IPv6 /64 as one) with tunnels open at once; absent for no limit. */
+  maxIps?: number;
+  /**
+   * `--expires-after`: milliseconds of access from the first login; present while the account
+   * is on hold (not logged in yet), gone once the first login set `expiresAt`.
+   */
+  expiresAfter?: number;
+  /** How often its usage goes back to zero (`--reset`); absent: monthly when `resetDay` is set. */
+  resetPeriod?: ResetPeriod;
+  /** The group it belongs to (`--group G`); absent for none. */
+  group?: string;
+}
+
+/** The usage reset periods of `--reset`. */
+export const RESET_PERIODS = ["daily", "weekly", "monthly", "yearly"] as const;
+/** How often a user's usage goes back to zero. */
+export type ResetPeriod = typeof RESET_PERIODS[number];
+
+/** One address a user connected from, with when it was last seen (Unix milliseconds). */
+export interface SeenSource {
+  userId: number;
+  /** The address, or an IPv6 /64 (`lib/common/security/source_key.ts`). */
+  source: string;
+  at: number;
+}
+
+/** A named set of user settings that `user add --template T` starts from. */
+export interface Template {
+  name: string;
+  limits: UserLimits;
 }
 
 /**
@@ -59,6 +89,10 @@ export function userFromRow(row: Record<string, unknown>): User {
     ...(row.reset_day ? { resetDay: row.reset_day as number } : {}),
     ...(row.last_reset_at == null ? {} : { lastResetAt: row.last_reset_at as number }),
     ...(row.block_list ? { blockList: row.block_list as string } : {}),
+    ...(row.max_ips ? { maxIps: row.max_ips as number } : {}),
+    ...(row.expires_after == null ? {} : { expiresAfter: row.expires_after as number }),
+    ...(row.reset_period ? { resetPeriod: row.reset_period as ResetPeriod } : {}),
+    ...(row.group_name ? { group: row.group_name as string } : {}),
   };
 }
 
@@ -98,7 +132,78 @@ export function limitColumns(limits: UserLimits): [string, number | string | nul
     checkBlockList(limits.blockList);
     columns.push(["block_list", limits.blockList || null]);
   }
+  if (limits.maxIps !== undefined) columns.push(["max_ips", limits.maxIps]);
+  // An exact expiry and one from the first login exclude each other: the last one given wins.
+  if (limits.expiresAfter !== undefined) {
+    columns.push(["expires_after", limits.expiresAfter]);
+    if (limits.expiresAfter !== null && limits.expiresAt === undefined) {
+      columns.push(["expires_at", null]);
+    }
+  }
+  if (limits.expiresAt !== undefined && limits.expiresAfter === undefined) {
+    columns.push(["expires_after", null]);
+  }
+  if (limits.resetPeriod !== undefined) {
+    checkResetPeriod(limits.resetPeriod);
+    columns.push(["reset_period", limits.resetPeriod]);
+  }
+  if (limits.group !== undefined) {
+    if (limits.group) checkGroupName(limits.group);
+    columns.push(["group_name", limits.group || null]);
+  }
   return columns;
+}
+
+/**
+ * Checks a reset period: one of {@linkcode RESET_PERIODS}, or null for none.
+ *
+ * @throws {UserError} naming what is allowed
+ */
+export function checkResetPeriod(period: string | null): void {
+  if (period !== null && !(RESET_PERIODS as readonly string[]).includes(period)) {
+    throw new UserError(`expected a reset period of ${RESET_PERIODS.join(", ")}, got "${period}"`);
+  }
+}
+
+/** What a group or template name may be, in the words of every refusal. */
+export const GROUP_NAME_RULE = 'a name of 1 to 64 letters, digits, "_", ".", "@" or "-"';
+
+/**
+ * Checks a group or template name (the characters of a user name).
+ *
+ * @throws {UserError} naming what is allowed
+ */
+export function checkGroupName(name: string): void {
+  if (!NAME.test(name)) throw new UserError(`expected ${GROUP_NAME_RULE}, got "${name}"`);
+}
+
+/** The values of `limits` a new user's row starts with (the columns `add` inserts). */
+export function newUserColumns(
+  limits: UserLimits,
+  now: number,
+): Record<string, number | string | null> {
+  checkResetDay(limits.resetDay ?? 0);
+  checkResetPeriod(limits.resetPeriod ?? null);
+  checkBlockList(limits.blockList ?? null);
+  if (limits.group) checkGroupName(limits.group);
+  const onHold = limits.expiresAfter != null;
+  return {
+    up_limit: limits.upLimit ?? 0,
+    down_limit: limits.downLimit ?? 0,
+    quota: limits.quota ?? 0,
+    max_conns: limits.maxConns ?? 0,
+    expires_at: onHold ? null : limits.expiresAt ?? null,
+    reset_day: limits.resetDay ?? 0,
+    // The first reset is the next period's, not the one already begun.
+    last_reset_at: limits.resetDay || limits.resetPeriod ? now : null,
+    created_at: now,
+    updated_at: now,
+    block_list: limits.blockList || null,
+    max_ips: limits.maxIps ?? 0,
+    expires_after: limits.expiresAfter ?? null,
+    reset_period: limits.resetPeriod ?? null,
+    group_name: limits.group || null,
+  };
 }
 
 /**
@@ -134,6 +239,14 @@ export interface UserLimits {
   resetDay?: number;
   /** The text of a destination block list; null or "" for none. */
   blockList?: string | null;
+  /** Distinct client addresses at once, 0 for no limit. */
+  maxIps?: number;
+  /** Milliseconds of access from the first login (on hold until then); null for none. */
+  expiresAfter?: number | null;
+  /** How often usage goes back to zero; null for none besides `resetDay`. */
+  resetPeriod?: ResetPeriod | null;
+  /** The user's group; null or "" for none. */
+  group?: string | null;
 }
 
 /** Usage counted by the server since its last flush, per user id. */
@@ -334,9 +447,33 @@ export interface UserStore extends AdminStore {
    * {@linkcode changeVersion}, so a node follows the others' usage without re-reading every user.
    */
   usageSince?(mark: number): Promise<UsageSince>;
+  /**
+   * Starts the expiry of a user on hold (`--expires-after`) at its first login `at`: sets its
+   * expiry to `at` plus its duration, unless another login (on any node) started it first.
+   * True when this call started it.
+   */
+  startExpiry(id: number, at: number): Promise<boolean>;
+  /** Records when each user was last seen from each address; forgets what is older than 30 days. */
+  seenSources(seen: SeenSource[]): Promise<void>;
+  /** The addresses each user was seen from, newest first, by user id. */
+  sources(): Promise<Map<number, { source: string; at: number }[]>>;
+  /** The names of the users in `group`, ordered. */
+  groupMembers(group: string): Promise<string[]>;
+  /** Every template, by name. */
+  templates(): Promise<Template[]>;
+  /**
+   * Creates (`create`) or changes a template; the limits given replace those stored, the
+   * others stay. @throws {UserError} for a taken (create) or unknown name
+   */
+  saveTemplate(name: string, limits: UserLimits, create: boolean): Promise<Template>;
+  /** Removes a template. @throws {UserError} unknown name */
+  removeTemplate(name: string): Promise<void>;
   /** Releases the connection. */
   close(): Promise<void>;
 }
+
+/** How long the addresses a user was seen from are kept. */
+export const SOURCES_KEPT_MS = 30 * 86_400_000;
 
 /**
  * The stored key for a user: SHA-256 of the wire token, so a copied database does not
@@ -386,4 +523,46 @@ export function checkResetDay(day: number): void {
   if (!Number.isInteger(day) || day < 0 || day > 28) {
     throw new UserError(`expected a reset day from 1 to 28 (0 for none), got ${day}`);
   }
+}
+
+/** Rows of `user_id, source, at` as {@linkcode UserStore.sources} answers them. */
+export function bySourceUser(
+  rows: Record<string, unknown>[],
+): Map<number, { source: string; at: number }[]> {
+  const map = new Map<number, { source: string; at: number }[]>();
+  for (const row of rows) {
+    const id = Number(row.user_id);
+    const list = map.get(id) ?? [];
+    list.push({ source: row.source as string, at: Number(row.at) });
+    map.set(id, list);
+  }
+  return map;
+}
+
+/**
+ * Checks a template's name and settings as a user's would be checked.
+ *
+ * @throws {UserError} naming what is wrong
+ */
+export function checkTemplate(name: string, limits: UserLimits): void {
+  checkGroupName(name);
+  limitColumns(limits);
+}
+
+/**
+ * A template's settings after a save: `limits` over those `stored` (JSON), none of them
+ * undefined.
+ *
+ * @throws {UserError} for a template that exists (`create`) or does not (not `create`)
+ */
+export function mergedTemplate(
+  name: string,
+  stored: string | undefined,
+  limits: UserLimits,
+  create: boolean,
+): UserLimits {
+  if (create && stored !== undefined) throw new UserError(`template "${name}" already exists`);
+  if (!create && stored === undefined) throw new UserError(`no template named "${name}"`);
+  const given = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+  return { ...(stored === undefined ? {} : JSON.parse(stored)), ...given };
 }

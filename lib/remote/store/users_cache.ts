@@ -16,7 +16,9 @@ import { logger } from "../../common/ops/logging.ts";
 import { redactUrl } from "./store_url.ts";
 import type {
   AdminAccount,
+  SeenSource,
   StoredSubscription,
+  Template,
   UsageBatch,
   UsageDelta,
   UsagePoint,
@@ -288,6 +290,27 @@ export class CachedStore implements UserStore {
   }
   lastUsageBatch(node: string): Promise<number> {
     return this.#inner.lastUsageBatch(node);
+  }
+  startExpiry(id: number, at: number): Promise<boolean> {
+    return this.#inner.startExpiry(id, at);
+  }
+  seenSources(seen: SeenSource[]): Promise<void> {
+    return this.#inner.seenSources(seen);
+  }
+  sources(): Promise<Map<number, { source: string; at: number }[]>> {
+    return this.#inner.sources();
+  }
+  groupMembers(group: string): Promise<string[]> {
+    return this.#inner.groupMembers(group);
+  }
+  templates(): Promise<Template[]> {
+    return this.#inner.templates();
+  }
+  saveTemplate(name: string, limits: UserLimits, create: boolean): Promise<Template> {
+    return this.#inner.saveTemplate(name, limits, create);
+  }
+  removeTemplate(name: string): Promise<void> {
+    return this.#inner.removeTemplate(name);
   }
   close(): Promise<void> {
     return this.#inner.close();

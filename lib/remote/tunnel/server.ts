@@ -35,6 +35,7 @@ import { UdpResolver } from "../egress/udp_resolver.ts";
 import { accountPolicy } from "../egress/account_policy.ts";
 import { SubscriptionService } from "../share/subscription_server.ts";
 import { authenticate } from "./tunnel_auth.ts";
+import { sourceKey } from "../../common/security/source_key.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
 import { UsersPoll } from "../users/users_poll.ts";
 import { serveWelcome } from "./welcome.ts";
@@ -208,19 +209,33 @@ export class RemoteServer {
     this.#working.add(peer);
     const { header, account } = tunnel;
     const user = account.user.name;
+    const source = sourceKey(ip);
     // The status is answered even when the account may not open tunnels: it says why.
-    if (isStatusDestination(header.destination)) return await this.#status(peer, tunnel);
-    const refusal = account.refusal(Date.now(), this.#config.userMaxConns);
+    if (isStatusDestination(header.destination)) return await this.#status(peer, tunnel, source);
+    const refusal = account.refusal(Date.now(), this.#config.userMaxConns, source);
     if (refusal) {
       log.warn("refused {user} from {client}: {reason}", { user, client, reason: refusal });
       this.events.refused({ client, user, result: "refused_account" });
-      account.refused(
-        account.refusalReason(Date.now(), this.#config.userMaxConns)!,
-        formatHostPort(header.destination),
-      );
+      const reason = account.refusalReason(Date.now(), this.#config.userMaxConns, source)!;
+      // The device limit refuses an address, not the account: the status asked from there says so.
+      if (reason !== "max-ips") account.refused(reason, formatHostPort(header.destination));
       peer.close();
       return;
     }
+    this.accounts.loggedIn(account);
+    // Counted for the device limit while the tunnel is open, whatever it carries.
+    const release = account.claim(source);
+    try {
+      await this.#dispatch(peer, tunnel, client, started);
+    } finally {
+      release();
+    }
+  }
+
+  /** Runs a logged-in tunnel that may open: the welcome page, Mux.Cool, CONNECT or UDP. */
+  async #dispatch(peer: Peer, tunnel: Tunnel, client: string, started: number): Promise<void> {
+    const { header, account } = tunnel;
+    const user = account.user.name;
     if (isWelcomeDestination(header.destination)) {
       return await serveWelcome(peer, () => this.#fresh(tunnel), this.#config.handshakeTimeoutMs);
     }
@@ -242,8 +257,12 @@ export class RemoteServer {
   }
 
   /** Answers the account-status destination with the user's document and ends cleanly. */
-  async #status(peer: Peer, tunnel: Tunnel): Promise<void> {
-    await peer.write(statusDocument(await this.#fresh(tunnel))).catch(() => {});
+  async #status(peer: Peer, tunnel: Tunnel, source: string): Promise<void> {
+    const account = await this.#fresh(tunnel);
+    if (account.refusal(Date.now(), this.#config.userMaxConns, source) === null) {
+      this.accounts.loggedIn(account);
+    }
+    await peer.write(statusDocument(account, source)).catch(() => {});
     await endAnswer(peer);
   }
 

@@ -3,9 +3,13 @@ import type { Account } from "../users/accounts.ts";
 import { encodeAccountStatus } from "../../protocol/account_status.ts";
 import { VERSION } from "../../version.ts";
 
-/** The status document for `account`, as bytes ready to send. */
-export function statusDocument(account: Account): Uint8Array {
+/**
+ * The status document for `account`, as bytes ready to send; `source` (a `sourceKey`) is the
+ * address asking, which the device limit may refuse.
+ */
+export function statusDocument(account: Account, source?: string): Uint8Array {
   const u = account.user;
+  const refusal = account.refusalReason(Date.now(), 0, source);
   const last = account.lastRefusal;
   return encodeAccountStatus({
     server: "swiftproxy",
@@ -15,7 +19,10 @@ export function statusDocument(account: Account): Uint8Array {
     usage: { up: account.usedUp, down: account.usedDown },
     expiresAt: u.expiresAt === null ? null : new Date(u.expiresAt).toISOString(),
     openConnections: account.sessions.size,
-    refusal: account.refusalReason(),
+    refusal,
+    ...(refusal === "max-ips" && source !== undefined
+      ? { otherPlaces: account.otherPlaces(source) }
+      : {}),
     lastRefusal: last && {
       reason: last.reason,
       destination: last.destination,

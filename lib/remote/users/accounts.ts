@@ -3,7 +3,7 @@
  * usage counted since the last flush. Reloaded when the database changes, flushed twice a second.
  */
 import { keyForToken } from "../store/user_store.ts";
-import type { User, UserStore } from "../store/user_store.ts";
+import type { SeenSource, User, UserStore } from "../store/user_store.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { Meter } from "../../common/net/relay.ts";
 import { logger } from "../../common/ops/logging.ts";
@@ -86,6 +86,15 @@ export class Account {
   #blockText: string | undefined;
   /** Connections and datagrams refused by a block since this process started, by reason. */
   readonly blockedCounts = new Map<string, number>();
+  /**
+   * The addresses (`sourceKey`: an IPv6 /64 as one) this user's tunnels come from here, with
+   * how many tunnels each has open.
+   */
+  readonly #sources = new Map<string, number>();
+  /** The addresses this user's tunnels come from on the other nodes, as of their last beat. */
+  remoteSources: ReadonlySet<string> = new Set();
+  /** When each address was last written to the store as seen (`user list --json`). */
+  readonly #seenWritten = new Map<string, number>();
 
   constructor(user: User) {
     this.user = user;
@@ -175,6 +184,65 @@ export class Account {
     this.update(this.user);
   }
 
+  /** The addresses with a tunnel of this user open here. */
+  get localSources(): string[] {
+    return [...this.#sources.keys()];
+  }
+
+  /** The distinct addresses this user has tunnels open from, here and on the other nodes. */
+  places(): Set<string> {
+    return new Set([...this.#sources.keys(), ...this.remoteSources]);
+  }
+
+  /**
+   * Counts a tunnel from `source` (a `sourceKey`) for the device limit until the returned
+   * function is called.
+   */
+  claim(source: string): () => void {
+    const count = this.#sources.get(source) ?? 0;
+    this.#sources.set(source, count + 1);
+    // Another address here: the other nodes hear of it at once (the device limit).
+    if (count === 0) this.onActivity?.(this);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#sources.get(source) ?? 1) - 1;
+      if (left > 0) return void this.#sources.set(source, left);
+      this.#sources.delete(source);
+      this.onActivity?.(this);
+      // Written once more as it closes: its last-seen time is when it left.
+      this.#seenWritten.delete(source);
+      this.#closedSeen.set(source, Date.now());
+    };
+  }
+
+  /**
+   * The addresses to write as seen at `now`: those open here not written within `everyMs`,
+   * and those closed since they were last written.
+   */
+  seenDue(now: number, everyMs: number): SeenSource[] {
+    const due: SeenSource[] = [];
+    for (const source of this.#sources.keys()) {
+      if (now - (this.#seenWritten.get(source) ?? -Infinity) < everyMs) continue;
+      this.#seenWritten.set(source, now);
+      due.push({ userId: this.user.id, source, at: now });
+    }
+    for (const [source, at] of this.#closedSeen) due.push({ userId: this.user.id, source, at });
+    this.#closedSeen.clear();
+    return due;
+  }
+
+  /** Addresses whose last tunnel here closed, with when, to write once. */
+  readonly #closedSeen = new Map<string, number>();
+
+  /** How many other places (addresses) use this account now, besides `source`. */
+  otherPlaces(source: string): number {
+    const places = this.places();
+    places.delete(source);
+    return places.size;
+  }
+
   #checkQuota(): void {
     if (this.used >= this.user.quota && this.sessions.size > 0) this.closeAll("over quota");
   }
@@ -187,8 +255,9 @@ export class Account {
   /**
    * Why this account may not open a new connection now, or null when it may. `defaultMaxConns`
    * is the connection limit of a user without one of its own (`serve --user-max-conns`; 0: none).
+   * With `source` (a `sourceKey`), a new address beyond the user's `maxIps` is refused too.
    */
-  refusal(now = Date.now(), defaultMaxConns = 0): string | null {
+  refusal(now = Date.now(), defaultMaxConns = 0, source?: string): string | null {
     const u = this.user;
     if (!u.enabled) return "disabled";
     if (u.expiresAt !== null && now >= u.expiresAt) return "expired";
@@ -197,12 +266,15 @@ export class Account {
     if (maxConns > 0 && this.sessions.size + this.remoteConns >= maxConns) {
       return "too many connections";
     }
+    if (source !== undefined && u.maxIps && !this.places().has(source)) {
+      if (this.otherPlaces(source) >= u.maxIps) return "too many places";
+    }
     return null;
   }
 
   /** {@linkcode refusal} as the status document names it. */
-  refusalReason(now = Date.now(), defaultMaxConns = 0): RefusalReason | null {
-    const reason = this.refusal(now, defaultMaxConns);
+  refusalReason(now = Date.now(), defaultMaxConns = 0, source?: string): RefusalReason | null {
+    const reason = this.refusal(now, defaultMaxConns, source);
     return reason === null ? null : REFUSAL_REASONS[reason];
   }
 
@@ -264,6 +336,7 @@ const REFUSAL_REASONS: Record<string, RefusalReason> = {
   "expired": "expired",
   "over quota": "over-quota",
   "too many connections": "max-conns",
+  "too many places": "max-ips",
 };
 /**
  * A user's stored block list, parsed; null when there is none, or (logged) when it no longer
@@ -302,6 +375,9 @@ function meter(bucket: TokenBucket, waited: () => void, count: (bytes: number) =
     },
   };
 }
+
+/** How often an address still in use is written as seen again (`user list --json`). */
+const SEEN_EVERY_MS = 30_000;
 
 /** How long a replaced or removed key still counts as known (never sent to the fallback). */
 export const RETIRED_KEY_MS = 30 * 24 * 3600_000;
@@ -426,6 +502,24 @@ export class Accounts {
     }
   }
 
+  /**
+   * A successful login of `account` at `now`: an account on hold (`--expires-after`) starts its
+   * expiry here at once, and in the store (where the first node to write it wins).
+   */
+  loggedIn(account: Account, now = Date.now()): void {
+    const after = account.user.expiresAfter;
+    if (after === undefined) return;
+    const { expiresAfter: _, ...user } = account.user;
+    account.user = { ...user, expiresAt: now + after };
+    log.info("{user} logged in for the first time: access until {until}", {
+      user: user.name,
+      until: new Date(now + after).toISOString(),
+    });
+    this.#serialized(() => this.#store.startExpiry(user.id, now)).catch((error) =>
+      log.warn("could not start the expiry of {user}: {error}", { user: user.name, error })
+    );
+  }
+
   /** Closes every open session of every user. */
   closeAll(reason: string): void {
     for (const account of this.#byId.values()) account.closeAll(reason);
@@ -446,6 +540,7 @@ export class Accounts {
         a.flushedConns = a.sessions.size;
       }
       this.#outbox.add(deltas);
+      await this.#writeSeen();
       if (this.#outbox.pending === 0) return;
       for (const { deltas, restored } of await this.#outbox.deliver()) {
         if (restored) continue; // a previous run's: counted in no account here
@@ -457,6 +552,16 @@ export class Accounts {
   /** Every account, in no order (from the last reload). */
   all(): IterableIterator<Account> {
     return this.#byId.values();
+  }
+
+  /** Writes the addresses users were seen from; a failure waits for the next flush. */
+  async #writeSeen(): Promise<void> {
+    const now = Date.now();
+    const seen = [...this.#byId.values()].flatMap((a) => a.seenDue(now, SEEN_EVERY_MS));
+    if (seen.length === 0) return;
+    await this.#store.seenSources(seen).catch((error) =>
+      log.warn("could not write the addresses users were seen from: {error}", { error })
+    );
   }
 
   /** Every account, ordered by user name (from the last reload). */

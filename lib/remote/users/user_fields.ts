@@ -4,7 +4,13 @@
  * here, so a value one refuses the other refuses in the same words.
  */
 import { parseTypedRate, parseTypedSize } from "../../common/ops/units.ts";
-import { checkUserName, USER_NAME_RULE } from "../store/user_store.ts";
+import {
+  checkGroupName,
+  checkUserName,
+  GROUP_NAME_RULE,
+  RESET_PERIODS,
+  USER_NAME_RULE,
+} from "../store/user_store.ts";
 import type { UserLimits } from "../store/user_store.ts";
 
 /** The most a user's `max-conns` may say: more than one process can hold. */
@@ -23,7 +29,7 @@ export interface UserField {
    *
    * @throws {RangeError} saying what was expected and what came
    */
-  parse(text: string): number | null;
+  parse(text: string): number | string | null;
 }
 
 /**
@@ -79,6 +85,71 @@ export function parseMaxConns(text: string): number {
   return Number(text);
 }
 
+/** The most `--max-ips` may say. */
+export const MAX_IPS_CEILING = 10_000;
+
+/**
+ * `--max-ips N`: 0 (no limit) to {@linkcode MAX_IPS_CEILING}.
+ *
+ * @throws {RangeError} naming what was expected
+ */
+export function parseMaxIps(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > MAX_IPS_CEILING) {
+    throw new RangeError(
+      `expected a whole number of addresses from 0 (no limit) to ${MAX_IPS_CEILING}, got "${text}"`,
+    );
+  }
+  return Number(text);
+}
+
+const DURATION_UNITS: Record<string, number> = { h: 3600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * `--expires-after DURATION`: hours, days or weeks (`12h`, `30d`, `1w`) from the first login,
+ * up to 100 years; `0` or `never` clears it (null).
+ *
+ * @throws {RangeError} naming what was expected
+ * @example parseDuration("30d") // 2_592_000_000
+ */
+export function parseDuration(text: string): number | null {
+  if (text === "never" || text === "0") return null;
+  const match = /^(\d{1,6})([hdw])$/.exec(text);
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]] : 0;
+  if (!match || ms <= 0 || ms > 100 * 365 * 86_400_000) {
+    throw new RangeError(`expected a duration such as 12h, 30d or 1w, or "never", got "${text}"`);
+  }
+  return ms;
+}
+
+/**
+ * `--reset PERIOD`: daily, weekly (Mondays), monthly (on `--reset-day`, else the 1st) or yearly
+ * (January 1st), at 00:00 UTC; `none` clears it (null).
+ *
+ * @throws {RangeError} naming what was expected
+ */
+export function parseResetPeriod(text: string): string | null {
+  if (text === "none") return null;
+  if (!(RESET_PERIODS as readonly string[]).includes(text)) {
+    throw new RangeError(`expected ${RESET_PERIODS.join(", ")} or none, got "${text}"`);
+  }
+  return text;
+}
+
+/**
+ * `--group G`: a group name; `none` clears it (null).
+ *
+ * @throws {RangeError} naming what was expected
+ */
+export function parseGroup(text: string): string | null {
+  if (text === "none") return null;
+  try {
+    checkGroupName(text);
+  } catch {
+    throw new RangeError(`expected ${GROUP_NAME_RULE}, or "none", got "${text}"`);
+  }
+  return text;
+}
+
 /** Every setting, in the order the help lists them. */
 export const USER_FIELDS: readonly UserField[] = Object.freeze([
   {
@@ -124,6 +195,37 @@ export const USER_FIELDS: readonly UserField[] = Object.freeze([
     example: "5",
     parse: parseResetDay,
   },
+  {
+    key: "resetPeriod",
+    flags: "--reset <period>",
+    description:
+      "reset usage to zero daily, weekly (Mondays), monthly (on --reset-day, else the 1st) or yearly (Jan 1), 00:00 UTC; none = never",
+    example: "weekly",
+    parse: parseResetPeriod,
+  },
+  {
+    key: "maxIps",
+    flags: "--max-ips <n>",
+    description:
+      "distinct client addresses with tunnels open at once, across all nodes (an IPv6 /64 counts as one), 0 = no limit",
+    example: "2",
+    parse: parseMaxIps,
+  },
+  {
+    key: "expiresAfter",
+    flags: "--expires-after <duration>",
+    description:
+      'on hold until the first login, then access for this long (12h, 30d, 1w); "never" clears it',
+    example: "30d",
+    parse: parseDuration,
+  },
+  {
+    key: "group",
+    flags: "--group <name>",
+    description: 'the group the user belongs to ("none" clears it)',
+    example: "family",
+    parse: parseGroup,
+  },
 ]);
 
 /** A JSON value as a message shows it: short, escaped. */
@@ -139,7 +241,7 @@ function shown(value: unknown): string {
  * @throws {RangeError} for anything else, or what the field's check refuses
  * @example fieldFromJson(USER_FIELDS[0], "2MiB") // 2097152
  */
-export function fieldFromJson(field: UserField, value: unknown): number | null {
+export function fieldFromJson(field: UserField, value: unknown): number | string | null {
   if (value === null || value === "") return field.parse("0");
   if (typeof value === "string") return field.parse(value);
   if (typeof value === "number" && Number.isFinite(value)) return field.parse(String(value));
@@ -155,7 +257,7 @@ export function fieldFromJson(field: UserField, value: unknown): number | null {
  * @example limitsFromJson({ downLimit: "2MiB", expiresAt: null }) // { downLimit: 2097152, expiresAt: null }
  */
 export function limitsFromJson(body: Record<string, unknown>): UserLimits {
-  const limits: Record<string, number | null> = {};
+  const limits: Record<string, number | string | null> = {};
   for (const field of USER_FIELDS) {
     if (!Object.hasOwn(body, field.key) || body[field.key] === undefined) continue;
     try {

@@ -20,7 +20,7 @@ const NEVER = "never";
 
 /** A field's parser as commander takes it: its refusal with the field's example. */
 function optionParser(field: UserField) {
-  return (text: string): number | typeof NEVER => {
+  return (text: string): number | string => {
     try {
       return field.parse(text) ?? NEVER;
     } catch (error) {
@@ -29,7 +29,7 @@ function optionParser(field: UserField) {
   };
 }
 
-/** Adds `--up`, `--down`, `--quota`, `--max-conns`, `--expires` and `--reset-day`. */
+/** Adds every option of `USER_FIELDS`: `--up`, `--down`, `--quota`, `--max-conns`, `--expires`, …. */
 export function addLimitOptions(command: Command): Command {
   for (const field of USER_FIELDS) {
     command.option(field.flags, field.description, optionParser(field));
@@ -39,10 +39,35 @@ export function addLimitOptions(command: Command): Command {
 
 /** The limits given by the options of {@linkcode addLimitOptions}; absent ones undefined. */
 export function limitsFrom(options: Record<string, unknown>): UserLimits {
-  const limits: Record<string, number | null> = {};
+  const limits: Record<string, number | string | null> = {};
   for (const field of USER_FIELDS) {
     const value = options[new Option(field.flags).attributeName()];
-    if (value !== undefined) limits[field.key] = value === NEVER ? null : value as number;
+    if (value !== undefined) limits[field.key] = value === NEVER ? null : value as number | string;
   }
   return limits as UserLimits;
+}
+
+/** `limits` over `base` (a template's): the settings `limits` leaves undefined come from `base`. */
+export function overTemplate(base: UserLimits, limits: UserLimits): UserLimits {
+  const given = Object.entries(limits).filter(([, v]) => v !== undefined);
+  return { ...base, ...Object.fromEntries(given) };
+}
+
+/** The most accounts `user add --count` makes at once. */
+export const MAX_BATCH = 1000;
+
+/**
+ * `count` new names `PREFIX1`, `PREFIX2`, … skipping those in `taken` (compared without case).
+ *
+ * @example batchNames("guest-", 2, ["guest-1"]) // ["guest-2", "guest-3"]
+ */
+export function batchNames(prefix: string, count: number, taken: Iterable<string>): string[] {
+  const used = new Set([...taken].map((n) => n.toLowerCase()));
+  const names: string[] = [];
+  for (let i = 1; names.length < count; i++) {
+    const name = `${prefix}${i}`;
+    if (!used.has(name.toLowerCase())) names.push(name);
+  }
+  names.forEach(checkUserName);
+  return names;
 }

@@ -8,7 +8,15 @@
 import { formatBytes } from "/format_bytes.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { csrf: "", users: [], selected: null, ranges: { server: "24h", user: "24h" } };
+const state = {
+  csrf: "",
+  users: [],
+  selected: null,
+  ranges: { server: "24h", user: "24h" },
+  /** The users ticked for a bulk change, and the group shown. */
+  picked: new Set(),
+  group: "",
+};
 const charts = {};
 
 const rate = (n) => `${formatBytes(n, "0 B", "steady")}/s`;
@@ -148,6 +156,7 @@ function render(message) {
     fillRow(tr, user);
   });
   for (const tr of rows.values()) tr.remove();
+  renderGroups(message.users);
   if (state.selected) {
     const user = message.users.find((u) => u.name === state.selected);
     if (user) fillDetail(user);
@@ -156,7 +165,64 @@ function render(message) {
   document.body.dataset.updates = String(Number(document.body.dataset.updates ?? 0) + 1);
 }
 
+/** The group filter's choices, and which rows it shows; the bulk bar's count. */
+function renderGroups(users) {
+  const select = $("group-filter");
+  const groups = [...new Set(users.map((u) => u.group).filter(Boolean))].sort();
+  const have = [...select.options].slice(1).map((o) => o.value);
+  if (have.join("\n") !== groups.join("\n")) {
+    select.replaceChildren(select.options[0]);
+    for (const g of groups) select.append(new Option(g, g));
+    select.value = groups.includes(state.group) ? state.group : "";
+    state.group = select.value;
+  }
+  const names = new Set(users.map((u) => u.name));
+  for (const name of state.picked) if (!names.has(name)) state.picked.delete(name);
+  for (const tr of $("user-rows").children) {
+    const user = users.find((u) => u.name === tr.dataset.user);
+    tr.hidden = Boolean(state.group) && user?.group !== state.group;
+    if (tr.hidden) state.picked.delete(tr.dataset.user);
+    tr.querySelector(".pick-box").checked = state.picked.has(tr.dataset.user);
+  }
+  $("bulk").hidden = state.picked.size === 0;
+  $("bulk-count").textContent = String(state.picked.size);
+}
+
+$("group-filter").addEventListener("change", () => {
+  state.group = $("group-filter").value;
+  renderGroups(state.users);
+});
+
+$("pick-all").addEventListener("change", () => {
+  for (const tr of $("user-rows").children) {
+    if (tr.hidden) continue;
+    if ($("pick-all").checked) state.picked.add(tr.dataset.user);
+    else state.picked.delete(tr.dataset.user);
+  }
+  renderGroups(state.users);
+});
+
+async function bulk(action, limits) {
+  const names = [...state.picked];
+  const result = await api("POST", "/api/users-bulk", { names, action, limits });
+  const failed = Object.keys(result.failed).length;
+  toast(`${action}: ${result.changed} user(s)${failed ? `, ${failed} refused` : ""}`, failed > 0);
+  if (action === "delete") state.picked.clear();
+}
+
+for (const action of ["enable", "disable", "delete"]) {
+  $(`bulk-${action}`).addEventListener("click", async () => {
+    const n = state.picked.size;
+    if (action === "delete" && !confirm(`Delete ${n} user(s)? Their connections close now.`)) {
+      return;
+    }
+    await bulk(action).catch((error) => toast(error.message, true));
+  });
+}
+$("bulk-set").addEventListener("click", () => openEditor(null, [...state.picked]));
+
 const CELLS = `
+  <td class="pick"><input type="checkbox" class="pick-box" aria-label="select"></td>
   <td class="who"><button class="name" type="button"></button><span class="badge"></span>
     <div class="limits muted"></div></td>
   <td data-label="Rate now"><div class="rates"><span class="up"></span><span class="down"></span></div></td>
@@ -187,6 +253,8 @@ function fillRow(tr, u) {
   const blocked = Object.values(u.blocked ?? {}).reduce((sum, n) => sum + n, 0);
   q(".limits").textContent = `↑ ${limit(u.upLimit, "/s")} · ↓ ${limit(u.downLimit, "/s")}` +
     (u.maxConns ? ` · max ${u.maxConns} conns` : "") +
+    (u.maxIps ? ` · ${u.places} of ${u.maxIps} addresses` : "") +
+    (u.group ? ` · group ${u.group}` : "") +
     (u.blockList ? " · own block list" : "") + (blocked ? ` · ${blocked} blocked` : "");
   q(".rates .up").textContent = `↑ ${rate(u.rate.up)}`;
   q(".rates .down").textContent = `↓ ${rate(u.rate.down)}`;
@@ -199,14 +267,35 @@ function fillRow(tr, u) {
   bar.classList.toggle("warn", share >= 0.8 && share < 1);
   bar.classList.toggle("full", share >= 1);
   bar.firstElementChild.style.width = `${share * 100}%`;
-  q(".expires").textContent = u.expiresAt === null ? "never" : day(u.expiresAt);
-  q(".resets").textContent = u.resetDay ? `day ${u.resetDay}` : "never";
-  q(".next").textContent = u.resetDay ? `next ${day(u.nextResetAt)}` : "";
+  q(".expires").textContent = u.expiresAfter !== null
+    ? `on hold (${duration(u.expiresAfter)} from first login)`
+    : u.expiresAt === null
+    ? "never"
+    : day(u.expiresAt);
+  q(".resets").textContent = u.reset === "monthly" && u.resetDay
+    ? `day ${u.resetDay}`
+    : u.reset ?? "never";
+  q(".next").textContent = u.nextResetAt ? `next ${day(u.nextResetAt)}` : "";
   q(".conns").textContent = u.maxConns ? `${u.openConns} of ${u.maxConns}` : String(u.openConns);
   q(".sources").textContent = u.sources.join(", ");
   q("[data-do=toggle]").textContent = u.enabled ? "Disable" : "Enable";
   tr.classList.toggle("selected", state.selected === u.name);
 }
+
+/** A duration in milliseconds as `--expires-after` takes it: `30d`, `2w`, `12h`. */
+function duration(ms) {
+  if (ms % 604_800_000 === 0) return `${ms / 604_800_000}w`;
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  return `${Math.round(ms / 3_600_000)}h`;
+}
+
+$("user-rows").addEventListener("change", (event) => {
+  if (!event.target.classList.contains("pick-box")) return;
+  const name = event.target.closest("tr").dataset.user;
+  if (event.target.checked) state.picked.add(name);
+  else state.picked.delete(name);
+  renderGroups(state.users);
+});
 
 $("user-rows").addEventListener("click", async (event) => {
   const button = event.target.closest("button");
@@ -458,6 +547,8 @@ for (let d = 0; d <= 28; d++) {
 }
 
 let editing = null;
+/** The users a bulk "Set…" changes (the editor then sends only the fields filled in). */
+let bulkNames = null;
 
 /** A stored byte count as the form shows it: `2 MiB` when that reads back exactly, else bytes. */
 function amount(n) {
@@ -478,6 +569,10 @@ const LABELS = {
   maxConns: "Max connections",
   expiresAt: "Expires",
   resetDay: "Monthly reset day",
+  resetPeriod: "Reset",
+  maxIps: "Max addresses",
+  expiresAfter: "Expires after first use",
+  group: "Group",
 };
 
 /** "downLimit: expected …" as "Download limit: expected …". */
@@ -485,12 +580,22 @@ function inWords(message) {
   return message.replace(/^(\w+)(?=:)/, (field) => LABELS[field] ?? field);
 }
 
-function openEditor(user) {
+function openEditor(user, names = null) {
   editing = user ?? null;
-  $("editor-title").textContent = user ? `Edit ${user.name}` : "Add user";
+  bulkNames = names;
+  $("editor-title").textContent = names
+    ? `Set for ${names.length} user(s): only the fields filled in change`
+    : user
+    ? `Edit ${user.name}`
+    : "Add user";
   $("f-name").value = user?.name ?? "";
-  $("f-name").disabled = Boolean(user);
-  $("f-password-label").hidden = Boolean(user);
+  $("f-name").disabled = Boolean(user) || Boolean(names);
+  $("f-name").parentElement.hidden = Boolean(names);
+  $("f-password-label").hidden = Boolean(user) || Boolean(names);
+  $("f-expires-after").value = user?.expiresAfter ? duration(user.expiresAfter) : "";
+  $("f-period").value = "";
+  $("f-max-ips").value = user?.maxIps ? String(user.maxIps) : "";
+  $("f-group").value = user?.group ?? "";
   $("f-password").value = "";
   $("f-up").value = amount(user?.upLimit ?? 0);
   $("f-down").value = amount(user?.downLimit ?? 0);
@@ -498,6 +603,7 @@ function openEditor(user) {
   $("f-conns").value = user?.maxConns ? String(user.maxConns) : "";
   $("f-expires").value = user?.expiresAt ? day(user.expiresAt) : "";
   $("f-reset").value = String(user?.resetDay ?? 0);
+  if (names) $("f-reset").value = "";
   $("editor-error").hidden = true;
   $("editor").showModal();
   (user ? $("f-down") : $("f-name")).focus();
@@ -515,10 +621,27 @@ $("editor-form").addEventListener("submit", async (event) => {
     maxConns: $("f-conns").value.trim(),
     expiresAt: $("f-expires").value || null,
     resetDay: Number($("f-reset").value),
+    maxIps: $("f-max-ips").value.trim(),
+    group: $("f-group").value.trim() || "none",
   };
+  const after = $("f-expires-after").value.trim();
+  if (after) body.expiresAfter = after;
+  if ($("f-period").value) body.resetPeriod = $("f-period").value;
+  if (bulkNames) {
+    // Only what was filled in: an empty field leaves each user's own value.
+    for (const key of Object.keys(body)) {
+      if (body[key] === "" || body[key] === null || (key === "group" && body[key] === "none")) {
+        delete body[key];
+      }
+    }
+    if ($("f-reset").value === "") delete body.resetDay;
+  }
   $("editor-save").disabled = true;
   try {
-    if (editing) {
+    if (bulkNames) {
+      await bulk("set", body);
+      $("editor").close();
+    } else if (editing) {
       await api("PATCH", `/api/users/${encodeURIComponent(editing.name)}`, body);
       $("editor").close();
       toast(`${editing.name} updated`);
