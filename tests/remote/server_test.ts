@@ -41,7 +41,7 @@ Deno.test("remote: one SessionEnd per CONNECT tunnel, a failed dial included; no
     assertEquals(JSON.parse(new TextDecoder().decode(status.bytes)).user, "alice");
     await delay(200);
     assertEquals(
-      ends.map((e) => [e.user, e.protocol, e.command, e.destination, e.reason]),
+      ends.map((e) => [e.user, e.protocol, e.command, e.destination, e.outcome.kind]),
       [
         ["alice", "trojan", "connect", `127.0.0.1:${origin.port}`, "done"],
         ["alice", "trojan", "connect", `127.0.0.1:${closedPort}`, "refused"],
@@ -86,7 +86,7 @@ Deno.test("remote: a UDP association publishes one SessionEnd with command udp a
     assertEquals(ends.length, 1);
     const [end] = ends;
     assertEquals(
-      [end.command, end.user, end.destination, end.up, end.down, end.datagrams, end.reason],
+      [end.command, end.user, end.destination, end.up, end.down, end.datagrams, end.outcome.kind],
       ["udp", "alice", `127.0.0.1:${port}`, 4, 4, { up: 1, down: 1 }, "done"],
     );
   } finally {

@@ -1,5 +1,6 @@
 /** The one relay: copies bytes both ways between two peers, honouring half-close. */
 import type { Peer } from "./peer.ts";
+import type { OutcomeKind } from "../ops/session_events.ts";
 
 /**
  * Sees every chunk that crosses in one direction. `take` runs before a chunk is written and
@@ -23,8 +24,11 @@ export interface Meter {
  */
 const TORN_DOWN = new Error("the relay was torn down");
 
-/** Why a relay ended, for the access log. */
-export type CloseReason = "done" | "client-reset" | "server-reset" | "aborted" | "refused";
+/** Why a relay ended: the session outcomes a relay itself can give. */
+export type CloseReason = Extract<
+  OutcomeKind,
+  "done" | "client-reset" | "server-reset" | "aborted" | "refused"
+>;
 
 /** What a relay moved and why it ended. */
 export interface RelayResult {

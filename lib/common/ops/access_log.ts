@@ -1,6 +1,22 @@
 /** The access log: one line per finished session, as a subscriber to {@linkcode SessionEvents}. */
 import { logger } from "./logging.ts";
-import type { SessionEnd, SessionObserver } from "./session_events.ts";
+import type { OutcomeKind, SessionEnd, SessionObserver, SessionOutcome } from "./session_events.ts";
+
+/** The kinds whose words are not their names. */
+const WORDS: Partial<Record<OutcomeKind, string>> = {
+  "handshake-failed": "handshake failed",
+  "closed-at-once": "remote-closed-at-once",
+};
+
+/**
+ * An outcome in the access log's words: its kind, then its detail in brackets.
+ *
+ * @example outcomeWords({ kind: "tunnel-failed", detail: "timeout" }); // "tunnel-failed (timeout)"
+ */
+export function outcomeWords({ kind, detail }: SessionOutcome): string {
+  const words = WORDS[kind] ?? kind;
+  return detail === undefined ? words : `${words} (${detail})`;
+}
 
 /**
  * A subscriber that logs each finished session at `info` under `swiftproxy.<program>.access`.
@@ -18,7 +34,12 @@ export function accessLog(program: "local" | "remote"): SessionObserver {
     if (!log.isEnabledFor(end.quiet ? "debug" : "info")) return;
     const write = (message: string, properties: Record<string, unknown>) =>
       end.quiet ? log.debug(message, properties) : log.info(message, properties);
-    const fields = { ...end, who: who(end), duration: end.durationMs };
+    const fields = {
+      ...end,
+      who: who(end),
+      duration: end.durationMs,
+      reason: outcomeWords(end.outcome),
+    };
     if (end.command === "udp") {
       write(
         "{who} {client} UDP first to {destination} datagrams up={datagramsUp} down={datagramsDown} up={up} down={down} {duration}ms closed: {reason}",

@@ -4,6 +4,49 @@
  * Nothing in the data path knows who listens.
  */
 
+/**
+ * How a session ended, on either program. The relay's own ends (`done`: both sides finished;
+ * `client-reset`, `server-reset`: one side failed; `aborted`: a kick, an idle timeout, a
+ * shutdown; `refused`: refused before or at its first bytes), and before or instead of a relay:
+ * - `handshake-failed`: the client's handshake broke off (the local);
+ * - `tunnel-failed`: no tunnel to the remote could be opened (the local);
+ * - `closed-at-once`: the remote closed a new tunnel before any byte came back (the local);
+ * - `remote-closed`: the remote closed a UDP association's tunnel (the local);
+ * - `not-allowed`, `blocked`, `unresolved`, `unreachable` (and `refused`): the destination's
+ *   dial failed or a guard refused it (the remote);
+ * - `idle-timeout`, `bad-frame`: a UDP association went quiet, or sent a frame that cannot be
+ *   followed (the remote);
+ * - `error`: anything else (a socket failed, a bug).
+ */
+export type OutcomeKind =
+  | "done"
+  | "client-reset"
+  | "server-reset"
+  | "aborted"
+  | "refused"
+  | "handshake-failed"
+  | "tunnel-failed"
+  | "closed-at-once"
+  | "remote-closed"
+  | "not-allowed"
+  | "blocked"
+  | "unresolved"
+  | "unreachable"
+  | "idle-timeout"
+  | "bad-frame"
+  | "error";
+
+/**
+ * How a session ended: its kind, and a detail where one helps (the tunnel error's kind, the
+ * refusal's reason). Only the access log turns it into words.
+ *
+ * @example const outcome: SessionOutcome = { kind: "tunnel-failed", detail: "timeout" };
+ */
+export interface SessionOutcome {
+  kind: OutcomeKind;
+  detail?: string;
+}
+
 /** One finished client session (a TCP tunnel or a UDP association), on either program. */
 export interface SessionEnd {
   /** The account the session belonged to ("" where the program does not know it). */
@@ -21,8 +64,8 @@ export interface SessionEnd {
   /** Datagrams each way, for a UDP association. */
   datagrams?: { up: number; down: number };
   durationMs: number;
-  /** Why it closed, in the access log's words (`client-closed`, `refused`, …). */
-  reason: string;
+  /** Why it closed. */
+  outcome: SessionOutcome;
   /** The error behind a failure, when there is one. */
   error?: unknown;
   /** Logged at `debug` rather than `info`: noise, such as a browser's lookups of names that do not exist. */
@@ -53,7 +96,7 @@ export type RefusalObserver = (refusal: SessionRefusal) => void;
  *
  * @example
  * const events = new SessionEvents();
- * const unsubscribe = events.subscribe((end) => console.log(end.reason));
+ * const unsubscribe = events.subscribe((end) => console.log(end.outcome.kind));
  * events.publish(end);
  */
 export class SessionEvents {

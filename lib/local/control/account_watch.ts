@@ -78,12 +78,12 @@ export class AccountWatch {
 
   /** Sees one finished connection; a failed tunnel after a working one may start a check. */
   observe(end: SessionEnd): void {
-    if (end.down > 0 && !tunnelFailed(end.reason)) {
+    if (end.down > 0 && !tunnelFailed(end.outcome)) {
       if (!this.#working) log.info("tunnels to {remote} work", { ...this.#options });
       this.#working = true;
       return;
     }
-    if (!tunnelFailed(end.reason) || !this.#working || this.#uncheckable || this.#checking) return;
+    if (!tunnelFailed(end.outcome) || !this.#working || this.#uncheckable || this.#checking) return;
     const now = performance.now();
     if (now - this.#lastRecheck < (this.#options.recheckMs ?? 60_000)) return;
     this.#lastRecheck = now;

@@ -17,22 +17,21 @@ import { forwardRequestHead, forwardResponseHead } from "../../protocol/http_for
 import { BodyFramer, requestFraming, responseFraming } from "../../protocol/http_body.ts";
 import type { Framing } from "../../protocol/http_body.ts";
 import { formatHostPort } from "../../protocol/address.ts";
-import type { Destination } from "../../protocol/address.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { withDeadline } from "../../common/net/peer.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { relay } from "../../common/net/relay.ts";
 import type { Meter } from "../../common/net/relay.ts";
+import type { SessionOutcome } from "../../common/ops/session_events.ts";
 import { TunnelError } from "../tunnel/tunnel.ts";
-import { sendHeader } from "./first_bytes.ts";
-import type { TunnelDialer } from "../tunnel/tunnel.ts";
+import type { RouteConn } from "../tunnel/route.ts";
 import type { LoginCheck } from "./client_login.ts";
-import { CLOSED_AT_ONCE, TUNNEL_FAILED, tunnelReason } from "../tunnel/tunnel_outcome.ts";
 import type { Diagnosis } from "../tunnel/tunnel_diagnosis.ts";
+import { accountRefusal, openRoute, tunnelSession } from "./tunnel_session.ts";
+import type { AppReply, TunnelRoutine } from "./tunnel_session.ts";
 
-/** What an HTTP session needs from the local server. */
-export interface HttpSessionContext {
-  dialer: TunnelDialer;
+/** What an HTTP session needs from the local server: the tunnel routine and its settings. */
+export interface HttpSessionContext extends TunnelRoutine {
   handshakeTimeoutMs: number;
   /** When set, clients must send `Proxy-Authorization: Basic` with a login this accepts. */
   login?: LoginCheck;
@@ -40,31 +39,35 @@ export interface HttpSessionContext {
   down: Meter;
   /** Called with each destination as requests name them. */
   onDestination(destination: string): void;
-  /** While the remote refuses the whole account: why (asked again); else null, at once. */
-  accountRefused(): Promise<Diagnosis | null> | null;
   /** Why the remote closed a new tunnel at once (from the remote's account status). */
   explain(): Promise<Diagnosis>;
-  /** Notes the refusal a request was answered with. */
-  refusedBy(diagnosis: Diagnosis): void;
 }
 
-/** How an HTTP session ended, for the access log. */
-export type HttpSessionEnd =
-  | "done"
-  | "refused"
-  | typeof TUNNEL_FAILED
-  | typeof CLOSED_AT_ONCE
-  | "client-reset"
-  | "server-reset";
-
 class NoResponse extends Error {}
+
+const DONE: SessionOutcome = { kind: "done" };
+const REFUSED: SessionOutcome = { kind: "refused" };
+
+/** An HTTP proxy's answers to its app in the tunnel routine. */
+function httpReply(client: Peer): AppReply {
+  return {
+    opened: () => client.write(simpleResponse(200, "Connection established")),
+    failed: (error) => {
+      const status = error.kind === "timeout" ? 504 : 502;
+      const reason = status === 504 ? "Gateway Timeout" : "Bad Gateway";
+      return client.write(simpleResponse(status, reason)).catch(() => {});
+    },
+    refused: (diagnosis) => client.write(badGateway(diagnosis)),
+  };
+}
 
 /**
  * Serves one client connection until it closes.
  *
  * @returns why it ended; the client connection is closed by then
  */
-export async function httpSession(client: Peer, ctx: HttpSessionContext): Promise<HttpSessionEnd> {
+export async function httpSession(client: Peer, ctx: HttpSessionContext): Promise<SessionOutcome> {
+  const reply = httpReply(client);
   let upstream: { key: string; peer: Peer } | null = null;
   let first = true;
   try {
@@ -73,7 +76,7 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
       try {
         // Waiting for a keep-alive client's next request is the idle timeout's business; once
         // it starts, its head gets the handshake deadline, as the first one did.
-        if (!first && !(await nextRequestStarts(client))) return "done";
+        if (!first && !(await nextRequestStarts(client))) return DONE;
         head = await withDeadline(
           client,
           ctx.handshakeTimeoutMs,
@@ -82,15 +85,15 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
       } catch (error) {
         if (error instanceof ProtocolError) {
           await client.write(simpleResponse(error.code ?? 400, "Bad Request")).catch(() => {});
-          return "refused";
+          return REFUSED;
         }
-        if (!first && error instanceof Deno.errors.UnexpectedEof) return "done";
+        if (!first && error instanceof Deno.errors.UnexpectedEof) return DONE;
         throw error;
       }
       first = false;
       if (ctx.login && !authorized(head, ctx.login)) {
         await client.write(proxyAuthRequired());
-        return "refused";
+        return REFUSED;
       }
       let target: ProxyTarget;
       let framing: Framing;
@@ -99,78 +102,73 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         framing = requestFraming(head.headers);
       } catch (error) {
         await client.write(simpleResponse(400, (error as Error).message));
-        return "refused";
+        return REFUSED;
       }
       const destination = target.destination;
       const key = formatHostPort(destination);
       ctx.onDestination(key);
-      const refused = await ctx.accountRefused();
-      if (refused) {
-        ctx.refusedBy(refused);
-        await client.write(badGateway(refused));
-        return "refused";
+      if (head.method === "CONNECT") {
+        // The session ends with this tunnel: a kept-alive one is not needed again.
+        upstream?.peer.close();
+        upstream = null;
+        const meters = { up: ctx.up, down: ctx.down };
+        const outcome = await tunnelSession(client, destination, reply, ctx, () => meters);
+        return outcome.kind === "aborted" ? DONE : outcome;
       }
+      const refused = await accountRefusal(ctx, reply);
+      if (refused) return refused;
       if (upstream && upstream.key !== key) {
         upstream.peer.close();
         upstream = null;
       }
 
-      if (head.method === "CONNECT") {
-        const tunnel = await openOrRefuse(client, ctx);
-        if (!tunnel) return TUNNEL_FAILED;
-        const header = (payload: Uint8Array) => ctx.dialer.header(destination, payload);
-        await Promise.all([
-          sendHeader(client, tunnel, header, ctx.up),
-          client.write(simpleResponse(200, "Connection established")),
-        ]);
-        const reason = tunnelReason(await relay(client, tunnel, { up: ctx.up, down: ctx.down }));
-        return reason === "aborted" ? "done" : reason;
-      }
-
       const keepAlive = clientKeepsAlive(head);
       const outgoing = encodeRequestHead(forwardRequestHead(head, target));
-      let fresh = false;
+      /** A new connection, whose first write carries the request. */
+      let fresh: RouteConn | null = null;
       if (!upstream) {
-        const tunnel = await openOrRefuse(client, ctx);
-        if (!tunnel) return TUNNEL_FAILED;
-        upstream = { key, peer: tunnel };
-        fresh = true;
+        const conn = await openRoute(ctx.route, destination, reply);
+        if (!("peer" in conn)) return conn;
+        upstream = { key, peer: conn.peer };
+        fresh = conn;
       }
-      const send = (tunnel: Peer, newTunnelTo: Destination | null) =>
-        exchange(client, tunnel, head, framing, keepAlive, outgoing, newTunnelTo, ctx);
+      const send = (tunnel: Peer, fresh: RouteConn | null) =>
+        exchange(client, tunnel, head, framing, keepAlive, outgoing, fresh, ctx);
       let outcome: "keep" | "close" | "upgrade" | null = null;
       while (outcome === null) {
         try {
-          outcome = await send(upstream.peer, fresh ? destination : null);
+          outcome = await send(upstream.peer, fresh);
         } catch (error) {
           if (!(error instanceof NoResponse)) throw error;
           upstream.peer.close();
           upstream = null;
           // A new tunnel with no answer at all was closed by the remote at once.
           if (fresh || framing.kind !== "none") {
-            const reply = fresh
+            const answer = fresh
               ? badGateway(await ctx.explain())
               : simpleResponse(502, "Bad Gateway");
-            await client.write(reply).catch(() => {});
-            return fresh ? CLOSED_AT_ONCE : "server-reset";
+            await client.write(answer).catch(() => {});
+            return { kind: fresh ? "closed-at-once" : "server-reset" };
           }
           // A reused tunnel whose origin had closed: retry once on a new one, nothing is lost.
-          const tunnel = await openOrRefuse(client, ctx);
-          if (!tunnel) return TUNNEL_FAILED;
-          upstream = { key, peer: tunnel };
-          fresh = true;
+          const conn = await openRoute(ctx.route, destination, reply);
+          if (!("peer" in conn)) return conn;
+          upstream = { key, peer: conn.peer };
+          fresh = conn;
         }
       }
       if (outcome === "upgrade") {
         const result = await relay(client, upstream.peer, { up: ctx.up, down: ctx.down });
-        return result.reason === "aborted" ? "done" : result.reason;
+        return result.reason === "aborted" ? DONE : { kind: result.reason };
       }
-      if (outcome === "close") return "done";
+      if (outcome === "close") return DONE;
     }
   } catch (error) {
-    if (error instanceof TunnelError || error instanceof NoResponse) return "server-reset";
-    if (error instanceof ProtocolError) return "refused";
-    return "client-reset";
+    if (error instanceof TunnelError || error instanceof NoResponse) {
+      return { kind: "server-reset" };
+    }
+    if (error instanceof ProtocolError) return REFUSED;
+    return { kind: "client-reset" };
   } finally {
     upstream?.peer.close();
     client.close();
@@ -190,18 +188,6 @@ async function nextRequestStarts(client: Peer): Promise<boolean> {
   return true;
 }
 
-async function openOrRefuse(client: Peer, ctx: HttpSessionContext): Promise<Peer | null> {
-  try {
-    return await ctx.dialer.connect();
-  } catch (error) {
-    if (!(error instanceof TunnelError)) throw error;
-    const status = error.kind === "timeout" ? 504 : 502;
-    await client.write(simpleResponse(status, status === 504 ? "Gateway Timeout" : "Bad Gateway"))
-      .catch(() => {});
-    return null;
-  }
-}
-
 /**
  * Sends one request (head and body) and relays its response(s) back. Returns whether the
  * client connection can take another request.
@@ -213,10 +199,10 @@ async function exchange(
   framing: Framing,
   keepAlive: boolean,
   outgoing: Uint8Array,
-  newTunnelTo: Destination | null,
+  fresh: RouteConn | null,
   ctx: HttpSessionContext,
 ): Promise<"keep" | "close" | "upgrade"> {
-  const first = newTunnelTo ? ctx.dialer.header(newTunnelTo, outgoing) : outgoing;
+  const first = fresh ? fresh.first(outgoing) : outgoing;
   ctx.up.take(outgoing.length);
   await upstream.write(first);
   let bodySent = false;

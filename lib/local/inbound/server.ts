@@ -6,23 +6,24 @@ import type { SocksRequest } from "../../protocol/socks5.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { Peer, withDeadline } from "../../common/net/peer.ts";
 import { acceptEach } from "../../common/net/accept.ts";
-import { relay } from "../../common/net/relay.ts";
 import { watchIdle } from "../../common/net/idle.ts";
+import type { IdleWatch } from "../../common/net/idle.ts";
 import { HandshakeGate } from "../../common/net/handshake_gate.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { accessLog } from "../../common/ops/access_log.ts";
 import { SessionEvents } from "../../common/ops/session_events.ts";
+import type { SessionOutcome } from "../../common/ops/session_events.ts";
 import { ConnectionTable } from "./connections.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError, socksHandshake, SocksRefused } from "./socks_session.ts";
 import { httpSession } from "./http_session.ts";
-import { sendHeader } from "./first_bytes.ts";
-import { udpAssociate } from "./udp_associate.ts";
-import { TunnelDialer, TunnelError } from "../tunnel/tunnel.ts";
+import { UdpAssociation } from "./udp_associate.ts";
+import { tunnelSession } from "./tunnel_session.ts";
+import type { AppReply, TunnelRoutine } from "./tunnel_session.ts";
+import { TunnelDialer } from "../tunnel/tunnel.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
 import type { LocalConfig } from "./config.ts";
 import { ClientLogin } from "./client_login.ts";
-import { CLOSED_AT_ONCE, TUNNEL_FAILED, tunnelReason } from "../tunnel/tunnel_outcome.ts";
 import { TunnelDiagnosis } from "../tunnel/tunnel_diagnosis.ts";
 import type { Diagnosis } from "../tunnel/tunnel_diagnosis.ts";
 import { checkAccount } from "../tunnel/account_check.ts";
@@ -115,12 +116,12 @@ export class LocalServer {
     }
     const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
     try {
-      let reason = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
-      if (reason === CLOSED_AT_ONCE && !info.failure) {
+      let outcome = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
+      if (outcome.kind === "closed-at-once" && !info.failure) {
         info.failure = await this.diagnosis.explain(info.destination, info.startedAt);
       }
       const failure = info.failure;
-      if (failure) reason = `${reason} (${failure.kind})`;
+      if (failure) outcome = { kind: outcome.kind, detail: failure.kind };
       this.events.publish({
         user: this.#config.endpoint.user,
         protocol: isSocks ? "SOCKS5" : "HTTP",
@@ -131,7 +132,7 @@ export class LocalServer {
         down: info.down,
         ...(info.datagrams ? { datagrams: info.datagrams } : {}),
         durationMs: Date.now() - info.startedAt,
-        reason,
+        outcome,
         // One line per connection, with why; a name that does not resolve is a browser's
         // background guess more often than the user's typo.
         ...(failure ? { error: failure.words, quiet: failure.kind === "unresolved" } : {}),
@@ -141,7 +142,7 @@ export class LocalServer {
     }
   }
 
-  async #socks(client: Peer, info: ConnectionInfo): Promise<string> {
+  async #socks(client: Peer, info: ConnectionInfo): Promise<SessionOutcome> {
     let request: SocksRequest;
     try {
       request = await withDeadline(
@@ -153,69 +154,67 @@ export class LocalServer {
     } catch (error) {
       if (error instanceof SocksRefused || error instanceof ProtocolError) {
         info.destination = "-";
-        return `refused (${error.message})`;
+        return { kind: "refused", detail: error.message };
       }
-      return `handshake failed (${(error as Error).message})`;
+      return { kind: "handshake-failed", detail: (error as Error).message };
     }
     switch (request.command) {
       case Command.connect:
         return await this.#socksConnect(client, info, request.destination);
       case Command.udpAssociate:
-        return await udpAssociate(client, request.destination, {
-          dialer: this.#dialer,
+        return await new UdpAssociation(client, request.destination, {
+          route: this.#dialer,
           listenHost: this.#config.listen.host,
           info,
           meters: this.connections.meters(info),
-        });
+        }).run();
       default:
         info.destination = "-";
         await client.write(encodeReply(Reply.commandNotSupported)).catch(() => {});
-        return `refused (command ${request.command} is not supported)`;
+        return { kind: "refused", detail: `command ${request.command} is not supported` };
     }
   }
 
-  /** SOCKS5 CONNECT: a tunnel to the destination, then the relay. */
+  /** SOCKS5 CONNECT: the tunnel routine, answered with SOCKS5 replies. */
   async #socksConnect(
     client: Peer,
     info: ConnectionInfo,
     destination: Destination,
-  ): Promise<string> {
+  ): Promise<SessionOutcome> {
     info.destination = formatHostPort(destination);
-    const refused = await this.#accountRefused();
-    if (refused) {
-      info.failure = refused;
-      await client.write(encodeReply(refused.rep)).catch(() => {});
-      return "refused";
-    }
-    let tunnel: Peer;
+    const reply: AppReply = {
+      opened: () => client.write(encodeReply(Reply.succeeded)),
+      failed: (error) => {
+        log.warn("{client} -> {destination}: {error}", {
+          client: info.client,
+          destination: info.destination,
+          error,
+        });
+        return client.write(encodeReply(replyForTunnelError(error))).catch(() => {});
+      },
+      refused: (diagnosis) => client.write(encodeReply(diagnosis.rep)).catch(() => {}),
+    };
+    let idle: IdleWatch | undefined;
     try {
-      tunnel = await this.#dialer.connect();
-    } catch (error) {
-      if (!(error instanceof TunnelError)) throw error;
-      await client.write(encodeReply(replyForTunnelError(error))).catch(() => {});
-      log.warn("{client} -> {destination}: {error}", {
-        client: info.client,
-        destination: info.destination,
-        error,
-      });
-      return `${TUNNEL_FAILED} (${error.kind})`;
+      return await tunnelSession(
+        client,
+        destination,
+        reply,
+        this.#routine(info),
+        () => idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info)),
+      );
+    } finally {
+      idle?.stop();
     }
-    const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
-    try {
-      // Both at once: the remote dials the destination while the client reads its reply.
-      const header = (payload: Uint8Array) => this.#dialer.header(destination, payload);
-      await Promise.all([
-        sendHeader(client, tunnel, header, idle.up),
-        client.write(encodeReply(Reply.succeeded)),
-      ]);
-    } catch {
-      idle.stop();
-      tunnel.close();
-      return "client-reset";
-    }
-    const result = await relay(client, tunnel, idle);
-    idle.stop();
-    return tunnelReason(result);
+  }
+
+  /** The tunnel routine's hooks into this server, for the session of `info`. */
+  #routine(info: ConnectionInfo): TunnelRoutine {
+    return {
+      route: this.#dialer,
+      accountRefused: () => this.#accountRefused(),
+      refusedBy: (diagnosis) => info.failure = diagnosis,
+    };
   }
 
   /**
@@ -226,12 +225,12 @@ export class LocalServer {
     return this.diagnosis.known ? this.diagnosis.stillRefused() : null;
   }
 
-  #http(client: Peer, info: ConnectionInfo): Promise<string> {
+  #http(client: Peer, info: ConnectionInfo): Promise<SessionOutcome> {
     // The idle timeout also covers a keep-alive client waiting between requests.
     const idle = watchIdle(this.#config.idleTimeoutMs, this.connections.meters(info));
     idle.signal.addEventListener("abort", () => client.close(), { once: true });
     return httpSession(client, {
-      dialer: this.#dialer,
+      ...this.#routine(info),
       handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       login: this.#loginFor(client),
       up: idle.up,
@@ -240,10 +239,8 @@ export class LocalServer {
         this.#gate.leave(client);
         info.destination = destination;
       },
-      accountRefused: () => this.#accountRefused(),
       explain: async () =>
         info.failure = await this.diagnosis.explain(info.destination, info.startedAt),
-      refusedBy: (diagnosis) => info.failure = diagnosis,
     }).finally(() => idle.stop());
   }
 

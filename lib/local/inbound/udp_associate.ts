@@ -10,9 +10,9 @@ import type { Destination } from "../../protocol/address.ts";
 import { encodeReply, Reply } from "../../protocol/socks5.ts";
 import { socksDatagram, splitSocksDatagram } from "../../protocol/socks5_udp.ts";
 import { encodeTrojanFrame, MAX_UDP_PAYLOAD } from "../../protocol/trojan_udp.ts";
-import { TrojanCommand } from "../../protocol/trojan.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import type { Meter } from "../../common/net/relay.ts";
+import type { SessionOutcome } from "../../common/ops/session_events.ts";
 import { ipBytes } from "../../common/security/cidr.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { UdpDrops } from "../../common/udp/udp_drops.ts";
@@ -26,14 +26,16 @@ import {
 } from "../../common/udp/udp_socket.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError } from "./socks_session.ts";
-import { TunnelError } from "../tunnel/tunnel.ts";
-import type { TunnelDialer } from "../tunnel/tunnel.ts";
+import { openRoute } from "./tunnel_session.ts";
+import type { TunnelError } from "../tunnel/tunnel.ts";
+import type { Route, RouteConn } from "../tunnel/route.ts";
 
 const log = logger("local", "udp");
 
 /** What an association needs from the local server. */
 export interface UdpAssociateOptions {
-  dialer: TunnelDialer;
+  /** Where the association's tunnel goes. */
+  route: Route;
   /** The proxy's listen address: the UDP socket binds there. */
   listenHost: string;
   /** The association's row in the connection table: destination and datagram counts. */
@@ -68,102 +70,147 @@ export function allowedSource(
   return { host, ip: unspecified ? ipBytes(control.host)! : named, port: expected.port };
 }
 
+/** The header's destination until the first datagram names one (it is written with it). */
+const NOWHERE: Destination = { host: "0.0.0.0", port: 0 };
+
 /**
- * Serves a UDP ASSOCIATE request whose reply has not been sent yet: binds the UDP socket,
- * opens the tunnel (a failure is answered with the matching REP), answers BND.ADDR/BND.PORT,
- * then relays until the association ends. `expected` is the request's DST.ADDR/DST.PORT: where
- * the client says it will send from ({@linkcode allowedSource}).
+ * One UDP ASSOCIATE request whose reply has not been sent yet: {@linkcode run} binds the UDP
+ * socket, opens the tunnel (a failure is answered with the matching REP), answers
+ * BND.ADDR/BND.PORT, then relays until the association ends. `expected` is the request's
+ * DST.ADDR/DST.PORT: where the client says it will send from ({@linkcode allowedSource}).
  *
- * @returns why the association ended, in the access log's words
- * @example return await udpAssociate(client, request.destination, { dialer, listenHost, info, meters });
+ * @example return await new UdpAssociation(client, request.destination, { route, listenHost, info, meters }).run();
  */
-export async function udpAssociate(
-  control: Peer,
-  expected: Destination,
-  options: UdpAssociateOptions,
-): Promise<string> {
-  const { dialer, info, meters } = options;
-  info.protocol = "UDP";
-  info.destination = "-";
-  const datagrams = info.datagrams = { up: 0, down: 0 };
-  let socket: Deno.DatagramConn;
-  try {
-    socket = bindUdp(options.listenHost);
-  } catch (error) {
-    await control.write(encodeReply(Reply.generalFailure)).catch(() => {});
-    return `refused (no UDP socket: ${(error as Error).message})`;
-  }
-  let tunnel: Peer;
-  try {
-    tunnel = await dialer.connect();
-  } catch (error) {
-    closeUdp(socket);
-    if (!(error instanceof TunnelError)) throw error;
-    await control.write(encodeReply(replyForTunnelError(error))).catch(() => {});
-    log.warn("{client} UDP: {error}", { client: info.client, error });
-    return `tunnel failed (${error.kind})`;
-  }
-  // The app is told the address it reached the proxy on, with the UDP socket's port.
-  const bound = {
-    host: sourceOf(control.conn.localAddr).host,
-    port: (socket.addr as Deno.NetAddr).port,
-  };
-  const client = allowedSource(expected, sourceOf(control.conn.remoteAddr));
-  const clientIp = client.ip;
-  let clientPort = client.port;
-  const drops = new UdpDrops(log, info.client);
-  let reason = "";
-  let resolveEnded!: () => void;
-  const ended = new Promise<void>((resolve) => resolveEnded = resolve);
-  const end = (why: string) => {
-    if (reason) return;
-    reason = why;
-    closeUdp(socket);
-    tunnel.close();
-    control.close();
-    resolveEnded();
-  };
-  // The remote says nothing before the first frame: an early answer means it closed the
-  // tunnel (its header timeout passed while the app was quiet); a fresh one is opened then.
-  let headerSent = false;
-  let closedEarly = false;
-  tunnel.readAhead().then(() => closedEarly ||= !headerSent, () => closedEarly = true);
-  try {
-    await control.write(encodeReply(Reply.succeeded, bound));
-  } catch {
-    end("client-reset");
+export class UdpAssociation {
+  readonly #control: Peer;
+  readonly #expected: Destination;
+  readonly #options: UdpAssociateOptions;
+  readonly #datagrams = { up: 0, down: 0 };
+  readonly #drops: UdpDrops;
+  #socket!: Deno.DatagramConn;
+  /** The tunnel; replaced once if the remote closed it before the first datagram. */
+  #tunnel!: RouteConn;
+  /** Where datagrams must come from; `#clientPort` is learned from the first one if 0. */
+  #client!: { host: string; ip: Uint8Array; port: number };
+  #clientPort = 0;
+  /** The last source checked, so a flow from the client is compared as two values. */
+  #checked = { hostname: "", port: 0, ok: false };
+  /** Frames after the first, once the header is out. */
+  #writer: FrameWriter | undefined;
+  #headerSent = false;
+  /** The remote closed the tunnel before the first datagram (see {@linkcode run}). */
+  #closedEarly = false;
+  #outcome: SessionOutcome | null = null;
+  #ended!: () => void;
+  readonly #loops: Promise<void>[] = [];
+
+  constructor(control: Peer, expected: Destination, options: UdpAssociateOptions) {
+    this.#control = control;
+    this.#expected = expected;
+    this.#options = options;
+    this.#drops = new UdpDrops(log, options.info.client);
   }
 
-  // The last source checked, so a flow from the client is compared as two values.
-  let checked: { hostname: string; port: number; ok: boolean } = {
-    hostname: "",
-    port: 0,
-    ok: false,
-  };
-  const fromClient = (from: Deno.Addr): boolean => {
+  /**
+   * Serves the association to its end.
+   *
+   * @returns how it ended; the control connection is closed by then
+   */
+  async run(): Promise<SessionOutcome> {
+    const { info } = this.#options;
+    info.protocol = "UDP";
+    info.destination = "-";
+    info.datagrams = this.#datagrams;
+    try {
+      this.#socket = bindUdp(this.#options.listenHost);
+    } catch (error) {
+      await this.#control.write(encodeReply(Reply.generalFailure)).catch(() => {});
+      return { kind: "refused", detail: `no UDP socket: ${(error as Error).message}` };
+    }
+    let tunnel: RouteConn | SessionOutcome | undefined;
+    try {
+      tunnel = await openRoute(this.#options.route, NOWHERE, this, "udp");
+    } finally {
+      if (!tunnel) closeUdp(this.#socket);
+    }
+    if (!("peer" in tunnel)) return tunnel;
+    this.#tunnel = tunnel;
+    const control = this.#control;
+    // The app is told the address it reached the proxy on, with the UDP socket's port.
+    const bound = {
+      host: sourceOf(control.conn.localAddr).host,
+      port: (this.#socket.addr as Deno.NetAddr).port,
+    };
+    this.#client = allowedSource(this.#expected, sourceOf(control.conn.remoteAddr));
+    this.#clientPort = this.#client.port;
+    const ended = new Promise<void>((resolve) => this.#ended = resolve);
+    // The remote says nothing before the first frame: an early answer means it closed the
+    // tunnel (its header timeout passed while the app was quiet); a fresh one is opened then.
+    tunnel.peer.readAhead().then(
+      () => this.#closedEarly ||= !this.#headerSent,
+      () => this.#closedEarly = true,
+    );
+    try {
+      await control.write(encodeReply(Reply.succeeded, bound));
+    } catch {
+      this.#end("client-reset");
+    }
+    if (!this.#outcome) this.#loops.push(this.#outward(), this.#watchControl());
+    await ended;
+    await Promise.allSettled(this.#loops);
+    this.#drops.report();
+    return this.#outcome!;
+  }
+
+  /** No tunnel: closes the socket and tells the app with the REP that fits. */
+  async failed(error: TunnelError): Promise<void> {
+    closeUdp(this.#socket);
+    await this.#control.write(encodeReply(replyForTunnelError(error))).catch(() => {});
+    log.warn("{client} UDP: {error}", { client: this.#options.info.client, error });
+  }
+
+  /** Ends the association once, with `kind`: closes the socket, the tunnel and the control. */
+  #end(kind: SessionOutcome["kind"]): void {
+    if (this.#outcome) return;
+    this.#outcome = { kind };
+    closeUdp(this.#socket);
+    this.#tunnel.peer.close();
+    this.#control.close();
+    this.#ended();
+  }
+
+  /** Whether a datagram from `from` is the client's (the first one may teach its port). */
+  #fromClient(from: Deno.Addr): boolean {
     const { hostname, port } = from as Deno.NetAddr;
-    if (hostname === checked.hostname && port === checked.port && clientPort !== 0) {
+    const checked = this.#checked;
+    if (hostname === checked.hostname && port === checked.port && this.#clientPort !== 0) {
       return checked.ok;
     }
+    const client = this.#client;
     const source = sourceOf(from);
-    const ip = source.host === client.host ? clientIp : ipBytes(source.host);
-    if (!ip || ip.some((byte, i) => byte !== clientIp[i])) return false;
-    if (clientPort === 0) clientPort = source.port;
-    checked = { hostname, port, ok: source.port === clientPort };
-    return checked.ok;
-  };
+    const ip = source.host === client.host ? client.ip : ipBytes(source.host);
+    if (!ip || ip.some((byte, i) => byte !== client.ip[i])) return false;
+    if (this.#clientPort === 0) this.#clientPort = source.port;
+    this.#checked = { hostname, port, ok: source.port === this.#clientPort };
+    return this.#checked.ok;
+  }
 
-  const inward = async () => {
-    const app: Deno.NetAddr = { transport: "udp", hostname: client.host, port: clientPort };
-    const how = await eachFrame(tunnel, async ({ address, payload }) => {
+  /** Frames from the tunnel, to the app as SOCKS5 datagrams. */
+  async #inward(): Promise<void> {
+    const { info, meters } = this.#options;
+    const drops = this.#drops;
+    const datagrams = this.#datagrams;
+    const socket = this.#socket;
+    const app: Deno.NetAddr = { transport: "udp", hostname: this.#client.host, port: 0 };
+    const how = await eachFrame(this.#tunnel.peer, async ({ address, payload }) => {
       if (payload.length > MAX_UDP_PAYLOAD) {
         return drops.drop("reply too large", `${payload.length} bytes`);
       }
-      app.port = clientPort;
+      app.port = this.#clientPort;
       try {
         await socket.send(socksDatagram(address, payload), app);
       } catch (error) {
-        if (reason) return false;
+        if (this.#outcome) return false;
         return drops.drop("send to the app failed", (error as Error).message);
       }
       meters.down.take(payload.length);
@@ -172,13 +219,15 @@ export async function udpAssociate(
     if (how.kind === "malformed") {
       log.debug("{client}: the remote sent {error}", { client: info.client, error: how.error });
     }
-    end(how.kind === "closed" ? "remote-closed" : "server-reset");
-  };
+    this.#end(how.kind === "closed" ? "remote-closed" : "server-reset");
+  }
 
-  const outward = async () => {
+  /** Datagrams from the app, into the tunnel as Trojan frames (the first with the header). */
+  async #outward(): Promise<void> {
+    const drops = this.#drops;
     const decoder = new AddressDecoder();
-    await receiveEach(socket, async (datagram, from) => {
-      if (!fromClient(from)) return drops.drop("not from the client", formatSource(from));
+    await receiveEach(this.#socket, async (datagram, from) => {
+      if (!this.#fromClient(from)) return drops.drop("not from the client", formatSource(from));
       let raw;
       let destination: Destination;
       try {
@@ -193,58 +242,54 @@ export async function udpAssociate(
       if (payload.length > MAX_UDP_PAYLOAD) {
         return drops.drop("too large", `${payload.length} bytes`);
       }
-      if (writer) {
-        if (!writer.push(address, payload)) drops.drop("tunnel busy");
+      if (this.#writer) {
+        if (!this.#writer.push(address, payload)) drops.drop("tunnel busy");
         return;
       }
       try {
-        await sendHeader(destination, encodeTrojanFrame(destination, payload));
+        await this.#sendHeader(destination, encodeTrojanFrame(destination, payload));
       } catch {
-        end("server-reset");
+        this.#end("server-reset");
         return false;
       }
-      meters.up.take(payload.length);
-      datagrams.up++;
+      this.#options.meters.up.take(payload.length);
+      this.#datagrams.up++;
     });
-    end("error");
-  };
+    this.#end("error");
+  }
 
-  const loops: Promise<void>[] = [];
-  /** Frames after the first, once the header is out. */
-  let writer: FrameWriter | undefined;
-  const sendHeader = async (destination: Destination, frame: Uint8Array) => {
-    if (closedEarly) {
-      tunnel.close();
-      tunnel = await dialer.connect();
+  /** The header with the first frame, on a fresh tunnel if the remote closed the first. */
+  async #sendHeader(destination: Destination, frame: Uint8Array): Promise<void> {
+    const { info, meters, route } = this.#options;
+    if (this.#closedEarly) {
+      this.#tunnel.peer.close();
+      this.#tunnel = await route.open(NOWHERE, "udp");
     }
-    headerSent = true;
+    this.#headerSent = true;
     info.destination = formatHostPort(destination);
+    const tunnel = this.#tunnel.peer;
     // Header and first frame in one write: sing-box's server reads the header in one read.
-    await tunnel.write(dialer.header(destination, frame, TrojanCommand.udpAssociate));
-    writer = new FrameWriter(tunnel, {
+    await tunnel.write(this.#tunnel.first(frame, destination));
+    const datagrams = this.#datagrams;
+    this.#writer = new FrameWriter(tunnel, {
       written(payload, frames) {
         meters.up.take(payload);
         datagrams.up += frames;
       },
-      failed: () => end("server-reset"),
+      failed: () => this.#end("server-reset"),
     });
-    loops.push(inward());
-  };
+    this.#loops.push(this.#inward());
+  }
 
-  const watchControl = async () => {
+  /** The control connection: its end (or reset) ends the association. */
+  async #watchControl(): Promise<void> {
     try {
-      while (await control.read() !== null) {
+      while (await this.#control.read() !== null) {
         // Nothing more is expected on the control connection; whatever comes is ignored.
       }
-      end("done");
+      this.#end("done");
     } catch {
-      end("client-reset");
+      this.#end("client-reset");
     }
-  };
-
-  if (!reason) loops.push(outward(), watchControl());
-  await ended;
-  await Promise.allSettled(loops);
-  drops.report();
-  return reason;
+  }
 }

@@ -6,6 +6,7 @@
 import { formatHostPort } from "../../protocol/address.ts";
 import { TunnelDialer, TunnelError } from "./tunnel.ts";
 import type { RemoteEndpoint } from "./tunnel.ts";
+import type { Peer } from "../../common/net/peer.ts";
 import { decodeAccountStatus, STATUS_HOST, STATUS_PORT } from "../../protocol/account_status.ts";
 import type { AccountStatus } from "../../protocol/account_status.ts";
 import { Problem, tunnelProblem } from "./problems.ts";
@@ -103,9 +104,14 @@ async function ask(
 ): Promise<{ bytes: Uint8Array; timedOut: boolean; closedAfterMs: number }> {
   const remote = formatHostPort(endpoint.remote);
   const dialer = new TunnelDialer({ ...endpoint, preconnect: 0 });
-  let tunnel;
+  let tunnel: Peer;
   try {
-    tunnel = await dialer.open({ host: STATUS_HOST, port: STATUS_PORT });
+    const opened = await dialer.open({ host: STATUS_HOST, port: STATUS_PORT });
+    tunnel = opened.peer;
+    await tunnel.write(opened.first(new Uint8Array(0))).catch((error) => {
+      opened.peer.close();
+      throw error;
+    });
   } catch (error) {
     if (error instanceof TunnelError) throw tunnelProblem(error, remote);
     throw new Problem(

@@ -12,6 +12,7 @@ import type { PoolOptions } from "./tunnel_pool.ts";
 import { dialNodeTls } from "./node_tls_dial.ts";
 import type { DialFailure } from "./node_tls_dial.ts";
 import { PinMismatch, pinnedCertificate, PinnedNameMismatch } from "./pinned_certificate.ts";
+import type { Route, RouteConn } from "./route.ts";
 
 /** Where the remote is and how to log in. */
 export interface RemoteEndpoint {
@@ -54,9 +55,10 @@ export class TunnelError extends Error {
  *
  * @example
  * const dialer = new TunnelDialer({ remote, user, password, timeoutMs: 10_000, preconnect: 32 });
- * const tunnel = await dialer.open({ host: "example.com", port: 443 });
+ * const { peer, first } = await dialer.open({ host: "example.com", port: 443 });
+ * await peer.write(first(request));
  */
-export class TunnelDialer {
+export class TunnelDialer implements Route {
   readonly endpoint: RemoteEndpoint;
   readonly #token: string;
   readonly #pool: ReadyPool;
@@ -190,10 +192,15 @@ export class TunnelDialer {
     return encodeTrojanHeader({ token: this.#token, command, destination }, payload);
   }
 
-  /** Connects and sends the header with `payload` at once. @throws {TunnelError} */
-  async open(destination: Destination, payload?: Uint8Array): Promise<Peer> {
-    const tunnel = await this.connect();
-    await tunnel.write(this.header(destination, payload));
-    return tunnel;
+  /**
+   * A tunnel (see {@linkcode connect}) whose first write is the Trojan header for
+   * `destination` (CONNECT, or UDP ASSOCIATE for `udp`) with the session's first bytes.
+   *
+   * @throws {TunnelError}
+   */
+  async open(destination: Destination, network: "tcp" | "udp" = "tcp"): Promise<RouteConn> {
+    const peer = await this.connect();
+    const command = network === "udp" ? TrojanCommand.udpAssociate : TrojanCommand.connect;
+    return { peer, first: (payload, to = destination) => this.header(to, payload, command) };
   }
 }

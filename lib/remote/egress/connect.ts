@@ -4,18 +4,19 @@ import type { Destination } from "../../protocol/address.ts";
 import { bittorrentStream } from "../../rules/bittorrent.ts";
 import { concat, Peer } from "../../common/net/peer.ts";
 import { relay } from "../../common/net/relay.ts";
+import type { SessionOutcome } from "../../common/ops/session_events.ts";
 import { watchIdle } from "../../common/net/idle.ts";
 import { dial, DialError } from "./destination.ts";
 import type { DestinationPolicy } from "./destination.ts";
 import type { Account } from "../users/accounts.ts";
 
-/** How a tunnel ended: bytes each way, why, and the error behind a failure. */
+/** How a tunnel ended: bytes each way, its outcome, and the error behind a failure. */
 export interface TunnelEnd {
   up: number;
   down: number;
   /** Datagrams each way, for a UDP association. */
   datagrams?: { up: number; down: number };
-  reason: string;
+  outcome: SessionOutcome;
   error?: unknown;
 }
 
@@ -61,16 +62,21 @@ export async function connect(
       );
     }
     if (error instanceof DialError && error.kind === "blocked") account.blocked(error.blockedBy);
-    return { up: 0, down: 0, reason: error instanceof DialError ? error.kind : "error", error };
+    const outcome: SessionOutcome = { kind: error instanceof DialError ? error.kind : "error" };
+    return { up: 0, down: 0, outcome, error };
   }
   const meters = { up: account.up, down: account.down };
   const idle = watchIdle(options.idleTimeoutMs, meters, session);
   const inspect = options.blockBittorrent && (early.length === 0 || verdict === "more");
   try {
-    const end = await relay(peer, new Peer(target), inspect ? { ...idle, firstUp } : idle);
-    if (end.reason !== "refused") return end;
+    const { up, down, reason } = await relay(
+      peer,
+      new Peer(target),
+      inspect ? { ...idle, firstUp } : idle,
+    );
+    if (reason !== "refused") return { up, down, outcome: { kind: reason } };
     account.blocked("bittorrent");
-    return { ...end, reason: "blocked" };
+    return { up, down, outcome: { kind: "blocked" } };
   } finally {
     idle.stop();
   }

@@ -12,9 +12,12 @@ import { isBittorrentDatagram } from "../../rules/bittorrent.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import type { Meter } from "../../common/net/relay.ts";
 import { watchIdle } from "../../common/net/idle.ts";
+import type { IdleWatch } from "../../common/net/idle.ts";
 import { logger } from "../../common/ops/logging.ts";
+import type { OutcomeKind, SessionOutcome } from "../../common/ops/session_events.ts";
 import { UdpDrops } from "../../common/udp/udp_drops.ts";
 import { eachFrame, FrameWriter } from "../../common/udp/udp_frames.ts";
+import type { Frame } from "../../common/udp/udp_frames.ts";
 import {
   bindUdpAnywhere,
   closeUdp,
@@ -48,7 +51,7 @@ export interface UdpAssociationOptions {
   blocked?: (reason: string) => void;
 }
 
-/** What an association moved and why it ended, for the access line. */
+/** What an association moved and how it ended, for the access line. */
 export interface UdpAssociationResult {
   /** Payload bytes and datagrams sent towards destinations, and relayed back. */
   up: number;
@@ -58,135 +61,179 @@ export interface UdpAssociationResult {
   dropped: number;
   /** The first datagram's destination, `host:port` ("-" when none came). */
   destination: string;
-  /** `done` (the client closed), `idle-timeout`, `aborted`, `bad-frame`, `client-reset`. */
-  reason: string;
+  /** `done` (the client closed), `idle-timeout`, `aborted`, `bad-frame`, `client-reset`, `error`. */
+  outcome: SessionOutcome;
 }
 
 /**
- * Relays one association until the tunnel closes, a frame cannot be followed, the idle
- * timeout passes or the controller aborts; then closes the tunnel and the socket.
+ * One association on its tunnel: {@linkcode run} relays until the tunnel closes, a frame
+ * cannot be followed, the idle timeout passes or the controller aborts; then closes the tunnel
+ * and the socket.
  *
  * @example
- * const result = await relayUdp(tunnel, { resolver, up, down, controller, idleTimeoutMs: 60_000, client });
+ * const result = await new UdpAssociation(tunnel, { resolver, controller, idleTimeoutMs: 60_000, client }).run();
  */
-export async function relayUdp(
-  tunnel: Peer,
-  options: UdpAssociationOptions,
-): Promise<UdpAssociationResult> {
+export class UdpAssociation {
+  readonly #tunnel: Peer;
+  readonly #options: UdpAssociationOptions;
+  readonly #controller: AbortController;
+  readonly #idle: IdleWatch;
+  readonly #drops: UdpDrops;
+  readonly #writer: FrameWriter;
   /** Opened for the first datagram the guard lets through; its receive loop starts then. */
-  let socket: Deno.DatagramConn | undefined;
-  let receiving: Promise<void> | undefined;
-  const { controller } = options;
-  const idle = watchIdle(options.idleTimeoutMs, options, controller);
-  const drops = new UdpDrops(log, options.client);
-  const result: UdpAssociationResult = {
+  #socket: Deno.DatagramConn | undefined;
+  #receiving: Promise<void> | undefined;
+  /** Where the last datagram went, so the next one to the same place reuses the address. */
+  #to: Deno.NetAddr = { transport: "udp", hostname: "", port: 0 };
+  #ended = false;
+  readonly #result: UdpAssociationResult = {
     up: 0,
     down: 0,
     datagrams: { up: 0, down: 0 },
     dropped: 0,
     destination: "-",
-    reason: "done",
+    outcome: { kind: "done" },
   };
-  let ended = false;
-  const end = (reason: string) => {
-    if (ended) return;
-    ended = true;
-    result.reason = reason;
-    if (socket) closeUdp(socket);
-    tunnel.close();
-  };
-  const onAbort = () =>
-    end(controller.signal.reason instanceof Deno.errors.TimedOut ? "idle-timeout" : "aborted");
-  controller.signal.addEventListener("abort", onAbort, { once: true });
-  if (controller.signal.aborted) onAbort();
+  readonly #onAbort = () =>
+    this.#end(
+      this.#controller.signal.reason instanceof Deno.errors.TimedOut ? "idle-timeout" : "aborted",
+    );
 
-  const outward = async () => {
-    // Where the last datagram went, so the next one to the same place reuses the address.
-    let to: Deno.NetAddr = { transport: "udp", hostname: "", port: 0 };
-    const how = await eachFrame(tunnel, async ({ destination, payload }) => {
-      if (result.destination === "-") result.destination = formatHostPort(destination);
-      if (payload.length > MAX_UDP_PAYLOAD) {
-        return drops.drop("too large", `${payload.length} bytes`);
-      }
-      if (destination.port === 0) return drops.drop("port 0");
-      if (options.blockBittorrent && isBittorrentDatagram(payload)) {
-        options.blocked?.("bittorrent");
-        return drops.drop("blocked", "a BitTorrent datagram");
-      }
-      let hostname: string;
-      try {
-        const resolved = options.resolver.resolve(destination);
-        hostname = typeof resolved === "string" ? resolved : await resolved;
-      } catch (error) {
-        if (!(error instanceof DialError)) throw error;
-        if (error.kind === "blocked") options.blocked?.(error.blockedBy);
-        return drops.drop(error.kind, error.message);
-      }
-      const wait = idle.up.take(payload.length, controller.signal);
-      if (wait) await wait;
-      if (ended) return false;
-      if (to.hostname !== hostname || to.port !== destination.port) {
-        to = { transport: "udp", hostname, port: destination.port };
-      }
-      if (!socket) {
-        try {
-          socket = bindUdpAnywhere();
-        } catch (error) {
-          // Out of descriptors, say: this datagram is lost, the next one tries again.
-          return drops.drop("no UDP socket", (error as Error).message);
-        }
-        receiving = inward(socket);
-      }
-      try {
-        await socket.send(payload, to);
-      } catch (error) {
-        if (ended) return false;
-        return drops.drop("send failed", (error as Error).message);
-      }
-      idle.up.sent?.(payload.length);
-      result.up += payload.length;
-      result.datagrams.up++;
+  constructor(tunnel: Peer, options: UdpAssociationOptions) {
+    this.#tunnel = tunnel;
+    this.#options = options;
+    this.#controller = options.controller;
+    this.#idle = watchIdle(options.idleTimeoutMs, options, options.controller);
+    this.#drops = new UdpDrops(log, options.client);
+    const result = this.#result;
+    const idle = this.#idle;
+    this.#writer = new FrameWriter(tunnel, {
+      written(payload, frames) {
+        idle.down.sent?.(payload);
+        result.down += payload;
+        result.datagrams.down += frames;
+      },
+      failed: () => this.#end("client-reset"),
     });
+  }
+
+  /** Relays to the end; what moved and how it ended. */
+  async run(): Promise<UdpAssociationResult> {
+    const signal = this.#controller.signal;
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+    if (signal.aborted) this.#onAbort();
+    await this.#outward();
+    await this.#receiving;
+    this.#idle.stop();
+    signal.removeEventListener("abort", this.#onAbort);
+    this.#result.dropped = this.#drops.total;
+    this.#drops.report();
+    return this.#result;
+  }
+
+  /** Ends once, with `kind`: closes the socket and the tunnel. */
+  #end(kind: OutcomeKind): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#result.outcome = { kind };
+    if (this.#socket) closeUdp(this.#socket);
+    this.#tunnel.close();
+  }
+
+  /** Frames from the tunnel, each to its destination after the guard. */
+  async #outward(): Promise<void> {
+    const how = await eachFrame(this.#tunnel, (frame) => this.#send(frame));
     if (how.kind === "malformed") {
       log.debug("{client}: {error}; closing the association", {
-        client: options.client,
+        client: this.#options.client,
         error: how.error,
       });
-      end("bad-frame");
-    } else end(how.kind === "closed" ? "done" : "client-reset");
-  };
+      this.#end("bad-frame");
+    } else this.#end(how.kind === "closed" ? "done" : "client-reset");
+  }
 
-  const writer = new FrameWriter(tunnel, {
-    written(payload, frames) {
-      idle.down.sent?.(payload);
-      result.down += payload;
-      result.datagrams.down += frames;
-    },
-    failed: () => end("client-reset"),
-  });
-  const inward = async (socket: Deno.DatagramConn) => {
+  /** One frame's datagram out of the socket; false to stop reading frames. */
+  async #send({ destination, payload }: Frame): Promise<boolean | void> {
+    const options = this.#options;
+    const result = this.#result;
+    const drops = this.#drops;
+    if (result.destination === "-") result.destination = formatHostPort(destination);
+    if (payload.length > MAX_UDP_PAYLOAD) {
+      return drops.drop("too large", `${payload.length} bytes`);
+    }
+    if (destination.port === 0) return drops.drop("port 0");
+    if (options.blockBittorrent && isBittorrentDatagram(payload)) {
+      options.blocked?.("bittorrent");
+      return drops.drop("blocked", "a BitTorrent datagram");
+    }
+    let hostname: string;
+    try {
+      const resolved = options.resolver.resolve(destination);
+      hostname = typeof resolved === "string" ? resolved : await resolved;
+    } catch (error) {
+      if (!(error instanceof DialError)) throw error;
+      if (error.kind === "blocked") options.blocked?.(error.blockedBy);
+      return drops.drop(error.kind, error.message);
+    }
+    const idle = this.#idle;
+    const wait = idle.up.take(payload.length, this.#controller.signal);
+    if (wait) await wait;
+    if (this.#ended) return false;
+    if (this.#to.hostname !== hostname || this.#to.port !== destination.port) {
+      this.#to = { transport: "udp", hostname, port: destination.port };
+    }
+    if (!this.#socket) {
+      try {
+        this.#socket = bindUdpAnywhere();
+      } catch (error) {
+        // Out of descriptors, say: this datagram is lost, the next one tries again.
+        return drops.drop("no UDP socket", (error as Error).message);
+      }
+      this.#receiving = this.#inward(this.#socket);
+    }
+    try {
+      await this.#socket.send(payload, this.#to);
+    } catch (error) {
+      if (this.#ended) return false;
+      return drops.drop("send failed", (error as Error).message);
+    }
+    idle.up.sent?.(payload.length);
+    result.up += payload.length;
+    result.datagrams.up++;
+  }
+
+  /** Datagrams back to `socket`, from any source, down the tunnel as frames. */
+  async #inward(socket: Deno.DatagramConn): Promise<void> {
     const sources = new SourceEncoder();
+    const drops = this.#drops;
+    const down = this.#idle.down;
+    const signal = this.#controller.signal;
     const error = await receiveEach(socket, async (datagram, from) => {
       if (datagram.length > MAX_UDP_PAYLOAD) {
         drops.drop("reply too large", `${datagram.length} bytes`);
         return;
       }
-      const wait = idle.down.take(datagram.length, controller.signal);
+      const wait = down.take(datagram.length, signal);
       if (wait) await wait;
-      if (ended) return false;
-      if (!writer.push(sources.encode(from), datagram)) drops.drop("tunnel busy");
+      if (this.#ended) return false;
+      if (!this.#writer.push(sources.encode(from), datagram)) drops.drop("tunnel busy");
     });
-    if (!ended) {
-      log.debug("{client}: UDP receive failed: {error}", { client: options.client, error });
-      end("error");
+    if (!this.#ended) {
+      log.debug("{client}: UDP receive failed: {error}", { client: this.#options.client, error });
+      this.#end("error");
     }
-  };
+  }
+}
 
-  await outward();
-  await receiving;
-  idle.stop();
-  controller.signal.removeEventListener("abort", onAbort);
-  result.dropped = drops.total;
-  drops.report();
-  return result;
+/**
+ * Relays one association until it ends (see {@linkcode UdpAssociation}).
+ *
+ * @example
+ * const result = await relayUdp(tunnel, { resolver, up, down, controller, idleTimeoutMs: 60_000, client });
+ */
+export function relayUdp(
+  tunnel: Peer,
+  options: UdpAssociationOptions,
+): Promise<UdpAssociationResult> {
+  return new UdpAssociation(tunnel, options).run();
 }

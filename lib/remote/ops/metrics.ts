@@ -27,7 +27,7 @@ const RESULTS = [
 
 /** What a finished session counts as: its dial's failure, or ok. */
 function resultOf(end: SessionEnd): string {
-  switch (end.reason) {
+  switch (end.outcome.kind) {
     case "not-allowed":
       return "refused_destination";
     case "blocked":

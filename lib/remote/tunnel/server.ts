@@ -350,7 +350,7 @@ export class RemoteServer {
     const session = new TunnelSession(command, context.client, context.destination);
     context.onSession?.(session);
     account.sessions.add(session);
-    let end: TunnelEnd = { up: 0, down: 0, reason: "error" };
+    let end: TunnelEnd = { up: 0, down: 0, outcome: { kind: "error" } };
     try {
       const result = await run(session);
       end = result;
@@ -376,7 +376,7 @@ export class RemoteServer {
       down: end.down,
       ...(end.datagrams ? { datagrams: end.datagrams } : {}),
       durationMs: Math.round(performance.now() - context.started),
-      reason: end.reason,
+      outcome: end.outcome,
       ...(end.error === undefined ? {} : { error: end.error }),
     });
   }

@@ -1,0 +1,29 @@
+/**
+ * Where a session's connection goes. Today every session goes to the remote through a tunnel
+ * (`TunnelDialer`); a routing decision (direct, reject) or a Mux.Cool sub-connection plugs in
+ * here as another `Route`, and the inbound sessions need not change.
+ */
+import type { Destination } from "../../protocol/address.ts";
+import type { Peer } from "../../common/net/peer.ts";
+
+/** A connection a route opened for one session, nothing written on it yet. */
+export interface RouteConn {
+  readonly peer: Peer;
+  /**
+   * The bytes of the session's first write: `payload` (the app's first bytes, a UDP
+   * association's first frame) after whatever must go before it (a tunnel's Trojan header
+   * naming `to`, by default the destination the connection was opened for), in one buffer.
+   */
+  first(payload: Uint8Array, to?: Destination): Uint8Array;
+}
+
+/** Opens connections for sessions. */
+export interface Route {
+  /**
+   * A connection for a session to `destination` (for `udp`, an association whose frames name
+   * their own destinations; `destination` is then only the first write's default).
+   *
+   * @throws {TunnelError} when it cannot be opened; `kind` says why, for the app's reply
+   */
+  open(destination: Destination, network?: "tcp" | "udp"): Promise<RouteConn>;
+}
