@@ -60,18 +60,18 @@ const beat = (name: string, loads: { userId: number; rateDown: number }[] = []) 
 
 pgTest("usage is kept per node and summed; open connections count on live nodes", async (store) => {
   const alice = await store.add("alice", "a");
-  await store.register(beat("n1"));
-  await store.register(beat("n2"));
+  await store.registry.register(beat("n1"));
+  await store.registry.register(beat("n2"));
   await store.addUsage([{ id: alice.id, up: 1, down: 10, openConns: 2 }], { node: "n1", seq: 1 });
   await store.addUsage([{ id: alice.id, up: 2, down: 20, openConns: 1 }], { node: "n2", seq: 1 });
   const a = (await store.get("alice"))!;
   assertEquals([a.bytesUp, a.bytesDown, a.openConns], [3, 30, 3]);
   assertEquals(
-    (await store.usageByNode()).map((u) => [u.user, u.node, u.bytesDown, u.openConns]),
+    (await store.registry.usageByNode()).map((u) => [u.user, u.node, u.bytesDown, u.openConns]),
     [["alice", "n1", 10, 2], ["alice", "n2", 20, 1]],
   );
   await store.resetUsage("alice");
-  assertEquals((await store.usageByNode()).map((u) => u.bytesDown), [0, 0]);
+  assertEquals((await store.registry.usageByNode()).map((u) => u.bytesDown), [0, 0]);
 });
 
 pgTest(
@@ -99,11 +99,11 @@ pgTest(
 
 pgTest("a heartbeat returns the other live nodes' loads", async (store) => {
   const alice = await store.add("alice", "a");
-  await store.register(beat("n1"));
-  await store.register(beat("n2"));
+  await store.registry.register(beat("n1"));
+  await store.registry.register(beat("n2"));
   await store.addUsage([{ id: alice.id, up: 0, down: 0, openConns: 2 }], { node: "n2", seq: 1 });
-  await store.heartbeat(beat("n2", [{ userId: alice.id, rateDown: 500 }]));
-  const { peers, nodesAlive } = await store.heartbeat(
+  await store.registry.heartbeat(beat("n2", [{ userId: alice.id, rateDown: 500 }]));
+  const { peers, nodesAlive } = await store.registry.heartbeat(
     beat("n1", [{ userId: alice.id, rateDown: 100 }]),
   );
   assertEquals(nodesAlive, 2);
@@ -114,7 +114,7 @@ pgTest("a heartbeat returns the other live nodes' loads", async (store) => {
     500,
     true,
   ]]);
-  const nodes = await store.nodes();
+  const nodes = await store.registry.nodes();
   assertEquals(nodes.map((n) => [n.name, n.alive, n.activeUsers]), [["n1", true, 1], [
     "n2",
     true,
@@ -123,8 +123,8 @@ pgTest("a heartbeat returns the other live nodes' loads", async (store) => {
 });
 
 pgTest("a second run of a live node's name is told who holds it", async (store) => {
-  assertEquals(await store.register(beat("n1")), undefined);
-  const other = await store.register({ ...beat("n1"), startedAt: 2 });
+  assertEquals(await store.registry.register(beat("n1")), undefined);
+  const other = await store.registry.register({ ...beat("n1"), startedAt: 2 });
   assert(other && other.startedAt === 1, `the live run: ${JSON.stringify(other)}`);
 });
 
@@ -156,7 +156,7 @@ pgTest("a monthly reset due on three nodes at once resets the user once", async 
   const after = (await store.get("alice"))!;
   assertEquals([after.bytesUp, after.bytesDown], [0, 0]);
   assertEquals(after.lastResetAt, start + results.indexOf(true), "the one reset is the last");
-  assertEquals((await store.usageByNode()).map((u) => u.bytesDown), [0], "per node too");
+  assertEquals((await store.registry.usageByNode()).map((u) => u.bytesDown), [0], "per node too");
 });
 
 pgTest("an alert marked by three nodes at once goes out from one", async (store, url) => {

@@ -79,7 +79,7 @@ export function nodeCommands(): Command {
       let store: PostgresStore | undefined;
       try {
         store = await openSharedStore(options);
-        const nodes = await store.nodes();
+        const nodes = await store.registry.nodes();
         console.log(options.json ? JSON.stringify(nodes, null, 2) : nodeTable(nodes));
       } catch (error) {
         console.error(`error: ${(error as Error).message}`);

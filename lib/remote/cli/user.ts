@@ -35,7 +35,7 @@ async function printByNode(store: UserStore, json: boolean): Promise<void> {
   if (!(store instanceof PostgresStore)) {
     throw new Error("--by-node needs the nodes' shared database: --db postgres://…");
   }
-  const usage = await store.usageByNode();
+  const usage = await store.registry.usageByNode();
   console.log(json ? JSON.stringify(usage, null, 2) : usageByNodeTable(usage));
 }
 

@@ -95,7 +95,7 @@ export async function openServeStore(
         name,
         listen: formatHostPort({ host: server.addr.hostname, port: server.addr.port }),
         version: VERSION,
-        registry: pg,
+        registry: pg.registry,
         accounts: server.accounts,
         limits: new SharedLimits(server.accounts),
         health,
