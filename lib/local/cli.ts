@@ -135,7 +135,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
-  await setupLogging(logOptions(options as unknown as Record<string, unknown>));
+  await setupLogging(logOptions(options));
   const log = logger("local");
   // Listen for signals before saying anything, so a stop right after start is graceful too.
   const stopping = shutdownSignal();

@@ -76,7 +76,7 @@ class MuxEchoServer {
     return this.#listener.addr.port;
   }
 
-  async #serve(conn: Deno.Conn): Promise<void> {
+  async #serve(conn: Deno.TlsConn): Promise<void> {
     const peer = new Peer(conn);
     const header = await peer.readFrame(decodeTrojanHeader);
     const tunnel: Tunnel = { header, frames: [], firstFrame: new Uint8Array() };

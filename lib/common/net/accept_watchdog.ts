@@ -8,6 +8,7 @@
  * restart). Calling the handle's `listen` again restarts its accept loop, and is a no-op on a
  * live one.
  */
+import { relisten } from "./node_internals.ts";
 import type { Server } from "node:net";
 import { logger } from "../ops/logging.ts";
 import { FdReserve } from "./fd_reserve.ts";
@@ -179,11 +180,7 @@ export function claimAddress(hostname: string, port: number): Deno.NetAddr {
  * @example new AcceptWatchdog({ ...addr, rearm: () => rearmNodeServer(server, addr) });
  */
 export function rearmNodeServer(server: Server, addr: Deno.NetAddr): void {
-  const handle = (server as unknown as { _handle?: { listen?(backlog: number): number } })._handle;
-  if (handle?.listen) {
-    handle.listen(BACKLOG);
-    return;
-  }
+  if (relisten(server, BACKLOG)) return;
   // No internal handle to re-arm (another Deno): listen anew, losing the accept queue.
   server.close();
   server.listen(addr.port, addr.hostname);

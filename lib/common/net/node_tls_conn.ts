@@ -1,5 +1,5 @@
 /**
- * A `node:tls` socket shaped like `Deno.TlsConn`, so a `Peer` reads and writes it: the remote's
+ * A `node:tls` socket as a {@linkcode Conn}, so a `Peer` reads and writes it: the remote's
  * accepted connections (`tls_listener.ts`) and the local's tunnels (`lib/local/tunnel/node_tls_dial.ts`).
  *
  * An abrupt end must stay one. Deno's `node:tls` reports a TCP reset, and a TCP close without
@@ -11,6 +11,10 @@
  */
 import type tls from "node:tls";
 import type { Socket } from "node:net";
+import type { Conn } from "./conn.ts";
+import { resetTcp, tcpReads, tcpResetCheck } from "./node_internals.ts";
+
+export { tcpResetCheck };
 
 /** Buffered received bytes above which the socket is paused (backpressure). */
 const HIGH_WATER = 256 * 1024;
@@ -21,8 +25,8 @@ export interface NodeTlsConnOptions {
   wasReset?: () => boolean;
 }
 
-/** A `node:tls` socket with the parts of `Deno.TlsConn` that `Peer` and servers use. */
-export class NodeTlsConn {
+/** A `node:tls` socket as the connection `Peer` and servers use. */
+export class NodeTlsConn implements Conn {
   readonly #socket: tls.TLSSocket;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -30,8 +34,10 @@ export class NodeTlsConn {
   #error: Error | null = null;
   #wake: (() => void) | null = null;
 
-  /** The TCP socket under the TLS one: the only place where pausing reaches the kernel. */
-  readonly #raw: RawHandle | undefined;
+  /** The TCP socket under the TLS one, if node:net made it. */
+  readonly #tcp: Socket | undefined;
+  /** The reads of the TCP socket under the TLS one: the only place pausing reaches the kernel. */
+  readonly #reads: { pause(): void; resume(): void };
   readonly #resetOnAbort: boolean;
   #writeClosed = false;
 
@@ -48,11 +54,8 @@ export class NodeTlsConn {
     { resetOnAbort = false, wasReset = () => false }: NodeTlsConnOptions = {},
   ) {
     this.#socket = socket;
-    // Without a node:net socket under it, the TCP handle sits under node's TLS handle.
-    this.#raw = tcp as unknown as RawHandle | undefined ?? {
-      _handle: (socket as unknown as { _handle?: { _nativeTcpHandle?: TcpHandle } })._handle
-        ?._nativeTcpHandle ?? null,
-    };
+    this.#tcp = tcp;
+    this.#reads = tcpReads(socket, tcp);
     this.#resetOnAbort = resetOnAbort;
     this.#wasReset = wasReset;
     socket.on("data", (chunk: Uint8Array) => {
@@ -85,12 +88,12 @@ export class NodeTlsConn {
 
   /** Asked for on first use (a system call each): the local never asks for a tunnel's. */
   get localAddr(): Deno.NetAddr {
-    const socket = this.#socket as unknown as Socket;
+    const socket = this.#socket;
     return this.#localAddr ??= netAddr(socket.localAddress, socket.localPort);
   }
 
   get remoteAddr(): Deno.NetAddr {
-    const socket = this.#socket as unknown as Socket;
+    const socket = this.#socket;
     return this.#remoteAddr ??= netAddr(socket.remoteAddress, socket.remotePort);
   }
 
@@ -129,14 +132,12 @@ export class NodeTlsConn {
    */
   #pause(): void {
     this.#paused = true;
-    if (this.#raw?._handle) this.#raw._handle.readStop();
-    else this.#socket.pause();
+    this.#reads.pause();
   }
 
   #resume(): void {
     this.#paused = false;
-    if (this.#raw?._handle) this.#raw._handle.readStart();
-    else this.#socket.resume();
+    this.#reads.resume();
   }
 
   /** Resolves once node has taken all of `bytes`, so the caller may reuse them. */
@@ -152,7 +153,7 @@ export class NodeTlsConn {
   }
 
   close(): void {
-    if (this.#resetOnAbort && !this.#writeClosed) this.#raw?.resetAndDestroy?.();
+    if (this.#resetOnAbort && !this.#writeClosed) resetTcp(this.#tcp);
     this.#socket.destroy();
   }
 
@@ -161,44 +162,16 @@ export class NodeTlsConn {
   }
 
   ref(): void {
-    (this.#socket as unknown as Socket).ref();
+    this.#socket.ref();
   }
 
   unref(): void {
-    (this.#socket as unknown as Socket).unref();
+    this.#socket.unref();
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-/** The internal TCP handle of a node socket, present while it is open. */
-interface RawHandle {
-  _handle: TcpHandle | null;
-  resetAndDestroy?(): void;
-}
-
-/** node's TCP handle: reads, and the peer's address (0, or a negative error code). */
-interface TcpHandle {
-  readStop(): number;
-  readStart(): number;
-  getpeername?(out: object): number;
-}
-
-/**
- * Whether the TCP connection under a TLS socket was reset, asked once its TLS end arrived:
- * Deno's TLS layer (its `tls_wrap`) turns a failed read into EOF, but a reset connection has
- * no peer any more (`getpeername` fails with ENOTCONN), while one the peer only half-closed
- * still has it. Without that handle (another Deno), never.
- *
- * @example const conn = new NodeTlsConn(socket, raw, { wasReset: tcpResetCheck(raw) });
- */
-export function tcpResetCheck(raw: Socket | tls.TLSSocket): () => boolean {
-  const handle = (raw as unknown as RawHandle)._handle;
-  const getpeername = handle?.getpeername?.bind(handle);
-  if (!getpeername) return () => false;
-  return () => getpeername({}) !== 0;
 }
 
 function netAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {

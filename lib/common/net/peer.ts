@@ -1,3 +1,5 @@
+import type { Conn } from "./conn.ts";
+
 /**
  * Read buffer sizes. A pending read holds its buffer for as long as the connection is idle, so
  * an idle connection reads into a small one (thousands of held tunnels stay cheap) and a busy
@@ -8,7 +10,7 @@ const MAX_READ = 256 * 1024;
 
 /** A connection with a read-ahead buffer, so handshakes can peek and give bytes back. */
 export class Peer {
-  readonly conn: Deno.Conn;
+  readonly conn: Conn;
   /** The write in progress, which later writes wait for, so chunks never interleave. */
   #writing: Promise<void> | null = null;
   #pending: Uint8Array | null = null;
@@ -21,7 +23,7 @@ export class Peer {
   /** A read started early by {@linkcode readAhead}, returned by the next `read`. */
   #ahead: Promise<Uint8Array | null> | null = null;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Conn) {
     // Not `conn.writable`: each of Deno's resource streams is registered for finalization,
     // which keeps it and everything it reaches alive through young-generation GCs, and its
     // promise machinery costs more per chunk than `write` does.

@@ -1,6 +1,6 @@
 /**
- * A TLS listener whose connections have Nagle's algorithm disabled, shaped like
- * `Deno.TlsListener` so a server can use it in place of `Deno.listenTls`.
+ * A TLS listener whose connections have Nagle's algorithm disabled, each a {@linkcode Conn}: the
+ * remote's tunnel port, where `Deno.listenTls` was.
  *
  * Why `node:tls` and not `Deno.listenTls`: Deno's server-side `TlsConn` offers no `setNoDelay`,
  * and its TLS 1.3 server writes the handshake flight as three records in three `send` calls.
@@ -13,6 +13,7 @@ import type { Socket } from "node:net";
 import type { HandshakeGate } from "./handshake_gate.ts";
 import { AcceptWatchdog, claimAddress, rearmNodeServer } from "./accept_watchdog.ts";
 import { NodeTlsConn } from "./node_tls_conn.ts";
+import type { Conn } from "./conn.ts";
 
 /** Connections not logged in that a stalled listener closes, oldest first, to free descriptors. */
 const SHED_ON_STALL = 32;
@@ -41,11 +42,20 @@ export interface TlsListenOptions {
  * @example const listener = listenTls({ hostname: "0.0.0.0", port: 8443, cert, key });
  */
 export function listenTls(options: TlsListenOptions): TlsServerListener {
-  return new NodeTlsListener(options) as unknown as TlsServerListener;
+  return new NodeTlsListener(options);
 }
 
-/** A `Deno.TlsListener` whose certificate can be replaced while it listens. */
-export type TlsServerListener = Deno.TlsListener & {
+/** A TLS listener whose certificate can be replaced while it listens. */
+export interface TlsServerListener extends AsyncIterable<Conn>, Disposable {
+  readonly addr: Deno.NetAddr;
+  /**
+   * The next connection, its TLS handshake done.
+   *
+   * @throws {Deno.errors.BadResource} once the listener is closed
+   */
+  accept(): Promise<Conn>;
+  /** Stops listening; connections not yet accepted are closed. */
+  close(): void;
   /**
    * Serves new connections with this certificate and key; open ones keep theirs. The pair is
    * not checked here (node takes junk and fails each handshake): check it first.
@@ -53,9 +63,9 @@ export type TlsServerListener = Deno.TlsListener & {
   setCertificate(cert: string, key: string): void;
   /** Settles once the socket is bound and accepting (node binds asynchronously). */
   readonly listening: Promise<void>;
-};
+}
 
-class NodeTlsListener {
+class NodeTlsListener implements TlsServerListener {
   readonly addr: Deno.NetAddr;
   readonly #server: tls.Server;
   #queue: NodeTlsConn[] = [];
@@ -108,8 +118,7 @@ class NodeTlsListener {
       raw.once("close", entry.done);
     });
     this.#server.on("secureConnection", (socket: tls.TLSSocket) => {
-      const peer = socket as unknown as Socket;
-      const entry = handshaking.get(`${peer.remoteAddress}:${peer.remotePort}`);
+      const entry = handshaking.get(`${socket.remoteAddress}:${socket.remotePort}`);
       entry?.done();
       const conn = new NodeTlsConn(socket, entry?.raw, { resetOnAbort: true });
       const waiter = this.#waiting.shift();

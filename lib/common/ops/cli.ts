@@ -76,7 +76,9 @@ export function addLogOptions(command: Command): Command {
 }
 
 /** The log options out of parsed command options. */
-export function logOptions(options: Record<string, unknown>): LogOptions {
+export function logOptions(given: object): LogOptions {
+  // Commander sets the log options on every command's options; their types do not name them.
+  const options = given as Record<string, unknown>;
   return {
     level: options.logLevel as string,
     format: options.logFormat as "text" | "json",

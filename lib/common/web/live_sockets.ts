@@ -4,11 +4,12 @@
  */
 import { text } from "./http_replies.ts";
 import { upgradeWebSocket } from "./web_server.ts";
+import type { PageSocket } from "./web_server.ts";
 
 /** Open WebSocket connections of one page, fed the same JSON document. */
 export class LiveSockets {
   /** Each open socket, with whether what it was opened for (a login) still holds. */
-  readonly #sockets = new Map<WebSocket, () => boolean>();
+  readonly #sockets = new Map<PageSocket, () => boolean>();
   readonly #snapshot: () => unknown;
 
   /** `snapshot` is the document every socket gets: on open and at each broadcast. */

@@ -23,7 +23,9 @@ import { WebSocketServer } from "ws";
 // @ts-types="npm:@types/ws@8.18.1"
 import type { WebSocket as NodeWebSocket } from "ws";
 import { AcceptWatchdog, claimAddress, rearmNodeServer } from "../net/accept_watchdog.ts";
+import { listenNow } from "../net/node_internals.ts";
 import { logger } from "../ops/logging.ts";
+import { formatHostPort } from "../../protocol/address.ts";
 import { BodyTooLarge } from "./request_body.ts";
 
 const log = logger("web");
@@ -111,6 +113,13 @@ export class WebServer {
     });
     this.#server.on("error", (error: Error) => log.error("{error}", { error }));
     listenNow(this.#server, this.addr);
+  }
+
+  /** The page's address, e.g. `http://127.0.0.1:9090/` (loopback for a wildcard address). */
+  get url(): string {
+    const { hostname, port } = this.addr;
+    const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+    return `${this.#options.tls ? "https" : "http"}://${formatHostPort({ host, port })}/`;
   }
 
   /** Open connections (WebSockets included). */
@@ -260,22 +269,6 @@ export class WebServer {
 }
 
 /**
- * Binds and listens before returning, as `Deno.serve` does: a page is asked for as soon as its
- * address is printed. node's `listen(port, host)` binds a tick later, after a lookup of the
- * host; its internal `_listen2` (what `listen` calls after that lookup) binds at once.
- */
-function listenNow(server: http.Server, addr: Deno.NetAddr): void {
-  const internal = server as unknown as {
-    _listen2?(address: string, port: number, type: number, backlog: number): void;
-  };
-  if (typeof internal._listen2 === "function") {
-    internal._listen2(addr.hostname, addr.port, addr.hostname.includes(":") ? 6 : 4, 511);
-  } else {
-    server.listen(addr.port, addr.hostname);
-  }
-}
-
-/**
  * The request's body as a web stream, read as it is consumed. Not `Readable.toWeb`: under Deno
  * 2.9 a chunk arriving after its stream was cancelled (a body refused half-way) throws from
  * inside node's stream code, uncaught, and ends the process.
@@ -363,19 +356,28 @@ async function rawResponse(response: Response): Promise<Uint8Array> {
  * socket.onopen = () => socket.send("hello");
  * return response;
  */
-export function upgradeWebSocket(_request: Request): { socket: WebSocket; response: Response } {
+export function upgradeWebSocket(_request: Request): { socket: PageSocket; response: Response } {
   const socket = new PendingWebSocket();
   const response = new Response(null, { status: 200 });
   upgrades.set(response, socket);
-  return { socket: socket as unknown as WebSocket, response };
+  return { socket, response };
 }
 
-/**
- * The parts of a browser `WebSocket` the pages' servers use (`onopen`, `onclose`, `onerror`,
- * `onmessage`, `send`, `close`, `readyState`, `bufferedAmount`), over a `ws` socket that
- * exists only once the upgrade is done.
- */
-class PendingWebSocket {
+/** The parts of a browser `WebSocket` the pages' servers use. */
+export interface PageSocket {
+  onopen: ((event: Event) => void) | null;
+  onclose: ((event: CloseEvent) => void) | null;
+  onerror: ((event: Event) => void) | null;
+  onmessage: ((event: MessageEvent) => void) | null;
+  /** `WebSocket.CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A {@linkcode PageSocket} over a `ws` socket that exists only once the upgrade is done. */
+class PendingWebSocket implements PageSocket {
   onopen: ((event: Event) => void) | null = null;
   onclose: ((event: CloseEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;

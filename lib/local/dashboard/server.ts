@@ -125,9 +125,7 @@ export class DashboardServer {
 
   /** The page's address, e.g. `http://127.0.0.1:9090/`. */
   get url(): string {
-    const { hostname, port } = this.#server.addr;
-    const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
-    return `http://${formatHostPort({ host, port })}/`;
+    return this.#server.url;
   }
 
   /** The current status, as sent over the WebSocket. */

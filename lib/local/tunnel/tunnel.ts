@@ -120,7 +120,7 @@ export class TunnelDialer implements Route {
         { caCerts, pin },
         signal,
       );
-      return new Peer(conn as unknown as Deno.Conn);
+      return new Peer(conn);
     } catch (error) {
       const failure = error as DialFailure;
       if (failure.phase === "tcp") {

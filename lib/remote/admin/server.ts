@@ -11,7 +11,6 @@
  */
 import { LiveSockets } from "../../common/web/live_sockets.ts";
 import { json, respond, text } from "../../common/web/http_replies.ts";
-import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
 import { WebServer } from "../../common/web/web_server.ts";
@@ -158,9 +157,7 @@ export class AdminServer {
 
   /** The panel's address, e.g. `http://127.0.0.1:9091/`. */
   get url(): string {
-    const { hostname, port } = this.#server.addr;
-    const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
-    return `${this.#options.tls ? "https" : "http"}://${formatHostPort({ host, port })}/`;
+    return this.#server.url;
   }
 
   get #deps(): ApiDeps {

@@ -1,5 +1,5 @@
 /**
- * One Mux.Cool sub-connection seen as a `Deno.Conn`, so a `Peer` wraps it and the one relay,
+ * One Mux.Cool sub-connection as a `Conn` (lib/common/net/conn.ts), so a `Peer` wraps it and the one relay,
  * the CONNECT arm and the UDP association run on it unchanged. Reads come from the frames the
  * tunnel's reader queued for this session; writes leave as Keep frames, `closeWrite` as End,
  * and `close` before that as End with the error bit.
@@ -15,6 +15,7 @@ import type { MuxTarget } from "../../protocol/mux_cool.ts";
 import { encodeTrojanFrame, MAX_UDP_PAYLOAD, splitTrojanFrame } from "../../protocol/trojan_udp.ts";
 import { concat } from "../../common/net/peer.ts";
 import type { Peer } from "../../common/net/peer.ts";
+import type { Conn } from "../../common/net/conn.ts";
 
 /** Largest DATA of a Keep frame this side writes: small enough for sessions to interleave. */
 const MAX_DATA = 16 * 1024;
@@ -60,7 +61,7 @@ export class MuxTunnelGone extends Error {
  * stream.push(frame.data);
  * await connect(new Peer(stream), account, stream.target, session, options);
  */
-export class MuxStream implements Deno.Conn<Deno.NetAddr> {
+export class MuxStream implements Conn {
   /** Bytes queued and not yet read by the relay. */
   queued = 0;
   /** Bytes the relay has read since the session opened (progress, for the tunnel's reader). */
@@ -84,15 +85,15 @@ export class MuxStream implements Deno.Conn<Deno.NetAddr> {
     readonly id: number,
     readonly target: MuxTarget,
     readonly side: MuxTunnelSide,
-    readonly tunnelConn: Deno.Conn,
+    readonly tunnelConn: Conn,
   ) {}
 
   get localAddr(): Deno.NetAddr {
-    return this.tunnelConn.localAddr as Deno.NetAddr;
+    return this.tunnelConn.localAddr;
   }
 
   get remoteAddr(): Deno.NetAddr {
-    return this.tunnelConn.remoteAddr as Deno.NetAddr;
+    return this.tunnelConn.remoteAddr;
   }
 
   /** Where the session goes, without its network. */
@@ -232,20 +233,5 @@ export class MuxStream implements Deno.Conn<Deno.NetAddr> {
     const waiting = this.#waiting;
     this.#waiting = null;
     waiting?.();
-  }
-
-  ref(): void {}
-  unref(): void {}
-
-  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    throw new Error("a Mux.Cool sub-connection is read with read()");
-  }
-
-  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
-    throw new Error("a Mux.Cool sub-connection is written with write()");
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

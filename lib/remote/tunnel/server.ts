@@ -15,6 +15,7 @@ import { endAnswer, Peer } from "../../common/net/peer.ts";
 import { acceptEach } from "../../common/net/accept.ts";
 import { listenTls } from "../../common/net/tls_listener.ts";
 import type { TlsServerListener } from "../../common/net/tls_listener.ts";
+import type { Conn } from "../../common/net/conn.ts";
 import { HandshakeGate, PRE_LOGIN_PER_SOURCE } from "../../common/net/handshake_gate.ts";
 import { logger } from "../../common/ops/logging.ts";
 import { accessLog } from "../../common/ops/access_log.ts";
@@ -168,11 +169,11 @@ export class RemoteServer {
   }
 
   #acceptLoop(): Promise<void> {
-    return acceptEach(this.#listener, log, (conn: Deno.TlsConn) => {
+    return acceptEach(this.#listener, log, (conn: Conn) => {
       const peer = new Peer(conn);
       this.#connections.add(peer);
       // TLS is done: a local's ready tunnel waits here, silent, until a client claims it.
-      this.#gate.enterSilent(peer, (conn.remoteAddr as Deno.NetAddr).hostname);
+      this.#gate.enterSilent(peer, conn.remoteAddr.hostname);
       peer.readAhead().then(() => this.#gate.spoke(peer), () => {});
       this.#serve(peer).catch((error) => log.error("session failed: {error}", { error }))
         .finally(() => {
@@ -185,7 +186,7 @@ export class RemoteServer {
 
   async #serve(peer: Peer): Promise<void> {
     const client = clientOf(peer.conn);
-    const ip = (peer.conn.remoteAddr as Deno.NetAddr).hostname;
+    const ip = peer.conn.remoteAddr.hostname;
     const started = performance.now();
     let tunnel: Tunnel;
     try {
@@ -424,7 +425,7 @@ export class RemoteServer {
   }
 }
 
-function clientOf(conn: Deno.Conn): string {
-  const addr = conn.remoteAddr as Deno.NetAddr;
+function clientOf(conn: Conn): string {
+  const addr = conn.remoteAddr;
   return formatHostPort({ host: addr.hostname, port: addr.port });
 }
