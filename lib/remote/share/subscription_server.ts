@@ -13,9 +13,15 @@ import { endAnswer } from "../../common/net/peer.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { logger } from "../../common/ops/logging.ts";
 import type { AuthGuard } from "../users/auth_guard.ts";
-import { certificateFacts, shareEndpoint } from "./share.ts";
+import { certificateFacts, shareEndpoint, subscriptionUrl } from "./share.ts";
 import type { CertificateFacts } from "./share.ts";
-import { subscriptionDocument, subscriptionFormat, subscriptionUserinfo } from "./subscription.ts";
+import {
+  pinsPublicKeys,
+  subscriptionDocument,
+  subscriptionFormat,
+  subscriptionHeaders,
+} from "./subscription.ts";
+import type { SubscriptionOptions } from "./subscription.ts";
 import {
   isTokenShaped,
   SUBSCRIPTION_PATH,
@@ -92,6 +98,8 @@ export interface SubscriptionDeps {
    */
   publicAddress: () => Destination | undefined;
   handshakeTimeoutMs: number;
+  /** The title, update interval and support link every answer carries. */
+  options: SubscriptionOptions;
 }
 
 /**
@@ -155,35 +163,56 @@ export class SubscriptionService {
     const facts = await this.#certificateFacts();
     const address = this.#deps.publicAddress();
     const endpoint = shareEndpoint(facts, address?.port ?? this.#deps.port(), address?.host);
-    const format = subscriptionFormat(suffix, head.headers.get("user-agent") ?? "");
+    const userAgent = head.headers.get("user-agent") ?? "";
+    const format = subscriptionFormat(suffix, userAgent);
     const user = found.user;
+    const { options } = this.#deps;
     const { body, contentType } = subscriptionDocument(format, {
       user: user.name,
       password,
       endpoint,
       leafPem: facts.leafPem,
+      ...(pinsPublicKeys(userAgent) ? { publicKeyPin: facts.publicKeySha256 } : {}),
     });
-    const bytes = new TextEncoder().encode(body);
-    const extension = format === "clash" ? "yaml" : format === "singbox" ? "json" : "txt";
-    const response = [
-      "HTTP/1.1 200 OK",
-      `Content-Type: ${contentType}`,
-      `Content-Length: ${bytes.length}`,
-      `subscription-userinfo: ${subscriptionUserinfo(user)}`,
-      "profile-update-interval: 24",
-      `Content-Disposition: attachment; filename="${user.name}.${extension}"`,
-      "Cache-Control: no-store",
-      "Connection: close",
-      "",
-      "",
-    ].join("\r\n");
-    const encoded = new TextEncoder().encode(response);
-    const out = new Uint8Array(encoded.length + bytes.length);
-    out.set(encoded);
-    out.set(bytes, encoded.length);
-    await peer.write(out).catch(() => {});
+    await writeAnswer(peer, "200 OK", {
+      "Content-Type": contentType,
+      ...subscriptionHeaders({
+        user,
+        format,
+        options,
+        title: options.name || endpoint.host,
+        pageUrl: subscriptionUrl(endpoint, token),
+      }),
+    }, body);
     log.info("subscription ({format}) for {user} to {ip}", { format, user: user.name, ip });
     await endAnswer(peer);
     return true;
   }
+}
+
+/** Writes one HTTP/1.1 answer (`headers`, `body`) that closes the connection; never throws. */
+async function writeAnswer(
+  peer: Peer,
+  status: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<void> {
+  const bytes = new TextEncoder().encode(body);
+  const head = new TextEncoder().encode(
+    [
+      `HTTP/1.1 ${status}`,
+      ...Object.entries({
+        ...headers,
+        "Content-Length": String(bytes.length),
+        "Cache-Control": "no-store",
+        Connection: "close",
+      }).map(([name, value]) => `${name}: ${value}`),
+      "",
+      "",
+    ].join("\r\n"),
+  );
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(head);
+  out.set(bytes, head.length);
+  await peer.write(out).catch(() => {});
 }
