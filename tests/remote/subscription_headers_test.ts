@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, RemoteFixture } from "../_harness.ts";
-import { newLink } from "./_share.ts";
+import { newLink, spkiSha256 } from "./_share.ts";
 
 /** `GET url` with curl trusting the remote: the header lines (`-D`) by name, and the body. */
 async function fetchWithCurl(
@@ -120,14 +120,7 @@ Deno.test("a sing-box that pins public keys (1.13+) gets the SPKI SHA-256; an ol
   try {
     const url = (await newLink(remote, "alice")).subscription!;
     // What sing-box's docs say to run for certificate_public_key_sha256.
-    const spki = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        `openssl x509 -in '${remote.certPath}' -pubkey -noout | openssl pkey -pubin -outform der` +
-        " | openssl dgst -sha256 -binary | openssl enc -base64",
-      ],
-    }).output();
-    const expected = new TextDecoder().decode(spki.stdout).trim();
+    const expected = await spkiSha256(remote.certPath);
     assertEquals(expected.length, 44, "a base64 SHA-256");
     const pinning = await fetchWithCurl(remote, url, "SFA/1.13.0 (sing-box 1.13.0)");
     const tls = JSON.parse(pinning.body).outbounds[0].tls;

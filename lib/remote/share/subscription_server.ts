@@ -22,6 +22,7 @@ import {
   subscriptionHeaders,
 } from "./subscription.ts";
 import type { SubscriptionOptions } from "./subscription.ts";
+import { userPageAnswer, wantsPage } from "./user_page.ts";
 import {
   isTokenShaped,
   SUBSCRIPTION_PATH,
@@ -163,10 +164,25 @@ export class SubscriptionService {
     const facts = await this.#certificateFacts();
     const address = this.#deps.publicAddress();
     const endpoint = shareEndpoint(facts, address?.port ?? this.#deps.port(), address?.host);
-    const userAgent = head.headers.get("user-agent") ?? "";
-    const format = subscriptionFormat(suffix, userAgent);
     const user = found.user;
     const { options } = this.#deps;
+    const title = options.name || endpoint.host;
+    const url = subscriptionUrl(endpoint, token);
+    const request = new Headers([...head.headers]);
+    if (suffix === "" && wantsPage(request)) {
+      const page = await userPageAnswer(head.path, request, {
+        user,
+        url,
+        title,
+        supportUrl: options.supportUrl,
+      });
+      await writeAnswer(peer, page.status, page.headers, page.body);
+      log.info("user page for {user} to {ip}", { user: user.name, ip });
+      await endAnswer(peer);
+      return true;
+    }
+    const userAgent = head.headers.get("user-agent") ?? "";
+    const format = subscriptionFormat(suffix, userAgent);
     const { body, contentType } = subscriptionDocument(format, {
       user: user.name,
       password,
@@ -180,8 +196,8 @@ export class SubscriptionService {
         user,
         format,
         options,
-        title: options.name || endpoint.host,
-        pageUrl: subscriptionUrl(endpoint, token),
+        title,
+        pageUrl: url,
       }),
     }, body);
     log.info("subscription ({format}) for {user} to {ip}", { format, user: user.name, ip });
@@ -202,10 +218,10 @@ async function writeAnswer(
     [
       `HTTP/1.1 ${status}`,
       ...Object.entries({
-        ...headers,
-        "Content-Length": String(bytes.length),
-        "Cache-Control": "no-store",
-        Connection: "close",
+        "cache-control": "no-store",
+        ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
+        "content-length": String(bytes.length),
+        connection: "close",
       }).map(([name, value]) => `${name}: ${value}`),
       "",
       "",
