@@ -14,6 +14,8 @@ import { assert, assertEquals } from "../_assert.ts";
 import { curl, RemoteFixture, runProgram, spawnLocal, startOrigin } from "../_harness.ts";
 import { remoteArgs } from "../_harness.ts";
 import { parseShareLink } from "../../lib/protocol/share_link.ts";
+import { userPageHtml } from "../../lib/remote/share/user_page.ts";
+import type { User } from "../../lib/remote/store/user_store.ts";
 import { launch } from "../dashboard/_chromium.ts";
 import { englishIn, overflow, readable } from "../dashboard/_english.ts";
 import { fetchFrom, newLink, spkiSha256 } from "./_share.ts";
@@ -196,5 +198,57 @@ Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; ap
     await chromium.close();
     await remote.stop();
     await origin.close();
+  }
+});
+
+Deno.test("the page's states: on hold, expired, unlimited, no reset; a header no Headers takes is no failure", async () => {
+  const base: User = {
+    id: 1,
+    name: "bob",
+    key: "k",
+    upLimit: 0,
+    downLimit: 0,
+    quota: 0,
+    maxConns: 0,
+    enabled: true,
+    expiresAt: null,
+    bytesUp: 1024,
+    bytesDown: 2048,
+    openConns: 0,
+    createdAt: 0,
+    updatedAt: 0,
+  };
+  const url = "https://vpn.example.org/sub/T";
+  const page = (user: User) => userPageHtml({ user, url, title: "vpn", now: Date.UTC(2030, 0, 1) });
+  const unlimited = page(base);
+  assert(unlimited.includes('data-quota="0"') && unlimited.includes("3 KiB used; no quota"));
+  assert(unlimited.includes("Never expires") && unlimited.includes("No monthly reset"));
+  const held = page({ ...base, enabled: false, expiresAt: Date.UTC(2031, 0, 1) });
+  assert(held.includes('data-state="hold"') && held.includes("On hold"), "disabled: on hold");
+  const expired = page({ ...base, expiresAt: Date.UTC(2029, 11, 31) });
+  assert(expired.includes('data-state="expired"') && expired.includes("Expired on Dec 31, 2029"));
+  const over = page({ ...base, quota: 2048, resetDay: 5 });
+  assert(over.includes('value="2048" max="2048"') && over.includes("(100%)"), "the bar stops full");
+  assert(over.includes("Usage goes back to zero on Jan 5, 2030"));
+
+  // A request header with a character Headers refuses does not lose the answer.
+  const remote = await RemoteFixture.start();
+  try {
+    const url = (await newLink(remote, "alice")).subscription!;
+    const out = await curl(
+      "--cacert",
+      remote.certPath,
+      "-H",
+      "Accept: text/html",
+      "-H",
+      "X-Name: \u5bb6",
+      "-A",
+      "Mozilla/5.0",
+      url,
+    );
+    assertEquals(out.code, 0, out.stderr);
+    assert(new TextDecoder().decode(out.body).includes('<b id="user">alice</b>'));
+  } finally {
+    await remote.stop();
   }
 });

@@ -168,7 +168,14 @@ export class SubscriptionService {
     const { options } = this.#deps;
     const title = options.name || endpoint.host;
     const url = subscriptionUrl(endpoint, token);
-    const request = new Headers([...head.headers]);
+    const request = new Headers();
+    for (const [name, value] of head.headers) {
+      try {
+        request.append(name, value);
+      } catch {
+        // Not a valid header (a byte Headers refuses): nothing the page reads.
+      }
+    }
     if (suffix === "" && wantsPage(request)) {
       const page = await userPageAnswer(head.path, request, {
         user,
