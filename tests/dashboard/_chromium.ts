@@ -5,8 +5,13 @@
 import puppeteer from "puppeteer-core";
 import type { Browser, Page } from "puppeteer-core";
 
-/** Starts Chromium headless with its own temporary profile. */
-export async function launch(): Promise<{ browser: Browser; close(): Promise<void> }> {
+/**
+ * Starts Chromium headless with its own temporary profile; `extraArgs` go after the usual
+ * flags (such as `--ignore-certificate-errors-spki-list=` for one test server's key).
+ */
+export async function launch(
+  extraArgs: string[] = [],
+): Promise<{ browser: Browser; close(): Promise<void> }> {
   const profile = await Deno.makeTempDir({ prefix: "swiftproxy-chromium-" });
   const browser = await puppeteer.launch({
     executablePath: "/usr/bin/chromium",
@@ -21,6 +26,7 @@ export async function launch(): Promise<{ browser: Browser; close(): Promise<voi
       "--disable-component-update",
       "--disable-sync",
       `--user-data-dir=${profile}`,
+      ...extraArgs,
     ],
   });
   return {

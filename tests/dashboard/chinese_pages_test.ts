@@ -6,7 +6,6 @@
  * across a reload. The local's dashboard in Chromium, the remote's welcome page through the
  * proxy (curl, then rendered in Chromium).
  */
-import type { Page } from "puppeteer-core";
 import { assert, assertEquals } from "../_assert.ts";
 import { curl, freePort, RemoteFixture, startOrigin } from "../_harness.ts";
 import { WELCOME_URL } from "../../lib/protocol/welcome_page.ts";
@@ -14,50 +13,11 @@ import en from "../../lib/common/web/i18n/en.json" with { type: "json" };
 import zhCN from "../../lib/common/web/i18n/zh-CN.json" with { type: "json" };
 import { DashboardFixture, loginFor } from "./_dashboard.ts";
 import { launch } from "./_chromium.ts";
+import { englishIn, overflow, readable } from "./_english.ts";
 
 const EN: Record<string, string> = en;
 const ZH: Record<string, string> = zhCN;
 const CHINESE = { "accept-language": "zh-CN,zh;q=0.9,en;q=0.8" };
-
-/**
- * The English catalogue's strings as patterns over a page's text: each literal run between
- * `{params}`, as whole words (a run's letters not part of a longer word, a file name or an
- * address). The language switch names English in English, on purpose.
- */
-const ENGLISH = Object.entries(EN)
-  .filter(([key]) => key !== "language.name")
-  .flatMap(([key, text]) =>
-    text.split(/\{\w+\}/).map((run) => run.trim()).filter((run) => /[A-Za-z]{2}/.test(run))
-      .map((run) => ({
-        key,
-        run,
-        pattern: new RegExp(
-          `(?<![\\w./])${run.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w./])`,
-        ),
-      }))
-  );
-
-/** The English strings `text` still holds, with their keys. */
-function englishIn(text: string): string[] {
-  return ENGLISH.filter(({ pattern }) => pattern.test(text)).map(({ key, run }) =>
-    `${key}: "${run}"`
-  );
-}
-
-/** What a reader sees and what assistive tools read: text, placeholders, titles, labels. */
-const readable = (page: Page) =>
-  page.evaluate(() =>
-    [
-      document.body.innerText,
-      document.title,
-      ...[...document.querySelectorAll("[placeholder], [title], [aria-label]")].flatMap((el) =>
-        ["placeholder", "title", "aria-label"].map((name) => el.getAttribute(name) ?? "")
-      ),
-    ].join("\n")
-  );
-
-const overflow = (page: Page) =>
-  page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth }));
 
 Deno.test("every English string has a Simplified Chinese translation, with the same {params}", () => {
   assertEquals(Object.keys(ZH).sort(), Object.keys(EN).sort());

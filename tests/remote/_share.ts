@@ -9,6 +9,22 @@ export async function pemSha256(pem: string): Promise<string> {
   return await sha256(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
 }
 
+/**
+ * Base64 SHA-256 of the public key in a PEM certificate file, computed as sing-box's docs say
+ * (`certificate_public_key_sha256`) and as Chromium's `--ignore-certificate-errors-spki-list`
+ * takes it.
+ */
+export async function spkiSha256(certPath: string): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `openssl x509 -in '${certPath}' -pubkey -noout | openssl pkey -pubin -outform der` +
+      " | openssl dgst -sha256 -binary | openssl enc -base64",
+    ],
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
 /** The link and subscription URL that `user add`/`passwd`/`link` printed. */
 export interface Printed {
   link: string;

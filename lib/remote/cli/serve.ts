@@ -98,6 +98,9 @@ interface ServeOptions extends AcmeServeOptions {
   admin?: Destination;
   notifyUrl?: string;
   metricsToken?: string;
+  name?: string;
+  subUpdateHours: number;
+  supportUrl?: string;
 }
 
 /** The server's config: {@linkcode REMOTE_DEFAULTS}, then what the options say. */
@@ -124,6 +127,11 @@ function remoteConfig(
     udpTimeoutMs: options.udpTimeout,
     maxHandshakes: options.maxHandshakes,
     authGuard: { limit: options.authLimit, coolOffMs: options.authCoolOff },
+    subscriptions: {
+      updateHours: options.subUpdateHours,
+      name: options.name,
+      supportUrl: options.supportUrl,
+    },
   };
 }
 
@@ -444,6 +452,14 @@ export function serveCommand(): Command {
         "--metrics-token <token>",
         "bearer token for /metrics off loopback (or $SWIFTPROXY_METRICS_TOKEN)",
       )
+      .option("--name <name>", "the server's name in users' apps (default: the public host)")
+      .option(
+        "--sub-update-hours <n>",
+        "how often apps fetch a subscription again, in hours",
+        integerArg(1, "12"),
+        d.subscriptions.updateHours,
+      )
+      .option("--support-url <url>", "where users get help, shown by their apps", urlArg)
       .option(
         "--grace <seconds>",
         "on SIGTERM, time open connections get to finish",

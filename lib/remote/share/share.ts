@@ -30,6 +30,8 @@ export interface CertificateFacts {
   names: string[];
   /** The leaf certificate alone, PEM. */
   leafPem: string;
+  /** Base64 SHA-256 of the leaf's public key (its DER SubjectPublicKeyInfo), as sing-box pins. */
+  publicKeySha256: string;
 }
 
 /** The leaf (first) certificate of a PEM chain. */
@@ -57,6 +59,9 @@ export async function certificateFacts(pem: string): Promise<CertificateFacts> {
     selfSigned: leaf.subject === leaf.issuer && await leaf.isSelfSigned(),
     names,
     leafPem,
+    publicKeySha256: btoa(String.fromCharCode(
+      ...new Uint8Array(await crypto.subtle.digest("SHA-256", leaf.publicKey.rawData)),
+    )),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * A subscription's documents: the base64 link list most clients read, Clash Meta (mihomo) YAML
- * and sing-box JSON, chosen by the path's suffix or the client's User-Agent, and the
- * `subscription-userinfo` header clients show as a usage bar. Pure functions.
+ * and sing-box JSON, chosen by the path's suffix or the client's User-Agent, and the headers
+ * clients read beside them (`subscription-userinfo` for a usage bar, the update interval, the
+ * profile's title, file name, web page and support link). Pure functions.
  */
 import type { User } from "../store/user_store.ts";
 import type { ShareEndpoint } from "./share.ts";
@@ -17,6 +18,21 @@ export interface SubscriptionEntry {
   endpoint: ShareEndpoint;
   /** The leaf certificate (PEM) that `endpoint.pin` is the SHA-256 of; sing-box trusts it. */
   leafPem?: string;
+  /**
+   * Base64 SHA-256 of the leaf's public key (SPKI), set only for a sing-box that pins keys
+   * ({@linkcode pinsPublicKeys}): its profile pins the key instead of embedding the leaf.
+   */
+  publicKeyPin?: string;
+}
+
+/** What the admin says of every subscription (`serve --name`, `--sub-update-hours`, `--support-url`). */
+export interface SubscriptionOptions {
+  /** How often clients should fetch the subscription again, in hours. */
+  updateHours: number;
+  /** The server's name in clients (`profile-title`); default: the public host. */
+  name?: string;
+  /** Where users get help (`support-url`), if anywhere. */
+  supportUrl?: string;
 }
 
 /**
@@ -42,6 +58,72 @@ export function subscriptionFormat(suffix: string, userAgent: string): Subscript
 export function subscriptionUserinfo(user: User): string {
   const expire = user.expiresAt === null ? 0 : Math.floor(user.expiresAt / 1000);
   return `upload=${user.bytesUp}; download=${user.bytesDown}; total=${user.quota}; expire=${expire}`;
+}
+
+/**
+ * Whether the client behind `userAgent` is a sing-box that pins public keys: its TLS option
+ * `certificate_public_key_sha256` exists since sing-box 1.13.0, and an older one refuses a
+ * profile with an option it does not know, so only a User-Agent naming 1.13 or later gets it.
+ *
+ * @example pinsPublicKeys("SFA/1.13.0 (sing-box 1.13.0)") // true
+ */
+export function pinsPublicKeys(userAgent: string): boolean {
+  const version = /sing-box[ /]v?(\d+)\.(\d+)/i.exec(userAgent);
+  if (!version) return false;
+  const [major, minor] = [Number(version[1]), Number(version[2])];
+  return major > 1 || (major === 1 && minor >= 13);
+}
+
+/** `text` as `profile-title` carries it: as is when printable ASCII, else `base64:` + its UTF-8. */
+export function profileTitle(text: string): string {
+  if (/^[\x20-\x7e]*$/.test(text)) return text;
+  return `base64:${btoa(String.fromCharCode(...new TextEncoder().encode(text)))}`;
+}
+
+/**
+ * A `Content-Disposition` for a download named `filename`: an ASCII `filename` for old clients
+ * and the exact name as UTF-8 in `filename*` (RFC 6266, RFC 8187).
+ *
+ * @example contentDisposition("家.yaml") // `attachment; filename="_.yaml"; filename*=UTF-8''%E5%AE%B6.yaml`
+ */
+export function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]+/g, "_").replace(/["\\]/g, "_");
+  // encodeURIComponent leaves !'()* as they are; RFC 8187's attr-char has no ' ( ) *.
+  const exact = encodeURIComponent(filename).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
+}
+
+/** What {@linkcode subscriptionHeaders} needs. */
+export interface SubscriptionHeadersInput {
+  user: User;
+  format: SubscriptionFormat;
+  options: SubscriptionOptions;
+  /** The profile's name: `options.name`, else the public host. */
+  title: string;
+  /** The user's page (the subscription URL itself, which a browser gets as a page). */
+  pageUrl: string;
+}
+
+/**
+ * The headers clients read from a subscription answer: usage and expiry, the update interval,
+ * the title, the file name, the user's web page, and the support link when one is set.
+ *
+ * @example subscriptionHeaders({ user, format: "clash", options, title, pageUrl })
+ */
+export function subscriptionHeaders(input: SubscriptionHeadersInput): Record<string, string> {
+  const { user, format, options, title, pageUrl } = input;
+  const extension = format === "clash" ? "yaml" : format === "singbox" ? "json" : "txt";
+  return {
+    "subscription-userinfo": subscriptionUserinfo(user),
+    "profile-update-interval": String(options.updateHours),
+    "profile-title": profileTitle(title),
+    "content-disposition": contentDisposition(`${title}.${extension}`),
+    "profile-web-page-url": pageUrl,
+    ...(options.supportUrl ? { "support-url": options.supportUrl } : {}),
+  };
 }
 
 /** The entry's name in clients: `NAME@HOST`, as the link's label. */
@@ -80,8 +162,10 @@ function clash(entry: SubscriptionEntry): string {
 function singbox(entry: SubscriptionEntry): string {
   const { endpoint } = entry;
   const tls: Record<string, unknown> = { enabled: true, server_name: endpoint.sni };
-  // sing-box has no fingerprint option in every version: trusting the pinned leaf is the pin.
-  if (endpoint.pin && entry.leafPem) tls.certificate = entry.leafPem.trim().split("\n");
+  // A sing-box that pins keys gets the key's hash; any other trusts the pinned leaf alone.
+  if (endpoint.pin && entry.publicKeyPin) {
+    tls.certificate_public_key_sha256 = [entry.publicKeyPin];
+  } else if (endpoint.pin && entry.leafPem) tls.certificate = entry.leafPem.trim().split("\n");
   const document = {
     outbounds: [
       {

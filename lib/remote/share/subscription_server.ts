@@ -13,9 +13,16 @@ import { endAnswer } from "../../common/net/peer.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { logger } from "../../common/ops/logging.ts";
 import type { AuthGuard } from "../users/auth_guard.ts";
-import { certificateFacts, shareEndpoint } from "./share.ts";
+import { certificateFacts, shareEndpoint, subscriptionUrl } from "./share.ts";
 import type { CertificateFacts } from "./share.ts";
-import { subscriptionDocument, subscriptionFormat, subscriptionUserinfo } from "./subscription.ts";
+import {
+  pinsPublicKeys,
+  subscriptionDocument,
+  subscriptionFormat,
+  subscriptionHeaders,
+} from "./subscription.ts";
+import type { SubscriptionOptions } from "./subscription.ts";
+import { userPageAnswer, wantsPage } from "./user_page.ts";
 import {
   isTokenShaped,
   SUBSCRIPTION_PATH,
@@ -92,6 +99,8 @@ export interface SubscriptionDeps {
    */
   publicAddress: () => Destination | undefined;
   handshakeTimeoutMs: number;
+  /** The title, update interval and support link every answer carries. */
+  options: SubscriptionOptions;
 }
 
 /**
@@ -155,35 +164,78 @@ export class SubscriptionService {
     const facts = await this.#certificateFacts();
     const address = this.#deps.publicAddress();
     const endpoint = shareEndpoint(facts, address?.port ?? this.#deps.port(), address?.host);
-    const format = subscriptionFormat(suffix, head.headers.get("user-agent") ?? "");
     const user = found.user;
+    const { options } = this.#deps;
+    const title = options.name || endpoint.host;
+    const url = subscriptionUrl(endpoint, token);
+    const request = new Headers();
+    for (const [name, value] of head.headers) {
+      try {
+        request.append(name, value);
+      } catch {
+        // Not a valid header (a byte Headers refuses): nothing the page reads.
+      }
+    }
+    if (suffix === "" && wantsPage(request)) {
+      const page = await userPageAnswer(head.path, request, {
+        user,
+        url,
+        title,
+        supportUrl: options.supportUrl,
+      });
+      await writeAnswer(peer, page.status, page.headers, page.body);
+      log.info("user page for {user} to {ip}", { user: user.name, ip });
+      await endAnswer(peer);
+      return true;
+    }
+    const userAgent = head.headers.get("user-agent") ?? "";
+    const format = subscriptionFormat(suffix, userAgent);
     const { body, contentType } = subscriptionDocument(format, {
       user: user.name,
       password,
       endpoint,
       leafPem: facts.leafPem,
+      ...(pinsPublicKeys(userAgent) ? { publicKeyPin: facts.publicKeySha256 } : {}),
     });
-    const bytes = new TextEncoder().encode(body);
-    const extension = format === "clash" ? "yaml" : format === "singbox" ? "json" : "txt";
-    const response = [
-      "HTTP/1.1 200 OK",
-      `Content-Type: ${contentType}`,
-      `Content-Length: ${bytes.length}`,
-      `subscription-userinfo: ${subscriptionUserinfo(user)}`,
-      "profile-update-interval: 24",
-      `Content-Disposition: attachment; filename="${user.name}.${extension}"`,
-      "Cache-Control: no-store",
-      "Connection: close",
-      "",
-      "",
-    ].join("\r\n");
-    const encoded = new TextEncoder().encode(response);
-    const out = new Uint8Array(encoded.length + bytes.length);
-    out.set(encoded);
-    out.set(bytes, encoded.length);
-    await peer.write(out).catch(() => {});
+    await writeAnswer(peer, "200 OK", {
+      "Content-Type": contentType,
+      ...subscriptionHeaders({
+        user,
+        format,
+        options,
+        title,
+        pageUrl: url,
+      }),
+    }, body);
     log.info("subscription ({format}) for {user} to {ip}", { format, user: user.name, ip });
     await endAnswer(peer);
     return true;
   }
+}
+
+/** Writes one HTTP/1.1 answer (`headers`, `body`) that closes the connection; never throws. */
+async function writeAnswer(
+  peer: Peer,
+  status: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<void> {
+  const bytes = new TextEncoder().encode(body);
+  const head = new TextEncoder().encode(
+    [
+      `HTTP/1.1 ${status}`,
+      ...Object.entries({
+        "cache-control": "no-store",
+        ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
+        "content-length": String(bytes.length),
+        connection: "close",
+      }).map(([name, value]) => `${name}: ${value}`),
+      "",
+      "",
+    ].join("\r\n"),
+  );
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(head);
+  out.set(bytes, head.length);
+  await peer.write(out).catch(() => {});
 }

@@ -5,6 +5,7 @@ import type { AuthGuardOptions } from "../users/auth_guard.ts";
 import type { UserStore } from "../store/user_store.ts";
 import type { UsageOutbox } from "../store/usage_spool.ts";
 import type { LinkVault } from "../share/link_vault.ts";
+import type { SubscriptionOptions } from "../share/subscription.ts";
 import type { BlockList } from "../../rules/block_list.ts";
 
 /** Everything {@linkcode RemoteServer} needs. */
@@ -38,6 +39,8 @@ export interface RemoteConfig {
   authGuard: AuthGuardOptions;
   /** Where the admin panel keeps what reprinting a user's link takes (the data directory's). */
   linkVault?: LinkVault;
+  /** What every subscription answer says beside the document (title, update interval, help). */
+  subscriptions: SubscriptionOptions;
 }
 
 /** The parts of a {@linkcode RemoteConfig} that have a default. */
@@ -68,4 +71,6 @@ export const REMOTE_DEFAULTS: Readonly<RemoteDefaults> = Object.freeze({
   udpTimeoutMs: 60_000,
   maxHandshakes: 1024,
   authGuard: Object.freeze({ limit: 20, coolOffMs: 600_000 }),
+  // Twice a day: usage bars stay fresh enough, and a phone does not wake for it every hour.
+  subscriptions: Object.freeze({ updateHours: 12 }),
 });

@@ -115,6 +115,7 @@ export class RemoteServer {
       port: () => this.addr.port,
       publicAddress: () => this.publicAddress,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      options: config.subscriptions,
     });
     this.#accepting = this.#acceptLoop();
   }
