@@ -214,7 +214,10 @@ Deno.test({
     assertEquals(await endsWithin(extra, 5_000), "closed", "the third sub-connection");
     extra.close();
     assertEquals(holder.accepts, before + 2, "the third one was dialled");
-    assert(/refused bob from \S+: too many connections/.test(remote.program.output));
+    await eventually(
+      () => /refused bob from \S+: too many connections/.test(remote.program.output),
+      "the refusal's log line",
+    );
     // the open sessions the server writes (what `user list`, the panel and metrics show)
     assertEquals((await usage("bob", (row) => row.openConns === 2)).openConns, 2);
     // the two held ones are unharmed, and closing one makes room
