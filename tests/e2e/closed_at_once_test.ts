@@ -93,7 +93,9 @@ Deno.test("a refused tunnel: the app, the log and the status say why", async (t)
     async () => {
       const wrong = await LocalFixture.start(chain.remote, "alice", "not-the-password");
       try {
-        // The start-up check found the login refused: no request is sent into a tunnel.
+        // Once the start-up check has found the login refused (it says so in a warning, after
+        // the listener is up), no request is sent into a tunnel.
+        await wrong.program.waitFor(/Login refused/, 20_000);
         const out = await curl(
           "--socks5-hostname",
           wrong.address,
