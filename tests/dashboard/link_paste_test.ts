@@ -112,6 +112,12 @@ Deno.test("in Chromium: paste a link, press Use link and Connect, and a download
 
     await page.click("#connect");
     await page.waitForSelector("body[data-state=listening]", { timeout: 20_000 });
+    // The state line follows with the next status message (a moment later on a busy machine).
+    await page.waitForFunction(
+      (where: string) => document.getElementById("state")?.textContent?.includes(where),
+      { timeout: 10_000 },
+      listen,
+    ).catch(() => {});
     assert((await text(page, "#state")).includes(listen), await text(page, "#state"));
     const size = 3_000_000;
     const expected = randomBytes(size);
