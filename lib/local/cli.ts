@@ -12,7 +12,7 @@ import {
   usageError,
 } from "../common/ops/cli.ts";
 import { logger, setupLogging, stopLogging } from "../common/ops/logging.ts";
-import { shutdownSignal } from "../common/ops/signals.ts";
+import { onSignal, shutdownSignal } from "../common/ops/signals.ts";
 import { shortPassword } from "../common/security/password_floor.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import { parseShareLink } from "../protocol/share_link.ts";
@@ -21,6 +21,8 @@ import { defaultSettingsPath, loadSettings } from "./control/settings.ts";
 import type { Settings } from "./control/settings.ts";
 import { ProxyControl } from "./control/proxy_control.ts";
 import { AccountWatch } from "./control/account_watch.ts";
+import { LocalRules } from "./control/local_rules.ts";
+import { RulesError } from "../rules/mod.ts";
 import { LOCAL_DEFAULTS } from "./inbound/config.ts";
 import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
@@ -44,6 +46,8 @@ interface LocalOptions {
   ui: Destination | false;
   uiToken?: string;
   config?: string;
+  rules?: string;
+  directCountry?: string;
 }
 
 /** The settings file overlaid with what the command line and environment give. */
@@ -91,8 +95,9 @@ function applyLink(settings: Settings, text: string): void {
 }
 
 /** The {@linkcode LocalConfig} the command line gives. */
-function configFrom(options: LocalOptions): LocalConfig {
+function configFrom(options: LocalOptions, rules: LocalRules | null): LocalConfig {
   return {
+    ...(rules ? { rules } : {}),
     clientAuth: options.socksUser
       ? { username: options.socksUser, password: options.socksPass! }
       : undefined,
@@ -135,11 +140,14 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
+  const rules = await rulesFrom(options);
   await setupLogging(logOptions(options));
   const log = logger("local");
+  // SIGHUP reads the rules again; a file refused then keeps those in force.
+  if (rules) onSignal("SIGHUP", () => void rules.reload());
   // Listen for signals before saying anything, so a stop right after start is graceful too.
   const stopping = shutdownSignal();
-  const control = new ProxyControl(settings, configFrom(options), {
+  const control = new ProxyControl(settings, configFrom(options, rules), {
     settingsPath,
     refreshMs: options.ui ? undefined : 0,
   });
@@ -199,6 +207,23 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   await dashboard?.stop();
   await stopLogging();
   Deno.exit(0);
+}
+
+/**
+ * The rules of `--rules` and `--direct-country`, loaded; null without either. A file that is
+ * refused stops the start with its name, line and reason (exit 2).
+ */
+async function rulesFrom(options: LocalOptions): Promise<LocalRules | null> {
+  if (!options.rules && !options.directCountry) return null;
+  const rules = new LocalRules({ file: options.rules, directCountry: options.directCountry });
+  try {
+    await rules.load();
+  } catch (error) {
+    if (!(error instanceof RulesError)) throw error;
+    const option = options.rules && error.source ? "--rules <file>" : "--direct-country <CC>";
+    usageError(`option '${option}': ${error.message}`);
+  }
+  return rules;
 }
 
 /** Builds the `swiftproxy-local` program. */
@@ -268,7 +293,17 @@ export function localProgram() {
         "--ui-token <token>",
         "require this token for the dashboard (generated off loopback; or SWIFTPROXY_UI_TOKEN)",
       )
-      .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`),
+      .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`)
+      .option(
+        "--rules <file>",
+        "routing rules: mihomo's rules: and rule-providers: (YAML); each connection goes " +
+          "PROXY (through the remote), DIRECT or REJECT; SIGHUP reloads (docs/RULES.md)",
+      )
+      .option(
+        "--direct-country <CC>",
+        "send private ranges and this country's addresses (GeoIP) direct, the rest through " +
+          "the remote; after the rules of --rules",
+      ),
   ).action(start);
 }
 
