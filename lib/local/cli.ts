@@ -22,6 +22,7 @@ import type { Settings } from "./control/settings.ts";
 import { ProxyControl } from "./control/proxy_control.ts";
 import { AccountWatch } from "./control/account_watch.ts";
 import { LocalRules } from "./control/local_rules.ts";
+import { ProviderRefresh } from "./control/rule_providers.ts";
 import { RulesError } from "../rules/mod.ts";
 import { LOCAL_DEFAULTS } from "./inbound/config.ts";
 import type { LocalConfig } from "./inbound/config.ts";
@@ -152,6 +153,10 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     refreshMs: options.ui ? undefined : 0,
   });
 
+  // URL rule-providers: fetched through the tunnel once it is up; the proxy does not wait.
+  const refresh = rules?.options.file ? new ProviderRefresh(rules, () => control.proxyRoute) : null;
+  refresh?.start();
+
   let dashboard: DashboardServer | null = null;
   if (options.ui) {
     const open = !isLoopbackHost(options.ui.host);
@@ -203,6 +208,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   }
 
   await stopping;
+  refresh?.stop();
   await control.disconnect();
   await dashboard?.stop();
   await stopLogging();

@@ -9,6 +9,7 @@ import { SessionEvents } from "../../common/ops/session_events.ts";
 import { ConnectionTable } from "../inbound/connections.ts";
 import { LocalServer } from "../inbound/server.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
+import type { Route } from "../tunnel/route.ts";
 import { keptPasswordRefusal, saveSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
 import type { LocalConfig } from "../inbound/config.ts";
@@ -66,6 +67,11 @@ export class ProxyControl {
     this.settings = settings;
     this.config = config;
     this.options = options;
+  }
+
+  /** The route through the remote while listening (rule-providers are fetched on it). */
+  get proxyRoute(): Route | null {
+    return this.#server?.proxyRoute ?? null;
   }
 
   /** The proxy listener's bound address while listening. */

@@ -85,6 +85,11 @@ export class LocalServer {
     return this.#listener.addr;
   }
 
+  /** The route through the remote (what `PROXY` uses), for the local's own fetches. */
+  get proxyRoute(): Route {
+    return this.#dialer;
+  }
+
   #acceptLoop(): Promise<void> {
     return acceptEach(this.#listener, log, (conn: Deno.TcpConn) => {
       conn.setNoDelay(true);
