@@ -136,6 +136,24 @@ Deno.test("rules on the local: DIRECT skips the remote, REJECT is refused naming
       },
     );
 
+    await t.step("while the remote refuses the account, DIRECT still works", async () => {
+      await remote.user("disable", "alice");
+      // A refused tunnel teaches the local that the whole account is refused (the remote
+      // picks the change up within a second); then it refuses proxied connections at once.
+      const deadline = Date.now() + 15_000;
+      for (let rep = 0; rep === 0;) {
+        assert(Date.now() < deadline, "the local never learned that the account is refused");
+        await curl("-x", socks, `http://127.0.0.1:${proxied.port}/d`);
+        const known = await socksRequest(local!.port, { host: "127.0.0.1", port: proxied.port });
+        closeQuietly(known.conn);
+        rep = known.rep;
+        if (rep === 0) await delay(200);
+      }
+      const got = await curl("-x", socks, `http://127.0.0.1:${direct.port}/e`);
+      assertEquals(text.decode(got.body), "direct GET /e 0\n", got.stderr);
+      await remote.user("enable", "alice");
+    });
+
     await t.step("SIGHUP reloads the rules; a bad file keeps those in force", async () => {
       await Deno.writeTextFile(rulesPath, rules("REJECT"));
       local!.program.child.kill("SIGHUP");

@@ -116,7 +116,7 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         const outcome = await tunnelSession(client, destination, reply, ctx, () => meters);
         return outcome.kind === "aborted" ? DONE : outcome;
       }
-      const refused = await accountRefusal(ctx, reply);
+      const refused = await accountRefusal(ctx, reply, destination);
       if (refused) return refused;
       if (upstream && upstream.key !== key) {
         upstream.peer.close();

@@ -20,9 +20,9 @@ import { httpSession } from "./http_session.ts";
 import { UdpAssociation } from "./udp_associate.ts";
 import { tunnelSession } from "./tunnel_session.ts";
 import type { AppReply, TunnelRoutine } from "./tunnel_session.ts";
-import { TunnelDialer, TunnelError } from "../tunnel/tunnel.ts";
+import { TunnelDialer } from "../tunnel/tunnel.ts";
 import { RuleRoute } from "../tunnel/rule_route.ts";
-import type { Route } from "../tunnel/route.ts";
+import type { Route, RouteKind } from "../tunnel/route.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
 import type { LocalConfig } from "./config.ts";
 import { ClientLogin } from "./client_login.ts";
@@ -70,7 +70,7 @@ export class LocalServer {
     this.connections = connections;
     this.diagnosis = new TunnelDiagnosis(config.check ?? (() => checkAccount(config.endpoint)));
     this.events.subscribe((end) => {
-      if (end.down > 0 && end.route !== "direct") this.diagnosis.worked();
+      if (end.down > 0 && (!end.route || end.route === "proxy")) this.diagnosis.worked();
     });
     this.events.subscribe(accessLog("local"));
     this.#dialer = new TunnelDialer(config.endpoint);
@@ -129,7 +129,10 @@ export class LocalServer {
     const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
     try {
       let outcome = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
-      if (outcome.kind === "closed-at-once" && !info.failure && info.route !== "direct") {
+      if (outcome.kind === "closed-at-once" && info.route === "direct") {
+        // No remote was in the way: the destination itself reset the connection.
+        outcome = { kind: "server-reset" };
+      } else if (outcome.kind === "closed-at-once" && !info.failure) {
         info.failure = await this.diagnosis.explain(info.destination, info.startedAt);
       }
       const failure = info.failure;
@@ -230,7 +233,7 @@ export class LocalServer {
   #routine(info: ConnectionInfo): TunnelRoutine {
     return {
       route: this.#routeFor(info),
-      accountRefused: () => this.#accountRefused(),
+      accountRefused: (destination) => this.#accountRefused(destination),
       refusedBy: (diagnosis) => info.failure = diagnosis,
     };
   }
@@ -242,30 +245,25 @@ export class LocalServer {
   #routeFor(info: ConnectionInfo): Route {
     const rules = this.#rules;
     if (!rules) return this.#dialer;
-    return {
-      async open(destination, network) {
-        try {
-          const conn = await rules.open(destination, network);
-          info.route = conn.via;
-          info.rule = conn.rule;
-          return conn;
-        } catch (error) {
-          if (error instanceof TunnelError && error.kind === "rejected") {
-            info.route = "rejected";
-            info.rule = error.rule;
-          }
-          throw error;
-        }
-      },
+    const decided = (via: RouteKind, rule: string) => {
+      info.route = via;
+      info.rule = rule;
     };
+    return { open: (destination, network) => rules.open(destination, network, decided) };
   }
 
   /**
    * The account's refusal, while the remote is known to refuse every tunnel of it (re-asked at
    * most once a second); null at once otherwise, so a working account pays nothing for it.
    */
-  #accountRefused(): Promise<Diagnosis | null> | null {
-    return this.diagnosis.known ? this.diagnosis.stillRefused() : null;
+  #accountRefused(destination: Destination): Promise<Diagnosis | null> | null {
+    if (!this.diagnosis.known) return null;
+    const rules = this.#rules;
+    if (!rules) return this.diagnosis.stillRefused();
+    // A connection the rules send direct or refuse does not need the account.
+    const found = rules.decide(destination, "tcp");
+    const through = (action: string) => action === "PROXY" ? this.diagnosis.stillRefused() : null;
+    return "action" in found ? through(found.action) : found.then((d) => through(d.action));
   }
 
   #http(client: Peer, info: ConnectionInfo): Promise<SessionOutcome> {

@@ -9,7 +9,7 @@ import type { Destination } from "../../protocol/address.ts";
 import { type Decision, DEFAULT_DECISION, type Resolve, type RuleEngine } from "../../rules/mod.ts";
 import { DirectRoute } from "./direct_route.ts";
 import { TunnelError } from "./tunnel.ts";
-import type { Route, RouteConn } from "./route.ts";
+import type { Route, RouteConn, RouteKind } from "./route.ts";
 
 /** Where the rules in force are read from, at each decision (a reload swaps `engine`). */
 export interface RuleSource {
@@ -67,21 +67,29 @@ export class RuleRoute implements Route {
    * A connection as the rules say. A UDP association is opened on the proxy route (its
    * datagrams are decided one by one, see `udp_associate.ts`).
    *
+   * @param decided told the route and the rule as soon as they are known, before the
+   *   connection opens or fails (the dashboard's row, the access log)
    * @throws {TunnelError} `rejected` with the rule, or why the chosen route could not open
    */
-  async open(destination: Destination, network: "tcp" | "udp" = "tcp"): Promise<RouteConn> {
+  async open(
+    destination: Destination,
+    network: "tcp" | "udp" = "tcp",
+    decided?: (via: RouteKind, rule: string) => void,
+  ): Promise<RouteConn> {
     if (network === "udp") return await this.proxy.open(destination, network);
     const found = this.decide(destination, network);
     const decision = "action" in found ? found : await found;
     const rule = decision.rule;
     switch (decision.action) {
       case "REJECT":
+        decided?.("rejected", rule);
         throw new TunnelError(`refused by the rule ${rule}`, "rejected", rule);
       case "DIRECT":
+        decided?.("direct", rule);
         return { ...await this.#direct.open(destination), rule };
       default: {
-        const conn = await this.proxy.open(destination, network);
-        return { peer: conn.peer, first: conn.first, via: "proxy", rule };
+        decided?.("proxy", rule);
+        return { ...await this.proxy.open(destination, network), via: "proxy", rule };
       }
     }
   }
