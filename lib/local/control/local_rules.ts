@@ -31,7 +31,6 @@ export class LocalRules implements RuleSource {
   engine: RuleEngine | null = null;
   /** `http` providers with no kept copy yet: empty until fetched. */
   pending: string[] = [];
-  #loaded: Array<(engine: RuleEngine) => void> = [];
 
   constructor(options: RulesOptions) {
     this.options = options;
@@ -51,13 +50,7 @@ export class LocalRules implements RuleSource {
     else engine = await RuleEngine.create({ rules: append, providers: new Map() }, new Map());
     this.engine = engine;
     this.pending = pending;
-    for (const loaded of this.#loaded) loaded(engine);
     return engine;
-  }
-
-  /** Calls `loaded` with each engine put in force from now on (the providers' fetcher). */
-  onLoad(loaded: (engine: RuleEngine) => void): void {
-    this.#loaded.push(loaded);
   }
 
   /**

@@ -28,6 +28,8 @@ export interface RefreshTiming {
 const TIMING: RefreshTiming = { tickMs: 1_000, retryMs: 60_000, timeoutMs: 60_000 };
 
 interface State {
+  /** The URL the kept copy came from (a reload may name another: then it is fetched anew). */
+  url: string;
   /** When the kept copy was fetched (its file's time), 0 for none. */
   keptAt: number;
   /** The earliest time of the next try after a failure. */
@@ -51,6 +53,8 @@ export class ProviderRefresh {
   readonly #timing: RefreshTiming;
   readonly #states = new Map<string, State>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** A look at the providers is under way (it reads files): the next tick skips. */
+  #ticking = false;
 
   constructor(rules: LocalRules, route: () => Route | null, timing: Partial<RefreshTiming> = {}) {
     this.#rules = rules;
@@ -71,6 +75,16 @@ export class ProviderRefresh {
   }
 
   async #tick(): Promise<void> {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      await this.#look();
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  async #look(): Promise<void> {
     const file = this.#rules.options.file;
     const engine = this.#rules.engine;
     if (!file || !engine) return;
@@ -80,7 +94,10 @@ export class ProviderRefresh {
     for (const spec of engine.providers.values()) {
       if (spec.type !== "http" || !spec.url) continue;
       const path = providerPath(spec, file)!;
-      const state = this.#states.get(spec.name) ?? await this.#first(spec.name, path);
+      let state = this.#states.get(spec.name);
+      if (!state || (state.url !== spec.url && !state.fetching)) {
+        state = await this.#first(spec, path, state ? 0 : undefined);
+      }
       if (state.fetching || now < state.retryAt) continue;
       const due = state.keptAt === 0 ||
         (spec.interval > 0 && now >= state.keptAt + spec.interval * 1000);
@@ -88,11 +105,14 @@ export class ProviderRefresh {
     }
   }
 
-  /** A provider's state as its kept copy on disk says. */
-  async #first(name: string, path: string): Promise<State> {
-    const keptAt = await Deno.stat(path).then((s) => s.mtime?.getTime() ?? 0, () => 0);
-    const state = { keptAt, retryAt: 0, failing: false, fetching: false };
-    this.#states.set(name, state);
+  /**
+   * A provider's state as its kept copy on disk says (`keptAt` when given: 0 for a copy of
+   * another URL, due at once).
+   */
+  async #first(spec: ProviderSpec, path: string, keptAt?: number): Promise<State> {
+    keptAt ??= await Deno.stat(path).then((s) => s.mtime?.getTime() ?? 0, () => 0);
+    const state = { url: spec.url!, keptAt, retryAt: 0, failing: false, fetching: false };
+    this.#states.set(spec.name, state);
     return state;
   }
 
