@@ -69,6 +69,8 @@ async function settingsFrom(
   if (options.user) settings.user = options.user;
   if (options.ca) settings.ca = options.ca;
   if (options.serverName) settings.serverName = options.serverName;
+  if (options.rules) settings.rules = options.rules;
+  if (options.directCountry) settings.directCountry = options.directCountry;
   const password = options.password ?? Deno.env.get("SWIFTPROXY_PASSWORD");
   if (password) settings.password = password;
   // The link holds the password: the variable keeps it out of `ps`.
@@ -141,7 +143,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
-  const rules = await rulesFrom(options);
+  const rules = await rulesFrom(settings);
   await setupLogging(logOptions(options));
   const log = logger("local");
   // SIGHUP reads the rules again; a file refused then keeps those in force.
@@ -216,17 +218,18 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
 }
 
 /**
- * The rules of `--rules` and `--direct-country`, loaded; null without either. A file that is
- * refused stops the start with its name, line and reason (exit 2).
+ * The rules of `--rules` and `--direct-country` (or the settings file's `rules` and
+ * `directCountry`), loaded; null without either. A file that is refused stops the start with
+ * its name, line and reason (exit 2).
  */
-async function rulesFrom(options: LocalOptions): Promise<LocalRules | null> {
-  if (!options.rules && !options.directCountry) return null;
-  const rules = new LocalRules({ file: options.rules, directCountry: options.directCountry });
+async function rulesFrom(settings: Settings): Promise<LocalRules | null> {
+  if (!settings.rules && !settings.directCountry) return null;
+  const rules = new LocalRules({ file: settings.rules, directCountry: settings.directCountry });
   try {
     await rules.load();
   } catch (error) {
     if (!(error instanceof RulesError)) throw error;
-    const option = options.rules && error.source ? "--rules <file>" : "--direct-country <CC>";
+    const option = settings.rules && error.source ? "--rules <file>" : "--direct-country <CC>";
     usageError(`option '${option}': ${error.message}`);
   }
   return rules;

@@ -2,7 +2,8 @@
 /**
  * With rules, the dashboard shows each connection's route and the rule that chose it, splits
  * the totals into through-the-server and direct (in Chromium), and `/proxy.pac` sends the
- * names a leading DOMAIN-SUFFIX rule marks DIRECT straight from the browser.
+ * names a leading DOMAIN-SUFFIX rule marks DIRECT straight from the browser; a Connect from
+ * the page keeps the rules in the saved settings.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { freePort, RemoteFixture } from "../_harness.ts";
@@ -35,6 +36,9 @@ Deno.test("in Chromium: each row shows its route and rule, the totals are split,
     const listenPort = freePort();
     const connected = await dashboard.post("/api/connect", loginFor(remote, listenPort));
     assertEquals(connected.status, 200, JSON.stringify(connected.body));
+    // The form holds no rules: a Connect saves the settings with the rules as they were.
+    const saved = JSON.parse(await Deno.readTextFile(dashboard.settingsPath));
+    assertEquals(saved.rules, rulesPath, "the saved settings' rules");
     // Two connections held open: 300 KB each way direct, 20 KB through the server.
     for (const [port, size] of [[directEcho.port, 300_000], [proxiedEcho.port, 20_000]]) {
       const { conn, rep } = await socksRequest(listenPort, { host: "127.0.0.1", port });

@@ -15,6 +15,7 @@ import {
   LocalFixture,
   RemoteFixture,
   runProgram,
+  spawnLocal,
 } from "../_harness.ts";
 import { closeQuietly, namedOrigin, socksRequest } from "../e2e/_e2e.ts";
 import { EchoServer, SocksUdpClient } from "../udp/_udp.ts";
@@ -206,6 +207,28 @@ Deno.test("a bad rules file stops the start: exit 2 with the file, the line and 
     });
     assertEquals(country.code, 2, country.stderr);
     assertStringIncludes(country.stderr, "--direct-country");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the settings file's rules apply as --rules does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "swiftproxy-test-" });
+  try {
+    await Deno.writeTextFile(`${dir}/rules.yaml`, "rules:\n  - DOMAIN,ads.example,REJECT\n");
+    const settingsPath = `${dir}/local.json`;
+    await Deno.writeTextFile(
+      settingsPath,
+      JSON.stringify({ remote: "127.0.0.1:1", user: "alice", rules: `${dir}/rules.yaml` }),
+    );
+    const { program, port } = await spawnLocal(["--no-ui", "--config", settingsPath]);
+    try {
+      const { conn, rep } = await socksRequest(port, { host: "ads.example", port: 443 });
+      closeQuietly(conn);
+      assertEquals(rep, 0x02, "the settings file's rule rejects");
+    } finally {
+      await program.stop();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

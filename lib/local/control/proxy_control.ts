@@ -10,7 +10,7 @@ import { ConnectionTable } from "../inbound/connections.ts";
 import { LocalServer } from "../inbound/server.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
 import type { Route } from "../tunnel/route.ts";
-import { keptPasswordRefusal, saveSettings } from "./settings.ts";
+import { FILE_ONLY_FIELDS, keptPasswordRefusal, saveSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
 import type { LocalConfig } from "../inbound/config.ts";
 import { checkAccount } from "../tunnel/account_check.ts";
@@ -118,6 +118,9 @@ export class ProxyControl {
     }
     const previous = this.settings;
     const merged = { ...settings, password: settings.password || previous.password };
+    for (const key of FILE_ONLY_FIELDS) {
+      if (merged[key] === undefined && previous[key] !== undefined) merged[key] = previous[key];
+    }
     this.problem = null;
     try {
       const refusal = keptPasswordRefusal(previous, settings, this.#sharesAccount(settings));
