@@ -4,7 +4,8 @@
  * unchanged), REJECT is SOCKS5 REP 0x02 and HTTP 403 naming the rule, PROXY goes through, a
  * UDP association sends DIRECT datagrams out of the local and PROXY ones through the tunnel,
  * the local's access log carries the route, SIGHUP reloads (a bad file keeps the rules in
- * force), and a bad rules file stops the start with exit 2, its name and line.
+ * force), `--direct-country` sends loopback direct, and a bad rules file stops the start with
+ * exit 2, its name and line.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import {
@@ -172,6 +173,30 @@ Deno.test("rules on the local: DIRECT skips the remote, REJECT is refused naming
       closeQuietly(again.conn);
       assertEquals(again.rep, 0x02, "the rules in force stay after a bad reload");
     });
+
+    await t.step(
+      "--direct-country: private and loopback ranges go direct (GEOIP,LAN)",
+      async () => {
+        const lan = namedOrigin("lan");
+        const country = await LocalFixture.start(remote, "alice", "alice-secret", [
+          "--direct-country",
+          "cn",
+        ]);
+        try {
+          const got = await curl(
+            "-x",
+            `socks5h://${country.address}`,
+            `http://127.0.0.1:${lan.port}/f`,
+          );
+          assertEquals(text.decode(got.body), "lan GET /f 0\n", got.stderr);
+          await country.program.waitFor(/route=direct rule=GEOIP,LAN,DIRECT/);
+          assert(!remote.program.output.includes(`:${lan.port}`), "a tunnel to a LAN address");
+        } finally {
+          await country.stop();
+          await lan.close();
+        }
+      },
+    );
   } finally {
     await local?.stop();
     await Promise.all([direct.close(), proxied.close(), directEcho.close(), proxiedEcho.close()]);
