@@ -13,6 +13,8 @@ import { decodeRequestHead } from "../../protocol/http_proxy.ts";
 import type { RequestHead } from "../../protocol/http_proxy.ts";
 import { endAnswer } from "../../common/net/peer.ts";
 import { answerBytes } from "../../common/web/http_answer.ts";
+import { Router } from "../../common/web/router.ts";
+import type { Method } from "../../common/web/router.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { logger } from "../../common/ops/logging.ts";
 import type { AuthGuard } from "../users/auth_guard.ts";
@@ -40,6 +42,15 @@ const log = logger("remote", "subscription");
 const PREFIX = new TextEncoder().encode(`GET ${SUBSCRIPTION_PATH}`);
 /** A longer request head is no subscription request. */
 const MAX_HEAD = 8192;
+
+/**
+ * The subscription URL, bare (the document the app's User-Agent asks for, or the user's page
+ * for a browser) and with a format (`/clash`, `/singbox`, `/base64`).
+ */
+const ROUTES = new Router<{ method: Method; path: string }>([
+  { method: "GET", path: `${SUBSCRIPTION_PATH}{token}` },
+  { method: "GET", path: `${SUBSCRIPTION_PATH}{token}/{format}` },
+]);
 
 /** A request head that began `GET /sub/`, and its bytes (put back for the fallback). */
 interface SubscriptionRequest {
@@ -133,7 +144,9 @@ export class SubscriptionService {
 
   async #serve(peer: Peer, ip: string, head: RequestHead): Promise<boolean> {
     const path = head.target;
-    const [token, suffix = ""] = path.slice(SUBSCRIPTION_PATH.length).split("?")[0]!.split("/");
+    const route = ROUTES.find(head.method, path.split("?")[0]!);
+    // Any other path under /sub/ counts as a wrong token.
+    const { token = "", format: suffix = "" } = route.route ? route.params : {};
     // A source cooling off is answered as for a wrong token, without a look-up.
     if (this.#deps.guard.isBlocked(ip)) return false;
     const found = isTokenShaped(token)
