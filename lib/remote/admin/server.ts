@@ -25,7 +25,8 @@ import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../ops/metrics.ts";
 import type { RemoteServer } from "../tunnel/server.ts";
 import type { UserStore } from "../store/user_store.ts";
 import type { UsageSampler } from "../ops/usage_sampler.ts";
-import { ADMIN_ASSETS } from "./assets.ts";
+import { ADMIN_ASSETS, adminPage } from "./assets.ts";
+import { pickLang, translate } from "../../common/web/i18n.ts";
 import {
   addressesOf,
   addUser,
@@ -221,6 +222,7 @@ export class AdminServer {
         return json(500, { error: "the server failed; see its log" });
       }
     }
+    if (path === "/" && request.method === "GET") return adminPage(url, request.headers);
     const asset = request.method === "GET" ? ADMIN_ASSETS.get(path) : undefined;
     return asset ? respond(200, asset.body, asset.type) : text(404, "Not Found\n");
   }
@@ -239,11 +241,10 @@ export class AdminServer {
     const [name, code] = [field("name"), field("code")];
     const store = this.#options.store;
     const admins = await store.admins();
-    if (admins.length === 0) {
-      return json(401, {
-        error: "there is no admin account yet: run swiftproxy-remote admin passwd on the server",
-      });
-    }
+    // The page's fetch carries its language (the switch's cookie, Accept-Language).
+    const lang = pickLang(request.headers);
+    const words = (key: string) => translate(lang, `admin.error.${key}`);
+    if (admins.length === 0) return json(401, { error: words("noAdmin") });
     const admin = name ? admins.find((a) => a.name === name) : firstAdmin(admins);
     let needCode = false;
     let wrongCode = false;
@@ -263,32 +264,22 @@ export class AdminServer {
     });
     if (outcome === "throttled") {
       log.warn("admin login from {source} refused: too many failed logins", { source });
-      return json(429, {
-        error: "too many failed logins; try again in a few minutes, or run " +
-          "swiftproxy-remote admin unlock on the server",
-      }, { "retry-after": "300" });
+      return json(429, { error: words("throttled") }, { "retry-after": "300" });
     }
     if (outcome === "busy") {
-      return json(429, { error: "the server is checking other logins; try again" }, {
+      return json(429, { error: words("busy") }, {
         "retry-after": "1",
       });
     }
     if (outcome === "wrong") {
       log.warn("admin login failed from {source}", { source });
       return json(401, {
-        error: wrongCode
-          ? "wrong or used code"
-          : admins.length > 1
-          ? "wrong name or password"
-          : "wrong password",
+        error: words(wrongCode ? "wrongCode" : admins.length > 1 ? "wrongName" : "wrongPassword"),
         ...(wrongCode ? { needCode: true } : {}),
       });
     }
     if (needCode) {
-      return json(401, {
-        error: "enter the code from your authenticator app, or a recovery code",
-        needCode: true,
-      });
+      return json(401, { error: words("needCode"), needCode: true });
     }
     const { id, session } = this.sessions.create(admin!.name, admin!.hash);
     log.info("admin {admin} signed in from {source}", { admin: admin!.name, source });
