@@ -156,6 +156,18 @@ export class AdminServer {
     return this.#server.addr;
   }
 
+  /**
+   * Serves a new certificate (a renewal, a SIGHUP) to the connections that open from now on,
+   * when the panel is on HTTPS; open connections and WebSockets stay. False without TLS.
+   *
+   * @throws {Error} for a pair node:tls cannot load (the current one keeps serving)
+   */
+  reloadCertificate(cert: string, key: string): boolean {
+    if (!this.#options.tls) return false;
+    this.#server.setCertificate({ cert, key });
+    return true;
+  }
+
   /** The panel's address, e.g. `http://127.0.0.1:9091/`. */
   get url(): string {
     return this.#server.url;
