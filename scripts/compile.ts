@@ -59,7 +59,9 @@ export function outputName(program: ProgramSpec, target: Target): string {
 /**
  * The `deno` arguments that build `program` for `target` into `outDir`: the program's
  * permission set and nothing wider, and the npm packages it imports. Files imported as text
- * (the dashboard's page) are embedded by following imports, as modules are: no `--include`.
+ * or JSON (the pages, their scripts, the language catalogues) are embedded by following
+ * imports, as modules are: no `--include`; tests/ship/embedded_assets_test.ts checks that every
+ * such file in lib/ is reached from the program that serves it.
  *
  * @example new Deno.Command(Deno.execPath(), { args: compileArgs(PROGRAMS[1], TARGETS[0], "dist") })
  */
