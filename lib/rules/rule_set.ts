@@ -71,7 +71,7 @@ export function parseYaml(text: string): { root: Node | null; line: (node: Node)
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const error = doc.errors[0];
   if (error) {
-    throw new RulesError(error.linePos?.[0].line ?? 0, error.message.split("\n")[0]);
+    throw new RulesError(error.linePos?.[0].line ?? 0, error.message.split("\n")[0]!);
   }
   return {
     root: doc.contents as Node | null,
@@ -114,7 +114,7 @@ function entry(value: string, line: number, behavior: Behavior): Condition {
     return cidrEntry(value, fail);
   }
   if (behavior === "domain") return domainEntry(value, fail);
-  const [type, rest, ...options] = value.split(",").map((p) => p.trim());
+  const [type = "", rest, ...options] = value.split(",").map((p) => p.trim());
   const kind = type.toUpperCase();
   if (!CLASSICAL.has(kind)) fail(`"${type}" is not a rule type a classical rule-set takes`);
   const noResolve = options.length === 1 && options[0] === "no-resolve";
@@ -216,10 +216,10 @@ function singBoxRule(node: Node, line: (node: Node) => number): Condition {
     addresses.push({ type: "GEOIP", value: "LAN", noResolve: false });
   }
   const ports = [
-    ...list("port").map((p) => parsePorts(p, fail)[0]),
+    ...list("port").map((p) => parsePorts(p, fail)[0]!),
     ...list("port_range").map((r) => {
       const [first, last] = r.split(":");
-      return parsePorts(`${first || 0}-${last || 65535}`, fail)[0];
+      return parsePorts(`${first || 0}-${last || 65535}`, fail)[0]!;
     }),
   ];
   const networks = list("network").map((n) => parseCondition("NETWORK", n, fail));

@@ -67,7 +67,7 @@ export class Guard {
     const token = this.#token!;
     if (this.urlToken(request)) return true;
     const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "");
-    if (bearer && sameText(bearer[1], token)) return true;
+    if (bearer && sameText(bearer[1]!, token)) return true;
     for (const part of (request.headers.get("cookie") ?? "").split(";")) {
       const [name, ...rest] = part.trim().split("=");
       if (name === this.cookieName && sameText(rest.join("="), token)) return true;

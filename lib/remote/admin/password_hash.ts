@@ -43,7 +43,7 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
   if (scheme !== "scrypt" || !hash) return false;
-  const key = await derive(password, Buffer.from(salt, "base64"), Number(n), Number(r), Number(p));
+  const key = await derive(password, Buffer.from(salt!, "base64"), Number(n), Number(r), Number(p));
   return timingSafeEqual(new Uint8Array(key), new Uint8Array(Buffer.from(hash, "base64")));
 }
 

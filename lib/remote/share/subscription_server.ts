@@ -73,7 +73,7 @@ function decodeHead(bytes: Uint8Array): Decoded<RequestHead> | null {
     return null;
   }
   const raw = bytes.slice(0, end);
-  const [requestLine, ...lines] = new TextDecoder().decode(raw).split("\r\n");
+  const [requestLine = "", ...lines] = new TextDecoder().decode(raw).split("\r\n");
   const path = requestLine.split(" ")[1] ?? "";
   const headers = new Map<string, string>();
   for (const line of lines) {
@@ -148,7 +148,9 @@ export class SubscriptionService {
   }
 
   async #serve(peer: Peer, ip: string, head: RequestHead): Promise<boolean> {
-    const [token, suffix = ""] = head.path.slice(SUBSCRIPTION_PATH.length).split("?")[0].split("/");
+    // split returns at least one string: `token` is always there, maybe empty.
+    const [token = "", suffix = ""] = head.path.slice(SUBSCRIPTION_PATH.length).split("?")[0]!
+      .split("/");
     // A source cooling off is answered as for a wrong token, without a look-up.
     if (this.#deps.guard.isBlocked(ip)) return false;
     const found = isTokenShaped(token)
