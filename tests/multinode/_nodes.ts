@@ -120,7 +120,7 @@ export class NodeSet {
 
   /** Runs a `swiftproxy-remote` command on the shared database; throws on failure. */
   async remote(...args: string[]): Promise<string> {
-    const result = await runProgram(remoteArgs(...args, "--data", this.nodes[0].dir), {
+    const result = await runProgram(remoteArgs(...args, "--data", this.nodes[0]!.dir), {
       env: this.env,
     });
     if (result.code !== 0) throw new Error(`${args.join(" ")} failed: ${result.stderr}`);

@@ -83,9 +83,9 @@ export async function inProcessLink(
   const printed = printedShare(
     await remote.user(...newLinkArgs(name, "--cert", remote.certPath)),
   );
-  const password = /^trojan:\/\/[^%]+%3A([^@]+)@/.exec(printed.link)![1];
+  const password = /^trojan:\/\/[^%]+%3A([^@]+)@/.exec(printed.link)![1]!;
   return {
     credential: `${name}:${decodeURIComponent(password)}`,
-    token: /\/sub\/([A-Za-z0-9_-]{43})$/.exec(printed.subscription!)![1],
+    token: /\/sub\/([A-Za-z0-9_-]{43})$/.exec(printed.subscription!)![1]!,
   };
 }
