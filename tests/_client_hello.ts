@@ -58,7 +58,8 @@ export function parseClientHello(bytes: Uint8Array): ClientHello | null {
   at += sessionId;
   const cipherEnd = u16() + at;
   const ciphers = list16(cipherEnd);
-  at += u8(); // compression methods
+  const compressions = u8(); // then one byte per compression method
+  at += compressions;
   const hello: ClientHello = {
     version,
     ciphers,
