@@ -24,7 +24,8 @@ import { AccountWatch } from "./control/account_watch.ts";
 import { LOCAL_DEFAULTS } from "./inbound/config.ts";
 import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
-import { generateToken, isLoopbackHost } from "./dashboard/guard.ts";
+import { generateToken } from "../common/web/guard.ts";
+import { isLoopbackHost } from "../common/security/loopback.ts";
 
 interface LocalOptions {
   listen: Destination;
