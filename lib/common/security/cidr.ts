@@ -31,13 +31,14 @@ export function ipBytes(ip: string): Uint8Array | null {
  * @throws {RangeError} for anything else
  */
 export function parseCidr(text: string): Cidr {
-  // split returns at least one string: the default never applies.
-  const [ip = "", prefixText] = text.split("/");
+  // split returns at least one string: the default never applies. A third part ("/8/junk")
+  // is refused below, not ignored.
+  const [ip = "", prefixText, extra] = text.split("/");
   const bytes = ipBytes(ip);
   const v4 = isIPv4(ip);
   const max = v4 ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!bytes || !/^\d{1,3}$/.test(prefixText ?? "0") || prefix > max) {
+  if (!bytes || extra !== undefined || !/^\d{1,3}$/.test(prefixText ?? "0") || prefix > max) {
     throw new RangeError(`expected an address range such as 10.0.0.0/8 or fc00::/7, got "${text}"`);
   }
   return { bytes, prefix: v4 ? prefix + 96 : prefix, text };
