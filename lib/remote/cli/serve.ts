@@ -32,6 +32,9 @@ import { acmeOptionsProblem, addAcmeOptions, servingPaths, startAcme } from "./s
 import type { AcmeServeOptions } from "./serve_acme.ts";
 import { BLOCK_FORMATS, serverBlockArg } from "./block_option.ts";
 import type { BlockList } from "../../rules/block_list.ts";
+import { type ClientRules, loadClientRules } from "../../rules/client_rules.ts";
+import { RulesError } from "../../rules/rule.ts";
+import { clientRulesGaps } from "../share/subscription_rules.ts";
 import { publicArg } from "./init.ts";
 import { certificateFacts } from "../share/share.ts";
 import { LinkVault } from "../share/link_vault.ts";
@@ -70,6 +73,16 @@ const urlArg = (text: string): string => {
   return text;
 };
 
+/** `--client-rules FILE`: the file and its providers' files, read and checked now. */
+const clientRulesArg = (path: string): ClientRules => {
+  try {
+    return loadClientRules(path);
+  } catch (error) {
+    if (error instanceof RulesError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+};
+
 /** Options of `serve` after parsing (defaults filled in). */
 interface ServeOptions extends AcmeServeOptions {
   data: string;
@@ -101,6 +114,7 @@ interface ServeOptions extends AcmeServeOptions {
   name?: string;
   subUpdateHours: number;
   supportUrl?: string;
+  clientRules?: ClientRules;
 }
 
 /** The server's config: {@linkcode REMOTE_DEFAULTS}, then what the options say. */
@@ -131,6 +145,7 @@ function remoteConfig(
       updateHours: options.subUpdateHours,
       name: options.name,
       supportUrl: options.supportUrl,
+      rules: options.clientRules,
     },
   };
 }
@@ -245,6 +260,13 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     } per user without a max-conns of its own)`,
   );
   if (opened.node) console.log(`node ${opened.node} on the shared users database`);
+  if (options.clientRules) {
+    const { rules, providers } = options.clientRules;
+    console.log(
+      `client rules: ${rules.length} rules, ${providers.length} rule-providers, in every subscription`,
+    );
+    for (const gap of clientRulesGaps(options.clientRules)) console.log(`client rules: ${gap}`);
+  }
   if (address) console.log(describePublicAddress(address, "swiftproxy-remote serve --public"));
   console.log(`certificate: ${certPath}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
@@ -460,6 +482,11 @@ export function serveCommand(): Command {
         d.subscriptions.updateHours,
       )
       .option("--support-url <url>", "where users get help, shown by their apps", urlArg)
+      .option(
+        "--client-rules <file>",
+        "rules (mihomo rules: and rule-providers:) every subscription carries to users' apps",
+        clientRulesArg,
+      )
       .option(
         "--grace <seconds>",
         "on SIGTERM, time open connections get to finish",

@@ -1,6 +1,6 @@
 /**
  * Subscriptions on the tunnel port: a connection that is not a tunnel and asks
- * `GET /sub/<token>[/clash|/singbox]` gets its user's document; anything else, a wrong token,
+ * `GET /sub/<token>[/clash|/singbox|/local]` gets its user's document; anything else, a wrong token,
  * a source cooling off or a head not complete in time goes on to the fallback like any probe,
  * whose relay replaces the token in its path by random characters, so the site never sees a
  * real one. Wrong tokens count as
@@ -195,6 +195,7 @@ export class SubscriptionService {
       password,
       endpoint,
       leafPem: facts.leafPem,
+      ...(options.rules ? { rules: options.rules } : {}),
       ...(pinsPublicKeys(userAgent) ? { publicKeyPin: facts.publicKeySha256 } : {}),
     });
     await writeAnswer(peer, "200 OK", {
