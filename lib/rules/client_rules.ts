@@ -9,7 +9,7 @@ import { type Condition, type Rule, RulesError } from "./rule.ts";
 import { parseRuleSet } from "./rule_set.ts";
 import { parseRulesFile, type ProviderSpec } from "./rules_file.ts";
 import { providerPath } from "./engine.ts";
-import type { PortableRules } from "../protocol/local_subscription.ts";
+import type { PortableRules } from "./local_subscription.ts";
 
 /** A provider of the client rules, with what an app needs of it. */
 export interface ClientProvider {

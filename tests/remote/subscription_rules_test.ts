@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { assert, assertEquals } from "../_assert.ts";
 import { freePort, remoteArgs, RemoteFixture, runProgram } from "../_harness.ts";
 import { fetchFrom, newLink } from "./_share.ts";
-import { parseLocalSubscription } from "../../lib/protocol/local_subscription.ts";
+import { parseLocalSubscription } from "../../lib/rules/local_subscription.ts";
 import { parseShareLink } from "../../lib/protocol/share_link.ts";
 import { loadRules } from "../../lib/rules/mod.ts";
 

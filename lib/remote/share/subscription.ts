@@ -8,7 +8,7 @@ import type { User } from "../store/user_store.ts";
 import type { ShareEndpoint } from "./share.ts";
 import { shareLink } from "./share.ts";
 import { type ClientRules, portableRules } from "../../rules/client_rules.ts";
-import { formatLocalSubscription } from "../../protocol/local_subscription.ts";
+import { formatLocalSubscription } from "../../rules/local_subscription.ts";
 import { clashRules, singBoxRoute } from "./subscription_rules.ts";
 
 /** The documents a subscription comes as; `local` is `swiftproxy-local`'s own. */

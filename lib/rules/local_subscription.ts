@@ -8,7 +8,7 @@
  * { "swiftproxy": 1, "link": "trojan://…", "rules": { "text": "rules: …", "files": { "0-ads.yaml": "payload: …" } } }
  * ```
  */
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 /** A rules file given whole: its text and the files its `file` providers name. */
 export interface PortableRules {
