@@ -54,7 +54,11 @@ Deno.test("client rules reach Clash YAML, sing-box JSON and the local's document
   const dir = await Deno.makeTempDir({ prefix: "rules-sub-" });
   const remote = await RemoteFixture.start({}, ["--client-rules", await writeRules(dir)]);
   try {
-    assert(/client rules: 11 rules, 4 rule-providers/.test(remote.program.output));
+    assert(
+      /client rules \(.*client-rules\.yaml\): 11 rules, 4 rule-providers/.test(
+        remote.program.output,
+      ),
+    );
     assert(
       /rule-provider "remote-list" \(a mihomo list by URL\) and its RULE-SET rules are left out of sing-box/
         .test(remote.program.output),

@@ -7,6 +7,7 @@ import indexHtml from "./assets/index.html" with { type: "text" };
 import appCss from "./assets/app.css" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
 import securityJs from "./assets/security.js" with { type: "text" };
+import clientRulesJs from "./assets/client_rules.js" with { type: "text" };
 import formatBytesJs from "../../common/ops/format_bytes.js" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
@@ -30,6 +31,7 @@ export const ADMIN_ASSETS: ReadonlyMap<string, AdminAsset> = new Map([
   ["/app.css", { body: appCss, type: CSS }],
   ["/app.js", { body: appJs, type: JS }],
   ["/security.js", { body: securityJs, type: JS }],
+  ["/client_rules.js", { body: clientRulesJs, type: JS }],
   ["/format_bytes.js", { body: formatBytesJs, type: JS }],
   ["/uplot.js", { body: uplotJs, type: JS }],
   ["/uplot.css", { body: uplotCss, type: CSS }],

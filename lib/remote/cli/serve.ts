@@ -35,6 +35,7 @@ import type { BlockList } from "../../rules/block_list.ts";
 import { type ClientRules, loadClientRules } from "../../rules/client_rules.ts";
 import { RulesError } from "../../rules/rule.ts";
 import { clientRulesGaps } from "../share/subscription_rules.ts";
+import { ClientRulesSetting } from "../share/client_rules_setting.ts";
 import { publicArg } from "./init.ts";
 import { certificateFacts } from "../share/share.ts";
 import { LinkVault } from "../share/link_vault.ts";
@@ -74,9 +75,9 @@ const urlArg = (text: string): string => {
 };
 
 /** `--client-rules FILE`: the file and its providers' files, read and checked now. */
-const clientRulesArg = (path: string): ClientRules => {
+const clientRulesArg = (path: string): { path: string; rules: ClientRules } => {
   try {
-    return loadClientRules(path);
+    return { path, rules: loadClientRules(path) };
   } catch (error) {
     if (error instanceof RulesError) throw new InvalidArgumentError(error.message);
     throw error;
@@ -114,7 +115,7 @@ interface ServeOptions extends AcmeServeOptions {
   name?: string;
   subUpdateHours: number;
   supportUrl?: string;
-  clientRules?: ClientRules;
+  clientRules?: { path: string; rules: ClientRules };
 }
 
 /** The server's config: {@linkcode REMOTE_DEFAULTS}, then what the options say. */
@@ -122,6 +123,7 @@ function remoteConfig(
   options: ServeOptions,
   pair: { cert: string; key: string },
   { store, outbox }: Pick<ServeStore, "store" | "outbox">,
+  clientRules: ClientRulesSetting,
 ): RemoteConfig {
   return {
     ...REMOTE_DEFAULTS,
@@ -145,8 +147,8 @@ function remoteConfig(
       updateHours: options.subUpdateHours,
       name: options.name,
       supportUrl: options.supportUrl,
-      rules: options.clientRules,
     },
+    clientRules,
   };
 }
 
@@ -186,9 +188,18 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   const paths = servingPaths(options);
   const cert = Deno.readTextFileSync(paths.cert);
   const key = Deno.readTextFileSync(paths.key);
+  let clientRules: ClientRulesSetting;
+  try {
+    clientRules = ClientRulesSetting.open(options.data, options.clientRules);
+  } catch (error) {
+    if (!(error instanceof RulesError)) throw error;
+    console.error(`error: the panel's client rules: ${error.message}`);
+    await opened.close();
+    Deno.exit(1);
+  }
   let server: RemoteServer;
   try {
-    server = new RemoteServer(remoteConfig(options, { cert, key }, opened));
+    server = new RemoteServer(remoteConfig(options, { cert, key }, opened, clientRules));
     await server.ready;
   } catch (error) {
     const where = formatHostPort(options.listen);
@@ -260,12 +271,13 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     } per user without a max-conns of its own)`,
   );
   if (opened.node) console.log(`node ${opened.node} on the shared users database`);
-  if (options.clientRules) {
-    const { rules, providers } = options.clientRules;
+  if (clientRules.rules) {
+    const { rules, providers } = clientRules.rules;
+    const from = clientRules.flagPath ?? "the panel";
     console.log(
-      `client rules: ${rules.length} rules, ${providers.length} rule-providers, in every subscription`,
+      `client rules (${from}): ${rules.length} rules, ${providers.length} rule-providers, in every subscription`,
     );
-    for (const gap of clientRulesGaps(options.clientRules)) console.log(`client rules: ${gap}`);
+    for (const gap of clientRulesGaps(clientRules.rules)) console.log(`client rules: ${gap}`);
   }
   if (address) console.log(describePublicAddress(address, "swiftproxy-remote serve --public"));
   console.log(`certificate: ${certPath}`);

@@ -38,8 +38,6 @@ export interface SubscriptionOptions {
   name?: string;
   /** Where users get help (`support-url`), if anywhere. */
   supportUrl?: string;
-  /** The client rules every profile carries (`serve --client-rules`, the panel), if any. */
-  rules?: ClientRules;
 }
 
 /**

@@ -31,6 +31,7 @@ import {
 } from "./subscription_token.ts";
 import { keyForCredential } from "../store/user_store.ts";
 import type { UserStore } from "../store/user_store.ts";
+import type { ClientRules } from "../../rules/client_rules.ts";
 
 const log = logger("remote", "subscription");
 
@@ -101,6 +102,8 @@ export interface SubscriptionDeps {
   handshakeTimeoutMs: number;
   /** The title, update interval and support link every answer carries. */
   options: SubscriptionOptions;
+  /** The client rules in force now (`serve --client-rules`, the panel), if any. */
+  clientRules?: () => ClientRules | undefined;
 }
 
 /**
@@ -190,12 +193,13 @@ export class SubscriptionService {
     }
     const userAgent = head.headers.get("user-agent") ?? "";
     const format = subscriptionFormat(suffix, userAgent);
+    const rules = this.#deps.clientRules?.();
     const { body, contentType } = subscriptionDocument(format, {
       user: user.name,
       password,
       endpoint,
       leafPem: facts.leafPem,
-      ...(options.rules ? { rules: options.rules } : {}),
+      ...(rules ? { rules } : {}),
       ...(pinsPublicKeys(userAgent) ? { publicKeyPin: facts.publicKeySha256 } : {}),
     });
     await writeAnswer(peer, "200 OK", {
