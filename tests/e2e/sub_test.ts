@@ -142,8 +142,9 @@ Deno.test("--sub refuses a wrong pin and a revoked URL with the reason; a refres
       taken,
       10_000,
     );
-    renewed.changed = (next, before) => {
+    renewed.changed = (next, before, rulesChanged) => {
       changed = next.link.password !== before.link.password ? "password" : "other";
+      if (rulesChanged) changed += " and rules";
     };
     assertEquals(await renewed.refresh(), true);
     assertEquals(changed, "password");

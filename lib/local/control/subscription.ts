@@ -122,8 +122,15 @@ async function writeRules(folder: string, rules: PortableRules): Promise<string>
  * refresh.start();
  */
 export class SubscriptionRefresh {
-  /** Called with each answer that changed the link or the rules, and the one before it. */
-  changed: (taken: TakenSubscription, before: TakenSubscription) => Promise<void> | void = () => {};
+  /**
+   * Called with each answer that changed the link or the rules, the one before it, and whether
+   * the rules file changed (then it is to be loaded again, as on SIGHUP for `--rules`).
+   */
+  changed: (
+    taken: TakenSubscription,
+    before: TakenSubscription,
+    rulesChanged: boolean,
+  ) => Promise<void> | void = () => {};
   #timer: ReturnType<typeof setTimeout> | undefined;
   #last: TakenSubscription;
   #failing = false;
@@ -164,13 +171,14 @@ export class SubscriptionRefresh {
       const rulesText = readRules(taken.rulesPath);
       const changed = taken.linkText !== this.#last.linkText || rulesText !== this.#rulesText;
       const before = this.#last;
+      const beforeRules = this.#rulesText;
       this.#last = taken;
       this.#rulesText = rulesText;
       if (this.#failing) log.info("subscription fetched again");
       this.#failing = false;
       if (changed) {
         log.info("subscription changed: {rules} rule(s)", { rules: taken.ruleCount });
-        await this.changed(taken, before);
+        await this.changed(taken, before, rulesText !== beforeRules);
       }
       return changed;
     } catch (error) {
