@@ -90,6 +90,9 @@ async function subscriptionFrom(
   // The URL holds the token (the password in effect): the variable keeps it out of `ps`.
   const text = options.sub ?? Deno.env.get("SWIFTPROXY_SUB");
   if (!text) return null;
+  if (options.link ?? Deno.env.get("SWIFTPROXY_LINK")) {
+    usageError("options '--link' and '--sub' both set the account: give one of them");
+  }
   let url;
   try {
     url = parseSubscriptionUrl(text);

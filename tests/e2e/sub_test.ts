@@ -112,6 +112,12 @@ Deno.test("--sub refuses a wrong pin and a revoked URL with the reason; a refres
     assert(/cannot take the subscription: .*not the pinned/.test(refused.stderr), refused.stderr);
     const noPin = await start(url.replace(/#.*/, ""));
     assertEquals(noPin.code, 1, "a self-signed certificate without the pin is not trusted");
+    const both = await runProgram(
+      localArgs("--no-ui", "--config", `${state}/local.json`, "--sub", url),
+      { env: { HOME: state, SWIFTPROXY_LINK: "trojan://a%3Ab@127.0.0.1:1" } },
+    );
+    assertEquals(both.code, 2);
+    assert(/'--link' and '--sub'/.test(both.stderr), both.stderr);
     const bad = await start("http://127.0.0.1:1/sub/x");
     assertEquals(bad.code, 2);
     assert(/option '--sub <url>': expected an https:\/\//.test(bad.stderr), bad.stderr);

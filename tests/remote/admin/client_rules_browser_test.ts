@@ -13,15 +13,20 @@ import { inProcessLink } from "../_share.ts";
 import { ClientRulesSetting } from "../../../lib/remote/share/client_rules_setting.ts";
 import { parseClientRules } from "../../../lib/rules/client_rules.ts";
 
-/** `GET` the user's Clash profile from the in-process remote: its rules. */
-async function clashRules(port: number, certPath: string, token: string): Promise<string[]> {
+/** `GET /sub/PATH` from the in-process remote: the body. */
+async function subscription(port: number, certPath: string, path: string): Promise<string> {
   const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certPath)] });
   try {
-    const reply = await fetch(`https://127.0.0.1:${port}/sub/${token}/clash`, { client });
-    return (parseYaml(await reply.text()) as { rules: string[] }).rules;
+    return await (await fetch(`https://127.0.0.1:${port}/sub/${path}`, { client })).text();
   } finally {
     client.close();
   }
+}
+
+/** The user's Clash profile's rules. */
+async function clashRules(port: number, certPath: string, token: string): Promise<string[]> {
+  const body = await subscription(port, certPath, `${token}/clash`);
+  return (parseYaml(body) as { rules: string[] }).rules;
 }
 
 Deno.test("in Chromium: the admin sets the client rules, the next subscription carries them; a bad file is refused", async () => {
@@ -34,6 +39,10 @@ Deno.test("in Chromium: the admin sets the client rules, the next subscription c
     const { remote } = admin;
     const { token } = await inProcessLink(remote, "alice");
     assertEquals(await clashRules(remote.port, remote.certPath, token), ["MATCH,SwiftProxy"]);
+    const before = JSON.parse(await subscription(remote.port, remote.certPath, `${token}/singbox`));
+    assertEquals(before.route, { final: before.outbounds[0].tag }, "no rules: as before");
+    const local = JSON.parse(await subscription(remote.port, remote.certPath, `${token}/local`));
+    assertEquals(local.rules, null);
 
     const page = await chromium.browser.newPage();
     const pageErrors: string[] = [];
