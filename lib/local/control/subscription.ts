@@ -62,7 +62,7 @@ export async function takeSubscription(
   let rulesPath: string | null = null;
   let ruleCount = 0;
   if (doc.rules) {
-    ruleCount = checkRules(doc.rules);
+    ruleCount = checkPortableRules(doc.rules);
     rulesPath = await writeRules(folder, doc.rules);
   } else {
     await Deno.remove(join(folder, "rules.yaml")).catch(() => {});
@@ -77,7 +77,7 @@ export async function takeSubscription(
  * @returns the number of rules
  * @throws {RulesError} with the line and the reason
  */
-function checkRules(rules: PortableRules): number {
+export function checkPortableRules(rules: PortableRules): number {
   const file = parseRulesFile(rules.text, "the subscription's rules");
   for (const spec of file.providers.values()) {
     if (spec.path !== undefined && !PORTABLE_FILE.test(spec.path)) {
