@@ -8,7 +8,8 @@ import { assert, assertEquals } from "../../_assert.ts";
 import { delay, startOrigin } from "../../_harness.ts";
 import { trojan } from "../../hardening/_helpers.ts";
 import { AdminConfigError, AdminServer } from "../../../lib/remote/admin/server.ts";
-import { foreignRequest, metricsAllowed } from "../../../lib/remote/admin/guard.ts";
+import { metricsAllowed } from "../../../lib/remote/ops/metrics.ts";
+import { PageGuard } from "../../../lib/common/web/guard.ts";
 import { ADMIN_PASSWORD, AdminClient, startAdmin } from "./_admin.ts";
 
 /** The status of one request sent as raw HTTP/1.1 (fetch will not send a foreign Host). */
@@ -258,10 +259,17 @@ Deno.test("admin panel: off loopback only over TLS; /metrics there only with the
       false,
       "no token set",
     );
+    // The panel's guard off loopback, over TLS.
+    const guard = new PageGuard({
+      bound: { host: "0.0.0.0", port: 9091 },
+      tls: true,
+      loopbackPorts: "any",
+    });
+    const foreignRequest = (request: Request) => guard.check(request);
     const tlsOrigin = request({ host: "panel.example:9091", origin: "https://panel.example:9091" });
-    assertEquals(foreignRequest(tlsOrigin, false, true), null, "any name over TLS, own Origin");
+    assertEquals(foreignRequest(tlsOrigin), null, "any name over TLS, own Origin");
     const plain = request({ host: "panel.example:9091", origin: "http://panel.example:9091" });
-    assert(foreignRequest(plain, false, true), "an http:// Origin for an https panel");
+    assert(foreignRequest(plain), "an http:// Origin for an https panel");
   } finally {
     await admin.stop();
   }
