@@ -7,6 +7,7 @@ import indexHtml from "./assets/index.html" with { type: "text" };
 import appCss from "./assets/app.css" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
 import securityJs from "./assets/security.js" with { type: "text" };
+import clientRulesJs from "./assets/client_rules.js" with { type: "text" };
 import formatBytesJs from "../../common/ops/format_bytes.js" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
@@ -22,6 +23,7 @@ export const ADMIN_ASSETS: AssetMap = new AssetMap([
   { path: "/app.css", body: appCss },
   { path: "/app.js", body: appJs },
   { path: "/security.js", body: securityJs },
+  { path: "/client_rules.js", body: clientRulesJs },
   { path: "/format_bytes.js", body: formatBytesJs },
   { path: "/uplot.js", body: uplotJs },
   { path: "/uplot.css", body: uplotCss },

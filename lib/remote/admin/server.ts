@@ -58,6 +58,8 @@ import type { Actor } from "../users/audit.ts";
 import { svgQr } from "../share/share.ts";
 import type { SessionOptions } from "./sessions.ts";
 import { handOver, keptShare, shareUser } from "./share_api.ts";
+import { ClientRulesLocked } from "../share/client_rules_setting.ts";
+import { RulesError } from "../../rules/rule.ts";
 
 const log = logger("remote", "admin");
 
@@ -525,7 +527,45 @@ export class AdminServer {
         path: "/api/audit",
         handle: async (c) => json(200, await auditEntries(c.deps, c.url.searchParams)),
       },
+      ...this.#clientRulesRoutes(),
       ...this.#twoFactorRoutes(),
+    ];
+  }
+
+  /** The client rules every subscription carries: shown, and set when no flag set them. */
+  #clientRulesRoutes(): AdminRoute[] {
+    const setting = () => {
+      const found = this.#options.server.clientRules;
+      if (!found) throw new ApiError(404, "this server keeps no client rules");
+      return found;
+    };
+    return [
+      { method: "GET", path: "/api/client-rules", handle: () => json(200, setting().view()) },
+      {
+        method: "POST",
+        path: "/api/client-rules",
+        handle: async (c) => {
+          const given = (await body(c.request, CLIENT_RULES_LIMIT)).text;
+          if (typeof given !== "string") {
+            throw new ApiError(400, "text: expected the rules file as text (empty for none)");
+          }
+          const before = setting().view();
+          let view;
+          try {
+            view = await setting().replace(given);
+          } catch (error) {
+            if (error instanceof ClientRulesLocked) throw new ApiError(409, error.message);
+            if (error instanceof RulesError) throw new ApiError(400, error.message);
+            throw error;
+          }
+          await record(c.deps.store, c.actor, "client-rules.set", "client-rules", {
+            rules: before.rules,
+            providers: before.providers,
+          }, { rules: view.rules, providers: view.providers });
+          log.info("admin: client rules set: {rules} rule(s)", { rules: view.rules });
+          return json(200, view);
+        },
+      },
     ];
   }
 
@@ -596,11 +636,14 @@ async function readJson(request: Request, limit: number): Promise<Record<string,
   }
 }
 
-async function body(request: Request): Promise<Record<string, unknown>> {
+/** The panel's client rules at most: longer lists belong in a provider by URL. */
+const CLIENT_RULES_LIMIT = 1024 * 1024;
+
+async function body(request: Request, limit = JSON_BODY_LIMIT): Promise<Record<string, unknown>> {
   if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
     throw new ApiError(415, "expected application/json");
   }
-  const value = await readJson(request, JSON_BODY_LIMIT);
+  const value = await readJson(request, limit);
   if (!value) throw new ApiError(400, "expected a JSON object");
   return value;
 }

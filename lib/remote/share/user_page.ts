@@ -26,7 +26,7 @@ import script from "./assets/user_page.js" with { type: "text" };
 
 /** Apps that fetch subscriptions, by their User-Agent: they get documents, never the page. */
 const APP_AGENT =
-  /clash|mihomo|stash|sing-?box|\bSF[AIMT]\/|v2ray|hiddify|shadowrocket|quantumult|surge|loon|neko|streisand|v2box|karing|foxray|happ\b/i;
+  /clash|mihomo|stash|sing-?box|\bSF[AIMT]\/|v2ray|hiddify|shadowrocket|quantumult|surge|loon|neko|streisand|v2box|karing|foxray|happ\b|swiftproxy/i;
 
 /**
  * Whether a request for the bare subscription URL comes from a browser: it accepts
