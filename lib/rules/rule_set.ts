@@ -161,8 +161,9 @@ const SING_BOX_FIELDS = new Set([
 
 /**
  * A sing-box rule-set source: `{"version": 1–3, "rules": [headless rules]}`. Within a rule,
- * the name fields (domain, suffix, keyword, regex) are alternatives, as are the addresses and
- * the ports; the kinds present must all match (sing-box's own semantics).
+ * the destination fields (domain, suffix, keyword, regex, ip_cidr, ip_is_private) are one set
+ * of alternatives, the ports another, the networks a third; the sets present must all match:
+ * sing-box's own `(domain || … || ip_cidr || ip_is_private) && (port || port_range) && …`.
  */
 function singBoxConditions(text: string): Condition[] {
   const { root, line } = parseYaml(text);
@@ -223,7 +224,7 @@ function singBoxRule(node: Node, line: (node: Node) => number): Condition {
     }),
   ];
   const networks = list("network").map((n) => parseCondition("NETWORK", n, fail));
-  const groups = [names, addresses, networks].filter((g) => g.length > 0);
+  const groups = [[...names, ...addresses], networks].filter((g) => g.length > 0);
   if (ports.length) groups.push([{ type: "DST-PORT", value: ports }]);
   if (groups.length === 0) fail("a rule needs at least one of domain, ip_cidr, port, network");
   return { type: "AND", value: groups, invert: rule.invert === true };

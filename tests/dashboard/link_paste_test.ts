@@ -153,7 +153,7 @@ Deno.test("in Chromium: paste a subscription URL, Use link and Connect: the link
     const url = (await newLink(remote, "alice")).localSubscription!;
 
     // A wrong pin in the URL: refused in words, nothing filled.
-    const pin = /pcs=([0-9a-f]+)/.exec(url)![1];
+    const pin = /pcs=([0-9a-f]+)/.exec(url)![1]!;
     const wrong = url.replace(pin, (pin[0] === "0" ? "1" : "0") + pin.slice(1));
     const refused = await dashboard.post("/api/link", { link: wrong });
     assertEquals([refused.status, refused.body.problem.kind], [502, "certificate-not-trusted"]);

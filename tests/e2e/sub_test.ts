@@ -69,7 +69,7 @@ Deno.test("--sub sets up the local in one step: a download byte-exact, the rules
     }
     assert(/subscription taken: alice@127\.0\.0\.1, 3 rule\(s\)/.test(local.output), local.output);
     assert(!local.output.includes(password), "the password is never printed");
-    assert(!local.output.includes(url.split("/sub/")[1].split("#")[0]), "nor the token");
+    assert(!local.output.includes(url.split("/sub/")[1]!.split("#")[0]!), "nor the token");
 
     // The rules file the subscription brought loads as a --rules file does.
     const { engine } = await loadRules(`${state}/subscription/rules.yaml`);
@@ -105,7 +105,7 @@ Deno.test("--sub refuses a wrong pin and a revoked URL with the reason; a refres
   try {
     await remote.user("add", "alice", "--password", "alice-first-secret");
     const url = (await newLink(remote, "alice")).localSubscription!;
-    const pin = /pcs=([0-9a-f]+)/.exec(url)![1];
+    const pin = /pcs=([0-9a-f]+)/.exec(url)![1]!;
     const wrong = url.replace(pin, (pin[0] === "0" ? "1" : "0") + pin.slice(1));
     const refused = await start(wrong);
     assertEquals(refused.code, 1);

@@ -74,7 +74,7 @@ Deno.test("client rules reach Clash YAML, sing-box JSON and the local's document
       "rule-providers": Record<string, Record<string, unknown>>;
       rules: string[];
     };
-    assertEquals(clash["proxy-groups"][0].name, "SwiftProxy");
+    assertEquals(clash["proxy-groups"][0]!.name, "SwiftProxy");
     assertEquals(clash.rules, [
       "RULE-SET,ads,REJECT",
       "DOMAIN-SUFFIX,example.cn,DIRECT",

@@ -133,7 +133,7 @@ function parseAnswer(bytes: Uint8Array): SubscriptionAnswer {
         : "the answer is not HTTP",
     );
   }
-  const [statusLine, ...lines] = text.slice(0, end).split("\r\n");
+  const [statusLine = "", ...lines] = text.slice(0, end).split("\r\n");
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
   if (!status) throw new Error(`the answer is not HTTP: "${statusLine.slice(0, 80)}"`);
   const headers = new Map<string, string>();

@@ -98,10 +98,10 @@ function clashCondition(c: Condition): string {
     case "AND": {
       const group = (any: Condition[]) =>
         any.length === 1
-          ? clashCondition(any[0])
+          ? clashCondition(any[0]!)
           : `OR,(${any.map((x) => `(${clashCondition(x)})`).join(",")})`;
       const all = c.value.length === 1
-        ? group(c.value[0])
+        ? group(c.value[0]!)
         : `AND,(${c.value.map((any) => `(${group(any)})`).join(",")})`;
       return c.invert ? `NOT,((${all}))` : all;
     }
