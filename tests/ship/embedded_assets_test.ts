@@ -97,11 +97,15 @@ Deno.test("the pages' scripts import only files their program serves", () => {
     ] as const
   ) {
     let scripts = 0;
-    for (const [path, asset] of served) {
+    for (const { path } of served.routes()) {
+      const asset = served.get(path)!;
       if (!asset.type.startsWith("text/javascript")) continue;
       for (const [, specifier] of asset.body.matchAll(/^\s*import\s[^"']*["']([^"']+)["']/gm)) {
         const target = new URL(specifier!, `http://page${path}`).pathname;
-        assert(served.has(target), `${page}: ${path} imports ${specifier}, which is not served`);
+        assert(
+          served.get(target) !== undefined,
+          `${page}: ${path} imports ${specifier}, which is not served`,
+        );
         scripts++;
       }
     }
