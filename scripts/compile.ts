@@ -79,9 +79,11 @@ export function geoIpFiles(): { read: string[]; unread: string[] } {
 /**
  * The `deno` arguments that build `program` for `target` into `outDir`: the program's
  * permission set and nothing wider, and the npm packages it imports. Files imported as text
- * (the dashboard's page) are embedded by following imports, as modules are; the GeoIP files
- * the local reads are named with `--include` all the same (it reads them as files first), and
- * the package's unread ones are left out with `--exclude`.
+ * or JSON (the pages, their scripts, the language catalogues) are embedded by following
+ * imports, as modules are; tests/ship/embedded_assets_test.ts checks that every such file in
+ * lib/ is reached from the program that serves it. The GeoIP files the local reads are named
+ * with `--include` all the same (it reads them as files first), and the package's unread ones
+ * are left out with `--exclude`.
  *
  * @example new Deno.Command(Deno.execPath(), { args: compileArgs(PROGRAMS[1], TARGETS[0], "dist") })
  */
@@ -144,7 +146,7 @@ async function build(program: ProgramSpec, target: Target, outDir: string) {
 }
 
 function lastLines(text: string, n: number): string {
-  const lines = text.split("Stack backtrace")[0].trimEnd().split("\n").filter((l) => l.trim());
+  const lines = text.split("Stack backtrace")[0]!.trimEnd().split("\n").filter((l) => l.trim());
   return lines.slice(-n).map((line) => `  ${line.trim()}`).join("\n");
 }
 

@@ -29,6 +29,10 @@ import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
 import { generateToken } from "../common/web/guard.ts";
 import { isLoopbackHost } from "../common/security/loopback.ts";
+import { SubscriptionRefresh, takeSubscription } from "./control/subscription.ts";
+import type { TakenSubscription } from "./control/subscription.ts";
+import { parseSubscriptionUrl } from "./tunnel/subscription_fetch.ts";
+import { dirname } from "node:path";
 
 interface LocalOptions {
   listen: Destination;
@@ -38,6 +42,7 @@ interface LocalOptions {
   ca?: string;
   serverName?: string;
   link?: string;
+  sub?: string;
   handshakeTimeout: number;
   idleTimeout: number;
   maxHandshakes: number;
@@ -80,13 +85,58 @@ async function settingsFrom(
   return settings;
 }
 
+/**
+ * `--sub URL` (or `SWIFTPROXY_SUB`): the subscription fetched and taken, its link over the
+ * settings; null without one. A URL that is not one is a usage error (exit 2); a fetch that
+ * fails stops the start (exit 1).
+ */
+async function subscriptionFrom(
+  options: LocalOptions,
+  settings: Settings,
+  stateDir: string,
+): Promise<SubscriptionRefresh | null> {
+  // The URL holds the token (the password in effect): the variable keeps it out of `ps`.
+  const text = options.sub ?? Deno.env.get("SWIFTPROXY_SUB");
+  if (!text) return null;
+  if (options.link ?? Deno.env.get("SWIFTPROXY_LINK")) {
+    usageError("options '--link' and '--sub' both set the account: give one of them");
+  }
+  let url;
+  try {
+    url = parseSubscriptionUrl(text);
+  } catch (error) {
+    usageError(`option '--sub <url>': ${(error as Error).message}`);
+  }
+  let taken: TakenSubscription;
+  try {
+    taken = await takeSubscription(url, stateDir, options.handshakeTimeout);
+  } catch (error) {
+    console.error(`error: cannot take the subscription: ${(error as Error).message}`);
+    Deno.exit(1);
+  }
+  applyLink(settings, taken.linkText, "--sub <url>");
+  const rules = taken.rulesPath ? `, ${taken.ruleCount} rule(s) in ${taken.rulesPath}` : "";
+  console.log(
+    `swiftproxy-local: subscription taken: ${taken.link.user}@${taken.link.host}${rules}`,
+  );
+  return new SubscriptionRefresh(url, stateDir, taken, options.handshakeTimeout);
+}
+
+/**
+ * The rules file a subscription brought (null: none): loaded exactly as `--rules FILE` (when
+ * no `--rules` is given), and again after every refresh that rewrites it.
+ */
+export function subscriptionRulesFile(subscription: SubscriptionRefresh | null): string | null {
+  return subscription?.last.rulesPath ?? null;
+}
+
 /** Fills remote, user, password, server name and pin from a `trojan://` link. */
-function applyLink(settings: Settings, text: string): void {
+function applyLink(settings: Settings, text: string, option = "--link <uri>"): void {
   let link;
   try {
     link = parseShareLink(text);
   } catch (error) {
-    usageError(`option '--link <uri>': ${(error as Error).message}`);
+    usageError(`option '${option}': ${(error as Error).message}`);
   }
   settings.remote = formatHostPort(link);
   settings.user = link.user;
@@ -115,6 +165,7 @@ function configFrom(options: LocalOptions, rules: LocalRules | null): LocalConfi
 async function start(options: LocalOptions, command: Command): Promise<void> {
   const settingsPath = options.config ?? defaultSettingsPath();
   const settings = await settingsFrom(options, command, settingsPath);
+  const subscription = await subscriptionFrom(options, settings, dirname(settingsPath));
   const complete = Boolean(settings.remote && settings.user && settings.password);
   if (!options.ui) {
     if (!settings.remote) {
@@ -144,7 +195,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
-  const rules = await rulesFrom(settings);
+  const rules = await rulesFrom(settings, subscription);
   await setupLogging(logOptions(options));
   const log = logger("local");
   // SIGHUP reads the rules again; a file refused then keeps those in force.
@@ -157,7 +208,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   });
 
   // URL rule-providers: fetched through the tunnel once it is up; the proxy does not wait.
-  const refresh = rules?.options.file ? new ProviderRefresh(rules, () => control.proxyRoute) : null;
+  const refresh = rules ? new ProviderRefresh(rules, () => control.proxyRoute) : null;
   refresh?.start();
 
   let dashboard: DashboardServer | null = null;
@@ -203,6 +254,25 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     });
     control.events.subscribe((end) => watch.observe(end));
     await watch.start(1_000);
+    if (subscription) {
+      // A changed link (a new password, another address) reconnects with it.
+      subscription.changed = async (taken, before, rulesChanged) => {
+        // The subscription's rules, unless --rules gave the user's own: loaded again, as on
+        // SIGHUP (rules it no longer carries: none).
+        if (rules && rulesChanged && !settings.rules) {
+          await rules.reload({ file: taken.rulesPath ?? undefined });
+        }
+        if (taken.linkText === before.linkText) return;
+        const next = { ...control.settings };
+        applyLink(next, taken.linkText, "--sub <url>");
+        await control.connect(next, { check: false, save: false }).catch((error) =>
+          log.warn("subscription: cannot reconnect with the new link: {error}", {
+            error: (error as Error).message,
+          })
+        );
+      };
+      subscription.start();
+    }
     const bound = control.listenAddress!;
     const where = formatHostPort({ host: bound.hostname, port: bound.port });
     console.log(`swiftproxy-local: SOCKS5 and HTTP proxy on ${where}, remote ${settings.remote}`);
@@ -212,6 +282,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
 
   await stopping;
   refresh?.stop();
+  subscription?.stop();
   await control.disconnect();
   await dashboard?.stop();
   await stopLogging();
@@ -220,17 +291,26 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
 
 /**
  * The rules of `--rules` and `--direct-country` (or the settings file's `rules` and
- * `directCountry`), loaded; null without either. A file that is refused stops the start with
- * its name, line and reason (exit 2).
+ * `directCountry`), else those of `--sub`'s subscription, loaded; null without any (with a
+ * subscription, rules it brings later are loaded then). A file that is refused stops the start
+ * with its name, line and reason (exit 2).
  */
-async function rulesFrom(settings: Settings): Promise<LocalRules | null> {
-  if (!settings.rules && !settings.directCountry) return null;
-  const rules = new LocalRules({ file: settings.rules, directCountry: settings.directCountry });
+async function rulesFrom(
+  settings: Settings,
+  subscription: SubscriptionRefresh | null,
+): Promise<LocalRules | null> {
+  const file = settings.rules ?? subscriptionRulesFile(subscription) ?? undefined;
+  if (!file && !settings.directCountry && !subscription) return null;
+  const rules = new LocalRules({ file, directCountry: settings.directCountry });
   try {
     await rules.load();
   } catch (error) {
     if (!(error instanceof RulesError)) throw error;
-    const option = settings.rules && error.source ? "--rules <file>" : "--direct-country <CC>";
+    const option = !error.source
+      ? "--direct-country <CC>"
+      : settings.rules
+      ? "--rules <file>"
+      : "--sub <url>";
     usageError(`option '${option}': ${error.message}`);
   }
   return rules;
@@ -263,6 +343,11 @@ export function localProgram() {
         "--link <uri>",
         "a trojan:// link from the remote's admin: sets remote, user, password and the pinned " +
           "certificate (checked), instead of those options (better in SWIFTPROXY_LINK)",
+      )
+      .option(
+        "--sub <url>",
+        "a subscription URL from the remote's admin (https://HOST:PORT/sub/TOKEN#pcs=PIN): the " +
+          "link, the admin's rules and refreshes in one step (better in SWIFTPROXY_SUB)",
       )
       .option(
         "--handshake-timeout <seconds>",

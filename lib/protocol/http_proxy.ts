@@ -54,7 +54,8 @@ function splitHead(
   if (end < 0) return null;
   // Byte-for-byte (ISO-8859-1), so header values pass through unchanged.
   const text = String.fromCharCode(...bytes.subarray(0, end - 4));
-  const [first, ...lines] = text.split("\r\n");
+  // split returns at least one string: the default never applies.
+  const [first = "", ...lines] = text.split("\r\n");
   for (const line of [first, ...lines]) {
     // A bare LF splits the line for LF-tolerant recipients: a header smuggled past this one.
     if (FORBIDDEN.test(line)) {
@@ -93,7 +94,7 @@ export function decodeRequestHead(
   const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP\/1\.[01])$/.exec(line);
   if (!match) throw new ProtocolError(`expected "METHOD target HTTP/1.x", got "${line}"`, 400);
   return {
-    value: { method: match[1], target: match[2], version: match[3], headers },
+    value: { method: match[1]!, target: match[2]!, version: match[3]!, headers },
     consumed: split.consumed,
   };
 }
@@ -111,7 +112,7 @@ export function decodeResponseHead(bytes: Uint8Array): Decoded<ResponseHead> | n
   const match = /^(HTTP\/1\.[01]) (\d{3})(?: (.*))?$/.exec(line);
   if (!match) throw new ProtocolError(`expected "HTTP/1.x status reason", got "${line}"`, 502);
   return {
-    value: { version: match[1], status: Number(match[2]), reason: match[3] ?? "", headers },
+    value: { version: match[1]!, status: Number(match[2]), reason: match[3] ?? "", headers },
     consumed: split.consumed,
   };
 }

@@ -72,7 +72,7 @@ async function start(args: string[]): Promise<{ ms: number; rss: number }> {
   return { ms, rss };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 console.log(`| local started with | to "proxy on", ms (median of ${RUNS}) | resident set, MiB |`);
 console.log("| --- | --- | --- |");
 for (const [label, args] of CASES) {

@@ -40,7 +40,8 @@ Deno.test("in Chromium: each row shows its route and rule, the totals are split,
     const saved = JSON.parse(await Deno.readTextFile(dashboard.settingsPath));
     assertEquals(saved.rules, rulesPath, "the saved settings' rules");
     // Two connections held open: 300 KB each way direct, 20 KB through the server.
-    for (const [port, size] of [[directEcho.port, 300_000], [proxiedEcho.port, 20_000]]) {
+    const held: [number, number][] = [[directEcho.port, 300_000], [proxiedEcho.port, 20_000]];
+    for (const [port, size] of held) {
       const { conn, rep } = await socksRequest(listenPort, { host: "127.0.0.1", port });
       assertEquals(rep, 0, `SOCKS5 reply for port ${port}`);
       open.push(conn);

@@ -27,7 +27,7 @@ const BROWSER = {
 
 /** Every import button: its id and href. */
 const buttons = (page: Page) =>
-  page.$$eval("a.app", (links) => links.map((a) => [a.id, a.getAttribute("href") ?? ""]));
+  page.$$eval("a.app", (links) => links.map((a) => [a.id, a.getAttribute("href") ?? ""] as const));
 
 Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; apps still get their documents", async (t) => {
   const origin = startOrigin();
@@ -58,7 +58,7 @@ Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; ap
     } finally {
       await local.program.stop();
     }
-    let row: Record<string, number> = {};
+    let row = { bytesUp: 0, bytesDown: 0 };
     for (let i = 0; i < 50; i++) {
       const out = await runProgram(remoteArgs("user", "list", "--json", "--data", remote.dir));
       row = JSON.parse(out.stdout)[0];
@@ -78,11 +78,17 @@ Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; ap
       assert(!reply.body.includes(password), "no password in the page");
       assert(!reply.body.includes(encodeURIComponent(password)), "not even encoded");
       assert(!reply.body.includes("trojan://alice"), "no link in the page");
+      // The laptop's one command: the subscription with the self-signed certificate's pin,
+      // exactly as `user link` prints it for swiftproxy-local.
+      const command = /<code id="local-command">([^<]*)<\/code>/.exec(reply.body)?.[1] ?? "";
+      const unescaped = command.replace(/&#(\d+);/g, (_, c) => String.fromCharCode(Number(c)));
+      assertEquals(unescaped, `swiftproxy-local --sub '${printed.localSubscription}'`);
+      assert(printed.localSubscription!.includes("#pcs="), printed.localSubscription);
     });
 
     await t.step("apps keep getting their documents, by User-Agent and by path", async () => {
       const clash = await fetchFrom(remote, url, { ...BROWSER, "user-agent": "clash.meta/v1.19" });
-      const proxy = (parseYaml(clash.body) as { proxies: Record<string, unknown>[] }).proxies[0];
+      const proxy = (parseYaml(clash.body) as { proxies: Record<string, unknown>[] }).proxies[0]!;
       assertEquals(proxy.password, `alice:${password}`);
       const singbox = await fetchFrom(remote, url, {
         ...BROWSER,

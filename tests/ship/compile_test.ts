@@ -8,14 +8,14 @@ import { assert, assertEquals } from "../_assert.ts";
 import { localArgs, remoteArgs, ROOT, runProgram } from "../_harness.ts";
 import { VERSION } from "../../lib/version.ts";
 import { compileArgs, geoIpFiles, outputName, PROGRAMS, TARGETS } from "../../scripts/compile.ts";
-import type { Target } from "../../scripts/compile.ts";
+import type { ProgramSpec, Target } from "../../scripts/compile.ts";
 
 const WIDE = /^(-A|--allow-all|--allow-[a-z-]+(=.*)?|-[RWNESI](=.*)?|--unstable.*|--no-prompt)$/;
 
 Deno.test("compile: each program is built with its deno.json permission set and nothing wider", () => {
   const harness: Record<string, string[]> = { "local.ts": localArgs(), "remote.ts": remoteArgs() };
   for (const program of PROGRAMS) {
-    const testedWith = harness[program.entry].find((a) => a.startsWith("-P="));
+    const testedWith = harness[program.entry]!.find((a) => a.startsWith("-P="));
     for (const target of TARGETS) {
       const args = compileArgs(program, target, "dist");
       const where = `${program.name} for ${target}: ${args.join(" ")}`;
@@ -24,7 +24,7 @@ Deno.test("compile: each program is built with its deno.json permission set and 
       assertEquals(args.filter((a) => WIDE.test(a)), [], where);
       assertEquals(args.at(-1), program.entry, where);
       assertEquals(args[args.indexOf("--target") + 1], target, where);
-      const output = args[args.indexOf("--output") + 1];
+      const output = args[args.indexOf("--output") + 1] ?? "";
       assertEquals(output, `dist/${outputName(program, target)}`, where);
       assert(output.endsWith(target.includes("windows") ? `${target}.exe` : target), where);
     }
@@ -169,8 +169,9 @@ Deno.test("compile: swiftproxy-local carries the dashboard's page files byte for
 
 Deno.test("compile: the local carries the GeoIP files geoip.ts reads and leaves out the package's other CSVs", async () => {
   const { read, unread } = geoIpFiles();
-  const local = compileArgs(PROGRAMS[0], TARGETS[0], "dist");
-  const after = (flag: string) => local.flatMap((a, i) => a === flag ? [local[i + 1]] : []);
+  const [localProgram, remoteProgram] = PROGRAMS as [ProgramSpec, ProgramSpec];
+  const local = compileArgs(localProgram, "x86_64-unknown-linux-gnu", "dist");
+  const after = (flag: string) => local.flatMap((a, i) => a === flag ? [local[i + 1]!] : []);
   assertEquals(after("--include"), read);
   assertEquals(after("--exclude"), unread);
   const names = (paths: string[]) => paths.map((p) => p.split("/").at(-1));
@@ -184,6 +185,6 @@ Deno.test("compile: the local carries the GeoIP files geoip.ts reads and leaves 
   ]);
   // What the build carries is what the database loads: the files read are these.
   for (const path of read) assert((await Deno.stat(path)).size > 1_000_000, path);
-  const remote = compileArgs(PROGRAMS[1], TARGETS[0], "dist");
+  const remote = compileArgs(remoteProgram, "x86_64-unknown-linux-gnu", "dist");
   assert(!remote.includes("--include") && !remote.includes("--exclude"), remote.join(" "));
 });

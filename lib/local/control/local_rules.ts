@@ -27,7 +27,8 @@ const log = logger("local", "rules");
  * onSignal("SIGHUP", () => rules.reload());
  */
 export class LocalRules implements RuleSource {
-  readonly options: RulesOptions;
+  /** Where the rules in force come from. */
+  options: RulesOptions;
   engine: RuleEngine | null = null;
   /** `http` providers with no kept copy yet: empty until fetched. */
   pending: string[] = [];
@@ -54,17 +55,20 @@ export class LocalRules implements RuleSource {
   }
 
   /**
-   * Loads the rules again (SIGHUP). A file that is refused now keeps the rules in force; the
-   * log says why.
+   * Loads the rules again (SIGHUP), with `options` changed first (a subscription's new rules
+   * file, or none). A file that is refused now keeps the rules in force; the log says why.
    *
    * @returns whether the new rules are in force
    */
-  async reload(): Promise<boolean> {
+  async reload(options: Partial<RulesOptions> = {}): Promise<boolean> {
+    const before = this.options;
+    this.options = { ...before, ...options };
     try {
       const engine = await this.load();
       log.info("rules reloaded: {count} rule(s) in force", { count: engine.rules.length });
       return true;
     } catch (error) {
+      this.options = before;
       log.warn("rules not reloaded, the previous ones stay in force: {error}", {
         error: (error as Error).message,
       });

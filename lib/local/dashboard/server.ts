@@ -12,9 +12,14 @@ import type { Route } from "../../common/web/router.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { parseShareLink } from "../../protocol/share_link.ts";
+import type { ShareLink } from "../../protocol/share_link.ts";
+import { takeSubscription } from "../control/subscription.ts";
+import { parseSubscriptionUrl } from "../tunnel/subscription_fetch.ts";
+import { PinMismatch } from "../tunnel/pinned_certificate.ts";
+import { dirname } from "node:path";
 import { logger } from "../../common/ops/logging.ts";
 import { VERSION } from "../../version.ts";
-import { normalizeSettings } from "../control/settings.ts";
+import { defaultSettingsPath, normalizeSettings } from "../control/settings.ts";
 import type { ProxyControl } from "../control/proxy_control.ts";
 import { Problem } from "../tunnel/problems.ts";
 import { directTraffic, StatsSampler } from "./stats.ts";
@@ -304,22 +309,49 @@ export class DashboardServer {
     return { ...rest, password: "", passwordKnown: password !== "" };
   }
 
-  /** `POST /api/link`: the form's fields from a pasted `trojan://` link (nothing is saved). */
+  /**
+   * `POST /api/link`: the form's fields from a pasted `trojan://` link (nothing is saved), or
+   * from a subscription URL (`https://…/sub/TOKEN#pcs=…`), fetched now: its link fills the
+   * form and its rules are written beside the settings file, as `--sub` does.
+   */
   async #link(request: Request): Promise<Response> {
     const body = await jsonBody(request);
     if (body instanceof Response) return body;
+    const pasted = String((body as { link?: unknown })?.link ?? "").trim();
+    if (/^https:\/\//i.test(pasted)) return await this.#subscription(pasted);
     try {
-      const link = parseShareLink(String((body as { link?: unknown })?.link ?? ""));
-      return json(200, {
-        remote: formatHostPort(link),
-        user: link.user,
-        password: link.password,
-        serverName: link.sni === link.host ? "" : link.sni,
-        pin: link.pin ?? "",
-      });
+      return json(200, formFields(parseShareLink(pasted)));
     } catch (error) {
       const message = `Link: ${(error as Error).message}.`;
       return json(400, { problem: { kind: "settings", message } });
+    }
+  }
+
+  async #subscription(text: string): Promise<Response> {
+    let url;
+    try {
+      url = parseSubscriptionUrl(text);
+    } catch (error) {
+      const message = `Subscription: ${(error as Error).message}.`;
+      return json(400, { problem: { kind: "settings", message } });
+    }
+    const stateDir = dirname(this.#control.options.settingsPath ?? defaultSettingsPath());
+    try {
+      const taken = await takeSubscription(url, stateDir, this.#control.config.handshakeTimeoutMs);
+      log.info("subscription taken for {user}: {rules} rule(s)", {
+        user: taken.link.user,
+        rules: taken.ruleCount,
+      });
+      return json(200, {
+        ...formFields(taken.link),
+        subscription: { rules: taken.ruleCount, rulesPath: taken.rulesPath },
+      });
+    } catch (error) {
+      const pin = error instanceof PinMismatch;
+      const message = `Subscription: ${(error as Error).message}.`;
+      return json(502, {
+        problem: { kind: pin ? "certificate-not-trusted" : "remote-unreachable", message },
+      });
     }
   }
 
@@ -369,4 +401,15 @@ async function jsonBody(request: Request): Promise<unknown> {
   } catch {
     return text(400, "expected a JSON body\n");
   }
+}
+
+/** The form's fields a link fills. */
+function formFields(link: ShareLink) {
+  return {
+    remote: formatHostPort(link),
+    user: link.user,
+    password: link.password,
+    serverName: link.sni === link.host ? "" : link.sni,
+    pin: link.pin ?? "",
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * Subscriptions on the tunnel port: a connection that is not a tunnel and asks
- * `GET /sub/<token>[/clash|/singbox]` gets its user's document; anything else, a wrong token,
+ * `GET /sub/<token>[/clash|/singbox|/local]` gets its user's document; anything else, a wrong token,
  * a source cooling off or a head not complete in time goes on to the fallback like any probe,
  * whose relay replaces the token in its path by random characters, so the site never sees a
  * real one. Wrong tokens count as
@@ -36,6 +36,7 @@ import {
 } from "./subscription_token.ts";
 import { keyForCredential } from "../store/user_store.ts";
 import type { UserStore } from "../store/user_store.ts";
+import type { ClientRules } from "../../rules/client_rules.ts";
 
 const log = logger("remote", "subscription");
 
@@ -45,7 +46,7 @@ const MAX_HEAD = 8192;
 
 /**
  * The subscription URL, bare (the document the app's User-Agent asks for, or the user's page
- * for a browser) and with a format (`/clash`, `/singbox`, `/base64`).
+ * for a browser) and with a format (`/clash`, `/singbox`, `/base64`, `/local`).
  */
 const ROUTES = new Router<{ method: Method; path: string }>([
   { method: "GET", path: `${SUBSCRIPTION_PATH}{token}` },
@@ -96,6 +97,8 @@ export interface SubscriptionDeps {
   handshakeTimeoutMs: number;
   /** The title, update interval and support link every answer carries. */
   options: SubscriptionOptions;
+  /** The client rules in force now (`serve --client-rules`, the panel), if any. */
+  clientRules?: () => ClientRules | undefined;
 }
 
 /**
@@ -180,6 +183,7 @@ export class SubscriptionService {
         url,
         title,
         supportUrl: options.supportUrl,
+        ...(endpoint.pin ? { pin: endpoint.pin } : {}),
       });
       await writeAnswer(peer, page);
       log.info("user page for {user} to {ip}", { user: user.name, ip });
@@ -188,11 +192,13 @@ export class SubscriptionService {
     }
     const userAgent = request.get("user-agent") ?? "";
     const format = subscriptionFormat(suffix, userAgent);
+    const rules = this.#deps.clientRules?.();
     const { body, contentType } = subscriptionDocument(format, {
       user: user.name,
       password,
       endpoint,
       leafPem: facts.leafPem,
+      ...(rules ? { rules } : {}),
       ...(pinsPublicKeys(userAgent) ? { publicKeyPin: facts.publicKeySha256 } : {}),
     });
     await writeAnswer(

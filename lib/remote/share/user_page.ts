@@ -26,7 +26,7 @@ import script from "./assets/user_page.js" with { type: "text" };
 
 /** Apps that fetch subscriptions, by their User-Agent: they get documents, never the page. */
 const APP_AGENT =
-  /clash|mihomo|stash|sing-?box|\bSF[AIMT]\/|v2ray|hiddify|shadowrocket|quantumult|surge|loon|neko|streisand|v2box|karing|foxray|happ\b/i;
+  /clash|mihomo|stash|sing-?box|\bSF[AIMT]\/|v2ray|hiddify|shadowrocket|quantumult|surge|loon|neko|streisand|v2box|karing|foxray|happ\b|swiftproxy/i;
 
 /**
  * Whether a request for the bare subscription URL comes from a browser: it accepts
@@ -79,6 +79,8 @@ export interface UserPageInput {
   /** The server's name (`serve --name`, else the public host). */
   title: string;
   supportUrl?: string;
+  /** The self-signed certificate's SHA-256 (hex), which `swiftproxy-local --sub` must pin. */
+  pin?: string;
   now?: number;
 }
 
@@ -117,6 +119,8 @@ export function userPageHtml(input: UserPageInput, lang: Lang = "en"): string {
       : t(expired ? "expired" : "expires", { date: formatDate(lang, user.expiresAt) }),
     reset: next === null ? t("noReset") : t("resets", { date: formatDate(lang, next) }),
     url,
+    // The pin rides in the fragment, which no client sends to the server.
+    localCommand: `swiftproxy-local --sub '${url}${input.pin ? `#pcs=${input.pin}` : ""}'`,
     ...importLinks(url, title),
     hasSupport: input.supportUrl ? "yes" : "no",
     supportUrl: input.supportUrl ?? "",

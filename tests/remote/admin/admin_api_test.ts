@@ -184,11 +184,11 @@ Deno.test("admin API: add, change, disable, reset, disconnect and remove act on 
       connections = (await client.call("GET", "/api/users/bob/connections")).body;
     }
     assertEquals(connections.length, 1);
-    assertEquals(connections[0].destination, `127.0.0.1:${origin.port}`);
+    assertEquals(connections[0]!.destination, `127.0.0.1:${origin.port}`);
     const view = (await client.call("GET", "/api/users/bob")).body;
     assertEquals([view.openConns, view.sources], [1, ["127.0.0.1"]]);
     const started = performance.now();
-    const kicked = await client.call("POST", `/api/connections/${connections[0].id}/disconnect`);
+    const kicked = await client.call("POST", `/api/connections/${connections[0]!.id}/disconnect`);
     assertEquals(kicked.status, 200);
     const ended = await long;
     assert(ended.closed && performance.now() - started < 1000, "closed within a second");
@@ -217,7 +217,7 @@ Deno.test("admin API: add, change, disable, reset, disconnect and remove act on 
     assertEquals((await client.call("GET", "/api/users/bob")).status, 404);
     assertEquals((await fetchAs(`bob:${password}`)).bytes.length, 0, "removed: refused");
     const log = remote.program.output;
-    for (const secret of [ADMIN_PASSWORD, password, client.csrf, client.cookie.split("=")[1]]) {
+    for (const secret of [ADMIN_PASSWORD, password, client.csrf, client.cookie.split("=")[1]!]) {
       assert(!log.includes(secret), "a password, token or session id is in the log");
     }
     assert(/admin: added user bob/.test(log) && /admin: removed user bob/.test(log), log);
