@@ -12,7 +12,7 @@ import {
   usageError,
 } from "../common/ops/cli.ts";
 import { logger, setupLogging, stopLogging } from "../common/ops/logging.ts";
-import { shutdownSignal } from "../common/ops/signals.ts";
+import { onSignal, shutdownSignal } from "../common/ops/signals.ts";
 import { shortPassword } from "../common/security/password_floor.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import { parseShareLink } from "../protocol/share_link.ts";
@@ -21,6 +21,9 @@ import { defaultSettingsPath, loadSettings } from "./control/settings.ts";
 import type { Settings } from "./control/settings.ts";
 import { ProxyControl } from "./control/proxy_control.ts";
 import { AccountWatch } from "./control/account_watch.ts";
+import { LocalRules } from "./control/local_rules.ts";
+import { ProviderRefresh } from "./control/rule_providers.ts";
+import { RulesError } from "../rules/mod.ts";
 import { LOCAL_DEFAULTS } from "./inbound/config.ts";
 import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
@@ -45,6 +48,8 @@ interface LocalOptions {
   ui: Destination | false;
   uiToken?: string;
   config?: string;
+  rules?: string;
+  directCountry?: string;
 }
 
 /** The settings file overlaid with what the command line and environment give. */
@@ -65,6 +70,8 @@ async function settingsFrom(
   if (options.user) settings.user = options.user;
   if (options.ca) settings.ca = options.ca;
   if (options.serverName) settings.serverName = options.serverName;
+  if (options.rules) settings.rules = options.rules;
+  if (options.directCountry) settings.directCountry = options.directCountry;
   const password = options.password ?? Deno.env.get("SWIFTPROXY_PASSWORD");
   if (password) settings.password = password;
   // The link holds the password: the variable keeps it out of `ps`.
@@ -92,8 +99,9 @@ function applyLink(settings: Settings, text: string): void {
 }
 
 /** The {@linkcode LocalConfig} the command line gives. */
-function configFrom(options: LocalOptions): LocalConfig {
+function configFrom(options: LocalOptions, rules: LocalRules | null): LocalConfig {
   return {
+    ...(rules ? { rules } : {}),
     clientAuth: options.socksUser
       ? { username: options.socksUser, password: options.socksPass! }
       : undefined,
@@ -136,14 +144,21 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
+  const rules = await rulesFrom(settings);
   await setupLogging(logOptions(options));
   const log = logger("local");
+  // SIGHUP reads the rules again; a file refused then keeps those in force.
+  if (rules) onSignal("SIGHUP", () => void rules.reload());
   // Listen for signals before saying anything, so a stop right after start is graceful too.
   const stopping = shutdownSignal();
-  const control = new ProxyControl(settings, configFrom(options), {
+  const control = new ProxyControl(settings, configFrom(options, rules), {
     settingsPath,
     refreshMs: options.ui ? undefined : 0,
   });
+
+  // URL rule-providers: fetched through the tunnel once it is up; the proxy does not wait.
+  const refresh = rules?.options.file ? new ProviderRefresh(rules, () => control.proxyRoute) : null;
+  refresh?.start();
 
   let dashboard: DashboardServer | null = null;
   if (options.ui) {
@@ -196,10 +211,29 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   }
 
   await stopping;
+  refresh?.stop();
   await control.disconnect();
   await dashboard?.stop();
   await stopLogging();
   Deno.exit(0);
+}
+
+/**
+ * The rules of `--rules` and `--direct-country` (or the settings file's `rules` and
+ * `directCountry`), loaded; null without either. A file that is refused stops the start with
+ * its name, line and reason (exit 2).
+ */
+async function rulesFrom(settings: Settings): Promise<LocalRules | null> {
+  if (!settings.rules && !settings.directCountry) return null;
+  const rules = new LocalRules({ file: settings.rules, directCountry: settings.directCountry });
+  try {
+    await rules.load();
+  } catch (error) {
+    if (!(error instanceof RulesError)) throw error;
+    const option = settings.rules && error.source ? "--rules <file>" : "--direct-country <CC>";
+    usageError(`option '${option}': ${error.message}`);
+  }
+  return rules;
 }
 
 /** Builds the `swiftproxy-local` program. */
@@ -269,7 +303,17 @@ export function localProgram() {
         "--ui-token <token>",
         "require this token for the dashboard (generated off loopback; or SWIFTPROXY_UI_TOKEN)",
       )
-      .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`),
+      .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`)
+      .option(
+        "--rules <file>",
+        "routing rules: mihomo's rules: and rule-providers: (YAML); each connection goes " +
+          "PROXY (through the remote), DIRECT or REJECT; SIGHUP reloads (docs/RULES.md)",
+      )
+      .option(
+        "--direct-country <CC>",
+        "send private ranges and this country's addresses (GeoIP) direct, the rest through " +
+          "the remote; after the rules of --rules",
+      ),
   ).action(start);
 }
 
