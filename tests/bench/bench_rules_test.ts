@@ -25,6 +25,7 @@ Deno.test("bench --rules runs end to end: decisions, load memory, the local's st
     assert(new RegExp(`decision: ${kind}\\s+p50 [\\d.]+ µs, p99 [\\d.]+ µs`).test(out), out);
   }
   assert(/load: 1,000 DOMAIN-SUFFIX rules .*\d+ ms\s+heap \+ buffers/.test(out), out);
+  assert(/load: the same 1,000 names as a text rule-set .*\d+ ms\s+heap \+ buffers/.test(out), out);
   // 617,685 ranges at the time of writing: the database was read whole, not a stub.
   const ranges = Number(/GeoIP database \(([\d,]+) ranges\)/.exec(out)?.[1]?.replaceAll(",", ""));
   assert(ranges > 100_000, out);
