@@ -247,40 +247,45 @@ ${markdownTable(table)}
 
 **${verdict}**
 
-- **decision**: \`RuleEngine.decide\` (\`lib/rules/\`) with ${n} \`DOMAIN-SUFFIX\` rules, then
-  \`GEOIP,LAN,DIRECT\`, \`GEOIP,CN,DIRECT\`, \`MATCH,PROXY\`, for three kinds of connection in
-  turn: a name under one of the rules (\`www.\` + a rule's name: the suffix structure finds it);
-  a name under none, whose address is in the engine's cache (the resolve path an IP rule takes
-  when reached by a name, after its first lookup), so it falls through to both \`GEOIP\` rules;
-  an address the app gave (IPv4 or IPv6), to \`GEOIP\`. ${facts.count.toLocaleString("en")}
-  decisions after as many of warm-up, each timed alone with \`performance.now()\` (the clock's
-  own cost taken off); \`scripts/bench/rules_decision.ts\`, a process of its own.
+- **decision**: \`RuleEngine.decide\` (\`lib/rules/\`) with ${n} \`DOMAIN-SUFFIX\` rules,
+  then \`GEOIP,LAN,DIRECT\`, \`GEOIP,CN,DIRECT\`, \`MATCH,PROXY\`, for three kinds of
+  connection in turn: a name under one of the rules (\`www.\` + a rule's name: the suffix
+  structure finds it); a name under none, whose address is in the engine's cache (the resolve
+  path an IP rule takes when reached by a name, after its first lookup), so it falls through to
+  both \`GEOIP\` rules; an address the app gave (IPv4 or IPv6), to \`GEOIP\`.
+  Decisions: ${facts.count.toLocaleString("en")} after as many of warm-up, each timed alone with
+  \`performance.now()\` (the clock's own cost taken off); \`scripts/bench/rules_decision.ts\`,
+  a process of its own.
 - **load** rows: the same process, the time to read and index the GeoIP database and to parse
   and compile the rules (a \`rules:\` list in YAML, and the same names as a mihomo text
-  rule-set, \`behavior: domain\`, behind one \`RULE-SET\` rule); memory as the growth of the JS heap + typed arrays' buffers${
+  rule-set, \`behavior: domain\`, behind one \`RULE-SET\` rule). Memory: the growth of the
+  JS heap + typed arrays' buffers${
     facts.collected ? " after a full collection" : " (no collection: garbage included)"
-  }, and of the resident set (RSS). The database's RSS is far above its tables: V8 and the
-  allocator keep the space the 21 MB of CSV took while parsed.
+  },
+  and of the resident set (RSS). The database's RSS is far above its tables: V8 and the
+  allocator keep the space the 21 MB of CSV took while parsed; the same for the YAML parser's
+  document tree of the \`rules:\` list.
 - **local start-up**: \`local.ts\` spawned until its proxy port accepts a TCP connection
-  (polled every 2 ms), median of ${facts.runs} starts one after another, one start not counted
-  before them; RSS a second later. The remote it names is a closed loopback port and the pool is
-  off (\`--preconnect 0\`), so nothing but the start is timed. In brackets: against no rules.
-  \`scripts/bench/rules_startup.ts\`.
-- **page load**: the WAN page load of the first section (headless Chromium, ${SUBRESOURCES}
-  subresources over ${HOSTS.join(", ")}, cold, median of ${facts.loads}; \`load\` event), each
-  SwiftProxy row on fresh processes with a ${options.rttMs} ms RTT delay relay between the local
-  and the remote. **Half direct**: the local runs with a rules file of the ${n} domain rules,
-  \`IP-CIDR\` rules sending ${direct} \`DIRECT\`, then \`MATCH,PROXY\`; the page itself
-  (${HOSTS[0]}) and the other host come through the server. What is modelled: a \`DIRECT\`
-  connection is the local's own dial to the page server, which skips the relay and the remote
-  (the server's leg), as a domestic site skips the trip abroad; the page server is as close to
-  the local (loopback, no delay) as it is to the remote, so a direct host here costs what a
-  host next to the user would, the best case for \`DIRECT\`. **No proxy, no link**: the browser
-  straight to the page server, the floor of every row. The \`load\` event waits for the last
-  subresource, and the browser fetches from the four hosts at once (up to 6 connections each):
-  the hosts left behind the server keep their round trips, so sending half of the hosts direct
-  shortens the load only as far as those were the slowest; a page all of whose hosts are direct
-  is the floor row plus the local's hop.
+  (polled every 2 ms); RSS a second later. Median of ${facts.runs} starts one after another,
+  one start not counted before them. The remote it names is a closed loopback port and the
+  pool is off (\`--preconnect 0\`), so nothing but the start is timed. In brackets: against no
+  rules. \`scripts/bench/rules_startup.ts\`.
+- **page load**: the WAN page load of the first section (headless Chromium, cold, \`load\`
+  event), ${SUBRESOURCES} subresources over ${HOSTS.join(", ")}; median of ${facts.loads}.
+  Each SwiftProxy row on fresh processes, a ${options.rttMs} ms RTT delay relay between the
+  local and the remote. **Half direct**: the local runs with a rules file of the ${n} domain
+  rules, \`IP-CIDR\` rules sending ${direct} \`DIRECT\`, then \`MATCH,PROXY\`; the page
+  itself (${HOSTS[0]}) and the other host come through the server.
+- **What is modelled**: a \`DIRECT\` connection is the local's own dial to the page server,
+  which skips the relay and the remote (the server's leg), as a domestic site skips the trip
+  abroad; the page server is as close to the local (loopback, no delay) as it is to the remote,
+  so a direct host here costs what a host next to the user would, the best case for
+  \`DIRECT\`. **No proxy, no link**: the browser straight to the page server, the floor of
+  every row. The \`load\` event waits for the last subresource, and the browser fetches from
+  the four hosts at once (up to 6 connections each): the hosts left behind the server keep
+  their round trips, so sending half of the hosts direct shortens the load only as far as
+  those were the slowest; a page all of whose hosts are direct is the floor row plus the
+  local's hop.
 - Everything runs on loopback inside a network namespace of its own (\`unshare -n\`); names
   resolve from a table, and the GeoIP database is a local file: nothing leaves the machine.
 
