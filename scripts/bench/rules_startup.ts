@@ -1,38 +1,73 @@
 /**
- * What rules cost the local at start: the time from spawning `local.ts` to its "proxy on"
- * line, and its resident set a second later, with no rules, with one domain rule, and with
- * `--direct-country CN` (the GeoIP database loads). The remote named is a closed loopback
- * port: nothing is dialled.
+ * What rules cost the local at start: the time from spawning `local.ts` to its proxy port
+ * accepting a connection, and its resident set a second later, with no rules, with 100,000
+ * domain rules, and with `--direct-country CN` (the GeoIP database loads). The remote named is
+ * a closed loopback port and the pool is off (`--preconnect 0`): nothing is dialled.
  *
  * ```sh
- * flock -o /work/bench.lock deno run -A scripts/bench/rules_startup.ts [--runs N]
+ * flock -o /work/bench.lock deno run -A scripts/bench/rules_startup.ts [--runs N] [--rules N]
  * ```
+ *
+ * `deno task bench --rules` (`rules_run.ts`) calls {@linkcode startupCosts}.
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./peers.ts";
+import { median } from "./page_load.ts";
+import { domainRuleLines } from "./rules_names.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
-const RUNS = Number(values.runs);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-const dir = await Deno.makeTempDir({ prefix: "swiftproxy-rules-startup-" });
-await Deno.writeTextFile(`${dir}/domain.yaml`, "rules:\n  - DOMAIN-SUFFIX,example.org,DIRECT\n");
-const CASES: [string, string[]][] = [
-  ["no rules", []],
-  ["one DOMAIN-SUFFIX rule", ["--rules", `${dir}/domain.yaml`]],
-  ["--direct-country CN (GeoIP)", ["--direct-country", "CN"]],
-];
-
-/** A free loopback port (bound, then released). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+/** One way of starting the local: a label and the flags that make it. */
+export interface StartupCase {
+  label: string;
+  flags: string[];
 }
 
-/** One start: ms to the "proxy on" line, and the resident set (bytes) a second after it. */
-async function start(args: string[]): Promise<{ ms: number; rss: number }> {
+/** A case's medians: ms to the port accepting, resident set (bytes) a second later. */
+export interface StartupCost {
+  label: string;
+  ms: number;
+  rss: number;
+  /** Every start's ms, in order. */
+  times: number[];
+}
+
+/**
+ * The three cases, their rules file written into `dir`: no rules; `rules` `DOMAIN-SUFFIX`
+ * rules and a `MATCH`; `--direct-country CN`.
+ */
+export async function startupCases(dir: string, rules: number): Promise<StartupCase[]> {
+  const file = `${dir}/startup-rules.yaml`;
+  await Deno.writeTextFile(
+    file,
+    ["rules:", ...domainRuleLines(rules), "  - MATCH,PROXY"].join("\n") + "\n",
+  );
+  return [
+    { label: "no rules", flags: [] },
+    { label: `${rules.toLocaleString("en")} DOMAIN-SUFFIX rules`, flags: ["--rules", file] },
+    { label: "`--direct-country CN` (GeoIP)", flags: ["--direct-country", "CN"] },
+  ];
+}
+
+/** Waits until `port` accepts, polling every 2 ms; throws when the child exits first. */
+async function accepting(port: number, exited: () => boolean, ms = 120_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      if (exited()) throw new Error("the local exited before listening");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+  throw new Error(`the local did not listen within ${ms} ms`);
+}
+
+/** One start: ms from spawn to the port accepting, and the resident set a second after. */
+async function startOnce(dir: string, flags: string[]): Promise<{ ms: number; rss: number }> {
+  const port = freePort();
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -41,44 +76,80 @@ async function start(args: string[]): Promise<{ ms: number; rss: number }> {
       "-P=local",
       `${ROOT}local.ts`,
       "--listen",
-      `127.0.0.1:${freePort()}`,
+      `127.0.0.1:${port}`,
       "--remote",
       `127.0.0.1:${freePort()}`,
       "--user",
       "bench",
       "--no-ui",
+      "--preconnect",
+      "0",
+      "--log-level",
+      "warning",
       "--config",
-      `${dir}/local.json`,
-      ...args,
+      `${dir}/startup-local.json`,
+      ...flags,
     ],
     env: { SWIFTPROXY_PASSWORD: "bench-password", NO_COLOR: "1" },
-    stdout: "piped",
+    stdin: "null",
+    stdout: "null",
     stderr: "null",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let output = "";
-  while (!output.includes("proxy on")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the local exited: ${output}`);
-    output += value;
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  try {
+    await accepting(port, () => exited);
+    const ms = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const text = await Deno.readTextFile(`/proc/${child.pid}/status`);
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(text)?.[1] ?? NaN) * 1024;
+    return { ms, rss };
+  } finally {
+    if (!exited) child.kill("SIGTERM");
+    await status;
   }
-  const ms = performance.now() - started;
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-  child.kill("SIGTERM");
-  reader.cancel().catch(() => {});
-  await child.status;
-  return { ms, rss };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-console.log(`| local started with | to "proxy on", ms (median of ${RUNS}) | resident set, MiB |`);
-console.log("| --- | --- | --- |");
-for (const [label, args] of CASES) {
-  const runs = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await start(args));
-  const rss = median(runs.map((r) => r.rss)) / 1048576;
-  console.log(`| ${label} | ${Math.round(median(runs.map((r) => r.ms)))} | ${rss.toFixed(1)} |`);
+/**
+ * Each case started `runs` times, one start at a time; medians per case. One start of the first
+ * case goes first, not counted: Deno's caches (modules, npm packages) are warm for every row.
+ */
+export async function startupCosts(
+  dir: string,
+  cases: StartupCase[],
+  runs: number,
+): Promise<StartupCost[]> {
+  if (cases[0]) await startOnce(dir, cases[0].flags);
+  const costs: StartupCost[] = [];
+  for (const { label, flags } of cases) {
+    const starts = [];
+    for (let i = 0; i < runs; i++) starts.push(await startOnce(dir, flags));
+    const times = starts.map((s) => s.ms);
+    costs.push({ label, ms: median(times), rss: median(starts.map((s) => s.rss)), times });
+  }
+  return costs;
 }
-await Deno.remove(dir, { recursive: true });
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: "string", default: "5" },
+      rules: { type: "string", default: "100000" },
+    },
+  });
+  const dir = await Deno.makeTempDir({ prefix: "swiftproxy-rules-startup-" });
+  try {
+    const costs = await startupCosts(
+      dir,
+      await startupCases(dir, Number(values.rules)),
+      Number(values.runs),
+    );
+    console.log(`| local started with | to the port accepting, ms (median) | resident set, MiB |`);
+    console.log("| --- | --- | --- |");
+    for (const c of costs) {
+      console.log(`| ${c.label} | ${Math.round(c.ms)} | ${(c.rss / 1048576).toFixed(1)} |`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
