@@ -29,10 +29,12 @@ import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
 import { generateToken } from "../common/web/guard.ts";
 import { isLoopbackHost } from "../common/security/loopback.ts";
-import { SubscriptionRefresh, takeSubscription } from "./control/subscription.ts";
+import { subscriptionRulesFolder } from "./control/subscription.ts";
 import type { TakenSubscription } from "./control/subscription.ts";
+import { FollowedSubscription } from "./control/followed_subscription.ts";
 import { parseSubscriptionUrl } from "./tunnel/subscription_fetch.ts";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
 
 interface LocalOptions {
   listen: Destination;
@@ -86,48 +88,61 @@ async function settingsFrom(
 }
 
 /**
- * `--sub URL` (or `SWIFTPROXY_SUB`): the subscription fetched and taken, its link over the
- * settings; null without one. A URL that is not one is a usage error (exit 2); a fetch that
- * fails stops the start (exit 1).
+ * `--sub URL` (or `SWIFTPROXY_SUB`), else the settings file's `sub` (one pasted in the
+ * dashboard and connected, or given before): the subscription fetched and taken into
+ * `followed`, its link over the settings; null without one. With `--sub`, a URL that is not one
+ * is a usage error (exit 2) and a fetch that fails stops the start (exit 1); the settings
+ * file's, when it cannot be fetched now, leaves the settings as they are, with the rules kept
+ * from its last fetch (`ruleFile`).
  */
 async function subscriptionFrom(
   options: LocalOptions,
   settings: Settings,
-  stateDir: string,
-): Promise<SubscriptionRefresh | null> {
+  followed: FollowedSubscription,
+): Promise<{ text: string; rulesFile: string | null } | null> {
   // The URL holds the token (the password in effect): the variable keeps it out of `ps`.
-  const text = options.sub ?? Deno.env.get("SWIFTPROXY_SUB");
-  if (!text) return null;
-  if (options.link ?? Deno.env.get("SWIFTPROXY_LINK")) {
+  const given = options.sub ?? Deno.env.get("SWIFTPROXY_SUB");
+  const link = options.link ?? Deno.env.get("SWIFTPROXY_LINK");
+  if (given && link) {
     usageError("options '--link' and '--sub' both set the account: give one of them");
   }
-  let url;
+  // A link given now is the account: the subscription kept from before is not followed.
+  if (link) delete settings.sub;
+  const text = given ?? settings.sub;
+  if (!text) return null;
   try {
-    url = parseSubscriptionUrl(text);
+    parseSubscriptionUrl(text);
   } catch (error) {
-    usageError(`option '--sub <url>': ${(error as Error).message}`);
+    if (given) usageError(`option '--sub <url>': ${(error as Error).message}`);
+    console.error(
+      `swiftproxy-local: the settings file's subscription: ${(error as Error).message}`,
+    );
+    delete settings.sub;
+    return null;
   }
   let taken: TakenSubscription;
   try {
-    taken = await takeSubscription(url, stateDir, options.handshakeTimeout);
+    taken = await followed.take(text);
   } catch (error) {
-    console.error(`error: cannot take the subscription: ${(error as Error).message}`);
-    Deno.exit(1);
+    if (given) {
+      console.error(`error: cannot take the subscription: ${(error as Error).message}`);
+      Deno.exit(1);
+    }
+    const kept = join(subscriptionRulesFolder(followed.stateDir), "rules.yaml");
+    const rulesFile = existsSync(kept) ? kept : null;
+    console.error(
+      `swiftproxy-local: cannot fetch the subscription now (${(error as Error).message}); ` +
+        (rulesFile ? "its rules from the last fetch are in force" : "it brought no rules"),
+    );
+    return { text, rulesFile };
   }
-  applyLink(settings, taken.linkText, "--sub <url>");
+  settings.sub = text;
+  applyLink(settings, taken.linkText, given ? "--sub <url>" : "the settings file's sub");
   const rules = taken.rulesPath ? `, ${taken.ruleCount} rule(s) in ${taken.rulesPath}` : "";
   console.log(
     `swiftproxy-local: subscription taken: ${taken.link.user}@${taken.link.host}${rules}`,
   );
-  return new SubscriptionRefresh(url, stateDir, taken, options.handshakeTimeout);
-}
-
-/**
- * The rules file a subscription brought (null: none): loaded exactly as `--rules FILE` (when
- * no `--rules` is given), and again after every refresh that rewrites it.
- */
-export function subscriptionRulesFile(subscription: SubscriptionRefresh | null): string | null {
-  return subscription?.last.rulesPath ?? null;
+  return { text, rulesFile: taken.rulesPath };
 }
 
 /** Fills remote, user, password, server name and pin from a `trojan://` link. */
@@ -149,9 +164,9 @@ function applyLink(settings: Settings, text: string, option = "--link <uri>"): v
 }
 
 /** The {@linkcode LocalConfig} the command line gives. */
-function configFrom(options: LocalOptions, rules: LocalRules | null): LocalConfig {
+function configFrom(options: LocalOptions, rules: LocalRules): LocalConfig {
   return {
-    ...(rules ? { rules } : {}),
+    rules,
     clientAuth: options.socksUser
       ? { username: options.socksUser, password: options.socksPass! }
       : undefined,
@@ -165,7 +180,15 @@ function configFrom(options: LocalOptions, rules: LocalRules | null): LocalConfi
 async function start(options: LocalOptions, command: Command): Promise<void> {
   const settingsPath = options.config ?? defaultSettingsPath();
   const settings = await settingsFrom(options, command, settingsPath);
-  const subscription = await subscriptionFrom(options, settings, dirname(settingsPath));
+  // The rules in force: none until a file, a country or a subscription gives some.
+  const rules = new LocalRules({ directCountry: settings.directCountry });
+  const followed = new FollowedSubscription(
+    rules,
+    Boolean(settings.rules),
+    dirname(settingsPath),
+    options.handshakeTimeout,
+  );
+  const subscription = await subscriptionFrom(options, settings, followed);
   const complete = Boolean(settings.remote && settings.user && settings.password);
   if (!options.ui) {
     if (!settings.remote) {
@@ -195,21 +218,37 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
-  const rules = await rulesFrom(settings, subscription);
+  await loadRules(rules, settings, subscription?.rulesFile ?? null);
+  // Followed from now on (refreshed on its interval), its rules just loaded.
+  if (subscription && followed.pasted !== undefined) {
+    await followed.follow(subscription.text, false);
+  }
   await setupLogging(logOptions(options));
   const log = logger("local");
   // SIGHUP reads the rules again; a file refused then keeps those in force.
-  if (rules) onSignal("SIGHUP", () => void rules.reload());
+  onSignal("SIGHUP", () => void rules.reload());
   // Listen for signals before saying anything, so a stop right after start is graceful too.
   const stopping = shutdownSignal();
   const control = new ProxyControl(settings, configFrom(options, rules), {
     settingsPath,
     refreshMs: options.ui ? undefined : 0,
+    subscription: followed,
   });
+  // A refresh that brings a new link (a new password, another address) reconnects with it.
+  followed.relink = async (linkText) => {
+    if (control.state !== "listening") return;
+    const next = { ...control.settings };
+    applyLink(next, linkText, "--sub <url>");
+    await control.connect(next, { check: false, save: false }).catch((error) =>
+      log.warn("subscription: cannot reconnect with the new link: {error}", {
+        error: (error as Error).message,
+      })
+    );
+  };
 
   // URL rule-providers: fetched through the tunnel once it is up; the proxy does not wait.
-  const refresh = rules ? new ProviderRefresh(rules, () => control.proxyRoute) : null;
-  refresh?.start();
+  const refresh = new ProviderRefresh(rules, () => control.proxyRoute);
+  refresh.start();
 
   let dashboard: DashboardServer | null = null;
   if (options.ui) {
@@ -254,25 +293,6 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     });
     control.events.subscribe((end) => watch.observe(end));
     await watch.start(1_000);
-    if (subscription) {
-      // A changed link (a new password, another address) reconnects with it.
-      subscription.changed = async (taken, before, rulesChanged) => {
-        // The subscription's rules, unless --rules gave the user's own: loaded again, as on
-        // SIGHUP (rules it no longer carries: none).
-        if (rules && rulesChanged && !settings.rules) {
-          await rules.reload({ file: taken.rulesPath ?? undefined });
-        }
-        if (taken.linkText === before.linkText) return;
-        const next = { ...control.settings };
-        applyLink(next, taken.linkText, "--sub <url>");
-        await control.connect(next, { check: false, save: false }).catch((error) =>
-          log.warn("subscription: cannot reconnect with the new link: {error}", {
-            error: (error as Error).message,
-          })
-        );
-      };
-      subscription.start();
-    }
     const bound = control.listenAddress!;
     const where = formatHostPort({ host: bound.hostname, port: bound.port });
     console.log(`swiftproxy-local: SOCKS5 and HTTP proxy on ${where}, remote ${settings.remote}`);
@@ -281,8 +301,8 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   }
 
   await stopping;
-  refresh?.stop();
-  subscription?.stop();
+  refresh.stop();
+  followed.stop();
   await control.disconnect();
   await dashboard?.stop();
   await stopLogging();
@@ -290,18 +310,17 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
 }
 
 /**
- * The rules of `--rules` and `--direct-country` (or the settings file's `rules` and
- * `directCountry`), else those of `--sub`'s subscription, loaded; null without any (with a
- * subscription, rules it brings later are loaded then). A file that is refused stops the start
- * with its name, line and reason (exit 2).
+ * Loads the rules of `--rules` and `--direct-country` (or the settings file's `rules` and
+ * `directCountry`), else those of the subscription (`subscriptionRules`); with none, there are
+ * none (rules a subscription brings later are loaded then). A file that is refused stops the
+ * start with its name, line and reason (exit 2).
  */
-async function rulesFrom(
+async function loadRules(
+  rules: LocalRules,
   settings: Settings,
-  subscription: SubscriptionRefresh | null,
-): Promise<LocalRules | null> {
-  const file = settings.rules ?? subscriptionRulesFile(subscription) ?? undefined;
-  if (!file && !settings.directCountry && !subscription) return null;
-  const rules = new LocalRules({ file, directCountry: settings.directCountry });
+  subscriptionRules: string | null,
+): Promise<void> {
+  rules.options.file = settings.rules ?? subscriptionRules ?? undefined;
   try {
     await rules.load();
   } catch (error) {
@@ -313,7 +332,6 @@ async function rulesFrom(
       : "--sub <url>";
     usageError(`option '${option}': ${error.message}`);
   }
-  return rules;
 }
 
 /** Builds the `swiftproxy-local` program. */

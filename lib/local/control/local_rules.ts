@@ -1,7 +1,8 @@
 /**
  * The local's rules in force: `--rules FILE` (with its rule-providers) and `--direct-country
  * CC` compiled into one engine, loaded at start (a bad file stops the start) and again on
- * SIGHUP (a bad file keeps the rules in force, and the log says why).
+ * SIGHUP (a bad file keeps the rules in force, and the log says why). With neither there is no
+ * engine (everything through the remote, as without rules) until a subscription brings some.
  */
 import { logger } from "../../common/ops/logging.ts";
 import { directCountryRules, loadRules, RuleEngine } from "../../rules/mod.ts";
@@ -29,6 +30,7 @@ const log = logger("local", "rules");
 export class LocalRules implements RuleSource {
   /** Where the rules in force come from. */
   options: RulesOptions;
+  /** The rules in force; null: none (no file and no country). */
   engine: RuleEngine | null = null;
   /** `http` providers with no kept copy yet: empty until fetched. */
   pending: string[] = [];
@@ -38,12 +40,17 @@ export class LocalRules implements RuleSource {
   }
 
   /**
-   * Reads and compiles the rules and puts them in force.
+   * Reads and compiles the rules and puts them in force (no file and no country: none).
    *
    * @throws {RulesError} naming the file, the line and the reason; the rules in force stay
    */
-  async load(): Promise<RuleEngine> {
+  async load(): Promise<RuleEngine | null> {
     const { file, directCountry } = this.options;
+    if (!file && !directCountry) {
+      this.engine = null;
+      this.pending = [];
+      return null;
+    }
     const append = directCountry ? directCountryRules(directCountry) : [];
     let engine: RuleEngine;
     let pending: string[] = [];
@@ -65,7 +72,7 @@ export class LocalRules implements RuleSource {
     this.options = { ...before, ...options };
     try {
       const engine = await this.load();
-      log.info("rules reloaded: {count} rule(s) in force", { count: engine.rules.length });
+      log.info("rules reloaded: {count} rule(s) in force", { count: engine?.rules.length ?? 0 });
       return true;
     } catch (error) {
       this.options = before;

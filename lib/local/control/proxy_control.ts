@@ -22,6 +22,7 @@ import {
   PinnedNameMismatch,
 } from "../tunnel/pinned_certificate.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
+import type { FollowedSubscription } from "./followed_subscription.ts";
 
 /** Where the proxy listener is in its life. */
 export type ProxyState = "stopped" | "connecting" | "listening";
@@ -36,6 +37,8 @@ export interface ProxyControlOptions {
   refreshMs?: number;
   /** How often instead while traffic flows through the proxy (at most `refreshMs`). */
   busyRefreshMs?: number;
+  /** Follows the settings' `sub` after each Connect (its rules, its refreshes). */
+  subscription?: FollowedSubscription;
 }
 
 const log = logger("local", "dashboard");
@@ -146,6 +149,8 @@ export class ProxyControl {
         address: where,
         remote: merged.remote,
       });
+      // A subscription connected (pasted, or kept) brings its rules; a plain link, none.
+      await this.options.subscription?.follow(merged.sub);
       if (save && this.options.settingsPath) {
         await saveSettings(this.options.settingsPath, merged).catch((error) =>
           log.warn("cannot save the settings to {path}: {error}", {

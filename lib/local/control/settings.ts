@@ -27,10 +27,15 @@ export interface Settings {
    */
   rules?: string;
   directCountry?: string;
+  /**
+   * The subscription URL followed (`--sub`, or pasted in the dashboard and connected): its
+   * token is the password in effect, so it is kept in the file only when `remember` is set.
+   */
+  sub?: string;
 }
 
 /** The settings the dashboard's form does not hold, kept as they are when it connects. */
-export const FILE_ONLY_FIELDS = ["rules", "directCountry"] as const;
+export const FILE_ONLY_FIELDS = ["rules", "directCountry", "sub"] as const;
 
 /** Settings of a fresh install. */
 export const DEFAULT_SETTINGS: Readonly<Settings> = {
@@ -108,10 +113,15 @@ export async function loadSettings(path: string): Promise<Settings> {
 
 /**
  * Writes the settings file (mode 0600, through a temporary file and a rename), without the
- * password unless `remember` is set.
+ * password and the subscription URL (which holds a token) unless `remember` is set.
  */
 export async function saveSettings(path: string, settings: Settings): Promise<void> {
-  const stored: Settings = { ...settings, password: settings.remember ? settings.password : "" };
+  const { sub, ...rest } = settings;
+  const stored: Settings = {
+    ...rest,
+    password: settings.remember ? settings.password : "",
+    ...(settings.remember && sub ? { sub } : {}),
+  };
   await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const temporary = `${path}.${Deno.pid}.tmp`;
   await Deno.writeTextFile(temporary, JSON.stringify(stored, null, 2) + "\n", { mode: 0o600 });

@@ -186,7 +186,7 @@ export class DashboardServer {
       rate: this.#sampler.rate,
       history: this.#sampler.history,
       totals: { up: control.connections.totalUp, down: control.connections.totalDown },
-      direct: control.config.rules
+      direct: control.config.rules?.engine
         ? {
           rate: this.#directSampler.rate,
           totals: { up: control.connections.directUp, down: control.connections.directDown },
@@ -305,7 +305,8 @@ export class DashboardServer {
   }
 
   #settingsForPage() {
-    const { password, ...rest } = this.#control.settings;
+    // The subscription URL holds a token: the page is not told it, as not the password.
+    const { password, sub: _sub, ...rest } = this.#control.settings;
     return { ...rest, password: "", passwordKnown: password !== "" };
   }
 
@@ -320,7 +321,10 @@ export class DashboardServer {
     const pasted = String((body as { link?: unknown })?.link ?? "").trim();
     if (/^https:\/\//i.test(pasted)) return await this.#subscription(pasted);
     try {
-      return json(200, formFields(parseShareLink(pasted)));
+      const fields = formFields(parseShareLink(pasted));
+      // Connecting with a plain link follows no subscription (its rules turned off).
+      this.#control.options.subscription?.pastedLink();
+      return json(200, fields);
     } catch (error) {
       const message = `Link: ${(error as Error).message}.`;
       return json(400, { problem: { kind: "settings", message } });
@@ -337,7 +341,11 @@ export class DashboardServer {
     }
     const stateDir = dirname(this.#control.options.settingsPath ?? defaultSettingsPath());
     try {
-      const taken = await takeSubscription(url, stateDir, this.#control.config.handshakeTimeoutMs);
+      // Taken for the Connect that follows: then its rules are in force, as with --sub.
+      const followed = this.#control.options.subscription;
+      const taken = followed
+        ? await followed.take(text)
+        : await takeSubscription(url, stateDir, this.#control.config.handshakeTimeoutMs);
       log.info("subscription taken for {user}: {rules} rule(s)", {
         user: taken.link.user,
         rules: taken.ruleCount,
@@ -358,8 +366,12 @@ export class DashboardServer {
   async #connect(request: Request): Promise<Response> {
     const body = await jsonBody(request);
     if (body instanceof Response) return body;
+    const settings = normalizeSettings(body);
+    // A paste since the last Connect says which subscription to follow (none: a plain link).
+    const pasted = this.#control.options.subscription?.pasted;
+    if (pasted !== undefined) settings.sub = pasted;
     try {
-      await this.#control.connect(normalizeSettings(body));
+      await this.#control.connect(settings);
       return json(200, this.status());
     } catch (error) {
       if (!(error instanceof Problem)) throw error;

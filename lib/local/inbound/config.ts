@@ -25,8 +25,9 @@ export interface LocalConfig {
    */
   preconnect: number;
   /**
-   * The routing rules (`--rules`, `--direct-country`), read at each decision so a reload
-   * applies to the next connection; absent: everything through the remote.
+   * The routing rules (`--rules`, `--direct-country`, a subscription's), read at each decision
+   * so a reload applies to the next connection; absent, or without an engine: everything
+   * through the remote.
    */
   rules?: RuleSource;
 }

@@ -45,7 +45,7 @@ const log = logger("local");
 export class LocalServer {
   readonly #config: LocalServerConfig;
   readonly #dialer: TunnelDialer;
-  /** The rules' route around the dialer, with `--rules` or `--direct-country`. */
+  /** The rules' route around the dialer, when the config has rules (see {@linkcode #inForce}). */
   readonly #rules: RuleRoute | null;
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
@@ -178,19 +178,21 @@ export class LocalServer {
     switch (request.command) {
       case Command.connect:
         return await this.#socksConnect(client, info, request.destination);
-      case Command.udpAssociate:
+      case Command.udpAssociate: {
+        const rules = this.#inForce();
         return await new UdpAssociation(client, request.destination, {
           route: this.#dialer,
           listenHost: this.#config.listen.host,
           info,
           meters: this.connections.meters(info),
-          ...(this.#rules
+          ...(rules
             ? {
-              rules: this.#rules,
+              rules,
               directMeters: this.connections.meters(info, true),
             }
             : {}),
         }).run();
+      }
       default:
         info.destination = "-";
         await client.write(encodeReply(Reply.commandNotSupported)).catch(() => {});
@@ -240,11 +242,19 @@ export class LocalServer {
   }
 
   /**
+   * The rules' route while rules are in force; null while their source holds none (a
+   * subscription without rules, none pasted yet): then everything is exactly as without rules.
+   */
+  #inForce(): RuleRoute | null {
+    return this.#config.rules?.engine ? this.#rules : null;
+  }
+
+  /**
    * The route for the session of `info`: the tunnel dialer without rules; with rules, the
    * rules' route, each decision noted in `info` (the dashboard, the access log, the totals).
    */
   #routeFor(info: ConnectionInfo): Route {
-    const rules = this.#rules;
+    const rules = this.#inForce();
     if (!rules) return this.#dialer;
     const decided = (via: RouteKind, rule: string) => {
       info.route = via;
@@ -259,7 +269,7 @@ export class LocalServer {
    */
   #accountRefused(destination: Destination): Promise<Diagnosis | null> | null {
     if (!this.diagnosis.known) return null;
-    const rules = this.#rules;
+    const rules = this.#inForce();
     if (!rules) return this.diagnosis.stillRefused();
     // A connection the rules send direct or refuse does not need the account.
     const found = rules.decide(destination, "tcp");
