@@ -313,7 +313,8 @@ export class DashboardServer {
   /**
    * `POST /api/link`: the form's fields from a pasted `trojan://` link (nothing is saved), or
    * from a subscription URL (`https://…/sub/TOKEN#pcs=…`), fetched now: its link fills the
-   * form and its rules are written beside the settings file, as `--sub` does.
+   * form and its rules are written beside the settings file, as `--sub` does. The next Connect
+   * follows what was pasted (the subscription and its rules, or, for a link, none).
    */
   async #link(request: Request): Promise<Response> {
     const body = await jsonBody(request);
