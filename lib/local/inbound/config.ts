@@ -23,6 +23,11 @@ export interface LocalConfig {
    * keeps as many as recent bursts needed, at most this and 32 (`tunnel_pool.ts`).
    */
   preconnect: number;
+  /**
+   * Most Mux.Cool tunnels the app connections share (`--mux N`, `tunnel/mux_route.ts`); 0: a
+   * tunnel of its own for each connection.
+   */
+  mux: number;
 }
 
 /**
@@ -35,4 +40,5 @@ export const LOCAL_DEFAULTS: Readonly<LocalConfig> = {
   idleTimeoutMs: 300_000,
   maxHandshakes: 1024,
   preconnect: 32,
+  mux: 0,
 };

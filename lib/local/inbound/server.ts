@@ -22,6 +22,8 @@ import { tunnelSession } from "./tunnel_session.ts";
 import type { AppReply, TunnelRoutine } from "./tunnel_session.ts";
 import { TunnelDialer } from "../tunnel/tunnel.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
+import { MuxRoute } from "../tunnel/mux_route.ts";
+import type { Route } from "../tunnel/route.ts";
 import type { LocalConfig } from "./config.ts";
 import { ClientLogin } from "./client_login.ts";
 import { TunnelDiagnosis } from "../tunnel/tunnel_diagnosis.ts";
@@ -42,7 +44,8 @@ const log = logger("local");
 /** A running local proxy listener. */
 export class LocalServer {
   readonly #config: LocalServerConfig;
-  readonly #dialer: TunnelDialer;
+  /** Where sessions' connections go: a tunnel each, or sub-connections of shared ones. */
+  readonly #route: TunnelDialer | MuxRoute;
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
   readonly #gate: HandshakeGate;
@@ -69,7 +72,13 @@ export class LocalServer {
       if (end.down > 0) this.diagnosis.worked();
     });
     this.events.subscribe(accessLog("local"));
-    this.#dialer = new TunnelDialer(config.endpoint);
+    // With --mux, a tunnel ready ahead serves a new shared tunnel, not each connection.
+    const dialer = new TunnelDialer(
+      config.mux > 0
+        ? { ...config.endpoint, preconnect: Math.min(config.endpoint.preconnect ?? 0, config.mux) }
+        : config.endpoint,
+    );
+    this.#route = config.mux > 0 ? new MuxRoute(dialer, { tunnels: config.mux }) : dialer;
     this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
     this.#accepting = this.#acceptLoop();
   }
@@ -163,7 +172,7 @@ export class LocalServer {
         return await this.#socksConnect(client, info, request.destination);
       case Command.udpAssociate:
         return await new UdpAssociation(client, request.destination, {
-          route: this.#dialer,
+          route: this.#routeFor(info),
           listenHost: this.#config.listen.host,
           info,
           meters: this.connections.meters(info),
@@ -211,9 +220,22 @@ export class LocalServer {
   /** The tunnel routine's hooks into this server, for the session of `info`. */
   #routine(info: ConnectionInfo): TunnelRoutine {
     return {
-      route: this.#dialer,
+      route: this.#routeFor(info),
       accountRefused: () => this.#accountRefused(),
       refusedBy: (diagnosis) => info.failure = diagnosis,
+    };
+  }
+
+  /** The route for the session of `info`; with `--mux`, it notes the tunnel each connection shares. */
+  #routeFor(info: ConnectionInfo): Route {
+    const route = this.#route;
+    if (!(route instanceof MuxRoute)) return route;
+    return {
+      open: async (destination, network) => {
+        const conn = await route.open(destination, network);
+        info.tunnel = conn.tunnel;
+        return conn;
+      },
     };
   }
 
@@ -251,7 +273,7 @@ export class LocalServer {
   /** Stops listening and closes every client connection. */
   async stop(): Promise<void> {
     this.#listener.close();
-    this.#dialer.close();
+    this.#route.close();
     await this.#accepting;
     for (const client of this.#clients) client.close();
     while (this.#clients.size > 0) await new Promise((r) => setTimeout(r, 10));

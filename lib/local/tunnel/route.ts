@@ -1,7 +1,7 @@
 /**
- * Where a session's connection goes. Today every session goes to the remote through a tunnel
- * (`TunnelDialer`); a routing decision (direct, reject) or a Mux.Cool sub-connection plugs in
- * here as another `Route`, and the inbound sessions need not change.
+ * Where a session's connection goes: to the remote through a tunnel of its own (`TunnelDialer`)
+ * or a Mux.Cool sub-connection on a shared one (`MuxRoute`, `--mux`); a routing decision
+ * (direct, reject) plugs in here as another `Route`, and the inbound sessions need not change.
  */
 import type { Destination } from "../../protocol/address.ts";
 import type { Peer } from "../../common/net/peer.ts";
@@ -15,6 +15,13 @@ export interface RouteConn {
    * naming `to`, by default the destination the connection was opened for), in one buffer.
    */
   first(payload: Uint8Array, to?: Destination): Uint8Array;
+  /**
+   * Why the tunnel under the connection failed while it was open, when it did and the route
+   * can tell (a Mux.Cool tunnel shared with other connections); null otherwise.
+   */
+  lost?(): string | null;
+  /** The number of the tunnel the connection shares with others, for the dashboard. */
+  readonly tunnel?: number;
 }
 
 /** Opens connections for sessions. */
