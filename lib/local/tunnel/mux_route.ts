@@ -22,6 +22,12 @@ import { LOCAL_MUX_BOUNDS, MuxTunnel } from "./mux_tunnel.ts";
  */
 export const MUX_CONCURRENCY = 8;
 
+/**
+ * Most sub-connections on one tunnel: what our remote takes (`MAX_STREAMS` there). Past N
+ * tunnels at this many each, another tunnel is opened rather than a refusal risked.
+ */
+export const MUX_MAX_PER_TUNNEL = 1024;
+
 /** A tunnel with no sub-connection for this long is closed (the remote's idle default is 300 s). */
 export const MUX_IDLE_MS = 60_000;
 
@@ -76,7 +82,7 @@ export class MuxRoute implements Route {
 
   /**
    * A sub-connection to `destination` on the least busy tunnel, or on a new one while all are
-   * at their concurrency and fewer than N are open.
+   * at their concurrency and fewer than N are open (or all are at {@linkcode MUX_MAX_PER_TUNNEL}).
    *
    * @throws {TunnelError} when the tunnel it would use cannot be opened
    */
@@ -106,7 +112,8 @@ export class MuxRoute implements Route {
       if (tunnel.usable && (!best || tunnel.load < best.load)) best = tunnel;
     }
     const { tunnels, concurrency } = this.#options;
-    if (best && (best.load < concurrency || this.#tunnels.size >= tunnels)) return best;
+    if (!best || best.load >= MUX_MAX_PER_TUNNEL) return this.#dial();
+    if (best.load < concurrency || this.#tunnels.size >= tunnels) return best;
     return this.#dial();
   }
 
