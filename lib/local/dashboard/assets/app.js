@@ -278,9 +278,14 @@ function renderConnections(rows, open) {
   for (const c of rows) {
     // A connection the remote refused stays listed a while, closed, with why.
     const failure = c.failure ? '<small class="failure">' + escapeHtml(c.failure) + "</small>" : "";
+    // With --mux: the tunnel it shares with the other connections tagged the same.
+    const tunnel = c.tunnel
+      ? ' <small class="tunnel" title="' + escapeHtml(t("dashboard.muxTunnel", { n: c.tunnel })) +
+        '">#' + c.tunnel + "</small>"
+      : "";
     html += '<tr data-id="' + c.id + '"' + (c.failure ? ' class="failed"' : "") +
       '><td class="client">' + escapeHtml(c.client) +
-      '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
+      '</td><td class="type">' + c.protocol + tunnel + '</td><td class="dest" title="' +
       escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") + failure +
       '</td><td class="num" data-label="↑">' + bytes(c.up) + datagrams(c, "up") +
       '</td><td class="num" data-label="↓">' + bytes(c.down) + datagrams(c, "down") +
