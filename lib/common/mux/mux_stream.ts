@@ -260,8 +260,10 @@ export class MuxStream implements Conn {
   /** Sends End: this side has nothing more to send; reads go on until the other side's End. */
   async closeWrite(): Promise<void> {
     if (this.#ended || this.#gone) return;
-    if (!this.#announced) this.announce();
+    this.announce();
     this.#ended = true;
+    // A UDP session that never sent a datagram was never opened: nothing to end.
+    if (!this.#announced) return;
     await this.side.send(encodeMuxFrame({ id: this.id, status: MuxStatus.end, error: false }))
       .catch(() => {});
   }
