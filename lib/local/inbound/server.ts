@@ -72,10 +72,10 @@ export class LocalServer {
       if (end.down > 0) this.diagnosis.worked();
     });
     this.events.subscribe(accessLog("local"));
-    // With --mux, a tunnel ready ahead serves a new shared tunnel, not each connection.
+    // With --mux, one tunnel ready ahead: the next shared tunnel opens with no wait.
     const dialer = new TunnelDialer(
       config.mux > 0
-        ? { ...config.endpoint, preconnect: Math.min(config.endpoint.preconnect ?? 0, config.mux) }
+        ? { ...config.endpoint, preconnect: Math.min(config.endpoint.preconnect ?? 0, 1) }
         : config.endpoint,
     );
     this.#route = config.mux > 0 ? new MuxRoute(dialer, { tunnels: config.mux }) : dialer;

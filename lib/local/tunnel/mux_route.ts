@@ -1,9 +1,10 @@
 /**
  * `--mux N`: the route that carries app connections as Mux.Cool sub-connections over up to N
  * tunnels (`mux_tunnel.ts`), so a new connection on an open tunnel costs a frame rather than a
- * TLS handshake and a round trip. A tunnel takes up to {@linkcode MUX_CONCURRENCY} at once before
- * another is opened; a tunnel that fails takes its sub-connections with it, and new ones go to
- * another. The tunnels come from the `TunnelDialer` (its ready pool, its certificate checks).
+ * TLS handshake and a round trip. Connections spread over the tunnels while a TLS connection is
+ * ready to open another at no wait; otherwise a tunnel takes up to {@linkcode MUX_CONCURRENCY}
+ * before one is dialled. A tunnel that fails takes its sub-connections with it, and new ones go
+ * to another. The tunnels come from the `TunnelDialer` (its ready pool, its certificate checks).
  */
 import { MUX_COOL } from "../../protocol/mux_cool.ts";
 import type { Destination } from "../../protocol/address.ts";
@@ -14,11 +15,11 @@ import type { TunnelDialer } from "./tunnel.ts";
 import { LOCAL_MUX_BOUNDS, MuxTunnel } from "./mux_tunnel.ts";
 
 /**
- * Sub-connections a tunnel takes before another is opened (while fewer than N are open): V2Ray's
- * default `concurrency`. A browser opens about 6 connections per site and a page a few sites,
- * so one burst spreads over a few tunnels, and one slow reader or one lost packet holds up at
- * most 8 connections; more per tunnel saves little more CPU (a handshake per 8 connections is
- * already an eighth of trojan's).
+ * Sub-connections a tunnel takes before another is dialled (while fewer than N are open and
+ * none is ready): V2Ray's default `concurrency`. Joining an open tunnel costs no wait, a dial
+ * two round trips, so a burst (a page opens 20–30 connections at once) joins rather than waits,
+ * up to 8; past that, a lost packet or a slow reader would hold up more connections than the
+ * wait for a new tunnel costs them.
  */
 export const MUX_CONCURRENCY = 8;
 
@@ -106,14 +107,23 @@ export class MuxRoute implements Route {
     };
   }
 
+  /**
+   * The tunnel for a new sub-connection: an idle one; else a new one while fewer than N are
+   * open and the dialer has a TLS connection ready (spreading costs no wait then, and fewer
+   * connections share a loss or a slow reader); else the least busy below the concurrency;
+   * else a new one while fewer than N are open; else the least busy.
+   */
   #pick(): MuxTunnel {
     let best: MuxTunnel | null = null;
     for (const tunnel of this.#tunnels) {
       if (tunnel.usable && (!best || tunnel.load < best.load)) best = tunnel;
     }
     const { tunnels, concurrency } = this.#options;
+    const room = this.#tunnels.size < tunnels;
     if (!best || best.load >= MUX_MAX_PER_TUNNEL) return this.#dial();
-    if (best.load < concurrency || this.#tunnels.size >= tunnels) return best;
+    if (best.load === 0) return best;
+    if (room && this.#dialer.ready > 0) return this.#dial();
+    if (best.load < concurrency || !room) return best;
     return this.#dial();
   }
 
