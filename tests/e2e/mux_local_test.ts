@@ -24,6 +24,7 @@ const USERS = {
   bob: "bob-secret-1",
   carol: "carol-secret",
   dave: "dave-secret-1",
+  erin: "erin-secret-1",
 };
 const remote = await RemoteFixture.start(USERS);
 const origin = startOrigin();
@@ -48,6 +49,24 @@ function get(local: LocalFixture, size: number, ...args: string[]) {
     `http://127.0.0.1:${origin.port}/bytes/${size}`,
   );
 }
+
+Deno.test("--mux 2: a burst of 16 connections opens both tunnels, 8 on each", async () => {
+  const erin = await localAs("erin");
+  const before = connectionsTo(remote.port);
+  await remote.user("set", "erin", "--down", "256KiB");
+  await delay(300);
+  const stop = new AbortController();
+  const counters = Array.from({ length: 16 }, () => new Counter());
+  const held = counters.map((c) => download(erin.port, endpoint, 64 * MiB, c, stop.signal));
+  try {
+    await eventually(() => counters.every((c) => c.total > 0), "sixteen downloads flowing");
+    // the opens of the burst count against a tunnel as they are made, not once it is dialled
+    assertEquals(connectionsTo(remote.port) - before, 2, "TLS connections to the remote");
+  } finally {
+    stop.abort();
+    await Promise.all(held);
+  }
+});
 
 Deno.test("--mux 2: 16 parallel downloads byte-exact over at most 2 TLS connections", async () => {
   const sizes = [0, 1, 1000, 16_384, 65_536, 100_000, 250_000, 500_000, 1_000_000, 2_000_000];

@@ -88,23 +88,33 @@ export class MuxRoute implements Route {
    * @throws {TunnelError} when the tunnel it would use cannot be opened
    */
   async open(destination: Destination, network: "tcp" | "udp" = "tcp"): Promise<MuxRouteConn> {
-    const tunnel = this.#pick();
-    clearTimeout(this.#idle.get(tunnel));
-    this.#idle.delete(tunnel);
-    await tunnel.ready;
-    // Dialled but gone meanwhile (the remote closed it): another, once.
-    const usable = tunnel.usable ? tunnel : this.#pick();
-    await usable.ready;
-    const stream = usable.open({ network, ...destination });
-    return {
-      peer: new Peer(stream),
-      first(payload) {
-        if (payload.length === 0) stream.announce();
-        return payload;
-      },
-      lost: () => stream.lost,
-      tunnel: usable.number,
-    };
+    for (let attempt = 0;; attempt++) {
+      const tunnel = this.#pick();
+      clearTimeout(this.#idle.get(tunnel));
+      this.#idle.delete(tunnel);
+      // Taken now, before any wait: the opens of a burst see each other's load.
+      const stream = tunnel.open({ network, ...destination });
+      try {
+        await tunnel.ready;
+      } catch (error) {
+        stream.close();
+        throw error;
+      }
+      // Dialled but gone meanwhile (the remote closed it): another, once.
+      if (stream.lost !== null && attempt === 0) {
+        stream.close();
+        continue;
+      }
+      return {
+        peer: new Peer(stream),
+        first(payload) {
+          if (payload.length === 0) stream.announce();
+          return payload;
+        },
+        lost: () => stream.lost,
+        tunnel: tunnel.number,
+      };
+    }
   }
 
   /**
