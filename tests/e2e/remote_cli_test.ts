@@ -105,7 +105,7 @@ Deno.test("--expires DATE is the last day of access, through 24:00 UTC; impossib
     const add = await remote(data, ["user", "add", "bob", "--expires", today]);
     assertEquals(add.code, 0, add.stderr);
     const [bob] = await users(data);
-    assertEquals(bob.expiresAt, `${today}T23:59:59.999Z`);
+    assertEquals(bob!.expiresAt, `${today}T23:59:59.999Z`);
     const list = await remote(data, ["user", "list"]);
     assert(/bob\s+active/.test(list.stdout), `bob is not active on his last day: ${list.stdout}`);
 
@@ -113,7 +113,7 @@ Deno.test("--expires DATE is the last day of access, through 24:00 UTC; impossib
       const out = await remote(data, ["user", "set", "bob", "--expires", impossible]);
       assertEquals(out.code, 2, out.stderr);
       assert(out.stderr.includes("--expires") && out.stderr.includes("2027-01-01"), out.stderr);
-      assertEquals((await users(data))[0].expiresAt, `${today}T23:59:59.999Z`);
+      assertEquals((await users(data))[0]!.expiresAt, `${today}T23:59:59.999Z`);
     }
     const help = (await remote(data, ["user", "add", "--help"])).stdout.replace(/\s+/g, " ");
     assert(help.includes("last day of access, through 24:00 UTC"), help);
