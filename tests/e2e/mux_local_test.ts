@@ -83,8 +83,9 @@ Deno.test("--mux 2: 16 parallel downloads byte-exact over at most 2 TLS connecti
   } finally {
     clearInterval(watching);
   }
-  assertEquals(before, 0, "tunnels open before the first connection");
-  assert(most >= 1 && most <= 2, `${most} TLS connections to the remote, expected 1 or 2`);
+  // alice's local had none open before (other users' locals may have theirs)
+  const opened = most - before;
+  assert(opened >= 1 && opened <= 2, `${opened} TLS connections to the remote, expected 1 or 2`);
   // the HTTP proxy port rides the same tunnels: a forwarded request and a CONNECT
   const forwarded = await curl(
     "-x",
@@ -99,7 +100,7 @@ Deno.test("--mux 2: 16 parallel downloads byte-exact over at most 2 TLS connecti
     `http://127.0.0.1:${origin.port}/bytes/654321`,
   );
   await assertSameBytes(tunnelled.body, randomBytes(654321), "an HTTP CONNECT");
-  assert(connectionsTo(remote.port) <= 2, "more than 2 TLS connections");
+  assert(connectionsTo(remote.port) - before <= 2, "more than 2 TLS connections");
   assert(!alice.program.output.includes("tunnel-lost"), alice.program.output);
 });
 
