@@ -132,6 +132,16 @@ Deno.test("--mux 1: a reader that stops reading holds a fast download up for sec
   }
   stuck.close();
   assert(drained < 64 * MiB, `the stuck reader still got ${drained} bytes`);
+  // the local told the remote (End with the error bit): the remote's session ends long before
+  // its 512 MiB, rather than streaming them into a tunnel that drops them
+  const line = new RegExp(`alice \\S+ -> 127\\.0\\.0\\.1:${endpoint.port} up=\\d+ down=(\\d+)`);
+  await eventually(
+    () => line.test(remote.program.output),
+    "the remote's end of the stuck session",
+    5_000,
+  );
+  const down = Number(line.exec(remote.program.output)![1]);
+  assert(down < 128 * MiB, `the remote sent ${down} bytes for the stuck session`);
 });
 
 Deno.test("--mux 1: a slow reader and a fast one on one tunnel: the fast one is not paced by the slow one", async () => {

@@ -163,6 +163,15 @@ export class MuxStream implements Conn {
     this.#fail(new MuxTunnelGone(reason));
   }
 
+  /**
+   * This side gives the session up (its reader stalled the tunnel): End with the error bit goes
+   * to the other side, and reads and writes fail with `reason`.
+   */
+  reset(reason: string): void {
+    this.close();
+    this.#fail(new Deno.errors.ConnectionReset(reason));
+  }
+
   #fail(error: Error): void {
     this.#gone ??= error;
     this.#drop();

@@ -137,8 +137,7 @@ export class MuxTunnel extends MuxSessions {
       destination: `${stream.target.host}:${stream.target.port}`,
       ms,
     });
-    stream.fail(`its app took no data for ${ms} ms`);
-    stream.close();
+    stream.reset(`its app took no data for ${ms} ms`);
   }
 
   async #read(peer: Peer): Promise<void> {
