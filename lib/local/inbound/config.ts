@@ -3,6 +3,7 @@
  * command line and passed whole to the proxy control and from there to each listener.
  */
 import type { Credentials } from "../../protocol/socks5.ts";
+import type { RuleSource } from "../tunnel/rule_route.ts";
 
 /**
  * How the local treats its clients and tunnels, fixed for the life of the process: everything
@@ -28,6 +29,11 @@ export interface LocalConfig {
    * tunnel of its own for each connection.
    */
   mux: number;
+  /**
+   * The routing rules (`--rules`, `--direct-country`), read at each decision so a reload
+   * applies to the next connection; absent: everything through the remote.
+   */
+  rules?: RuleSource;
 }
 
 /**

@@ -21,9 +21,10 @@ import { UdpAssociation } from "./udp_associate.ts";
 import { tunnelSession } from "./tunnel_session.ts";
 import type { AppReply, TunnelRoutine } from "./tunnel_session.ts";
 import { TunnelDialer } from "../tunnel/tunnel.ts";
+import { RuleRoute } from "../tunnel/rule_route.ts";
+import type { Route, RouteConn, RouteKind } from "../tunnel/route.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
 import { MuxRoute } from "../tunnel/mux_route.ts";
-import type { Route } from "../tunnel/route.ts";
 import type { LocalConfig } from "./config.ts";
 import { ClientLogin } from "./client_login.ts";
 import { TunnelDiagnosis } from "../tunnel/tunnel_diagnosis.ts";
@@ -44,8 +45,11 @@ const log = logger("local");
 /** A running local proxy listener. */
 export class LocalServer {
   readonly #config: LocalServerConfig;
-  /** Where sessions' connections go: a tunnel each, or sub-connections of shared ones. */
-  readonly #route: TunnelDialer | MuxRoute;
+  readonly #dialer: TunnelDialer;
+  /** Sessions' way through the remote: a tunnel each, or sub-connections of shared ones. */
+  readonly #proxy: TunnelDialer | MuxRoute;
+  /** The rules' route around the proxy route, with `--rules` or `--direct-country`. */
+  readonly #rules: RuleRoute | null;
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
   readonly #gate: HandshakeGate;
@@ -69,22 +73,32 @@ export class LocalServer {
     this.connections = connections;
     this.diagnosis = new TunnelDiagnosis(config.check ?? (() => checkAccount(config.endpoint)));
     this.events.subscribe((end) => {
-      if (end.down > 0) this.diagnosis.worked();
+      if (end.down > 0 && (!end.route || end.route === "proxy")) this.diagnosis.worked();
     });
     this.events.subscribe(accessLog("local"));
     // With --mux, one tunnel ready ahead: the next shared tunnel opens with no wait.
-    const dialer = new TunnelDialer(
+    this.#dialer = new TunnelDialer(
       config.mux > 0
         ? { ...config.endpoint, preconnect: Math.min(config.endpoint.preconnect ?? 0, 1) }
         : config.endpoint,
     );
-    this.#route = config.mux > 0 ? new MuxRoute(dialer, { tunnels: config.mux }) : dialer;
+    this.#proxy = config.mux > 0
+      ? new MuxRoute(this.#dialer, { tunnels: config.mux })
+      : this.#dialer;
+    this.#rules = config.rules
+      ? new RuleRoute(config.rules, this.#proxy, config.handshakeTimeoutMs)
+      : null;
     this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
     this.#accepting = this.#acceptLoop();
   }
 
   get addr(): Deno.NetAddr {
     return this.#listener.addr;
+  }
+
+  /** The route through the remote (what `PROXY` uses), for the local's own fetches. */
+  get proxyRoute(): Route {
+    return this.#dialer;
   }
 
   #acceptLoop(): Promise<void> {
@@ -127,7 +141,10 @@ export class LocalServer {
     const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
     try {
       let outcome = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
-      if (outcome.kind === "closed-at-once" && !info.failure) {
+      if (outcome.kind === "closed-at-once" && info.route === "direct") {
+        // No remote was in the way: the destination itself reset the connection.
+        outcome = { kind: "server-reset" };
+      } else if (outcome.kind === "closed-at-once" && !info.failure) {
         info.failure = await this.diagnosis.explain(info.destination, info.startedAt);
       }
       const failure = info.failure;
@@ -143,6 +160,7 @@ export class LocalServer {
         ...(info.datagrams ? { datagrams: info.datagrams } : {}),
         durationMs: Date.now() - info.startedAt,
         outcome,
+        ...(info.route ? { route: info.route, rule: info.rule } : {}),
         // One line per connection, with why; a name that does not resolve is a browser's
         // background guess more often than the user's typo.
         ...(failure ? { error: failure.words, quiet: failure.kind === "unresolved" } : {}),
@@ -177,6 +195,12 @@ export class LocalServer {
           listenHost: this.#config.listen.host,
           info,
           meters: this.connections.meters(info),
+          ...(this.#rules
+            ? {
+              rules: this.#rules,
+              directMeters: this.connections.meters(info, true),
+            }
+            : {}),
         }).run();
       default:
         info.destination = "-";
@@ -195,11 +219,10 @@ export class LocalServer {
     const reply: AppReply = {
       opened: () => client.write(encodeReply(Reply.succeeded)),
       failed: (error) => {
-        log.warn("{client} -> {destination}: {error}", {
-          client: info.client,
-          destination: info.destination,
-          error,
-        });
+        const fields = { client: info.client, destination: info.destination, error };
+        // A rule's refusal is the user's own choice (ad blocking): no warning for each.
+        if (error.kind === "rejected") log.debug("{client} -> {destination}: {error}", fields);
+        else log.warn("{client} -> {destination}: {error}", fields);
         return client.write(encodeReply(replyForTunnelError(error))).catch(() => {});
       },
       refused: (diagnosis) => client.write(encodeReply(diagnosis.rep)).catch(() => {}),
@@ -222,21 +245,35 @@ export class LocalServer {
   #routine(info: ConnectionInfo): TunnelRoutine {
     return {
       route: this.#routeFor(info),
-      accountRefused: () => this.#accountRefused(),
+      accountRefused: (destination) => this.#accountRefused(destination),
       refusedBy: (diagnosis) => info.failure = diagnosis,
     };
   }
 
-  /** The route for the session of `info`; with `--mux`, it notes the tunnel each connection shares. */
+  /**
+   * The route for the session of `info`: the proxy route (the tunnel dialer, or `--mux`'s) without
+   * rules; with rules, the rules' route, each decision noted in `info` (the dashboard, the access
+   * log, the totals); with `--mux`, the tunnel each connection shares noted too.
+   */
   #routeFor(info: ConnectionInfo): Route {
-    const route = this.#route;
-    if (!(route instanceof MuxRoute)) return route;
+    const rules = this.#rules;
+    const proxy = this.#proxy;
+    if (!rules && !(proxy instanceof MuxRoute)) return proxy;
+    const decided = (via: RouteKind, rule: string) => {
+      info.route = via;
+      info.rule = rule;
+    };
+    const noted = (conn: RouteConn) => {
+      if (conn.tunnel) info.tunnel = conn.tunnel;
+      return conn;
+    };
     return {
-      open: async (destination, network) => {
-        const conn = await route.open(destination, network);
-        info.tunnel = conn.tunnel;
-        return conn;
-      },
+      open: async (destination, network) =>
+        noted(
+          rules
+            ? await rules.open(destination, network, decided)
+            : await proxy.open(destination, network),
+        ),
     };
   }
 
@@ -244,8 +281,14 @@ export class LocalServer {
    * The account's refusal, while the remote is known to refuse every tunnel of it (re-asked at
    * most once a second); null at once otherwise, so a working account pays nothing for it.
    */
-  #accountRefused(): Promise<Diagnosis | null> | null {
-    return this.diagnosis.known ? this.diagnosis.stillRefused() : null;
+  #accountRefused(destination: Destination): Promise<Diagnosis | null> | null {
+    if (!this.diagnosis.known) return null;
+    const rules = this.#rules;
+    if (!rules) return this.diagnosis.stillRefused();
+    // A connection the rules send direct or refuse does not need the account.
+    const found = rules.decide(destination, "tcp");
+    const through = (action: string) => action === "PROXY" ? this.diagnosis.stillRefused() : null;
+    return "action" in found ? through(found.action) : found.then((d) => through(d.action));
   }
 
   #http(client: Peer, info: ConnectionInfo): Promise<SessionOutcome> {
@@ -274,7 +317,7 @@ export class LocalServer {
   /** Stops listening and closes every client connection. */
   async stop(): Promise<void> {
     this.#listener.close();
-    this.#route.close();
+    this.#proxy.close();
     await this.#accepting;
     for (const client of this.#clients) client.close();
     while (this.#clients.size > 0) await new Promise((r) => setTimeout(r, 10));

@@ -1,7 +1,8 @@
 /**
  * Where a session's connection goes: to the remote through a tunnel of its own (`TunnelDialer`)
- * or a Mux.Cool sub-connection on a shared one (`MuxRoute`, `--mux`); a routing decision
- * (direct, reject) plugs in here as another `Route`, and the inbound sessions need not change.
+ * or a Mux.Cool sub-connection on a shared one (`MuxRoute`, `--mux`), or as the rules decide
+ * (`RuleRoute`: through the proxy route it wraps, straight out with `DirectRoute`, or refused);
+ * the inbound sessions need not change.
  */
 import type { Destination } from "../../protocol/address.ts";
 import type { Peer } from "../../common/net/peer.ts";
@@ -22,7 +23,14 @@ export interface RouteConn {
   lost?(): string | null;
   /** The number of the tunnel the connection shares with others, for the dashboard. */
   readonly tunnel?: number;
+  /** Where it goes, when a rule decided (absent: through the remote, no rules asked). */
+  readonly via?: RouteKind;
+  /** The rule that decided, as written (`(default)` when none matched). */
+  readonly rule?: string;
 }
+
+/** How a session's connection went: through the remote, straight out, or refused by a rule. */
+export type RouteKind = "proxy" | "direct" | "rejected";
 
 /** Opens connections for sessions. */
 export interface Route {
