@@ -25,6 +25,7 @@ const USERS = {
   carol: "carol-secret",
   dave: "dave-secret-1",
   erin: "erin-secret-1",
+  frank: "frank-secret-1",
 };
 const remote = await RemoteFixture.start(USERS);
 const origin = startOrigin();
@@ -278,6 +279,31 @@ Deno.test("--mux 2: a tunnel that dies ends its sub-connections (tunnel-lost); n
   } finally {
     stop.abort();
     await Promise.all(held);
+  }
+});
+
+Deno.test("--mux 2 with --rules: DIRECT goes straight out, PROXY rides a mux tunnel", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "swiftproxy-mux-rules-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/rules.yaml`,
+      `rules:\n  - DST-PORT,${origin.port},DIRECT\n  - MATCH,PROXY\n`,
+    );
+    const before = connectionsTo(remote.port);
+    const frank = await localAs("frank", [...MUX2, "--rules", `${dir}/rules.yaml`]);
+    const direct = await get(frank, 300_000);
+    assertEquals(direct.code, 0, direct.stderr);
+    await assertSameBytes(direct.body, randomBytes(300_000), "the direct download");
+    const proxied = await download(frank.port, endpoint, 2 * MiB);
+    assert(!proxied.cut, `the proxied download got ${proxied.total} bytes`);
+    assertEquals(connectionsTo(remote.port) - before, 1, "one mux tunnel for the proxied one");
+    const franks = () => remote.program.output.split("\n").filter((l) => /frank \S+ -> /.test(l));
+    await eventually(() => franks().length > 0, "the remote's access line for frank");
+    const lines = franks();
+    assertEquals(lines.length, 1, lines.join("\n"));
+    assert(lines[0]!.includes(`127.0.0.1:${endpoint.port}`), lines[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
