@@ -94,7 +94,7 @@ async function settingsFrom(
  * `followed`, its link over the settings; null without one. With `--sub`, a URL that is not one
  * is a usage error (exit 2) and a fetch that fails stops the start (exit 1); the settings
  * file's, when it cannot be fetched now, leaves the settings as they are, with the rules kept
- * from its last fetch (`ruleFile`).
+ * from its last fetch (`rulesFile`), and fetched again later.
  */
 async function subscriptionFrom(
   options: LocalOptions,
@@ -131,6 +131,7 @@ async function subscriptionFrom(
     }
     const kept = join(subscriptionRulesFolder(followed.stateDir), "rules.yaml");
     const rulesFile = existsSync(kept) ? kept : null;
+    followed.retryLater(text);
     console.error(
       `swiftproxy-local: cannot fetch the subscription now (${(error as Error).message}); ` +
         (rulesFile ? "its rules from the last fetch are in force" : "it brought no rules"),
@@ -241,6 +242,9 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     if (control.state !== "listening") return;
     const next = { ...control.settings };
     applyLink(next, linkText, "--sub <url>");
+    const same = (["remote", "user", "password", "serverName", "pin", "ca"] as const)
+      .every((key) => next[key] === control.settings[key]);
+    if (same) return;
     await control.connect(next, { check: false, save: false }).catch((error) =>
       log.warn("subscription: cannot reconnect with the new link: {error}", {
         error: (error as Error).message,

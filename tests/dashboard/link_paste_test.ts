@@ -8,7 +8,15 @@
  * remote, REJECT is refused), after a restart too, until a plain link is connected.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, freePort, randomBytes, RemoteFixture, startOrigin } from "../_harness.ts";
+import {
+  curl,
+  freePort,
+  localArgs,
+  Program,
+  randomBytes,
+  RemoteFixture,
+  startOrigin,
+} from "../_harness.ts";
 import { newLink } from "../remote/_share.ts";
 import { DashboardFixture } from "./_dashboard.ts";
 import { launch, text } from "./_chromium.ts";
@@ -302,6 +310,59 @@ Deno.test("a subscription pasted and connected in the dashboard is followed as -
     await dashboard.stop();
     await remote.stop();
     await Promise.all([direct.close(), blocked.close(), proxied.close()]);
+    await Deno.remove(rulesDir, { recursive: true });
+  }
+});
+
+Deno.test("a kept subscription whose remote is down at start: the local starts with the rules of its last fetch", async () => {
+  const direct = namedOrigin("direct");
+  const blocked = namedOrigin("blocked");
+  const rulesDir = await Deno.makeTempDir({ prefix: "rules-sub-" });
+  await Deno.writeTextFile(
+    `${rulesDir}/client.yaml`,
+    `rules:\n  - DST-PORT,${direct.port},DIRECT\n  - DST-PORT,${blocked.port},REJECT\n`,
+  );
+  const remote = await RemoteFixture.start({}, ["--client-rules", `${rulesDir}/client.yaml`]);
+  const dashboard = await DashboardFixture.start();
+  const listen = `127.0.0.1:${freePort()}`;
+  let again: Program | undefined;
+  try {
+    await remote.user("add", "alice", "--password", "alice-first-secret");
+    const url = (await newLink(remote, "alice")).localSubscription!;
+    const pasted = await dashboard.post("/api/link", { link: url });
+    assertEquals(pasted.status, 200, JSON.stringify(pasted.body));
+    const { remote: address, user, password, pin, serverName } = pasted.body;
+    const form = { listen, remote: address, ca: "", serverName, pin, user, password };
+    const connected = await dashboard.post("/api/connect", { ...form, remember: true });
+    assertEquals(connected.status, 200, JSON.stringify(connected.body));
+    await dashboard.program.stop();
+    await remote.stop();
+
+    // The same settings file and folder, the remote gone: the rules kept are in force.
+    again = new Program(localArgs("--no-ui", "--config", dashboard.settingsPath));
+    await again.waitFor(/SOCKS5 and HTTP proxy on/, 20_000);
+    assert(
+      /cannot fetch the subscription now .*its rules from the last fetch are in force/
+        .test(again.output),
+      again.output,
+    );
+    const got = await curl("-x", `socks5h://${listen}`, `http://127.0.0.1:${direct.port}/x`);
+    assertEquals(decoder.decode(got.body), "direct GET /x 0\n", got.stderr);
+    const { conn, rep } = await socksRequest(Number(listen.split(":")[1]), {
+      host: "127.0.0.1",
+      port: blocked.port,
+    });
+    closeQuietly(conn);
+    assertEquals(rep, 0x02, "the kept REJECT rule");
+    assert(
+      !again.output.includes(url.split("/sub/")[1]!.split("#")[0]!),
+      "the token is not logged",
+    );
+  } finally {
+    await again?.stop();
+    await dashboard.stop();
+    await remote.stop();
+    await Promise.all([direct.close(), blocked.close()]);
     await Deno.remove(rulesDir, { recursive: true });
   }
 });

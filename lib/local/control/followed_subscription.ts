@@ -12,6 +12,9 @@ import { parseSubscriptionUrl } from "../tunnel/subscription_fetch.ts";
 
 const log = logger("local", "subscription");
 
+/** How long after a failed first fetch the subscription is fetched again. */
+export const RETRY_MS = 5 * 60_000;
+
 /**
  * The followed subscription and the rules it brings.
  *
@@ -29,6 +32,8 @@ export class FollowedSubscription {
   #refresh: SubscriptionRefresh | null = null;
   /** The URL followed ("" none). */
   #text = "";
+  /** The next try of a URL whose first fetch failed. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
   /** The last paste since the last {@linkcode follow}: a URL and what it gave, or "" a link. */
   #pasted: { text: string; taken: TakenSubscription | null } | null = null;
 
@@ -85,7 +90,7 @@ export class FollowedSubscription {
     text ??= "";
     const pasted = this.#pasted?.text === text ? this.#pasted.taken : null;
     this.#pasted = null;
-    if (!pasted && text === this.#text && (this.#refresh || !text)) return;
+    if (!pasted && text === this.#text) return;
     let taken = pasted;
     if (text && !taken) {
       try {
@@ -94,11 +99,11 @@ export class FollowedSubscription {
         log.warn("subscription not fetched, the rules in force stay: {error}", {
           error: (error as Error).message,
         });
+        this.retryLater(text);
         return;
       }
     }
-    this.#refresh?.stop();
-    this.#refresh = null;
+    this.#stop();
     this.#text = text;
     if (taken) {
       const refresh = new SubscriptionRefresh(
@@ -120,8 +125,46 @@ export class FollowedSubscription {
     if (load && !this.ownRules) await this.rules.reload({ file: taken?.rulesPath ?? undefined });
   }
 
+  /**
+   * The fetch of `text` failed (at start: the rules kept from its last fetch are in force):
+   * it is followed, and fetched again in {@linkcode RETRY_MS} until a fetch works or another
+   * subscription (or none) is followed.
+   */
+  retryLater(text: string): void {
+    this.#stop();
+    this.#text = text;
+    this.#retry = setTimeout(() => void this.#retrying(text), RETRY_MS);
+    Deno.unrefTimer(this.#retry);
+  }
+
+  async #retrying(text: string): Promise<void> {
+    let taken: TakenSubscription;
+    try {
+      taken = await takeSubscription(text, this.stateDir, this.timeoutMs);
+    } catch (error) {
+      log.warn("subscription not fetched, the rules in force stay: {error}", {
+        error: (error as Error).message,
+      });
+      if (this.#text === text) this.retryLater(text);
+      return;
+    }
+    // Another subscription (or none) followed meanwhile: this answer is not wanted.
+    if (this.#text !== text) return;
+    this.#pasted = { text, taken };
+    await this.follow(text);
+    // Fetched at last: its link may be newer than the one connected.
+    await this.relink(taken.linkText);
+  }
+
   /** Stops fetching. */
   stop(): void {
+    this.#stop();
+  }
+
+  #stop(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     this.#refresh?.stop();
+    this.#refresh = null;
   }
 }
