@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { localArgs, remoteArgs, runProgram } from "../_harness.ts";
-import { openExistingStore } from "../../lib/remote/store/data_dir.ts";
+import { storedUsers } from "./_e2e.ts";
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -20,16 +20,8 @@ Deno.test("bad CLI values exit 2, name the option, and write nothing", async (t)
       remoteArgs("user", "add", "alice", "--password", "alice-secret", "--data", data),
     );
     assertEquals(add.code, 0, add.stderr);
-    // The database read in this process (not through `user list`, which only costs another
-    // program start per case: the CLI under test here is the failing command).
-    const list = async () => {
-      const store = await openExistingStore(data);
-      try {
-        return JSON.stringify(await store.list());
-      } finally {
-        await store.close();
-      }
-    };
+    // Read in this process: the failing command is the CLI under test here.
+    const list = async () => JSON.stringify(await storedUsers(data));
     const before = await list();
     assert(before.includes('"alice"'), `alice is not listed: ${before}`);
 
