@@ -63,7 +63,7 @@ await Promise.all(Array.from({ length: jobs }, async () => {
     const { success, stderr } = await new Deno.Command("bash", {
       args: [
         "-c",
-        'TIMEFORMAT="%U %S"; { time "$@" >/dev/null 2>&1; } 2>&1',
+        'TIMEFORMAT="%U %S"; time "$@" >/dev/null 2>&1',
         "bash",
         Deno.execPath(),
         "test",
