@@ -5,22 +5,19 @@
  */
 import type { Page } from "puppeteer-core";
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, freePort, RemoteFixture, ROOT, startOrigin } from "../_harness.ts";
-import { accepts, aliceForm, DashboardFixture, loginFor } from "./_dashboard.ts";
+import { curl, freePort, ROOT, startOrigin } from "../_harness.ts";
+import {
+  accepts,
+  aliceForm,
+  DashboardFixture,
+  fileRemote,
+  loginFor,
+  stopFileRemote,
+} from "./_dashboard.ts";
 import { closeSharedChromium, sharedContext, text } from "./_chromium.ts";
 
-/**
- * One remote for the whole file (each test starts its own dashboard): alice with a quota and
- * rate limits, so a download is steady and the rate and chart have a shape.
- */
-let shared: Promise<RemoteFixture> | undefined;
-function sharedRemote(): Promise<RemoteFixture> {
-  return shared ??= (async () => {
-    const remote = await RemoteFixture.start();
-    await remote.user("set", "alice", "--quota", "2GiB", "--up", "1MiB", "--down", "3MiB");
-    return remote;
-  })();
-}
+/** alice's limits: a steady download, so the rate and chart have a shape. */
+const LIMITS = ["--quota", "2GiB", "--up", "1MiB", "--down", "3MiB"];
 
 async function fill(page: Page, fields: Record<string, string>): Promise<void> {
   for (const [id, value] of Object.entries(fields)) {
@@ -29,7 +26,7 @@ async function fill(page: Page, fields: Record<string, string>): Promise<void> {
 }
 
 Deno.test("in Chromium: Connect shows the account, a download shows its rate and row, Disconnect stops", async () => {
-  const remote = await sharedRemote();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
   const origin = startOrigin();
   const chromium = await sharedContext();
@@ -109,7 +106,7 @@ Deno.test("in Chromium: Connect shows the account, a download shows its rate and
 });
 
 Deno.test("in Chromium: a wrong password and an unreachable remote are explained on the page", async () => {
-  const remote = await sharedRemote();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
   const chromium = await sharedContext();
   try {
@@ -150,7 +147,7 @@ Deno.test("in Chromium: a wrong password and an unreachable remote are explained
 });
 
 Deno.test("1,000 open connections: 200 rows sent, the count shown, updates stay quick", async () => {
-  const remote = await sharedRemote();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start(["--handshake-timeout", "60"]);
   const chromium = await sharedContext();
   const listenPort = freePort();
@@ -220,7 +217,7 @@ const buttons = (page: Page) =>
   );
 
 Deno.test("in Chromium: one primary action per state; a wrong password while connected says the session goes on", async () => {
-  const remote = await sharedRemote();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
   const chromium = await sharedContext();
   const listenPort = freePort();
@@ -271,7 +268,7 @@ Deno.test("in Chromium: one primary action per state; a wrong password while con
 });
 
 Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart scaled with axis labels, an icon", async () => {
-  const remote = await sharedRemote();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
   const origin = startOrigin();
   const chromium = await sharedContext();
@@ -365,5 +362,5 @@ Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart sca
 
 Deno.test("the file's remote and Chromium stop", async () => {
   await closeSharedChromium();
-  await (await shared)?.stop();
+  await stopFileRemote();
 });
