@@ -115,7 +115,7 @@ async function measure(contender: Contender, sinkPort: number): Promise<Row> {
   const cpu = () => contender.pids.map(cpuMs);
   const cpuBefore = cpu();
   const { p50, p99 } = await latency(route, SIZES.pings);
-  const cpuUsByProcess = cpu().map((ms, i) => (ms - cpuBefore[i]) * 1000 / SIZES.pings);
+  const cpuUsByProcess = cpu().map((ms, i) => (ms - cpuBefore[i]!) * 1000 / SIZES.pings);
   const cpuUs = cpuUsByProcess.length ? cpuUsByProcess.reduce((a, b) => a + b) : undefined;
   step(`${SIZES.tunnels} tunnels for ${SIZES.holdMs / 1000} s`);
   const held = await tunnels(route, SIZES.tunnels, SIZES.holdMs, contender.pids);

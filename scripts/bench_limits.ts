@@ -41,7 +41,7 @@ const { values: flags } = parseArgs({
 /** `--only 20MiB/8/up` runs just the matching cells (any part may be `*`); implies --no-write. */
 const only = flags.only?.split("/") ?? [];
 const selected = (rate: number, conns: number, direction: string) =>
-  [() => rate === parseRate(only[0]), () => conns === Number(only[1]), () => direction === only[2]]
+  [() => rate === parseRate(only[0]!), () => conns === Number(only[1]), () => direction === only[2]]
     .every((match, i) => (only[i] ?? "*") === "*" || match());
 const measureMs = Number(flags.seconds) * 1000;
 if (!(measureMs >= WINDOW_MS)) throw new Error(`--seconds must be at least ${WINDOW_MS / 1000}`);

@@ -129,7 +129,7 @@ try {
       (await set!.sql(
         "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database " +
           "WHERE datname = current_database()",
-      ))[0].n,
+      ))[0]!.n, // the current database: one row
     );
 
   const dataDir = `${cluster.dir}/data`;
@@ -180,8 +180,8 @@ try {
   const processes = [
     ...set.nodes.map((n, i) => ({
       name: n.name,
-      cpu: cpuShare([nodePids[i]]),
-      rss: peakRss.get(nodePids[i])!,
+      cpu: cpuShare([nodePids[i]!]),
+      rss: peakRss.get(nodePids[i]!)!,
     })),
     { name: "PostgreSQL (all processes)", cpu: cpuShare(postgresPids(dataDir)), rss: NaN },
     { name: "bench (clients)", cpu: cpuShare([Deno.pid]), rss: peakRss.get(Deno.pid)! },

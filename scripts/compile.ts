@@ -113,7 +113,7 @@ async function build(program: ProgramSpec, target: Target, outDir: string) {
 }
 
 function lastLines(text: string, n: number): string {
-  const lines = text.split("Stack backtrace")[0].trimEnd().split("\n").filter((l) => l.trim());
+  const lines = text.split("Stack backtrace")[0]!.trimEnd().split("\n").filter((l) => l.trim());
   return lines.slice(-n).map((line) => `  ${line.trim()}`).join("\n");
 }
 

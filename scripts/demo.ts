@@ -135,7 +135,7 @@ const added = await runOnce([
   "--data",
   dataDir,
 ]);
-const password = /password \(shown once\): (\S+)/.exec(added)![1];
+const password = /password \(shown once\): (\S+)/.exec(added)![1]!;
 console.log(`user "demo" created; password (shown once): ${password}`);
 
 const remote = await start("remote", [

@@ -52,27 +52,28 @@ function summarise(name: string, profile: Profile): void {
 async function cpuPerConnection(contender: Contender, route: Route, count: number) {
   const before = contender.pids.map(cpuMs);
   await latency(route, count);
-  return contender.pids.map((pid, i) => (cpuMs(pid) - before[i]) * 1000 / count);
+  return contender.pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / count);
 }
 
 /** SwiftProxy and trojan in alternating batches; µs per connection and the ratios. */
 async function compare(dir: string, sinkPort: number): Promise<void> {
   const contenders = [await startSwiftProxy(dir), await startTrojan(dir)];
-  const totals = contenders.map(() => [0, 0]);
+  // Per contender (SwiftProxy, trojan): µs of the client half and of the server half.
+  const totals: [[number, number], [number, number]] = [[0, 0], [0, 0]];
   try {
     for (const c of contenders) await latency({ sinkPort, socksPort: c.socksPort }, 300);
     for (let done = 0; done < COUNT; done += BATCH) {
       const count = Math.min(BATCH, COUNT - done);
       for (const [i, c] of contenders.entries()) {
         const us = await cpuPerConnection(c, { sinkPort, socksPort: c.socksPort }, count);
-        us.forEach((value, half) => totals[i][half] += value * count / COUNT);
+        us.forEach((value, half) => totals[i]![half]! += value * count / COUNT);
       }
     }
   } finally {
     for (const c of contenders) await c.stop();
   }
   const [swift, trojan] = totals;
-  const ratio = (half: number) => (swift[half] / trojan[half]).toFixed(2);
+  const ratio = (half: 0 | 1) => (swift[half] / trojan[half]).toFixed(2);
   console.log(`CPU µs per connection, ${COUNT} each (client half / server half):`);
   console.log(`  SwiftProxy ${Math.round(swift[0])} / ${Math.round(swift[1])}`);
   console.log(`  trojan     ${Math.round(trojan[0])} / ${Math.round(trojan[1])}`);
@@ -113,7 +114,7 @@ async function summariseProfiles(profiles: string, pids: number[]): Promise<void
     if (half < 0) continue; // `init` and `user add`
     const text = await Deno.readTextFile(`${profiles}/${file.name}`);
     await Deno.writeTextFile(`/tmp/prof-${HALVES[half]}.cpuprofile`, text);
-    summarise(HALVES[half], JSON.parse(text));
+    summarise(HALVES[half]!, JSON.parse(text));
   }
 }
 

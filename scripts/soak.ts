@@ -35,7 +35,7 @@ function startOrigin(): { port: number; close(): void } {
           line += cut >= 0 ? text.slice(0, cut + 1) : text;
           if (cut >= 0) extra = n - cut - 1;
         }
-        const [down, up] = line.trim().split(" ").map(Number);
+        const [down = 0, up = 0] = line.trim().split(" ").map(Number);
         let read = extra;
         while (read < up) {
           const n = await conn.read(buffer);
@@ -74,8 +74,8 @@ async function oneTransfer(
   origin: number,
   tally: Tally,
 ): Promise<"ok" | "cut"> {
-  const down = SIZES[Math.floor(Math.random() * SIZES.length)];
-  const up = Math.random() < 0.3 ? SIZES[Math.floor(Math.random() * 3)] : 0;
+  const down = SIZES[Math.floor(Math.random() * SIZES.length)]!;
+  const up = Math.random() < 0.3 ? SIZES[Math.floor(Math.random() * 3)]! : 0;
   const cutAfter = hangsUp(user) && Math.random() < 0.4
     ? Math.floor(Math.random() * down)
     : Infinity;
@@ -153,7 +153,7 @@ await Promise.all(Array.from({ length: clients }, async () => {
   while (performance.now() < end) {
     const user = Math.floor(Math.random() * USERS);
     try {
-      counts[await oneTransfer(remote, ca, user, origin.port, tallies[user])]++;
+      counts[await oneTransfer(remote, ca, user, origin.port, tallies[user]!)]++;
     } catch (error) {
       counts.errors++;
       if (errors.length < 10) errors.push(String(error));
@@ -177,11 +177,12 @@ function compare(group: number[]) {
   const sum = { saw: 0, db: 0, sawUp: 0, dbUp: 0, worst: 0 };
   for (const i of group) {
     const row = db.find((u) => u.name === `user${i}`)!;
-    sum.saw += tallies[i].down + tallies[i].up;
+    const tally = tallies[i]!;
+    sum.saw += tally.down + tally.up;
     sum.db += row.bytesDown + row.bytesUp;
-    sum.sawUp += tallies[i].up;
+    sum.sawUp += tally.up;
     sum.dbUp += row.bytesUp;
-    const total = tallies[i].down + tallies[i].up;
+    const total = tally.down + tally.up;
     if (total > 0) {
       sum.worst = Math.max(sum.worst, Math.abs(row.bytesDown + row.bytesUp - total) / total);
     }

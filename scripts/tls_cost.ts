@@ -203,7 +203,7 @@ function scavenges(log: string): { promoted: number; pauses: number[] } {
   for (const match of log.matchAll(/GC: (\{.*\})/g)) {
     let gc;
     try {
-      gc = JSON.parse(match[1]);
+      gc = JSON.parse(match[1]!);
     } catch {
       continue; // a line cut short when the server was stopped
     }
@@ -280,12 +280,14 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) {
+  // The server and client modes are this script's own children, started with all their arguments.
   const [mode, ...rest] = Deno.args;
   if (mode === "server") {
-    serve(rest[0], Deno.readTextFileSync(rest[1]), Deno.readTextFileSync(rest[2]), Number(rest[3]));
+    const [kind, cert, key, measured] = rest;
+    serve(kind!, Deno.readTextFileSync(cert!), Deno.readTextFileSync(key!), Number(measured));
   } else if (mode === "client") {
     const [api, port, ca, count, handshakes] = rest;
-    await client(api, Number(port), Deno.readTextFileSync(ca), Number(count), Number(handshakes));
+    await client(api!, Number(port), Deno.readTextFileSync(ca!), Number(count), Number(handshakes));
     Deno.exit(0);
   } else await main();
 }

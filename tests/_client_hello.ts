@@ -31,13 +31,17 @@ const isGrease = (v: number) => (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xf
 export function parseClientHello(bytes: Uint8Array): ClientHello | null {
   if (bytes.length < 9) return null;
   if (bytes[0] !== 0x16) throw new Error(`not a TLS handshake record (type ${bytes[0]})`);
-  const recordLength = (bytes[3] << 8) | bytes[4];
+  const recordLength = (bytes[3]! << 8) | bytes[4]!;
   if (bytes.length < 5 + recordLength) return null;
   const body = bytes.subarray(5, 5 + recordLength);
   if (body[0] !== 0x01) throw new Error("the first handshake message is not a ClientHello");
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let at = 4;
-  const u8 = () => body[at++];
+  const u8 = () => {
+    const v = body[at++];
+    if (v === undefined) throw new Error("the ClientHello ends inside a field");
+    return v;
+  };
   const u16 = () => {
     const v = view.getUint16(at);
     at += 2;
@@ -54,7 +58,8 @@ export function parseClientHello(bytes: Uint8Array): ClientHello | null {
   at += sessionId;
   const cipherEnd = u16() + at;
   const ciphers = list16(cipherEnd);
-  at += 1 + body[at]; // compression methods
+  const compressions = u8(); // then one byte per compression method
+  at += compressions;
   const hello: ClientHello = {
     version,
     ciphers,
@@ -120,7 +125,7 @@ export function ja4(hello: ClientHello): string {
   const a = `t${version}${hello.sni ? "d" : "i"}${
     String(Math.min(ciphers.length, 99)).padStart(2, "0")
   }${String(Math.min(extensions.length, 99)).padStart(2, "0")}${
-    alpn ? alpn[0] + alpn.at(-1) : "00"
+    alpn ? alpn[0]! + alpn.at(-1) : "00"
   }`;
   const b = sha12(ciphers.map(hex4).sort().join(","));
   const signatures = hello.signatureAlgorithms.filter((v) => !isGrease(v));
@@ -183,7 +188,7 @@ export function catchHellos(port = 0): {
         if (performance.now() > deadline) throw new Error("no ClientHello came");
         await new Promise((r) => setTimeout(r, 20));
       }
-      return hellos[taken++];
+      return hellos[taken++]!;
     },
     close: () => listener.close(),
   };

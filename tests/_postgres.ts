@@ -16,7 +16,7 @@ function binDir(): string | undefined {
   } catch {
     // not Debian's layout
   }
-  candidates.sort((a, b) => parseInt(b.split("/")[3]) - parseInt(a.split("/")[3]));
+  candidates.sort((a, b) => parseInt(b.split("/")[3]!) - parseInt(a.split("/")[3]!));
   for (const dir of candidates) {
     try {
       Deno.statSync(`${dir}/initdb`);
@@ -39,7 +39,7 @@ if (POSTGRES_MISSING) console.warn(POSTGRES_MISSING);
 
 const ROOT_USER = Deno.uid?.() === 0;
 
-async function run(args: string[], cwd: string): Promise<string> {
+async function run(args: [string, ...string[]], cwd: string): Promise<string> {
   const [program, ...rest] = args;
   const command = ROOT_USER
     ? new Deno.Command("runuser", { args: ["-u", "postgres", "--", program, ...rest], cwd })

@@ -24,7 +24,12 @@ import { AccountWatch } from "./control/account_watch.ts";
 import { LOCAL_DEFAULTS } from "./inbound/config.ts";
 import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
-import { generateToken, isLoopbackHost } from "./dashboard/guard.ts";
+import { generateToken } from "../common/web/guard.ts";
+import { isLoopbackHost } from "../common/security/loopback.ts";
+import { SubscriptionRefresh, takeSubscription } from "./control/subscription.ts";
+import type { TakenSubscription } from "./control/subscription.ts";
+import { parseSubscriptionUrl } from "./tunnel/subscription_fetch.ts";
+import { dirname } from "node:path";
 
 interface LocalOptions {
   listen: Destination;
@@ -34,6 +39,7 @@ interface LocalOptions {
   ca?: string;
   serverName?: string;
   link?: string;
+  sub?: string;
   handshakeTimeout: number;
   idleTimeout: number;
   maxHandshakes: number;
@@ -72,13 +78,59 @@ async function settingsFrom(
   return settings;
 }
 
+/**
+ * `--sub URL` (or `SWIFTPROXY_SUB`): the subscription fetched and taken, its link over the
+ * settings; null without one. A URL that is not one is a usage error (exit 2); a fetch that
+ * fails stops the start (exit 1).
+ */
+async function subscriptionFrom(
+  options: LocalOptions,
+  settings: Settings,
+  stateDir: string,
+): Promise<SubscriptionRefresh | null> {
+  // The URL holds the token (the password in effect): the variable keeps it out of `ps`.
+  const text = options.sub ?? Deno.env.get("SWIFTPROXY_SUB");
+  if (!text) return null;
+  if (options.link ?? Deno.env.get("SWIFTPROXY_LINK")) {
+    usageError("options '--link' and '--sub' both set the account: give one of them");
+  }
+  let url;
+  try {
+    url = parseSubscriptionUrl(text);
+  } catch (error) {
+    usageError(`option '--sub <url>': ${(error as Error).message}`);
+  }
+  let taken: TakenSubscription;
+  try {
+    taken = await takeSubscription(url, stateDir, options.handshakeTimeout);
+  } catch (error) {
+    console.error(`error: cannot take the subscription: ${(error as Error).message}`);
+    Deno.exit(1);
+  }
+  applyLink(settings, taken.linkText, "--sub <url>");
+  const rules = taken.rulesPath ? `, ${taken.ruleCount} rule(s) in ${taken.rulesPath}` : "";
+  console.log(
+    `swiftproxy-local: subscription taken: ${taken.link.user}@${taken.link.host}${rules}`,
+  );
+  return new SubscriptionRefresh(url, stateDir, taken, options.handshakeTimeout);
+}
+
+/**
+ * The rules file a subscription brought (null: none): it is to load exactly as `--rules FILE`,
+ * and again after every refresh that rewrites it. The rule engine's wiring into the local
+ * (`--rules`) connects here.
+ */
+export function subscriptionRulesFile(subscription: SubscriptionRefresh | null): string | null {
+  return subscription?.last.rulesPath ?? null;
+}
+
 /** Fills remote, user, password, server name and pin from a `trojan://` link. */
-function applyLink(settings: Settings, text: string): void {
+function applyLink(settings: Settings, text: string, option = "--link <uri>"): void {
   let link;
   try {
     link = parseShareLink(text);
   } catch (error) {
-    usageError(`option '--link <uri>': ${(error as Error).message}`);
+    usageError(`option '${option}': ${(error as Error).message}`);
   }
   settings.remote = formatHostPort(link);
   settings.user = link.user;
@@ -106,6 +158,7 @@ function configFrom(options: LocalOptions): LocalConfig {
 async function start(options: LocalOptions, command: Command): Promise<void> {
   const settingsPath = options.config ?? defaultSettingsPath();
   const settings = await settingsFrom(options, command, settingsPath);
+  const subscription = await subscriptionFrom(options, settings, dirname(settingsPath));
   const complete = Boolean(settings.remote && settings.user && settings.password);
   if (!options.ui) {
     if (!settings.remote) {
@@ -187,6 +240,20 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     });
     control.events.subscribe((end) => watch.observe(end));
     await watch.start(1_000);
+    if (subscription) {
+      // A changed link (a new password, another address) reconnects with it.
+      subscription.changed = async (taken, before) => {
+        if (taken.linkText === before.linkText) return;
+        const next = { ...control.settings };
+        applyLink(next, taken.linkText, "--sub <url>");
+        await control.connect(next, { check: false, save: false }).catch((error) =>
+          log.warn("subscription: cannot reconnect with the new link: {error}", {
+            error: (error as Error).message,
+          })
+        );
+      };
+      subscription.start();
+    }
     const bound = control.listenAddress!;
     const where = formatHostPort({ host: bound.hostname, port: bound.port });
     console.log(`swiftproxy-local: SOCKS5 and HTTP proxy on ${where}, remote ${settings.remote}`);
@@ -195,6 +262,7 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   }
 
   await stopping;
+  subscription?.stop();
   await control.disconnect();
   await dashboard?.stop();
   await stopLogging();
@@ -228,6 +296,11 @@ export function localProgram() {
         "--link <uri>",
         "a trojan:// link from the remote's admin: sets remote, user, password and the pinned " +
           "certificate (checked), instead of those options (better in SWIFTPROXY_LINK)",
+      )
+      .option(
+        "--sub <url>",
+        "a subscription URL from the remote's admin (https://HOST:PORT/sub/TOKEN#pcs=PIN): the " +
+          "link, the admin's rules and refreshes in one step (better in SWIFTPROXY_SUB)",
       )
       .option(
         "--handshake-timeout <seconds>",

@@ -83,7 +83,7 @@ export function encodeAccountStatus(status: AccountStatus): Uint8Array {
  * @example decodeAccountStatus(bytes)?.limits.quota
  */
 export function decodeAccountStatus(bytes: Uint8Array): AccountStatus | null {
-  const line = new TextDecoder().decode(bytes).split("\n")[0];
+  const line = new TextDecoder().decode(bytes).split("\n")[0]!;
   try {
     const value = JSON.parse(line);
     if (value?.server !== "swiftproxy" || typeof value.user !== "string") return null;

@@ -120,7 +120,7 @@ export function addressLength(bytes: Uint8Array, offset = 0): number | null {
     if (bytes[offset + 1] === 0) {
       throw new ProtocolError("expected a domain of 1 to 255 bytes, got 0", 0x01);
     }
-    length = 4 + bytes[offset + 1];
+    length = 4 + bytes[offset + 1]!;
   } else {
     throw new ProtocolError(`expected address type 1, 3 or 4, got ${atyp}`, 0x08);
   }
@@ -143,7 +143,7 @@ export function decodeAddress(bytes: Uint8Array, offset = 0): Decoded<Destinatio
     host = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
   } else if (bytes[offset] === ATYP.ipv6) {
     const groups: number[] = [];
-    for (let i = offset + 1; i < portAt; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+    for (let i = offset + 1; i < portAt; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
     host = formatIPv6(groups);
   } else {
     // Not UTF-8: it could not be re-encoded as the same name (U+FFFD takes 3 bytes), and no
@@ -154,7 +154,7 @@ export function decodeAddress(bytes: Uint8Array, offset = 0): Decoded<Destinatio
       throw new ProtocolError("expected a domain in UTF-8, got other bytes", 0x08);
     }
   }
-  const port = (bytes[portAt] << 8) | bytes[portAt + 1];
+  const port = (bytes[portAt]! << 8) | bytes[portAt + 1]!;
   return { value: { host, port }, consumed: length };
 }
 
@@ -170,15 +170,15 @@ export function parseIPv6(text: string): number[] | null {
     const v4 = text.slice(lastColon + 1);
     if (!isIPv4(v4)) return null;
     const [a, b, c, d] = v4.split(".").map(Number);
-    tail = [(a << 8) | b, (c << 8) | d];
+    tail = [(a! << 8) | b!, (c! << 8) | d!];
     text = text.slice(0, lastColon);
     if (text.endsWith(":")) text += ":";
   }
   const halves = text.split("::");
   if (halves.length > 2) return null;
   const parse = (part: string) => part === "" ? [] : part.split(":");
-  const head = parse(halves[0]);
-  const rest = halves.length === 2 ? parse(halves[1]) : [];
+  const head = parse(halves[0]!);
+  const rest = halves.length === 2 ? parse(halves[1]!) : [];
   const hex = /^[0-9a-fA-F]{1,4}$/;
   if (![...head, ...rest].every((g) => hex.test(g))) return null;
   const known = head.length + rest.length + tail.length;
@@ -196,7 +196,7 @@ export function parseIPv6(text: string): number[] | null {
 /** Formats eight 16-bit groups as a canonical IPv6 literal (RFC 5952). */
 export function formatIPv6(groups: number[]): string {
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+    return `::ffff:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
   }
   let bestStart = -1;
   let bestLength = 1;

@@ -119,7 +119,7 @@ export class BodyFramer {
   #feedChunked(bytes: Uint8Array): number {
     let i = 0;
     while (i < bytes.length && this.#state !== State.Done) {
-      const c = bytes[i];
+      const c = bytes[i]!;
       switch (this.#state) {
         case State.Size:
           if (c === 0x0d) {

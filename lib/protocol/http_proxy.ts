@@ -42,15 +42,20 @@ function findHeadEnd(bytes: Uint8Array): number {
   return -1;
 }
 
-function splitHead(bytes: Uint8Array, status: number): Decoded<[string, Header[]]> | null {
+function splitHead(
+  bytes: Uint8Array,
+  status: number,
+  maxBytes = MAX_HEAD_BYTES,
+): Decoded<[string, Header[]]> | null {
   const end = findHeadEnd(bytes);
-  if ((end < 0 ? bytes.length : end) > MAX_HEAD_BYTES) {
-    throw new ProtocolError(`expected a head under ${MAX_HEAD_BYTES} bytes`, 431);
+  if ((end < 0 ? bytes.length : end) > maxBytes) {
+    throw new ProtocolError(`expected a head under ${maxBytes} bytes`, 431);
   }
   if (end < 0) return null;
   // Byte-for-byte (ISO-8859-1), so header values pass through unchanged.
   const text = String.fromCharCode(...bytes.subarray(0, end - 4));
-  const [first, ...lines] = text.split("\r\n");
+  // split returns at least one string: the default never applies.
+  const [first = "", ...lines] = text.split("\r\n");
   for (const line of [first, ...lines]) {
     // A bare LF splits the line for LF-tolerant recipients: a header smuggled past this one.
     if (FORBIDDEN.test(line)) {
@@ -74,17 +79,22 @@ function splitHead(bytes: Uint8Array, status: number): Decoded<[string, Header[]
 /**
  * Decodes a request head ending in CRLF CRLF; `null` while more bytes are needed.
  *
+ * @param maxBytes the longest head accepted (64 KiB unless a server wants less)
  * @throws {ProtocolError} with status 400 for a malformed head (a CR, LF or NUL inside a line
- *   included), 431 for one over 64 KiB
+ *   included), 431 for one over `maxBytes`
+ * @example peer.readFrame((bytes) => decodeRequestHead(bytes, 8192), timeoutMs)
  */
-export function decodeRequestHead(bytes: Uint8Array): Decoded<RequestHead> | null {
-  const split = splitHead(bytes, 400);
+export function decodeRequestHead(
+  bytes: Uint8Array,
+  maxBytes: number = MAX_HEAD_BYTES,
+): Decoded<RequestHead> | null {
+  const split = splitHead(bytes, 400, maxBytes);
   if (!split) return null;
   const [line, headers] = split.value;
   const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP\/1\.[01])$/.exec(line);
   if (!match) throw new ProtocolError(`expected "METHOD target HTTP/1.x", got "${line}"`, 400);
   return {
-    value: { method: match[1], target: match[2], version: match[3], headers },
+    value: { method: match[1]!, target: match[2]!, version: match[3]!, headers },
     consumed: split.consumed,
   };
 }
@@ -102,7 +112,7 @@ export function decodeResponseHead(bytes: Uint8Array): Decoded<ResponseHead> | n
   const match = /^(HTTP\/1\.[01]) (\d{3})(?: (.*))?$/.exec(line);
   if (!match) throw new ProtocolError(`expected "HTTP/1.x status reason", got "${line}"`, 502);
   return {
-    value: { version: match[1], status: Number(match[2]), reason: match[3] ?? "", headers },
+    value: { version: match[1]!, status: Number(match[2]), reason: match[3] ?? "", headers },
     consumed: split.consumed,
   };
 }

@@ -73,19 +73,19 @@ const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function decodeMuxFrame(bytes: Uint8Array): Decoded<MuxFrame> | null {
   if (bytes.length < 2) return null;
-  const metaLength = (bytes[0] << 8) | bytes[1];
+  const metaLength = (bytes[0]! << 8) | bytes[1]!;
   if (metaLength < 4 || metaLength > MAX_MUX_METADATA) {
     throw new ProtocolError(`expected Mux.Cool metadata of 4 to 512 bytes, got ${metaLength}`);
   }
   const metaEnd = 2 + metaLength;
   if (bytes.length < metaEnd) return null;
-  const status = bytes[4];
+  const status = bytes[4]!;
   if (status < MuxStatus.new || status > MuxStatus.keepAlive) {
     throw new ProtocolError(`expected Mux.Cool status 1 to 4, got ${status}`);
   }
-  const option = bytes[5];
+  const option = bytes[5]!;
   const frame: MuxFrame = {
-    id: (bytes[2] << 8) | bytes[3],
+    id: (bytes[2]! << 8) | bytes[3]!,
     status: status as MuxStatus,
     error: (option & MuxOption.error) !== 0,
   };
@@ -111,7 +111,7 @@ export function decodeMuxFrame(bytes: Uint8Array): Decoded<MuxFrame> | null {
   }
   if (!(option & MuxOption.data)) return { value: frame, consumed: metaEnd };
   if (bytes.length < metaEnd + 2) return null;
-  const end = metaEnd + 2 + ((bytes[metaEnd] << 8) | bytes[metaEnd + 1]);
+  const end = metaEnd + 2 + ((bytes[metaEnd]! << 8) | bytes[metaEnd + 1]!);
   if (bytes.length < end) return null;
   frame.data = bytes.subarray(metaEnd + 2, end);
   return { value: frame, consumed: end };
@@ -124,18 +124,18 @@ function decodeMuxAddress(bytes: Uint8Array, at: number, end: number): Decoded<D
   if (atyp === 0x01) length = 4;
   else if (atyp === 0x03) length = 16;
   // The domain's length byte may itself lie past the metadata: then it counts as one byte over.
-  else if (atyp === 0x02) length = at + 3 < end ? 1 + bytes[at + 3] : 1;
+  else if (atyp === 0x02) length = at + 3 < end ? 1 + bytes[at + 3]! : 1;
   else throw new ProtocolError(`expected Mux.Cool address type 1, 2 or 3, got ${atyp}`);
   const over = at + 3 + length - end;
   if (over > 0) {
     throw new ProtocolError(`expected the Mux.Cool address within the metadata, ${over} over`);
   }
-  const port = (bytes[at] << 8) | bytes[at + 1];
+  const port = (bytes[at]! << 8) | bytes[at + 1]!;
   const addr = bytes.subarray(at + 3, at + 3 + length);
   let host: string;
   if (atyp === 0x01) host = addr.join(".");
   else if (atyp === 0x03) {
-    host = formatIPv6(Array.from({ length: 8 }, (_, i) => (addr[2 * i] << 8) | addr[2 * i + 1]));
+    host = formatIPv6(Array.from({ length: 8 }, (_, i) => (addr[2 * i]! << 8) | addr[2 * i + 1]!));
   } else if (length === 1) throw new ProtocolError("expected a domain of 1 to 255 bytes, got 0");
   else {
     try {
@@ -188,7 +188,7 @@ export function encodeMuxFrame(frame: MuxFrame): Uint8Array {
   let at = 6;
   if (target) {
     const port = socks.subarray(socks.length - 2);
-    out.set([NETWORK[target.network], port[0], port[1], SOCKS_TO_MUX_ATYP[socks[0]]], at);
+    out.set([NETWORK[target.network], port[0]!, port[1]!, SOCKS_TO_MUX_ATYP[socks[0]!]!], at);
     out.set(socks.subarray(1, socks.length - 2), at + 4);
     at += 1 + socks.length;
   }

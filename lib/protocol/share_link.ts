@@ -109,14 +109,14 @@ export function parseShareLink(text: string): ShareLink {
     throw new ProtocolError("expected a link of the form trojan://NAME%3APASSWORD@host:port?…");
   }
   const [, userinfo, authority, query = "", fragment = ""] = match;
-  const credential = decode(userinfo, "the credential");
+  const credential = decode(userinfo!, "the credential");
   const colon = credential.indexOf(":");
   if (colon <= 0) {
     throw new ProtocolError(
       "expected the credential NAME:PASSWORD before the @ (a SwiftProxy account)",
     );
   }
-  const { host, port } = parseHostPort(authority);
+  const { host, port } = parseHostPort(authority!);
   if (!host) throw new ProtocolError(`expected a host before the port, got "${authority}"`);
   const params = new URLSearchParams(query.slice(1));
   const [security, type, allowInsecure, sni, pin] = SECURITY_PARAMETERS.map((names) =>

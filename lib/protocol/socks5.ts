@@ -39,7 +39,7 @@ export function decodeGreeting(bytes: Uint8Array): Decoded<number[]> | null {
   if (bytes[0] !== SOCKS_VERSION) {
     throw new ProtocolError(`expected SOCKS version 5, got ${bytes[0]}`);
   }
-  const count = bytes[1];
+  const count = bytes[1]!;
   if (count === 0) throw new ProtocolError("expected at least one authentication method, got 0");
   if (bytes.length < 2 + count) return null;
   return { value: Array.from(bytes.subarray(2, 2 + count)), consumed: 2 + count };
@@ -74,9 +74,9 @@ export function decodeUserPass(bytes: Uint8Array): Decoded<Credentials> | null {
   if (bytes[0] !== AUTH_VERSION) {
     throw new ProtocolError(`expected username/password version 1, got ${bytes[0]}`);
   }
-  const userEnd = 2 + bytes[1];
+  const userEnd = 2 + bytes[1]!;
   if (bytes.length < userEnd + 1) return null;
-  const passEnd = userEnd + 1 + bytes[userEnd];
+  const passEnd = userEnd + 1 + bytes[userEnd]!;
   if (bytes.length < passEnd) return null;
   const text = new TextDecoder();
   return {
@@ -122,7 +122,7 @@ export function decodeRequest(bytes: Uint8Array): Decoded<SocksRequest> | null {
   const address = decodeAddress(bytes, 3);
   if (!address) return null;
   return {
-    value: { command: bytes[1], destination: address.value },
+    value: { command: bytes[1]!, destination: address.value },
     consumed: 3 + address.consumed,
   };
 }
@@ -166,5 +166,5 @@ export function decodeReply(bytes: Uint8Array): Decoded<SocksReply> | null {
   }
   const address = decodeAddress(bytes, 3);
   if (!address) return null;
-  return { value: { reply: bytes[1], bound: address.value }, consumed: 3 + address.consumed };
+  return { value: { reply: bytes[1]!, bound: address.value }, consumed: 3 + address.consumed };
 }

@@ -35,7 +35,7 @@ export function splitSocksDatagram(bytes: Uint8Array): RawSocksDatagram | null {
   const length = addressLength(bytes, 3);
   if (length === null) return null;
   return {
-    frag: bytes[2],
+    frag: bytes[2]!,
     address: bytes.subarray(3, 3 + length),
     payload: bytes.subarray(3 + length),
   };

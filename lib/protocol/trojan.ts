@@ -44,7 +44,7 @@ const TOKEN_ENCODER = new TextEncoder();
 export function decodeTrojanHeader(bytes: Uint8Array): Decoded<TrojanHeader> | null {
   const prefix = Math.min(bytes.length, TOKEN_LENGTH);
   for (let i = 0; i < prefix; i++) {
-    const c = bytes[i];
+    const c = bytes[i]!;
     if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) {
       throw new ProtocolError(`expected a lowercase hex token, got byte ${c} at offset ${i}`);
     }

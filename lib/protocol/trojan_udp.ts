@@ -65,7 +65,7 @@ export function splitTrojanFrame(bytes: Uint8Array, offset = 0): RawTrojanFrame 
       `expected CRLF after the UDP frame's length, got bytes ${bytes[at + 2]} ${bytes[at + 3]}`,
     );
   }
-  const end = at + 4 + ((bytes[at] << 8) | bytes[at + 1]);
+  const end = at + 4 + ((bytes[at]! << 8) | bytes[at + 1]!);
   if (bytes.length < end) return null;
   return { address: bytes.subarray(offset, at), payload: bytes.subarray(at + 4, end), end };
 }

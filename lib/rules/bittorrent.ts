@@ -89,13 +89,13 @@ export function isBittorrentDatagram(payload: Uint8Array): boolean {
 /** A uTP SYN: the header, each extension complete, and nothing after them. */
 function isUtpSyn(payload: Uint8Array): boolean {
   if (payload.length < UTP_HEADER) return false;
-  let extension = payload[1];
+  let extension = payload[1]!;
   let at = UTP_HEADER;
   // Extension 1 (selective ack) and 2 (extension bits) are the ones BEP 29 and libutp use.
   while (extension !== 0) {
     if (extension > 2 || at + 2 > payload.length) return false;
-    extension = payload[at];
-    at += 2 + payload[at + 1];
+    extension = payload[at]!;
+    at += 2 + payload[at + 1]!;
   }
   return at === payload.length;
 }

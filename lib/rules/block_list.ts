@@ -53,7 +53,7 @@ export class BlockList {
     const v4: IpKey = {
       v4: true,
       words: Uint32Array.of(
-        ((inner[12] << 24) | (inner[13] << 16) | (inner[14] << 8) | inner[15]) >>> 0,
+        ((inner[12]! << 24) | (inner[13]! << 16) | (inner[14]! << 8) | inner[15]!) >>> 0,
       ),
     };
     return this.#run(host, v4, port, network);
@@ -122,7 +122,12 @@ function entry(value: string, line: number): Condition {
     ? "ipcidr"
     : "domain";
   try {
-    return parseRuleSet(value, "text", behavior, "").conditions[0];
+    // A YAML entry may be empty or look like a comment: text parsing then finds no entry.
+    const [condition] = parseRuleSet(value, "text", behavior, "").conditions;
+    if (!condition) {
+      throw new RulesError(line, `expected a rule, an address or a name, got "${value}"`);
+    }
+    return condition;
   } catch (e) {
     if (e instanceof RulesError) throw new RulesError(line, e.reason);
     throw e;

@@ -112,7 +112,7 @@ function indexCsv(text: string, width: 1 | 4, parse: ParseAddress): [Uint32Array
   const end = new Uint32Array(width);
   let n = 0;
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
+    const line = lines[i]!;
     if (line === "") continue;
     const c1 = line.indexOf(","), c2 = line.indexOf(",", c1 + 1);
     const code = line.slice(c2 + 1).trim();
@@ -142,7 +142,7 @@ function sameWords(words: Uint32Array, at: number, other: Uint32Array): boolean 
 /** Adds one to a multi-word number in place; false when it wraps (it was all ones). */
 function increment(words: Uint32Array): boolean {
   for (let k = words.length - 1; k >= 0; k--) {
-    words[k] = (words[k] + 1) >>> 0;
+    words[k] = (words[k]! + 1) >>> 0;
     if (words[k] !== 0) return true;
   }
   return false;

@@ -55,7 +55,7 @@ export class Matcher {
   run(ctx: MatchContext, from = 0): number {
     const steps = this.steps;
     for (let i = from; i < steps.length; i++) {
-      const found = steps[i].match(ctx);
+      const found = steps[i]!.match(ctx);
       if (found === NEED_IP) {
         this.pausedAt = i;
         return NEED_IP;

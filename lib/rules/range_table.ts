@@ -76,7 +76,7 @@ export function ipv6Words(text: string, out: Uint32Array, at: number): boolean {
     n = 8;
   }
   if (n !== 8) return false;
-  for (let k = 0; k < 4; k++) out[at + k] = ((groups[2 * k] << 16) | groups[2 * k + 1]) >>> 0;
+  for (let k = 0; k < 4; k++) out[at + k] = ((groups[2 * k]! << 16) | groups[2 * k + 1]!) >>> 0;
   return true;
 }
 
@@ -129,14 +129,14 @@ export class RangeTable {
   lookup(key: IpKey): number {
     if (key.v4) {
       const starts = this.v4Starts;
-      const probe = key.words[0];
+      const probe = key.words[0]!;
       let lo = 0, hi = starts.length - 1, found = -1;
       while (lo <= hi) {
         const mid = (lo + hi) >>> 1;
-        if (starts[mid] <= probe) (found = mid), (lo = mid + 1);
+        if (starts[mid]! <= probe) (found = mid), (lo = mid + 1);
         else hi = mid - 1;
       }
-      return found < 0 ? -1 : this.v4Values[found];
+      return found < 0 ? -1 : this.v4Values[found]!;
     }
     const starts = this.v6Starts, w = key.words;
     let lo = 0, hi = starts.length / 4 - 1, found = -1;
@@ -145,14 +145,14 @@ export class RangeTable {
       if (compare6(starts, mid * 4, w) <= 0) (found = mid), (lo = mid + 1);
       else hi = mid - 1;
     }
-    return found < 0 ? -1 : this.v6Values[found];
+    return found < 0 ? -1 : this.v6Values[found]!;
   }
 }
 
 /** The sign of `starts[at..at+4]` minus `w`, word by word. */
 function compare6(starts: Uint32Array, at: number, w: Uint32Array): number {
   for (let k = 0; k < 4; k++) {
-    const a = starts[at + k], b = w[k];
+    const a = starts[at + k]!, b = w[k]!;
     if (a !== b) return a < b ? -1 : 1;
   }
   return 0;
@@ -222,7 +222,7 @@ function sweep(spans: Span[], bits: 32 | 128): [Uint32Array, Int32Array] {
   const values: number[] = [];
   let next = 0;
   for (const point of points) {
-    while (next < byStart.length && byStart[next].lo <= point) open.push(byStart[next++]);
+    while (next < byStart.length && byStart[next]!.lo <= point) open.push(byStart[next++]!);
     while (open.top && open.top.hi < point) open.pop();
     const value = open.top?.value ?? -1;
     if (values.at(-1) !== value) starts.push(point), values.push(value);
@@ -250,8 +250,9 @@ class MinHeap {
     let i = items.push(span) - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (items[parent].value <= span.value) break;
-      items[i] = items[parent];
+      const above = items[parent]!;
+      if (above.value <= span.value) break;
+      items[i] = above;
       i = parent;
     }
     items[i] = span;
@@ -265,9 +266,10 @@ class MinHeap {
     for (;;) {
       let child = 2 * i + 1;
       if (child >= items.length) break;
-      if (child + 1 < items.length && items[child + 1].value < items[child].value) child++;
-      if (items[child].value >= last.value) break;
-      items[i] = items[child];
+      if (child + 1 < items.length && items[child + 1]!.value < items[child]!.value) child++;
+      const below = items[child]!;
+      if (below.value >= last.value) break;
+      items[i] = below;
       i = child;
     }
     items[i] = last;

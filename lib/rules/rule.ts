@@ -67,7 +67,7 @@ export function parseRule(text: string, line: number): Rule {
     throw new RulesError(line, `${reason} in "${text}"`);
   };
   const parts = text.split(",").map((p) => p.trim());
-  const type = parts[0].toUpperCase();
+  const type = parts[0]!.toUpperCase();
   if (type === "MATCH") {
     if (parts.length !== 2) fail("expected MATCH,ACTION");
     return { type, action: parseAction(parts[1], fail), text, line };
@@ -81,7 +81,7 @@ export function parseRule(text: string, line: number): Rule {
     }
   }
   const noResolve = options.includes("no-resolve");
-  const condition = parseCondition(type, value, fail, noResolve);
+  const condition = parseCondition(type, value!, fail, noResolve);
   return { ...condition, action, text, line };
 }
 
@@ -117,7 +117,7 @@ export function parseCondition(
         fail((e as Error).message);
       }
       if (!value.includes("/")) fail(`expected an address range such as 10.0.0.0/8`);
-      if ((type === "IP-CIDR6") === isIPv4(value.split("/")[0])) {
+      if ((type === "IP-CIDR6") === isIPv4(value.split("/")[0]!)) {
         fail(`${type} takes ${type === "IP-CIDR6" ? "an IPv6" : "an IPv4"} range`);
       }
       return { type, value: cidr!, noResolve };

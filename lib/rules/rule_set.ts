@@ -71,7 +71,7 @@ export function parseYaml(text: string): { root: Node | null; line: (node: Node)
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const error = doc.errors[0];
   if (error) {
-    throw new RulesError(error.linePos?.[0].line ?? 0, error.message.split("\n")[0]);
+    throw new RulesError(error.linePos?.[0].line ?? 0, error.message.split("\n")[0]!);
   }
   return {
     root: doc.contents as Node | null,
@@ -114,7 +114,7 @@ function entry(value: string, line: number, behavior: Behavior): Condition {
     return cidrEntry(value, fail);
   }
   if (behavior === "domain") return domainEntry(value, fail);
-  const [type, rest, ...options] = value.split(",").map((p) => p.trim());
+  const [type = "", rest, ...options] = value.split(",").map((p) => p.trim());
   const kind = type.toUpperCase();
   if (!CLASSICAL.has(kind)) fail(`"${type}" is not a rule type a classical rule-set takes`);
   const noResolve = options.length === 1 && options[0] === "no-resolve";
@@ -161,8 +161,9 @@ const SING_BOX_FIELDS = new Set([
 
 /**
  * A sing-box rule-set source: `{"version": 1–3, "rules": [headless rules]}`. Within a rule,
- * the name fields (domain, suffix, keyword, regex) are alternatives, as are the addresses and
- * the ports; the kinds present must all match (sing-box's own semantics).
+ * the destination fields (domain, suffix, keyword, regex, ip_cidr, ip_is_private) are one set
+ * of alternatives, the ports another, the networks a third; the sets present must all match:
+ * sing-box's own `(domain || … || ip_cidr || ip_is_private) && (port || port_range) && …`.
  */
 function singBoxConditions(text: string): Condition[] {
   const { root, line } = parseYaml(text);
@@ -216,14 +217,14 @@ function singBoxRule(node: Node, line: (node: Node) => number): Condition {
     addresses.push({ type: "GEOIP", value: "LAN", noResolve: false });
   }
   const ports = [
-    ...list("port").map((p) => parsePorts(p, fail)[0]),
+    ...list("port").map((p) => parsePorts(p, fail)[0]!),
     ...list("port_range").map((r) => {
       const [first, last] = r.split(":");
-      return parsePorts(`${first || 0}-${last || 65535}`, fail)[0];
+      return parsePorts(`${first || 0}-${last || 65535}`, fail)[0]!;
     }),
   ];
   const networks = list("network").map((n) => parseCondition("NETWORK", n, fail));
-  const groups = [names, addresses, networks].filter((g) => g.length > 0);
+  const groups = [[...names, ...addresses], networks].filter((g) => g.length > 0);
   if (ports.length) groups.push([{ type: "DST-PORT", value: ports }]);
   if (groups.length === 0) fail("a rule needs at least one of domain, ip_cidr, port, network");
   return { type: "AND", value: groups, invert: rule.invert === true };

@@ -29,7 +29,7 @@ export function encodeCommand(op: number, length = 0): Uint8Array {
 /** Decodes a command. */
 export function decodeCommand(bytes: Uint8Array): { op: number; length: number } {
   return {
-    op: bytes[0],
+    op: bytes[0]!,
     length: Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(1)),
   };
 }

@@ -44,7 +44,7 @@ async function delayed(
   const writer = (async () => {
     for (;;) {
       while (queue.length === 0) await new Promise<void>((r) => wake = r);
-      const { at, chunk } = queue[0];
+      const { at, chunk } = queue[0]!;
       const wait = at - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       queue.shift();

@@ -83,7 +83,7 @@ export async function upload(route: Route, streams: number, bytes: number): Prom
 
 /** The `p`th percentile (nearest rank) of ascending `sorted`. */
 export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 /** Connect + SOCKS5 + first byte from the sink, in ms. */
@@ -120,7 +120,7 @@ export function rssKiB(pid: number): number {
 export function cpuMs(pid: number): number {
   try {
     // Fields after the command name, which is in brackets and may hold spaces.
-    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
     return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SECOND;
   } catch {
     return 0;
@@ -140,10 +140,10 @@ export interface MachineCpu {
 /** Reads the first line of `/proc/stat`; zeros where there is none. */
 export function machineCpu(): MachineCpu {
   try {
-    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
     const [user, nice, system, , , , , steal] = line.split(/\s+/).slice(1).map(Number);
     const ms = (ticks: number) => ticks * 1000 / CLOCK_TICKS_PER_SECOND;
-    return { busyMs: ms(user + nice + system), stealMs: ms(steal ?? 0) };
+    return { busyMs: ms(user! + nice! + system!), stealMs: ms(steal ?? 0) };
   } catch {
     return { busyMs: 0, stealMs: 0 };
   }
@@ -164,7 +164,7 @@ export interface TunnelResult {
 async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<void>) {
   let next = 0;
   await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await task(items[next++]);
+    while (next < items.length) await task(items[next++]!);
   }));
 }
 
@@ -189,7 +189,7 @@ export async function tunnels(
   });
   await new Promise((r) => setTimeout(r, holdMs));
   const held = pids.map(rssKiB);
-  const growth = held.map((kib, i) => (kib - before[i]) / count);
+  const growth = held.map((kib, i) => (kib - before[i]!) / count);
   let echoed = 0;
   const message = new TextEncoder().encode("still there?\n");
   await pool(conns, 256, async (conn) => {

@@ -25,8 +25,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const IDLE_MS = [500, 3000];
-const BURST_S = [3, 10];
+const IDLE_MS = [500, 3000] as const;
+const BURST_S = [3, 10] as const;
 
 /**
  * Runs bursts for `user` until `untilMs` (performance.now), pushing every transfer into
@@ -43,7 +43,7 @@ export async function userTraffic(
   random: () => number,
   transfers: Transfer[],
 ): Promise<void> {
-  const between = ([lo, hi]: number[]) => lo + random() * (hi - lo);
+  const between = ([lo, hi]: readonly [number, number]) => lo + random() * (hi - lo);
   // The first burst starts within half a second, so a short run still has traffic.
   for (let burst = 0;; burst++) {
     await new Promise((r) => setTimeout(r, burst === 0 ? random() * IDLE_MS[0] : between(IDLE_MS)));
@@ -61,7 +61,7 @@ export async function userTraffic(
       const weights = chosen.map(() => 0.5 + random());
       const sum = weights.reduce((a, b) => a + b, 0);
       chosen.forEach((node, i) => {
-        const length = Math.max(1024, Math.round(limit * seconds * weights[i] / sum));
+        const length = Math.max(1024, Math.round(limit * seconds * weights[i]! / sum));
         running.push(transfer(node, user.name, user.token, ends, direction, length));
       });
     }

@@ -224,14 +224,14 @@ export function processTree(root: number): number[] {
     const pid = Number(entry.name);
     if (!Number.isInteger(pid)) continue;
     try {
-      const ppid = Number(Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ")[1]);
+      const ppid = Number(Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ")[1]);
       parents.set(ppid, [...parents.get(ppid) ?? [], pid]);
     } catch {
       // gone already
     }
   }
   const tree = [root];
-  for (let i = 0; i < tree.length; i++) tree.push(...parents.get(tree[i]) ?? []);
+  for (let i = 0; i < tree.length; i++) tree.push(...parents.get(tree[i]!) ?? []);
   return tree;
 }
 
@@ -342,7 +342,8 @@ export interface PageLoads {
 export function median(values: number[]): number {
   const sorted = values.toSorted((a, b) => a - b);
   const mid = sorted.length / 2;
-  return sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Records the CPU that went to other processes and to the hypervisor during each load. */

@@ -75,8 +75,8 @@ export async function readyTunnelMemory(rounds = 3): Promise<{ local: number; re
         held.push(peer);
       }
       await new Promise((r) => setTimeout(r, 500));
-      local += (rssKiB(Deno.pid) - before[0]) / PER_ROUND;
-      server += (rssKiB(child.pid) - before[1]) / PER_ROUND;
+      local += (rssKiB(Deno.pid) - before[0]!) / PER_ROUND;
+      server += (rssKiB(child.pid) - before[1]!) / PER_ROUND;
       for (const peer of held) peer.close();
       child.kill("SIGTERM");
       await child.status;

@@ -77,13 +77,17 @@ export function cells(rows: Row[]): string[][] {
 
 /** A fixed-width table for the terminal. */
 export function textTable(table: string[][]): string {
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ")).join("\n");
+  const widths = (table[0] ?? []).map((_, i) =>
+    Math.max(...table.map((row) => row[i]?.length ?? 0))
+  );
+  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")).join(
+    "\n",
+  );
 }
 
 /** A Markdown table. */
 export function markdownTable(table: string[][]): string {
-  const [header, ...body] = table;
+  const [header = [], ...body] = table;
   const line = (row: string[]) => `| ${row.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...body.map(line)].join("\n");
 }

@@ -112,21 +112,21 @@ for (let i = 0; i < 10_000; i++) {
 }
 for (let round = 0; round < 2; round++) {
   for (let i = 0; i < DECISIONS; i++) {
-    const q = queries[i % queries.length];
+    const q = queries[i % queries.length]!;
     const t = performance.now();
     const d = engine.decide(q, resolve);
     const elapsed = performance.now() - t;
     if (d instanceof Promise) throw new Error("a cached decision went asynchronous");
-    if (round === 1) samples[i % 3].push(Math.max(0, elapsed - clock) * 1000);
+    if (round === 1) samples[i % 3]!.push(Math.max(0, elapsed - clock) * 1000);
   }
 }
 // The same in a tight loop: the mean without the clock.
 started = performance.now();
-for (let i = 0; i < DECISIONS; i++) engine.decide(queries[i % queries.length], resolve);
+for (let i = 0; i < DECISIONS; i++) engine.decide(queries[i % queries.length]!, resolve);
 const meanUs = ((performance.now() - started) * 1000) / DECISIONS;
 
 const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 const row = (label: string, xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return `| ${label} | ${pct(s, 0.5).toFixed(2)} | ${pct(s, 0.99).toFixed(2)} |`;
@@ -137,7 +137,7 @@ console.log(`GeoIP: ${geo.ranges.toLocaleString("en")} ranges, tables ${mib(geo.
 console.log("");
 console.log("| decision | p50 µs | p99 µs |");
 console.log("| --- | --- | --- |");
-samples.forEach((xs, k) => console.log(row(kinds[k], xs)));
+samples.forEach((xs, k) => console.log(row(kinds[k]!, xs)));
 console.log(row("all", samples.flat()));
 console.log(`| mean in a loop, no clock | ${meanUs.toFixed(2)} | |`);
 console.log("");

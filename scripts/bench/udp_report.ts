@@ -85,7 +85,7 @@ ${table}
   the one association by then), so its row measures that crash, not its relay: paced at 100
   datagrams/s it echoed all of them.
 - The load generator, the echo and the proxies share ${machine} (load average ${
-    Deno.loadavg()[0].toFixed(1)
+    Deno.loadavg()[0]!.toFixed(1)
   } when the run ended: the cores were shared with other work, so compare within a run).
 
 Rerun: \`deno task bench --udp\`; \`--only trojan,swiftproxy\` runs some rows (the others:

@@ -140,7 +140,7 @@ function wanSection(
   options: WanOptions,
   WAN: { loads: number; one: number; rounds8: number; rounds24: number },
   started: Date,
-  load: number[][],
+  load: [start: number[], end: number[]],
 ): string {
   const RTT = options.rttMs;
   const info = options.versions;

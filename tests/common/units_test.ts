@@ -74,6 +74,9 @@ Deno.test("parseSize refuses bad values with a RangeError naming an example", ()
     "Infinity",
     "NaN",
     "1KIBB",
+    // Names every object has are no units (these read as "too large" once).
+    "5constructor",
+    "5__proto__",
   ];
   for (const text of bad) assertThrows(() => parseSize(text), RangeError, "50GiB");
 });
@@ -130,6 +133,7 @@ Deno.test("parseRate refuses bad values with a RangeError naming examples", () =
     "1.2.3MB",
     "1,5MB",
     "unlimited",
+    "5constructor",
   ];
   for (const text of bad) assertThrows(() => parseRate(text), RangeError, "512KiB");
   assertThrows(() => parseRate("99999999999TiB"), RangeError, "too large");

@@ -44,6 +44,13 @@ Deno.test("the page's script, style sheet and formatters are served byte for byt
     const missing = await fetch(`${dashboard.origin}/page_js.ts`);
     await missing.body?.cancel();
     assertEquals(missing.status, 404);
+    // A page's file asked with another method: 405 naming GET and HEAD; HEAD: no body.
+    const posted = await fetch(`${dashboard.origin}/app.js`, { method: "POST" });
+    await posted.body?.cancel();
+    assertEquals([posted.status, posted.headers.get("allow")], [405, "GET, HEAD"]);
+    const head = await fetch(`${dashboard.origin}/app.js`, { method: "HEAD" });
+    assertEquals([head.status, await head.text()], [200, ""]);
+    assertEquals(head.headers.get("content-type"), "text/javascript; charset=utf-8");
   } finally {
     await dashboard.stop();
   }

@@ -51,7 +51,7 @@ Deno.test("Connect checks the login, streams status each second, saves settings 
       "/dev/null",
     );
     const busy = await socket.next((s) => s.rate.down > 0 && s.open >= 1);
-    const row = busy.connections[0];
+    const row = busy.connections[0]!;
     assertEquals(row.protocol, "SOCKS5");
     assertEquals(row.destination, `127.0.0.1:${origin.port}`);
     assert(/^127\.0\.0\.1:\d+$/.test(row.client), `client ${row.client}`);
@@ -66,7 +66,7 @@ Deno.test("Connect checks the login, streams status each second, saves settings 
 
     // Messages keep coming about once a second.
     const times = socket.messages.slice(-4).map((m) => m.at);
-    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
     assert(gaps.every((gap) => gap > 300 && gap < 3000), `gaps between messages: ${gaps}`);
 
     const stopped = await dashboard.post("/api/disconnect");
@@ -240,7 +240,7 @@ Deno.test("--ui-token (here SWIFTPROXY_UI_TOKEN): requests need the token; the l
     await bare.body?.cancel();
     const link = await fetch(`${dashboard.origin}/?token=s3cret-token`, { redirect: "manual" });
     assertEquals(link.status, 303);
-    const cookie = link.headers.get("set-cookie")!.split(";")[0];
+    const cookie = link.headers.get("set-cookie")!.split(";")[0]!;
     assert(
       /HttpOnly/.test(link.headers.get("set-cookie")!) &&
         /SameSite=Strict/.test(link.headers.get("set-cookie")!),
@@ -274,7 +274,7 @@ Deno.test("off loopback the dashboard requires a token, generated and printed on
     const [, token] = await program.waitFor(
       /dashboard on http:\/\/127\.0\.0\.1:\d+\/\?token=([\w-]{20,})/,
     );
-    assertEquals(program.output.split(token).length, 2, "the token is printed exactly once");
+    assertEquals(program.output.split(token!).length, 2, "the token is printed exactly once");
     const bare = await fetch(`http://127.0.0.1:${port}/`);
     assertEquals(bare.status, 401);
     await bare.body?.cancel();

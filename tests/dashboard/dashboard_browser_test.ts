@@ -321,7 +321,7 @@ Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart sca
             axes: { _values: string[] | null }[]; // uPlot's labels as drawn on the canvas
           };
         }).__chart;
-        const shown = Math.max(...chart.data[1], ...chart.data[2]);
+        const shown = Math.max(...chart.data[1]!, ...chart.data[2]!);
         return {
           scrollWidth: document.documentElement.scrollWidth,
           innerWidth,

@@ -137,3 +137,65 @@ Deno.test("in Chromium: paste a link, press Use link and Connect, and a download
     await origin.close();
   }
 });
+
+Deno.test("in Chromium: paste a subscription URL, Use link and Connect: the link and the admin's rules in one step, a download byte for byte", async () => {
+  const rulesDir = await Deno.makeTempDir({ prefix: "rules-sub-" });
+  await Deno.writeTextFile(
+    `${rulesDir}/client.yaml`,
+    "rules:\n  - DOMAIN-SUFFIX,ads.example,REJECT\n  - MATCH,PROXY\n",
+  );
+  const remote = await RemoteFixture.start({}, ["--client-rules", `${rulesDir}/client.yaml`]);
+  const origin = startOrigin();
+  const dashboard = await DashboardFixture.start();
+  const chromium = await launch();
+  try {
+    await remote.user("add", "alice", "--password", "alice-first-secret");
+    const url = (await newLink(remote, "alice")).localSubscription!;
+
+    // A wrong pin in the URL: refused in words, nothing filled.
+    const pin = /pcs=([0-9a-f]+)/.exec(url)![1]!;
+    const wrong = url.replace(pin, (pin[0] === "0" ? "1" : "0") + pin.slice(1));
+    const refused = await dashboard.post("/api/link", { link: wrong });
+    assertEquals([refused.status, refused.body.problem.kind], [502, "certificate-not-trusted"]);
+
+    const page = await chromium.browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(String(error)));
+    await page.goto(dashboard.origin, { waitUntil: "load" });
+    await page.waitForSelector("body[data-state=stopped]");
+    const listen = `127.0.0.1:${freePort()}`;
+    await page.$eval("#listen", (el, v) => (el as HTMLInputElement).value = v as string, listen);
+    await page.type("#link", url);
+    await page.click("#use-link");
+    await page.waitForSelector("#link-note:not([hidden])", { timeout: 20_000 });
+    assert(/2 rules/.test(await text(page, "#link-note")), await text(page, "#link-note"));
+    const field = (id: string) => page.$eval(`#${id}`, (el) => (el as HTMLInputElement).value);
+    assertEquals([await field("remote"), await field("user")], [remote.address, "alice"]);
+    assertEquals(await field("pin"), pin);
+    // The rules went beside the settings file, where the local loads them.
+    assertEquals(
+      await Deno.readTextFile(`${dashboard.dir}/subscription/rules.yaml`),
+      "rules:\n  - DOMAIN-SUFFIX,ads.example,REJECT\n  - MATCH,PROXY\n",
+    );
+
+    await page.click("#connect");
+    await page.waitForSelector("body[data-state=listening]", { timeout: 20_000 });
+    const size = 1_500_000;
+    const expected = randomBytes(size);
+    const got = await curl(
+      "-x",
+      `http://${listen}`,
+      `http://127.0.0.1:${origin.port}/bytes/${size}`,
+    );
+    assertEquals(got.code, 0, got.stderr);
+    assertEquals(got.body.length, size);
+    assert(got.body.every((b, i) => b === expected[i]), "the download differs from what was sent");
+    assertEquals(pageErrors, []);
+  } finally {
+    await chromium.close();
+    await dashboard.stop();
+    await remote.stop();
+    await origin.close();
+    await Deno.remove(rulesDir, { recursive: true });
+  }
+});

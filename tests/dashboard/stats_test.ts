@@ -35,19 +35,19 @@ Deno.test("rates: a steady 20 MiB/s counted in uneven bursts, read by a jittery 
   const bursts: [at: number, bytes: number][] = [];
   let at = 0;
   for (let i = 0; at < 12_000; i++) {
-    const gap = [130, 410, 90, 700, 250, 60, 520][i % 7];
+    const gap = [130, 410, 90, 700, 250, 60, 520][i % 7]!;
     at += gap;
     bursts.push([at, 20 * MiB * gap / 1000]);
   }
   const ticks = [];
   for (let t = 0, i = 0; t < 12_000; i++) {
-    t += [250, 260, 240, 5, 900, 250, 250, 30, 470][i % 9];
+    t += [250, 260, 240, 5, 900, 250, 250, 30, 470][i % 9]!;
     ticks.push(t);
   }
   const rates: number[] = [];
   let next = 0;
   for (const tick of ticks) {
-    while (next < bursts.length && bursts[next][0] <= tick) table.totalDown += bursts[next++][1];
+    while (next < bursts.length && bursts[next]![0] <= tick) table.totalDown += bursts[next++]![1];
     if (sampler.sample(start + tick)) rates.push(sampler.rate.down);
   }
   const settled = rates.slice(3, -1);

@@ -41,11 +41,11 @@ export { closeQuietly, namedOrigin, TcpServer } from "../_net.ts";
  * await using cleanup = new AsyncDisposableStack();
  * const [a, b] = await adoptAll(cleanup, [startLocal(x), startLocal(y)], (l) => l.stop());
  */
-export async function adoptAll<T>(
+export async function adoptAll<S extends unknown[]>(
   stack: AsyncDisposableStack,
-  starts: Promise<T>[],
-  stop: (value: T) => Promise<unknown> | unknown,
-): Promise<T[]> {
+  starts: [...{ [K in keyof S]: Promise<S[K]> }],
+  stop: (value: S[number]) => Promise<unknown> | unknown,
+): Promise<S> {
   const settled = await Promise.allSettled(starts);
   for (const result of settled) {
     if (result.status === "fulfilled") {
@@ -56,7 +56,7 @@ export async function adoptAll<T>(
   }
   const failed = settled.find((result) => result.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
-  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
+  return settled.map((result) => (result as PromiseFulfilledResult<S[number]>).value) as S;
 }
 
 /** Reads from `conn` until it closes; returns every byte. */

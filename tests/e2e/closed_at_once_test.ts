@@ -42,7 +42,7 @@ Deno.test("a refused tunnel: the app, the log and the status say why", async (t)
       await eventually(() => lines(where).length > 0, "the access line");
       assertEquals(lines(where).length, 1, log());
       assert(
-        lines(where)[0].includes("closed: remote-closed-at-once (not-allowed)"),
+        lines(where)[0]!.includes("closed: remote-closed-at-once (not-allowed)"),
         lines(where)[0],
       );
     },
@@ -63,8 +63,8 @@ Deno.test("a refused tunnel: the app, the log and the status say why", async (t)
       assert(out.code !== 0, "curl got through to a closed port");
       await eventually(() => lines(where).length > 0, "the access line");
       assertEquals(lines(where).length, 1, log());
-      assert(lines(where)[0].includes("remote-closed-at-once (refused)"), lines(where)[0]);
-      assert(lines(where)[0].includes("refused the remote's connection"), lines(where)[0]);
+      assert(lines(where)[0]!.includes("remote-closed-at-once (refused)"), lines(where)[0]);
+      assert(lines(where)[0]!.includes("refused the remote's connection"), lines(where)[0]);
     }
   });
 
@@ -85,7 +85,7 @@ Deno.test("a refused tunnel: the app, the log and the status say why", async (t)
     assert(out.code !== 0, "curl got a reply from a server that says nothing");
     await eventually(() => lines(where).length > 0, "the access line");
     assert(!log().includes(`${where} refused`), log());
-    assert(!lines(where)[0].includes("remote-closed-at-once"), lines(where)[0]);
+    assert(!lines(where)[0]!.includes("remote-closed-at-once"), lines(where)[0]);
   });
 
   await t.step(

@@ -87,7 +87,7 @@ Deno.test("HTTP forwarding refuses split and smuggled messages", async (t) => {
       );
       assert(answer.startsWith("HTTP/1.1 200 "), answer);
       assertEquals(site.requests.length, 1);
-      const hosts = site.requests[0].split("\r\n").filter((l) => /^host:/i.test(l));
+      const hosts = site.requests[0]!.split("\r\n").filter((l) => /^host:/i.test(l));
       assertEquals(hosts, [`Host: 127.0.0.1:${site.port}`]);
     });
   } finally {

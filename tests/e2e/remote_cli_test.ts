@@ -106,7 +106,7 @@ Deno.test("--expires DATE is the last day of access, through 24:00 UTC; impossib
     const add = await remote(data, ["user", "add", "bob", "--expires", today]);
     assertEquals(add.code, 0, add.stderr);
     const [bob] = await users(data);
-    assertEquals(bob.expiresAt, `${today}T23:59:59.999Z`);
+    assertEquals(bob!.expiresAt, `${today}T23:59:59.999Z`);
     const list = await remote(data, ["user", "list"]);
     assert(/bob\s+active/.test(list.stdout), `bob is not active on his last day: ${list.stdout}`);
 

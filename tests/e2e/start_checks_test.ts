@@ -34,7 +34,7 @@ Deno.test("the local's start-up checks: a wrong --ca file and a wrong pin", asyn
 
     await t.step("a link whose pin is not the remote's: listens anyway and says so", async () => {
       const { link } = await newLink(remote, "alice");
-      const pin = /pcs=([0-9a-f]{64})/.exec(link)![1];
+      const pin = /pcs=([0-9a-f]{64})/.exec(link)![1]!;
       const wrong = link.replace(pin, (pin[0] === "0" ? "1" : "0") + pin.slice(1));
       const { program, port } = await spawnLocal(
         ["--link", wrong, "--no-ui", "--config", `${remote.dir}/local.json`],

@@ -21,8 +21,11 @@ import { decodeTrojanFrame, encodeTrojanFrame } from "../../lib/protocol/trojan_
 const text = (s: string) => new TextEncoder().encode(s);
 const TOKEN = trojanToken("alice:secret");
 
+/** The groups of codecs fuzzed, each with its seeds and its target. */
+type Group = "socks" | "http" | "udp" | "trojan";
+
 /** Valid inputs the mutator starts from, per target. */
-export const SEEDS: Record<string, Uint8Array[]> = {
+export const SEEDS: Record<Group, Uint8Array[]> = {
   socks: [
     Uint8Array.of(5, 1, 0),
     Uint8Array.of(5, 2, 0, 2),
@@ -84,7 +87,7 @@ function feedBody(framer: BodyFramer, bytes: Uint8Array): void {
 }
 
 /** The code under test for each group: every codec a hostile peer's bytes reach. */
-export const TARGETS: Record<string, Target> = {
+export const TARGETS: Record<Group, Target> = {
   socks(bytes) {
     checkDecoded(bytes, decodeGreeting(bytes));
     checkDecoded(bytes, decodeUserPass(bytes));
@@ -168,7 +171,7 @@ export function makeInput(rng: Rng, seeds: Uint8Array[]): Uint8Array {
     for (let i = 0; i < out.length; i++) out[i] = rng.below(256);
     return out;
   }
-  let bytes: Uint8Array = seeds[rng.below(seeds.length)].slice();
+  let bytes: Uint8Array = seeds[rng.below(seeds.length)]!.slice();
   for (let n = 1 + rng.below(8); n > 0; n--) bytes = mutate(rng, bytes);
   return bytes;
 }
@@ -184,17 +187,17 @@ function mutate(rng: Rng, bytes: Uint8Array): Uint8Array {
   };
   switch (rng.below(7)) {
     case 0: // flip a bit
-      if (bytes.length) bytes[at] ^= 1 << rng.below(8);
+      if (bytes.length) bytes[at]! ^= 1 << rng.below(8);
       return bytes;
     case 1: // an interesting byte
-      if (bytes.length) bytes[at] = INTERESTING[rng.below(INTERESTING.length)];
+      if (bytes.length) bytes[at] = INTERESTING[rng.below(INTERESTING.length)]!;
       return bytes;
     case 2: // delete a run
       return splice(new Uint8Array(0), Math.min(bytes.length - at, 1 + rng.below(8)));
     case 3: // insert random bytes
       return splice(Uint8Array.from({ length: 1 + rng.below(8) }, () => rng.below(256)));
     case 4: // insert a protocol token
-      return splice(TOKENS[rng.below(TOKENS.length)]);
+      return splice(TOKENS[rng.below(TOKENS.length)]!);
     case 5: // truncate
       return bytes.subarray(0, at);
     default: // repeat a slice
@@ -215,10 +218,10 @@ export interface FuzzReport {
  */
 export function fuzz(cases: number, seed = 1, slowMs = 100): FuzzReport {
   const rng = new Rng(seed);
-  const names = Object.keys(TARGETS);
+  const names = Object.keys(TARGETS) as Group[];
   const report: FuzzReport = { cases: 0, slowestMs: 0, failures: [] };
   for (let i = 0; i < cases && report.failures.length < 10; i++) {
-    const name = names[i % names.length];
+    const name = names[i % names.length]!;
     const input = makeInput(rng, SEEDS[name]);
     const started = performance.now();
     try {
@@ -247,7 +250,7 @@ export function fuzz(cases: number, seed = 1, slowMs = 100): FuzzReport {
   return report;
 }
 
-function timed(name: string, input: Uint8Array): number {
+function timed(name: Group, input: Uint8Array): number {
   const started = performance.now();
   try {
     TARGETS[name](input);

@@ -40,7 +40,7 @@ Deno.test("brute force: 127.0.0.1 is refused after 20 failures, 127.0.0.2 still 
     // Logged once for the period, naming the source, never the credential.
     const lines = remote.program.output.split("\n").filter((l) => l.includes("failed logins"));
     assertEquals(lines.length, 1, remote.program.output);
-    assert(lines[0].includes("127.0.0.1") && !lines[0].includes("guess"), lines[0]);
+    assert(lines[0]!.includes("127.0.0.1") && !lines[0]!.includes("guess"), lines[0]);
 
     await delay(4_500);
     const after = await status(remote, "127.0.0.1");

@@ -51,7 +51,7 @@ async function socksLogin(port: number, source: string, password: string): Promi
     ...encodeUserPass({ username: LOGIN.username, password }),
   ]);
   const reply = await exchange(port, source, bytes, 4);
-  return reply.length === 4 ? reply[3] : -1;
+  return reply.length === 4 ? reply[3]! : -1;
 }
 
 /** The status line's code an HTTP proxy request from `source` with a Basic login gets. */
@@ -107,7 +107,7 @@ Deno.test("client logins: 3,000 SOCKS5 guesses cool the source off; another sour
 
     const lines = guardLines(local.program);
     assertEquals(lines.length, 1, local.program.output);
-    assert(lines[0].includes("127.0.0.1") && !lines[0].includes("127.0.0.2"), lines[0]);
+    assert(lines[0]!.includes("127.0.0.1") && !lines[0]!.includes("127.0.0.2"), lines[0]);
     assert(!local.program.output.includes(LOGIN.password), "the password was logged");
     assert(!/guess-\d+-\d+/.test(local.program.output), "a guess was logged");
   } finally {

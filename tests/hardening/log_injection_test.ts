@@ -46,9 +46,11 @@ Deno.test("logs: a domain with a LF writes no forged line on the local or the re
     // Both programs log the failed destination, escaped.
     await local.program.waitFor(/evil\.invalid\\n2026-01-01/, 5_000);
     await remote.program.waitFor(/evil\.invalid\\n2026-01-01/, 5_000);
-    for (
-      const [name, output] of [["local", local.program.output], ["remote", remote.program.output]]
-    ) {
+    const logs: [name: string, output: string][] = [
+      ["local", local.program.output],
+      ["remote", remote.program.output],
+    ];
+    for (const [name, output] of logs) {
       assert(forgedLines(output).length === 0, `forged line in the ${name}'s log:\n${output}`);
     }
   } finally {

@@ -123,10 +123,10 @@ Deno.test("pre-login: a source that logged in may hold ready tunnels beyond the 
 
     // The moment a kept-apart one sends a byte it counts like any other: half a header from
     // the user's address closes the oldest counted one.
-    ready[0].send("0");
+    ready[0]!.send("0");
     await delay(300);
-    assert(!ready[0].closed, "the one that spoke waits for the rest of its header");
-    assert(more[0].closed, "the oldest counted one made room");
+    assert(!ready[0]!.closed, "the one that spoke waits for the rest of its header");
+    assert(more[0]!.closed, "the oldest counted one made room");
     assertEquals(stillOpen(more), PRE_LOGIN_PER_SOURCE - 1);
   } finally {
     for (const p of held) p.close();

@@ -38,10 +38,10 @@ export class Counter {
     let hi = this.times.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.times[mid] <= t) lo = mid + 1;
+      if (this.times[mid]! <= t) lo = mid + 1;
       else hi = mid;
     }
-    return lo === 0 ? 0 : this.totals[lo - 1];
+    return lo === 0 ? 0 : this.totals[lo - 1]!;
   }
 
   /** Bytes received in `[from, to)`. */

@@ -8,16 +8,16 @@ import { rssMiB } from "../hardening/_helpers.ts";
 import { command, DOWNLOAD, MiB, socksConnect, startEndpoint, upload } from "./_traffic.ts";
 import { writeAll } from "../../lib/common/net/conn_io.ts";
 
-/** Highest RSS growth (MiB) of `pids` over `ms`, sampled every 100 ms. */
-async function growthDuring(pids: number[], ms: number): Promise<number[]> {
+/** Highest RSS growth (MiB) of the two `pids` over `ms`, sampled every 100 ms. */
+async function growthDuring(pids: [number, number], ms: number): Promise<[number, number]> {
   const before = pids.map(rssMiB);
   const peak = [...before];
   const sampler = setInterval(() => {
-    pids.forEach((pid, i) => peak[i] = Math.max(peak[i], rssMiB(pid)));
+    pids.forEach((pid, i) => peak[i] = Math.max(peak[i]!, rssMiB(pid)));
   }, 100);
   await delay(ms);
   clearInterval(sampler);
-  return peak.map((p, i) => p - before[i]);
+  return [peak[0]! - before[0]!, peak[1]! - before[1]!];
 }
 
 Deno.test("uploads faster than the user's limit wait in TCP, not in the remote's memory", async () => {

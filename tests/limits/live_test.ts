@@ -49,9 +49,9 @@ Deno.test("disable, passwd and remove close open connections within a second; en
       remote.user("remove", "carol").then(() => when.carol = performance.now()),
     ]);
     for (const name of ["alice", "bob", "carol"]) {
-      const counter = await transfers[name];
+      const counter = (await transfers[name])!;
       assert(counter.cut && counter.total > 0, `${name}'s download was not cut`);
-      const late = counter.ended! - when[name];
+      const late = counter.ended! - when[name]!;
       assert(late < 1000, `${name}'s download went on ${late.toFixed(0)} ms after the change`);
     }
     assert(/closing 1 connection\(s\) of alice: disabled/.test(remote.program.output));
@@ -59,14 +59,14 @@ Deno.test("disable, passwd and remove close open connections within a second; en
     assert(/of carol: removed/.test(remote.program.output));
 
     for (const name of ["alice", "bob", "carol"]) {
-      const refused = await download(locals[name].port, endpoint, 64 * KiB);
+      const refused = await download(locals[name]!.port, endpoint, 64 * KiB);
       assertEquals(refused.total, 0, `${name} still got bytes after the change`);
     }
     assert(/refused alice from .*: disabled/.test(remote.program.output));
 
     await remote.user("enable", "alice");
     await delay(500);
-    const again = await download(locals.alice.port, endpoint, 64 * KiB);
+    const again = await download(locals.alice!.port, endpoint, 64 * KiB);
     assert(!again.cut, `alice was not let in again after enable (${again.total} bytes)`);
   } finally {
     stop.abort();

@@ -66,7 +66,7 @@ Deno.test("the local says at start why it cannot work, once, and listens anyway"
       await program.waitFor(/\[WRN\].*The proxy listens anyway/);
       const lines = warnings(program.output);
       assertEquals(lines.length, 1, program.output);
-      assert(cause.test(lines[0]), lines[0]);
+      assert(cause.test(lines[0]!), lines[0]);
       assert(!program.output.includes("alice-secret"), "the password was logged");
       assertEquals(
         await Promise.race([program.status.then(() => "exited"), "running"]),

@@ -11,7 +11,7 @@ import type { SessionEnd } from "../../lib/common/ops/session_events.ts";
 async function next(ends: SessionEnd[], count: number): Promise<SessionEnd> {
   for (let waited = 0; ends.length < count && waited < 10_000; waited += 20) await delay(20);
   assertEquals(ends.length, count, "no session record arrived");
-  return ends[count - 1];
+  return ends[count - 1]!;
 }
 
 Deno.test("one subscription to ProxyControl.events sees each finished connection, across reconnects", async () => {

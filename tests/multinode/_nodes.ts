@@ -15,10 +15,11 @@ export class NodeFixture {
   readonly name: string;
   readonly dir: string;
   readonly port: number;
-  readonly env: Record<string, string>;
+  /** The environment every command of this node gets: the database URL. */
+  readonly env: { SWIFTPROXY_DB: string };
   program!: Program;
 
-  constructor(name: string, dir: string, env: Record<string, string>) {
+  constructor(name: string, dir: string, env: { SWIFTPROXY_DB: string }) {
     this.name = name;
     this.dir = dir;
     this.port = freePort();
@@ -137,7 +138,7 @@ export class NodeSet {
 
   /** Runs a `swiftproxy-remote` command on the shared database; throws on failure. */
   async remote(...args: string[]): Promise<string> {
-    const result = await runProgram(remoteArgs(...args, "--data", this.nodes[0].dir), {
+    const result = await runProgram(remoteArgs(...args, "--data", this.nodes[0]!.dir), {
       env: this.env,
     });
     if (result.code !== 0) throw new Error(`${args.join(" ")} failed: ${result.stderr}`);

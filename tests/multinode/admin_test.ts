@@ -36,7 +36,7 @@ Deno.test({
             "--db",
             set.url,
             "--data",
-            set.nodes[0].dir,
+            set.nodes[0]!.dir,
           ),
         );
         assertEquals(made.code, 0, made.stderr);
@@ -73,7 +73,7 @@ Deno.test({
       let total = 0;
       for (let i = 0; i < 80 && total < 2 * MiB; i++) {
         await delay(100);
-        const reply = await clients[0].call("GET", "/api/history?user=alice&range=24h");
+        const reply = await clients[0]!.call("GET", "/api/history?user=alice&range=24h");
         assertEquals(reply.status, 200);
         total = (reply.body.points as { down: number }[]).reduce((sum, p) => sum + p.down, 0);
       }

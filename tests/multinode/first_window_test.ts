@@ -73,7 +73,7 @@ Deno.test({
     const endpoint = startEndpoint();
     try {
       await delay(1500);
-      const counter = await download(locals[0].port, endpoint, 2 * MiB);
+      const counter = await download(locals[0]!.port, endpoint, 2 * MiB);
       const first = ofLimit([counter], counter.started, 1000);
       const second = ofLimit([counter], counter.started + 1000, 1000);
       assert(first >= 0.8, `the first second moved ${first.toFixed(2)}× the limit`);

@@ -21,7 +21,7 @@ Deno.test({
       prepare: (set) => set.user("set", "alice", "--max-ips", "2").then(() => {}),
     });
     cleanup.defer(() => set.stop());
-    const [one, two] = set.nodes;
+    const one = set.nodes[0]!, two = set.nodes[1]!;
     const credential = "alice:alice-secret";
     const a = await holdTunnel(one, credential, "127.0.0.2", echo.port);
     cleanup.defer(() => a.close());

@@ -34,7 +34,7 @@ Deno.test({
       await delay(1200);
       const counters = locals.map(() => new Counter());
       const transfers = locals.map((l, i) =>
-        download(l.port, endpoint, 1000 * MiB, counters[i], stops[i].signal)
+        download(l.port, endpoint, 1000 * MiB, counters[i], stops[i]!.signal)
       );
       const start = performance.now();
       await delay(8000);
@@ -48,20 +48,20 @@ Deno.test({
           }) s, the limit is 2 MiB/s`,
         );
       }
-      stops[1].abort();
-      stops[2].abort();
+      stops[1]!.abort();
+      stops[2]!.abort();
       const alone = performance.now();
       await delay(4000);
       // Within 2 s the lone node moves the whole limit (one-second windows from there on).
       for (const from of [2000, 3000]) {
-        const rate = rateOf([counters[0]], alone + from, alone + from + 1000);
+        const rate = rateOf([counters[0]!], alone + from, alone + from + 1000);
         assert(
           rate >= limit * 0.9 && rate <= limit * 1.1,
           `the lone node moved ${(rate / MiB).toFixed(3)} MiB/s at ${from / 1000} s after the ` +
             "others stopped",
         );
       }
-      stops[0].abort();
+      stops[0]!.abort();
       await Promise.all(transfers);
     } finally {
       for (const stop of stops) stop.abort();
@@ -82,11 +82,11 @@ Deno.test({
       await set.user("set", "alice", "--max-conns", "4", "--down", "64KiB");
       await delay(1200);
       const open = [0, 0, 1, 1].map((i) =>
-        download(locals[i].port, endpoint, 100 * MiB, new Counter(), stop.signal)
+        download(locals[i]!.port, endpoint, 100 * MiB, new Counter(), stop.signal)
       );
       await delay(2000);
       for (const i of [0, 1]) {
-        const fifth = await download(locals[i].port, endpoint, 1 * KiB);
+        const fifth = await download(locals[i]!.port, endpoint, 1 * KiB);
         assert(fifth.cut && fifth.total === 0, `a fifth connection through node${i + 1} came in`);
       }
       stop.abort();
@@ -113,17 +113,17 @@ Deno.test({
       await set.user("reset-usage", "alice");
       await set.user("set", "alice", "--quota", "6MiB");
       await delay(1200);
-      const first = await download(locals[0].port, endpoint, 4 * MiB);
+      const first = await download(locals[0]!.port, endpoint, 4 * MiB);
       assertEquals(first.total, 4 * MiB);
       await delay(1500);
-      const second = await download(locals[1].port, endpoint, 4 * MiB);
+      const second = await download(locals[1]!.port, endpoint, 4 * MiB);
       assert(second.cut, "the second node let alice past her quota");
       assert(
         second.total <= 2 * MiB + 256 * KiB,
         `the second node moved ${second.total} bytes; 2 MiB were left of the quota`,
       );
       await delay(1500);
-      assert(!await loginWorks(set.nodes[2], "alice", "alice-secret"), "over quota on node3");
+      assert(!await loginWorks(set.nodes[2]!, "alice", "alice-secret"), "over quota on node3");
     } finally {
       await set.user("set", "alice", "--quota", "0");
       await endpoint.close();

@@ -73,7 +73,7 @@ Deno.test({
       const cutAfter = counters.map((c) => c.ended! - disabled);
       assert(counters.every((c) => c.cut && c.total > 0), "each transfer ran, then was cut");
       assert(cutAfter.every((t) => t < 1000), `cut after ${cutAfter.map(Math.round)} ms`);
-      assert(!await loginWorks(set.nodes[1], "alice", "alice-secret"), "alice is refused");
+      assert(!await loginWorks(set.nodes[1]!, "alice", "alice-secret"), "alice is refused");
     } finally {
       await set.user("enable", "alice");
       await set.user("set", "alice", "--down", "0");
@@ -93,7 +93,7 @@ Deno.test({
       await delay(1200);
       const sizes = [3 * MiB, 5 * MiB, 7 * MiB];
       const counters = await Promise.all(
-        locals.map((l, i) => download(l.port, endpoint, sizes[i])),
+        locals.map((l, i) => download(l.port, endpoint, sizes[i]!)),
       );
       assertEquals(counters.map((c) => c.total), sizes);
       const moved = sizes.reduce((a, b) => a + b, 0);

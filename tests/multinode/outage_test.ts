@@ -71,10 +71,10 @@ Deno.test({
       await set.user("set", "alice", "--down", "2MiB");
       await delay(1200);
       const victim = new Counter();
-      const survivor = download(locals[0].port, endpoint, 8 * MiB);
-      const killed = download(locals[1].port, endpoint, 100 * MiB, victim);
+      const survivor = download(locals[0]!.port, endpoint, 8 * MiB);
+      const killed = download(locals[1]!.port, endpoint, 100 * MiB, victim);
       await delay(2500);
-      await set.nodes[1].program.stop("SIGKILL");
+      await set.nodes[1]!.program.stop("SIGKILL");
       await killed;
       const moved = await survivor;
       assertEquals(moved.total, 8 * MiB, "the other node's transfer finished");
@@ -83,7 +83,8 @@ Deno.test({
         node: string;
         bytesDown: number;
       }[];
-      const [one, two] = ["node1", "node2"].map((n) => byNode.find((u) => u.node === n)!);
+      const one = byNode.find((u) => u.node === "node1")!;
+      const two = byNode.find((u) => u.node === "node2")!;
       assertEquals(one.bytesDown, 8 * MiB, "the surviving node's usage is exact");
       const lost = victim.total - two.bytesDown;
       assert(
@@ -154,11 +155,11 @@ Deno.test({
     let second: NodeFixture | undefined;
     try {
       // The node has cached the users (its first read writes the file).
-      const cache = `${set.nodes[0].dir}/users-cache.json`;
+      const cache = `${set.nodes[0]!.dir}/users-cache.json`;
       for (let i = 0; i < 100 && !await Deno.stat(cache).then(() => true, () => false); i++) {
         await delay(100);
       }
-      await set.nodes[0].stop();
+      await set.nodes[0]!.stop();
       await c.pause();
       const refused = await runProgram(
         remoteArgs("serve", "--init", "--data", fresh, "--node", "x", "--listen", "127.0.0.1:1"),
@@ -169,7 +170,7 @@ Deno.test({
       assert(/no cached users or spooled usage/.test(refused.stderr), refused.stderr);
       assert(!(refused.stdout + refused.stderr).includes("hunter2"), "the password was printed");
 
-      second = new NodeFixture("node1", set.nodes[0].dir, { SWIFTPROXY_DB: url });
+      second = new NodeFixture("node1", set.nodes[0]!.dir, { SWIFTPROXY_DB: url });
       await second.serve();
       assert(/is unreachable/.test(second.program.output), second.program.output);
       assert(!second.program.output.includes("hunter2"), "the password was logged");

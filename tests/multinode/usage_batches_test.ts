@@ -35,7 +35,7 @@ Deno.test({
         s.sql(`INSERT INTO usage_batches (node, seq) VALUES ('node1', ${anHourAhead()})`)
           .then(() => {}),
     });
-    const local = await LocalFixture.start(set.nodes[0]);
+    const local = await LocalFixture.start(set.nodes[0]!);
     const endpoint = startEndpoint();
     try {
       for (let i = 0; i < 2; i++) {
@@ -47,7 +47,7 @@ Deno.test({
       await set.sql(`UPDATE usage_batches SET seq = seq + 1000000000 WHERE node = 'node1'`);
       assertEquals((await download(local.port, endpoint, 2 * MiB)).total, 2 * MiB);
       await until(async () => (await userRow(set, "alice")).bytesDown >= 6 * MiB);
-      const out = set.nodes[0].program.output;
+      const out = set.nodes[0]!.program.output;
       assertEquals((await userRow(set, "alice")).bytesDown, 6 * MiB, `3 × 2 MiB counted:\n${out}`);
       assert(/usage batch \d+ of node node1 was refused/.test(out), `refusal logged:\n${out}`);
     } finally {
@@ -82,14 +82,14 @@ Deno.test({
       prepare(s) {
         const [empty, cut] = s.nodes.map((n) => `${n.dir}/usage-spool.json`);
         // A power loss during a write left an empty file.
-        Deno.writeTextFileSync(empty, "");
+        Deno.writeTextFileSync(empty!, "");
         // Cut short in its second batch: the first is kept.
         const whole = formatSpool([batch("node2", 1, 1000), batch("node2", 2, 2000)]);
-        Deno.writeTextFileSync(cut, whole.slice(0, whole.length - 20));
+        Deno.writeTextFileSync(cut!, whole.slice(0, whole.length - 20));
         return Promise.resolve();
       },
     });
-    const local = await LocalFixture.start(set.nodes[0]);
+    const local = await LocalFixture.start(set.nodes[0]!);
     const endpoint = startEndpoint();
     try {
       assertEquals((await download(local.port, endpoint, 1 * MiB)).total, 1 * MiB, "serves");
@@ -99,7 +99,7 @@ Deno.test({
       assertEquals(await downOf(set, "node2"), 1000, `the cut file's whole batch:\n${outputs[1]}`);
       for (const [i, out] of outputs.entries()) {
         assert(/usage spool .* is damaged/.test(out), `warned:\n${out}`);
-        const dir = set.nodes[i].dir;
+        const dir = set.nodes[i]!.dir;
         const aside = [...Deno.readDirSync(dir)].filter((e) => e.name.includes(".damaged-"));
         assertEquals(aside.length, 1, `moved aside in ${dir}`);
       }
@@ -120,7 +120,7 @@ Deno.test({
         // A spool (as earlier releases wrote it) whose first batch PostgreSQL refuses
         // (openConns is an INTEGER), then one it takes.
         Deno.writeTextFileSync(
-          `${s.nodes[0].dir}/usage-spool.json`,
+          `${s.nodes[0]!.dir}/usage-spool.json`,
           JSON.stringify({
             spool: 1,
             batches: [batch("node1", 1, 7, 2 ** 31), batch("node1", 2, 500)],
@@ -129,15 +129,15 @@ Deno.test({
         return Promise.resolve();
       },
     });
-    const local = await LocalFixture.start(set.nodes[0]);
+    const local = await LocalFixture.start(set.nodes[0]!);
     const endpoint = startEndpoint();
     try {
       assertEquals((await download(local.port, endpoint, 1 * MiB)).total, 1 * MiB);
       await until(async () => await downOf(set, "node1") >= 1 * MiB + 500);
-      const out = set.nodes[0].program.output;
+      const out = set.nodes[0]!.program.output;
       assertEquals(await downOf(set, "node1"), 1 * MiB + 500, `later batches flowed:\n${out}`);
       assert(/refused usage batch 1 of node node1/.test(out), `error line:\n${out}`);
-      const setAside = Deno.readTextFileSync(`${set.nodes[0].dir}/usage-refused.jsonl`);
+      const setAside = Deno.readTextFileSync(`${set.nodes[0]!.dir}/usage-refused.jsonl`);
       assert(setAside.includes(String(2 ** 31)), setAside);
     } finally {
       await local.stop();

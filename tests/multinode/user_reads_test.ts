@@ -69,7 +69,7 @@ Deno.test({
     }));
     assert(times.every((t) => t < 1000), `dave was served after ${times.map(Math.round)} ms`);
     const after = set.nodes.map(reads);
-    assert(after.every((n, i) => n > before[i]), `reads ${before} → ${after}`);
+    assert(after.every((n, i) => n > before[i]!), `reads ${before} → ${after}`);
   },
 });
 

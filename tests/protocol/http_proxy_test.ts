@@ -125,6 +125,18 @@ Deno.test("decodeRequestHead refuses an unfinished head over 64 KiB with 431", (
   assertEquals(error.code, 431);
 });
 
+Deno.test("decodeRequestHead with a smaller limit refuses a head past it, complete or not, with 431", () => {
+  const wire = bytes("GET /sub/T HTTP/1.1\r\nX-Big: ", "a".repeat(100), "\r\n\r\n");
+  assertEquals(decodeRequestHead(wire, wire.length)?.consumed, wire.length);
+  for (let n = 0; n < wire.length; n++) {
+    assertEquals(decodeRequestHead(wire.slice(0, n), wire.length), null, `prefix of ${n} bytes`);
+  }
+  const complete = assertThrows(() => decodeRequestHead(wire, wire.length - 1), ProtocolError);
+  assertEquals(complete.code, 431);
+  const unfinished = assertThrows(() => decodeRequestHead(wire.slice(0, 60), 59), ProtocolError);
+  assertEquals(unfinished.code, 431);
+});
+
 Deno.test({
   name: "decodeRequestHead refuses a complete head over 64 KiB with 431",
   // BUG: splitHead only checks the size when no CRLF CRLF was found, so a head larger than

@@ -143,9 +143,9 @@ Deno.test("decodeMuxFrame reads one frame of a stream and reports where the next
 Deno.test("decodeMuxFrame ignores unknown option bits and metadata past the fields", () => {
   // V2Ray and Xray read only the fields they know; Xray pads metadata
   const padded = bytes([0, 14, 0, 2, 1, 0, 1, 0x1f, 0x90, 1, 127, 0, 0, 1, 0, 0]);
-  assertEquals(decodeMuxFrame(padded)?.value, vectors[1][1]);
+  assertEquals(decodeMuxFrame(padded)?.value, vectors[1]![1]);
   assertEquals(decodeMuxFrame(padded)?.consumed, 16);
-  assertEquals(decodeMuxFrame(bytes([0, 6, 0, 1, 3, 0xf0, 9, 9]))?.value, vectors[8][1]);
+  assertEquals(decodeMuxFrame(bytes([0, 6, 0, 1, 3, 0xf0, 9, 9]))?.value, vectors[8]![1]);
   // an all-zero global id is none, as Xray reads it
   const zeroId = bytes([0, 20, 0, 4, 1, 1, 2, 0, 53, 1, 127, 0, 0, 1], new Array(8).fill(0));
   assertEquals(decodeMuxFrame(bytes(zeroId, [0, 1], "q"))?.value.globalId, undefined);

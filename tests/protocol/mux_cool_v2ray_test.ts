@@ -196,7 +196,7 @@ if (!missing) {
   );
   await Promise.all(
     [ports.toStub, ports.toV2Ray, ports.v2Server].map((port, i) =>
-      waitForPort(port, () => programs[Math.min(i, 1)].output)
+      waitForPort(port, () => programs[Math.min(i, 1)]!.output)
     ),
   );
 }
@@ -221,7 +221,7 @@ Deno.test({
   ignore: missing,
   async fn() {
     const first = await echoThrough("example.com", 80, "hello");
-    const tunnel = stub.tunnels[0];
+    const tunnel = stub.tunnels[0]!;
     assertEquals(tunnel.header.token, trojanToken(PASSWORD));
     assertEquals(tunnel.header.command, 1);
     assertEquals(tunnel.header.destination, MUX_COOL);
@@ -327,21 +327,21 @@ Deno.test({
     // V2Ray's Trojan inbound hands v1.mux.cool to its mux server (common/mux/server.go), which
     // opens each sub-connection; its log is written asynchronously, so it may come a bit later
     const opened = () =>
-      programs[1].output.match(/common\/mux: received request for tcp:127\.0\.0\.1:\d+/g) ?? [];
+      programs[1]!.output.match(/common\/mux: received request for tcp:127\.0\.0\.1:\d+/g) ?? [];
     // One TLS connection carried the eight byte-exact downloads (above): that is the proof. The
     // log confirms V2Ray's mux server opened them, though V2Ray's logger drops lines when the
     // machine is busy (seen once: fewer than 8 within 10 s), so at least one must show.
     await eventually(() => opened().length >= 1, "a sub-connection in V2Ray's log", 15_000);
     assert(opened().length <= 8, `${opened().length} sub-connections logged for 8 downloads`);
     assert(
-      programs[1].output.includes("proxy/trojan: received request for tcp:v1.mux.cool:9527"),
+      programs[1]!.output.includes("proxy/trojan: received request for tcp:v1.mux.cool:9527"),
       "V2Ray's Trojan inbound did not log the request for v1.mux.cool",
     );
     for (const [i, response] of responses.entries()) {
       const text = new TextDecoder().decode(response.subarray(0, 200));
       assert(text.startsWith("HTTP/1.0 200") || text.startsWith("HTTP/1.1 200"), text);
       const body = response.subarray(text.indexOf("\r\n\r\n") + 4);
-      await assertSameBytes(body, expected[i], `download of ${sizes[i]} bytes`);
+      await assertSameBytes(body, expected[i]!, `download of ${sizes[i]} bytes`);
     }
   },
 });

@@ -77,7 +77,7 @@ Deno.test("decodeTrojanHeader reads the byte vectors", () => {
 
 Deno.test("encodeTrojanHeader appends the payload for one write", () => {
   const payload = bytes("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
-  const [, value, wire] = vectors[0];
+  const [, value, wire] = vectors[0]!;
   const out = encodeTrojanHeader(value, payload);
   assertEquals(out, bytes(wire, payload));
   assertEquals(encodeTrojanHeader(value, new Uint8Array()), wire);
@@ -118,8 +118,10 @@ Deno.test("encodeTrojanHeader and decodeTrojanHeader round-trip", () => {
 });
 
 Deno.test("decodeTrojanHeader refuses a non-hex token as soon as it arrives", () => {
-  const [, , wire] = vectors[0];
-  for (const [offset, byte] of [[0, 0x47], [10, 0x67], [55, 0x20], [30, 0x0d], [0, 0x16]]) {
+  const [, , wire] = vectors[0]!;
+  for (
+    const [offset, byte] of [[0, 0x47], [10, 0x67], [55, 0x20], [30, 0x0d], [0, 0x16]] as const
+  ) {
     const bad = wire.slice();
     bad[offset] = byte;
     assertThrows(() => decodeTrojanHeader(bad), ProtocolError, "hex");

@@ -74,11 +74,11 @@ Deno.test("decodeTrojanFrame stops at the frame's end: the next frame stays for 
 
 Deno.test("decodeTrojanFrame decodes a frame over 8192 bytes so the caller can drop it", () => {
   const payload = new Uint8Array(MAX_UDP_PAYLOAD + 1);
-  const wire = bytes(encodeTrojanFrame({ host: "127.0.0.1", port: 9 }, payload), vectors[0][2]);
+  const wire = bytes(encodeTrojanFrame({ host: "127.0.0.1", port: 9 }, payload), vectors[0]![2]);
   const big = decodeTrojanFrame(wire)!;
   assertEquals(big.value.payload.length, MAX_UDP_PAYLOAD + 1);
   // the stream is still in step: the frame after it decodes
-  assertEquals(decodeTrojanFrame(wire.subarray(big.consumed))?.value, vectors[0][1]);
+  assertEquals(decodeTrojanFrame(wire.subarray(big.consumed))?.value, vectors[0]![1]);
   assertEquals(MAX_UDP_PAYLOAD, 8192);
 });
 

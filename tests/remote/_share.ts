@@ -29,6 +29,8 @@ export async function spkiSha256(certPath: string): Promise<string> {
 export interface Printed {
   link: string;
   subscription?: string;
+  /** The subscription URL for `swiftproxy-local --sub`, the pin in its fragment. */
+  localSubscription?: string;
 }
 
 /** Reads the link and the subscription URL out of a `user …` command's output. */
@@ -36,7 +38,8 @@ export function printedShare(stdout: string): Printed {
   const link = /^trojan:\/\/\S+$/m.exec(stdout)?.[0];
   if (!link) throw new Error(`no link in the output:\n${stdout}`);
   const subscription = /^subscription[^:]*: (https:\/\/\S+)$/m.exec(stdout)?.[1];
-  return { link, subscription };
+  const localSubscription = /^for swiftproxy-local --sub: (https:\/\/\S+)$/m.exec(stdout)?.[1];
+  return { link, subscription, ...(localSubscription ? { localSubscription } : {}) };
 }
 
 /** The arguments of `user link NAME --new-password --host 127.0.0.1`, then `extra`. */
@@ -83,9 +86,9 @@ export async function inProcessLink(
   const printed = printedShare(
     await remote.user(...newLinkArgs(name, "--cert", remote.certPath)),
   );
-  const password = /^trojan:\/\/[^%]+%3A([^@]+)@/.exec(printed.link)![1];
+  const password = /^trojan:\/\/[^%]+%3A([^@]+)@/.exec(printed.link)![1]!;
   return {
     credential: `${name}:${decodeURIComponent(password)}`,
-    token: /\/sub\/([A-Za-z0-9_-]{43})$/.exec(printed.subscription!)![1],
+    token: /\/sub\/([A-Za-z0-9_-]{43})$/.exec(printed.subscription!)![1]!,
   };
 }

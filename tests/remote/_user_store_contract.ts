@@ -201,7 +201,7 @@ export function userStoreContract(name: string, makeFixture: () => Promise<Store
       { id: bob.id, up: 5, down: 6, openConns: 2 },
     ];
     await store.addUsage(batch);
-    await store.addUsage([{ ...batch[0], openConns: 3 }]);
+    await store.addUsage([{ ...batch[0]!, openConns: 3 }]);
     const a = (await store.get("alice"))!;
     const b = (await store.get("bob"))!;
     assertEquals([a.bytesUp, a.bytesDown, a.openConns], [20, 40, 3]);

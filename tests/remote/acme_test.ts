@@ -83,7 +83,7 @@ function servedCertificate(
 }
 
 async function pemSha256(path: string): Promise<string> {
-  const base64 = Deno.readTextFileSync(path).split("-----END")[0].replace(/-----[^-]+-----/g, "")
+  const base64 = Deno.readTextFileSync(path).split("-----END")[0]!.replace(/-----[^-]+-----/g, "")
     .replace(/\s+/g, "");
   return await sha256(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
 }

@@ -62,10 +62,13 @@ Deno.test("alerts: 80% and 100% of quota, 3 days before and at expiry, each once
     await until(() => hook.received.length === 1, "the 80% alert");
     assertEquals(hook.posts, 2, "the first post failed and was retried");
     assertEquals(
-      [hook.received[0].alert, hook.received[0].user, hook.received[0].usedBytes],
+      [hook.received[0]!.alert, hook.received[0]!.user, hook.received[0]!.usedBytes],
       ["quota_80", "alice", 8_500],
     );
-    assert(/alice has used 80% of their quota/.test(hook.received[0].text), hook.received[0].text);
+    assert(
+      /alice has used 80% of their quota/.test(hook.received[0]!.text),
+      hook.received[0]!.text,
+    );
     await remote.program.waitFor(/alert quota_80: alice has used 80%/);
     await remote.program.waitFor(/the webhook failed for alert quota_80 of alice \(HTTP 500\)/);
     assert(!remote.program.output.includes("s3cr3t"), "the webhook URL is in the log");
@@ -87,7 +90,7 @@ Deno.test("alerts: 80% and 100% of quota, 3 days before and at expiry, each once
     await alerts.check();
     await until(() => hook.received.length === 4, "at expiry");
     assertEquals(kinds(), ["quota_80", "quota_100", "expires_soon", "expired"]);
-    assertEquals(hook.received[3].expiresAt, new Date(Date.UTC(2030, 2, 11)).toISOString());
+    assertEquals(hook.received[3]!.expiresAt, new Date(Date.UTC(2030, 2, 11)).toISOString());
 
     // A new period (usage reset) arms the quota alerts again; a new expiry arms its own.
     await remote.server.accounts.flush();
@@ -99,7 +102,7 @@ Deno.test("alerts: 80% and 100% of quota, 3 days before and at expiry, each once
     alice.sentDown += 8_000;
     await alerts.check();
     await until(() => hook.received.length === 5, "80% of the new period");
-    assertEquals(hook.received[4].alert, "quota_80");
+    assertEquals(hook.received[4]!.alert, "quota_80");
   } finally {
     await alerts.stop();
     await remote.stop();

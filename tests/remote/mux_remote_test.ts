@@ -114,10 +114,10 @@ function accessLines(
     "g",
   );
   return [...remote.program.output.matchAll(pattern)].map((m) => ({
-    destination: m[1],
+    destination: m[1]!,
     up: Number(m[2]),
     down: Number(m[3]),
-    why: m[4],
+    why: m[4]!,
   }));
 }
 
@@ -165,7 +165,11 @@ Deno.test({
     const sizes = [1, 1000, 65_536, 200_000, 333_333, 500_000, 1_000_000, 2_000_000];
     const responses = await Promise.all(sizes.map((size) => download("alice", size)));
     for (const [i, response] of responses.entries()) {
-      await assertSameBytes(body(response), randomBytes(sizes[i]), `download of ${sizes[i]} bytes`);
+      await assertSameBytes(
+        body(response),
+        randomBytes(sizes[i]!),
+        `download of ${sizes[i]} bytes`,
+      );
     }
     assertEquals(connectionsTo(remote.port), 1, "one TLS connection carries all eight");
     // one access line per sub-connection, to the origin, never to v1.mux.cool
@@ -221,11 +225,11 @@ Deno.test({
     // the open sessions the server writes (what `user list`, the panel and metrics show)
     assertEquals((await usage("bob", (row) => row.openConns === 2)).openConns, 2);
     // the two held ones are unharmed, and closing one makes room
-    closeQuietly(held[0]);
+    closeQuietly(held[0]!);
     await eventually(() => accessLines("bob").length === 1, "the first held session's end");
     const response = await download("bob", 10_000);
     await assertSameBytes(body(response), randomBytes(10_000), "after room was made");
-    closeQuietly(held[1]);
+    closeQuietly(held[1]!);
   },
 });
 

@@ -49,7 +49,7 @@ Deno.test("links point where serve listens (a guess, said so), init --public set
     assertEquals(sub.code, 0, sub.stderr);
     const proxy = (parseYaml(new TextDecoder().decode(sub.body)) as {
       proxies: Record<string, unknown>[];
-    }).proxies[0];
+    }).proxies[0]!;
     assertEquals([proxy.server, proxy.port], ["127.0.0.1", port]);
 
     // Reprinted without the password: the same link and the same subscription URL.

@@ -48,10 +48,10 @@ Deno.test("remote: one SessionEnd per CONNECT tunnel, a failed dial included; no
       ],
     );
     assert(
-      ends[0].up === request.length && ends[0].down > 0,
-      `bytes: ${ends[0].up}/${ends[0].down}`,
+      ends[0]!.up === request.length && ends[0]!.down > 0,
+      `bytes: ${ends[0]!.up}/${ends[0]!.down}`,
     );
-    assert(ends[1].error !== undefined, "the failed dial carries its error");
+    assert(ends[1]!.error !== undefined, "the failed dial carries its error");
   } finally {
     await remote.stop();
     await origin.close();
@@ -84,7 +84,7 @@ Deno.test("remote: a UDP association publishes one SessionEnd with command udp a
     assertEquals(reply.bytes, encodeTrojanFrame({ host: "127.0.0.1", port }, datagram));
     for (let i = 0; i < 100 && ends.length === 0; i++) await delay(20);
     assertEquals(ends.length, 1);
-    const [end] = ends;
+    const end = ends[0]!;
     assertEquals(
       [end.command, end.user, end.destination, end.up, end.down, end.datagrams, end.outcome.kind],
       ["udp", "alice", `127.0.0.1:${port}`, 4, 4, { up: 1, down: 1 }, "done"],

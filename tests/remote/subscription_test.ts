@@ -44,7 +44,7 @@ Deno.test("a subscription carries server, port, password and pin as base64, Clas
       const clash = await fetchFrom(remote, target, headers);
       assertEquals(clash.status, 200, how);
       const config = parseYaml(clash.body) as { proxies: Record<string, unknown>[] };
-      const proxy = config.proxies[0];
+      const proxy = config.proxies[0]!;
       assertEquals(
         [proxy.type, proxy.server, proxy.port, proxy.password, proxy.fingerprint, proxy.sni],
         ["trojan", "127.0.0.1", remote.port, `alice:${link.password}`, pin, link.sni],
@@ -153,7 +153,7 @@ Deno.test("other paths, wrong and revoked tokens get the fallback site; wrong to
       { env: { SWIFTPROXY_PASSWORD: current } },
     );
     assertEquals(fresh.code, 0, fresh.stderr);
-    const token = /\/sub\/(\S+)/.exec(fresh.stdout)![1];
+    const token = /\/sub\/(\S+)/.exec(fresh.stdout)![1]!;
     const revoked = await fetchFrom(remote, old);
     assert(nginx.test(revoked.body), "a revoked token gets the site");
     assert(nginx.test((await fetchFrom(remote, `${base}/sub/${"x".repeat(43)}`)).body));

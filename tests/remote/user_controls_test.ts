@@ -217,7 +217,7 @@ Deno.test("templates, groups and ten accounts in one command", async () => {
     assertEquals(lines[0], "name,password,link,subscription");
     assertEquals(lines.length, 11);
     for (const [i, line] of lines.slice(1).entries()) {
-      const [name, password, link, sub] = line.split(",");
+      const [name, password = "", link = "", sub = ""] = line.split(",");
       assertEquals(name, `guest-${i + 1}`);
       assert(link.startsWith("trojan://") && link.includes(encodeURIComponent(password)), link);
       assert(sub.includes("/sub/"), sub);

@@ -27,7 +27,7 @@ const BROWSER = {
 
 /** Every import button: its id and href. */
 const buttons = (page: Page) =>
-  page.$$eval("a.app", (links) => links.map((a) => [a.id, a.getAttribute("href") ?? ""]));
+  page.$$eval("a.app", (links) => links.map((a) => [a.id, a.getAttribute("href") ?? ""] as const));
 
 Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; apps still get their documents", async (t) => {
   const origin = startOrigin();
@@ -58,7 +58,7 @@ Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; ap
     } finally {
       await local.program.stop();
     }
-    let row: Record<string, number> = {};
+    let row = { bytesUp: 0, bytesDown: 0 };
     for (let i = 0; i < 50; i++) {
       const out = await runProgram(remoteArgs("user", "list", "--json", "--data", remote.dir));
       row = JSON.parse(out.stdout)[0];
@@ -82,7 +82,7 @@ Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; ap
 
     await t.step("apps keep getting their documents, by User-Agent and by path", async () => {
       const clash = await fetchFrom(remote, url, { ...BROWSER, "user-agent": "clash.meta/v1.19" });
-      const proxy = (parseYaml(clash.body) as { proxies: Record<string, unknown>[] }).proxies[0];
+      const proxy = (parseYaml(clash.body) as { proxies: Record<string, unknown>[] }).proxies[0]!;
       assertEquals(proxy.password, `alice:${password}`);
       const singbox = await fetchFrom(remote, url, {
         ...BROWSER,

@@ -50,6 +50,11 @@ Deno.test("block list: bad entries are refused with the source, the line and the
     ["MATCH,x", /^l\.txt: line 1: "MATCH" is not a rule type/],
     ["GEOIP,CN", /GEOIP is not supported in a block list/],
     ["payload: 3\n", /^l\.txt: line 1: expected a YAML document with a payload/],
+    [
+      'payload:\n  - x.example\n  - ""\n',
+      /^l\.txt: line 3: expected a rule, an address or a name, got ""/,
+    ],
+    ['payload:\n  - "# not a comment"\n', /^l\.txt: line 2: expected a rule, an address or a name/],
     ['{"version": 9, "rules": []}', /^l\.txt: line 1: expected "version"/],
   ];
   for (const [text, message] of cases) {

@@ -187,6 +187,8 @@ Deno.test("decide: RULE-SET from files (mihomo domain, ipcidr, classical) and a 
           { domain_suffix: ["cn", ".baidu.com"] },
           { ip_cidr: ["114.114.114.0/24"], port: [53] },
           { network: ["udp"], port_range: ["3478:3479"] },
+          // sing-box: a name field or an address field matches, not both at once
+          { domain: ["either.test"], ip_cidr: ["203.0.113.0/24"] },
         ],
       }),
     );
@@ -212,6 +214,8 @@ rules:
     const { asked, resolve } = resolver({
       "dns.test": ["114.114.114.114"],
       "lan.test": ["10.0.0.1"],
+      "either.test": ["198.51.100.1"],
+      "other.test": ["203.0.113.7"],
     });
     const set = (name: string, action: string, extra = "") =>
       `${action} RULE-SET,${name},${action}${extra}`;
@@ -241,6 +245,8 @@ rules:
       set("cn", "DIRECT"),
     );
     assertEquals(await rule(engine, tcp("stun.test", 3478), resolve), "PROXY MATCH,PROXY");
+    assertEquals(await rule(engine, tcp("either.test"), resolve), set("cn", "DIRECT")); // by name
+    assertEquals(await rule(engine, tcp("other.test"), resolve), set("cn", "DIRECT")); // by address
     // lan is no-resolve: a name resolving into 10/8 is not DIRECT through it.
     assertEquals(await rule(engine, tcp("lan.test"), resolve), "PROXY MATCH,PROXY");
     assert(asked.includes("dns.test"));

@@ -56,10 +56,10 @@ Deno.test("rules file: each rule type parses, with its line, action and text as 
       [30, "MATCH", "PROXY"],
     ],
   );
-  assertEquals(rules[4].text, "IP-CIDR,10.0.0.0/8,DIRECT,no-resolve");
-  const cidr = rules[4];
+  assertEquals(rules[4]!.text, "IP-CIDR,10.0.0.0/8,DIRECT,no-resolve");
+  const cidr = rules[4]!;
   assert(cidr.type === "IP-CIDR" && cidr.noResolve && cidr.value.text === "10.0.0.0/8");
-  const ports = rules[8];
+  const ports = rules[8]!;
   assert(ports.type === "DST-PORT");
   assertEquals(ports.value, [{ first: 8000, last: 8999 }, { first: 443, last: 443 }]);
   assertEquals([...providers.keys()], ["ads", "lan", "cn"]);
@@ -201,8 +201,8 @@ Deno.test("rule-sets: a sing-box source JSON (versions 1–3), and its refusals 
   const set = parseRuleSet(json, "json", "classical", "sb");
   assertEquals(set.conditions.length, 3);
   const [names, addresses, udp] = set.conditions;
-  assert(names.type === "AND" && addresses.type === "AND" && udp.type === "AND");
-  assertEquals(names.value[0].map((c) => c.type), [
+  assert(names?.type === "AND" && addresses?.type === "AND" && udp?.type === "AND");
+  assertEquals(names.value[0]!.map((c) => c.type), [
     "DOMAIN",
     "DOMAIN-SUFFIX",
     "DOMAIN-BELOW",

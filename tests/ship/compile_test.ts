@@ -15,7 +15,7 @@ const WIDE = /^(-A|--allow-all|--allow-[a-z-]+(=.*)?|-[RWNESI](=.*)?|--unstable.
 Deno.test("compile: each program is built with its deno.json permission set and nothing wider", () => {
   const harness: Record<string, string[]> = { "local.ts": localArgs(), "remote.ts": remoteArgs() };
   for (const program of PROGRAMS) {
-    const testedWith = harness[program.entry].find((a) => a.startsWith("-P="));
+    const testedWith = harness[program.entry]!.find((a) => a.startsWith("-P="));
     for (const target of TARGETS) {
       const args = compileArgs(program, target, "dist");
       const where = `${program.name} for ${target}: ${args.join(" ")}`;
@@ -24,7 +24,7 @@ Deno.test("compile: each program is built with its deno.json permission set and 
       assertEquals(args.filter((a) => WIDE.test(a)), [], where);
       assertEquals(args.at(-1), program.entry, where);
       assertEquals(args[args.indexOf("--target") + 1], target, where);
-      const output = args[args.indexOf("--output") + 1];
+      const output = args[args.indexOf("--output") + 1] ?? "";
       assertEquals(output, `dist/${outputName(program, target)}`, where);
       assert(output.endsWith(target.includes("windows") ? `${target}.exe` : target), where);
     }

@@ -31,7 +31,7 @@ Deno.test("demo: prints --allow-private and the welcome page, which works throug
     assert(out.includes(`then open ${WELCOME_URL}`), out);
     assert(/send 127\.0\.0\.1 addresses direct/.test(out), out);
 
-    const proxy = /curl --socks5-hostname (127\.0\.0\.1:\d+) /.exec(out)![1];
+    const proxy = /curl --socks5-hostname (127\.0\.0\.1:\d+) /.exec(out)![1]!;
     for (const via of [["--socks5-hostname", proxy], ["-x", `http://${proxy}`]]) {
       const page = await curl(...via, WELCOME_URL);
       assertEquals(page.code, 0, page.stderr);

@@ -120,7 +120,7 @@ if (!missing) {
   );
   await Promise.all(
     [ports.trojanClient, ports.trojanServer, ports.v2Client, ports.v2Server].map((port, i) =>
-      waitForPort(port, () => thirdParty[i].output)
+      waitForPort(port, () => thirdParty[i]!.output)
     ),
   );
   // swiftproxy-local against each third-party server (LocalFixture wants a remote's address
@@ -153,7 +153,7 @@ Deno.test({
   name: "UDP interop: swiftproxy-local through Debian's trojan server",
   ignore: missing,
   async fn() {
-    assertEquals(await pysocksEcho(locals[0].port, target, SIZES), ALL);
+    assertEquals(await pysocksEcho(locals[0]!.port, target, SIZES), ALL);
   },
 });
 
@@ -161,7 +161,7 @@ Deno.test({
   name: "UDP interop: swiftproxy-local through V2Ray's Trojan inbound",
   ignore: missing,
   async fn() {
-    assertEquals(await pysocksEcho(locals[1].port, target, V2RAY_SIZES), V2RAY_ALL);
+    assertEquals(await pysocksEcho(locals[1]!.port, target, V2RAY_SIZES), V2RAY_ALL);
   },
 });
 

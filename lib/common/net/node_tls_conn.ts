@@ -111,7 +111,7 @@ export class NodeTlsConn implements Conn {
     }
     let filled = 0;
     while (filled < into.length && this.#chunks.length > 0) {
-      const head = this.#chunks[0];
+      const head = this.#chunks[0]!;
       const take = Math.min(head.length, into.length - filled);
       into.set(take === head.length ? head : head.subarray(0, take), filled);
       filled += take;

@@ -28,7 +28,8 @@ export function printable(text: string): string {
  */
 export function columns(rows: string[][]): string {
   const cells = rows.map((row) => row.map(printable));
-  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
+  // No rows, or a row shorter or longer than the header, still lays out.
+  const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((r) => r[i]?.length ?? 0)));
+  return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd())
     .join("\n");
 }

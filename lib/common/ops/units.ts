@@ -37,11 +37,11 @@ const NUMBER = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
  */
 export function parseSize(text: string): number {
   const match = NUMBER.exec(text.trim());
-  const unit = match?.[2].toLowerCase() ?? "";
-  if (!match || !(unit in BYTE_UNITS)) {
+  const factor = match ? factorOf(BYTE_UNITS, match[2]!) : undefined;
+  if (!match || factor === undefined) {
     throw new RangeError(`expected a size such as 50GiB, 500MB or 0, got "${text}"`);
   }
-  return checked(Number(match[1]) * BYTE_UNITS[unit], text);
+  return checked(Number(match[1]) * factor, text);
 }
 
 /**
@@ -53,8 +53,8 @@ export function parseSize(text: string): number {
 export function parseRate(text: string): number {
   const trimmed = text.trim().replace(/\/s$/i, "").replace(/bps$/i, "bit");
   const match = NUMBER.exec(trimmed);
-  const unit = match?.[2].toLowerCase() ?? "";
-  const factor = BYTE_UNITS[unit] ?? BIT_UNITS[unit];
+  const unit = match?.[2] ?? "";
+  const factor = factorOf(BYTE_UNITS, unit) ?? factorOf(BIT_UNITS, unit);
   if (!match || factor === undefined) {
     throw new RangeError(`expected a rate such as 512KiB, 2MiB, 1.5MB, 10Mbit or 0, got "${text}"`);
   }
@@ -97,6 +97,12 @@ function withUnitIfSmall(text: string): string {
     );
   }
   return text;
+}
+
+/** The factor of `unit` (any case) in `table`; not a name every object has (`constructor`). */
+function factorOf(table: Record<string, number>, unit: string): number | undefined {
+  const key = unit.toLowerCase();
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 function checked(value: number, text: string): number {

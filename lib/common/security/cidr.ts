@@ -31,12 +31,14 @@ export function ipBytes(ip: string): Uint8Array | null {
  * @throws {RangeError} for anything else
  */
 export function parseCidr(text: string): Cidr {
-  const [ip, prefixText] = text.split("/");
+  // split returns at least one string: the default never applies. A third part ("/8/junk")
+  // is refused below, not ignored.
+  const [ip = "", prefixText, extra] = text.split("/");
   const bytes = ipBytes(ip);
   const v4 = isIPv4(ip);
   const max = v4 ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!bytes || !/^\d{1,3}$/.test(prefixText ?? "0") || prefix > max) {
+  if (!bytes || extra !== undefined || !/^\d{1,3}$/.test(prefixText ?? "0") || prefix > max) {
     throw new RangeError(`expected an address range such as 10.0.0.0/8 or fc00::/7, got "${text}"`);
   }
   return { bytes, prefix: v4 ? prefix + 96 : prefix, text };
@@ -49,7 +51,7 @@ export function inCidr(ip: Uint8Array, range: Cidr): boolean {
   const bits = range.prefix & 7;
   if (bits === 0) return true;
   const mask = (0xff << (8 - bits)) & 0xff;
-  return (ip[full] & mask) === (range.bytes[full] & mask);
+  return (ip[full]! & mask) === (range.bytes[full]! & mask);
 }
 
 /**
@@ -64,13 +66,13 @@ export function embeddedIPv4(ip: Uint8Array): Uint8Array | null {
     Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d);
   const zeros = (from: number, to: number) => ip.subarray(from, to).every((b) => b === 0);
   const translated = zeros(0, 8) && ip[8] === 0xff && ip[9] === 0xff && zeros(10, 12);
-  if (zeros(0, 12) || translated) return mapped(ip[12], ip[13], ip[14], ip[15]);
+  if (zeros(0, 12) || translated) return mapped(ip[12]!, ip[13]!, ip[14]!, ip[15]!);
   if (ip[0] === 0 && ip[1] === 0x64 && ip[2] === 0xff && ip[3] === 0x9b && zeros(4, 12)) {
-    return mapped(ip[12], ip[13], ip[14], ip[15]);
+    return mapped(ip[12]!, ip[13]!, ip[14]!, ip[15]!);
   }
-  if (ip[0] === 0x20 && ip[1] === 0x02) return mapped(ip[2], ip[3], ip[4], ip[5]);
+  if (ip[0] === 0x20 && ip[1] === 0x02) return mapped(ip[2]!, ip[3]!, ip[4]!, ip[5]!);
   if (ip[0] === 0x20 && ip[1] === 0x01 && ip[2] === 0 && ip[3] === 0) {
-    return mapped(ip[12] ^ 0xff, ip[13] ^ 0xff, ip[14] ^ 0xff, ip[15] ^ 0xff);
+    return mapped(ip[12]! ^ 0xff, ip[13]! ^ 0xff, ip[14]! ^ 0xff, ip[15]! ^ 0xff);
   }
   return null;
 }

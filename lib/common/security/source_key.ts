@@ -17,6 +17,6 @@ export function sourceKey(ip: string): string {
   const mapped = bytes.subarray(0, 12).every((b, i) => b === (i >= 10 ? 0xff : 0));
   if (mapped) return bytes.subarray(12).join(".");
   const groups = [];
-  for (let i = 0; i < 8; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  for (let i = 0; i < 8; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
   return `${groups.join(":")}::/64`;
 }

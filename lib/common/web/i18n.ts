@@ -10,6 +10,7 @@
  */
 import en from "./i18n/en.json" with { type: "json" };
 import zhCN from "./i18n/zh-CN.json" with { type: "json" };
+import { cookieValues, setCookie } from "./cookies.ts";
 
 /** A language the pages speak. */
 export type Lang = "en" | "zh-CN";
@@ -131,9 +132,8 @@ function known(text: string): Lang | null {
  * @example pickLang(new Headers({ "accept-language": "zh-CN,zh;q=0.9,en;q=0.8" })) // "zh-CN"
  */
 export function pickLang(headers: Headers): Lang {
-  for (const part of (headers.get("cookie") ?? "").split(";")) {
-    const [name, ...rest] = part.trim().split("=");
-    const chosen = name === LANG_COOKIE ? known(rest.join("=")) : null;
+  for (const value of cookieValues(headers, LANG_COOKIE)) {
+    const chosen = known(value);
     if (chosen) return chosen;
   }
   const wanted = (headers.get("accept-language") ?? "").split(",").map((item, order) => {
@@ -165,5 +165,5 @@ export function pickLang(headers: Headers): Lang {
 export function langChoice(url: URL): { lang: Lang; cookie: string } | null {
   const lang = known(url.searchParams.get("lang") ?? "");
   if (!lang) return null;
-  return { lang, cookie: `${LANG_COOKIE}=${lang}; Path=/; Max-Age=31536000; SameSite=Lax` };
+  return { lang, cookie: setCookie(LANG_COOKIE, lang, { maxAgeS: 31536000, sameSite: "Lax" }) };
 }

@@ -27,6 +27,7 @@ import { listenNow } from "../net/node_internals.ts";
 import { logger } from "../ops/logging.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import { BodyTooLarge } from "./request_body.ts";
+import { answerBytes } from "./http_answer.ts";
 
 const log = logger("web");
 
@@ -222,7 +223,8 @@ export class WebServer {
       : new Response(null, { status: 400 });
     const pending = upgrades.get(response);
     if (!pending) {
-      socket.end(await rawResponse(response));
+      // A refused upgrade: the socket is ours to write the whole answer on.
+      socket.end(await answerBytes(response));
       return;
     }
     if (connection) connection.upgraded = true;
@@ -332,19 +334,6 @@ async function writeResponse(
     }
   }
   res.end();
-}
-
-/** A whole HTTP/1.1 answer as bytes, for a refused upgrade (the socket is ours to write). */
-async function rawResponse(response: Response): Promise<Uint8Array> {
-  const body = new Uint8Array(await response.arrayBuffer());
-  let head = `HTTP/1.1 ${response.status} ${response.statusText || "Refused"}\r\n`;
-  for (const [name, value] of response.headers) head += `${name}: ${value}\r\n`;
-  head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
-  const headBytes = new TextEncoder().encode(head);
-  const bytes = new Uint8Array(headBytes.length + body.length);
-  bytes.set(headBytes);
-  bytes.set(body, headBytes.length);
-  return bytes;
 }
 
 /**

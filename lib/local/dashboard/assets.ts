@@ -11,6 +11,7 @@ import formatBytesJs from "../../common/ops/format_bytes.js" with { type: "text"
 import i18nJs from "../../common/web/i18n.js" with { type: "text" };
 import uPlotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uPlotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
+import { AssetMap } from "../../common/web/assets.ts";
 
 /**
  * The page as a template: `{{t:key}}` for the catalogue's text, `{{name}}` for the state it
@@ -18,29 +19,19 @@ import uPlotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
  */
 export const INDEX_TEMPLATE: string = indexHtml;
 
-/** A file of the page: its bytes as text and its `content-type`. */
-export interface Asset {
-  body: string;
-  type: string;
-}
-
-const JS = "text/javascript; charset=utf-8";
-const CSS = "text/css; charset=utf-8";
-const SVG = "image/svg+xml";
-
 /**
  * Every file the page loads, by the path it is served at (the page itself aside).
  *
  * @example ASSETS.get("/app.js")?.body
  */
-export const ASSETS: ReadonlyMap<string, Asset> = new Map([
-  ["/app.css", { body: appCss, type: CSS }],
-  ["/app.js", { body: appJs, type: JS }],
-  ["/format_bytes.js", { body: formatBytesJs, type: JS }],
-  ["/i18n.js", { body: i18nJs, type: JS }],
-  ["/uPlot.iife.min.js", { body: uPlotJs, type: JS }],
-  ["/uPlot.min.css", { body: uPlotCss, type: CSS }],
-  ["/favicon.svg", { body: faviconSvg, type: SVG }],
+export const ASSETS: AssetMap = new AssetMap([
+  { path: "/app.css", body: appCss },
+  { path: "/app.js", body: appJs },
+  { path: "/format_bytes.js", body: formatBytesJs },
+  { path: "/i18n.js", body: i18nJs },
+  { path: "/uPlot.iife.min.js", body: uPlotJs },
+  { path: "/uPlot.min.css", body: uPlotCss },
+  { path: "/favicon.svg", body: faviconSvg },
   // Browsers ask for /favicon.ico on their own; the SVG answers it (they go by content-type).
-  ["/favicon.ico", { body: faviconSvg, type: SVG }],
+  { path: "/favicon.ico", body: faviconSvg, type: "image/svg+xml" },
 ]);

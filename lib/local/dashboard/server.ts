@@ -5,14 +5,21 @@
 import { LiveSockets } from "../../common/web/live_sockets.ts";
 import { WebServer } from "../../common/web/web_server.ts";
 import { JSON_BODY_LIMIT, readBodyText } from "../../common/web/request_body.ts";
-import { json, SECURITY_HEADERS, text } from "../../common/web/http_replies.ts";
+import { json, respond, text } from "../../common/web/http_replies.ts";
+import { PageGuard } from "../../common/web/guard.ts";
+import { route, Router } from "../../common/web/router.ts";
+import type { Route } from "../../common/web/router.ts";
 import { formatHostPort } from "../../protocol/address.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { parseShareLink } from "../../protocol/share_link.ts";
+import type { ShareLink } from "../../protocol/share_link.ts";
+import { takeSubscription } from "../control/subscription.ts";
+import { parseSubscriptionUrl } from "../tunnel/subscription_fetch.ts";
+import { PinMismatch } from "../tunnel/pinned_certificate.ts";
+import { dirname } from "node:path";
 import { logger } from "../../common/ops/logging.ts";
 import { VERSION } from "../../version.ts";
-import { normalizeSettings } from "../control/settings.ts";
-import { Guard } from "./guard.ts";
+import { defaultSettingsPath, normalizeSettings } from "../control/settings.ts";
 import type { ProxyControl } from "../control/proxy_control.ts";
 import { Problem } from "../tunnel/problems.ts";
 import { StatsSampler } from "./stats.ts";
@@ -78,7 +85,8 @@ const log = logger("local", "dashboard");
 export class DashboardServer {
   readonly #control: ProxyControl;
   readonly #server: WebServer;
-  readonly #guard: Guard;
+  readonly #guard: PageGuard;
+  readonly #router = new Router(this.#routes());
   readonly #sampler: StatsSampler;
   readonly #account: LiveAccount;
   readonly #sockets = new LiveSockets(() => this.status());
@@ -99,10 +107,14 @@ export class DashboardServer {
       port: options.listen.port,
       handler: (request) => this.#handle(request),
     });
-    this.#guard = new Guard(
-      { host: options.listen.host, port: this.#server.addr.port },
-      options.token,
-    );
+    const port = this.#server.addr.port;
+    this.#guard = new PageGuard({
+      bound: { host: options.listen.host, port },
+      loopbackPorts: "bound",
+      ...(options.token === undefined
+        ? {}
+        : { token: { secret: options.token, cookie: `swiftproxy_ui_${port}` } }),
+    });
     // Read several times a second; a message goes out as each second of the clock closes.
     this.#timer = setInterval(() => {
       if (this.#sampler.sample()) this.#broadcast();
@@ -202,63 +214,73 @@ export class DashboardServer {
   }
 
   async #handle(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const verdict = this.#guard.check(request);
-    if (verdict) {
+    const refusal = this.#guard.check(request);
+    if (refusal) {
       log.warn("refused {method} {path}: {reason}", {
         method: request.method,
-        path: url.pathname,
-        reason: verdict.reason,
+        path: new URL(request.url).pathname,
+        reason: refusal.reason,
       });
       return text(
-        verdict.status,
-        verdict.status === 401
+        refusal.status,
+        refusal.status === 401
           ? "Unauthorized: open the link with the token the program printed.\n"
           : "Forbidden\n",
       );
     }
-    const route = `${request.method} ${url.pathname}`;
-    switch (route) {
-      case "GET /":
-        if (url.searchParams.has("token")) {
-          // Keep the token in a cookie and take it out of the address bar and history.
-          return new Response(null, {
-            status: 303,
-            headers: { location: "/", "set-cookie": this.#guard.cookie() },
-          });
-        }
-        {
-          const choice = langChoice(url);
-          if (choice) {
-            // The switch's choice, remembered; the address bar keeps the plain page.
-            return new Response(null, {
-              status: 303,
-              headers: { location: "/", "set-cookie": choice.cookie },
-            });
-          }
-        }
-        return asset(this.page(pickLang(request.headers)), "text/html; charset=utf-8");
-      case "GET /proxy.pac":
-        return asset(
-          proxyPac(this.#control.listenAddress, this.#control.settings.listen),
-          "application/x-ns-proxy-autoconfig",
-        );
-      case "GET /api/status":
-        return json(200, this.status());
-      case "GET /api/settings":
-        return json(200, this.#settingsForPage());
-      case "POST /api/connect":
-        return await this.#connect(request);
-      case "POST /api/link":
-        return await this.#link(request);
-      case "POST /api/disconnect":
-        await this.#control.disconnect();
-        return json(200, this.status());
-      case "GET /ws":
-        return this.#upgrade(request);
-      default:
-        return (request.method === "GET" && file(url.pathname)) || text(404, "Not Found\n");
+    return await route(this.#router, request);
+  }
+
+  /** The dashboard's routes: its page, `/proxy.pac`, the API, the WebSocket and the files. */
+  #routes(): Route[] {
+    return [
+      { method: "GET", path: "/", handle: ({ request, url }) => this.#index(request, url) },
+      {
+        method: "GET",
+        path: "/proxy.pac",
+        handle: () =>
+          respond(
+            200,
+            proxyPac(this.#control.listenAddress, this.#control.settings.listen),
+            "application/x-ns-proxy-autoconfig",
+          ),
+      },
+      { method: "GET", path: "/api/status", handle: () => json(200, this.status()) },
+      { method: "GET", path: "/api/settings", handle: () => json(200, this.#settingsForPage()) },
+      { method: "POST", path: "/api/connect", handle: ({ request }) => this.#connect(request) },
+      { method: "POST", path: "/api/link", handle: ({ request }) => this.#link(request) },
+      {
+        method: "POST",
+        path: "/api/disconnect",
+        handle: async () => {
+          await this.#control.disconnect();
+          return json(200, this.status());
+        },
+      },
+      { method: "GET", path: "/ws", handle: ({ request }) => this.#sockets.upgrade(request) },
+      ...ASSETS.routes(),
+    ];
+  }
+
+  /** `GET /`: the page, or a redirect that keeps the link's token or the language chosen. */
+  #index(request: Request, url: URL): Response {
+    if (url.searchParams.has("token")) {
+      // Keep the token in a cookie and take it out of the address bar and history.
+      const cookie = this.#guard.tokenCookie();
+      return new Response(null, {
+        status: 303,
+        headers: { location: "/", ...(cookie ? { "set-cookie": cookie } : {}) },
+      });
     }
+    const choice = langChoice(url);
+    if (choice) {
+      // The switch's choice, remembered; the address bar keeps the plain page.
+      return new Response(null, {
+        status: 303,
+        headers: { location: "/", "set-cookie": choice.cookie },
+      });
+    }
+    return respond(200, this.page(pickLang(request.headers)), "text/html; charset=utf-8");
   }
 
   #settingsForPage() {
@@ -266,22 +288,49 @@ export class DashboardServer {
     return { ...rest, password: "", passwordKnown: password !== "" };
   }
 
-  /** `POST /api/link`: the form's fields from a pasted `trojan://` link (nothing is saved). */
+  /**
+   * `POST /api/link`: the form's fields from a pasted `trojan://` link (nothing is saved), or
+   * from a subscription URL (`https://…/sub/TOKEN#pcs=…`), fetched now: its link fills the
+   * form and its rules are written beside the settings file, as `--sub` does.
+   */
   async #link(request: Request): Promise<Response> {
     const body = await jsonBody(request);
     if (body instanceof Response) return body;
+    const pasted = String((body as { link?: unknown })?.link ?? "").trim();
+    if (/^https:\/\//i.test(pasted)) return await this.#subscription(pasted);
     try {
-      const link = parseShareLink(String((body as { link?: unknown })?.link ?? ""));
-      return json(200, {
-        remote: formatHostPort(link),
-        user: link.user,
-        password: link.password,
-        serverName: link.sni === link.host ? "" : link.sni,
-        pin: link.pin ?? "",
-      });
+      return json(200, formFields(parseShareLink(pasted)));
     } catch (error) {
       const message = `Link: ${(error as Error).message}.`;
       return json(400, { problem: { kind: "settings", message } });
+    }
+  }
+
+  async #subscription(text: string): Promise<Response> {
+    let url;
+    try {
+      url = parseSubscriptionUrl(text);
+    } catch (error) {
+      const message = `Subscription: ${(error as Error).message}.`;
+      return json(400, { problem: { kind: "settings", message } });
+    }
+    const stateDir = dirname(this.#control.options.settingsPath ?? defaultSettingsPath());
+    try {
+      const taken = await takeSubscription(url, stateDir, this.#control.config.handshakeTimeoutMs);
+      log.info("subscription taken for {user}: {rules} rule(s)", {
+        user: taken.link.user,
+        rules: taken.ruleCount,
+      });
+      return json(200, {
+        ...formFields(taken.link),
+        subscription: { rules: taken.ruleCount, rulesPath: taken.rulesPath },
+      });
+    } catch (error) {
+      const pin = error instanceof PinMismatch;
+      const message = `Subscription: ${(error as Error).message}.`;
+      return json(502, {
+        problem: { kind: pin ? "certificate-not-trusted" : "remote-unreachable", message },
+      });
     }
   }
 
@@ -297,10 +346,6 @@ export class DashboardServer {
       const status = error.kind === "settings" || error.kind === "port-in-use" ? 400 : 502;
       return json(status, { problem: { kind: error.kind, message: error.message } });
     }
-  }
-
-  #upgrade(request: Request): Response {
-    return this.#sockets.upgrade(request);
   }
 }
 
@@ -320,16 +365,6 @@ export function stateWords(lang: Lang, status: StatusMessage): { badge: string; 
   return { badge, line };
 }
 
-/** One of the page's files, or null when there is none at `path`. */
-function file(path: string): Response | null {
-  const found = ASSETS.get(path);
-  return found ? asset(found.body, found.type) : null;
-}
-
-function asset(body: string, type: string): Response {
-  return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
-}
-
 /**
  * The request's JSON body, or the answer refusing it (not JSON: 415 or 400).
  *
@@ -345,4 +380,15 @@ async function jsonBody(request: Request): Promise<unknown> {
   } catch {
     return text(400, "expected a JSON body\n");
   }
+}
+
+/** The form's fields a link fills. */
+function formFields(link: ShareLink) {
+  return {
+    remote: formatHostPort(link),
+    user: link.user,
+    password: link.password,
+    serverName: link.sni === link.host ? "" : link.sni,
+    pin: link.pin ?? "",
+  };
 }

@@ -131,7 +131,7 @@ export class StatsSampler {
     // Over the windows there are: the first seconds after start are not pulled towards 0.
     const weights = SMOOTHING.slice(0, raw.length);
     const total = weights.reduce((sum, weight) => sum + weight, 0);
-    const smoothed = weights.reduce((sum, weight, i) => sum + weight * raw[i], 0) / total;
+    const smoothed = weights.reduce((sum, weight, i) => sum + weight * raw[i]!, 0) / total;
     const series = this.history[direction];
     series.push(Math.round(smoothed));
     if (series.length > this.#seconds) series.shift();

@@ -291,7 +291,7 @@ function authorized(head: RequestHead, login: LoginCheck): boolean {
   if (!match) return false;
   let given: Uint8Array;
   try {
-    given = Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0));
+    given = Uint8Array.from(atob(match[1]!), (c) => c.charCodeAt(0));
   } catch {
     return false;
   }

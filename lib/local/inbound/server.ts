@@ -105,12 +105,13 @@ export class LocalServer {
     }
     if (first === null || first.length === 0) return;
     client.unread(first);
-    const isSocks = first[0] === 0x05;
-    const isHttp = (first[0] >= 0x41 && first[0] <= 0x5a) || (first[0] >= 0x61 && first[0] <= 0x7a);
+    const byte = first[0]!;
+    const isSocks = byte === 0x05;
+    const isHttp = (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
     if (!isSocks && !isHttp) {
       log.debug("{client}: first byte {byte} is neither SOCKS5 nor HTTP; closing", {
         client: clientName,
-        byte: first[0],
+        byte,
       });
       return;
     }

@@ -93,7 +93,7 @@ export class Demand {
     if (max <= 0) return;
     const window = this.burstWindowMs;
     this.#takes.push(now);
-    while (this.#takes.length > 0 && now - this.#takes[0] > window) this.#takes.shift();
+    while (this.#takes.length > 0 && now - this.#takes[0]! > window) this.#takes.shift();
     while (this.#takes.length > max) this.#takes.shift();
     const burst = this.#takes.length;
     if (burst >= this.#decayedPeak(now)) {
@@ -248,7 +248,7 @@ export class ReadyPool {
   /** Closes ready tunnels past their age. */
   #dropOld(now: number): void {
     const { maxAgeMs } = this.#options;
-    while (this.#ready.length > 0 && now - this.#ready[0].openedAt > maxAgeMs) this.#expire();
+    while (this.#ready.length > 0 && now - this.#ready[0]!.openedAt > maxAgeMs) this.#expire();
   }
 
   /** Closes the oldest ready tunnel, unused. */

@@ -43,7 +43,10 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
   if (scheme !== "scrypt" || !hash) return false;
-  const key = await derive(password, Buffer.from(salt, "base64"), Number(n), Number(r), Number(p));
+  // A damaged stored hash (parameters scrypt refuses) is a wrong password, not a crash.
+  const key = await derive(password, Buffer.from(salt!, "base64"), Number(n), Number(r), Number(p))
+    .catch(() => null);
+  if (!key) return false;
   return timingSafeEqual(new Uint8Array(key), new Uint8Array(Buffer.from(hash, "base64")));
 }
 

@@ -14,6 +14,9 @@ import { json, respond, text } from "../../common/web/http_replies.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
 import { WebServer } from "../../common/web/web_server.ts";
+import { bearerToken, PageGuard } from "../../common/web/guard.ts";
+import { Router, unrouted } from "../../common/web/router.ts";
+import type { Route, RouteContext as PageContext } from "../../common/web/router.ts";
 import {
   BodyTooLarge,
   JSON_BODY_LIMIT,
@@ -21,7 +24,7 @@ import {
   readBodyText,
 } from "../../common/web/request_body.ts";
 import { logger } from "../../common/ops/logging.ts";
-import { METRICS_CONTENT_TYPE, RemoteMetrics } from "../ops/metrics.ts";
+import { METRICS_CONTENT_TYPE, metricsAllowed, RemoteMetrics } from "../ops/metrics.ts";
 import type { RemoteServer } from "../tunnel/server.ts";
 import type { UserStore } from "../store/user_store.ts";
 import type { UsageSampler } from "../ops/usage_sampler.ts";
@@ -42,10 +45,9 @@ import {
   userAction,
 } from "./api.ts";
 import type { ApiDeps } from "./api.ts";
-import { bearerToken, cookie, foreignRequest, metricsAllowed } from "./guard.ts";
 import { hashPassword, verifyPassword } from "./password_hash.ts";
 import { AdminSessions } from "./sessions.ts";
-import { Router } from "./routes.ts";
+import type { AdminSession } from "./sessions.ts";
 import type { AdminRoute, RouteContext } from "./routes.ts";
 import { isTotpCode, newRecoveryCodes, newTotp, recoveryHash, TotpSteps } from "./two_factor.ts";
 import openApi from "./openapi.json" with { type: "json" };
@@ -56,6 +58,8 @@ import type { Actor } from "../users/audit.ts";
 import { svgQr } from "../share/share.ts";
 import type { SessionOptions } from "./sessions.ts";
 import { handOver, keptShare, shareUser } from "./share_api.ts";
+import { ClientRulesLocked } from "../share/client_rules_setting.ts";
+import { RulesError } from "../../rules/rule.ts";
 
 const log = logger("remote", "admin");
 
@@ -81,12 +85,14 @@ export class AdminConfigError extends Error {
   }
 }
 
+/** What an open route's handler gets: the request and the client's address. */
+type OpenContext = PageContext & { source: string };
+
 /** A running admin panel. */
 export class AdminServer {
   readonly #options: AdminOptions;
   readonly #server: WebServer;
-  readonly #loopback: boolean;
-  readonly #cookieName: string;
+  readonly #guard: PageGuard<AdminSession>;
   readonly sessions: AdminSessions;
   readonly metrics: RemoteMetrics;
   readonly #rates = new Map<number, { up: number; down: number }>();
@@ -94,6 +100,9 @@ export class AdminServer {
   readonly #sockets = new LiveSockets(() => this.live());
   readonly #unsubscribe: () => void;
   readonly #stopFollowing: () => void;
+  /** What anyone may ask (after the guard's Host/Origin rules): the page, login, metrics. */
+  readonly #open = new Router(this.#openRoutes());
+  /** The API for a signed-in admin or a token. */
   readonly #router = new Router(this.#routes());
   readonly #steps = new TotpSteps();
   /** When each token's use was last written, so a busy script does not write each request. */
@@ -110,13 +119,11 @@ export class AdminServer {
    */
   constructor(options: AdminOptions) {
     this.#options = options;
-    this.#loopback = isLoopbackHost(options.listen.host);
-    if (!this.#loopback && !options.tls) {
+    if (!isLoopbackHost(options.listen.host) && !options.tls) {
       throw new AdminConfigError(
         `the admin panel listens on ${options.listen.host} only over TLS; bind it to 127.0.0.1 (and reach it with ssh -L) or give it the certificate`,
       );
     }
-    this.#cookieName = options.tls ? "__Host-swiftproxy_admin" : "swiftproxy_admin";
     this.sessions = new AdminSessions(options.sessions);
     this.metrics = new RemoteMetrics(options.server, [{
       name: "swiftproxy_admin_login_throttled_sources",
@@ -148,6 +155,15 @@ export class AdminServer {
       port: options.listen.port,
       ...(options.tls ? { tls: options.tls } : {}),
       handler: (request, source) => this.#handle(request, source),
+    });
+    this.#guard = new PageGuard({
+      bound: { host: options.listen.host, port: this.#server.addr.port },
+      tls: Boolean(options.tls),
+      loopbackPorts: "any",
+      session: {
+        cookie: options.tls ? "__Host-swiftproxy_admin" : "swiftproxy_admin",
+        book: this.sessions,
+      },
     });
   }
 
@@ -188,25 +204,19 @@ export class AdminServer {
   async #handle(request: Request, source: string): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
-    const foreign = foreignRequest(request, this.#loopback, Boolean(this.#options.tls));
-    if (foreign) {
+    const refusal = this.#guard.check(request);
+    if (refusal) {
       log.warn("refused {method} {path} from {source}: {reason}", {
         method: request.method,
         path,
         source,
-        reason: foreign,
+        reason: refusal.reason,
       });
       return text(403, "Forbidden\n");
     }
-    if (path === "/metrics" && request.method === "GET") return this.#metrics(request);
-    if (path === "/api/login" && request.method === "POST") {
-      return await this.#login(request, source);
-    }
-    if (path === "/api/login" && request.method === "GET") {
-      const admins = await this.#options.store.admins();
-      return json(200, { askName: admins.length > 1 });
-    }
-    if (path === "/api/openapi.json" && request.method === "GET") return json(200, openApi);
+    const open = this.#open.find(request.method, path);
+    if (open.route) return await open.route.handle({ request, url, params: open.params, source });
+    if (open.allow.length > 0) return unrouted(open.allow);
     if (path === "/api" || path.startsWith("/api/")) {
       try {
         return await this.#api(request, url, source);
@@ -221,12 +231,30 @@ export class AdminServer {
         return json(500, { error: "the server failed; see its log" });
       }
     }
-    const asset = request.method === "GET" ? ADMIN_ASSETS.get(path) : undefined;
-    return asset ? respond(200, asset.body, asset.type) : text(404, "Not Found\n");
+    return unrouted([]);
+  }
+
+  /** The routes anyone may ask: the page's files, `/metrics` (its own check), the login. */
+  #openRoutes(): Route<OpenContext>[] {
+    return [
+      { method: "GET", path: "/metrics", handle: ({ request }) => this.#metrics(request) },
+      {
+        method: "POST",
+        path: "/api/login",
+        handle: ({ request, source }) => this.#login(request, source),
+      },
+      {
+        method: "GET",
+        path: "/api/login",
+        handle: async () => json(200, { askName: (await this.#options.store.admins()).length > 1 }),
+      },
+      { method: "GET", path: "/api/openapi.json", handle: () => json(200, openApi) },
+      ...ADMIN_ASSETS.routes(),
+    ];
   }
 
   #metrics(request: Request): Response {
-    if (!metricsAllowed(request, this.#loopback, this.#options.metricsToken)) {
+    if (!metricsAllowed(request, this.#guard.loopback, this.#options.metricsToken)) {
       return text(401, "Unauthorized: send Authorization: Bearer <--metrics-token>\n");
     }
     return respond(200, this.metrics.render(), METRICS_CONTENT_TYPE);
@@ -293,20 +321,13 @@ export class AdminServer {
     const { id, session } = this.sessions.create(admin!.name, admin!.hash);
     log.info("admin {admin} signed in from {source}", { admin: admin!.name, source });
     return json(200, { csrf: session.csrf }, {
-      "set-cookie": this.#cookie(id, this.sessions.ttlMs),
+      "set-cookie": this.#guard.sessionCookie(id, this.sessions.ttlMs),
     });
   }
 
-  #cookie(value: string, ttlMs: number): string {
-    const secure = this.#options.tls ? "; Secure" : "";
-    return `${this.#cookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${
-      Math.floor(ttlMs / 1000)
-    }${secure}`;
-  }
-
-  /** The routes of the API, served through one router (`routes.ts`). */
-  get routes(): readonly AdminRoute[] {
-    return this.#router.routes;
+  /** The routes under `/api/`, as `/api/openapi.json` documents them. */
+  get routes(): readonly { method: string; path: string }[] {
+    return [...this.#open.routes, ...this.#router.routes].filter((r) => r.path.startsWith("/api/"));
   }
 
   /**
@@ -336,22 +357,26 @@ export class AdminServer {
     } else {
       // At every request, so a removed admin or a new password ends the session at once.
       this.sessions.adminsAre(await this.#options.store.admins());
-      const id = cookie(request, this.#cookieName);
-      const found = this.sessions.find(id);
-      if (!found) return json(401, { error: "not logged in" });
-      if (!reading && !this.sessions.csrfMatches(found, request.headers.get("x-csrf-token"))) {
-        log.warn("refused {method} {path} from {source}: no or wrong CSRF token", {
+      const found = this.#guard.session(request);
+      if ("reason" in found && found.status === 401) return json(401, { error: "not logged in" });
+      if ("reason" in found) {
+        log.warn("refused {method} {path} from {source}: {reason}", {
           method,
           path: url.pathname,
           source,
+          reason: found.reason,
         });
         return json(403, { error: "missing or wrong CSRF token; reload the page" });
       }
-      actor = { who: found.admin, source };
-      session = { id: id!, session: found };
+      actor = { who: found.session.admin, source };
+      session = found;
     }
-    const match = this.#router.match(method, url.pathname);
-    if (!match) return json(404, { error: `no API ${method} ${url.pathname}` });
+    const match = this.#router.find(method, url.pathname);
+    if (!match.route) {
+      if (match.allow.length === 0) return json(404, { error: `no API ${method} ${url.pathname}` });
+      const allow = match.allow.join(", ");
+      return json(405, { error: `${url.pathname} takes ${allow}, not ${method}` }, { allow });
+    }
     if (match.route.sessionOnly && !session) {
       return json(403, { error: "only a signed-in admin can do this, not a token" });
     }
@@ -419,7 +444,7 @@ export class AdminServer {
         handle: (c) => {
           this.sessions.end(c.session!.id);
           this.#sockets.prune();
-          return json(200, {}, { "set-cookie": this.#cookie("", 0) });
+          return json(200, {}, { "set-cookie": this.#guard.sessionCookie("", 0) });
         },
       },
       { method: "GET", path: "/api/users", handle: () => json(200, this.live()) },
@@ -502,7 +527,45 @@ export class AdminServer {
         path: "/api/audit",
         handle: async (c) => json(200, await auditEntries(c.deps, c.url.searchParams)),
       },
+      ...this.#clientRulesRoutes(),
       ...this.#twoFactorRoutes(),
+    ];
+  }
+
+  /** The client rules every subscription carries: shown, and set when no flag set them. */
+  #clientRulesRoutes(): AdminRoute[] {
+    const setting = () => {
+      const found = this.#options.server.clientRules;
+      if (!found) throw new ApiError(404, "this server keeps no client rules");
+      return found;
+    };
+    return [
+      { method: "GET", path: "/api/client-rules", handle: () => json(200, setting().view()) },
+      {
+        method: "POST",
+        path: "/api/client-rules",
+        handle: async (c) => {
+          const given = (await body(c.request, CLIENT_RULES_LIMIT)).text;
+          if (typeof given !== "string") {
+            throw new ApiError(400, "text: expected the rules file as text (empty for none)");
+          }
+          const before = setting().view();
+          let view;
+          try {
+            view = await setting().replace(given);
+          } catch (error) {
+            if (error instanceof ClientRulesLocked) throw new ApiError(409, error.message);
+            if (error instanceof RulesError) throw new ApiError(400, error.message);
+            throw error;
+          }
+          await record(c.deps.store, c.actor, "client-rules.set", "client-rules", {
+            rules: before.rules,
+            providers: before.providers,
+          }, { rules: view.rules, providers: view.providers });
+          log.info("admin: client rules set: {rules} rule(s)", { rules: view.rules });
+          return json(200, view);
+        },
+      },
     ];
   }
 
@@ -573,11 +636,14 @@ async function readJson(request: Request, limit: number): Promise<Record<string,
   }
 }
 
-async function body(request: Request): Promise<Record<string, unknown>> {
+/** The panel's client rules at most: longer lists belong in a provider by URL. */
+const CLIENT_RULES_LIMIT = 1024 * 1024;
+
+async function body(request: Request, limit = JSON_BODY_LIMIT): Promise<Record<string, unknown>> {
   if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
     throw new ApiError(415, "expected application/json");
   }
-  const value = await readJson(request, JSON_BODY_LIMIT);
+  const value = await readJson(request, limit);
   if (!value) throw new ApiError(400, "expected a JSON object");
   return value;
 }

@@ -32,6 +32,10 @@ import { acmeOptionsProblem, addAcmeOptions, servingPaths, startAcme } from "./s
 import type { AcmeServeOptions } from "./serve_acme.ts";
 import { BLOCK_FORMATS, serverBlockArg } from "./block_option.ts";
 import type { BlockList } from "../../rules/block_list.ts";
+import { type ClientRules, loadClientRules } from "../../rules/client_rules.ts";
+import { RulesError } from "../../rules/rule.ts";
+import { clientRulesGaps } from "../share/subscription_rules.ts";
+import { ClientRulesSetting } from "../share/client_rules_setting.ts";
 import { publicArg } from "./init.ts";
 import { certificateFacts } from "../share/share.ts";
 import { LinkVault } from "../share/link_vault.ts";
@@ -70,6 +74,16 @@ const urlArg = (text: string): string => {
   return text;
 };
 
+/** `--client-rules FILE`: the file and its providers' files, read and checked now. */
+const clientRulesArg = (path: string): { path: string; rules: ClientRules } => {
+  try {
+    return { path, rules: loadClientRules(path) };
+  } catch (error) {
+    if (error instanceof RulesError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+};
+
 /** Options of `serve` after parsing (defaults filled in). */
 interface ServeOptions extends AcmeServeOptions {
   data: string;
@@ -101,6 +115,7 @@ interface ServeOptions extends AcmeServeOptions {
   name?: string;
   subUpdateHours: number;
   supportUrl?: string;
+  clientRules?: { path: string; rules: ClientRules };
 }
 
 /** The server's config: {@linkcode REMOTE_DEFAULTS}, then what the options say. */
@@ -108,6 +123,7 @@ function remoteConfig(
   options: ServeOptions,
   pair: { cert: string; key: string },
   { store, outbox }: Pick<ServeStore, "store" | "outbox">,
+  clientRules: ClientRulesSetting,
 ): RemoteConfig {
   return {
     ...REMOTE_DEFAULTS,
@@ -132,6 +148,7 @@ function remoteConfig(
       name: options.name,
       supportUrl: options.supportUrl,
     },
+    clientRules,
   };
 }
 
@@ -171,9 +188,18 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   const paths = servingPaths(options);
   const cert = Deno.readTextFileSync(paths.cert);
   const key = Deno.readTextFileSync(paths.key);
+  let clientRules: ClientRulesSetting;
+  try {
+    clientRules = ClientRulesSetting.open(options.data, options.clientRules);
+  } catch (error) {
+    if (!(error instanceof RulesError)) throw error;
+    console.error(`error: the panel's client rules: ${error.message}`);
+    await opened.close();
+    Deno.exit(1);
+  }
   let server: RemoteServer;
   try {
-    server = new RemoteServer(remoteConfig(options, { cert, key }, opened));
+    server = new RemoteServer(remoteConfig(options, { cert, key }, opened, clientRules));
     await server.ready;
   } catch (error) {
     const where = formatHostPort(options.listen);
@@ -245,6 +271,14 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     } per user without a max-conns of its own)`,
   );
   if (opened.node) console.log(`node ${opened.node} on the shared users database`);
+  if (clientRules.rules) {
+    const { rules, providers } = clientRules.rules;
+    const from = clientRules.flagPath ?? "the panel";
+    console.log(
+      `client rules (${from}): ${rules.length} rules, ${providers.length} rule-providers, in every subscription`,
+    );
+    for (const gap of clientRulesGaps(clientRules.rules)) console.log(`client rules: ${gap}`);
+  }
   if (address) console.log(describePublicAddress(address, "swiftproxy-remote serve --public"));
   console.log(`certificate: ${certPath}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
@@ -460,6 +494,11 @@ export function serveCommand(): Command {
         d.subscriptions.updateHours,
       )
       .option("--support-url <url>", "where users get help, shown by their apps", urlArg)
+      .option(
+        "--client-rules <file>",
+        "rules (mihomo rules: and rule-providers:) every subscription carries to users' apps",
+        clientRulesArg,
+      )
       .option(
         "--grace <seconds>",
         "on SIGTERM, time open connections get to finish",

@@ -87,6 +87,8 @@ export interface Share {
   subscription: string | null;
   /** Whether the link pins a self-signed certificate. */
   pinned: boolean;
+  /** The pin (hex SHA-256 of the self-signed certificate), when pinned. */
+  pin?: string;
   /** Where the link points. */
   address: PublicAddress;
 }
@@ -137,6 +139,7 @@ export async function shareOf(
     link,
     subscription: token ? subscriptionUrl(endpoint, token) : null,
     pinned: Boolean(endpoint.pin),
+    ...(endpoint.pin ? { pin: endpoint.pin } : {}),
     address: address!,
   };
 }
@@ -164,6 +167,9 @@ export async function printShare(
   if (share.subscription) {
     const label = subscription.issue ? "subscription (replaces any earlier one)" : "subscription";
     console.log(`${label}: ${share.subscription}`);
+    // The local checks the certificate of the URL it fetches: the pin rides in the fragment.
+    const pin = share.pin ? `#pcs=${share.pin}` : "";
+    console.log(`for swiftproxy-local --sub: ${share.subscription}${pin}`);
   } else {
     console.log("subscription: unchanged (not kept here; --rotate issues a new one)");
   }

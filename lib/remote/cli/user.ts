@@ -254,9 +254,10 @@ async function addBatch(
   }
   console.log(`added ${names.length} users (passwords shown once; links hold them):`);
   const table = [header.map((h) => h.toUpperCase()), ...rows];
-  const widths = header.map((_, i) => Math.max(...table.map((r) => r[i].length)));
+  // Every row has the header's four cells.
+  const widths = header.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   console.log(
-    table.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n"),
+    table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n"),
   );
 }
 

@@ -85,7 +85,7 @@ export class UdpResolver {
     if (known && known.expires > now) return known.answer;
     this.#names.delete(key);
     if (this.#names.size >= MAX_NAMES) this.#names.delete(this.#names.keys().next().value!);
-    const answer = allowedAddresses(destination, this.#policy).then((ips) => ips[0]);
+    const answer = allowedAddresses(destination, this.#policy).then((ips) => ips[0]!); // never empty: it refuses instead
     answer.catch(() => {}); // a refusal is cached too; whoever awaits it sees it
     this.#names.set(key, { answer, expires: now + TTL_MS });
     return answer;

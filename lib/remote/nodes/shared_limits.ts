@@ -36,15 +36,16 @@ export function shareOf(limit: number, mine: Demand, others: Demand[], nodes = 1
   if (!mine.active) return limit / (active.length > 0 ? active.length + 1 : Math.max(1, nodes));
   const all = [mine, ...active];
   const wants = all.map((d) => d.hungry ? Infinity : d.rate * HEADROOM);
-  const order = wants.map((_, i) => i).sort((a, b) => wants[a] - wants[b]);
+  const order = wants.map((_, i) => i).sort((a, b) => wants[a]! - wants[b]!);
   const given = new Array<number>(all.length).fill(0);
   let left = limit;
   order.forEach((i, k) => {
-    given[i] = Math.min(wants[i], left / (all.length - k));
-    left -= given[i];
+    const share = Math.min(wants[i]!, left / (all.length - k));
+    given[i] = share;
+    left -= share;
   });
   // Nobody wants the rest now: split it evenly, so the shares still sum to the limit.
-  return given[0] + left / all.length;
+  return given[0]! + left / all.length;
 }
 
 /**

@@ -6,6 +6,8 @@
  */
 import process from "node:process";
 import { VERSION } from "../../version.ts";
+import { bearerToken } from "../../common/web/guard.ts";
+import { timingSafeEqual } from "../../common/security/timing_safe.ts";
 import type { SessionEnd, SessionRefusal } from "../../common/ops/session_events.ts";
 import type { RemoteServer } from "../tunnel/server.ts";
 
@@ -223,4 +225,17 @@ class Exposition {
 
 function escapeLabel(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+/**
+ * Whether `/metrics` may be read: always on a loopback listener (as Prometheus scrapes it
+ * there), otherwise only with `Authorization: Bearer <token>`, and never without a token.
+ *
+ * @example metricsAllowed(request, false, "t0ken-t0ken")
+ */
+export function metricsAllowed(request: Request, loopback: boolean, token?: string): boolean {
+  if (loopback) return true;
+  const given = bearerToken(request);
+  return token !== undefined && token !== "" && given !== undefined &&
+    timingSafeEqual(given, token);
 }

@@ -7,9 +7,12 @@
 import type { User } from "../store/user_store.ts";
 import type { ShareEndpoint } from "./share.ts";
 import { shareLink } from "./share.ts";
+import { type ClientRules, portableRules } from "../../rules/client_rules.ts";
+import { formatLocalSubscription } from "../../rules/local_subscription.ts";
+import { clashRules, singBoxRoute } from "./subscription_rules.ts";
 
-/** The documents a subscription comes as. */
-export type SubscriptionFormat = "base64" | "clash" | "singbox";
+/** The documents a subscription comes as; `local` is `swiftproxy-local`'s own. */
+export type SubscriptionFormat = "base64" | "clash" | "singbox" | "local";
 
 /** One user's entry: who, the password, where, and the leaf certificate for a pin. */
 export interface SubscriptionEntry {
@@ -23,6 +26,8 @@ export interface SubscriptionEntry {
    * ({@linkcode pinsPublicKeys}): its profile pins the key instead of embedding the leaf.
    */
   publicKeyPin?: string;
+  /** The admin's client rules (`serve --client-rules`), carried in every format but base64. */
+  rules?: ClientRules;
 }
 
 /** What the admin says of every subscription (`serve --name`, `--sub-update-hours`, `--support-url`). */
@@ -36,14 +41,16 @@ export interface SubscriptionOptions {
 }
 
 /**
- * The format asked for: the path's suffix (`/clash`, `/singbox`) first, else the User-Agent
- * (mihomo, Clash, Stash → clash; sing-box and its apps → singbox), else base64.
+ * The format asked for: the path's suffix (`/clash`, `/singbox`, `/local`) first, else the
+ * User-Agent (mihomo, Clash, Stash → clash; sing-box and its apps → singbox; swiftproxy-local
+ * → local), else base64.
  *
  * @example subscriptionFormat("", "clash.meta/1.18") // "clash"
  */
 export function subscriptionFormat(suffix: string, userAgent: string): SubscriptionFormat {
-  if (suffix === "clash" || suffix === "singbox") return suffix;
+  if (suffix === "clash" || suffix === "singbox" || suffix === "local") return suffix;
   if (suffix === "base64") return "base64";
+  if (/^swiftproxy-local\//i.test(userAgent)) return "local";
   if (/sing-?box|\bSF[AIMT]\//i.test(userAgent)) return "singbox";
   if (/clash|mihomo|stash/i.test(userAgent)) return "clash";
   return "base64";
@@ -115,7 +122,7 @@ export interface SubscriptionHeadersInput {
  */
 export function subscriptionHeaders(input: SubscriptionHeadersInput): Record<string, string> {
   const { user, format, options, title, pageUrl } = input;
-  const extension = format === "clash" ? "yaml" : format === "singbox" ? "json" : "txt";
+  const extension = format === "clash" ? "yaml" : format === "base64" ? "txt" : "json";
   return {
     "subscription-userinfo": subscriptionUserinfo(user),
     "profile-update-interval": String(options.updateHours),
@@ -130,6 +137,9 @@ export function subscriptionHeaders(input: SubscriptionHeadersInput): Record<str
 function tag(entry: SubscriptionEntry): string {
   return `${entry.user}@${entry.endpoint.host}`;
 }
+
+/** The Clash profile's proxy group, which `PROXY` of the client rules names. */
+const GROUP = "SwiftProxy";
 
 /** A YAML scalar: JSON's double-quoted strings are YAML's too. */
 const y = (value: string | number | boolean) => JSON.stringify(value);
@@ -150,12 +160,19 @@ function clash(entry: SubscriptionEntry): string {
     "    skip-cert-verify: false",
     ...(endpoint.pin ? [`    fingerprint: ${y(endpoint.pin)}`] : []),
     "proxy-groups:",
-    `  - name: "SwiftProxy"`,
+    `  - name: ${y(GROUP)}`,
     "    type: select",
     `    proxies: [${y(tag(entry))}, "DIRECT"]`,
-    "rules:",
-    `  - "MATCH,SwiftProxy"`,
   ];
+  if (!entry.rules) lines.push("rules:", `  - "MATCH,${GROUP}"`);
+  else {
+    const { rules, providers } = clashRules(entry.rules, GROUP);
+    const names = Object.keys(providers);
+    // JSON is YAML: each provider one flow mapping.
+    if (names.length) lines.push("rule-providers:");
+    for (const name of names) lines.push(`  ${y(name)}: ${JSON.stringify(providers[name])}`);
+    lines.push("rules:", ...rules.map((rule) => `  - ${y(rule)}`));
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -179,7 +196,9 @@ function singbox(entry: SubscriptionEntry): string {
       },
       { type: "direct", tag: "direct" },
     ],
-    route: { final: tag(entry) },
+    route: entry.rules
+      ? { ...singBoxRoute(entry.rules, tag(entry)), final: tag(entry) }
+      : { final: tag(entry) },
   };
   return JSON.stringify(document, null, 2) + "\n";
 }
@@ -198,6 +217,14 @@ export function subscriptionDocument(
       return { body: clash(entry), contentType: "text/yaml; charset=utf-8" };
     case "singbox":
       return { body: singbox(entry), contentType: "application/json; charset=utf-8" };
+    case "local":
+      return {
+        body: formatLocalSubscription({
+          link: shareLink(entry.user, entry.password, entry.endpoint),
+          rules: entry.rules ? portableRules(entry.rules) : null,
+        }),
+        contentType: "application/json; charset=utf-8",
+      };
     default: {
       const list = shareLink(entry.user, entry.password, entry.endpoint) + "\n";
       const bytes = new TextEncoder().encode(list);

@@ -1,6 +1,6 @@
 /**
  * Subscriptions on the tunnel port: a connection that is not a tunnel and asks
- * `GET /sub/<token>[/clash|/singbox]` gets its user's document; anything else, a wrong token,
+ * `GET /sub/<token>[/clash|/singbox|/local]` gets its user's document; anything else, a wrong token,
  * a source cooling off or a head not complete in time goes on to the fallback like any probe,
  * whose relay replaces the token in its path by random characters, so the site never sees a
  * real one. Wrong tokens count as
@@ -9,7 +9,12 @@
 import type { Destination } from "../../protocol/address.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { Decoded } from "../../protocol/errors.ts";
+import { decodeRequestHead } from "../../protocol/http_proxy.ts";
+import type { RequestHead } from "../../protocol/http_proxy.ts";
 import { endAnswer } from "../../common/net/peer.ts";
+import { answerBytes } from "../../common/web/http_answer.ts";
+import { Router } from "../../common/web/router.ts";
+import type { Method } from "../../common/web/router.ts";
 import type { Peer } from "../../common/net/peer.ts";
 import { logger } from "../../common/ops/logging.ts";
 import type { AuthGuard } from "../users/auth_guard.ts";
@@ -31,19 +36,27 @@ import {
 } from "./subscription_token.ts";
 import { keyForCredential } from "../store/user_store.ts";
 import type { UserStore } from "../store/user_store.ts";
+import type { ClientRules } from "../../rules/client_rules.ts";
 
 const log = logger("remote", "subscription");
 
 const PREFIX = new TextEncoder().encode(`GET ${SUBSCRIPTION_PATH}`);
 /** A longer request head is no subscription request. */
 const MAX_HEAD = 8192;
-const CRLFCRLF = [0x0d, 0x0a, 0x0d, 0x0a];
 
-/** A request head that began `GET /sub/`. */
-interface RequestHead {
+/**
+ * The subscription URL, bare (the document the app's User-Agent asks for, or the user's page
+ * for a browser) and with a format (`/clash`, `/singbox`, `/base64`, `/local`).
+ */
+const ROUTES = new Router<{ method: Method; path: string }>([
+  { method: "GET", path: `${SUBSCRIPTION_PATH}{token}` },
+  { method: "GET", path: `${SUBSCRIPTION_PATH}{token}/{format}` },
+]);
+
+/** A request head that began `GET /sub/`, and its bytes (put back for the fallback). */
+interface SubscriptionRequest {
   raw: Uint8Array;
-  path: string;
-  headers: Map<string, string>;
+  head: RequestHead;
 }
 
 function startsLikeRequest(bytes: Uint8Array): boolean {
@@ -52,37 +65,20 @@ function startsLikeRequest(bytes: Uint8Array): boolean {
   return true;
 }
 
-function headEnd(bytes: Uint8Array): number {
-  outer: for (let i = 0; i + 4 <= bytes.length; i++) {
-    for (let j = 0; j < 4; j++) if (bytes[i + j] !== CRLFCRLF[j]) continue outer;
-    return i + 4;
-  }
-  return -1;
-}
-
 /**
  * Decodes a subscription request head; null while more bytes are needed.
  *
- * @throws {ProtocolError} when the bytes do not begin `GET /sub/` or the head is too long
+ * @throws {ProtocolError} when the bytes do not begin `GET /sub/`, the head is malformed or
+ *   longer than {@linkcode MAX_HEAD}
  */
-function decodeHead(bytes: Uint8Array): Decoded<RequestHead> | null {
+function decodeSubscriptionRequest(bytes: Uint8Array): Decoded<SubscriptionRequest> | null {
   if (!startsLikeRequest(bytes)) throw new ProtocolError("not a subscription request");
-  const end = headEnd(bytes);
-  if (end < 0) {
-    if (bytes.length > MAX_HEAD) throw new ProtocolError("request head too long");
-    return null;
-  }
-  const raw = bytes.slice(0, end);
-  const [requestLine, ...lines] = new TextDecoder().decode(raw).split("\r\n");
-  const path = requestLine.split(" ")[1] ?? "";
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) {
-      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-    }
-  }
-  return { value: { raw, path, headers }, consumed: end };
+  const decoded = decodeRequestHead(bytes, MAX_HEAD);
+  if (!decoded) return null;
+  return {
+    value: { raw: bytes.slice(0, decoded.consumed), head: decoded.value },
+    consumed: decoded.consumed,
+  };
 }
 
 /** What {@linkcode SubscriptionService} reads from. */
@@ -101,6 +97,8 @@ export interface SubscriptionDeps {
   handshakeTimeoutMs: number;
   /** The title, update interval and support link every answer carries. */
   options: SubscriptionOptions;
+  /** The client rules in force now (`serve --client-rules`, the panel), if any. */
+  clientRules?: () => ClientRules | undefined;
 }
 
 /**
@@ -132,23 +130,26 @@ export class SubscriptionService {
     const buffered = peer.takeBuffered();
     peer.unread(buffered);
     if (buffered.length === 0 || !startsLikeRequest(buffered)) return false;
-    let head: RequestHead;
+    let request: SubscriptionRequest;
     try {
-      head = await peer.readFrame(decodeHead, this.#deps.handshakeTimeoutMs);
+      request = await peer.readFrame(decodeSubscriptionRequest, this.#deps.handshakeTimeoutMs);
     } catch {
       return false; // the bytes are back in the peer's buffer
     }
     try {
-      if (await this.#serve(peer, ip, head)) return true;
+      if (await this.#serve(peer, ip, request.head)) return true;
     } catch (serveError) {
       log.warn("subscription request from {ip} failed: {error}", { ip, error: serveError });
     }
-    peer.unread(head.raw); // the fallback relay scrubs the token (lib/remote/tunnel/token_scrub.ts)
+    peer.unread(request.raw); // the fallback relay scrubs the token (lib/remote/tunnel/token_scrub.ts)
     return false;
   }
 
   async #serve(peer: Peer, ip: string, head: RequestHead): Promise<boolean> {
-    const [token, suffix = ""] = head.path.slice(SUBSCRIPTION_PATH.length).split("?")[0].split("/");
+    const path = head.target;
+    const route = ROUTES.find(head.method, path.split("?")[0]!);
+    // Any other path under /sub/ counts as a wrong token.
+    const { token = "", format: suffix = "" } = route.route ? route.params : {};
     // A source cooling off is answered as for a wrong token, without a look-up.
     if (this.#deps.guard.isBlocked(ip)) return false;
     const found = isTokenShaped(token)
@@ -177,65 +178,45 @@ export class SubscriptionService {
       }
     }
     if (suffix === "" && wantsPage(request)) {
-      const page = await userPageAnswer(head.path, request, {
+      const page = await userPageAnswer(path, request, {
         user,
         url,
         title,
         supportUrl: options.supportUrl,
       });
-      await writeAnswer(peer, page.status, page.headers, page.body);
+      await writeAnswer(peer, page);
       log.info("user page for {user} to {ip}", { user: user.name, ip });
       await endAnswer(peer);
       return true;
     }
-    const userAgent = head.headers.get("user-agent") ?? "";
+    const userAgent = request.get("user-agent") ?? "";
     const format = subscriptionFormat(suffix, userAgent);
+    const rules = this.#deps.clientRules?.();
     const { body, contentType } = subscriptionDocument(format, {
       user: user.name,
       password,
       endpoint,
       leafPem: facts.leafPem,
+      ...(rules ? { rules } : {}),
       ...(pinsPublicKeys(userAgent) ? { publicKeyPin: facts.publicKeySha256 } : {}),
     });
-    await writeAnswer(peer, "200 OK", {
-      "Content-Type": contentType,
-      ...subscriptionHeaders({
-        user,
-        format,
-        options,
-        title,
-        pageUrl: url,
+    await writeAnswer(
+      peer,
+      new Response(body, {
+        headers: {
+          "content-type": contentType,
+          ...subscriptionHeaders({ user, format, options, title, pageUrl: url }),
+        },
       }),
-    }, body);
+    );
     log.info("subscription ({format}) for {user} to {ip}", { format, user: user.name, ip });
     await endAnswer(peer);
     return true;
   }
 }
 
-/** Writes one HTTP/1.1 answer (`headers`, `body`) that closes the connection; never throws. */
-async function writeAnswer(
-  peer: Peer,
-  status: string,
-  headers: Record<string, string>,
-  body: string,
-): Promise<void> {
-  const bytes = new TextEncoder().encode(body);
-  const head = new TextEncoder().encode(
-    [
-      `HTTP/1.1 ${status}`,
-      ...Object.entries({
-        "cache-control": "no-store",
-        ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
-        "content-length": String(bytes.length),
-        connection: "close",
-      }).map(([name, value]) => `${name}: ${value}`),
-      "",
-      "",
-    ].join("\r\n"),
-  );
-  const out = new Uint8Array(head.length + bytes.length);
-  out.set(head);
-  out.set(bytes, head.length);
-  await peer.write(out).catch(() => {});
+/** Writes `response` as one HTTP/1.1 answer that closes the connection; never throws. */
+async function writeAnswer(peer: Peer, response: Response): Promise<void> {
+  if (!response.headers.has("cache-control")) response.headers.set("cache-control", "no-store");
+  await peer.write(await answerBytes(response)).catch(() => {});
 }

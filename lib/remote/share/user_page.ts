@@ -15,7 +15,7 @@ import {
   translate,
 } from "../../common/web/i18n.ts";
 import type { Lang } from "../../common/web/i18n.ts";
-import { SECURITY_HEADERS } from "../../common/web/http_replies.ts";
+import { respond } from "../../common/web/http_replies.ts";
 import { nextResetOf } from "../users/reset_period.ts";
 import type { User } from "../store/user_store.ts";
 import { VERSION } from "../../version.ts";
@@ -26,7 +26,7 @@ import script from "./assets/user_page.js" with { type: "text" };
 
 /** Apps that fetch subscriptions, by their User-Agent: they get documents, never the page. */
 const APP_AGENT =
-  /clash|mihomo|stash|sing-?box|\bSF[AIMT]\/|v2ray|hiddify|shadowrocket|quantumult|surge|loon|neko|streisand|v2box|karing|foxray|happ\b/i;
+  /clash|mihomo|stash|sing-?box|\bSF[AIMT]\/|v2ray|hiddify|shadowrocket|quantumult|surge|loon|neko|streisand|v2box|karing|foxray|happ\b|swiftproxy/i;
 
 /**
  * Whether a request for the bare subscription URL comes from a browser: it accepts
@@ -129,43 +129,29 @@ export function userPageHtml(input: UserPageInput, lang: Lang = "en"): string {
     .replace("<script></script>", () => `<script>${script}</script>`);
 }
 
-/** An answer: status line, headers and body. */
-export interface PageAnswer {
-  status: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /**
  * The answer to a browser at the subscription URL (`path`, with its query): the language
  * switch (`?lang=`) is a 303 back to `path` with the cookie; anything else the page, in the
  * language `headers` ask for, with the security headers and a CSP that allows only the page's
  * own inline style and script (by hash).
  *
- * @example const { status, headers, body } = await userPageAnswer("/sub/T", headers, input);
+ * @example const response = await userPageAnswer("/sub/T", headers, input);
  */
 export async function userPageAnswer(
   pathAndQuery: string,
   headers: Headers,
   input: UserPageInput,
-): Promise<PageAnswer> {
+): Promise<Response> {
   const where = new URL(pathAndQuery, "https://page.invalid");
   const choice = langChoice(where);
   if (choice) {
-    return {
-      status: "303 See Other",
-      headers: { Location: where.pathname, "Set-Cookie": choice.cookie },
-      body: "",
-    };
+    return new Response(null, {
+      status: 303,
+      headers: { location: where.pathname, "set-cookie": choice.cookie },
+    });
   }
-  return {
-    status: "200 OK",
-    headers: {
-      ...SECURITY_HEADERS,
-      "content-security-policy": await CSP,
-      "Content-Type": "text/html; charset=utf-8",
-      "Content-Language": pickLang(headers),
-    },
-    body: userPageHtml(input, pickLang(headers)),
-  };
+  return respond(200, userPageHtml(input, pickLang(headers)), "text/html; charset=utf-8", {
+    "content-security-policy": await CSP,
+    "content-language": pickLang(headers),
+  });
 }

@@ -198,6 +198,15 @@ const MIGRATION_LOCK = 0x5717_0001;
 /** The lock `add` takes, so that the check for a name differing only in case holds. */
 const ADD_USER_LOCK = 0x5717_0002;
 
+/** The row of a one-row table (`revision`, `usage_revision`); a clear error when it is gone. */
+function theRow<T>(rows: readonly T[], table: string): T {
+  const row = rows[0];
+  if (row === undefined) {
+    throw new Error(`the ${table} table has no row: the schema was changed by hand`);
+  }
+  return row;
+}
+
 const ALIVE = `interval '${NODE_ALIVE_MS} milliseconds'`;
 
 /** A user's open connections: on the nodes still alive (and those written by no node). */
@@ -262,7 +271,7 @@ export class PostgresStore implements UserStore {
 
   async schemaVersion(): Promise<number> {
     const [exists] = await this.#sql`SELECT to_regclass('swiftproxy_schema') IS NOT NULL AS e`;
-    if (!exists.e) return 0;
+    if (!exists!.e) return 0; // a SELECT without FROM: always one row
     const [row] = await this.#sql`SELECT version FROM swiftproxy_schema`;
     return row ? row.version as number : 0;
   }
@@ -280,14 +289,13 @@ export class PostgresStore implements UserStore {
       if (!row) await sql`INSERT INTO swiftproxy_schema VALUES (0)`;
       const version = row ? row.version as number : 0;
       if (version > MIGRATIONS.length) throw new SchemaVersionError(version, MIGRATIONS.length);
-      for (let v = version; v < MIGRATIONS.length; v++) await sql.unsafe(MIGRATIONS[v]);
+      for (let v = version; v < MIGRATIONS.length; v++) await sql.unsafe(MIGRATIONS[v]!);
       await sql`UPDATE swiftproxy_schema SET version = ${MIGRATIONS.length}`;
     });
   }
 
   async changeVersion(): Promise<number> {
-    const [row] = await this.#sql`SELECT value FROM revision`;
-    return row.value as number;
+    return theRow(await this.#sql`SELECT value FROM revision`, "revision").value as number;
   }
 
   async usageSince(mark: number): Promise<UsageSince> {
@@ -575,8 +583,9 @@ export class PostgresStore implements UserStore {
       const deleted = await sql`DELETE FROM users WHERE name = ${name} RETURNING id`;
       if (deleted.length === 0) throw new UserError(`no user named "${name}"`);
       // No foreign keys here (the history has the server as user 0): removed by hand.
-      await sql`DELETE FROM usage_history WHERE user_id = ${deleted[0].id}`;
-      await sql`DELETE FROM alerts_sent WHERE user_id = ${deleted[0].id}`;
+      const id = deleted[0]!.id;
+      await sql`DELETE FROM usage_history WHERE user_id = ${id}`;
+      await sql`DELETE FROM alerts_sent WHERE user_id = ${id}`;
     });
   }
 
@@ -589,7 +598,7 @@ export class PostgresStore implements UserStore {
       const values = { ...columns, updated_at: Date.now() };
       const updated = await sql`UPDATE users SET ${sql(values)} WHERE name = ${name} RETURNING id`;
       if (updated.length === 0) throw new UserError(`no user named "${name}"`);
-      await also?.(sql, updated[0].id as number);
+      await also?.(sql, updated[0]!.id as number);
     });
     return (await this.get(name))!;
   }
@@ -609,8 +618,10 @@ export class PostgresStore implements UserStore {
             RETURNING seq`;
           if (applied.length === 0) return false;
         }
-        const [{ value: rev }] = await sql`
-          UPDATE usage_revision SET value = value + 1 RETURNING value`;
+        const { value: rev } = theRow(
+          await sql`UPDATE usage_revision SET value = value + 1 RETURNING value`,
+          "usage_revision",
+        );
         await sql`
           WITH d AS (SELECT * FROM jsonb_to_recordset(${json}::text::jsonb)
                        AS d(id BIGINT, up BIGINT, down BIGINT, "openConns" INTEGER)),
@@ -659,7 +670,7 @@ export class PostgresStore implements UserStore {
           RETURNING id`;
         if (u.bytesUp || u.bytesDown) {
           await sql`INSERT INTO node_usage (user_id, node, bytes_up, bytes_down)
-            VALUES (${row.id}, '', ${u.bytesUp}, ${u.bytesDown})`;
+            VALUES (${row!.id}, '', ${u.bytesUp}, ${u.bytesDown})`; // INSERT … RETURNING: one row
         }
       }
     });

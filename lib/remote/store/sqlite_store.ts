@@ -201,7 +201,7 @@ export class SqliteStore implements UserStore {
     if (version > MIGRATIONS.length) throw new SchemaVersionError(version, MIGRATIONS.length);
     for (let v = version; v < MIGRATIONS.length; v++) {
       await this.#transaction(() => {
-        this.#db.exec(MIGRATIONS[v]);
+        this.#db.exec(MIGRATIONS[v]!);
         this.#db.exec(`PRAGMA user_version = ${v + 1}`);
       });
     }

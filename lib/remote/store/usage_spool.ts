@@ -154,7 +154,7 @@ export class UsageOutbox {
     const delivered: DeliveredBatch[] = [];
     let renumbered = 0;
     while (this.#sent.length > 0) {
-      const entry = this.#sent[0];
+      const entry = this.#sent[0]!;
       const { batch, restored } = entry;
       const first = !entry.tried;
       let applied: boolean;

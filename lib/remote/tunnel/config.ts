@@ -5,6 +5,7 @@ import type { AuthGuardOptions } from "../users/auth_guard.ts";
 import type { UserStore } from "../store/user_store.ts";
 import type { UsageOutbox } from "../store/usage_spool.ts";
 import type { LinkVault } from "../share/link_vault.ts";
+import type { ClientRulesSetting } from "../share/client_rules_setting.ts";
 import type { SubscriptionOptions } from "../share/subscription.ts";
 import type { BlockList } from "../../rules/block_list.ts";
 
@@ -39,6 +40,8 @@ export interface RemoteConfig {
   authGuard: AuthGuardOptions;
   /** Where the admin panel keeps what reprinting a user's link takes (the data directory's). */
   linkVault?: LinkVault;
+  /** The client rules every subscription carries (`--client-rules`, the panel), if set up. */
+  clientRules?: ClientRulesSetting;
   /** What every subscription answer says beside the document (title, update interval, help). */
   subscriptions: SubscriptionOptions;
 }
@@ -46,7 +49,7 @@ export interface RemoteConfig {
 /** The parts of a {@linkcode RemoteConfig} that have a default. */
 export type RemoteDefaults = Omit<
   RemoteConfig,
-  "cert" | "key" | "store" | "fallback" | "outbox" | "block" | "linkVault"
+  "cert" | "key" | "store" | "fallback" | "outbox" | "block" | "linkVault" | "clientRules"
 >;
 
 /**

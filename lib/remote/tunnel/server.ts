@@ -35,6 +35,7 @@ import { relayUdp } from "../egress/udp_association.ts";
 import { UdpResolver } from "../egress/udp_resolver.ts";
 import { accountPolicy } from "../egress/account_policy.ts";
 import { SubscriptionService } from "../share/subscription_server.ts";
+import type { ClientRulesSetting } from "../share/client_rules_setting.ts";
 import { authenticate } from "./tunnel_auth.ts";
 import { sourceKey } from "../../common/security/source_key.ts";
 import type { Tunnel } from "./tunnel_auth.ts";
@@ -116,6 +117,7 @@ export class RemoteServer {
       publicAddress: () => this.publicAddress,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       options: config.subscriptions,
+      clientRules: () => this.#config.clientRules?.rules,
     });
     this.#accepting = this.#acceptLoop();
   }
@@ -152,6 +154,11 @@ export class RemoteServer {
   /** Where the admin panel keeps what reprinting a user's link takes, if anywhere. */
   get linkVault(): LinkVault | undefined {
     return this.#config.linkVault;
+  }
+
+  /** The client rules subscriptions carry and where they come from, if set up. */
+  get clientRules(): ClientRulesSetting | undefined {
+    return this.#config.clientRules;
   }
 
   /** The certificate chain (PEM) new connections are served with: what links pin. */

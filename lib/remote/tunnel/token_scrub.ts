@@ -34,7 +34,7 @@ export function scrubToken(bytes: Uint8Array, isKnown: IsKnownToken): Uint8Array
   if (!head.every(isHexDigit) || !isKnown(new TextDecoder().decode(head))) return bytes;
   const out = bytes.slice();
   const random = crypto.getRandomValues(new Uint8Array(TOKEN_LENGTH));
-  for (let i = 0; i < TOKEN_LENGTH; i++) out[i] = HEX[random[i] & 15];
+  for (let i = 0; i < TOKEN_LENGTH; i++) out[i] = HEX[random[i]! & 15]!;
   return out;
 }
 
@@ -62,14 +62,14 @@ export class SubscriptionScrub {
   /** Scrubs `bytes` in place, carrying over what the previous chunk ended with. */
   scrub(bytes: Uint8Array): void {
     for (let i = 0; i < bytes.length; i++) {
-      const c = bytes[i];
+      const c = bytes[i]!;
       if (this.#inToken) {
         if (IS_BASE64URL[c]) {
           if (this.#used === this.#random.length) {
             crypto.getRandomValues(this.#random);
             this.#used = 0;
           }
-          bytes[i] = BASE64URL[this.#random[this.#used++] & 63];
+          bytes[i] = BASE64URL[this.#random[this.#used++]! & 63]!;
           continue;
         }
         this.#inToken = false;

@@ -4,6 +4,7 @@
  */
 import { endAnswer } from "../../common/net/peer.ts";
 import { decodeRequestHead } from "../../protocol/http_proxy.ts";
+import { answerBytes } from "../../common/web/http_answer.ts";
 import { formatBytes } from "../../common/ops/units.ts";
 import {
   fillPage,
@@ -63,31 +64,41 @@ export async function serveWelcome(
 ): Promise<void> {
   try {
     const head = await peer.readFrame(decodeRequestHead, timeoutMs);
-    const allowed = head.method === "GET" || head.method === "HEAD";
     const headers = new Headers();
     for (const [name, value] of head.headers) headers.append(name, value);
-    // The language switch (`?lang=`): remembered in a cookie, then the plain page again.
-    const choice = allowed ? langChoice(new URL(head.target, WELCOME_URL)) : null;
-    const body = new TextEncoder().encode(
-      choice
-        ? ""
-        : allowed
-        ? welcomeHtml(await account(), pickLang(headers))
-        : "405 Method Not Allowed\n",
-    );
-    const status = choice ? "303 See Other" : allowed ? "200 OK" : "405 Method Not Allowed";
-    const type = allowed ? "text/html; charset=utf-8" : "text/plain";
-    const extra = choice ? `Location: ${WELCOME_URL}\r\nSet-Cookie: ${choice.cookie}\r\n` : "";
-    const response = new TextEncoder().encode(
-      `HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n` +
-        `${extra}Cache-Control: no-store\r\nConnection: close\r\n\r\n`,
-    );
-    await peer.write(response);
-    if (head.method !== "HEAD") await peer.write(body);
+    const response = await welcomeAnswer(head.method, head.target, headers, account);
+    await peer.write(await answerBytes(response, head.method === "HEAD"));
   } catch {
     // A client that went away or sent no request: nothing to answer.
     peer.close();
     return;
   }
   await endAnswer(peer);
+}
+
+/** The answer to one request for the welcome page: the page, the language switch's 303, or 405. */
+async function welcomeAnswer(
+  method: string,
+  target: string,
+  headers: Headers,
+  account: () => Promise<Account>,
+): Promise<Response> {
+  const noStore = { "cache-control": "no-store" };
+  if (method !== "GET" && method !== "HEAD") {
+    return new Response("405 Method Not Allowed\n", {
+      status: 405,
+      headers: { "content-type": "text/plain", allow: "GET, HEAD", ...noStore },
+    });
+  }
+  // The language switch (`?lang=`): remembered in a cookie, then the plain page again.
+  const choice = langChoice(new URL(target, WELCOME_URL));
+  if (choice) {
+    return new Response(null, {
+      status: 303,
+      headers: { location: WELCOME_URL, "set-cookie": choice.cookie, ...noStore },
+    });
+  }
+  return new Response(welcomeHtml(await account(), pickLang(headers)), {
+    headers: { "content-type": "text/html; charset=utf-8", ...noStore },
+  });
 }

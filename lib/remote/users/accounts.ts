@@ -257,7 +257,7 @@ export class Account {
    * is the connection limit of a user without one of its own (`serve --user-max-conns`; 0: none).
    * With `source` (a `sourceKey`), a new address beyond the user's `maxIps` is refused too.
    */
-  refusal(now = Date.now(), defaultMaxConns = 0, source?: string): string | null {
+  refusal(now = Date.now(), defaultMaxConns = 0, source?: string): Refusal | null {
     const u = this.user;
     if (!u.enabled) return "disabled";
     if (u.expiresAt !== null && now >= u.expiresAt) return "expired";
@@ -331,13 +331,16 @@ class SessionSet extends Set<AbortController> {
   }
 }
 
-const REFUSAL_REASONS: Record<string, RefusalReason> = {
+/** Why an account may not connect, in the words of the log, to the status document's. */
+const REFUSAL_REASONS = {
   "disabled": "disabled",
   "expired": "expired",
   "over quota": "over-quota",
   "too many connections": "max-conns",
   "too many places": "max-ips",
-};
+} as const satisfies Record<string, RefusalReason>;
+/** Why an account may not connect, as {@linkcode Account.refusal} says it. */
+type Refusal = keyof typeof REFUSAL_REASONS;
 /**
  * A user's stored block list, parsed; null when there is none, or (logged) when it no longer
  * parses: the store checks it when it is set, so only another version's list can fail here.

@@ -13,7 +13,7 @@ export function generatePassword(length = 24): string {
     for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
       // Rejection sampling keeps every character equally likely.
       if (byte < 256 - (256 % ALPHABET.length) && out.length < length) {
-        out.push(ALPHABET[byte % ALPHABET.length]);
+        out.push(ALPHABET[byte % ALPHABET.length]!);
       }
     }
   }

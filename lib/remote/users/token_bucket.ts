@@ -144,7 +144,7 @@ export class TokenBucket {
     this.#timer = undefined;
     if (this.#rate > 0) this.#refill();
     while (this.waiting > 0) {
-      const waiter = this.#queue[this.#head];
+      const waiter = this.#queue[this.#head]!;
       if (this.#rate > 0) {
         if (this.#tokens < this.#needed(waiter.bytes)) break;
         this.#tokens -= waiter.bytes;
@@ -162,7 +162,8 @@ export class TokenBucket {
 
   #schedule(): void {
     if (this.#timer !== undefined) return;
-    const waiter = this.#queue[this.#head];
+    // Called only while someone waits.
+    const waiter = this.#queue[this.#head]!;
     const missing = this.#needed(waiter.bytes) - this.#tokens;
     const ms = Math.max(1, Math.ceil(missing * 1000 / this.#rate));
     this.#timer = setTimeout(() => {

@@ -114,7 +114,7 @@ const DURATION_UNITS: Record<string, number> = { h: 3600_000, d: 86_400_000, w: 
 export function parseDuration(text: string): number | null {
   if (text === "never" || text === "0") return null;
   const match = /^(\d{1,6})([hdw])$/.exec(text);
-  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]] : 0;
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : 0;
   if (!match || ms <= 0 || ms > 100 * 365 * 86_400_000) {
     throw new RangeError(`expected a duration such as 12h, 30d or 1w, or "never", got "${text}"`);
   }

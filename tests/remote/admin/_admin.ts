@@ -69,7 +69,7 @@ export class AdminClient {
   ): Promise<Reply> {
     const reply = await this.call("POST", "/api/login", { password, ...more });
     if (reply.status === 200) {
-      this.cookie = reply.headers.get("set-cookie")!.split(";")[0];
+      this.cookie = reply.headers.get("set-cookie")!.split(";")[0]!;
       this.csrf = reply.body.csrf;
     }
     return reply;

@@ -8,7 +8,8 @@ import { assert, assertEquals } from "../../_assert.ts";
 import { delay, startOrigin } from "../../_harness.ts";
 import { trojan } from "../../hardening/_helpers.ts";
 import { AdminConfigError, AdminServer } from "../../../lib/remote/admin/server.ts";
-import { foreignRequest, metricsAllowed } from "../../../lib/remote/admin/guard.ts";
+import { metricsAllowed } from "../../../lib/remote/ops/metrics.ts";
+import { PageGuard } from "../../../lib/common/web/guard.ts";
 import { ADMIN_PASSWORD, AdminClient, startAdmin } from "./_admin.ts";
 
 /** The status of one request sent as raw HTTP/1.1 (fetch will not send a foreign Host). */
@@ -183,11 +184,11 @@ Deno.test("admin API: add, change, disable, reset, disconnect and remove act on 
       connections = (await client.call("GET", "/api/users/bob/connections")).body;
     }
     assertEquals(connections.length, 1);
-    assertEquals(connections[0].destination, `127.0.0.1:${origin.port}`);
+    assertEquals(connections[0]!.destination, `127.0.0.1:${origin.port}`);
     const view = (await client.call("GET", "/api/users/bob")).body;
     assertEquals([view.openConns, view.sources], [1, ["127.0.0.1"]]);
     const started = performance.now();
-    const kicked = await client.call("POST", `/api/connections/${connections[0].id}/disconnect`);
+    const kicked = await client.call("POST", `/api/connections/${connections[0]!.id}/disconnect`);
     assertEquals(kicked.status, 200);
     const ended = await long;
     assert(ended.closed && performance.now() - started < 1000, "closed within a second");
@@ -216,7 +217,7 @@ Deno.test("admin API: add, change, disable, reset, disconnect and remove act on 
     assertEquals((await client.call("GET", "/api/users/bob")).status, 404);
     assertEquals((await fetchAs(`bob:${password}`)).bytes.length, 0, "removed: refused");
     const log = remote.program.output;
-    for (const secret of [ADMIN_PASSWORD, password, client.csrf, client.cookie.split("=")[1]]) {
+    for (const secret of [ADMIN_PASSWORD, password, client.csrf, client.cookie.split("=")[1]!]) {
       assert(!log.includes(secret), "a password, token or session id is in the log");
     }
     assert(/admin: added user bob/.test(log) && /admin: removed user bob/.test(log), log);
@@ -258,10 +259,17 @@ Deno.test("admin panel: off loopback only over TLS; /metrics there only with the
       false,
       "no token set",
     );
+    // The panel's guard off loopback, over TLS.
+    const guard = new PageGuard({
+      bound: { host: "0.0.0.0", port: 9091 },
+      tls: true,
+      loopbackPorts: "any",
+    });
+    const foreignRequest = (request: Request) => guard.check(request);
     const tlsOrigin = request({ host: "panel.example:9091", origin: "https://panel.example:9091" });
-    assertEquals(foreignRequest(tlsOrigin, false, true), null, "any name over TLS, own Origin");
+    assertEquals(foreignRequest(tlsOrigin), null, "any name over TLS, own Origin");
     const plain = request({ host: "panel.example:9091", origin: "http://panel.example:9091" });
-    assert(foreignRequest(plain, false, true), "an http:// Origin for an https panel");
+    assert(foreignRequest(plain), "an http:// Origin for an https panel");
   } finally {
     await admin.stop();
   }

@@ -79,7 +79,7 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
   assert(/no admin account yet/.test(remote.program.output), "serve says there is no account");
   const passwd = await runProgram(remoteArgs("admin", "passwd", "--data", remote.dir));
   assertEquals(passwd.code, 0, passwd.stderr);
-  const password = /admin password \(shown once\): (\S+)/.exec(passwd.stdout)![1];
+  const password = /admin password \(shown once\): (\S+)/.exec(passwd.stdout)![1]!;
   await remote.user("set", "alice", "--down", "4MiB");
   const chain = await chainTo(remote);
   const origin = startOrigin();

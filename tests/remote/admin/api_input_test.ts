@@ -210,6 +210,25 @@ Deno.test("admin API input: odd JSON values in every field never get a 500", asy
   assert((statuses.get(400) ?? 0) > 100, `statuses: ${JSON.stringify([...statuses])}`);
 });
 
+Deno.test("admin panel: a known path asked with another method is a 405 naming the methods it takes", async () => {
+  const put = await client.call("PUT", "/api/users/alice", { quota: 0 });
+  assertEquals(put.status, 405, JSON.stringify(put.body));
+  assertEquals(put.headers.get("allow"), "GET, HEAD, PATCH, DELETE");
+  const login = await client.call("DELETE", "/api/login");
+  assertEquals([login.status, login.headers.get("allow")], [405, "POST, GET, HEAD"]);
+  const file = await client.call("POST", "/app.js", {});
+  assertEquals([file.status, file.headers.get("allow")], [405, "GET, HEAD"]);
+  const missing = await client.call("GET", "/api/nothing");
+  assertEquals([missing.status, missing.headers.get("allow")], [404, null]);
+  // HEAD is served wherever GET is: the same status, no body.
+  const head = await fetch(`${admin.origin}/app.js`, { method: "HEAD" });
+  assertEquals([head.status, await head.text()], [200, ""]);
+  assertEquals(head.headers.get("content-type"), "text/javascript; charset=utf-8");
+  // Signed out, an API path is still refused before it is looked up.
+  const signedOut = await new AdminClient(admin.origin).call("PUT", "/api/users/alice", {});
+  assertEquals(signedOut.status, 401);
+});
+
 Deno.test("teardown", async () => {
   await admin.stop();
 });

@@ -134,6 +134,7 @@ $("use-link").addEventListener("click", () => {
   const link = $("link").value.trim();
   if (!link) return;
   showProblem(null);
+  $("link-note").hidden = true;
   post("/api/link", { link }).then((r) => {
     if (!r.ok) {
       showProblem(r.body.problem);
@@ -142,6 +143,9 @@ $("use-link").addEventListener("click", () => {
     for (const f of ["remote", "serverName", "pin", "user", "password"]) $(f).value = r.body[f];
     $("ca").value = "";
     $("link").value = "";
+    const sub = r.body.subscription;
+    $("link-note").hidden = !sub;
+    if (sub) $("link-note").textContent = t("dashboard.subscriptionTaken", { rules: sub.rules });
     edited = true;
     if (last) renderButtons(last);
   });
