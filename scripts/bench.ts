@@ -1,4 +1,8 @@
 /**
+ * `deno task bench --rules [--quick] [--loads N] [--starts N] [--rule-count N] [--rtt MS]
+ * [--no-write]`:
+ * only what routing rules cost, one table (`bench/rules_run.ts`).
+ *
  * `deno task bench [--quick] [--udp] [--rtt MS] [--loads N] [--no-wan] [--no-loopback]
  * [--only NAME,…] [--profile DIR] [--no-write]`: first over a long link (page loads in headless
  * Chromium and new connections, `bench/wan_run.ts`, a delay relay of `--rtt` ms between each
@@ -41,6 +45,7 @@ import { UDP_SECTION, udpCells, udpSection } from "./bench/udp_report.ts";
 import type { UdpRow } from "./bench/udp_report.ts";
 import { runWan, WAN_CONTENDERS } from "./bench/wan_run.ts";
 import { readyTunnelMemoryFresh } from "./bench/ready_memory.ts";
+import { runRules } from "./bench/rules_run.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const MiB = 1024 * 1024;
@@ -53,6 +58,9 @@ const { values: flags } = parseArgs({
     profile: { type: "string" },
     "no-write": { type: "boolean", default: false },
     udp: { type: "boolean", default: false },
+    rules: { type: "boolean", default: false },
+    "rule-count": { type: "string", default: "100000" },
+    starts: { type: "string" },
     rtt: { type: "string", default: "50" },
     loads: { type: "string" },
     "no-wan": { type: "boolean", default: false },
@@ -295,6 +303,22 @@ function onlyKeys(text: string | undefined): string[] | undefined {
 const started = new Date();
 const only = onlyKeys(flags.only);
 const dir = await Deno.makeTempDir({ prefix: "swiftproxy-bench-" });
+if (flags.rules) {
+  try {
+    await runRules({
+      dir,
+      rules: Number(flags["rule-count"]),
+      rttMs: Number(flags.rtt),
+      quick: flags.quick,
+      loads: flags.loads === undefined ? undefined : Number(flags.loads),
+      starts: flags.starts === undefined ? undefined : Number(flags.starts),
+      write: flags["no-write"] ? undefined : `${ROOT}docs/BENCHMARKS.md`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  Deno.exit(0);
+}
 if (flags.udp) {
   try {
     await runUdp(dir, only);

@@ -16,9 +16,10 @@
  * target per run).
  */
 import { parseArgs } from "node:util";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatBytes } from "../lib/common/ops/units.ts";
+import { GEOIP_FILES, GEOIP_PACKAGE } from "../lib/rules/geoip.ts";
 
 /** The targets a release ships. */
 export const TARGETS = [
@@ -37,11 +38,13 @@ export interface ProgramSpec {
   name: string;
   entry: string;
   permissionSet: string;
+  /** It reads the GeoIP database (`GEOIP` rules): its files go in, the unread ones do not. */
+  geoIp?: boolean;
 }
 
 /** Both programs. */
 export const PROGRAMS: readonly ProgramSpec[] = [
-  { name: "swiftproxy-local", entry: "local.ts", permissionSet: "local" },
+  { name: "swiftproxy-local", entry: "local.ts", permissionSet: "local", geoIp: true },
   { name: "swiftproxy-remote", entry: "remote.ts", permissionSet: "remote" },
 ];
 
@@ -57,9 +60,30 @@ export function outputName(program: ProgramSpec, target: Target): string {
 }
 
 /**
+ * The GeoIP package's CSV files in the npm cache: those `lib/rules/geoip.ts` reads (about
+ * 20 MB) and the rest, the same data in other forms (about 28 MB), which no program reads.
+ *
+ * @example geoIpFiles().unread // [".../geo-whois-asn-country-ipv4.csv", ".../…-ipv6-num.csv"]
+ */
+export function geoIpFiles(): { read: string[]; unread: string[] } {
+  const read = GEOIP_FILES.map((file) => fileURLToPath(import.meta.resolve(file)));
+  const dir = dirname(fileURLToPath(import.meta.resolve(`${GEOIP_PACKAGE}/package.json`)));
+  const unread = [...Deno.readDirSync(dir)]
+    .filter((entry) => entry.isFile && entry.name.endsWith(".csv"))
+    .map((entry) => join(dir, entry.name))
+    .filter((path) => !read.includes(path))
+    .sort();
+  return { read, unread };
+}
+
+/**
  * The `deno` arguments that build `program` for `target` into `outDir`: the program's
  * permission set and nothing wider, and the npm packages it imports. Files imported as text
- * (the dashboard's page) are embedded by following imports, as modules are: no `--include`.
+ * or JSON (the pages, their scripts, the language catalogues) are embedded by following
+ * imports, as modules are; tests/ship/embedded_assets_test.ts checks that every such file in
+ * lib/ is reached from the program that serves it. The GeoIP files the local reads are named
+ * with `--include` all the same (it reads them as files first), and the package's unread ones
+ * are left out with `--exclude`.
  *
  * @example new Deno.Command(Deno.execPath(), { args: compileArgs(PROGRAMS[1], TARGETS[0], "dist") })
  */
@@ -72,11 +96,20 @@ export function compileArgs(
     "compile",
     `-P=${program.permissionSet}`,
     "--exclude-unused-npm",
+    ...(program.geoIp ? geoIpArgs() : []),
     "--target",
     target,
     "--output",
     join(outDir, outputName(program, target)),
     program.entry,
+  ];
+}
+
+function geoIpArgs(): string[] {
+  const { read, unread } = geoIpFiles();
+  return [
+    ...read.flatMap((path) => ["--include", path]),
+    ...unread.flatMap((path) => ["--exclude", path]),
   ];
 }
 

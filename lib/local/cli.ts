@@ -12,7 +12,7 @@ import {
   usageError,
 } from "../common/ops/cli.ts";
 import { logger, setupLogging, stopLogging } from "../common/ops/logging.ts";
-import { shutdownSignal } from "../common/ops/signals.ts";
+import { onSignal, shutdownSignal } from "../common/ops/signals.ts";
 import { shortPassword } from "../common/security/password_floor.ts";
 import { formatHostPort } from "../protocol/address.ts";
 import { parseShareLink } from "../protocol/share_link.ts";
@@ -21,6 +21,9 @@ import { defaultSettingsPath, loadSettings } from "./control/settings.ts";
 import type { Settings } from "./control/settings.ts";
 import { ProxyControl } from "./control/proxy_control.ts";
 import { AccountWatch } from "./control/account_watch.ts";
+import { LocalRules } from "./control/local_rules.ts";
+import { ProviderRefresh } from "./control/rule_providers.ts";
+import { RulesError } from "../rules/mod.ts";
 import { LOCAL_DEFAULTS } from "./inbound/config.ts";
 import type { LocalConfig } from "./inbound/config.ts";
 import { DashboardServer } from "./dashboard/server.ts";
@@ -50,6 +53,8 @@ interface LocalOptions {
   ui: Destination | false;
   uiToken?: string;
   config?: string;
+  rules?: string;
+  directCountry?: string;
 }
 
 /** The settings file overlaid with what the command line and environment give. */
@@ -70,6 +75,8 @@ async function settingsFrom(
   if (options.user) settings.user = options.user;
   if (options.ca) settings.ca = options.ca;
   if (options.serverName) settings.serverName = options.serverName;
+  if (options.rules) settings.rules = options.rules;
+  if (options.directCountry) settings.directCountry = options.directCountry;
   const password = options.password ?? Deno.env.get("SWIFTPROXY_PASSWORD");
   if (password) settings.password = password;
   // The link holds the password: the variable keeps it out of `ps`.
@@ -116,9 +123,8 @@ async function subscriptionFrom(
 }
 
 /**
- * The rules file a subscription brought (null: none): it is to load exactly as `--rules FILE`,
- * and again after every refresh that rewrites it. The rule engine's wiring into the local
- * (`--rules`) connects here.
+ * The rules file a subscription brought (null: none): loaded exactly as `--rules FILE` (when
+ * no `--rules` is given), and again after every refresh that rewrites it.
  */
 export function subscriptionRulesFile(subscription: SubscriptionRefresh | null): string | null {
   return subscription?.last.rulesPath ?? null;
@@ -143,8 +149,9 @@ function applyLink(settings: Settings, text: string, option = "--link <uri>"): v
 }
 
 /** The {@linkcode LocalConfig} the command line gives. */
-function configFrom(options: LocalOptions): LocalConfig {
+function configFrom(options: LocalOptions, rules: LocalRules | null): LocalConfig {
   return {
+    ...(rules ? { rules } : {}),
     clientAuth: options.socksUser
       ? { username: options.socksUser, password: options.socksPass! }
       : undefined,
@@ -188,14 +195,21 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
       usageError(`option '--ca <file>': cannot read "${options.ca}": ${(error as Error).message}`);
     }
   }
+  const rules = await rulesFrom(settings, subscription);
   await setupLogging(logOptions(options));
   const log = logger("local");
+  // SIGHUP reads the rules again; a file refused then keeps those in force.
+  if (rules) onSignal("SIGHUP", () => void rules.reload());
   // Listen for signals before saying anything, so a stop right after start is graceful too.
   const stopping = shutdownSignal();
-  const control = new ProxyControl(settings, configFrom(options), {
+  const control = new ProxyControl(settings, configFrom(options, rules), {
     settingsPath,
     refreshMs: options.ui ? undefined : 0,
   });
+
+  // URL rule-providers: fetched through the tunnel once it is up; the proxy does not wait.
+  const refresh = rules ? new ProviderRefresh(rules, () => control.proxyRoute) : null;
+  refresh?.start();
 
   let dashboard: DashboardServer | null = null;
   if (options.ui) {
@@ -242,7 +256,12 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
     await watch.start(1_000);
     if (subscription) {
       // A changed link (a new password, another address) reconnects with it.
-      subscription.changed = async (taken, before) => {
+      subscription.changed = async (taken, before, rulesChanged) => {
+        // The subscription's rules, unless --rules gave the user's own: loaded again, as on
+        // SIGHUP (rules it no longer carries: none).
+        if (rules && rulesChanged && !settings.rules) {
+          await rules.reload({ file: taken.rulesPath ?? undefined });
+        }
         if (taken.linkText === before.linkText) return;
         const next = { ...control.settings };
         applyLink(next, taken.linkText, "--sub <url>");
@@ -262,11 +281,39 @@ async function start(options: LocalOptions, command: Command): Promise<void> {
   }
 
   await stopping;
+  refresh?.stop();
   subscription?.stop();
   await control.disconnect();
   await dashboard?.stop();
   await stopLogging();
   Deno.exit(0);
+}
+
+/**
+ * The rules of `--rules` and `--direct-country` (or the settings file's `rules` and
+ * `directCountry`), else those of `--sub`'s subscription, loaded; null without any (with a
+ * subscription, rules it brings later are loaded then). A file that is refused stops the start
+ * with its name, line and reason (exit 2).
+ */
+async function rulesFrom(
+  settings: Settings,
+  subscription: SubscriptionRefresh | null,
+): Promise<LocalRules | null> {
+  const file = settings.rules ?? subscriptionRulesFile(subscription) ?? undefined;
+  if (!file && !settings.directCountry && !subscription) return null;
+  const rules = new LocalRules({ file, directCountry: settings.directCountry });
+  try {
+    await rules.load();
+  } catch (error) {
+    if (!(error instanceof RulesError)) throw error;
+    const option = !error.source
+      ? "--direct-country <CC>"
+      : settings.rules
+      ? "--rules <file>"
+      : "--sub <url>";
+    usageError(`option '${option}': ${error.message}`);
+  }
+  return rules;
 }
 
 /** Builds the `swiftproxy-local` program. */
@@ -341,7 +388,17 @@ export function localProgram() {
         "--ui-token <token>",
         "require this token for the dashboard (generated off loopback; or SWIFTPROXY_UI_TOKEN)",
       )
-      .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`),
+      .option("--config <file>", `settings file (default: ${defaultSettingsPath()})`)
+      .option(
+        "--rules <file>",
+        "routing rules: mihomo's rules: and rule-providers: (YAML); each connection goes " +
+          "PROXY (through the remote), DIRECT or REJECT; SIGHUP reloads (docs/RULES.md)",
+      )
+      .option(
+        "--direct-country <CC>",
+        "send private ranges and this country's addresses (GeoIP) direct, the rest through " +
+          "the remote; after the rules of --rules",
+      ),
   ).action(start);
 }
 

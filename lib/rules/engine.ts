@@ -199,28 +199,43 @@ function providerPayload(spec: ProviderSpec, text: string | null): RuleSetPayloa
   return parseRuleSet(body, spec.format, spec.behavior, `rule-provider "${spec.name}"`);
 }
 
-/** Where a provider's file is: its `path`, relative to the rules file's folder. */
+/**
+ * Where a provider's file is: its `path`, relative to the rules file's folder; an `http`
+ * provider without one is kept as `rule-providers/NAME` beside the rules file (with the
+ * extension of its format); an inline one has none.
+ *
+ * @example providerPath(spec, "/etc/swiftproxy/rules.yaml") // "/etc/swiftproxy/ads.yaml"
+ */
 export function providerPath(spec: ProviderSpec, rulesPath: string): string | null {
-  if (!spec.path) return null;
+  if (!spec.path) {
+    if (spec.type !== "http") return null;
+    const extension = spec.format === "text" ? "txt" : spec.format;
+    return join(dirname(rulesPath), "rule-providers", `${spec.name}.${extension}`);
+  }
   return isAbsolute(spec.path) ? spec.path : join(dirname(rulesPath), spec.path);
 }
 
 /**
- * Reads a rules file and its providers from disk and compiles them: a `file` provider's
- * `path` must exist; an `http` provider's kept copy (its `path`) is used when there is one,
- * else it starts empty and is named in `pending` for the caller to fetch.
+ * Reads a rules file and its providers from disk and compiles them, with `append` after the
+ * file's rules (`--direct-country`): a `file` provider's `path` must exist; an `http`
+ * provider's kept copy ({@linkcode providerPath}) is used when there is one, else it starts
+ * empty and is named in `pending` for the caller to fetch.
  *
  * @throws {RulesError} naming the file, the line and the reason
  * @example const { engine, pending } = await loadRules("rules.yaml");
  */
-export async function loadRules(path: string): Promise<{ engine: RuleEngine; pending: string[] }> {
+export async function loadRules(
+  path: string,
+  append: readonly Rule[] = [],
+): Promise<{ engine: RuleEngine; pending: string[] }> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
     throw new RulesError(0, `cannot read: ${(e as Error).message}`, path);
   }
-  const file = parseRulesFile(text, path);
+  const parsed = parseRulesFile(text, path);
+  const file = { ...parsed, rules: [...parsed.rules, ...append] };
   const texts: ProviderTexts = new Map();
   const pending: string[] = [];
   for (const spec of file.providers.values()) {

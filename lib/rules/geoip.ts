@@ -5,9 +5,16 @@
  */
 import { type IpKey, ipKey, ipv6Words, RangeTable } from "./range_table.ts";
 
+/** The npm package the data comes from. */
+export const GEOIP_PACKAGE = "@ip-location-db/geo-whois-asn-country";
 /** The package's files: IPv4 as numbers (`16777216,16777471,AU`), IPv6 as text. */
 const V4_FILE = "@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv4-num.csv";
 const V6_FILE = "@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv6.csv";
+/**
+ * The package's files this module reads (the package also has the same data in the other
+ * forms, IPv4 as text and IPv6 as numbers, which `deno task compile` leaves out).
+ */
+export const GEOIP_FILES: readonly string[] = [V4_FILE, V6_FILE];
 
 /** A loaded database. */
 export interface GeoIp {

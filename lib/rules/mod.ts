@@ -25,4 +25,9 @@ export {
 export { type GeoIp, loadGeoIp } from "./geoip.ts";
 export { type Action, type Rule, RulesError } from "./rule.ts";
 export { parseRuleSet, type RuleSetFormat } from "./rule_set.ts";
-export { parseRulesFile, type ProviderSpec, type RulesFile } from "./rules_file.ts";
+export {
+  directCountryRules,
+  parseRulesFile,
+  type ProviderSpec,
+  type RulesFile,
+} from "./rules_file.ts";

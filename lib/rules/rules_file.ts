@@ -152,3 +152,17 @@ function provider(pair: Pair<Node, Node>, line: (node: Node) => number): Provide
     line: where,
   };
 }
+
+/**
+ * The rules of `--direct-country CC`: private and local ranges direct, then the country's
+ * addresses (GeoIP); whatever matches neither goes through the server.
+ *
+ * @throws {RulesError} when `country` is not a two-letter code
+ * @example directCountryRules("cn").map((r) => r.text) // ["GEOIP,LAN,DIRECT", "GEOIP,CN,DIRECT"]
+ */
+export function directCountryRules(country: string): Rule[] {
+  if (!/^[A-Za-z]{2}$/.test(country)) {
+    throw new RulesError(0, `expected a two-letter country code such as CN, got "${country}"`);
+  }
+  return [parseRule("GEOIP,LAN,DIRECT", 0), parseRule(`GEOIP,${country.toUpperCase()},DIRECT`, 0)];
+}

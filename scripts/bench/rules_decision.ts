@@ -4,16 +4,21 @@
  * each takes. Lookups only: names resolve from a table, nothing leaves the machine.
  *
  * ```sh
- * flock /work/bench.lock deno run -A --v8-flags=--expose-gc scripts/bench/rules_decision.ts [--rules N] [--decisions N]
+ * flock -o /work/bench.lock deno run -A --v8-flags=--expose-gc scripts/bench/rules_decision.ts [--rules N] [--decisions N] [--json]
  * ```
+ *
+ * `deno task bench --rules` (`rules_run.ts`) runs it in a process of its own with `--json`: one
+ * {@linkcode DecisionReport} on stdout.
  */
 import { parseArgs } from "node:util";
 import { loadGeoIp, parseRulesFile, type Query, RuleEngine } from "../../lib/rules/mod.ts";
+import { benchName as name, domainRuleLines } from "./rules_names.ts";
 
 const { values } = parseArgs({
   options: {
     rules: { type: "string", default: "100000" },
     decisions: { type: "string", default: "200000" },
+    json: { type: "boolean", default: false },
   },
 });
 const RULES = Number(values.rules);
@@ -33,18 +38,41 @@ async function memory(): Promise<{ used: number; rss: number }> {
   return { used: heapUsed + external, rss };
 }
 
-/** The growth from `before` to now, as a table cell. */
-async function grown(before: { used: number; rss: number }): Promise<string> {
-  const now = await memory();
-  return `${mib(now.used - before.used)} | ${mib(now.rss - before.rss)}`;
+/** Growth in bytes: heap + typed arrays' buffers, and the resident set. */
+export interface Growth {
+  used: number;
+  rss: number;
 }
 
-/** A deterministic name: 2–3 labels of letters, like the suffix lists people load. */
-function name(i: number): string {
-  const label = (n: number) => (n * 2654435761 >>> 0).toString(36).slice(0, 4 + (n % 6));
-  return `${label(i)}${i % 3 ? `.${label(i + 7)}` : ""}.${
-    ["com", "net", "org", "cn", "io"][i % 5]
-  }`;
+/** The growth from `before` to now. */
+async function grown(before: { used: number; rss: number }): Promise<Growth> {
+  const now = await memory();
+  return { used: now.used - before.used, rss: now.rss - before.rss };
+}
+
+/** A growth as two table cells. */
+const cells = (g: Growth) => `${mib(g.used)} | ${mib(g.rss)}`;
+
+/** p50 and p99 of one kind of decision, in µs. */
+export interface DecisionSpread {
+  kind: string;
+  p50: number;
+  p99: number;
+}
+
+/** What `--json` prints: the decisions' spread, and each load's time (ms) and growth. */
+export interface DecisionReport {
+  rules: number;
+  decisions: number;
+  geoRanges: number;
+  geoBytes: number;
+  spreads: DecisionSpread[];
+  meanUs: number;
+  geo: { ms: number } & Growth;
+  rulesLoad: { ms: number } & Growth;
+  ruleSet: { ms: number } & Growth;
+  /** False when run without --expose-gc: the growths then include garbage. */
+  collected: boolean;
 }
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
@@ -57,10 +85,7 @@ const geoMs = performance.now() - started;
 const geoHeap = await grown(before);
 
 // The rules: 100,000 DOMAIN-SUFFIX, then private ranges and a country DIRECT, the rest PROXY.
-const lines = ["rules:"];
-for (let i = 0; i < RULES; i++) {
-  lines.push(`  - DOMAIN-SUFFIX,${name(i)},${i % 2 ? "DIRECT" : "REJECT"}`);
-}
+const lines = ["rules:", ...domainRuleLines(RULES)];
 lines.push("  - GEOIP,LAN,DIRECT", "  - GEOIP,CN,DIRECT", "  - MATCH,PROXY");
 const text = lines.join("\n") + "\n";
 before = await memory();
@@ -127,30 +152,49 @@ const meanUs = ((performance.now() - started) * 1000) / DECISIONS;
 
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-const row = (label: string, xs: number[]) => {
+const spread = (kind: string, xs: number[]): DecisionSpread => {
   const s = [...xs].sort((a, b) => a - b);
-  return `| ${label} | ${pct(s, 0.5).toFixed(2)} | ${pct(s, 0.99).toFixed(2)} |`;
+  return { kind, p50: pct(s, 0.5), p99: pct(s, 0.99) };
 };
+const spreads = [...samples.map((xs, k) => spread(kinds[k]!, xs)), spread("all", samples.flat())];
+if (setEngine.rules.length !== 3) throw new Error("the rule-set engine lost its rules");
+if (values.json) {
+  const report: DecisionReport = {
+    rules: RULES,
+    decisions: DECISIONS,
+    geoRanges: geo.ranges,
+    geoBytes: geo.byteLength,
+    spreads,
+    meanUs,
+    geo: { ms: geoMs, ...geoHeap },
+    rulesLoad: { ms: rulesMs, ...rulesHeap },
+    ruleSet: { ms: setMs, ...setHeap },
+    collected: gc !== undefined,
+  };
+  console.log(JSON.stringify(report));
+  Deno.exit(0);
+}
+const row = (s: DecisionSpread) => `| ${s.kind} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} |`;
 
 console.log(`Rules: ${RULES.toLocaleString("en")} DOMAIN-SUFFIX + GEOIP,LAN + GEOIP,CN + MATCH`);
 console.log(`GeoIP: ${geo.ranges.toLocaleString("en")} ranges, tables ${mib(geo.byteLength)}`);
 console.log("");
 console.log("| decision | p50 µs | p99 µs |");
 console.log("| --- | --- | --- |");
-samples.forEach((xs, k) => console.log(row(kinds[k]!, xs)));
-console.log(row("all", samples.flat()));
+spreads.forEach((s) => console.log(row(s)));
 console.log(`| mean in a loop, no clock | ${meanUs.toFixed(2)} | |`);
 console.log("");
 console.log("| what | load ms | heap + buffers | RSS |");
 console.log("| --- | --- | --- | --- |");
-console.log(`| GeoIP database (read, index) | ${geoMs.toFixed(0)} | ${geoHeap} |`);
+console.log(`| GeoIP database (read, index) | ${geoMs.toFixed(0)} | ${cells(geoHeap)} |`);
 console.log(
-  `| ${RULES.toLocaleString("en")} rules in rules: (YAML, compile) | ${
-    rulesMs.toFixed(0)
-  } | ${rulesHeap} |`,
+  `| ${RULES.toLocaleString("en")} rules in rules: (YAML, compile) | ${rulesMs.toFixed(0)} | ${
+    cells(rulesHeap)
+  } |`,
 );
 console.log(
-  `| ${RULES.toLocaleString("en")} names in a text rule-set | ${setMs.toFixed(0)} | ${setHeap} |`,
+  `| ${RULES.toLocaleString("en")} names in a text rule-set | ${setMs.toFixed(0)} | ${
+    cells(setHeap)
+  } |`,
 );
-if (setEngine.rules.length !== 3) throw new Error("the rule-set engine lost its rules");
 if (!gc) console.log("(heap without --v8-flags=--expose-gc: garbage included)");

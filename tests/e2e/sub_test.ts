@@ -17,6 +17,7 @@ import {
   startOrigin,
 } from "../_harness.ts";
 import { newLink } from "../remote/_share.ts";
+import { closeQuietly, socksRequest } from "./_e2e.ts";
 import { parseShareLink } from "../../lib/protocol/share_link.ts";
 import { loadRules } from "../../lib/rules/mod.ts";
 import { SubscriptionRefresh, takeSubscription } from "../../lib/local/control/subscription.ts";
@@ -64,6 +65,12 @@ Deno.test("--sub sets up the local in one step: a download byte-exact, the rules
         `http://127.0.0.1:${origin.port}/bytes/${SIZE}`,
       );
       assertEquals([out.code, out.body.length, await sha256(out.body)], [0, SIZE, want]);
+      // The subscription's rules are in force: its REJECT is SOCKS5 REP 0x02, its
+      // GEOIP,LAN,DIRECT sent the download above straight to the loopback origin.
+      const { conn, rep } = await socksRequest(port, { host: "x.ads.example", port: 443 });
+      closeQuietly(conn);
+      assertEquals(rep, 0x02, "the subscription's REJECT rule");
+      await local.waitFor(/route=direct rule=GEOIP,LAN,DIRECT/);
     } finally {
       await local.stop();
     }

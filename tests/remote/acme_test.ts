@@ -5,13 +5,11 @@
  * across the swap; a failed issuance leaving the self-signed certificate serving; and links,
  * subscriptions and a local that trust the issued certificate through the CA's root alone.
  */
-import tls from "node:tls";
 import { assert, assertEquals } from "../_assert.ts";
 import {
   curl,
   freePort,
   has,
-  Program,
   randomBytes,
   remoteArgs,
   runProgram,
@@ -21,72 +19,7 @@ import {
 } from "../_harness.ts";
 import { printedShare } from "./_share.ts";
 import { startPebble } from "./_pebble.ts";
-
-/** A remote with alice, serving on `port` with `serveArgs`. */
-async function acmeRemote(port: number, serveArgs: string[]) {
-  const dir = await Deno.makeTempDir({ prefix: "swiftproxy-acme-" });
-  for (
-    const args of [
-      ["init"], // 1 MiB/s down: a download takes long enough to span a renewal.
-      ["user", "add", "alice", "--password", "alice-secret", "--down", "1MiB"],
-    ]
-  ) {
-    const result = await runProgram(remoteArgs(...args, "--data", dir));
-    if (result.code !== 0) throw new Error(`${args[0]} failed: ${result.stderr}`);
-  }
-  const program = new Program(remoteArgs(
-    "serve",
-    "--data",
-    dir,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--allow-private",
-    ...serveArgs,
-  ));
-  await program.waitFor(/listening on/);
-  return {
-    dir,
-    port,
-    program,
-    async stop() {
-      await program.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-/** The leaf a TLS client sees at `port` asking for `servername`, checked against `ca`. */
-function servedCertificate(
-  port: number,
-  servername: string,
-  ca?: string,
-): Promise<{ authorized: boolean; fingerprint: string; issuer: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: "127.0.0.1",
-      port,
-      servername,
-      ca,
-      rejectUnauthorized: false,
-    });
-    socket.once("secureConnect", () => {
-      const cert = socket.getPeerCertificate();
-      resolve({
-        authorized: socket.authorized,
-        fingerprint: cert.fingerprint256.replaceAll(":", "").toLowerCase(),
-        issuer: [cert.issuer.CN ?? ""].flat().join(", "),
-      });
-      socket.destroy();
-    });
-    socket.once("error", reject);
-  });
-}
-
-async function pemSha256(path: string): Promise<string> {
-  const base64 = Deno.readTextFileSync(path).split("-----END")[0]!.replace(/-----[^-]+-----/g, "")
-    .replace(/\s+/g, "");
-  return await sha256(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
-}
+import { acmeRemote, pemSha256, servedCertificate } from "./_acme.ts";
 
 Deno.test({
   name: "serve --acme gets, serves and renews a certificate from a real ACME server",

@@ -78,6 +78,12 @@ Deno.test("the user's page: usage, expiry, reset, QR, import buttons, reveal; ap
       assert(!reply.body.includes(password), "no password in the page");
       assert(!reply.body.includes(encodeURIComponent(password)), "not even encoded");
       assert(!reply.body.includes("trojan://alice"), "no link in the page");
+      // The laptop's one command: the subscription with the self-signed certificate's pin,
+      // exactly as `user link` prints it for swiftproxy-local.
+      const command = /<code id="local-command">([^<]*)<\/code>/.exec(reply.body)?.[1] ?? "";
+      const unescaped = command.replace(/&#(\d+);/g, (_, c) => String.fromCharCode(Number(c)));
+      assertEquals(unescaped, `swiftproxy-local --sub '${printed.localSubscription}'`);
+      assert(printed.localSubscription!.includes("#pcs="), printed.localSubscription);
     });
 
     await t.step("apps keep getting their documents, by User-Agent and by path", async () => {

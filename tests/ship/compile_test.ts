@@ -7,8 +7,8 @@ import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "../_assert.ts";
 import { localArgs, remoteArgs, ROOT, runProgram } from "../_harness.ts";
 import { VERSION } from "../../lib/version.ts";
-import { compileArgs, outputName, PROGRAMS, TARGETS } from "../../scripts/compile.ts";
-import type { Target } from "../../scripts/compile.ts";
+import { compileArgs, geoIpFiles, outputName, PROGRAMS, TARGETS } from "../../scripts/compile.ts";
+import type { ProgramSpec, Target } from "../../scripts/compile.ts";
 
 const WIDE = /^(-A|--allow-all|--allow-[a-z-]+(=.*)?|-[RWNESI](=.*)?|--unstable.*|--no-prompt)$/;
 
@@ -131,7 +131,7 @@ Deno.test("compile: with DENORT_BIN it builds both programs, prints sizes, write
   }
 });
 
-Deno.test("compile: swiftproxy-local carries the dashboard's page files, byte for byte", async () => {
+Deno.test("compile: swiftproxy-local carries the dashboard's page files byte for byte, and only the GeoIP files it reads", async () => {
   const out = await Deno.makeTempDir({ prefix: "swiftproxy-dist-" });
   const program = PROGRAMS.find((p) => p.name === "swiftproxy-local")!;
   const target = Deno.build.target as Target;
@@ -156,7 +156,35 @@ Deno.test("compile: swiftproxy-local carries the dashboard's page files, byte fo
       const bytes = await Deno.readFile(`${ROOT}${file}`);
       assert(binary.indexOf(bytes) >= 0, `the binary lacks ${file}`);
     }
+    // The GeoIP files the local reads are in, the package's other forms of the data are not
+    // (each recognised by its first 64 KiB, which no other file holds).
+    const { read, unread } = geoIpFiles();
+    const head = async (path: string) => (await Deno.readFile(path)).subarray(0, 65536);
+    for (const path of read) assert(binary.indexOf(await head(path)) >= 0, `lacks ${path}`);
+    for (const path of unread) assert(binary.indexOf(await head(path)) < 0, `carries ${path}`);
   } finally {
     await Deno.remove(out, { recursive: true });
   }
+});
+
+Deno.test("compile: the local carries the GeoIP files geoip.ts reads and leaves out the package's other CSVs", async () => {
+  const { read, unread } = geoIpFiles();
+  const [localProgram, remoteProgram] = PROGRAMS as [ProgramSpec, ProgramSpec];
+  const local = compileArgs(localProgram, "x86_64-unknown-linux-gnu", "dist");
+  const after = (flag: string) => local.flatMap((a, i) => a === flag ? [local[i + 1]!] : []);
+  assertEquals(after("--include"), read);
+  assertEquals(after("--exclude"), unread);
+  const names = (paths: string[]) => paths.map((p) => p.split("/").at(-1));
+  assertEquals(names(read), [
+    "geo-whois-asn-country-ipv4-num.csv",
+    "geo-whois-asn-country-ipv6.csv",
+  ]);
+  assertEquals(names(unread), [
+    "geo-whois-asn-country-ipv4.csv",
+    "geo-whois-asn-country-ipv6-num.csv",
+  ]);
+  // What the build carries is what the database loads: the files read are these.
+  for (const path of read) assert((await Deno.stat(path)).size > 1_000_000, path);
+  const remote = compileArgs(remoteProgram, "x86_64-unknown-linux-gnu", "dist");
+  assert(!remote.includes("--include") && !remote.includes("--exclude"), remote.join(" "));
 });

@@ -38,7 +38,10 @@ export function accessLog(program: "local" | "remote"): SessionObserver {
       ...end,
       who: who(end),
       duration: end.durationMs,
-      reason: outcomeWords(end.outcome),
+      // The route and its rule where the local's rules decided, after the reason.
+      reason: end.route
+        ? `${outcomeWords(end.outcome)} route=${end.route} rule=${end.rule}`
+        : outcomeWords(end.outcome),
     };
     if (end.command === "udp") {
       write(

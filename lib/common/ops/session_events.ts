@@ -66,6 +66,10 @@ export interface SessionEnd {
   durationMs: number;
   /** Why it closed. */
   outcome: SessionOutcome;
+  /** Where the local's rules sent it (`proxy`, `direct`, `rejected`); absent without rules. */
+  route?: string;
+  /** The rule that decided, as written. */
+  rule?: string;
   /** The error behind a failure, when there is one. */
   error?: unknown;
   /** Logged at `debug` rather than `info`: noise, such as a browser's lookups of names that do not exist. */

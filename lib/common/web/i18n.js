@@ -36,6 +36,16 @@ export const number = (n) => numbers.format(n);
 /** A moment (milliseconds or a date), in the language's way. @param {number | Date} at */
 export const date = (at) => dates.format(at);
 
+const days = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "UTC" });
+
+/**
+ * A calendar day (milliseconds), in the language's way, in UTC: the server's days (expiry,
+ * resets) end at 24:00 UTC whatever the reader's time zone.
+ *
+ * @param {number | Date} at
+ */
+export const day = (at) => days.format(at);
+
 /**
  * Bytes with a binary unit, the number written the language's way.
  *

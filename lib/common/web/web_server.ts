@@ -123,6 +123,18 @@ export class WebServer {
     return `${this.#options.tls ? "https" : "http"}://${formatHostPort({ host, port })}/`;
   }
 
+  /**
+   * Serves `pair` to the connections that open from now on (a renewed certificate); open
+   * ones keep the one they were made with, so none is dropped.
+   *
+   * @throws {Error} for a server without TLS, or a pair node:tls cannot load
+   * @example server.setCertificate({ cert: renewed.cert, key: renewed.key });
+   */
+  setCertificate(pair: { cert: string; key: string }): void {
+    if (!this.#options.tls) throw new Error("this page is served without TLS");
+    (this.#server as https.Server).setSecureContext({ cert: pair.cert, key: pair.key });
+  }
+
   /** Open connections (WebSockets included). */
   get connections(): number {
     return this.#connections.size;

@@ -78,6 +78,8 @@ export class AccountWatch {
 
   /** Sees one finished connection; a failed tunnel after a working one may start a check. */
   observe(end: SessionEnd): void {
+    // A connection the rules sent direct or refused says nothing about the tunnels.
+    if (end.route && end.route !== "proxy") return;
     if (end.down > 0 && !tunnelFailed(end.outcome)) {
       if (!this.#working) log.info("tunnels to {remote} work", { ...this.#options });
       this.#working = true;

@@ -9,7 +9,8 @@ import { SessionEvents } from "../../common/ops/session_events.ts";
 import { ConnectionTable } from "../inbound/connections.ts";
 import { LocalServer } from "../inbound/server.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
-import { keptPasswordRefusal, saveSettings } from "./settings.ts";
+import type { Route } from "../tunnel/route.ts";
+import { FILE_ONLY_FIELDS, keptPasswordRefusal, saveSettings } from "./settings.ts";
 import type { Settings } from "./settings.ts";
 import type { LocalConfig } from "../inbound/config.ts";
 import { checkAccount } from "../tunnel/account_check.ts";
@@ -68,6 +69,11 @@ export class ProxyControl {
     this.options = options;
   }
 
+  /** The route through the remote while listening (rule-providers are fetched on it). */
+  get proxyRoute(): Route | null {
+    return this.#server?.proxyRoute ?? null;
+  }
+
   /** The proxy listener's bound address while listening. */
   get listenAddress(): Deno.NetAddr | null {
     return this.#server?.addr ?? null;
@@ -112,6 +118,9 @@ export class ProxyControl {
     }
     const previous = this.settings;
     const merged = { ...settings, password: settings.password || previous.password };
+    for (const key of FILE_ONLY_FIELDS) {
+      if (merged[key] === undefined && previous[key] !== undefined) merged[key] = previous[key];
+    }
     this.problem = null;
     try {
       const refusal = keptPasswordRefusal(previous, settings, this.#sharesAccount(settings));

@@ -21,7 +21,16 @@ export interface Settings {
   /** Kept in the file only when `remember` is set. */
   password: string;
   remember: boolean;
+  /**
+   * A rules file (`--rules`), and a country sent direct (`--direct-country`): read at start,
+   * set in the file or by those options; the dashboard's form leaves them as they are.
+   */
+  rules?: string;
+  directCountry?: string;
 }
+
+/** The settings the dashboard's form does not hold, kept as they are when it connects. */
+export const FILE_ONLY_FIELDS = ["rules", "directCountry"] as const;
 
 /** Settings of a fresh install. */
 export const DEFAULT_SETTINGS: Readonly<Settings> = {
@@ -70,6 +79,10 @@ export function normalizeSettings(value: unknown): Settings {
     user: text("user"),
     password: text("password"),
     remember: record.remember === true,
+    ...Object.fromEntries(
+      FILE_ONLY_FIELDS.filter((key) => typeof record[key] === "string" && record[key] !== "")
+        .map((key) => [key, record[key] as string]),
+    ),
   };
 }
 

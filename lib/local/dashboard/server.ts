@@ -22,7 +22,7 @@ import { VERSION } from "../../version.ts";
 import { defaultSettingsPath, normalizeSettings } from "../control/settings.ts";
 import type { ProxyControl } from "../control/proxy_control.ts";
 import { Problem } from "../tunnel/problems.ts";
-import { StatsSampler } from "./stats.ts";
+import { directTraffic, StatsSampler } from "./stats.ts";
 import type { ConnectionRow, RateHistory } from "./stats.ts";
 import type { AccountStatus } from "../tunnel/account_check.ts";
 import { ASSETS, INDEX_TEMPLATE } from "./assets.ts";
@@ -30,6 +30,7 @@ import { fillPage, langChoice, pickLang, translate } from "../../common/web/i18n
 import type { Lang } from "../../common/web/i18n.ts";
 import { LiveAccount } from "./live_account.ts";
 import { proxyPac } from "./pac.ts";
+import { domainPrefix } from "../../rules/domain_prefix.ts";
 
 /** Rows sent per message; the rest are only counted (the page stays smooth at any count). */
 export const MAX_ROWS = 200;
@@ -64,6 +65,11 @@ export interface StatusMessage {
   /** The last 60 seconds of `rate`, one value per second, oldest first. */
   history: RateHistory;
   totals: { up: number; down: number };
+  /**
+   * Of `rate` and `totals`, what went straight out (`DIRECT` rules), not through the server;
+   * null when no rules are in force (everything goes through the server).
+   */
+  direct: { rate: { up: number; down: number }; totals: { up: number; down: number } } | null;
   /** How many connections are open (`connections` holds at most {@linkcode MAX_ROWS}). */
   open: number;
   connections: ConnectionRow[];
@@ -88,6 +94,8 @@ export class DashboardServer {
   readonly #guard: PageGuard;
   readonly #router = new Router(this.#routes());
   readonly #sampler: StatsSampler;
+  /** The direct part of the traffic, sampled alongside. */
+  readonly #directSampler: StatsSampler;
   readonly #account: LiveAccount;
   readonly #sockets = new LiveSockets(() => this.status());
   readonly #timer: ReturnType<typeof setInterval>;
@@ -101,6 +109,7 @@ export class DashboardServer {
   constructor(options: DashboardOptions) {
     this.#control = options.control;
     this.#sampler = new StatsSampler(options.control.connections);
+    this.#directSampler = new StatsSampler(directTraffic(options.control.connections));
     this.#account = new LiveAccount(options.control.connections);
     this.#server = new WebServer({
       hostname: options.listen.host,
@@ -117,7 +126,9 @@ export class DashboardServer {
     });
     // Read several times a second; a message goes out as each second of the clock closes.
     this.#timer = setInterval(() => {
-      if (this.#sampler.sample()) this.#broadcast();
+      const now = Date.now();
+      this.#directSampler.sample(now);
+      if (this.#sampler.sample(now)) this.#broadcast();
     }, options.intervalMs ?? 250);
     // A change of state or problem goes out at once; a fresh account answer (every 2 s while
     // traffic flows) waits for the next second's message, so messages stay a second apart.
@@ -175,6 +186,12 @@ export class DashboardServer {
       rate: this.#sampler.rate,
       history: this.#sampler.history,
       totals: { up: control.connections.totalUp, down: control.connections.totalDown },
+      direct: control.config.rules
+        ? {
+          rate: this.#directSampler.rate,
+          totals: { up: control.connections.directUp, down: control.connections.directDown },
+        }
+        : null,
       open: control.connections.size,
       connections: this.#sampler.rows(MAX_ROWS),
     };
@@ -241,7 +258,11 @@ export class DashboardServer {
         handle: () =>
           respond(
             200,
-            proxyPac(this.#control.listenAddress, this.#control.settings.listen),
+            proxyPac(
+              this.#control.listenAddress,
+              this.#control.settings.listen,
+              domainPrefix(this.#control.config.rules?.engine?.rules ?? []),
+            ),
             "application/x-ns-proxy-autoconfig",
           ),
       },

@@ -6,6 +6,28 @@
  */
 import type { ConnectionInfo, ConnectionTable } from "../inbound/connections.ts";
 
+/** What a sampler reads: byte totals and the rows (a {@linkcode ConnectionTable}, or a view). */
+export type Counted = Pick<ConnectionTable, "totalUp" | "totalDown" | "list" | "failed">;
+
+/**
+ * The table's direct traffic only (a `DIRECT` rule's bytes), for a second sampler: the
+ * dashboard shows what goes through the server and what does not.
+ *
+ * @example const direct = new StatsSampler(directTraffic(control.connections));
+ */
+export function directTraffic(table: ConnectionTable): Counted {
+  return {
+    get totalUp() {
+      return table.directUp;
+    },
+    get totalDown() {
+      return table.directDown;
+    },
+    list: () => [],
+    failed: () => [],
+  };
+}
+
 /** One row of the open-connections list. */
 export interface ConnectionRow extends Omit<ConnectionInfo, "startedAt" | "failure"> {
   /** Seconds since the connection was accepted. */
@@ -38,7 +60,7 @@ const WINDOW_MS = 1000;
  * setInterval(() => sampler.sample() && send(sampler.rate), 250);
  */
 export class StatsSampler {
-  readonly #table: ConnectionTable;
+  readonly #table: Counted;
   readonly #seconds: number;
   /** The smoothed rate of each closed window, oldest first. */
   readonly history: RateHistory;
@@ -54,7 +76,7 @@ export class StatsSampler {
   #seen = new Map<number, { bytes: number; rate: number }>();
 
   /** @param now the clock's current time in ms (`Date.now()`; the windows follow its seconds) */
-  constructor(table: ConnectionTable, seconds = 60, now = Date.now()) {
+  constructor(table: Counted, seconds = 60, now = Date.now()) {
     this.#table = table;
     this.#seconds = seconds;
     this.history = { up: new Array(seconds).fill(0), down: new Array(seconds).fill(0) };
@@ -160,6 +182,7 @@ function rowOf(info: ConnectionInfo, now: number, rate: number): ConnectionRow {
     age: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
     rate,
     ...(info.failure ? { failure: info.failure.words } : {}),
+    ...(info.route ? { route: info.route, rule: info.rule } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
  * command line and passed whole to the proxy control and from there to each listener.
  */
 import type { Credentials } from "../../protocol/socks5.ts";
+import type { RuleSource } from "../tunnel/rule_route.ts";
 
 /**
  * How the local treats its clients and tunnels, fixed for the life of the process: everything
@@ -23,6 +24,11 @@ export interface LocalConfig {
    * keeps as many as recent bursts needed, at most this and 32 (`tunnel_pool.ts`).
    */
   preconnect: number;
+  /**
+   * The routing rules (`--rules`, `--direct-country`), read at each decision so a reload
+   * applies to the next connection; absent: everything through the remote.
+   */
+  rules?: RuleSource;
 }
 
 /**

@@ -53,6 +53,7 @@ function httpReply(client: Peer): AppReply {
   return {
     opened: () => client.write(simpleResponse(200, "Connection established")),
     failed: (error) => {
+      if (error.kind === "rejected") return client.write(forbidden(error)).catch(() => {});
       const status = error.kind === "timeout" ? 504 : 502;
       const reason = status === 504 ? "Gateway Timeout" : "Bad Gateway";
       return client.write(simpleResponse(status, reason)).catch(() => {});
@@ -115,7 +116,7 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
         const outcome = await tunnelSession(client, destination, reply, ctx, () => meters);
         return outcome.kind === "aborted" ? DONE : outcome;
       }
-      const refused = await accountRefusal(ctx, reply);
+      const refused = await accountRefusal(ctx, reply, destination);
       if (refused) return refused;
       if (upstream && upstream.key !== key) {
         upstream.peer.close();
@@ -173,6 +174,13 @@ export async function httpSession(client: Peer, ctx: HttpSessionContext): Promis
     upstream?.peer.close();
     client.close();
   }
+}
+
+/** A 403 whose one-line body names the `REJECT` rule that refused the destination. */
+function forbidden(error: TunnelError): Uint8Array {
+  // The rule as written may hold any character; the body's length is counted in bytes.
+  const rule = (error.rule ?? "").replace(/[^\x20-\x7e]/g, "?");
+  return simpleResponse(403, "Forbidden", true, `403 Forbidden: refused by the rule ${rule}\n`);
 }
 
 /** A 502 whose body says in one sentence why the remote refused, and what fixes it. */

@@ -21,6 +21,8 @@ import { UdpAssociation } from "./udp_associate.ts";
 import { tunnelSession } from "./tunnel_session.ts";
 import type { AppReply, TunnelRoutine } from "./tunnel_session.ts";
 import { TunnelDialer } from "../tunnel/tunnel.ts";
+import { RuleRoute } from "../tunnel/rule_route.ts";
+import type { Route, RouteKind } from "../tunnel/route.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
 import type { LocalConfig } from "./config.ts";
 import { ClientLogin } from "./client_login.ts";
@@ -43,6 +45,8 @@ const log = logger("local");
 export class LocalServer {
   readonly #config: LocalServerConfig;
   readonly #dialer: TunnelDialer;
+  /** The rules' route around the dialer, with `--rules` or `--direct-country`. */
+  readonly #rules: RuleRoute | null;
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
   readonly #gate: HandshakeGate;
@@ -66,16 +70,24 @@ export class LocalServer {
     this.connections = connections;
     this.diagnosis = new TunnelDiagnosis(config.check ?? (() => checkAccount(config.endpoint)));
     this.events.subscribe((end) => {
-      if (end.down > 0) this.diagnosis.worked();
+      if (end.down > 0 && (!end.route || end.route === "proxy")) this.diagnosis.worked();
     });
     this.events.subscribe(accessLog("local"));
     this.#dialer = new TunnelDialer(config.endpoint);
+    this.#rules = config.rules
+      ? new RuleRoute(config.rules, this.#dialer, config.handshakeTimeoutMs)
+      : null;
     this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
     this.#accepting = this.#acceptLoop();
   }
 
   get addr(): Deno.NetAddr {
     return this.#listener.addr;
+  }
+
+  /** The route through the remote (what `PROXY` uses), for the local's own fetches. */
+  get proxyRoute(): Route {
+    return this.#dialer;
   }
 
   #acceptLoop(): Promise<void> {
@@ -118,7 +130,10 @@ export class LocalServer {
     const info = this.connections.add(clientName, isSocks ? "SOCKS5" : "HTTP");
     try {
       let outcome = isSocks ? await this.#socks(client, info) : await this.#http(client, info);
-      if (outcome.kind === "closed-at-once" && !info.failure) {
+      if (outcome.kind === "closed-at-once" && info.route === "direct") {
+        // No remote was in the way: the destination itself reset the connection.
+        outcome = { kind: "server-reset" };
+      } else if (outcome.kind === "closed-at-once" && !info.failure) {
         info.failure = await this.diagnosis.explain(info.destination, info.startedAt);
       }
       const failure = info.failure;
@@ -134,6 +149,7 @@ export class LocalServer {
         ...(info.datagrams ? { datagrams: info.datagrams } : {}),
         durationMs: Date.now() - info.startedAt,
         outcome,
+        ...(info.route ? { route: info.route, rule: info.rule } : {}),
         // One line per connection, with why; a name that does not resolve is a browser's
         // background guess more often than the user's typo.
         ...(failure ? { error: failure.words, quiet: failure.kind === "unresolved" } : {}),
@@ -168,6 +184,12 @@ export class LocalServer {
           listenHost: this.#config.listen.host,
           info,
           meters: this.connections.meters(info),
+          ...(this.#rules
+            ? {
+              rules: this.#rules,
+              directMeters: this.connections.meters(info, true),
+            }
+            : {}),
         }).run();
       default:
         info.destination = "-";
@@ -186,11 +208,10 @@ export class LocalServer {
     const reply: AppReply = {
       opened: () => client.write(encodeReply(Reply.succeeded)),
       failed: (error) => {
-        log.warn("{client} -> {destination}: {error}", {
-          client: info.client,
-          destination: info.destination,
-          error,
-        });
+        const fields = { client: info.client, destination: info.destination, error };
+        // A rule's refusal is the user's own choice (ad blocking): no warning for each.
+        if (error.kind === "rejected") log.debug("{client} -> {destination}: {error}", fields);
+        else log.warn("{client} -> {destination}: {error}", fields);
         return client.write(encodeReply(replyForTunnelError(error))).catch(() => {});
       },
       refused: (diagnosis) => client.write(encodeReply(diagnosis.rep)).catch(() => {}),
@@ -212,18 +233,38 @@ export class LocalServer {
   /** The tunnel routine's hooks into this server, for the session of `info`. */
   #routine(info: ConnectionInfo): TunnelRoutine {
     return {
-      route: this.#dialer,
-      accountRefused: () => this.#accountRefused(),
+      route: this.#routeFor(info),
+      accountRefused: (destination) => this.#accountRefused(destination),
       refusedBy: (diagnosis) => info.failure = diagnosis,
     };
+  }
+
+  /**
+   * The route for the session of `info`: the tunnel dialer without rules; with rules, the
+   * rules' route, each decision noted in `info` (the dashboard, the access log, the totals).
+   */
+  #routeFor(info: ConnectionInfo): Route {
+    const rules = this.#rules;
+    if (!rules) return this.#dialer;
+    const decided = (via: RouteKind, rule: string) => {
+      info.route = via;
+      info.rule = rule;
+    };
+    return { open: (destination, network) => rules.open(destination, network, decided) };
   }
 
   /**
    * The account's refusal, while the remote is known to refuse every tunnel of it (re-asked at
    * most once a second); null at once otherwise, so a working account pays nothing for it.
    */
-  #accountRefused(): Promise<Diagnosis | null> | null {
-    return this.diagnosis.known ? this.diagnosis.stillRefused() : null;
+  #accountRefused(destination: Destination): Promise<Diagnosis | null> | null {
+    if (!this.diagnosis.known) return null;
+    const rules = this.#rules;
+    if (!rules) return this.diagnosis.stillRefused();
+    // A connection the rules send direct or refuse does not need the account.
+    const found = rules.decide(destination, "tcp");
+    const through = (action: string) => action === "PROXY" ? this.diagnosis.stillRefused() : null;
+    return "action" in found ? through(found.action) : found.then((d) => through(d.action));
   }
 
   #http(client: Peer, info: ConnectionInfo): Promise<SessionOutcome> {

@@ -34,6 +34,8 @@ export function replyForTunnelError(error: TunnelError): number {
   switch (error.kind) {
     case "refused":
       return Reply.connectionRefused;
+    case "rejected":
+      return Reply.notAllowed;
     case "unreachable":
     case "timeout":
       return Reply.hostUnreachable;

@@ -29,8 +29,12 @@ export interface AppReply {
 /** What the routine needs from the local server. */
 export interface TunnelRoutine {
   route: Route;
-  /** While the remote refuses the whole account: why (asked again); else null, at once. */
-  accountRefused(): Promise<Diagnosis | null> | null;
+  /**
+   * While the remote refuses the whole account: why (asked again), for a connection to
+   * `destination` that would go through it (not one the rules send direct or refuse); else
+   * null, at once.
+   */
+  accountRefused(destination: Destination): Promise<Diagnosis | null> | null;
   /** Notes the refusal the app was answered with (the access log, the dashboard). */
   refusedBy(diagnosis: Diagnosis): void;
 }
@@ -53,7 +57,7 @@ export async function tunnelSession(
   routine: TunnelRoutine,
   relayOptions: () => RelayOptions & { up: Meter },
 ): Promise<SessionOutcome> {
-  const refused = await accountRefusal(routine, reply);
+  const refused = await accountRefusal(routine, reply, destination);
   if (refused) return refused;
   const conn = await openRoute(routine.route, destination, reply);
   if (!("peer" in conn)) return conn;
@@ -75,8 +79,9 @@ export async function tunnelSession(
 export async function accountRefusal(
   routine: TunnelRoutine,
   reply: AppReply,
+  destination: Destination,
 ): Promise<SessionOutcome | null> {
-  const refused = await routine.accountRefused();
+  const refused = await routine.accountRefused(destination);
   if (!refused) return null;
   routine.refusedBy(refused);
   await reply.refused(refused);

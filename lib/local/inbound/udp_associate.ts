@@ -19,16 +19,19 @@ import { UdpDrops } from "../../common/udp/udp_drops.ts";
 import { eachFrame, FrameWriter } from "../../common/udp/udp_frames.ts";
 import {
   bindUdp,
+  bindUdpAnywhere,
   closeUdp,
   formatSource,
   receiveEach,
+  SourceEncoder,
   sourceOf,
 } from "../../common/udp/udp_socket.ts";
 import type { ConnectionInfo } from "./connections.ts";
 import { replyForTunnelError } from "./socks_session.ts";
 import { openRoute } from "./tunnel_session.ts";
-import type { TunnelError } from "../tunnel/tunnel.ts";
+import { TunnelError } from "../tunnel/tunnel.ts";
 import type { Route, RouteConn } from "../tunnel/route.ts";
+import type { RuleRoute } from "../tunnel/rule_route.ts";
 
 const log = logger("local", "udp");
 
@@ -42,6 +45,15 @@ export interface UdpAssociateOptions {
   info: ConnectionInfo;
   /** Count bytes into the row and the totals (see `ConnectionTable.meters`). */
   meters: { up: Meter; down: Meter };
+  /**
+   * The rules, which decide each datagram's route: `PROXY` through the association's tunnel
+   * on `route` (opened at the first such datagram), `DIRECT` out of a local UDP socket, both
+   * ways, `REJECT` dropped and counted. Absent: every datagram through the tunnel, opened
+   * before the app is answered.
+   */
+  rules?: Pick<RuleRoute, "decide">;
+  /** With `rules`: count the bytes of the datagrams that go straight out. */
+  directMeters?: { up: Meter; down: Meter };
 }
 
 /**
@@ -70,6 +82,9 @@ export function allowedSource(
   return { host, ip: unspecified ? ipBytes(control.host)! : named, port: expected.port };
 }
 
+/** With rules, the tunnel could not be opened for a datagram: it is dropped, not the association. */
+class NoTunnel extends Error {}
+
 /** The header's destination until the first datagram names one (it is written with it). */
 const NOWHERE: Destination = { host: "0.0.0.0", port: 0 };
 
@@ -88,8 +103,13 @@ export class UdpAssociation {
   readonly #datagrams = { up: 0, down: 0 };
   readonly #drops: UdpDrops;
   #socket!: Deno.DatagramConn;
-  /** The tunnel; replaced once if the remote closed it before the first datagram. */
-  #tunnel!: RouteConn;
+  /**
+   * The tunnel; replaced once if the remote closed it before the first datagram. With rules,
+   * null until the first datagram the rules send through the remote.
+   */
+  #tunnel: RouteConn | null = null;
+  /** With rules: the socket for `DIRECT` datagrams, bound at the first one. */
+  #direct: Deno.DatagramConn | null = null;
   /** Where datagrams must come from; `#clientPort` is learned from the first one if 0. */
   #client!: { host: string; ip: Uint8Array; port: number };
   #clientPort = 0;
@@ -127,14 +147,16 @@ export class UdpAssociation {
       await this.#control.write(encodeReply(Reply.generalFailure)).catch(() => {});
       return { kind: "refused", detail: `no UDP socket: ${(error as Error).message}` };
     }
-    let tunnel: RouteConn | SessionOutcome | undefined;
-    try {
-      tunnel = await openRoute(this.#options.route, NOWHERE, this, "udp");
-    } finally {
-      if (!tunnel) closeUdp(this.#socket);
+    if (!this.#options.rules) {
+      let tunnel: RouteConn | SessionOutcome | undefined;
+      try {
+        tunnel = await openRoute(this.#options.route, NOWHERE, this, "udp");
+      } finally {
+        if (!tunnel) closeUdp(this.#socket);
+      }
+      if (!("peer" in tunnel)) return tunnel;
+      this.#tunnelOpened(tunnel);
     }
-    if (!("peer" in tunnel)) return tunnel;
-    this.#tunnel = tunnel;
     const control = this.#control;
     // The app is told the address it reached the proxy on, with the UDP socket's port.
     const bound = {
@@ -144,12 +166,6 @@ export class UdpAssociation {
     this.#client = allowedSource(this.#expected, sourceOf(control.conn.remoteAddr));
     this.#clientPort = this.#client.port;
     const ended = new Promise<void>((resolve) => this.#ended = resolve);
-    // The remote says nothing before the first frame: an early answer means it closed the
-    // tunnel (its header timeout passed while the app was quiet); a fresh one is opened then.
-    tunnel.peer.readAhead().then(
-      () => this.#closedEarly ||= !this.#headerSent,
-      () => this.#closedEarly = true,
-    );
     try {
       await control.write(encodeReply(Reply.succeeded, bound));
     } catch {
@@ -160,6 +176,18 @@ export class UdpAssociation {
     await Promise.allSettled(this.#loops);
     this.#drops.report();
     return this.#outcome!;
+  }
+
+  /** Keeps the tunnel, and watches it until its header is sent. */
+  #tunnelOpened(tunnel: RouteConn): void {
+    this.#tunnel = tunnel;
+    this.#closedEarly = false;
+    // The remote says nothing before the first frame: an early answer means it closed the
+    // tunnel (its header timeout passed while the app was quiet); a fresh one is opened then.
+    tunnel.peer.readAhead().then(
+      () => this.#closedEarly ||= !this.#headerSent && this.#tunnel === tunnel,
+      () => this.#closedEarly ||= this.#tunnel === tunnel,
+    );
   }
 
   /** No tunnel: closes the socket and tells the app with the REP that fits. */
@@ -174,7 +202,8 @@ export class UdpAssociation {
     if (this.#outcome) return;
     this.#outcome = { kind };
     closeUdp(this.#socket);
-    this.#tunnel.peer.close();
+    if (this.#direct) closeUdp(this.#direct);
+    this.#tunnel?.peer.close();
     this.#control.close();
     this.#ended();
   }
@@ -202,7 +231,7 @@ export class UdpAssociation {
     const datagrams = this.#datagrams;
     const socket = this.#socket;
     const app: Deno.NetAddr = { transport: "udp", hostname: this.#client.host, port: 0 };
-    const how = await eachFrame(this.#tunnel.peer, async ({ address, payload }) => {
+    const how = await eachFrame(this.#tunnel!.peer, async ({ address, payload }) => {
       if (payload.length > MAX_UDP_PAYLOAD) {
         return drops.drop("reply too large", `${payload.length} bytes`);
       }
@@ -242,13 +271,31 @@ export class UdpAssociation {
       if (payload.length > MAX_UDP_PAYLOAD) {
         return drops.drop("too large", `${payload.length} bytes`);
       }
+      const rules = this.#options.rules;
+      if (rules) {
+        const found = rules.decide(destination, "udp");
+        const decision = "action" in found ? found : await found;
+        const info = this.#options.info;
+        if (!info.route) {
+          info.route = decision.action === "PROXY"
+            ? "proxy"
+            : decision.action === "DIRECT"
+            ? "direct"
+            : "rejected";
+          info.rule = decision.rule;
+          if (info.destination === "-") info.destination = formatHostPort(destination);
+        }
+        if (decision.action === "REJECT") return drops.drop("rejected by a rule", decision.rule);
+        if (decision.action === "DIRECT") return this.#sendDirect(destination, payload);
+      }
       if (this.#writer) {
         if (!this.#writer.push(address, payload)) drops.drop("tunnel busy");
         return;
       }
       try {
         await this.#sendHeader(destination, encodeTrojanFrame(destination, payload));
-      } catch {
+      } catch (error) {
+        if (error instanceof NoTunnel) return drops.drop("no tunnel", error.message);
         this.#end("server-reset");
         return false;
       }
@@ -258,18 +305,28 @@ export class UdpAssociation {
     this.#end("error");
   }
 
-  /** The header with the first frame, on a fresh tunnel if the remote closed the first. */
+  /**
+   * The header with the first frame, on a fresh tunnel if the remote closed the first (with
+   * rules: on the tunnel opened now; when it cannot be, the datagram is dropped and the next
+   * one tries again).
+   */
   async #sendHeader(destination: Destination, frame: Uint8Array): Promise<void> {
     const { info, meters, route } = this.#options;
-    if (this.#closedEarly) {
-      this.#tunnel.peer.close();
-      this.#tunnel = await route.open(NOWHERE, "udp");
+    if (!this.#tunnel || this.#closedEarly) {
+      this.#tunnel?.peer.close();
+      try {
+        this.#tunnelOpened(await route.open(NOWHERE, "udp"));
+      } catch (error) {
+        if (!this.#options.rules || !(error instanceof TunnelError)) throw error;
+        throw new NoTunnel(error.message);
+      }
     }
+    const conn = this.#tunnel!;
     this.#headerSent = true;
-    info.destination = formatHostPort(destination);
-    const tunnel = this.#tunnel.peer;
+    if (!info.route) info.destination = formatHostPort(destination);
+    const tunnel = conn.peer;
     // Header and first frame in one write: sing-box's server reads the header in one read.
-    await tunnel.write(this.#tunnel.first(frame, destination));
+    await tunnel.write(conn.first(frame, destination));
     const datagrams = this.#datagrams;
     this.#writer = new FrameWriter(tunnel, {
       written(payload, frames) {
@@ -279,6 +336,51 @@ export class UdpAssociation {
       failed: () => this.#end("server-reset"),
     });
     this.#loops.push(this.#inward());
+  }
+
+  /** A `DIRECT` datagram out of the association's own socket (bound at the first one). */
+  async #sendDirect(destination: Destination, payload: Uint8Array): Promise<void> {
+    const drops = this.#drops;
+    if (!this.#direct) {
+      try {
+        this.#direct = bindUdpAnywhere();
+      } catch (error) {
+        return drops.drop("no UDP socket", (error as Error).message);
+      }
+      this.#loops.push(this.#directInward(this.#direct));
+    }
+    const to: Deno.NetAddr = {
+      transport: "udp",
+      hostname: destination.host,
+      port: destination.port,
+    };
+    try {
+      await this.#direct.send(payload, to);
+    } catch (error) {
+      return drops.drop("direct send failed", (error as Error).message);
+    }
+    this.#options.directMeters?.up.take(payload.length);
+    this.#datagrams.up++;
+  }
+
+  /** Replies to `DIRECT` datagrams, from any source, to the app as SOCKS5 datagrams. */
+  async #directInward(direct: Deno.DatagramConn): Promise<void> {
+    const sources = new SourceEncoder();
+    const app: Deno.NetAddr = { transport: "udp", hostname: this.#client.host, port: 0 };
+    await receiveEach(direct, async (datagram, from) => {
+      if (datagram.length > MAX_UDP_PAYLOAD) {
+        return this.#drops.drop("reply too large", `${datagram.length} bytes`);
+      }
+      app.port = this.#clientPort;
+      try {
+        await this.#socket.send(socksDatagram(sources.encode(from), datagram), app);
+      } catch (error) {
+        if (this.#outcome) return false;
+        return this.#drops.drop("send to the app failed", (error as Error).message);
+      }
+      this.#options.directMeters?.down.take(datagram.length);
+      this.#datagrams.down++;
+    });
   }
 
   /** The control connection: its end (or reset) ends the association. */

@@ -1,7 +1,8 @@
 /**
- * Where a session's connection goes. Today every session goes to the remote through a tunnel
- * (`TunnelDialer`); a routing decision (direct, reject) or a Mux.Cool sub-connection plugs in
- * here as another `Route`, and the inbound sessions need not change.
+ * Where a session's connection goes: to the remote through a tunnel (`TunnelDialer`), or as
+ * the rules decide (`RuleRoute`: through the proxy route it wraps, straight out with
+ * `DirectRoute`, or refused); a Mux.Cool sub-connection plugs in here as another `Route`, and
+ * the inbound sessions need not change.
  */
 import type { Destination } from "../../protocol/address.ts";
 import type { Peer } from "../../common/net/peer.ts";
@@ -15,7 +16,14 @@ export interface RouteConn {
    * naming `to`, by default the destination the connection was opened for), in one buffer.
    */
   first(payload: Uint8Array, to?: Destination): Uint8Array;
+  /** Where it goes, when a rule decided (absent: through the remote, no rules asked). */
+  readonly via?: RouteKind;
+  /** The rule that decided, as written (`(default)` when none matched). */
+  readonly rule?: string;
 }
+
+/** How a session's connection went: through the remote, straight out, or refused by a rule. */
+export type RouteKind = "proxy" | "direct" | "rejected";
 
 /** Opens connections for sessions. */
 export interface Route {

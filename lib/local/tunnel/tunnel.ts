@@ -36,11 +36,15 @@ export interface RemoteEndpoint {
   pool?: Partial<Omit<PoolOptions, "max">>;
 }
 
-/** Why a tunnel could not be opened; `kind` maps to a SOCKS5 REP code. */
+/**
+ * Why a connection for a session could not be opened; `kind` maps to a SOCKS5 REP code
+ * (`rejected`: a `REJECT` rule, whose text is `rule`, refused it: REP 0x02, HTTP 403).
+ */
 export class TunnelError extends Error {
   constructor(
     message: string,
-    readonly kind: "refused" | "unreachable" | "tls" | "timeout",
+    readonly kind: "refused" | "unreachable" | "tls" | "timeout" | "rejected",
+    readonly rule?: string,
   ) {
     super(message);
     this.name = "TunnelError";

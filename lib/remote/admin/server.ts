@@ -28,7 +28,8 @@ import { METRICS_CONTENT_TYPE, metricsAllowed, RemoteMetrics } from "../ops/metr
 import type { RemoteServer } from "../tunnel/server.ts";
 import type { UserStore } from "../store/user_store.ts";
 import type { UsageSampler } from "../ops/usage_sampler.ts";
-import { ADMIN_ASSETS } from "./assets.ts";
+import { ADMIN_ASSETS, adminPage } from "./assets.ts";
+import { pickLang, translate } from "../../common/web/i18n.ts";
 import {
   addressesOf,
   addUser,
@@ -171,6 +172,18 @@ export class AdminServer {
     return this.#server.addr;
   }
 
+  /**
+   * Serves a new certificate (a renewal, a SIGHUP) to the connections that open from now on,
+   * when the panel is on HTTPS; open connections and WebSockets stay. False without TLS.
+   *
+   * @throws {Error} for a pair node:tls cannot load (the current one keeps serving)
+   */
+  reloadCertificate(cert: string, key: string): boolean {
+    if (!this.#options.tls) return false;
+    this.#server.setCertificate({ cert, key });
+    return true;
+  }
+
   /** The panel's address, e.g. `http://127.0.0.1:9091/`. */
   get url(): string {
     return this.#server.url;
@@ -249,6 +262,8 @@ export class AdminServer {
         handle: async () => json(200, { askName: (await this.#options.store.admins()).length > 1 }),
       },
       { method: "GET", path: "/api/openapi.json", handle: () => json(200, openApi) },
+      // The page, in the language asked for (and the language switch's link).
+      { method: "GET", path: "/", handle: ({ request, url }) => adminPage(url, request.headers) },
       ...ADMIN_ASSETS.routes(),
     ];
   }
@@ -267,11 +282,10 @@ export class AdminServer {
     const [name, code] = [field("name"), field("code")];
     const store = this.#options.store;
     const admins = await store.admins();
-    if (admins.length === 0) {
-      return json(401, {
-        error: "there is no admin account yet: run swiftproxy-remote admin passwd on the server",
-      });
-    }
+    // The page's fetch carries its language (the switch's cookie, Accept-Language).
+    const lang = pickLang(request.headers);
+    const words = (key: string) => translate(lang, `admin.error.${key}`);
+    if (admins.length === 0) return json(401, { error: words("noAdmin") });
     const admin = name ? admins.find((a) => a.name === name) : firstAdmin(admins);
     let needCode = false;
     let wrongCode = false;
@@ -291,32 +305,22 @@ export class AdminServer {
     });
     if (outcome === "throttled") {
       log.warn("admin login from {source} refused: too many failed logins", { source });
-      return json(429, {
-        error: "too many failed logins; try again in a few minutes, or run " +
-          "swiftproxy-remote admin unlock on the server",
-      }, { "retry-after": "300" });
+      return json(429, { error: words("throttled") }, { "retry-after": "300" });
     }
     if (outcome === "busy") {
-      return json(429, { error: "the server is checking other logins; try again" }, {
+      return json(429, { error: words("busy") }, {
         "retry-after": "1",
       });
     }
     if (outcome === "wrong") {
       log.warn("admin login failed from {source}", { source });
       return json(401, {
-        error: wrongCode
-          ? "wrong or used code"
-          : admins.length > 1
-          ? "wrong name or password"
-          : "wrong password",
+        error: words(wrongCode ? "wrongCode" : admins.length > 1 ? "wrongName" : "wrongPassword"),
         ...(wrongCode ? { needCode: true } : {}),
       });
     }
     if (needCode) {
-      return json(401, {
-        error: "enter the code from your authenticator app, or a recovery code",
-        needCode: true,
-      });
+      return json(401, { error: words("needCode"), needCode: true });
     }
     const { id, session } = this.sessions.create(admin!.name, admin!.hash);
     log.info("admin {admin} signed in from {source}", { admin: admin!.name, source });

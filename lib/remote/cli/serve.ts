@@ -25,6 +25,7 @@ import { REMOTE_DEFAULTS } from "../tunnel/config.ts";
 import type { RemoteConfig } from "../tunnel/config.ts";
 import { RemoteServer } from "../tunnel/server.ts";
 import { startHousekeeping } from "../serve/housekeeping.ts";
+import type { AdminServer } from "../admin/server.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
 import type { Housekeeping } from "../serve/housekeeping.ts";
 import { dataOption } from "./options.ts";
@@ -248,12 +249,14 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   // SIGHUP (systemctl reload, a certbot deploy hook): re-read the pair, one reload at a time.
   let reloading = Promise.resolve();
   onSignal("SIGHUP", () => {
-    reloading = reloading.then(() => reloadCertificate(server, servingPaths(options)));
+    reloading = reloading.then(() => reloadCertificate(server, servingPaths(options), side.admin));
   });
   let acme;
   try {
     acme = startAcme(options, () => {
-      return reloading = reloading.then(() => reloadCertificate(server, servingPaths(options)));
+      return reloading = reloading.then(() =>
+        reloadCertificate(server, servingPaths(options), side.admin)
+      );
     });
   } catch (error) {
     console.error(`error: cannot start --acme: ${(error as Error).message}`);
@@ -351,12 +354,17 @@ async function publicAddress(
 async function reloadCertificate(
   server: RemoteServer,
   paths: { cert: string; key: string },
+  admin?: AdminServer,
 ): Promise<void> {
   let cert: string;
+  let panel = false;
   try {
     // Unreadable files (a renewal half done, a wrong owner) or a bad pair: keep serving.
     cert = Deno.readTextFileSync(paths.cert);
-    server.reloadCertificate(cert, Deno.readTextFileSync(paths.key));
+    const key = Deno.readTextFileSync(paths.key);
+    server.reloadCertificate(cert, key);
+    // The tunnel checked the pair; the panel off loopback serves the same one.
+    panel = admin?.reloadCertificate(cert, key) ?? false;
   } catch (error) {
     if (
       !(error instanceof CertificateError || error instanceof Deno.errors.NotFound ||
@@ -365,7 +373,7 @@ async function reloadCertificate(
     console.error(`reload failed, keeping the current certificate: ${error.message}`);
     return;
   }
-  console.log(`reloaded the certificate: ${paths.cert}`);
+  console.log(`reloaded the certificate: ${paths.cert}${panel ? " (the admin panel's too)" : ""}`);
   console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
 }
 

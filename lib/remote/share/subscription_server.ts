@@ -183,6 +183,7 @@ export class SubscriptionService {
         url,
         title,
         supportUrl: options.supportUrl,
+        ...(endpoint.pin ? { pin: endpoint.pin } : {}),
       });
       await writeAnswer(peer, page);
       log.info("user page for {user} to {ip}", { user: user.name, ip });

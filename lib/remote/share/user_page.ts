@@ -79,6 +79,8 @@ export interface UserPageInput {
   /** The server's name (`serve --name`, else the public host). */
   title: string;
   supportUrl?: string;
+  /** The self-signed certificate's SHA-256 (hex), which `swiftproxy-local --sub` must pin. */
+  pin?: string;
   now?: number;
 }
 
@@ -117,6 +119,8 @@ export function userPageHtml(input: UserPageInput, lang: Lang = "en"): string {
       : t(expired ? "expired" : "expires", { date: formatDate(lang, user.expiresAt) }),
     reset: next === null ? t("noReset") : t("resets", { date: formatDate(lang, next) }),
     url,
+    // The pin rides in the fragment, which no client sends to the server.
+    localCommand: `swiftproxy-local --sub '${url}${input.pin ? `#pcs=${input.pin}` : ""}'`,
     ...importLinks(url, title),
     hasSupport: input.supportUrl ? "yes" : "no",
     supportUrl: input.supportUrl ?? "",

@@ -29,7 +29,7 @@ Deno.test("in Chromium: filter by group, select several, disable and set them to
   await page.click("#login");
   await page.waitForSelector("tr[data-user=grandpa]");
   assert(
-    (await text(page, "tr[data-user=grandpa] .expires")).startsWith("on hold (30d"),
+    (await text(page, "tr[data-user=grandpa] .expires")).startsWith("on hold (30 days"),
     await text(page, "tr[data-user=grandpa] .expires"),
   );
 

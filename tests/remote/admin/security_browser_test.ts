@@ -45,7 +45,8 @@ Deno.test("in Chromium: sign in by name, turn on two-factor, see it in the audit
     );
     await page.waitForFunction(() =>
       [...document.querySelectorAll("#audit-rows tr")].some((tr) =>
-        tr.textContent!.includes("admin.2fa-on") && tr.children[1]!.textContent === "ann"
+        tr.textContent!.includes("two-factor on") && tr.children[1]!.textContent === "ann" &&
+        (tr.children[3] as HTMLElement).title === "admin.2fa-on"
       )
     );
     const auditText = await text(page, "#audit-rows");

@@ -282,10 +282,16 @@ function renderConnections(rows, open) {
   for (const c of rows) {
     // A connection the remote refused stays listed a while, closed, with why.
     const failure = c.failure ? '<small class="failure">' + escapeHtml(c.failure) + "</small>" : "";
-    html += '<tr data-id="' + c.id + '"' + (c.failure ? ' class="failed"' : "") +
+    // Where the rules sent it, and the rule that said so (only with rules in force).
+    const route = c.route
+      ? '<small class="route ' + c.route + '">' + escapeHtml(t("dashboard.route." + c.route)) +
+        " · " + escapeHtml(c.rule || "") + "</small>"
+      : "";
+    const closed = c.failure || c.route === "rejected";
+    html += '<tr data-id="' + c.id + '"' + (closed ? ' class="failed"' : "") +
       '><td class="client">' + escapeHtml(c.client) +
       '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
-      escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") + failure +
+      escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") + failure + route +
       '</td><td class="num" data-label="↑">' + bytes(c.up) + datagrams(c, "up") +
       '</td><td class="num" data-label="↓">' + bytes(c.down) + datagrams(c, "down") +
       '</td><td class="num">' + age(c.age) + "</td></tr>";
@@ -302,6 +308,22 @@ function foldSettings(state) {
 }
 // The state the server rendered the page in (its settings open or folded to match).
 let shownFor = document.body.dataset.state;
+
+/**
+ * With rules in force, each total split: through the server (what the quota pays for) and
+ * direct, each with its rate.
+ */
+function renderSplit(s) {
+  for (const el of document.querySelectorAll(".rate .split")) el.hidden = !s.direct;
+  if (!s.direct) return;
+  for (const way of ["up", "down"]) {
+    const direct = s.direct.totals[way];
+    const directRate = s.direct.rate[way];
+    $("server-" + way).textContent = bytes(s.totals[way] - direct) + " (" +
+      rate(Math.max(0, s.rate[way] - directRate)) + ")";
+    $("direct-" + way).textContent = bytes(direct) + " (" + rate(directRate) + ")";
+  }
+}
 
 function render(s) {
   last = s;
@@ -328,6 +350,7 @@ function render(s) {
   $("rate-down").textContent = rate(s.rate.down);
   $("total-up").textContent = bytes(s.totals.up);
   $("total-down").textContent = bytes(s.totals.down);
+  renderSplit(s);
   renderChart(s.history);
   renderConnections(s.connections, s.open);
   document.body.dataset.state = s.state;

@@ -6,6 +6,7 @@
  * CSRF token.
  */
 import { formatBytes } from "/format_bytes.js";
+import { date, day, number, size, t } from "/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -19,9 +20,22 @@ const state = {
 };
 const charts = {};
 
-const rate = (n) => `${formatBytes(n, "0 B", "steady")}/s`;
-const limit = (n, suffix = "") => (n === 0 ? "unlimited" : `${formatBytes(n)}${suffix}`);
-const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+const rate = (n) => t("admin.perSecond", { size: size(n, "0 B", "steady") });
+const limit = (n) => (n === 0 ? t("admin.unlimited") : rate(n));
+/** A day as `<input type=date>` takes it (the API's form too): `2026-01-31`, in UTC. */
+const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * `key`'s text into `el`, its `{n}` as a bold `<b id=…>` holding `value` (so tests and
+ * styles find the figure whatever the language puts around it).
+ */
+function withFigure(el, key, id, value) {
+  const [before = "", after = ""] = t(key).split("{n}");
+  const b = document.createElement("b");
+  b.id = id;
+  b.textContent = value;
+  el.replaceChildren(before, b, after);
+}
 
 export async function api(method, path, body) {
   const headers = { "x-csrf-token": state.csrf };
@@ -142,8 +156,8 @@ function render(message) {
   state.users = message.users;
   $("srv-up").textContent = rate(message.server.rate.up);
   $("srv-down").textContent = rate(message.server.rate.down);
-  $("srv-open").textContent = String(message.server.open);
-  $("user-count").textContent = String(message.users.length);
+  withFigure($("srv-open-text"), "admin.serverOpen", "srv-open", number(message.server.open));
+  $("user-count").textContent = number(message.users.length);
   $("users-empty").hidden = message.users.length > 0;
   $("users").hidden = message.users.length === 0;
   const tbody = $("user-rows");
@@ -185,7 +199,7 @@ function renderGroups(users) {
     tr.querySelector(".pick-box").checked = state.picked.has(tr.dataset.user);
   }
   $("bulk").hidden = state.picked.size === 0;
-  $("bulk-count").textContent = String(state.picked.size);
+  withFigure($("bulk-text"), "admin.bulk.selected", "bulk-count", number(state.picked.size));
 }
 
 $("group-filter").addEventListener("change", () => {
@@ -206,14 +220,21 @@ async function bulk(action, limits) {
   const names = [...state.picked];
   const result = await api("POST", "/api/users-bulk", { names, action, limits });
   const failed = Object.keys(result.failed).length;
-  toast(`${action}: ${result.changed} user(s)${failed ? `, ${failed} refused` : ""}`, failed > 0);
+  toast(
+    t(failed ? "admin.bulk.doneRefused" : "admin.bulk.done", {
+      action: t(`admin.bulk.action.${action}`),
+      n: number(result.changed),
+      refused: number(failed),
+    }),
+    failed > 0,
+  );
   if (action === "delete") state.picked.clear();
 }
 
 for (const action of ["enable", "disable", "delete"]) {
   $(`bulk-${action}`).addEventListener("click", async () => {
     const n = state.picked.size;
-    if (action === "delete" && !confirm(`Delete ${n} user(s)? Their connections close now.`)) {
+    if (action === "delete" && !confirm(t("admin.bulk.confirmDelete", { n: number(n) }))) {
       return;
     }
     await bulk(action).catch((error) => toast(error.message, true));
@@ -221,20 +242,33 @@ for (const action of ["enable", "disable", "delete"]) {
 }
 $("bulk-set").addEventListener("click", () => openEditor(null, [...state.picked]));
 
+/** Text safe inside an element or a quoted attribute. */
+const html = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 const CELLS = `
-  <td class="pick"><input type="checkbox" class="pick-box" aria-label="select"></td>
+  <td class="pick"><input type="checkbox" class="pick-box" aria-label="${
+  html(t("admin.pick"))
+}"></td>
   <td class="who"><button class="name" type="button"></button><span class="badge"></span>
     <div class="limits muted"></div></td>
-  <td data-label="Rate now"><div class="rates"><span class="up"></span><span class="down"></span></div></td>
-  <td class="wide" data-label="Usage"><span class="usage"></span><div class="bar"><div></div></div></td>
-  <td data-label="Expires" class="expires"></td>
-  <td data-label="Resets"><span class="resets"></span><div class="next"></div></td>
-  <td data-label="Connections"><span class="conns"></span><div class="sources"></div></td>
+  <td data-label="${
+  html(t("admin.col.rate"))
+}"><div class="rates"><span class="up"></span><span class="down"></span></div></td>
+  <td class="wide" data-label="${
+  html(t("admin.col.usage"))
+}"><span class="usage"></span><div class="bar"><div></div></div></td>
+  <td data-label="${html(t("admin.col.expires"))}" class="expires"></td>
+  <td data-label="${
+  html(t("admin.col.resets"))
+}"><span class="resets"></span><div class="next"></div></td>
+  <td data-label="${
+  html(t("admin.col.connections"))
+}"><span class="conns"></span><div class="sources"></div></td>
   <td class="actions"><div class="row-actions">
-    <button type="button" data-do="edit">Edit</button>
+    <button type="button" data-do="edit">${html(t("admin.edit"))}</button>
     <button type="button" data-do="toggle"></button>
-    <button type="button" data-do="reset-usage">Reset usage</button>
-    <button type="button" data-do="remove" class="danger">Remove</button>
+    <button type="button" data-do="reset-usage">${html(t("admin.resetUsage"))}</button>
+    <button type="button" data-do="remove" class="danger">${html(t("admin.remove"))}</button>
   </div></td>`;
 
 function newRow(name) {
@@ -248,38 +282,57 @@ function fillRow(tr, u) {
   const q = (selector) => tr.querySelector(selector);
   q(".name").textContent = u.name;
   const badge = q(".badge");
-  badge.textContent = u.status;
+  badge.textContent = t(`admin.status.${u.status.replace(" ", "-")}`);
   badge.className = `badge ${u.status.replace(" ", "-")}`;
   const blocked = Object.values(u.blocked ?? {}).reduce((sum, n) => sum + n, 0);
-  q(".limits").textContent = `↑ ${limit(u.upLimit, "/s")} · ↓ ${limit(u.downLimit, "/s")}` +
-    (u.maxConns ? ` · max ${u.maxConns} conns` : "") +
-    (u.maxIps ? ` · ${u.places} of ${u.maxIps} addresses` : "") +
-    (u.group ? ` · group ${u.group}` : "") +
-    (u.blockList ? " · own block list" : "") + (blocked ? ` · ${blocked} blocked` : "");
+  q(".limits").textContent = [
+    `↑ ${limit(u.upLimit)}`,
+    `↓ ${limit(u.downLimit)}`,
+    u.maxConns ? t("admin.limits.maxConns", { n: number(u.maxConns) }) : "",
+    u.maxIps ? t("admin.limits.places", { n: number(u.places), max: number(u.maxIps) }) : "",
+    u.group ? t("admin.limits.group", { group: u.group }) : "",
+    u.blockList ? t("admin.limits.blockList") : "",
+    blocked ? t("admin.limits.blocked", { n: number(blocked) }) : "",
+  ].filter(Boolean).join(" · ");
   q(".rates .up").textContent = `↑ ${rate(u.rate.up)}`;
   q(".rates .down").textContent = `↓ ${rate(u.rate.down)}`;
   const share = u.quota > 0 ? Math.min(1, u.used / u.quota) : 0;
   q(".usage").textContent = u.quota > 0
-    ? `${formatBytes(u.used)} of ${formatBytes(u.quota)} (${Math.floor(share * 100)}%)`
-    : `${formatBytes(u.used)} · no quota`;
+    ? t("admin.usage.ofQuota", {
+      used: size(u.used),
+      quota: size(u.quota),
+      percent: number(Math.floor(share * 100)),
+    })
+    : t("admin.usage.noQuota", { used: size(u.used) });
   const bar = q(".bar");
   bar.hidden = u.quota === 0;
   bar.classList.toggle("warn", share >= 0.8 && share < 1);
   bar.classList.toggle("full", share >= 1);
   bar.firstElementChild.style.width = `${share * 100}%`;
   q(".expires").textContent = u.expiresAfter !== null
-    ? `on hold (${duration(u.expiresAfter)} from first login)`
+    ? t("admin.onHold", { duration: spoken(u.expiresAfter) })
     : u.expiresAt === null
-    ? "never"
+    ? t("admin.never")
     : day(u.expiresAt);
   q(".resets").textContent = u.reset === "monthly" && u.resetDay
-    ? `day ${u.resetDay}`
-    : u.reset ?? "never";
-  q(".next").textContent = u.nextResetAt ? `next ${day(u.nextResetAt)}` : "";
-  q(".conns").textContent = u.maxConns ? `${u.openConns} of ${u.maxConns}` : String(u.openConns);
+    ? t("admin.resetDay", { n: number(u.resetDay) })
+    : u.reset
+    ? t(`admin.period.${u.reset}`)
+    : t("admin.never");
+  q(".next").textContent = u.nextResetAt ? t("admin.nextReset", { date: day(u.nextResetAt) }) : "";
+  q(".conns").textContent = u.maxConns
+    ? t("admin.ofMax", { n: number(u.openConns), max: number(u.maxConns) })
+    : number(u.openConns);
   q(".sources").textContent = u.sources.join(", ");
-  q("[data-do=toggle]").textContent = u.enabled ? "Disable" : "Enable";
+  q("[data-do=toggle]").textContent = t(u.enabled ? "admin.disable" : "admin.enable");
   tr.classList.toggle("selected", state.selected === u.name);
+}
+
+/** A duration in words of the page's language: `30 days`, `2 weeks`, `12 hours`. */
+function spoken(ms) {
+  if (ms % 604_800_000 === 0) return t("admin.weeks", { n: number(ms / 604_800_000) });
+  if (ms % 86_400_000 === 0) return t("admin.days", { n: number(ms / 86_400_000) });
+  return t("admin.hours", { n: number(Math.round(ms / 3_600_000)) });
 }
 
 /** A duration in milliseconds as `--expires-after` takes it: `30d`, `2w`, `12h`. */
@@ -310,15 +363,15 @@ $("user-rows").addEventListener("click", async (event) => {
         return openEditor(user);
       case "toggle":
         await api("POST", `${path}/${user.enabled ? "disable" : "enable"}`);
-        return toast(`${name} ${user.enabled ? "disabled" : "enabled"}`);
+        return toast(t(user.enabled ? "admin.toast.disabled" : "admin.toast.enabled", { name }));
       case "reset-usage":
-        if (!confirm(`Set ${name}'s usage back to zero?`)) return;
+        if (!confirm(t("admin.confirm.resetUsage", { name }))) return;
         await api("POST", `${path}/reset-usage`);
-        return toast(`${name}'s usage is reset`);
+        return toast(t("admin.toast.usageReset", { name }));
       case "remove":
-        if (!confirm(`Remove ${name}? Their connections close now.`)) return;
+        if (!confirm(t("admin.confirm.remove", { name }))) return;
         await api("DELETE", path);
-        return toast(`${name} removed`);
+        return toast(t("admin.toast.removed", { name }));
     }
   } catch (error) {
     toast(error.message, true);
@@ -373,7 +426,7 @@ async function showKeptShare(name) {
 $("share-issue").addEventListener("click", async () => {
   const name = state.selected;
   if (!name) return;
-  if (!confirm(`Give ${name} a new password and link? Their open connections close.`)) return;
+  if (!confirm(t("admin.confirm.newLink", { name }))) return;
   try {
     const path = `/api/users/${encodeURIComponent(name)}/link`;
     const answer = await api("POST", path, { host: $("share-host").value });
@@ -394,7 +447,7 @@ function closeDetail() {
 $("detail-close").addEventListener("click", closeDetail);
 
 function fillDetail(user) {
-  $("conn-count").textContent = String(user.openConns);
+  $("conn-count").textContent = number(user.openConns);
   $("conn-empty").hidden = user.connections.length > 0;
   const list = $("connections");
   const items = new Map([...list.children].map((li) => [li.dataset.id, li]));
@@ -405,7 +458,7 @@ function fillDetail(user) {
       li = document.createElement("li");
       li.dataset.id = String(c.id);
       li.innerHTML = `<span class="what"></span><span class="muted age"></span>` +
-        `<button type="button" class="danger ghost">Disconnect</button>`;
+        `<button type="button" class="danger ghost">${html(t("admin.disconnect"))}</button>`;
       list.append(li);
     }
     li.querySelector(".what").textContent = `${c.client} → ${c.destination}`;
@@ -416,7 +469,11 @@ function fillDetail(user) {
 
 function age(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
-  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`;
+  return s < 60
+    ? t("admin.age.seconds", { n: number(s) })
+    : s < 3600
+    ? t("admin.age.minutes", { n: number(Math.floor(s / 60)) })
+    : t("admin.age.hours", { n: number(Math.floor(s / 3600)) });
 }
 
 $("connections").addEventListener("click", async (event) => {
@@ -427,7 +484,7 @@ $("connections").addEventListener("click", async (event) => {
   try {
     await api("POST", `/api/connections/${li.dataset.id}/disconnect`);
     li.remove();
-    toast("disconnected");
+    toast(t("admin.toast.disconnected"));
   } catch (error) {
     button.disabled = false;
     toast(error.message, true);
@@ -480,7 +537,13 @@ async function loadChart(which) {
     return;
   }
   const target = $(`${which}-chart`);
-  const per = range === "24h" ? "per minute" : "per day";
+  const per = range === "24h" ? "Minute" : "Day";
+  // Times in the page's language (uPlot's own are English), hours for a day, days for 90.
+  const ticks = new Intl.DateTimeFormat(document.documentElement.lang, {
+    ...(range === "24h"
+      ? { hour: "2-digit", minute: "2-digit" }
+      : { month: "short", day: "numeric" }),
+  });
   const width = Math.max(200, target.clientWidth);
   const options = {
     width,
@@ -489,29 +552,33 @@ async function loadChart(which) {
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
     axes: [
-      { stroke: "#6a7385", grid: { stroke: "#eef1f5" } },
+      {
+        stroke: "#6a7385",
+        grid: { stroke: "#eef1f5" },
+        values: (_u, seconds) => seconds.map((s) => ticks.format(s * 1000)),
+      },
       {
         stroke: "#6a7385",
         grid: { stroke: "#eef1f5" },
         size: 70,
         // Binary steps, so the ticks read 4 MiB, 8 MiB rather than 4.77 MiB, 9.54 MiB.
         incrs: BINARY_STEPS,
-        values: (_u, ticks) => ticks.map((t) => formatBytes(t)),
+        values: (_u, ticks) => ticks.map((tick) => size(tick)),
       },
     ],
     series: [
-      {},
+      { label: t("admin.chart.time"), value: (_u, s) => s == null ? "–" : date(s * 1000) },
       {
-        label: `up ${per}`,
+        label: t(`admin.chart.up${per}`),
         stroke: "#d9822b",
         fill: "rgba(217,130,43,0.08)",
-        value: (_u, v) => v == null ? "–" : formatBytes(v),
+        value: (_u, v) => v == null ? "–" : size(v),
       },
       {
-        label: `down ${per}`,
+        label: t(`admin.chart.down${per}`),
         stroke: "#2f9e6b",
         fill: "rgba(47,158,107,0.12)",
-        value: (_u, v) => v == null ? "–" : formatBytes(v),
+        value: (_u, v) => v == null ? "–" : size(v),
       },
     ],
   };
@@ -542,7 +609,7 @@ addEventListener("resize", () => {
 for (let d = 0; d <= 28; d++) {
   const option = document.createElement("option");
   option.value = String(d);
-  option.textContent = d === 0 ? "no monthly reset" : `day ${d} of each month`;
+  option.textContent = d === 0 ? t("admin.noMonthlyReset") : t("admin.monthDay", { n: number(d) });
   $("f-reset").append(option);
 }
 
@@ -560,34 +627,37 @@ function amount(n) {
 }
 
 /** The form's labels for the API's field names, so a refusal names what the admin sees. */
-const LABELS = {
-  name: "Name",
-  password: "Password",
-  upLimit: "Upload limit",
-  downLimit: "Download limit",
-  quota: "Quota",
-  maxConns: "Max connections",
-  expiresAt: "Expires",
-  resetDay: "Monthly reset day",
-  resetPeriod: "Reset",
-  maxIps: "Max addresses",
-  expiresAfter: "Expires after first use",
-  group: "Group",
-};
+const LABELS = [
+  "name",
+  "password",
+  "upLimit",
+  "downLimit",
+  "quota",
+  "maxConns",
+  "expiresAt",
+  "resetDay",
+  "resetPeriod",
+  "maxIps",
+  "expiresAfter",
+  "group",
+];
 
 /** "downLimit: expected …" as "Download limit: expected …". */
 function inWords(message) {
-  return message.replace(/^(\w+)(?=:)/, (field) => LABELS[field] ?? field);
+  return message.replace(
+    /^(\w+)(?=:)/,
+    (field) => LABELS.includes(field) ? t(`admin.field.${field}`) : field,
+  );
 }
 
 function openEditor(user, names = null) {
   editing = user ?? null;
   bulkNames = names;
   $("editor-title").textContent = names
-    ? `Set for ${names.length} user(s): only the fields filled in change`
+    ? t("admin.editor.bulk", { n: number(names.length) })
     : user
-    ? `Edit ${user.name}`
-    : "Add user";
+    ? t("admin.editor.edit", { name: user.name })
+    : t("admin.addUser");
   $("f-name").value = user?.name ?? "";
   $("f-name").disabled = Boolean(user) || Boolean(names);
   $("f-name").parentElement.hidden = Boolean(names);
@@ -601,7 +671,7 @@ function openEditor(user, names = null) {
   $("f-down").value = amount(user?.downLimit ?? 0);
   $("f-quota").value = amount(user?.quota ?? 0);
   $("f-conns").value = user?.maxConns ? String(user.maxConns) : "";
-  $("f-expires").value = user?.expiresAt ? day(user.expiresAt) : "";
+  $("f-expires").value = user?.expiresAt ? isoDay(user.expiresAt) : "";
   $("f-reset").value = String(user?.resetDay ?? 0);
   if (names) $("f-reset").value = "";
   $("editor-error").hidden = true;
@@ -625,7 +695,8 @@ $("editor-form").addEventListener("submit", async (event) => {
     group: $("f-group").value.trim() || "none",
   };
   const after = $("f-expires-after").value.trim();
-  if (after) body.expiresAfter = after;
+  // "never" clears it, in the page's words too (the title says so).
+  if (after) body.expiresAfter = after === t("admin.never") ? "never" : after;
   if ($("f-period").value) body.resetPeriod = $("f-period").value;
   if (bulkNames) {
     // Only what was filled in: an empty field leaves each user's own value.
@@ -644,13 +715,13 @@ $("editor-form").addEventListener("submit", async (event) => {
     } else if (editing) {
       await api("PATCH", `/api/users/${encodeURIComponent(editing.name)}`, body);
       $("editor").close();
-      toast(`${editing.name} updated`);
+      toast(t("admin.toast.updated", { name: editing.name }));
     } else {
       const name = $("f-name").value.trim();
       const password = $("f-password").value;
       const result = await api("POST", "/api/users", { ...body, name, password });
       $("editor").close();
-      toast(`${name} added`);
+      toast(t("admin.toast.added", { name }));
       showSecret(name, result.share);
     }
   } catch (error) {
@@ -672,7 +743,9 @@ function showSecret(name, share) {
   $("secret-qr").hidden = !ok;
   if (ok) $("secret-qr").src = `data:image/svg+xml;base64,${btoa(share.qr)}`;
   $("secret-error").hidden = ok;
-  $("secret-error").textContent = ok ? "" : `No link: ${share?.error ?? "unknown error"}`;
+  $("secret-error").textContent = ok
+    ? ""
+    : t("admin.secret.noLink", { why: share?.error ?? t("admin.secret.unknown") });
   $("secret").showModal();
   // The whole link in view, however long (a pinned link is about 200 characters).
   for (const id of ["secret-link", "secret-sub"]) {
@@ -698,8 +771,8 @@ for (const button of document.querySelectorAll("button.copy")) {
       field.select(); // no clipboard permission (plain HTTP off loopback): select for Ctrl-C
       document.execCommand("copy");
     }
-    button.textContent = "Copied";
-    setTimeout(() => button.textContent = "Copy", 1500);
+    button.textContent = t("admin.copied");
+    setTimeout(() => button.textContent = t("admin.copy"), 1500);
   });
 }
 

@@ -2,27 +2,11 @@
 /**
  * The panel's client-rules card: the rules every subscription carries to users' apps, shown,
  * and set here when `serve --client-rules FILE` did not set them (then the card is read-only
- * and names the file). Its strings are the catalogue's `admin.clientRules.*`: through the
- * page's `/i18n.js` when the panel serves one, else the English below.
+ * and names the file). Its strings are the catalogue's `admin.clientRules.*`, through the
+ * page's `/i18n.js`.
  */
 import { api } from "/app.js";
-
-const ENGLISH = {
-  "admin.clientRules.title": "Client rules",
-  "admin.clientRules.about":
-    "Rules every subscription carries to users' apps (mihomo rules: and rule-providers:; PROXY, DIRECT, REJECT): Clash, sing-box and swiftproxy-local follow them.",
-  "admin.clientRules.fromFlag":
-    "Set by serve --client-rules {path}: edit that file and restart serve to change them.",
-  "admin.clientRules.fromPanel": "{rules} rules, {providers} rule-providers, set here.",
-  "admin.clientRules.none": "None: apps send everything through the server.",
-  "admin.clientRules.save": "Save",
-  "admin.clientRules.saved": "Saved: every subscription carries these rules now.",
-  "admin.clientRules.placeholder": "# for example\nrules:\n  - GEOIP,LAN,DIRECT\n  - MATCH,PROXY",
-};
-
-const t = await import("/i18n.js").then((m) => m.t).catch(() => (key, params = {}) =>
-  ENGLISH[key].replace(/\{(\w+)\}/g, (whole, name) => String(params[name] ?? whole))
-);
+import { number, t } from "/i18n.js";
 
 const card = document.getElementById("rules-card");
 const text = document.createElement("textarea");
@@ -66,7 +50,10 @@ function show(view) {
   state.textContent = view.origin === "flag"
     ? t("admin.clientRules.fromFlag", { path: view.path })
     : view.origin === "panel"
-    ? t("admin.clientRules.fromPanel", { rules: view.rules, providers: view.providers })
+    ? t("admin.clientRules.fromPanel", {
+      rules: number(view.rules),
+      providers: number(view.providers),
+    })
     : t("admin.clientRules.none");
   gaps.replaceChildren(...view.gaps.map((gap) => {
     const li = document.createElement("li");

@@ -4,6 +4,7 @@
  * TOTP secret, a code to confirm it, ten recovery codes shown once) and the audit log.
  */
 import { api } from "/app.js";
+import { date, number, t } from "/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -11,8 +12,8 @@ async function loadTwoFactor() {
   const me = await api("GET", "/api/session");
   $("tfa-who").textContent = `(${me.admin})`;
   $("tfa-state").textContent = me.twoFactor
-    ? `On: signing in asks for a code. ${me.recoveryCodesLeft} recovery codes left.`
-    : "Off: signing in asks for the password only.";
+    ? t("admin.tfa.on", { n: number(me.recoveryCodesLeft) })
+    : t("admin.tfa.offState");
   $("tfa-start").hidden = me.twoFactor;
   $("tfa-off").hidden = !me.twoFactor;
 }
@@ -50,11 +51,18 @@ $("tfa-confirm").addEventListener("click", async () => {
 });
 
 $("tfa-off").addEventListener("click", async () => {
-  if (!confirm("Turn two-factor sign-in off? Signing in will ask for the password only.")) return;
+  if (!confirm(t("admin.tfa.confirmOff"))) return;
   await api("DELETE", "/api/2fa");
   $("tfa-recovery").hidden = true;
   await Promise.all([loadTwoFactor(), loadAudit()]);
 });
+
+/** An audit action (`user.add`) in the page's words; one the catalogue lacks as it is. */
+function action(name) {
+  const key = `admin.action.${name}`;
+  const words = t(key);
+  return words === key ? name : words;
+}
 
 async function loadAudit() {
   const who = $("audit-who").value.trim();
@@ -65,12 +73,15 @@ async function loadAudit() {
       ? ""
       : `${e.before ?? "–"} → ${e.after ?? "–"}`;
     for (
-      const text of [new Date(e.at).toLocaleString(), e.actor, e.source, e.action, e.target, change]
+      const text of [date(e.at), e.actor, e.source, action(e.action), e.target, change]
     ) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.append(td);
     }
+    tr.children[3].title = e.action; // as the CLI's audit log and the API name it
+    // The fields as stored (`{"quota":0}`): data, in no page language.
+    tr.lastElementChild.className = "change";
     return tr;
   }));
 }
