@@ -41,17 +41,30 @@ const READ: [string, string][] = [
     "comments everywhere",
     "# head\nrules: # the list\n  # first\n  - 'DOMAIN,a,DIRECT' # comment\n" +
     "# column 0\n      # deeper\n  - DOMAIN,b,DIRECT # c\n  - DOMAIN-KEYWORD,c#d,DIRECT\n\n" +
-    "  - \"DOMAIN,e,REJECT\"\t# tab\n  -    MATCH,PROXY   \n# tail\n",
+    '  - "DOMAIN,e,REJECT"\t# tab\n  -    MATCH,PROXY   \n# tail\n',
   ],
-  ["quotes", "rules:\n  - 'DOMAIN,it''s,DIRECT'\n  - \"DOMAIN-REGEX,^a[b]{1},DIRECT\"\n  - ' MATCH,PROXY '\n"],
+  [
+    "quotes",
+    "rules:\n  - 'DOMAIN,it''s,DIRECT'\n  - \"DOMAIN-REGEX,^a[b]{1},DIRECT\"\n  - ' MATCH,PROXY '\n",
+  ],
   ["CRLF", "rules:\r\n  - DOMAIN,a,DIRECT\r\n\r\n  - 'MATCH,PROXY' # c\r\nother: 1\r\n"],
   ["BOM", "\uFEFFrules:\n  - DOMAIN,a,DIRECT\n"],
-  ["tab inside a value and before a comment", "rules:\n  - DOMAIN,a,\tDIRECT\n  - MATCH,PROXY\t#c\n"],
+  [
+    "tab inside a value and before a comment",
+    "rules:\n  - DOMAIN,a,\tDIRECT\n  - MATCH,PROXY\t#c\n",
+  ],
   ["an empty list", "rules:\n\nother: 1\n"],
-  ["a whole mihomo config", "port: 7890\nproxies:\n  - {name: a, type: trojan}\nrules:\n  - MATCH,DIRECT\ndns:\n  enable: true\n"],
+  [
+    "a whole mihomo config",
+    "port: 7890\nproxies:\n  - {name: a, type: trojan}\nrules:\n  - MATCH,DIRECT\ndns:\n  enable: true\n",
+  ],
   ["a bad rule: its line", "rules:\n  - DOMAIN,a,DIRECT\n\n  - NOPE,b,DIRECT\n"],
   ["a RULE-SET with no provider", "rules:\n  - RULE-SET,none,DIRECT\n"],
   ["a quoted empty rule", "rules:\n  - ''\n"],
+  [
+    "a bad provider after the list",
+    "rules:\n  - MATCH,PROXY\n\nrule-providers:\n  x: { type: ftp }\n",
+  ],
   ["a bad provider", "rule-providers:\n  x: { type: ftp }\nrules:\n  - MATCH,PROXY\n"],
 ];
 
