@@ -160,21 +160,54 @@ const parseV6: ParseAddress = (bytes, from, to, out) => {
   return true;
 };
 
+/** How deep ranges may lie inside one another in the data (it has two levels). */
+const MAX_DEPTH = 32;
+
 /**
- * `first,last,CC` lines (ascending, not overlapping) as the starts of consecutive intervals:
- * each range, and a gap (-1) after it where the next does not follow at once. The bytes are
+ * `first,last,CC` lines, ascending by first, as the starts of consecutive intervals: each
+ * range, and a gap (-1) after it where the next does not follow at once. A range may lie inside
+ * an earlier one (the data has a few hundred: a more specific registration inside a larger
+ * one): it wins where it is, and the larger one's country resumes after it. The bytes are
  * scanned by index and the numbers parsed in place, so indexing makes no string per line.
  *
- * @throws {Error} naming the line that is not such a line
+ * @throws {Error} naming the line that is not such a line, or out of order
  */
 function indexCsv(bytes: Uint8Array, width: 1 | 4, parse: ParseAddress): [Uint32Array, Int32Array] {
   let lineCount = 1;
   for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) lineCount++;
+  // Each range adds its start, and at most one interval where it ends: at most two a line.
   const starts = new Uint32Array(lineCount * 2 * width);
   const values = new Int32Array(lineCount * 2);
   const start = new Uint32Array(width);
   const end = new Uint32Array(width);
+  const after = new Uint32Array(width);
+  // The ranges that hold the current address, outermost first: their ends (descending) and
+  // countries.
+  const openEnds = new Uint32Array(MAX_DEPTH * width);
+  const openValues = new Int32Array(MAX_DEPTH);
+  let depth = 0;
   let n = 0;
+  /** An interval from `address` on (the last one's start when they start together: it wins). */
+  const put = (address: Uint32Array, value: number) => {
+    if (n > 0 && compareWords(starts, (n - 1) * width, address, 0, width) === 0) {
+      values[n - 1] = value;
+    } else {
+      starts.set(address, n * width);
+      values[n++] = value;
+    }
+  };
+  /** Ends the open ranges that end before `until` (all, when null): the next out, or a gap. */
+  const close = (until: Uint32Array | null) => {
+    while (
+      depth > 0 &&
+      (until === null || compareWords(openEnds, (depth - 1) * width, until, 0, width) < 0)
+    ) {
+      depth--;
+      after.set(openEnds.subarray(depth * width, (depth + 1) * width));
+      // Nothing after a range that ends the address space.
+      if (increment(after)) put(after, depth > 0 ? openValues[depth - 1]! : -1);
+    }
+  };
   let lineNumber = 0;
   for (let at = 0; at < bytes.length;) {
     lineNumber++;
@@ -188,28 +221,39 @@ function indexCsv(bytes: Uint8Array, width: 1 | 4, parse: ParseAddress): [Uint32
     const c1 = bytes.indexOf(44, from), c2 = c1 < 0 ? -1 : bytes.indexOf(44, c1 + 1);
     let codeFrom = c2 + 1;
     while (codeFrom < to && bytes[codeFrom] === 32) codeFrom++;
+    const bad = (reason: string) => {
+      const line = new TextDecoder().decode(bytes.subarray(from, eol));
+      return new Error(`GeoIP data line ${lineNumber}: ${reason}, got "${line}"`);
+    };
     if (
       c1 < 0 || c2 < 0 || c2 >= to || to - codeFrom !== 2 ||
-      !parse(bytes, from, c1, start) || !parse(bytes, c1 + 1, c2, end)
+      !parse(bytes, from, c1, start) || !parse(bytes, c1 + 1, c2, end) ||
+      compareWords(start, 0, end, 0, width) > 0
     ) {
-      const line = new TextDecoder().decode(bytes.subarray(from, eol));
-      throw new Error(`GeoIP data line ${lineNumber}: expected first,last,CC, got "${line}"`);
+      throw bad("expected first,last,CC");
     }
-    // The gap left after the previous range is no gap when this range starts there.
-    if (n > 0 && values[n - 1] === -1 && sameWords(starts, (n - 1) * width, start)) n--;
-    starts.set(start, n * width);
-    values[n++] = (bytes[codeFrom]! << 8) | bytes[codeFrom + 1]!;
-    // The gap after this range starts at end + 1, unless the range ends the address space.
-    if (!increment(end)) break;
-    starts.set(end, n * width);
-    values[n++] = -1;
+    close(start);
+    if (n > 0 && compareWords(starts, (n - 1) * width, start, 0, width) > 0) {
+      throw bad("expected ranges in ascending order");
+    }
+    put(start, (bytes[codeFrom]! << 8) | bytes[codeFrom + 1]!);
+    // Open ranges that end within this one do not resume after it.
+    while (depth > 0 && compareWords(openEnds, (depth - 1) * width, end, 0, width) <= 0) depth--;
+    if (depth === MAX_DEPTH) throw bad(`expected ranges at most ${MAX_DEPTH} deep in others`);
+    openEnds.set(end, depth * width);
+    openValues[depth++] = values[n - 1]!;
   }
+  close(null);
   return [starts.slice(0, n * width), values.slice(0, n)];
 }
 
-function sameWords(words: Uint32Array, at: number, other: Uint32Array): boolean {
-  for (let k = 0; k < other.length; k++) if (words[at + k] !== other[k]) return false;
-  return true;
+/** -1, 0 or 1 as the `width` words at `a[aAt]` are below, equal to or above those at `b[bAt]`. */
+function compareWords(a: Uint32Array, aAt: number, b: Uint32Array, bAt: number, width: number) {
+  for (let k = 0; k < width; k++) {
+    const x = a[aAt + k]!, y = b[bAt + k]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Adds one to a multi-word number in place; false when it wraps (it was all ones). */

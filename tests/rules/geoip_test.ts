@@ -61,7 +61,7 @@ Deno.test("GeoIP: a GEOIP rule decides by country, GEOIP,LAN by private ranges",
   assertEquals(lanOnly.geoIp, null);
 });
 
-Deno.test("GeoIP: the first and last address of 4,000 ranges of the CSV give the range's country", async () => {
+Deno.test("GeoIP: the first and last address of 4,000 ranges of the CSV, and ranges inside ranges, give their country", async () => {
   const geo = await loadGeoIp();
   // The package's files, read here as plain text lines (the module scans their bytes instead).
   const read = async (file: string) =>
@@ -87,8 +87,8 @@ Deno.test("GeoIP: the first and last address of 4,000 ranges of the CSV give the
       // Spread over the whole file, the first and last lines included.
       const i = Math.round(k * (ranges.length - 1) / 1999);
       const { line, first, last, code } = ranges[i]!;
-      // The data has a few hundred ranges inside others (a more specific registration): left
-      // out here, since which of the two answers there is not what this test is about.
+      // The data has thousands of ranges inside others (a more specific registration): left
+      // out here (which line holds an address is then not the line alone), checked below.
       const before = ranges[i - 1], after = ranges[i + 1];
       if (
         (before && order(before.last) >= order(first)) ||
@@ -103,4 +103,17 @@ Deno.test("GeoIP: the first and last address of 4,000 ranges of the CSV give the
     }
   }
   assert(checked > 3900, `${checked} checked, ${overlapping} overlapping`);
+  // Ranges inside a range (lines 925-928 of the IPv4 file): 50471680-50471743 DE holds
+  // 50471720-50471727 TR and 50471728-50471735 GR; the outer one's country holds around them.
+  const nested: [number, string][] = [
+    [50471680, "DE"],
+    [50471719, "DE"],
+    [50471720, "TR"],
+    [50471727, "TR"],
+    [50471728, "GR"],
+    [50471735, "GR"],
+    [50471736, "DE"],
+    [50471743, "DE"],
+  ];
+  for (const [n, code] of nested) assertEquals(geo.country(dotted(n)), code, `${n}`);
 });
