@@ -123,7 +123,9 @@ export interface YamlList {
  * parses the whole text as YAML, so both give the same result or the same error.
  */
 export function parseYamlList(text: string, key: string): YamlList | null {
-  if (/\r(?!\n)/.test(text)) return null; // a lone CR breaks lines for YAML, not here
+  // A lone CR breaks lines for YAML, not here; a directive (%YAML 1.1) changes what a plain
+  // scalar is; YAML refuses control characters.
+  if (/\r(?!\n)|^%|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/m.test(text)) return null;
   const keyLine = new RegExp(`^\uFEFF?${key}:(?:[ \t]+(?:#.*)?)?$`);
   let at = -1, end = -1, lineNumber = 0, itemIndent = -1;
   const entries: Entry[] = [];

@@ -88,6 +88,8 @@ const PARSER: [string, string][] = [
   ["uneven indent", "rules:\n  - DOMAIN,a,DIRECT\n   - MATCH,PROXY\n"],
   ["the key twice", "rules:\n  - MATCH,PROXY\nrules:\n  - MATCH,DIRECT\n"],
   ["a quoted key", '"rules":\n  - MATCH,PROXY\n'],
+  ["a %YAML 1.1 directive", "%YAML 1.1\n---\nrules:\n  - yes\n  - MATCH,PROXY\n"],
+  ["a control character", "rules:\n  - DOMAIN,a\u0001,DIRECT\n"],
   ["a lone CR", "rules:\r  - MATCH,PROXY\r"],
   ["rules: inside a quoted scalar", 'x: "a\nrules:\n- MATCH,PROXY"\n'],
   ["rules: inside a block scalar", "x: |\n  a\n rules:\n  - MATCH,PROXY\n"],
