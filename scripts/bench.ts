@@ -43,7 +43,7 @@ import type { Row } from "./bench/report.ts";
 import { udpLoad } from "./bench/udp_load.ts";
 import { UDP_SECTION, udpCells, udpSection } from "./bench/udp_report.ts";
 import type { UdpRow } from "./bench/udp_report.ts";
-import { runWan, WAN_CONTENDERS } from "./bench/wan_run.ts";
+import { BENCH_MUX, runWan, WAN_CONTENDERS } from "./bench/wan_run.ts";
 import { readyTunnelMemoryFresh } from "./bench/ready_memory.ts";
 import { runRules } from "./bench/rules_run.ts";
 
@@ -103,6 +103,17 @@ const profileFlags = flags.profile ? ["--cpu-prof", `--cpu-prof-dir=${flags.prof
 const CONTENDERS: [string, Starter][] = [
   ["direct", direct],
   ["swiftproxy", (dir) => startSwiftProxy(dir, profileFlags)],
+  [
+    "swiftproxy-mux",
+    (dir) =>
+      startSwiftProxy(
+        dir,
+        profileFlags,
+        undefined,
+        ["--mux", `${BENCH_MUX}`],
+        `SwiftProxy --mux ${BENCH_MUX}`,
+      ),
+  ],
   ["trojan", startTrojan],
   ["shadowsocks", startShadowsocks],
   ["microsocks", startMicrosocks],
@@ -196,7 +207,7 @@ Versions: ${Object.entries(info).map(([name, version]) => `${name} ${version}`).
 
 Rerun: \`deno task bench\` (full, about 10 minutes) or \`deno task bench --quick\` (about 2);
 \`--no-wan\` runs only the loopback tables (and the UDP one);
-\`--only swiftproxy,trojan\` runs some rows (the others: \`direct\`, \`shadowsocks\`,
+\`--only swiftproxy,trojan\` runs some rows (the others: \`direct\`, \`swiftproxy-mux\`, \`shadowsocks\`,
 \`microsocks\`, \`trojan-remote\`, \`local-trojan\`), \`--profile DIR\` writes V8 CPU profiles
 of SwiftProxy's processes.
 `;

@@ -13,6 +13,8 @@
  * - `strace`: syscall counts into `/tmp/strace-local.txt` and `/tmp/strace-remote.txt`
  *   (`FULL=1`: every call, timed).
  *
+ * `MUX=N` in the environment runs SwiftProxy's local with `--mux N`.
+ *
  * @example deno task prof-conn 2000           # SwiftProxy and trojan, 2,000 connections each
  * @example deno task prof-conn 3000 prof      # where SwiftProxy's JavaScript time goes
  */
@@ -25,6 +27,9 @@ const COUNT = Number(Deno.args[0] ?? 2000);
 const MODE = Deno.args[1] as "prof" | "perf" | "strace" | undefined;
 const BATCH = 250;
 const HALVES = ["local", "remote"] as const;
+const MUX = Deno.env.get("MUX");
+/** The local's flags: `--mux N` with `MUX=N`. */
+const LOCAL_FLAGS = MUX ? ["--mux", MUX] : [];
 
 /** A V8 CPU profile, as `--cpu-prof` writes it. */
 interface Profile {
@@ -57,7 +62,10 @@ async function cpuPerConnection(contender: Contender, route: Route, count: numbe
 
 /** SwiftProxy and trojan in alternating batches; µs per connection and the ratios. */
 async function compare(dir: string, sinkPort: number): Promise<void> {
-  const contenders = [await startSwiftProxy(dir), await startTrojan(dir)];
+  const contenders = [
+    await startSwiftProxy(dir, [], undefined, LOCAL_FLAGS),
+    await startTrojan(dir),
+  ];
   // Per contender (SwiftProxy, trojan): µs of the client half and of the server half.
   const totals: [[number, number], [number, number]] = [[0, 0], [0, 0]];
   try {
@@ -84,7 +92,7 @@ async function compare(dir: string, sinkPort: number): Promise<void> {
 async function inspect(dir: string, sinkPort: number): Promise<void> {
   const profiles = `${dir}/profiles`;
   const flags = MODE === "prof" ? ["--cpu-prof", `--cpu-prof-dir=${profiles}`] : [];
-  const swift = await startSwiftProxy(dir, flags);
+  const swift = await startSwiftProxy(dir, flags, undefined, LOCAL_FLAGS);
   const route = { sinkPort, socksPort: swift.socksPort };
   try {
     await latency(route, 300);

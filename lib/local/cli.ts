@@ -47,6 +47,7 @@ interface LocalOptions {
   idleTimeout: number;
   maxHandshakes: number;
   preconnect: number;
+  mux: number;
   socksUser?: string;
   socksPass?: string;
   /** `false` with `--no-ui`. */
@@ -159,6 +160,7 @@ function configFrom(options: LocalOptions, rules: LocalRules | null): LocalConfi
     idleTimeoutMs: options.idleTimeout,
     maxHandshakes: options.maxHandshakes,
     preconnect: options.preconnect,
+    mux: options.mux,
   };
 }
 
@@ -372,6 +374,13 @@ export function localProgram() {
         "most TLS connections to the remote kept ready (each for one client; as many as recent bursts needed, at most 32), 0 = off",
         integerArg(0, "4"),
         LOCAL_DEFAULTS.preconnect,
+      )
+      .option(
+        "--mux <n>",
+        "carry connections as Mux.Cool sub-connections over up to n shared TLS tunnels " +
+          "(a new connection costs no handshake; one slow or lossy tunnel holds up its others), 0 = off",
+        integerArg(0, "2"),
+        LOCAL_DEFAULTS.mux,
       )
       .option("--socks-user <name>", "require this login from SOCKS5/HTTP clients (LAN sharing)")
       .option(

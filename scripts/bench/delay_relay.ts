@@ -4,7 +4,12 @@
  * first byte can arrive (the SYN and SYN-ACK of a real TCP connect). Run as a process of its
  * own, so the load generator's timers do not disturb its own:
  *
- *   deno run -P=bench scripts/bench/delay_relay.ts --listen 0 --to 8443 --rtt 50
+ *   deno run -P=bench scripts/bench/delay_relay.ts --listen 0 --to 8443 --rtt 50 [--loss 1]
+ *
+ * `--loss P` emulates P % packet loss as the stall it causes a TCP stream (this kernel has no
+ * netem): each 1448-byte segment of a chunk is lost with probability P %, and a chunk with a
+ * lost segment is held {@linkcode RETRANSMIT_MS} longer, with everything behind it on that
+ * connection (TCP delivers in order), as a retransmission timeout would.
  *
  * It prints `relay on PORT` once listening. Half-close is passed on (after the delay); a reset
  * on either side closes both. At most {@linkcode IN_FLIGHT} bytes per direction wait in the
@@ -15,10 +20,17 @@ import { parseArgs } from "node:util";
 /** Bytes one direction may hold while they wait out the delay. */
 export const IN_FLIGHT = 8 * 1024 * 1024;
 
+/** How long a lost segment holds its stream: about Linux's least retransmission timeout. */
+export const RETRANSMIT_MS = 200;
+/** A TCP segment's payload on a 1500-byte MTU (with timestamps), for {@linkcode LinkOptions.loss}. */
+const SEGMENT = 1448;
+
 /** What {@linkcode relayConn} needs. */
 export interface LinkOptions {
   /** The round-trip time in ms; each direction delays by half. */
   rttMs: number;
+  /** Emulated loss per segment, 0 to 1 (0: none). */
+  loss?: number;
   /** When the client connected: its first byte arrives no earlier than one RTT later. */
   connectedAt: number;
 }
@@ -29,12 +41,16 @@ interface Timed {
   chunk: Uint8Array | null;
 }
 
-/** Copies `from` to `to`, each chunk `delayMs` later, never before `notBefore`. */
+/**
+ * Copies `from` to `to`, each chunk `delayMs` later, never before `notBefore`; a chunk that
+ * `loss` hits is held {@linkcode RETRANSMIT_MS} more, and the ones behind it wait for it.
+ */
 async function delayed(
   from: Deno.TcpConn,
   to: Deno.TcpConn,
   delayMs: number,
   notBefore: number,
+  loss = 0,
 ): Promise<void> {
   const queue: Timed[] = [];
   let held = 0;
@@ -64,7 +80,9 @@ async function delayed(
     }
   })();
   const push = (chunk: Uint8Array | null) => {
-    const at = Math.max(performance.now(), notBefore) + delayMs;
+    let at = Math.max(performance.now(), notBefore) + delayMs;
+    const segments = chunk ? Math.ceil(chunk.length / SEGMENT) : 0;
+    if (loss > 0 && Math.random() < 1 - (1 - loss) ** segments) at += RETRANSMIT_MS;
     queue.push({ at, chunk });
     wake?.();
     wake = null;
@@ -108,8 +126,8 @@ export async function relayConn(
   };
   try {
     await Promise.all([
-      delayed(client, upstream, half, options.connectedAt + options.rttMs),
-      delayed(upstream, client, half, 0),
+      delayed(client, upstream, half, options.connectedAt + options.rttMs, options.loss),
+      delayed(upstream, client, half, 0, options.loss),
     ]);
   } catch {
     // a reset on either side ends both
@@ -125,11 +143,13 @@ if (import.meta.main) {
       listen: { type: "string", default: "0" },
       to: { type: "string" },
       rtt: { type: "string", default: "50" },
+      loss: { type: "string", default: "0" },
     },
   });
   if (!values.to) throw new Error("--to PORT is required");
   const to = Number(values.to);
   const rttMs = Number(values.rtt);
+  const loss = Number(values.loss) / 100;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(values.listen) });
   console.log(`relay on ${listener.addr.port}`);
   for await (const client of listener) {
@@ -137,7 +157,7 @@ if (import.meta.main) {
     client.setNoDelay(true);
     Deno.connect({ hostname: "127.0.0.1", port: to }).then((upstream) => {
       upstream.setNoDelay(true);
-      return relayConn(client, upstream, { rttMs, connectedAt });
+      return relayConn(client, upstream, { rttMs, connectedAt, loss });
     }).catch(() => client.close());
   }
 }

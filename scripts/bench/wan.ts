@@ -14,13 +14,18 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-/** Starts `delay_relay.ts` in front of 127.0.0.1:`to`, `rttMs` round trip. */
-export async function startRelay(to: number, rttMs: number): Promise<Relay> {
+/**
+ * Starts `delay_relay.ts` in front of 127.0.0.1:`to`, `rttMs` round trip, and `lossPercent` %
+ * emulated loss (see there).
+ */
+export async function startRelay(to: number, rttMs: number, lossPercent = 0): Promise<Relay> {
   const { port, process } = await startScript("delay_relay.ts", [
     "--to",
     String(to),
     "--rtt",
     String(rttMs),
+    "--loss",
+    String(lossPercent),
   ]);
   return {
     port,
@@ -32,11 +37,11 @@ export async function startRelay(to: number, rttMs: number): Promise<Relay> {
 }
 
 /** A {@linkcode Link} that starts relays and remembers them, to stop them all at the end. */
-export function relays(rttMs: number): { link: Link; stop(): Promise<void> } {
+export function relays(rttMs: number, lossPercent = 0): { link: Link; stop(): Promise<void> } {
   const started: Relay[] = [];
   return {
     async link(port) {
-      const relay = await startRelay(port, rttMs);
+      const relay = await startRelay(port, rttMs, lossPercent);
       started.push(relay);
       return relay.port;
     },

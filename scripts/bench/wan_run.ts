@@ -42,13 +42,22 @@ const FLOOR = "no proxy, no link";
 /** The page through one plain SOCKS5 hop on loopback, no link. */
 const SOCKS_FLOOR = "microsocks, no link";
 
-/** Contenders over the delay relay: SwiftProxy with and without its pool, Trojan, SS. */
+/** `--mux` of the mux rows: 24 connections of a page spread over 3 tunnels of 8, one spare. */
+export const BENCH_MUX = 4;
+const MUX_FLAGS = ["--mux", String(BENCH_MUX)];
+const MUX_NAME = `SwiftProxy --mux ${BENCH_MUX}`;
+/** The lossy rows' emulated loss, in % (`delay_relay.ts --loss`). */
+export const LOSS_PERCENT = 1;
+const LOSSY = `, ${LOSS_PERCENT} % loss`;
+
+/** Contenders over the delay relay: SwiftProxy with and without its pool or mux, Trojan, SS. */
 export const WAN_CONTENDERS: [string, (dir: string, link: Link) => Promise<Contender>][] = [
   ["swiftproxy", (dir, link) => startSwiftProxy(dir, [], link)],
   [
     "swiftproxy-nopool",
     (dir, link) => startSwiftProxy(dir, [], link, ["--preconnect", "0"], "SwiftProxy, no pool"),
   ],
+  ["swiftproxy-mux", (dir, link) => startSwiftProxy(dir, [], link, MUX_FLAGS, MUX_NAME)],
   ["trojan", startTrojan],
   ["shadowsocks", startShadowsocks],
   ["v2ray", startV2Ray],
@@ -56,10 +65,25 @@ export const WAN_CONTENDERS: [string, (dir: string, link: Link) => Promise<Conte
   ["floor", () => Promise.resolve({ ...direct(), name: FLOOR })],
   // …and through a SOCKS5 hop that relays in 1 KiB writes with Nagle on.
   ["floor-socks", async (dir) => ({ ...await startMicrosocks(dir), name: SOCKS_FLOOR })],
+  // The same page over a link that loses 1 % of its segments: page loads only.
+  [
+    "trojan-lossy",
+    async (dir, link) => ({ ...await startTrojan(dir, link), name: `trojan${LOSSY}` }),
+  ],
+  [
+    "swiftproxy-lossy",
+    (dir, link) => startSwiftProxy(dir, [], link, [], `SwiftProxy${LOSSY}`),
+  ],
+  [
+    "swiftproxy-mux-lossy",
+    (dir, link) => startSwiftProxy(dir, [], link, MUX_FLAGS, `${MUX_NAME}${LOSSY}`),
+  ],
 ];
 
+/** The rows whose link loses segments. */
+const LOSSY_ROWS = ["trojan-lossy", "swiftproxy-lossy", "swiftproxy-mux-lossy"];
 /** The rows that measure page loads only. */
-const FLOORS = ["floor", "floor-socks"];
+const FLOORS = ["floor", "floor-socks", ...LOSSY_ROWS];
 
 /** The heading of the WAN section, which comes first in docs/BENCHMARKS.md. */
 export const WAN_SECTION = "## Page loads and new connections over a long link";
@@ -83,7 +107,7 @@ export async function runWan(options: WanOptions): Promise<void> {
     for (const [key, start] of WAN_CONTENDERS) {
       if (options.only && !options.only.includes(key)) continue;
       console.error(`${key} over ${RTT} ms RTT…`);
-      const link = relays(RTT);
+      const link = relays(RTT, LOSSY_ROWS.includes(key) ? LOSS_PERCENT : 0);
       const contender = await start(options.dir, link.link);
       try {
         console.error(`  ${contender.name}: ${WAN.loads} cold page loads`);
@@ -188,14 +212,20 @@ ${markdownTable(wanTable)}
   microsocks on loopback, which relays in 1 KiB writes with Nagle's algorithm on, so most
   responses stall until the browser's delayed ACK: slower than the contenders' own hops (all
   with Nagle off), so no floor for them.
-- **SwiftProxy, no pool** is \`--preconnect 0\`. **V2Ray (Trojan)**: V2Ray's own Trojan
+- **SwiftProxy, no pool** is \`--preconnect 0\`. **${MUX_NAME}**: app connections as
+  Mux.Cool sub-connections of at most ${BENCH_MUX} shared tunnels (\`lib/local/tunnel/mux_route.ts\`).
+- **${LOSS_PERCENT} % loss** rows: the same link, where each 1448-byte segment is lost with
+  probability ${LOSS_PERCENT} %, emulated as the stall a loss causes a TCP stream (\`--loss\` of
+  \`delay_relay.ts\`: the chunk and everything behind it on that connection held 200 ms more);
+  many sub-connections on one tunnel all wait for it. **V2Ray (Trojan)**: V2Ray's own Trojan
   client and server.
 - The benchmark runs in a network namespace of its own (\`unshare -n\`, only loopback), so
   nothing a browser or a proxy tries leaves the machine.
 
 Rerun: \`deno task bench --no-loopback\` (these tables, about 7 minutes), \`--rtt 100\` for
-another link, \`--loads N\`, \`--only swiftproxy,trojan\` (the others: \`swiftproxy-nopool\`,
-\`shadowsocks\`, \`v2ray\`, \`floor\`, \`floor-socks\`); \`deno task bench\` runs these and the
+another link, \`--loads N\`, \`--only swiftproxy,trojan\` (the others: \`swiftproxy-nopool\`, \`swiftproxy-mux\`,
+\`shadowsocks\`, \`v2ray\`, \`floor\`, \`floor-socks\`, \`trojan-lossy\`, \`swiftproxy-lossy\`,
+\`swiftproxy-mux-lossy\`); \`deno task bench\` runs these and the
 loopback tables below. On a shared machine, nothing else should run meanwhile: every row is
 mostly the browser's CPU.
 `;

@@ -15,6 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["lib/common/security"],
   ["lib/common/net"],
   ["lib/common/udp"],
+  ["lib/common/mux"],
   ["lib/common/web"],
   ["lib/rules"],
   ["lib/local/tunnel", "lib/remote/store"],

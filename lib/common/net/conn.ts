@@ -2,7 +2,7 @@
  * The one connection shape the data path reads and writes through: what `Peer`, the relay and
  * the sessions use of a connection, and nothing more. A `Deno.TcpConn` and a `Deno.TlsConn`
  * have it as they are; the `node:tls` connections (`node_tls_conn.ts`: the remote's accepted
- * ones and the local's tunnels) and a Mux.Cool sub-connection (`lib/remote/tunnel/mux_stream.ts`)
+ * ones and the local's tunnels) and a Mux.Cool sub-connection (`lib/common/mux/mux_stream.ts`)
  * implement it.
  */
 

@@ -12,6 +12,7 @@
  * - `tunnel-failed`: no tunnel to the remote could be opened (the local);
  * - `closed-at-once`: the remote closed a new tunnel before any byte came back (the local);
  * - `remote-closed`: the remote closed a UDP association's tunnel (the local);
+ * - `tunnel-lost`: the Mux.Cool tunnel the session shared with others failed (the local);
  * - `not-allowed`, `blocked`, `unresolved`, `unreachable` (and `refused`): the destination's
  *   dial failed or a guard refused it (the remote);
  * - `idle-timeout`, `bad-frame`: a UDP association went quiet, or sent a frame that cannot be
@@ -28,6 +29,7 @@ export type OutcomeKind =
   | "tunnel-failed"
   | "closed-at-once"
   | "remote-closed"
+  | "tunnel-lost"
   | "not-allowed"
   | "blocked"
   | "unresolved"

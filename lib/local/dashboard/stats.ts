@@ -179,6 +179,7 @@ function rowOf(info: ConnectionInfo, now: number, rate: number): ConnectionRow {
     up: info.up,
     down: info.down,
     ...(info.datagrams ? { datagrams: { ...info.datagrams } } : {}),
+    ...(info.tunnel ? { tunnel: info.tunnel } : {}),
     age: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
     rate,
     ...(info.failure ? { failure: info.failure.words } : {}),

@@ -25,6 +25,11 @@ export interface LocalConfig {
    */
   preconnect: number;
   /**
+   * Most Mux.Cool tunnels the app connections share (`--mux N`, `tunnel/mux_route.ts`); 0: a
+   * tunnel of its own for each connection.
+   */
+  mux: number;
+  /**
    * The routing rules (`--rules`, `--direct-country`), read at each decision so a reload
    * applies to the next connection; absent: everything through the remote.
    */
@@ -41,4 +46,5 @@ export const LOCAL_DEFAULTS: Readonly<LocalConfig> = {
   idleTimeoutMs: 300_000,
   maxHandshakes: 1024,
   preconnect: 32,
+  mux: 0,
 };

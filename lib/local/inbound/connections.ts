@@ -14,6 +14,8 @@ export interface ConnectionInfo {
   /** Datagrams each way, for a UDP association. */
   datagrams?: { up: number; down: number };
   startedAt: number;
+  /** With `--mux`: the number of the tunnel this connection shares with others. */
+  tunnel?: number;
   /** Why the remote refused its tunnel, when it did (kept on the dashboard for a while). */
   failure?: { kind: string; words: string };
   /**

@@ -22,8 +22,9 @@ import { tunnelSession } from "./tunnel_session.ts";
 import type { AppReply, TunnelRoutine } from "./tunnel_session.ts";
 import { TunnelDialer } from "../tunnel/tunnel.ts";
 import { RuleRoute } from "../tunnel/rule_route.ts";
-import type { Route, RouteKind } from "../tunnel/route.ts";
+import type { Route, RouteConn, RouteKind } from "../tunnel/route.ts";
 import type { RemoteEndpoint } from "../tunnel/tunnel.ts";
+import { MuxRoute } from "../tunnel/mux_route.ts";
 import type { LocalConfig } from "./config.ts";
 import { ClientLogin } from "./client_login.ts";
 import { TunnelDiagnosis } from "../tunnel/tunnel_diagnosis.ts";
@@ -45,7 +46,9 @@ const log = logger("local");
 export class LocalServer {
   readonly #config: LocalServerConfig;
   readonly #dialer: TunnelDialer;
-  /** The rules' route around the dialer, with `--rules` or `--direct-country`. */
+  /** Sessions' way through the remote: a tunnel each, or sub-connections of shared ones. */
+  readonly #proxy: TunnelDialer | MuxRoute;
+  /** The rules' route around the proxy route, with `--rules` or `--direct-country`. */
   readonly #rules: RuleRoute | null;
   readonly #listener: Deno.TcpListener;
   readonly #clients = new Set<Peer>();
@@ -73,9 +76,17 @@ export class LocalServer {
       if (end.down > 0 && (!end.route || end.route === "proxy")) this.diagnosis.worked();
     });
     this.events.subscribe(accessLog("local"));
-    this.#dialer = new TunnelDialer(config.endpoint);
+    // With --mux, one tunnel ready ahead: the next shared tunnel opens with no wait.
+    this.#dialer = new TunnelDialer(
+      config.mux > 0
+        ? { ...config.endpoint, preconnect: Math.min(config.endpoint.preconnect ?? 0, 1) }
+        : config.endpoint,
+    );
+    this.#proxy = config.mux > 0
+      ? new MuxRoute(this.#dialer, { tunnels: config.mux })
+      : this.#dialer;
     this.#rules = config.rules
-      ? new RuleRoute(config.rules, this.#dialer, config.handshakeTimeoutMs)
+      ? new RuleRoute(config.rules, this.#proxy, config.handshakeTimeoutMs)
       : null;
     this.#listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
     this.#accepting = this.#acceptLoop();
@@ -180,7 +191,7 @@ export class LocalServer {
         return await this.#socksConnect(client, info, request.destination);
       case Command.udpAssociate:
         return await new UdpAssociation(client, request.destination, {
-          route: this.#dialer,
+          route: this.#routeFor(info),
           listenHost: this.#config.listen.host,
           info,
           meters: this.connections.meters(info),
@@ -240,17 +251,30 @@ export class LocalServer {
   }
 
   /**
-   * The route for the session of `info`: the tunnel dialer without rules; with rules, the
-   * rules' route, each decision noted in `info` (the dashboard, the access log, the totals).
+   * The route for the session of `info`: the proxy route (the tunnel dialer, or `--mux`'s) without
+   * rules; with rules, the rules' route, each decision noted in `info` (the dashboard, the access
+   * log, the totals); with `--mux`, the tunnel each connection shares noted too.
    */
   #routeFor(info: ConnectionInfo): Route {
     const rules = this.#rules;
-    if (!rules) return this.#dialer;
+    const proxy = this.#proxy;
+    if (!rules && !(proxy instanceof MuxRoute)) return proxy;
     const decided = (via: RouteKind, rule: string) => {
       info.route = via;
       info.rule = rule;
     };
-    return { open: (destination, network) => rules.open(destination, network, decided) };
+    const noted = (conn: RouteConn) => {
+      if (conn.tunnel) info.tunnel = conn.tunnel;
+      return conn;
+    };
+    return {
+      open: async (destination, network) =>
+        noted(
+          rules
+            ? await rules.open(destination, network, decided)
+            : await proxy.open(destination, network),
+        ),
+    };
   }
 
   /**
@@ -293,7 +317,7 @@ export class LocalServer {
   /** Stops listening and closes every client connection. */
   async stop(): Promise<void> {
     this.#listener.close();
-    this.#dialer.close();
+    this.#proxy.close();
     await this.#accepting;
     for (const client of this.#clients) client.close();
     while (this.#clients.size > 0) await new Promise((r) => setTimeout(r, 10));

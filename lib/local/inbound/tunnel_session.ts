@@ -13,7 +13,7 @@ import type { SessionOutcome } from "../../common/ops/session_events.ts";
 import { TunnelError } from "../tunnel/tunnel.ts";
 import type { Route, RouteConn } from "../tunnel/route.ts";
 import type { Diagnosis } from "../tunnel/tunnel_diagnosis.ts";
-import { tunnelOutcome } from "../tunnel/tunnel_outcome.ts";
+import { routeOutcome } from "../tunnel/tunnel_outcome.ts";
 import { sendHeader } from "./first_bytes.ts";
 
 /** How an inbound protocol answers its app; each may throw when the app has gone. */
@@ -69,7 +69,7 @@ export async function tunnelSession(
     conn.peer.close();
     return CLIENT_RESET;
   }
-  return tunnelOutcome(await relay(client, conn.peer, options));
+  return routeOutcome(conn, await relay(client, conn.peer, options));
 }
 
 /**

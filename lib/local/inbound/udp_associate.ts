@@ -200,7 +200,8 @@ export class UdpAssociation {
   /** Ends the association once, with `kind`: closes the socket, the tunnel and the control. */
   #end(kind: SessionOutcome["kind"]): void {
     if (this.#outcome) return;
-    this.#outcome = { kind };
+    const lost = this.#tunnel?.lost?.();
+    this.#outcome = lost ? { kind: "tunnel-lost", detail: lost } : { kind };
     closeUdp(this.#socket);
     if (this.#direct) closeUdp(this.#direct);
     this.#tunnel?.peer.close();

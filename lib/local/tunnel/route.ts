@@ -1,7 +1,7 @@
 /**
- * Where a session's connection goes: to the remote through a tunnel (`TunnelDialer`), or as
- * the rules decide (`RuleRoute`: through the proxy route it wraps, straight out with
- * `DirectRoute`, or refused); a Mux.Cool sub-connection plugs in here as another `Route`, and
+ * Where a session's connection goes: to the remote through a tunnel of its own (`TunnelDialer`)
+ * or a Mux.Cool sub-connection on a shared one (`MuxRoute`, `--mux`), or as the rules decide
+ * (`RuleRoute`: through the proxy route it wraps, straight out with `DirectRoute`, or refused);
  * the inbound sessions need not change.
  */
 import type { Destination } from "../../protocol/address.ts";
@@ -16,6 +16,13 @@ export interface RouteConn {
    * naming `to`, by default the destination the connection was opened for), in one buffer.
    */
   first(payload: Uint8Array, to?: Destination): Uint8Array;
+  /**
+   * Why the tunnel under the connection failed while it was open, when it did and the route
+   * can tell (a Mux.Cool tunnel shared with other connections); null otherwise.
+   */
+  lost?(): string | null;
+  /** The number of the tunnel the connection shares with others, for the dashboard. */
+  readonly tunnel?: number;
   /** Where it goes, when a rule decided (absent: through the remote, no rules asked). */
   readonly via?: RouteKind;
   /** The rule that decided, as written (`(default)` when none matched). */

@@ -4,6 +4,7 @@
  */
 import type { RelayResult } from "../../common/net/relay.ts";
 import type { SessionOutcome } from "../../common/ops/session_events.ts";
+import type { RouteConn } from "./route.ts";
 
 /**
  * The outcome of a relay through a tunnel: `closed-at-once` when the tunnel was cut (no clean
@@ -20,11 +21,23 @@ export function tunnelOutcome(result: RelayResult): SessionOutcome {
 }
 
 /**
- * Whether a finished connection's outcome says its tunnel failed: it could not be opened, or
- * the remote closed it at once.
+ * The outcome of a relay on `conn`: `tunnel-lost` with why when the shared tunnel under it
+ * failed, else {@linkcode tunnelOutcome}'s.
+ *
+ * @example return routeOutcome(conn, await relay(client, conn.peer, idle));
+ */
+export function routeOutcome(conn: RouteConn, result: RelayResult): SessionOutcome {
+  const lost = conn.lost?.();
+  return lost ? { kind: "tunnel-lost", detail: lost } : tunnelOutcome(result);
+}
+
+/**
+ * Whether a finished connection's outcome says its tunnel failed: it could not be opened, the
+ * remote closed it at once, or the shared tunnel under it failed.
  *
  * @example if (tunnelFailed(end.outcome)) recheckAccount();
  */
 export function tunnelFailed(outcome: SessionOutcome): boolean {
-  return outcome.kind === "closed-at-once" || outcome.kind === "tunnel-failed";
+  return outcome.kind === "closed-at-once" || outcome.kind === "tunnel-failed" ||
+    outcome.kind === "tunnel-lost";
 }

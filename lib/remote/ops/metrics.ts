@@ -100,25 +100,20 @@ export class RemoteMetrics {
         a.sentDown,
       );
     }
-    out.family("swiftproxy_user_connections", "gauge", "A user's open tunnels.");
-    for (const a of accounts) {
-      out.sample("swiftproxy_user_connections", { user: a.user.name }, a.sessions.size);
-    }
-    out.family(
-      "swiftproxy_user_addresses",
-      "gauge",
-      "Distinct addresses (an IPv6 /64 as one) a user's tunnels are open from, on every node.",
-    );
-    for (const a of accounts) {
-      out.sample("swiftproxy_user_addresses", { user: a.user.name }, a.places().size);
-    }
-    out.family("swiftproxy_user_usage_bytes", "gauge", "A user's usage counted against the quota.");
-    for (const a of accounts) {
-      out.sample("swiftproxy_user_usage_bytes", { user: a.user.name }, a.used);
-    }
-    out.family("swiftproxy_user_quota_bytes", "gauge", "A user's quota, 0 for unlimited.");
-    for (const a of accounts) {
-      out.sample("swiftproxy_user_quota_bytes", { user: a.user.name }, a.user.quota);
+    // One gauge a user for each of these: the name, its help, and the account's value.
+    const perUser: [string, string, (a: (typeof accounts)[number]) => number][] = [
+      ["swiftproxy_user_connections", "A user's open tunnels.", (a) => a.sessions.size],
+      [
+        "swiftproxy_user_addresses",
+        "Distinct addresses (an IPv6 /64 as one) a user's tunnels are open from, on every node.",
+        (a) => a.places().size,
+      ],
+      ["swiftproxy_user_usage_bytes", "A user's usage counted against the quota.", (a) => a.used],
+      ["swiftproxy_user_quota_bytes", "A user's quota, 0 for unlimited.", (a) => a.user.quota],
+    ];
+    for (const [name, help, value] of perUser) {
+      out.family(name, "gauge", help);
+      for (const a of accounts) out.sample(name, { user: a.user.name }, value(a));
     }
     out.family(
       "swiftproxy_user_blocked_total",

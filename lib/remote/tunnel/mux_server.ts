@@ -6,13 +6,10 @@
  * `max-conns`, accounting, the access line and `SessionEnd` apply to it as to any tunnel. The
  * tunnel itself is not a session: it holds no connection slot and has no access line.
  *
- * Backpressure: Mux.Cool has no flow control per session, so a session whose destination does
- * not keep up is held back by not reading the tunnel, which holds back every session (V2Ray and
- * Xray do only that, for as long as it lasts). Here the hold is bounded: each session queues at
- * most {@linkcode SESSION_QUEUE} bytes and the tunnel {@linkcode TUNNEL_QUEUE}; past that the
- * reader waits for the session in the way to take data, and if it takes none for
- * {@linkcode STALL_MS}, that session alone is closed (End with the error bit) and the others go
- * on. A session that reads slowly (a rate limit, a slow site) paces the tunnel but is kept.
+ * Backpressure (`lib/common/mux/mux_sessions.ts`): each session queues at most
+ * {@linkcode SESSION_QUEUE} bytes and the tunnel {@linkcode TUNNEL_QUEUE}; a session in the way
+ * that takes no data for {@linkcode STALL_MS} is closed alone (End with the error bit). A
+ * session that reads slowly (a rate limit, a slow site) paces the tunnel but is kept.
  */
 import { decodeMuxFrame, MUX_COOL, MuxStatus } from "../../protocol/mux_cool.ts";
 import { TrojanCommand } from "../../protocol/trojan.ts";
@@ -25,8 +22,8 @@ import type { IdleWatch } from "../../common/net/idle.ts";
 import { logger } from "../../common/ops/logging.ts";
 import type { SessionEvents } from "../../common/ops/session_events.ts";
 import type { Account } from "../users/accounts.ts";
-import { MuxStream } from "./mux_stream.ts";
-import type { MuxTunnelSide } from "./mux_stream.ts";
+import { MuxStream } from "../../common/mux/mux_stream.ts";
+import { MuxSessions } from "../../common/mux/mux_sessions.ts";
 
 const log = logger("remote", "mux");
 
@@ -65,17 +62,14 @@ export async function serveMux(tunnel: Peer, deps: MuxDeps): Promise<void> {
   await new MuxTunnel(tunnel, deps).run();
 }
 
-class MuxTunnel implements MuxTunnelSide {
+class MuxTunnel extends MuxSessions {
   readonly peer: Peer;
   readonly #deps: MuxDeps;
-  readonly #streams = new Map<number, MuxStream>();
   readonly #running = new Set<Promise<void>>();
   readonly #idle: IdleWatch;
-  #queued = 0;
-  /** Woken when a stream's relay takes data or a stream closes. */
-  #progress: (() => void) | null = null;
 
   constructor(peer: Peer, deps: MuxDeps) {
+    super({ sessionQueue: SESSION_QUEUE, tunnelQueue: TUNNEL_QUEUE, stallMs: STALL_MS });
     this.peer = peer;
     this.#deps = deps;
     const controller = new AbortController();
@@ -106,7 +100,7 @@ class MuxTunnel implements MuxTunnelSide {
     } finally {
       this.peer.close();
       this.#idle.stop();
-      for (const stream of this.#streams.values()) stream.fail(why);
+      for (const stream of this.streams.values()) stream.fail(why);
       await Promise.all(this.#running);
       log.debug("mux tunnel of {user} from {client} ended: {why}", {
         user: this.#deps.account.user.name,
@@ -117,7 +111,7 @@ class MuxTunnel implements MuxTunnelSide {
   }
 
   #handle(frame: MuxFrame): Promise<void> | void {
-    const known = this.#streams.get(frame.id);
+    const known = this.streams.get(frame.id);
     switch (frame.status) {
       case MuxStatus.new:
         if (known) throw new ProtocolError(`session ${frame.id} opened twice`);
@@ -125,9 +119,13 @@ class MuxTunnel implements MuxTunnelSide {
       case MuxStatus.keep:
         // A session this side has closed: its End is on the way; the data has nowhere to go.
         if (!known || !frame.data) return;
-        return this.#push(known, frame.data, frame.target);
+        return this.push(
+          known,
+          frame.data,
+          frame.target?.network === "udp" ? frame.target : undefined,
+        );
       case MuxStatus.end:
-        known?.clientEnd();
+        known?.peerEnd();
         return;
       default:
         return; // KeepAlive
@@ -137,7 +135,7 @@ class MuxTunnel implements MuxTunnelSide {
   async #open(id: number, target: MuxTarget, data?: Uint8Array): Promise<void> {
     const { account, client } = this.#deps;
     const stream = new MuxStream(id, target, this, this.peer.conn);
-    const refusal = this.#streams.size >= MAX_STREAMS
+    const refusal = this.streams.size >= MAX_STREAMS
       ? `${MAX_STREAMS} sub-connections open on one tunnel`
       : account.refusal(Date.now(), this.#deps.defaultMaxConns);
     if (refusal) {
@@ -148,7 +146,7 @@ class MuxTunnel implements MuxTunnelSide {
       if (this.#deps.revoked()) this.peer.close();
       return;
     }
-    this.#streams.set(id, stream);
+    this.streams.set(id, stream);
     const running = this.#deps.open(stream).catch((error) => {
       log.error("mux session failed: {error}", { error });
     }).finally(() => {
@@ -158,78 +156,25 @@ class MuxTunnel implements MuxTunnelSide {
       if (this.#deps.revoked()) this.peer.close();
     });
     this.#running.add(running);
-    if (data) await this.#push(stream, data);
+    if (data) await this.push(stream, data);
   }
 
-  async #push(stream: MuxStream, data: Uint8Array, to?: MuxTarget): Promise<void> {
-    const before = stream.queued;
-    stream.push(data, to?.network === "udp" ? to : undefined);
-    this.#queued += stream.queued - before;
-    await this.#room(stream);
+  send(frames: Uint8Array): Promise<void> {
+    return this.peer.write(frames);
   }
 
-  /**
-   * Waits until `stream` and the tunnel are under their queue bounds; a session in the way
-   * that takes no data for {@linkcode STALL_MS} is closed.
-   */
-  async #room(stream: MuxStream): Promise<void> {
-    for (;;) {
-      const blocker = stream.queued > SESSION_QUEUE
-        ? stream
-        : this.#queued > TUNNEL_QUEUE
-        ? this.#largest()
-        : null;
-      if (!blocker || blocker.queued === 0) return;
-      const before = blocker.takenTotal;
-      await this.#waitProgress(STALL_MS);
-      if (blocker.takenTotal !== before || blocker.queued === 0) continue;
-      log.info(
-        "closing sub-connection {id} of {user} to {destination}: it took no data for {ms} ms",
-        {
-          id: blocker.id,
-          user: this.#deps.account.user.name,
-          destination: `${blocker.target.host}:${blocker.target.port}`,
-          ms: STALL_MS,
-        },
-      );
-      blocker.session?.abort();
-      blocker.close();
-    }
-  }
-
-  #largest(): MuxStream | undefined {
-    let largest: MuxStream | undefined;
-    for (const stream of this.#streams.values()) {
-      if (!largest || stream.queued > largest.queued) largest = stream;
-    }
-    return largest;
-  }
-
-  #waitProgress(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const previous = this.#progress;
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#progress = () => {
-        previous?.();
-        done();
-      };
-    });
-  }
-
-  taken(_stream: MuxStream, bytes: number): void {
-    this.#queued -= bytes;
-    const progress = this.#progress;
-    this.#progress = null;
-    progress?.();
-  }
-
-  closed(stream: MuxStream): void {
-    if (this.#streams.get(stream.id) === stream) this.#streams.delete(stream.id);
-    this.taken(stream, 0);
+  protected stalled(stream: MuxStream, ms: number): void {
+    log.info(
+      "closing sub-connection {id} of {user} to {destination}: it took no data for {ms} ms",
+      {
+        id: stream.id,
+        user: this.#deps.account.user.name,
+        destination: `${stream.target.host}:${stream.target.port}`,
+        ms,
+      },
+    );
+    stream.session?.abort();
+    stream.close();
   }
 
   active(): void {

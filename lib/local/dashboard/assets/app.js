@@ -282,6 +282,11 @@ function renderConnections(rows, open) {
   for (const c of rows) {
     // A connection the remote refused stays listed a while, closed, with why.
     const failure = c.failure ? '<small class="failure">' + escapeHtml(c.failure) + "</small>" : "";
+    // With --mux: the tunnel it shares with the other connections tagged the same.
+    const tunnel = c.tunnel
+      ? ' <small class="tunnel" title="' + escapeHtml(t("dashboard.muxTunnel", { n: c.tunnel })) +
+        '">#' + c.tunnel + "</small>"
+      : "";
     // Where the rules sent it, and the rule that said so (only with rules in force).
     const route = c.route
       ? '<small class="route ' + c.route + '">' + escapeHtml(t("dashboard.route." + c.route)) +
@@ -290,7 +295,7 @@ function renderConnections(rows, open) {
     const closed = c.failure || c.route === "rejected";
     html += '<tr data-id="' + c.id + '"' + (closed ? ' class="failed"' : "") +
       '><td class="client">' + escapeHtml(c.client) +
-      '</td><td class="type">' + c.protocol + '</td><td class="dest" title="' +
+      '</td><td class="type">' + c.protocol + tunnel + '</td><td class="dest" title="' +
       escapeHtml(c.destination) + '">' + escapeHtml(c.destination || "…") + failure + route +
       '</td><td class="num" data-label="↑">' + bytes(c.up) + datagrams(c, "up") +
       '</td><td class="num" data-label="↓">' + bytes(c.down) + datagrams(c, "down") +
