@@ -124,7 +124,8 @@ export interface YamlList {
  */
 export function parseYamlList(text: string, key: string): YamlList | null {
   // A lone CR breaks lines for YAML, not here; a directive (%YAML 1.1) changes what a plain
-  // scalar is; YAML refuses control characters.
+  // scalar is; YAML refuses control characters (which this looks for).
+  // deno-lint-ignore no-control-regex
   if (/\r(?!\n)|^%|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/m.test(text)) return null;
   const keyLine = new RegExp(`^\uFEFF?${key}:(?:[ \t]+(?:#.*)?)?$`);
   let at = -1, end = -1, lineNumber = 0, itemIndent = -1;
