@@ -8,6 +8,25 @@ import { freePort } from "./_net.ts";
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
 
+/**
+ * This process's Deno cache, for programs given another `HOME`: Deno keeps its cache under
+ * `$HOME/.cache/deno` (Linux; `~/Library/Caches/deno` on macOS) unless `DENO_DIR` says where,
+ * so a program started with a fresh `HOME` would fetch every npm package again (about 120 MB,
+ * seconds to minutes before it even starts, and no start at all offline).
+ */
+function denoDir(): string {
+  const given = Deno.env.get("DENO_DIR");
+  if (given) return given;
+  const home = Deno.env.get("HOME") ?? "";
+  if (Deno.build.os === "darwin") return `${home}/Library/Caches/deno`;
+  return `${Deno.env.get("XDG_CACHE_HOME") || `${home}/.cache`}/deno`;
+}
+
+/** The environment of a spawned program: no colours, `env`, and the cache kept with a HOME. */
+function childEnv(env: Record<string, string> = {}): Record<string, string> {
+  return { NO_COLOR: "1", ...(env.HOME && !env.DENO_DIR ? { DENO_DIR: denoDir() } : {}), ...env };
+}
+
 /** How to spawn a {@linkcode Program}. */
 export interface ProgramOptions {
   env?: Record<string, string>;
@@ -36,7 +55,7 @@ export class Program {
         ? ["-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, program, ...args]
         : args,
       cwd: options.cwd ?? ROOT,
-      env: { NO_COLOR: "1", ...options.env },
+      env: childEnv(options.env),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -95,7 +114,7 @@ export async function runProgram(
   const out = await new Deno.Command(DENO, {
     args,
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: "1", ...options.env },
+    env: childEnv(options.env),
     stdin: "null",
   }).output();
   const text = new TextDecoder();

@@ -53,9 +53,9 @@ export function loadGeoIp(): Promise<GeoIp> {
 
 async function load(): Promise<GeoIp> {
   const started = performance.now();
-  const [v4Text, v6Text] = await Promise.all([readData(V4_FILE), readData(V6_FILE)]);
-  const [v4Starts, v4Values] = indexCsv(v4Text, 1, parseV4);
-  const [v6Starts, v6Values] = indexCsv(v6Text, 4, parseV6);
+  // One file at a time, each indexed and let go before the next is read: the peak holds one.
+  const [v4Starts, v4Values] = indexCsv(await readData(V4_FILE), 1, parseV4);
+  const [v6Starts, v6Values] = indexCsv(await readData(V6_FILE), 4, parseV6);
   const table = new RangeTable(v4Starts, v4Values, v6Starts, v6Values);
   const loadMs = performance.now() - started;
   return {
@@ -72,14 +72,14 @@ async function load(): Promise<GeoIp> {
 }
 
 /**
- * A data file's text. Read from where the module resolves it, so the text is freed once
- * indexed; the dynamic import is the fallback and what makes `deno compile` embed the package
- * (it follows imports with a literal specifier; a text import is then kept for the process's
- * life, about 21 MB).
+ * A data file's bytes. Read from where the module resolves it, so they are freed once indexed;
+ * the dynamic import is the fallback and what makes `deno compile` embed the package (it
+ * follows imports with a literal specifier; a text import is then kept for the process's life,
+ * about 21 MB).
  */
-async function readData(file: typeof V4_FILE | typeof V6_FILE): Promise<string> {
+async function readData(file: typeof V4_FILE | typeof V6_FILE): Promise<Uint8Array> {
   try {
-    return await Deno.readTextFile(new URL(import.meta.resolve(file)));
+    return await Deno.readFile(new URL(import.meta.resolve(file)));
   } catch {
     const module = file === V4_FILE
       ? await import(
@@ -90,60 +90,170 @@ async function readData(file: typeof V4_FILE | typeof V6_FILE): Promise<string> 
         "@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv6.csv",
         { with: { type: "text" } }
       );
-    return module.default;
+    return new TextEncoder().encode(module.default);
   }
 }
 
-/** Writes the address `text` as `width` words at `out[at]`; false if it is not one. */
-type ParseAddress = (text: string, out: Uint32Array, at: number) => boolean;
+/**
+ * Writes the address in `bytes[from, to)` as `width` words at `out[0]`; false if it is not
+ * one. Parsed in place: no string per field.
+ */
+type ParseAddress = (bytes: Uint8Array, from: number, to: number, out: Uint32Array) => boolean;
 
-const parseV4: ParseAddress = (text, out, at) => {
-  const n = Number(text);
-  out[at] = n;
-  return Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+/** A decimal number (the `-num` file's IPv4 form). */
+const parseV4: ParseAddress = (bytes, from, to, out) => {
+  if (to <= from || to - from > 10) return false;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) return false;
+    n = n * 10 + digit;
+  }
+  out[0] = n;
+  return n <= 0xffffffff;
 };
 
-const parseV6: ParseAddress = ipv6Words;
+const v6Groups = new Uint16Array(8);
+
+/** IPv6 text: hex groups with at most one `::`; anything else (an embedded IPv4 …) as text. */
+const parseV6: ParseAddress = (bytes, from, to, out) => {
+  let n = 0, gap = -1, group = 0, digits = 0;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i]!;
+    if (c === 58) { // ':'
+      const closes = digits > 0;
+      if (closes) {
+        if (n === 8) return false;
+        v6Groups[n++] = group;
+        group = digits = 0;
+      }
+      if (i + 1 < to && bytes[i + 1] === 58) {
+        if (gap >= 0) return false;
+        gap = n;
+        i++;
+      } else if (!closes || i + 1 === to) return false; // ":a", "a:::b", "a:"
+      continue;
+    }
+    const digit = c >= 48 && c <= 57
+      ? c - 48
+      : c >= 97 && c <= 102
+      ? c - 87
+      : c >= 65 && c <= 70
+      ? c - 55
+      : -1;
+    if (digit < 0) {
+      return c === 46 && ipv6Words(new TextDecoder().decode(bytes.subarray(from, to)), out, 0);
+    }
+    if (++digits > 4) return false;
+    group = (group << 4) | digit;
+  }
+  if (digits > 0) {
+    if (n === 8) return false;
+    v6Groups[n++] = group;
+  }
+  if (gap >= 0) {
+    if (n > 7) return false;
+    v6Groups.copyWithin(8 - (n - gap), gap, n);
+    v6Groups.fill(0, gap, 8 - (n - gap));
+  } else if (n !== 8) return false;
+  for (let k = 0; k < 4; k++) out[k] = ((v6Groups[2 * k]! << 16) | v6Groups[2 * k + 1]!) >>> 0;
+  return true;
+};
+
+/** How deep ranges may lie inside one another in the data (it has two levels). */
+const MAX_DEPTH = 32;
 
 /**
- * `first,last,CC` lines (ascending, not overlapping) as the starts of consecutive intervals:
- * each range, and a gap (-1) after it where the next does not follow at once.
+ * `first,last,CC` lines, ascending by first, as the starts of consecutive intervals: each
+ * range, and a gap (-1) after it where the next does not follow at once. A range may lie inside
+ * an earlier one (the data has a few hundred: a more specific registration inside a larger
+ * one): it wins where it is, and the larger one's country resumes after it. The bytes are
+ * scanned by index and the numbers parsed in place, so indexing makes no string per line.
  *
- * @throws {Error} naming the line that is not such a line
+ * @throws {Error} naming the line that is not such a line, or out of order
  */
-function indexCsv(text: string, width: 1 | 4, parse: ParseAddress): [Uint32Array, Int32Array] {
-  const lines = text.split("\n");
-  const starts = new Uint32Array(lines.length * 2 * width);
-  const values = new Int32Array(lines.length * 2);
+function indexCsv(bytes: Uint8Array, width: 1 | 4, parse: ParseAddress): [Uint32Array, Int32Array] {
+  let lineCount = 1;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) lineCount++;
+  // Each range adds its start, and at most one interval where it ends: at most two a line.
+  const starts = new Uint32Array(lineCount * 2 * width);
+  const values = new Int32Array(lineCount * 2);
   const start = new Uint32Array(width);
   const end = new Uint32Array(width);
+  const after = new Uint32Array(width);
+  // The ranges that hold the current address, outermost first: their ends (descending) and
+  // countries.
+  const openEnds = new Uint32Array(MAX_DEPTH * width);
+  const openValues = new Int32Array(MAX_DEPTH);
+  let depth = 0;
   let n = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === "") continue;
-    const c1 = line.indexOf(","), c2 = line.indexOf(",", c1 + 1);
-    const code = line.slice(c2 + 1).trim();
-    if (
-      c1 < 0 || c2 < 0 || code.length !== 2 ||
-      !parse(line.slice(0, c1), start, 0) || !parse(line.slice(c1 + 1, c2), end, 0)
-    ) {
-      throw new Error(`GeoIP data line ${i + 1}: expected first,last,CC, got "${line}"`);
+  /** An interval from `address` on (the last one's start when they start together: it wins). */
+  const put = (address: Uint32Array, value: number) => {
+    if (n > 0 && compareWords(starts, (n - 1) * width, address, 0, width) === 0) {
+      values[n - 1] = value;
+    } else {
+      starts.set(address, n * width);
+      values[n++] = value;
     }
-    // The gap left after the previous range is no gap when this range starts there.
-    if (n > 0 && values[n - 1] === -1 && sameWords(starts, (n - 1) * width, start)) n--;
-    starts.set(start, n * width);
-    values[n++] = countryNumber(code);
-    // The gap after this range starts at end + 1, unless the range ends the address space.
-    if (!increment(end)) break;
-    starts.set(end, n * width);
-    values[n++] = -1;
+  };
+  /** Ends the open ranges that end before `until` (all, when null): the next out, or a gap. */
+  const close = (until: Uint32Array | null) => {
+    while (
+      depth > 0 &&
+      (until === null || compareWords(openEnds, (depth - 1) * width, until, 0, width) < 0)
+    ) {
+      depth--;
+      after.set(openEnds.subarray(depth * width, (depth + 1) * width));
+      // Nothing after a range that ends the address space.
+      if (increment(after)) put(after, depth > 0 ? openValues[depth - 1]! : -1);
+    }
+  };
+  let lineNumber = 0;
+  for (let at = 0; at < bytes.length;) {
+    lineNumber++;
+    let eol = bytes.indexOf(10, at);
+    if (eol < 0) eol = bytes.length;
+    const from = at;
+    at = eol + 1;
+    let to = eol;
+    while (to > from && (bytes[to - 1] === 13 || bytes[to - 1] === 32)) to--; // CR, trailing space
+    if (to === from) continue;
+    const c1 = bytes.indexOf(44, from), c2 = c1 < 0 ? -1 : bytes.indexOf(44, c1 + 1);
+    let codeFrom = c2 + 1;
+    while (codeFrom < to && bytes[codeFrom] === 32) codeFrom++;
+    const bad = (reason: string) => {
+      const line = new TextDecoder().decode(bytes.subarray(from, eol));
+      return new Error(`GeoIP data line ${lineNumber}: ${reason}, got "${line}"`);
+    };
+    if (
+      c1 < 0 || c2 < 0 || c2 >= to || to - codeFrom !== 2 ||
+      !parse(bytes, from, c1, start) || !parse(bytes, c1 + 1, c2, end) ||
+      compareWords(start, 0, end, 0, width) > 0
+    ) {
+      throw bad("expected first,last,CC");
+    }
+    close(start);
+    if (n > 0 && compareWords(starts, (n - 1) * width, start, 0, width) > 0) {
+      throw bad("expected ranges in ascending order");
+    }
+    put(start, (bytes[codeFrom]! << 8) | bytes[codeFrom + 1]!);
+    // Open ranges that end within this one do not resume after it.
+    while (depth > 0 && compareWords(openEnds, (depth - 1) * width, end, 0, width) <= 0) depth--;
+    if (depth === MAX_DEPTH) throw bad(`expected ranges at most ${MAX_DEPTH} deep in others`);
+    openEnds.set(end, depth * width);
+    openValues[depth++] = values[n - 1]!;
   }
+  close(null);
   return [starts.slice(0, n * width), values.slice(0, n)];
 }
 
-function sameWords(words: Uint32Array, at: number, other: Uint32Array): boolean {
-  for (let k = 0; k < other.length; k++) if (words[at + k] !== other[k]) return false;
-  return true;
+/** -1, 0 or 1 as the `width` words at `a[aAt]` are below, equal to or above those at `b[bAt]`. */
+function compareWords(a: Uint32Array, aAt: number, b: Uint32Array, bAt: number, width: number) {
+  for (let k = 0; k < width; k++) {
+    const x = a[aAt + k]!, y = b[bAt + k]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Adds one to a multi-word number in place; false when it wraps (it was all ones). */

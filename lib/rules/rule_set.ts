@@ -3,7 +3,7 @@
  * (`behavior` domain, ipcidr or classical; `format` yaml or text) and sing-box's rule-set
  * source JSON (versions 1–3).
  */
-import { isMap, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { type Condition, parseCondition, parsePorts, RulesError } from "./rule.ts";
 
 /** How a mihomo provider's entries are read. */
@@ -79,8 +79,18 @@ export function parseYaml(text: string): { root: Node | null; line: (node: Node)
   };
 }
 
-/** `payload:`, a list of strings. */
-export function yamlEntries(text: string): Entry[] {
+/**
+ * `payload:`, a list of strings.
+ *
+ * @param viaYaml skip the line reader ({@linkcode parseYamlList}) and build the YAML parser's
+ * tree, as for a shape the reader does not take (tests compare the two)
+ */
+export function yamlEntries(text: string, viaYaml = false): Entry[] {
+  const fast = viaYaml ? null : parseYamlList(text, "payload");
+  // An empty payload: is null to YAML, and refused: the parser's message.
+  if (fast && fast.entries.length > 0) {
+    return fast.entries.map(({ value, line }) => ({ value: value.trim(), line }));
+  }
   const { root, line } = parseYaml(text);
   const payload = isMap(root) ? (root as YAMLMap).get("payload", true) as Node | undefined : null;
   if (!isSeq(payload)) throw new RulesError(1, "expected a YAML document with a payload: list");
@@ -91,6 +101,150 @@ export function yamlEntries(text: string): Entry[] {
     }
     return { value: String(value).trim(), line: line(item as Node) };
   });
+}
+
+/** A YAML document whose list under one top-level key was read line by line. */
+export interface YamlList {
+  /** The rest of the document (without the list's lines), parsed. */
+  root: Node | null;
+  line: (node: Node) => number;
+  /** The list's strings as written (quotes taken off, comments left out), with their lines. */
+  entries: Entry[];
+}
+
+/**
+ * A YAML document with a long list of strings under `key` (`rules:`, `payload:`), read
+ * without the YAML parser's tree of 100,000 nodes: the list's lines are read one by one and
+ * left out of the text the parser then gets (the rest: providers, other keys). Only the
+ * common shape is read here — the key at column 0, then `- ` items at one indent, each a plain
+ * scalar that YAML reads as a string, or a one-line quoted one without escapes, with comments
+ * and blank lines between — and null for anything else (a flow list, anchors, tags, a scalar
+ * over several lines, a tab in the indent …, or a rest the parser refuses): the caller then
+ * parses the whole text as YAML, so both give the same result or the same error.
+ */
+export function parseYamlList(text: string, key: string): YamlList | null {
+  // A lone CR breaks lines for YAML, not here; a directive (%YAML 1.1) changes what a plain
+  // scalar is; YAML refuses control characters (which this looks for).
+  // deno-lint-ignore no-control-regex
+  if (/\r(?!\n)|^%|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/m.test(text)) return null;
+  const keyLine = new RegExp(`^\uFEFF?${key}:(?:[ \t]+(?:#.*)?)?$`);
+  let at = -1, end = -1, lineNumber = 0, itemIndent = -1;
+  const entries: Entry[] = [];
+  for (let start = 0; start < text.length;) {
+    let eol = text.indexOf("\n", start);
+    if (eol < 0) eol = text.length;
+    lineNumber++;
+    const line = text.slice(start, text[eol - 1] === "\r" ? eol - 1 : eol);
+    if (at < 0) {
+      if (keyLine.test(line)) at = start;
+      else if (line.startsWith(`${key}:`) || line.startsWith(`\uFEFF${key}:`)) return null;
+    } else if (end < 0) {
+      const item = listLine(line, itemIndent);
+      if (item === null) return null;
+      if (item === "end") end = start;
+      else if (item !== "skip") {
+        itemIndent = item.indent;
+        entries.push({ value: item.value, line: lineNumber });
+      }
+    } else if (keyLine.test(line)) return null; // the key twice: the parser's error
+    start = eol + 1;
+  }
+  if (at < 0) return null;
+  // The key's line is left out with the list, so no key of the rest is left without a value.
+  const from = at;
+  const to = end < 0 ? text.length : end;
+  let left = 0;
+  for (let i = text.indexOf("\n", from); i >= 0 && i < to; i = text.indexOf("\n", i + 1)) left++;
+  // Left out of the rest, not left blank: the parser would walk each of the empty lines.
+  const rest = text.slice(0, from) + text.slice(to);
+  let parsed;
+  try {
+    parsed = parseYaml(rest);
+  } catch {
+    return null;
+  }
+  const { root } = parsed;
+  const line = (node: Node) => {
+    const n = parsed.line(node);
+    return n > 0 && node.range && node.range[0] >= from ? n + left : n;
+  };
+  if (root !== null) {
+    if (!isMap(root)) return null;
+    for (const pair of (root as YAMLMap).items) {
+      const k = pair.key as Node | null, v = pair.value as Node | null;
+      if (isScalar(k) && k.value === key) return null;
+      // A node of the rest over where the list was (a quoted scalar or a flow collection on
+      // several lines): the list's lines were part of it.
+      const first = k?.range?.[0] ?? v?.range?.[0] ?? from;
+      const last = v?.range?.[1] ?? k?.range?.[1] ?? from;
+      if (first < from && last > from) return null;
+    }
+  }
+  return { root, line, entries };
+}
+
+/** A scalar YAML's core schema reads as other than a string (null, a boolean, a number). */
+const NOT_A_STRING =
+  /^(?:~|null|true|false|[-+]?\.inf|\.nan|0o[0-7]+|0x[0-9a-f]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:e[-+]?[0-9]+)?)$/i;
+
+/** After a quoted scalar: nothing, or a comment after white space. */
+const TAIL = /^(?:[ \t]+(?:#.*)?)?$/;
+
+/**
+ * One line of a block list: an item (its indent and string), "skip" (blank, a comment), "end"
+ * (a line at column 0 that is no item), or null when the line needs the YAML parser.
+ */
+function listLine(
+  line: string,
+  itemIndent: number,
+): { indent: number; value: string } | "skip" | "end" | null {
+  let indent = 0;
+  while (line.charCodeAt(indent) === 32) indent++;
+  if (indent === line.length || line[indent] === "#") return "skip";
+  if (line[indent] === "\t") return null;
+  const item = line[indent] === "-" && line[indent + 1] === " ";
+  if (indent === 0 && !(item && itemIndent <= 0)) return line === "-" ? null : "end";
+  if (!item || (itemIndent >= 0 && indent !== itemIndent)) return null;
+  let i = indent + 2;
+  while (line[i] === " ") i++;
+  const first = line[i];
+  if (first === "'" || first === '"') {
+    let close = i + 1, value = "";
+    for (;;) {
+      const next = line.indexOf(first, close);
+      if (next < 0) return null;
+      value += line.slice(close, next);
+      if (first === "'" && line[next + 1] === "'") {
+        value += "'";
+        close = next + 2;
+      } else {
+        close = next;
+        break;
+      }
+    }
+    if (first === '"' && value.includes("\\")) return null;
+    return TAIL.test(line.slice(close + 1)) ? { indent, value } : null;
+  }
+  if (first === undefined || "-?:,[]{}#&*!|>%@`\t".includes(first)) return null;
+  // Plain: up to a '#' after white space (a comment), white space at the end taken off. By
+  // index, not by regular expressions: this runs for each of 100,000 lines.
+  let end = line.indexOf("#", i);
+  while (end >= 0 && line[end - 1] !== " " && line[end - 1] !== "\t") {
+    end = line.indexOf("#", end + 1);
+  }
+  if (end < 0) end = line.length;
+  while (line[end - 1] === " " || line[end - 1] === "\t") end--;
+  for (
+    let colon = line.indexOf(":", i);
+    colon >= 0 && colon < end;
+    colon = line.indexOf(":", colon + 1)
+  ) {
+    if (colon + 1 === end || line[colon + 1] === " " || line[colon + 1] === "\t") return null; // a mapping
+  }
+  const value = line.slice(i, end);
+  return "-+.0123456789~nNtTfF".includes(first) && NOT_A_STRING.test(value)
+    ? null
+    : { indent, value };
 }
 
 const CLASSICAL = new Set([

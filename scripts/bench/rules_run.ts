@@ -262,9 +262,10 @@ ${markdownTable(table)}
   JS heap + typed arrays' buffers${
     facts.collected ? " after a full collection" : " (no collection: garbage included)"
   },
-  and of the resident set (RSS). The database's RSS is far above its tables: V8 and the
-  allocator keep the space the 21 MB of CSV took while parsed; the same for the YAML parser's
-  document tree of the \`rules:\` list.
+  and of the resident set (RSS). The database's RSS is above its tables: the 21 MB of CSV
+  are read (one file at a time) and indexed from their bytes, and the allocator keeps some of
+  that space. The \`rules:\` list is read line by line (the YAML parser gets only the rest of
+  the file); the rules' RSS is their compiled form and the file's text.
 - **local start-up**: \`local.ts\` spawned until its proxy port accepts a TCP connection
   (polled every 2 ms); RSS a second later. Median of ${facts.runs} starts one after another,
   one start not counted before them. The remote it names is a closed loopback port and the

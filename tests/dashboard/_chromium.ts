@@ -41,3 +41,31 @@ export async function launch(
 /** The text of the first element `selector` finds. */
 export const text = (page: Page, selector: string): Promise<string> =>
   page.$eval(selector, (el) => (el as HTMLElement).textContent ?? "");
+
+/** A browser context of the file's one Chromium: its own cookies and storage, closed alone. */
+export interface BrowserContextHandle {
+  /** A new page in this context. */
+  newPage(): Promise<Page>;
+  /** Closes the context and its pages (the browser stays for the next test). */
+  close(): Promise<void>;
+}
+
+let once: ReturnType<typeof launch> | undefined;
+
+/**
+ * A fresh browser context (its own cookies and storage, like a new profile) of one Chromium
+ * shared by every test of a file: starting Chromium costs a second or two of CPU, a context
+ * almost nothing. The file's last test calls {@linkcode closeSharedChromium}.
+ */
+export async function sharedContext(): Promise<BrowserContextHandle> {
+  const { browser } = await (once ??= launch());
+  const context = await browser.createBrowserContext();
+  return { newPage: () => context.newPage(), close: () => context.close() };
+}
+
+/** Closes the file's shared Chromium, if {@linkcode sharedContext} started it. */
+export async function closeSharedChromium(): Promise<void> {
+  const started = once;
+  once = undefined;
+  await (await started)?.close();
+}

@@ -2,8 +2,7 @@
  * Dashboard test helpers: a `local.ts` started with only its dashboard (no remote yet), a
  * settings file in a temp dir, and small HTTP/WebSocket clients that send the right headers.
  */
-import { freePort, localArgs, Program } from "../_harness.ts";
-import type { RemoteFixture } from "../_harness.ts";
+import { freePort, localArgs, Program, RemoteFixture } from "../_harness.ts";
 import type { StatusMessage } from "../../lib/local/dashboard/server.ts";
 
 export type { StatusMessage };
@@ -141,4 +140,26 @@ export function aliceForm(remote: RemoteFixture, listenPort: number, password = 
 /** A whole `/api/connect` body for alice (no server name, password not remembered). */
 export function loginFor(remote: RemoteFixture, listenPort: number, password = "alice-secret") {
   return { ...aliceForm(remote, listenPort, password), serverName: "", remember: false };
+}
+
+let fileRemoteOnce: Promise<RemoteFixture> | undefined;
+
+/**
+ * One remote for every test of a file (each test starts its own dashboard): alice, with the
+ * `user set` arguments `limits` of the first call. The file's last test calls
+ * {@linkcode stopFileRemote}.
+ */
+export function fileRemote(limits: string[] = []): Promise<RemoteFixture> {
+  return fileRemoteOnce ??= (async () => {
+    const remote = await RemoteFixture.start();
+    if (limits.length > 0) await remote.user("set", "alice", ...limits);
+    return remote;
+  })();
+}
+
+/** Stops the file's remote, if {@linkcode fileRemote} started it. */
+export async function stopFileRemote(): Promise<void> {
+  const started = fileRemoteOnce;
+  fileRemoteOnce = undefined;
+  await (await started)?.stop();
 }

@@ -7,17 +7,19 @@
  * proxy (curl, then rendered in Chromium).
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, freePort, RemoteFixture, startOrigin } from "../_harness.ts";
+import { curl, freePort, startOrigin } from "../_harness.ts";
 import { WELCOME_URL } from "../../lib/protocol/welcome_page.ts";
 import en from "../../lib/common/web/i18n/en.json" with { type: "json" };
 import zhCN from "../../lib/common/web/i18n/zh-CN.json" with { type: "json" };
-import { DashboardFixture, loginFor } from "./_dashboard.ts";
-import { launch } from "./_chromium.ts";
+import { DashboardFixture, fileRemote, loginFor, stopFileRemote } from "./_dashboard.ts";
+import { closeSharedChromium, sharedContext } from "./_chromium.ts";
 import { englishIn, overflow, readable } from "./_english.ts";
 
 const EN: Record<string, string> = en;
 const ZH: Record<string, string> = zhCN;
 const CHINESE = { "accept-language": "zh-CN,zh;q=0.9,en;q=0.8" };
+/** alice's limits, for the file's one remote: a quota and rates for the pages to show. */
+const LIMITS = ["--quota", "2GiB", "--down", "3MiB", "--up", "1MiB", "--max-conns", "20"];
 
 Deno.test("every English string has a Simplified Chinese translation, with the same {params}", () => {
   assertEquals(Object.keys(ZH).sort(), Object.keys(EN).sort());
@@ -30,11 +32,10 @@ Deno.test("every English string has a Simplified Chinese translation, with the s
 });
 
 Deno.test("in Chromium asking for Chinese at 390 px: the dashboard has no English left, fits, and the switch is remembered", async () => {
-  const remote = await RemoteFixture.start();
-  await remote.user("set", "alice", "--quota", "2GiB", "--down", "3MiB", "--max-conns", "20");
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
   const origin = startOrigin();
-  const chromium = await launch();
+  const chromium = await sharedContext();
   const listenPort = freePort();
   try {
     const connected = await dashboard.post("/api/connect", loginFor(remote, listenPort));
@@ -46,7 +47,7 @@ Deno.test("in Chromium asking for Chinese at 390 px: the dashboard has no Englis
       "-o",
       "/dev/null",
     );
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.setViewport({ width: 390, height: 800 });
     await page.setExtraHTTPHeaders(CHINESE);
     const pageErrors: string[] = [];
@@ -85,15 +86,13 @@ Deno.test("in Chromium asking for Chinese at 390 px: the dashboard has no Englis
     await chromium.close();
     await origin.close();
     await dashboard.stop();
-    await remote.stop();
   }
 });
 
 Deno.test("the welcome page through the proxy: Chinese for a browser that asks, no English left, 390 px wide, the switch remembered", async () => {
-  const remote = await RemoteFixture.start();
-  await remote.user("set", "alice", "--quota", "2GiB", "--up", "1MiB");
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
-  const chromium = await launch();
+  const chromium = await sharedContext();
   const listenPort = freePort();
   const jar = await Deno.makeTempFile({ prefix: "swiftproxy-cookies-" });
   try {
@@ -107,7 +106,7 @@ Deno.test("the welcome page through the proxy: Chinese for a browser that asks, 
     };
     const html = await get("-H", `accept-language: ${CHINESE["accept-language"]}`, WELCOME_URL);
     assert(html.includes('<html lang="zh-CN">'), html);
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.setViewport({ width: 390, height: 800 });
     await page.setJavaScriptEnabled(false);
     await page.setContent(html, { waitUntil: "load" });
@@ -126,6 +125,10 @@ Deno.test("the welcome page through the proxy: Chinese for a browser that asks, 
     await Deno.remove(jar).catch(() => {});
     await chromium.close();
     await dashboard.stop();
-    await remote.stop();
   }
+});
+
+Deno.test("the file's remote and Chromium stop", async () => {
+  await closeSharedChromium();
+  await stopFileRemote();
 });

@@ -5,9 +5,19 @@
  */
 import type { Page } from "puppeteer-core";
 import { assert, assertEquals } from "../_assert.ts";
-import { curl, freePort, RemoteFixture, ROOT, startOrigin } from "../_harness.ts";
-import { accepts, aliceForm, DashboardFixture, loginFor } from "./_dashboard.ts";
-import { launch, text } from "./_chromium.ts";
+import { curl, freePort, ROOT, startOrigin } from "../_harness.ts";
+import {
+  accepts,
+  aliceForm,
+  DashboardFixture,
+  fileRemote,
+  loginFor,
+  stopFileRemote,
+} from "./_dashboard.ts";
+import { closeSharedChromium, sharedContext, text } from "./_chromium.ts";
+
+/** alice's limits: a steady download, so the rate and chart have a shape. */
+const LIMITS = ["--quota", "2GiB", "--up", "1MiB", "--down", "3MiB"];
 
 async function fill(page: Page, fields: Record<string, string>): Promise<void> {
   for (const [id, value] of Object.entries(fields)) {
@@ -16,15 +26,13 @@ async function fill(page: Page, fields: Record<string, string>): Promise<void> {
 }
 
 Deno.test("in Chromium: Connect shows the account, a download shows its rate and row, Disconnect stops", async () => {
-  const remote = await RemoteFixture.start();
-  // The remote's rate limit makes the download steady, so the rate and chart have a shape.
-  await remote.user("set", "alice", "--quota", "2GiB", "--up", "1MiB", "--down", "3MiB");
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
   const origin = startOrigin();
-  const chromium = await launch();
+  const chromium = await sharedContext();
   const listenPort = freePort();
   try {
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.setViewport({ width: 1200, height: 1000 });
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => pageErrors.push(String(error)));
@@ -94,16 +102,15 @@ Deno.test("in Chromium: Connect shows the account, a download shows its rate and
     await chromium.close();
     await origin.close();
     await dashboard.stop();
-    await remote.stop();
   }
 });
 
 Deno.test("in Chromium: a wrong password and an unreachable remote are explained on the page", async () => {
-  const remote = await RemoteFixture.start();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
-  const chromium = await launch();
+  const chromium = await sharedContext();
   try {
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.goto(dashboard.origin, { waitUntil: "load" });
     await page.waitForSelector("body[data-state=stopped]");
     await fill(page, {
@@ -136,14 +143,13 @@ Deno.test("in Chromium: a wrong password and an unreachable remote are explained
   } finally {
     await chromium.close();
     await dashboard.stop();
-    await remote.stop();
   }
 });
 
 Deno.test("1,000 open connections: 200 rows sent, the count shown, updates stay quick", async () => {
-  const remote = await RemoteFixture.start();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start(["--handshake-timeout", "60"]);
-  const chromium = await launch();
+  const chromium = await sharedContext();
   const listenPort = freePort();
   const clients: Deno.TcpConn[] = [];
   try {
@@ -167,7 +173,7 @@ Deno.test("1,000 open connections: 200 rows sent, the count shown, updates stay 
     const size = socket.messages.at(-1)!.size;
     assert(size < 60_000, `a status message with 1,000 connections is ${size} bytes`);
 
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.goto(dashboard.origin, { waitUntil: "load" });
     await page.waitForFunction(() => document.getElementById("conn-count")!.textContent === "1000");
     await page.waitForFunction(() => Number(document.body.dataset.updates) >= 4, {
@@ -185,7 +191,6 @@ Deno.test("1,000 open connections: 200 rows sent, the count shown, updates stay 
     for (const conn of clients) conn.close();
     await chromium.close();
     await dashboard.stop();
-    await remote.stop();
   }
 });
 
@@ -212,12 +217,12 @@ const buttons = (page: Page) =>
   );
 
 Deno.test("in Chromium: one primary action per state; a wrong password while connected says the session goes on", async () => {
-  const remote = await RemoteFixture.start();
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
-  const chromium = await launch();
+  const chromium = await sharedContext();
   const listenPort = freePort();
   try {
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.setViewport({ width: 1280, height: 900 });
     await page.goto(dashboard.origin, { waitUntil: "load" });
     await page.waitForSelector("body[data-state=stopped]");
@@ -259,16 +264,14 @@ Deno.test("in Chromium: one primary action per state; a wrong password while con
   } finally {
     await chromium.close();
     await dashboard.stop();
-    await remote.stop();
   }
 });
 
 Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart scaled with axis labels, an icon", async () => {
-  const remote = await RemoteFixture.start();
-  await remote.user("set", "alice", "--quota", "2GiB", "--down", "3MiB");
+  const remote = await fileRemote(LIMITS);
   const dashboard = await DashboardFixture.start();
   const origin = startOrigin();
-  const chromium = await launch();
+  const chromium = await sharedContext();
   const listenPort = freePort();
   const screens = await Deno.makeTempDir({ prefix: "swiftproxy-screens-" });
   try {
@@ -284,7 +287,7 @@ Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart sca
       curl("-x", proxy, `http://127.0.0.1:${origin.port}/bytes/${size}`, "-o", "/dev/null")
     );
     for (const width of [390, 1280]) {
-      const page = await chromium.browser.newPage();
+      const page = await chromium.newPage();
       await page.setViewport({ width, height: 900 });
       const pageErrors: string[] = [];
       page.on("pageerror", (error) => pageErrors.push(String(error)));
@@ -354,6 +357,10 @@ Deno.test("in Chromium at 390 and 1280 px: nothing cut or wrapped, the chart sca
     await chromium.close();
     await origin.close();
     await dashboard.stop();
-    await remote.stop();
   }
+});
+
+Deno.test("the file's remote and Chromium stop", async () => {
+  await closeSharedChromium();
+  await stopFileRemote();
 });

@@ -7,10 +7,10 @@
  */
 import type { Page } from "puppeteer-core";
 import { assert, assertEquals } from "../_assert.ts";
-import { freePort, RemoteFixture } from "../_harness.ts";
+import { freePort } from "../_harness.ts";
 import { VERSION } from "../../lib/version.ts";
-import { DashboardFixture, loginFor } from "./_dashboard.ts";
-import { launch, text } from "./_chromium.ts";
+import { DashboardFixture, fileRemote, loginFor, stopFileRemote } from "./_dashboard.ts";
+import { closeSharedChromium, sharedContext, text } from "./_chromium.ts";
 
 /** A dashboard whose local was started listening for alice on `remote` (with `password`). */
 async function startedListening(
@@ -53,7 +53,7 @@ const seen = (page: Page) =>
 
 Deno.test("the page as served says the remote is unreachable, once, with no 'Connected' beside it", async () => {
   const dashboard = await startedListening(`127.0.0.1:${freePort()}`, "alice-secret");
-  const chromium = await launch();
+  const chromium = await sharedContext();
   try {
     const pid = String(dashboard.program.child.pid);
     // The HTML itself, before any script: the true state, the process and the version.
@@ -65,7 +65,7 @@ Deno.test("the page as served says the remote is unreachable, once, with no 'Con
     assert(!html.replace(/ data-i18n="[^"]*"/, "").includes("Connected as"), html);
 
     for (const javaScript of [false, true]) {
-      const page = await chromium.browser.newPage();
+      const page = await chromium.newPage();
       await page.setJavaScriptEnabled(javaScript);
       await page.goto(dashboard.origin, { waitUntil: "load" });
       if (javaScript) {
@@ -92,14 +92,14 @@ Deno.test("the page as served says the remote is unreachable, once, with no 'Con
 });
 
 Deno.test("a refused login while listening is one 'login refused' state from the first paint", async () => {
-  const remote = await RemoteFixture.start();
+  const remote = await fileRemote();
   const dashboard = await startedListening(remote.address, "not-her-password", [
     "--ca",
     remote.certPath,
   ]);
-  const chromium = await launch();
+  const chromium = await sharedContext();
   try {
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.setJavaScriptEnabled(false);
     await page.goto(dashboard.origin, { waitUntil: "load" });
     const shown = await seen(page);
@@ -110,14 +110,13 @@ Deno.test("a refused login while listening is one 'login refused' state from the
   } finally {
     await chromium.close();
     await dashboard.stop();
-    await remote.stop();
   }
 });
 
 Deno.test("in Chromium: stopped shows the settings first; connected puts rates and connections first and folds the settings", async () => {
-  const remote = await RemoteFixture.start();
+  const remote = await fileRemote();
   const dashboard = await DashboardFixture.start();
-  const chromium = await launch();
+  const chromium = await sharedContext();
   const listenPort = freePort();
   /** Where the cards are, top to bottom, and whether the settings are open. */
   const layout = (page: Page) =>
@@ -132,7 +131,7 @@ Deno.test("in Chromium: stopped shows the settings first; connected puts rates a
       };
     });
   try {
-    const page = await chromium.browser.newPage();
+    const page = await chromium.newPage();
     await page.setViewport({ width: 1280, height: 900 });
     // Stopped, before any script runs: the true state and the settings, open, first.
     await page.setJavaScriptEnabled(false);
@@ -169,6 +168,10 @@ Deno.test("in Chromium: stopped shows the settings first; connected puts rates a
   } finally {
     await chromium.close();
     await dashboard.stop();
-    await remote.stop();
   }
+});
+
+Deno.test("the file's remote and Chromium stop", async () => {
+  await closeSharedChromium();
+  await stopFileRemote();
 });

@@ -7,6 +7,8 @@ import type { Destination } from "../../lib/protocol/address.ts";
 import { LocalFixture, Program, RemoteFixture, sha256, startChain } from "../_harness.ts";
 import { AssertionError } from "../_assert.ts";
 import { readExactly, writeAll } from "../../lib/common/net/conn_io.ts";
+import { openExistingStore } from "../../lib/remote/store/data_dir.ts";
+import type { User } from "../../lib/remote/store/user_store.ts";
 
 export { readExactly, writeAll };
 
@@ -273,4 +275,17 @@ export function connectionsTo(port: number): number {
     if (fields[2] === `0100007F:${hex}` && fields[3] === "01") count++;
   }
   return count;
+}
+
+/**
+ * The users of data directory `data`, read in this process: for a test of a command that must
+ * write nothing, where `user list` would only cost another program start per check.
+ */
+export async function storedUsers(data: string): Promise<User[]> {
+  const store = await openExistingStore(data);
+  try {
+    return await store.list();
+  } finally {
+    await store.close();
+  }
 }

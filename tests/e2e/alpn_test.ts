@@ -29,8 +29,7 @@ Deno.test("the local's TLS hello offers h2 and http/1.1, as browsers do", async 
     { env: { SWIFTPROXY_PASSWORD: "alice-secret", HOME: remote.dir } },
   );
   try {
-    // The first start of a program on a busy machine can take a while.
-    await local.waitFor(/proxy listening/, 30_000);
+    await local.waitFor(/proxy listening/);
     const tried = curl("--socks5-hostname", `127.0.0.1:${port}`, "-m", "2", "http://a.example/");
     const hello = await catcher.next().catch((error) => {
       throw new Error(`${error.message}; the local said: ${local.output}`);

@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { remoteArgs, ROOT, runProgram } from "../_harness.ts";
+import { storedUsers } from "./_e2e.ts";
 
 type Run = { code: number; stdout: string; stderr: string };
 
@@ -65,7 +66,7 @@ Deno.test("passwords: under 8 characters refused with exit 2 and nothing written
         assertEquals(out.code, 2, out.stderr);
         assert(out.stderr.includes(names), `does not name ${names}: ${out.stderr}`);
         assert(out.stderr.includes("at least 8 characters"), out.stderr);
-        assertEquals((await users(data)).map((u) => u.name), []);
+        assertEquals((await storedUsers(data)).map((u) => u.name), []);
       });
     }
     await t.step("passwd --password '' is refused too", async () => {
@@ -113,7 +114,7 @@ Deno.test("--expires DATE is the last day of access, through 24:00 UTC; impossib
       const out = await remote(data, ["user", "set", "bob", "--expires", impossible]);
       assertEquals(out.code, 2, out.stderr);
       assert(out.stderr.includes("--expires") && out.stderr.includes("2027-01-01"), out.stderr);
-      assertEquals((await users(data))[0]!.expiresAt, `${today}T23:59:59.999Z`);
+      assertEquals((await storedUsers(data))[0]!.expiresAt, Date.parse(`${today}T23:59:59.999Z`));
     }
     const help = (await remote(data, ["user", "add", "--help"])).stdout.replace(/\s+/g, " ");
     assert(help.includes("last day of access, through 24:00 UTC"), help);

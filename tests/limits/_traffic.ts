@@ -7,6 +7,8 @@ import { encodeRequest } from "../../lib/protocol/socks5.ts";
 import { decodeAddress } from "../../lib/protocol/address.ts";
 import { readExactly, writeAll } from "../../lib/common/net/conn_io.ts";
 import { concat } from "../../lib/common/net/peer.ts";
+import { assert } from "../_assert.ts";
+import { curl, delay } from "../_harness.ts";
 
 const CHUNK = 64 * 1024;
 /** One op byte and a 64-bit big-endian length. */
@@ -274,3 +276,18 @@ export async function userRow(
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
+
+/** Runs curl through the chain's local; returns curl's own total time in seconds. */
+export async function timedCurl(
+  proxy: string,
+  ...args: string[]
+): Promise<{ seconds: number; out: string }> {
+  const result = await curl("-x", `socks5h://${proxy}`, "-w", "\n%{time_total}", ...args);
+  const text = new TextDecoder().decode(result.body);
+  assert(result.code === 0, `curl failed (${result.code}): ${result.stderr}`);
+  const lines = text.trimEnd().split("\n");
+  return { seconds: Number(lines.at(-1)), out: lines.slice(0, -1).join("\n") };
+}
+
+/** Waits out one second so the user's bucket is full again (every run starts the same). */
+export const refill = (): Promise<void> => delay(1100);

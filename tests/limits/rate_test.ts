@@ -1,29 +1,29 @@
 /**
- * Per-user rate limits on the remote, through real processes: curl through a real local, the
- * limit set with the real `user set`, one connection against four sharing the same bucket.
+ * Per-user download rate limits on the remote, through real processes: curl through a real
+ * local, the limit set with the real `user set`, one connection against four sharing the same
+ * bucket, and a change during downloads (uploads: `upload_rate_test.ts`).
  */
 import { assert } from "../_assert.ts";
-import { curl, delay, randomBytes, startChain, startOrigin } from "../_harness.ts";
-import { Counter, download, jain, KiB, MiB, rateOf, startEndpoint } from "./_traffic.ts";
+import { delay, startChain, startOrigin } from "../_harness.ts";
+import {
+  Counter,
+  download,
+  jain,
+  KiB,
+  MiB,
+  rateOf,
+  refill,
+  startEndpoint,
+  timedCurl,
+} from "./_traffic.ts";
 
-/** Runs curl through the chain's local; returns curl's own total time in seconds. */
-async function timedCurl(
-  proxy: string,
-  ...args: string[]
-): Promise<{ seconds: number; out: string }> {
-  const result = await curl("-x", `socks5h://${proxy}`, "-w", "\n%{time_total}", ...args);
-  const text = new TextDecoder().decode(result.body);
-  assert(result.code === 0, `curl failed (${result.code}): ${result.stderr}`);
-  const lines = text.trimEnd().split("\n");
-  return { seconds: Number(lines.at(-1)), out: lines.slice(0, -1).join("\n") };
-}
-
-/** Waits out one second so the user's bucket is full again (every run starts the same). */
-const refill = () => delay(1100);
+/** One remote and local for the whole file; each test sets alice's limits itself. */
+let shared: ReturnType<typeof startChain> | undefined;
+const sharedChain = () => shared ??= startChain();
 
 Deno.test("a 1 MiB/s download limit holds for one connection and for four sharing it", async () => {
   const origin = startOrigin();
-  const chain = await startChain();
+  const chain = await sharedChain();
   try {
     await chain.remote.user("set", "alice", "--down", "1MiB");
     await refill();
@@ -52,53 +52,13 @@ Deno.test("a 1 MiB/s download limit holds for one connection and for four sharin
       `four connections took ${together.toFixed(2)} s, one took ${one.seconds} s`,
     );
   } finally {
-    await chain.stop();
     await origin.close();
-  }
-});
-
-Deno.test("a 1 MiB/s upload limit holds for one connection and for four sharing it", async () => {
-  const origin = startOrigin();
-  const chain = await startChain();
-  const dir = await Deno.makeTempDir({ prefix: "swiftproxy-limits-" });
-  try {
-    await Deno.writeFile(`${dir}/big`, randomBytes(5 * MiB, 7));
-    await Deno.writeFile(`${dir}/quarter`, randomBytes(1.25 * MiB, 9));
-    await chain.remote.user("set", "alice", "--up", "1MiB");
-    await refill();
-    const url = `http://127.0.0.1:${origin.port}/sha256`;
-    const post = (file: string) =>
-      timedCurl(chain.local.address, "--data-binary", `@${dir}/${file}`, url);
-    const one = await post("big");
-    assert(JSON.parse(one.out).length === 5 * MiB, `the origin got ${one.out}`);
-    assert(
-      one.seconds >= 4 && one.seconds <= 6.5,
-      `a 5 MiB upload at 1 MiB/s took ${one.seconds} s, expected 4–6.5`,
-    );
-
-    await refill();
-    const started = performance.now();
-    const four = await Promise.all(Array.from({ length: 4 }, () => post("quarter")));
-    const together = (performance.now() - started) / 1000;
-    for (const r of four) assert(JSON.parse(r.out).length === 1.25 * MiB, `got ${r.out}`);
-    assert(
-      together >= 4 && together <= 6.5,
-      `4 × 1.25 MiB uploads at 1 MiB/s took ${together.toFixed(2)} s, expected 4–6.5`,
-    );
-    assert(
-      Math.abs(together - one.seconds) < 1,
-      `four uploads took ${together.toFixed(2)} s, one took ${one.seconds} s`,
-    );
-  } finally {
-    await chain.stop();
-    await origin.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("user set during downloads changes their rate within a second; they share it fairly", async () => {
   const endpoint = startEndpoint();
-  const chain = await startChain();
+  const chain = await sharedChain();
   const stop = new AbortController();
   try {
     await chain.remote.user("set", "alice", "--down", "256KiB");
@@ -130,7 +90,10 @@ Deno.test("user set during downloads changes their rate within a second; they sh
     await Promise.all(transfers);
   } finally {
     stop.abort();
-    await chain.stop();
     endpoint.close();
   }
+});
+
+Deno.test("the file's remote and local stop", async () => {
+  await (await shared)?.stop();
 });

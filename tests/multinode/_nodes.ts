@@ -118,6 +118,24 @@ export class NodeSet {
     return this.#cluster.sql(statement, this.database);
   }
 
+  /**
+   * Waits until `user`'s download usage in the database (on `node`, or in total) is `bytes`,
+   * up to `ms`: the nodes write usage about once a second, so this replaces a fixed wait. It
+   * returns either way; the caller's assertion says what the database holds.
+   */
+  async usageLands(user: string, bytes: number, node?: string, ms = 10_000): Promise<void> {
+    const query = node === undefined
+      ? `SELECT bytes_down FROM users WHERE name = '${user}'`
+      : `SELECT n.bytes_down FROM node_usage n JOIN users u ON u.id = n.user_id
+         WHERE u.name = '${user}' AND n.node = '${node}'`;
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const [row] = await this.sql(query).catch(() => []);
+      if (Number(row?.bytes_down) === bytes) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** Runs a `swiftproxy-remote` command on the shared database; throws on failure. */
   async remote(...args: string[]): Promise<string> {
     const result = await runProgram(remoteArgs(...args, "--data", this.nodes[0]!.dir), {

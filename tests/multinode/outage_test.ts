@@ -41,7 +41,7 @@ Deno.test({
         [10 * MiB, 10 * MiB],
         `no transfer was cut:\n${set.nodes.map((n) => n.program.output).join("\n")}`,
       );
-      await delay(2000);
+      await set.usageLands("alice", 20 * MiB);
       assertEquals(
         (await userRow(set, "alice")).bytesDown,
         20 * MiB,
@@ -78,7 +78,7 @@ Deno.test({
       await killed;
       const moved = await survivor;
       assertEquals(moved.total, 8 * MiB, "the other node's transfer finished");
-      await delay(1500);
+      await set.usageLands("alice", 8 * MiB, "node1");
       const byNode = JSON.parse(await set.user("list", "--by-node", "--json")) as {
         node: string;
         bytesDown: number;
@@ -154,7 +154,11 @@ Deno.test({
     let local: LocalFixture | undefined;
     let second: NodeFixture | undefined;
     try {
-      await delay(2500); // the node has cached the users
+      // The node has cached the users (its first read writes the file).
+      const cache = `${set.nodes[0]!.dir}/users-cache.json`;
+      for (let i = 0; i < 100 && !await Deno.stat(cache).then(() => true, () => false); i++) {
+        await delay(100);
+      }
       await set.nodes[0]!.stop();
       await c.pause();
       const refused = await runProgram(
@@ -177,7 +181,7 @@ Deno.test({
       assert(Deno.statSync(`${second.dir}/usage-spool.json`).isFile, "usage spooled");
       await c.resume();
       await second.serve();
-      await delay(1500);
+      await set.usageLands("alice", 1 * MiB);
       assertEquals((await userRow(set, "alice")).bytesDown, 1 * MiB, "the spool was flushed");
     } finally {
       await c.resume().catch(() => {});
