@@ -65,7 +65,7 @@ async function extraRefused(config: Partial<RemoteConfig>, n: number, refusal: R
     await chain.remote.user("set", "alice", "--down", "64KiB");
     await delay(400);
     const held = holdOpen(chain.local.port, endpoint, n, stop.signal);
-    for (let waited = 0; endpoint.accepted < n && waited < 20_000; waited += 50) await delay(50);
+    for (let waited = 0; endpoint.accepted < n && waited < 60_000; waited += 50) await delay(50);
     await delay(100);
     assertEquals(endpoint.accepted, n, "connections that reached the destination");
     const extra = await download(chain.local.port, endpoint, 16 * KiB);

@@ -54,15 +54,12 @@ Deno.test("client rules reach Clash YAML, sing-box JSON and the local's document
   const dir = await Deno.makeTempDir({ prefix: "rules-sub-" });
   const remote = await RemoteFixture.start({}, ["--client-rules", await writeRules(dir)]);
   try {
-    assert(
-      /client rules \(.*client-rules\.yaml\): 11 rules, 4 rule-providers/.test(
-        remote.program.output,
-      ),
+    // serve's lines may come after the fixture saw it listen: waited for, not read at once.
+    await remote.program.waitFor(
+      /client rules \(.*client-rules\.yaml\): 11 rules, 4 rule-providers/,
     );
-    assert(
-      /rule-provider "remote-list" \(a mihomo list by URL\) and its RULE-SET rules are left out of sing-box/
-        .test(remote.program.output),
-      remote.program.output,
+    await remote.program.waitFor(
+      /rule-provider "remote-list" \(a mihomo list by URL\) and its RULE-SET rules are left out of sing-box/,
     );
     await remote.user("add", "alice", "--password", "alice-first-secret");
     const url = (await newLink(remote, "alice")).subscription!;
