@@ -148,9 +148,13 @@ export class MuxStream implements Conn {
       this.#wake();
       return;
     }
-    if (this.#peerEnded) {
+    if (this.#peerEnded || error) {
       // A second End: the client has forgotten the session (V2Ray answers our Keep frames
-      // for a session it closed with End). Nothing more can reach it.
+      // for a session it closed with End). With the error bit: the client gave the session up
+      // (its app stopped reading, or reset). Either way nothing more can reach it: the session
+      // ends now, rather than streaming its destination into a tunnel that drops it.
+      this.#peerEnded = true;
+      if (error) this.#fail(new Deno.errors.ConnectionReset("the client reset the sub-connection"));
       this.session?.abort();
       return;
     }

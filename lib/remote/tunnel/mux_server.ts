@@ -125,7 +125,7 @@ class MuxTunnel extends MuxSessions {
           frame.target?.network === "udp" ? frame.target : undefined,
         );
       case MuxStatus.end:
-        known?.peerEnd();
+        known?.peerEnd(frame.error);
         return;
       default:
         return; // KeepAlive
