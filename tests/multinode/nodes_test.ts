@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { delay, LocalFixture, remoteArgs, runProgram } from "../_harness.ts";
 import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
-import { download, MiB, startEndpoint, userRow } from "../limits/_traffic.ts";
+import { download, KiB, MiB, startEndpoint, userRow } from "../limits/_traffic.ts";
 import { loginWorks, NodeSet } from "./_nodes.ts";
 
 const ignore = POSTGRES_MISSING !== undefined;
@@ -154,6 +154,37 @@ Deno.test({
       await set.sql(
         `DELETE FROM node_usage WHERE node = ${quoted}; DELETE FROM nodes WHERE name = ${quoted}`,
       );
+    }
+  },
+});
+
+Deno.test({
+  name: "a quota is enforced across nodes: usage on one node counts on the others",
+  ignore,
+  async fn() {
+    const { set, locals } = await nodes();
+    const endpoint = startEndpoint();
+    try {
+      // Usage the nodes counted before (an earlier test's transfers) lands within a second or
+      // two; a reset before it has landed would not cover it.
+      await delay(2_000);
+      await set.user("reset-usage", "alice");
+      await set.user("set", "alice", "--quota", "6MiB");
+      await delay(1200);
+      const first = await download(locals[0]!.port, endpoint, 4 * MiB);
+      assertEquals(first.total, 4 * MiB);
+      await delay(1500);
+      const second = await download(locals[1]!.port, endpoint, 4 * MiB);
+      assert(second.cut, "the second node let alice past her quota");
+      assert(
+        second.total <= 2 * MiB + 256 * KiB,
+        `the second node moved ${second.total} bytes; 2 MiB were left of the quota`,
+      );
+      await delay(1500);
+      assert(!await loginWorks(set.nodes[2]!, "alice", "alice-secret"), "over quota on node3");
+    } finally {
+      await set.user("set", "alice", "--quota", "0");
+      await endpoint.close();
     }
   },
 });
