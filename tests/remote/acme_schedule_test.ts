@@ -24,5 +24,14 @@ Deno.test("a failure names what to check", () => {
   assert(/DNS/.test(failureHint(new Error("DNS problem: NXDOMAIN looking up A"))));
   assert(/port 80/.test(failureHint(new Error("Connection refused"))));
   assert(/another server/.test(failureHint(new Error("returned 404"))));
+  // A token in the challenge URL that reads "CAa" is no CAA record (seen once in the suite).
+  const token =
+    "http://c.swiftproxy.test:24852/.well-known/acme-challenge/v9HZpM9ZC9dN2Bky76CAasy47";
+  assert(
+    /another server/.test(
+      failureHint(new Error(`Non-200 status code from HTTP: ${token} returned 404`)),
+    ),
+  );
+  assert(/DNS/.test(failureHint(new Error("CAA record for example.org prevents issuance"))));
   assert(/--acme-directory/.test(failureHint(new Error("connect ECONNREFUSED 127.0.0.1:1"))));
 });

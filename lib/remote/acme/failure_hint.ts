@@ -13,13 +13,18 @@ const PORT = "port 80 must be open and reach --acme-http";
  * @example failureHint(new Error("Connection refused")) // "the CA could not connect: …"
  */
 export function failureHint(error: unknown): string {
-  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  // URLs left out: a challenge's token in one is random letters, which once read "CAa".
+  const text = (error instanceof Error ? `${error.name} ${error.message}` : String(error))
+    .replace(/https?:\/\/\S+/g, "<url>");
   const port = PORT;
   if (/rate ?limit|too many/i.test(text)) {
     return "the CA's rate limit was hit: wait (Let's Encrypt allows 5 failed validations an " +
       "hour and 5 certificates a week for the same names); retries back off by themselves";
   }
-  if (/NXDOMAIN|no valid (A|AAAA)|DNS problem|SERVFAIL|no such host|CAA/i.test(text)) {
+  if (
+    /NXDOMAIN|no valid (A|AAAA)|DNS problem|SERVFAIL|no such host/i.test(text) ||
+    /\bCAA\b/.test(text)
+  ) {
     return "DNS: each name must have an A (or AAAA) record pointing to this server, and any " +
       "CAA record must allow the CA";
   }
