@@ -12,7 +12,17 @@ async function serveOnce(...args: string[]): Promise<{ code: number; stderr: str
   const server = new Program(
     remoteArgs("serve", ...args, "--listen", `127.0.0.1:${freePort()}`),
   );
-  await server.waitFor(/not a data directory|listening on/).catch(() => {});
+  const said = await server.waitFor(/not a data directory|listening on/).catch(() => null);
+  // A refusal exits by itself right after its line: a SIGTERM sent then would be the code seen
+  // (143, once in CI). A server that listens is stopped.
+  if (said?.[0] === "not a data directory") {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      server.status,
+      new Promise((resolve) => timer = setTimeout(resolve, 10_000)),
+    ]);
+    clearTimeout(timer);
+  }
   const { code } = await server.stop();
   return { code, stderr: server.output };
 }
