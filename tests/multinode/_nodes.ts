@@ -6,9 +6,9 @@
 
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
 import { decodeAccountStatus } from "../../lib/protocol/account_status.ts";
-import { Program, remoteArgs, runProgram } from "../_harness.ts";
+import { LocalFixture, Program, remoteArgs, runProgram } from "../_harness.ts";
 import { freePort } from "../_harness.ts";
-import type { PgCluster } from "../_postgres.ts";
+import { type PgCluster, startCluster } from "../_postgres.ts";
 
 /** One `serve --node NAME` process. */
 export class NodeFixture {
@@ -186,4 +186,18 @@ export async function loginWorks(node: NodeFixture, user: string, password: stri
       // closed by the node
     }
   }
+}
+
+/**
+ * `count` nodes on a new database and a local on each, started at the first call and shared by
+ * the tests of the file that made the getter (its last test stops them).
+ */
+export function nodesOnceForFile(count: number) {
+  let shared: Promise<{ set: NodeSet; locals: LocalFixture[] }> | undefined;
+  return () =>
+    shared ??= (async () => {
+      const set = await NodeSet.start(await startCluster(), count);
+      const locals = await Promise.all(set.nodes.map((n) => LocalFixture.start(n)));
+      return { set, locals };
+    })();
 }

@@ -4,22 +4,15 @@
  * together (membership, usage and the quota: `nodes_test.ts`).
  */
 import { assert } from "../_assert.ts";
-import { delay, LocalFixture } from "../_harness.ts";
-import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
+import { delay } from "../_harness.ts";
+import { POSTGRES_MISSING } from "../_postgres.ts";
 import { Counter, download, KiB, MiB, rateOf, startEndpoint } from "../limits/_traffic.ts";
-import { NodeSet } from "./_nodes.ts";
+import { nodesOnceForFile } from "./_nodes.ts";
 
 const ignore = POSTGRES_MISSING !== undefined;
 
 /** The nodes and a local on each, started once for the whole file. */
-let shared: Promise<{ set: NodeSet; locals: LocalFixture[] }> | undefined;
-function nodes() {
-  return shared ??= (async () => {
-    const set = await NodeSet.start(await startCluster(), 3);
-    const locals = await Promise.all(set.nodes.map((n) => LocalFixture.start(n)));
-    return { set, locals };
-  })();
-}
+const nodes = nodesOnceForFile(3);
 
 Deno.test({
   name: "max-conns 4 across two nodes refuses the fifth connection, on either node",

@@ -4,22 +4,15 @@
  * bytes moved (one user's limits across them: `node_limits_test.ts`).
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay, LocalFixture, remoteArgs, runProgram } from "../_harness.ts";
-import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
+import { delay, remoteArgs, runProgram } from "../_harness.ts";
+import { POSTGRES_MISSING } from "../_postgres.ts";
 import { download, KiB, MiB, startEndpoint, userRow } from "../limits/_traffic.ts";
-import { loginWorks, NodeSet } from "./_nodes.ts";
+import { loginWorks, nodesOnceForFile } from "./_nodes.ts";
 
 const ignore = POSTGRES_MISSING !== undefined;
 
 /** The nodes and a local on each, started once for the whole file. */
-let shared: Promise<{ set: NodeSet; locals: LocalFixture[] }> | undefined;
-function nodes() {
-  return shared ??= (async () => {
-    const set = await NodeSet.start(await startCluster(), 3);
-    const locals = await Promise.all(set.nodes.map((n) => LocalFixture.start(n)));
-    return { set, locals };
-  })();
-}
+const nodes = nodesOnceForFile(3);
 
 /** Waits until `check` holds, up to `ms`; returns how long it took. */
 async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
