@@ -17,9 +17,6 @@ import { acmePaths, readIfThere, writeWhole } from "./acme_files.ts";
 
 const log = logger("remote", "acme");
 
-/** Let's Encrypt's production directory, `--acme-directory`'s default. */
-export const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
-
 /** What an issuance needs. */
 export interface IssuerOptions {
   /** The names on the certificate (`--acme`), the first one its subject. */

@@ -253,7 +253,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   });
   let acme;
   try {
-    acme = startAcme(options, () => {
+    acme = await startAcme(options, () => {
       return reloading = reloading.then(() =>
         reloadCertificate(server, servingPaths(options), side.admin)
       );

@@ -1,14 +1,15 @@
 /**
  * `serve --acme`'s options and start: which certificate files serve (the one `--acme` issued
  * once there is one, else the self-signed pair), and the {@linkcode CertificateManager} that
- * issues and renews, swapping through serve's reload path.
+ * issues and renews, swapping through serve's reload path. The manager (and `acme-client`,
+ * about half of the remote's start-up) is loaded only when `--acme` is given, so every other
+ * command starts without it.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { hostPortArgLike } from "../../common/ops/cli.ts";
 import type { Destination } from "../../protocol/address.ts";
 import { acmePaths, savedPair } from "../acme/acme_files.ts";
-import { CertificateManager } from "../acme/certificate_manager.ts";
-import { LETS_ENCRYPT } from "../acme/issuer.ts";
+import type { CertificateManager } from "../acme/certificate_manager.ts";
 import { dataPaths } from "../store/data_dir.ts";
 
 /** `--acme`'s options, as parsed. */
@@ -22,6 +23,9 @@ export interface AcmeServeOptions {
   acmeCa?: string;
   acmeHttp?: Destination;
 }
+
+/** Let's Encrypt's production directory, `--acme-directory`'s default. */
+export const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
 
 const NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 
@@ -89,11 +93,12 @@ export function acmeOptionsProblem(options: AcmeServeOptions): string | undefine
  * @throws {Error} for an unreadable `--acme-ca`, {@linkcode Deno.errors.AddrInUse} when
  *   `--acme-http`'s address is taken
  */
-export function startAcme(
+export async function startAcme(
   options: AcmeServeOptions,
   reload: () => Promise<unknown>,
-): CertificateManager | undefined {
+): Promise<CertificateManager | undefined> {
   if (!options.acme || !options.acmeHttp) return undefined;
+  const { CertificateManager } = await import("../acme/certificate_manager.ts");
   const manager = new CertificateManager(
     {
       domains: options.acme,

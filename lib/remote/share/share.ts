@@ -2,14 +2,11 @@
  * What the admin hands a user: the `trojan://` link for the server's certificate (pinned when
  * self-signed), its QR code for a terminal or a page, and the subscription URL.
  */
-// @peculiar/x509 resolves its services through tsyringe, which needs this polyfill first.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 import { renderSVG, renderUnicodeCompact } from "uqr";
 import { formatHostPort, isIPv4, isIPv6 } from "../../protocol/address.ts";
 import { formatShareLink } from "../../protocol/share_link.ts";
 import { isLoopbackHost } from "../../common/security/loopback.ts";
-import { fingerprint } from "../store/certificate.ts";
 
 /** Where and how clients reach the server, as links carry it. */
 export interface ShareEndpoint {
@@ -35,11 +32,24 @@ export interface CertificateFacts {
 }
 
 /** The leaf (first) certificate of a PEM chain. */
-function leafOf(pem: string): x509.X509Certificate {
+function leafOf(pem: string): X509Certificate {
   const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
   if (!first) throw new Error("expected a PEM certificate");
-  return new x509.X509Certificate(first[0]);
+  return new X509Certificate(first[0]);
 }
+
+/**
+ * The DNS names and IP addresses of `cert`'s subjectAltName, in order. `node:crypto` writes
+ * them as `DNS:a, IP Address:b, email:…`; neither a name nor an address holds ", ".
+ */
+function alternativeNames(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? "").split(", ").flatMap((entry) => {
+    const match = /^(?:DNS|IP Address):(.+)$/.exec(entry);
+    return match ? [match[1]!] : [];
+  });
+}
+
+const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 
 /**
  * The fingerprint, self-signedness and names of a PEM certificate (chain: its leaf).
@@ -49,19 +59,14 @@ function leafOf(pem: string): x509.X509Certificate {
  */
 export async function certificateFacts(pem: string): Promise<CertificateFacts> {
   const leaf = leafOf(pem);
-  const leafPem = leaf.toString("pem") + "\n";
-  const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
-  const names = (san?.names.items ?? [])
-    .filter((n) => n.type === "dns" || n.type === "ip")
-    .map((n) => n.value);
+  const body = base64(leaf.raw).match(/.{1,64}/g)!.join("\n");
+  const spki = leaf.publicKey.export({ type: "spki", format: "der" });
   return {
-    sha256: (await fingerprint(leafPem)).replaceAll(":", "").toLowerCase(),
-    selfSigned: leaf.subject === leaf.issuer && await leaf.isSelfSigned(),
-    names,
-    leafPem,
-    publicKeySha256: btoa(String.fromCharCode(
-      ...new Uint8Array(await crypto.subtle.digest("SHA-256", leaf.publicKey.rawData)),
-    )),
+    sha256: leaf.fingerprint256.replaceAll(":", "").toLowerCase(),
+    selfSigned: leaf.subject === leaf.issuer && leaf.verify(leaf.publicKey),
+    names: alternativeNames(leaf),
+    leafPem: `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`,
+    publicKeySha256: base64(new Uint8Array(await crypto.subtle.digest("SHA-256", spki))),
   };
 }
 

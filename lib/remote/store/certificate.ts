@@ -1,10 +1,21 @@
-/** The remote's TLS certificate: self-signed creation (P-256, CA:FALSE), checks, fingerprints. */
-// @peculiar/x509 resolves its services through tsyringe, which needs this polyfill first.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+/**
+ * The remote's TLS certificate: self-signed creation (P-256, CA:FALSE), checks, fingerprints.
+ *
+ * Reading a certificate goes through `node:crypto`'s `X509Certificate` (native); only making
+ * one needs `@peculiar/x509`, loaded then, since loading it costs every command of the remote
+ * a tenth of a second at start.
+ */
+import { X509Certificate } from "node:crypto";
 import { isIPv4, isIPv6 } from "../../protocol/address.ts";
 
-x509.cryptoProvider.set(crypto);
+/** `@peculiar/x509`, loaded once, with the polyfill it needs first and Web Crypto set. */
+async function peculiarX509(): Promise<typeof import("@peculiar/x509")> {
+  // @peculiar/x509 resolves its services through tsyringe, which needs this polyfill first.
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(crypto);
+  return x509;
+}
 
 /** A certificate and key in PEM. */
 export interface CertifiedKey {
@@ -25,6 +36,7 @@ export async function createCertificate(names: string[]): Promise<CertifiedKey> 
   const serial = Array.from(crypto.getRandomValues(new Uint8Array(16)))
     .map((b) => b.toString(16).padStart(2, "0")).join("").replace(/^[89a-f]/, "1");
   const unique = [...new Set(names)];
+  const x509 = await peculiarX509();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial,
     name: `CN=${unique[0] ?? "swiftproxy"}`,
@@ -48,11 +60,13 @@ export async function createCertificate(names: string[]): Promise<CertifiedKey> 
   return { cert: cert.toString("pem") + "\n", key: toPem(pkcs8, "PRIVATE KEY") };
 }
 
-/** The SHA-256 fingerprint of a PEM certificate, as `AB:CD:…`. */
-export async function fingerprint(certPem: string): Promise<string> {
-  const cert = new x509.X509Certificate(certPem);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", cert.rawData));
-  return Array.from(digest).map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+/** The SHA-256 fingerprint of a PEM certificate (a chain: its first), as `AB:CD:…`. */
+export function fingerprint(certPem: string): Promise<string> {
+  try {
+    return Promise.resolve(new X509Certificate(certPem).fingerprint256);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function toPem(der: ArrayBuffer, label: string): string {
