@@ -4,6 +4,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort } from "./_net.ts";
+import { runInProcess } from "./_cli_in_process.ts";
+import { initCommand } from "../lib/remote/cli/init.ts";
+import { userCommands } from "../lib/remote/cli/user.ts";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
@@ -156,7 +159,11 @@ export class RemoteFixture {
     this.port = port;
   }
 
-  /** Creates the data dir, adds `users` (name → password), starts `serve --allow-private`. */
+  /**
+   * Creates the data dir, adds `users` (name → password), starts `serve --allow-private`.
+   * `init` and `user add` run in this process (the CLI's own code, `_cli_in_process.ts`);
+   * `serve` is the real program.
+   */
   static async start(
     users: Record<string, string> = { alice: "alice-secret" },
     serveArgs: string[] = [],
@@ -164,8 +171,7 @@ export class RemoteFixture {
   ): Promise<RemoteFixture> {
     const dir = await Deno.makeTempDir({ prefix: "swiftproxy-test-" });
     const fixture = new RemoteFixture(dir, freePort());
-    const init = await runProgram(remoteArgs("init", "--data", dir));
-    if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+    await runInProcess(initCommand(), ["--data", dir]);
     for (const [name, password] of Object.entries(users)) {
       await fixture.user("add", name, "--password", password);
     }
@@ -190,11 +196,12 @@ export class RemoteFixture {
     await this.program.waitFor(/listening on/);
   }
 
-  /** Runs a `user …` subcommand on this data dir; throws on failure. */
-  async user(...args: string[]): Promise<string> {
-    const result = await runProgram(remoteArgs("user", ...args, "--data", this.dir));
-    if (result.code !== 0) throw new Error(`user ${args.join(" ")} failed: ${result.stderr}`);
-    return result.stdout;
+  /**
+   * Runs a `user …` subcommand on this data dir, in this process (the CLI's own code, beside
+   * the running `serve` as a spawned command would be); throws on failure.
+   */
+  user(...args: string[]): Promise<string> {
+    return runInProcess(userCommands(), [...args, "--data", this.dir]);
   }
 
   get certPath(): string {

@@ -18,6 +18,7 @@ import { LocalServer } from "../lib/local/inbound/server.ts";
 import { LOCAL_DEFAULTS } from "../lib/local/inbound/config.ts";
 import type { LocalConfig } from "../lib/local/inbound/config.ts";
 import { chainTo, delay, pairWith } from "./_harness.ts";
+import { runInProcess } from "./_cli_in_process.ts";
 import type { LocalFixture } from "./_harness.ts";
 
 /** The log lines of an in-process server, read as a spawned `Program`'s output is. */
@@ -105,28 +106,8 @@ export class InProcessRemote {
   }
 
   /** Runs a `user …` subcommand in-process on this server's store; throws on failure. */
-  async user(...args: string[]): Promise<string> {
-    const out: string[] = [];
-    const errors: string[] = [];
-    const { log, error } = console;
-    const exitCode = Deno.exitCode;
-    console.log = (...parts: unknown[]) => out.push(`${parts.join(" ")}\n`);
-    console.error = (...parts: unknown[]) => errors.push(parts.join(" "));
-    let failure: unknown;
-    try {
-      const command = userCommands(() => Promise.resolve(unclosable(this.store)));
-      for (const c of [command, ...command.commands]) c.exitOverride();
-      await command.parseAsync(args, { from: "user" });
-    } catch (caught) {
-      failure = caught;
-    } finally {
-      console.log = log;
-      console.error = error;
-    }
-    const failed = failure !== undefined || Deno.exitCode !== exitCode;
-    Deno.exitCode = exitCode;
-    if (failed) throw new Error(`user ${args.join(" ")} failed: ${errors.join("\n")} ${failure}`);
-    return out.join("");
+  user(...args: string[]): Promise<string> {
+    return runInProcess(userCommands(() => Promise.resolve(unclosable(this.store))), args);
   }
 
   get port(): number {

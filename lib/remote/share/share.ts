@@ -2,7 +2,7 @@
  * What the admin hands a user: the `trojan://` link for the server's certificate (pinned when
  * self-signed), its QR code for a terminal or a page, and the subscription URL.
  */
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { renderSVG, renderUnicodeCompact } from "uqr";
 import { formatHostPort, isIPv4, isIPv6 } from "../../protocol/address.ts";
 import { formatShareLink } from "../../protocol/share_link.ts";
@@ -57,7 +57,15 @@ const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
  * @throws {Error} when the text holds no certificate
  * @example const { sha256, names } = await certificateFacts(Deno.readTextFileSync("cert.pem"));
  */
-export async function certificateFacts(pem: string): Promise<CertificateFacts> {
+export function certificateFacts(pem: string): Promise<CertificateFacts> {
+  try {
+    return Promise.resolve(readFacts(pem));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function readFacts(pem: string): CertificateFacts {
   const leaf = leafOf(pem);
   const body = base64(leaf.raw).match(/.{1,64}/g)!.join("\n");
   const spki = leaf.publicKey.export({ type: "spki", format: "der" });
@@ -66,7 +74,7 @@ export async function certificateFacts(pem: string): Promise<CertificateFacts> {
     selfSigned: leaf.subject === leaf.issuer && leaf.verify(leaf.publicKey),
     names: alternativeNames(leaf),
     leafPem: `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`,
-    publicKeySha256: base64(new Uint8Array(await crypto.subtle.digest("SHA-256", spki))),
+    publicKeySha256: createHash("sha256").update(spki).digest("base64"),
   };
 }
 

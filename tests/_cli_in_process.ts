@@ -1,0 +1,48 @@
+/**
+ * The remote's commands run in this process, parsed and run by the CLI's own code, their
+ * output collected: for tests where a command is setup, not what is tested. A spawned
+ * `swiftproxy-remote user …` costs a program start (0.2 s of CPU); the suite ran some 300.
+ * Tests of the CLI itself (its exit codes, its refusals) keep spawning it (`_harness.ts`).
+ */
+import type { Command } from "commander";
+
+let running: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `command` with `args` (after the command's own name) in this process; resolves with
+ * what it printed on stdout. One at a time: `console` is borrowed while a command runs.
+ *
+ * @throws {Error} with what it printed on stderr when it fails or sets a non-zero exit code
+ */
+export function runInProcess(command: Command, args: string[]): Promise<string> {
+  const turn = running.then(() => run(command, args));
+  running = turn.catch(() => {});
+  return turn;
+}
+
+async function run(command: Command, args: string[]): Promise<string> {
+  const out: string[] = [];
+  const errors: string[] = [];
+  const { log, error } = console;
+  const exitCode = Deno.exitCode;
+  console.log = (...parts: unknown[]) => out.push(`${parts.join(" ")}\n`);
+  console.error = (...parts: unknown[]) => errors.push(parts.join(" "));
+  let failure: unknown;
+  try {
+    for (const c of [command, ...command.commands]) c.exitOverride();
+    await command.parseAsync(args, { from: "user" });
+  } catch (caught) {
+    failure = caught;
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  const failed = failure !== undefined || Deno.exitCode !== exitCode;
+  Deno.exitCode = exitCode;
+  if (failed) {
+    throw new Error(
+      `${command.name()} ${args.join(" ")} failed: ${errors.join("\n")} ${failure ?? ""}`,
+    );
+  }
+  return out.join("");
+}
