@@ -204,6 +204,16 @@ export class RemoteFixture {
     return runInProcess(userCommands(), [...args, "--data", this.dir]);
   }
 
+  /**
+   * Runs `swiftproxy-remote user …` as its own program on this data dir, for tests of the
+   * program itself (several at once against the database `serve` is using); throws on failure.
+   */
+  async userProgram(...args: string[]): Promise<string> {
+    const result = await runProgram(remoteArgs("user", ...args, "--data", this.dir));
+    if (result.code !== 0) throw new Error(`user ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+
   get certPath(): string {
     return `${this.dir}/tls/cert.pem`;
   }
