@@ -1,7 +1,8 @@
 /**
  * What each program loads before it runs: the packages only one feature needs are imported
  * when that feature is used, so every other command starts without them. `acme-client` alone
- * was about half of the remote's start-up (0.33 s → 0.18 s for `user list`).
+ * was about half of the remote's start-up (0.33 s → 0.18 s for `user list`); `ws` cost every
+ * start of either program 0.04 s.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { ROOT } from "../_harness.ts";
@@ -51,10 +52,13 @@ async function packagesAtStart(entry: string): Promise<Set<string>> {
   return packages;
 }
 
-/** Packages one feature needs: loaded when it is used (`--acme`, making a certificate). */
-const ON_DEMAND = ["acme-client", "@peculiar/x509", "reflect-metadata"];
+/**
+ * Packages one feature needs, loaded when it is used: `--acme`, making a certificate, a page's
+ * live WebSocket.
+ */
+const ON_DEMAND = ["acme-client", "@peculiar/x509", "reflect-metadata", "ws"];
 
-Deno.test("the remote loads ACME and certificate-making packages only when they are used", async () => {
+Deno.test("the remote loads ACME, certificate-making and WebSocket packages only when used", async () => {
   const packages = await packagesAtStart("remote.ts");
   // The walk does see packages: the CLI parser is loaded by every command.
   assert(packages.has("commander"), [...packages].join(", "));

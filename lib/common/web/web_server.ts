@@ -19,9 +19,7 @@ import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
 // @ts-types="npm:@types/ws@8.18.1"
-import { WebSocketServer } from "ws";
-// @ts-types="npm:@types/ws@8.18.1"
-import type { WebSocket as NodeWebSocket } from "ws";
+import type { WebSocket as NodeWebSocket, WebSocketServer } from "ws";
 import { AcceptWatchdog, claimAddress, rearmNodeServer } from "../net/accept_watchdog.ts";
 import { listenNow } from "../net/node_internals.ts";
 import { logger } from "../ops/logging.ts";
@@ -75,7 +73,8 @@ export class WebServer {
   readonly #options: WebServerOptions;
   readonly #server: http.Server;
   readonly #watchdog: AcceptWatchdog;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
+  /** Made at the first upgrade: loading `ws` costs every start of either program 0.04 s. */
+  #wss?: Promise<WebSocketServer>;
   /** By `address:port` of the peer (an HTTPS request sees the TLS socket, not the raw one). */
   readonly #connections = new Map<string, Connection>();
   #stopping = false;
@@ -240,7 +239,10 @@ export class WebServer {
       return;
     }
     if (connection) connection.upgraded = true;
-    this.#wss.handleUpgrade(req, socket, head, (ws) => pending.attach(ws));
+    this.#wss ??= import("ws").then(({ WebSocketServer }) =>
+      new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD })
+    );
+    (await this.#wss).handleUpgrade(req, socket, head, (ws) => pending.attach(ws));
   }
 
   /** The handler's answer; a body past its limit gets 413 and the connection closes. */
