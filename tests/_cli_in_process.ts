@@ -5,6 +5,7 @@
  * Tests of the CLI itself (its exit codes, its refusals) keep spawning it (`_harness.ts`).
  */
 import type { Command } from "commander";
+import { remoteProgram } from "../lib/remote/cli/main.ts";
 
 let running: Promise<unknown> = Promise.resolve();
 
@@ -29,7 +30,8 @@ async function run(command: Command, args: string[]): Promise<string> {
   console.error = (...parts: unknown[]) => errors.push(parts.join(" "));
   let failure: unknown;
   try {
-    for (const c of [command, ...command.commands]) c.exitOverride();
+    const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+    for (const c of all(command)) c.exitOverride();
     await command.parseAsync(args, { from: "user" });
   } catch (caught) {
     failure = caught;
@@ -45,4 +47,14 @@ async function run(command: Command, args: string[]): Promise<string> {
     );
   }
   return out.join("");
+}
+
+/**
+ * Runs `swiftproxy-remote ARGS` in this process (any command but `serve`), as the program
+ * parses them: `--db URL` rather than `SWIFTPROXY_DB`, which would be this whole process's.
+ *
+ * @throws {Error} as {@linkcode runInProcess}
+ */
+export function remoteInProcess(...args: string[]): Promise<string> {
+  return runInProcess(remoteProgram(), args);
 }

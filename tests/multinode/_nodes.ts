@@ -6,8 +6,9 @@
 
 import { encodeTrojanHeader, TrojanCommand, trojanToken } from "../../lib/protocol/trojan.ts";
 import { decodeAccountStatus } from "../../lib/protocol/account_status.ts";
-import { LocalFixture, Program, remoteArgs, runProgram } from "../_harness.ts";
+import { LocalFixture, Program, remoteArgs } from "../_harness.ts";
 import { freePort } from "../_harness.ts";
+import { remoteInProcess } from "../_cli_in_process.ts";
 import { type PgCluster, startCluster } from "../_postgres.ts";
 
 /** One `serve --node NAME` process. */
@@ -101,10 +102,7 @@ export class NodeSet {
       nodes.push(new NodeFixture(`node${i}`, dir, env));
     }
     const set = new NodeSet(cluster, url, name, nodes);
-    await Promise.all(nodes.map(async (node) => {
-      const init = await runProgram(remoteArgs("init", "--data", node.dir), { env });
-      if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
-    }));
+    for (const node of nodes) await remoteInProcess("init", "--data", node.dir, "--db", url);
     for (const [user, password] of Object.entries(users)) {
       await set.remote("user", "add", user, "--password", password);
     }
@@ -136,13 +134,30 @@ export class NodeSet {
     }
   }
 
-  /** Runs a `swiftproxy-remote` command on the shared database; throws on failure. */
-  async remote(...args: string[]): Promise<string> {
-    const result = await runProgram(remoteArgs(...args, "--data", this.nodes[0]!.dir), {
-      env: this.env,
-    });
-    if (result.code !== 0) throw new Error(`${args.join(" ")} failed: ${result.stderr}`);
-    return result.stdout;
+  /**
+   * Waits until the nodes have written all of `user`'s usage: its total in the database stays
+   * the same for 1.5 s (they write about once a second), up to 10 s. A transfer that just
+   * ended is still being counted until then, so a reset right after it would be added to.
+   */
+  async usageSettles(user: string): Promise<void> {
+    const query = `SELECT bytes_up + bytes_down AS total FROM users WHERE name = '${user}'`;
+    let last: unknown;
+    let since = Date.now();
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      const [row] = await this.sql(query).catch(() => []);
+      if (String(row?.total) !== String(last)) [last, since] = [row?.total, Date.now()];
+      else if (Date.now() - since >= 1_500) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /**
+   * Runs a `swiftproxy-remote` command on the shared database, in this process (the CLI's own
+   * code, `_cli_in_process.ts`: the commands are setup here, the nodes what is tested);
+   * throws on failure.
+   */
+  remote(...args: string[]): Promise<string> {
+    return remoteInProcess(...args, "--data", this.nodes[0]!.dir, "--db", this.url);
   }
 
   /** `remote("user", …)`, so a node set can stand in for a remote in `userRow`. */

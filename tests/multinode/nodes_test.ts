@@ -82,6 +82,7 @@ Deno.test({
     const { set, locals } = await nodes();
     const endpoint = startEndpoint();
     try {
+      await set.usageSettles("alice");
       await set.user("reset-usage", "alice");
       await delay(1200);
       const sizes = [3 * MiB, 5 * MiB, 7 * MiB];
