@@ -4,9 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort } from "./_net.ts";
-import { runInProcess } from "./_cli_in_process.ts";
-import { initCommand } from "../lib/remote/cli/init.ts";
-import { userCommands } from "../lib/remote/cli/user.ts";
+import { remoteInProcess } from "./_cli_in_process.ts";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
@@ -148,6 +146,23 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * Reads with `read` until `done` holds for what it read, every 200 ms for at most `ms`, and
+ * resolves with the last value either way: the caller's assertion says what was expected.
+ */
+export async function readUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  ms = 5_000,
+): Promise<T> {
+  let value = await read();
+  for (const deadline = Date.now() + ms; !done(value) && Date.now() < deadline;) {
+    await delay(200);
+    value = await read();
+  }
+  return value;
+}
+
 /** A remote with a fresh data dir and users, serving on loopback. */
 export class RemoteFixture {
   readonly dir: string;
@@ -171,7 +186,7 @@ export class RemoteFixture {
   ): Promise<RemoteFixture> {
     const dir = await Deno.makeTempDir({ prefix: "swiftproxy-test-" });
     const fixture = new RemoteFixture(dir, freePort());
-    await runInProcess(initCommand(), ["--data", dir]);
+    await remoteInProcess("init", "--data", dir);
     for (const [name, password] of Object.entries(users)) {
       await fixture.user("add", name, "--password", password);
     }
@@ -201,7 +216,7 @@ export class RemoteFixture {
    * the running `serve` as a spawned command would be); throws on failure.
    */
   user(...args: string[]): Promise<string> {
-    return runInProcess(userCommands(), [...args, "--data", this.dir]);
+    return remoteInProcess("user", ...args, "--data", this.dir);
   }
 
   /**

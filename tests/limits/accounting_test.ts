@@ -5,7 +5,7 @@
  * server last reported.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay, startChain } from "../_harness.ts";
+import { delay, readUntil, startChain } from "../_harness.ts";
 import { startInProcessChain } from "../_inprocess.ts";
 import { Counter, download, KiB, MiB, startEndpoint, upload, userRow } from "./_traffic.ts";
 
@@ -45,11 +45,7 @@ Deno.test("usage equals the bytes moved; open connections are reported", async (
     stop.abort();
     await Promise.all(open);
     // The remote sees each connection end once its side closes, then writes within a second.
-    let after = await userRow(chain.remote, "alice");
-    for (const until = Date.now() + 5_000; after.openConns !== 0 && Date.now() < until;) {
-      await delay(200);
-      after = await userRow(chain.remote, "alice");
-    }
+    const after = await readUntil(() => userRow(chain.remote, "alice"), (r) => r.openConns === 0);
     assertEquals(after.openConns, 0, "open connections after");
   } finally {
     stop.abort();

@@ -4,7 +4,7 @@
  * a second, enable lets the user in again, and the commands never find the database locked.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay, LocalFixture, RemoteFixture } from "../_harness.ts";
+import { delay, LocalFixture, readUntil, RemoteFixture } from "../_harness.ts";
 import { Counter, download, KiB, MiB, startEndpoint } from "./_traffic.ts";
 
 const USERS = { alice: "alice-secret", bob: "bob-secret", carol: "carol-secret", dave: "d-secret" };
@@ -67,11 +67,10 @@ Deno.test("disable, passwd and remove close open connections within a second; en
     await remote.userProgram("enable", "alice");
     // The remote sees the change at its next look at the database (every 250 ms; later on a
     // busy machine): the download is tried again until alice gets in.
-    let again = await download(locals.alice!.port, endpoint, 64 * KiB);
-    for (const deadline = Date.now() + 5_000; again.cut && Date.now() < deadline;) {
-      await delay(200);
-      again = await download(locals.alice!.port, endpoint, 64 * KiB);
-    }
+    const again = await readUntil(
+      () => download(locals.alice!.port, endpoint, 64 * KiB),
+      (counter) => !counter.cut,
+    );
     assert(!again.cut, `alice was not let in again after enable (${again.total} bytes)`);
   } finally {
     stop.abort();

@@ -5,7 +5,7 @@
  * tunnels keep working.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { delay } from "../_harness.ts";
+import { delay, readUntil } from "../_harness.ts";
 import { startEcho } from "../_net.ts";
 import { POSTGRES_MISSING, startCluster } from "../_postgres.ts";
 import { holdTunnel, statusFrom } from "../remote/_places.ts";
@@ -52,12 +52,10 @@ Deno.test({
 
     // The addresses with their last-seen time, for the admin, from the shared database (each
     // node writes its own with its usage, about once a second).
-    let seen: string[] = [];
-    for (const until = Date.now() + 5_000; seen.length < 2 && Date.now() < until;) {
+    const seen = await readUntil(async () => {
       const [row] = JSON.parse(await set.user("list", "--json"));
-      seen = row.addresses.map((s: { address: string }) => s.address).sort();
-      if (seen.length < 2) await delay(200);
-    }
+      return row.addresses.map((s: { address: string }) => s.address).sort() as string[];
+    }, (addresses) => addresses.length === 2);
     assertEquals(seen, ["127.0.0.2", "127.0.0.3"]);
   },
 });

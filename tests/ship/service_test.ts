@@ -48,7 +48,7 @@ Deno.test("install.sh: binary, unit, config and data directory in place; next st
     assert(Deno.statSync(`${data}/users.db`).isFile);
 
     // What an operator hands to clients: address, fingerprint, NAME:PASSWORD for Trojan.
-    const print = await fingerprint(Deno.readTextFileSync(`${data}/tls/cert.pem`));
+    const print = fingerprint(Deno.readTextFileSync(`${data}/tls/cert.pem`));
     assert(result.stdout.includes(print), `fingerprint ${print} not in:\n${result.stdout}`);
     assert(result.stdout.includes("vpn.example.org:8443"), result.stdout);
     assert(result.stdout.includes("NAME:PASSWORD"), result.stdout);

@@ -133,7 +133,7 @@ Deno.test("SIGHUP: new connections get the new certificate, an open transfer sur
   const tunnels: Tunnel[] = [];
   try {
     const oldCert = Deno.readTextFileSync(remote.certPath);
-    const oldPrint = await fingerprint(oldCert);
+    const oldPrint = fingerprint(oldCert);
     assertEquals(await servedFingerprint(remote.port), oldPrint);
     const open = await Tunnel.open(remote, ALICE, echo.port);
     tunnels.push(open);
@@ -141,7 +141,7 @@ Deno.test("SIGHUP: new connections get the new certificate, an open transfer sur
     assertEquals(await open.echo(before), before);
 
     const renewed = await createCertificate(["localhost", "127.0.0.1"]);
-    const newPrint = await fingerprint(renewed.cert);
+    const newPrint = fingerprint(renewed.cert);
     Deno.writeTextFileSync(`${remote.dir}/tls/key.pem`, renewed.key);
     Deno.writeTextFileSync(remote.certPath, renewed.cert);
     remote.program.child.kill("SIGHUP");

@@ -50,7 +50,7 @@ export async function shareUser(
   if (host && !/^[A-Za-z0-9.:-]{1,253}$/.test(host)) {
     throw new ApiError(400, `host: expected a name or an IP address, got "${host}"`);
   }
-  const endpoint = await endpointOf(server, host);
+  const endpoint = endpointOf(server, host);
   const password = generatePassword();
   await deps.store.setPassword(name, password);
   log.info("admin: new password, link and subscription for {user}", { user: name });
@@ -75,7 +75,7 @@ export async function keptShare(
   if (!kept?.token) {
     throw new ApiError(404, `no current link kept for ${name}: issue a new one`);
   }
-  const endpoint = await endpointOf(server);
+  const endpoint = endpointOf(server);
   const link = shareLink(name, kept.password, endpoint);
   return {
     password: kept.password,
@@ -86,11 +86,11 @@ export async function keptShare(
 }
 
 /** Where links point: the server's public address, `host` instead of its name when given. */
-async function endpointOf(server: RemoteServer, host?: string): Promise<ShareEndpoint> {
+function endpointOf(server: RemoteServer, host?: string): ShareEndpoint {
   const address = server.publicAddress;
   try {
     return shareEndpoint(
-      await certificateFacts(server.certificate),
+      certificateFacts(server.certificate),
       address?.port ?? server.addr.port,
       host ?? address?.host,
     );
@@ -115,7 +115,7 @@ export async function handOver(
   password: string,
   endpoint?: ShareEndpoint,
 ): Promise<ShareAnswer> {
-  const where = endpoint ?? await endpointOf(server);
+  const where = endpoint ?? endpointOf(server);
   const token = await issueSubscription(deps.store, name, password);
   await server.linkVault?.keep(name, { password, token }).catch((error) => {
     log.warn("cannot keep the link of {user} for user link: {error}", { user: name, error });

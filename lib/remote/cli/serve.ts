@@ -223,7 +223,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
     await opened.close();
     Deno.exit(1);
   }
-  const address = await publicAddress(options, server, cert);
+  const address = publicAddress(options, server, cert);
   server.publicAddress = address;
   const { store } = opened;
   let side: Housekeeping;
@@ -284,7 +284,7 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
   }
   if (address) console.log(describePublicAddress(address, "swiftproxy-remote serve --public"));
   console.log(`certificate: ${certPath}`);
-  console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
+  console.log(`certificate SHA-256: ${fingerprint(cert)}`);
   if (side.admin) {
     console.log(`admin panel on ${side.admin.url}`);
     // A shared database down at start (serving from the cache) is no reason to say there is none.
@@ -319,11 +319,11 @@ async function serve(options: ServeOptions & Record<string, unknown>): Promise<v
  * directory by `init --public`, else a guess from the listen address and the certificate,
  * kept as a guess (so `user add` on this machine prints the same).
  */
-async function publicAddress(
+function publicAddress(
   options: ServeOptions,
   server: RemoteServer,
   cert: string,
-): Promise<PublicAddress | undefined> {
+): PublicAddress | undefined {
   const kept = readPublicAddress(options.data);
   let address: PublicAddress | undefined;
   if (options.public) address = { ...options.public, guessed: false };
@@ -334,7 +334,7 @@ async function publicAddress(
     const acme = options.acme?.[0];
     address = acme
       ? { host: acme, port: listen.port, guessed: true }
-      : guessPublicAddress(listen, (await certificateFacts(cert)).names);
+      : guessPublicAddress(listen, certificateFacts(cert).names);
   }
   if (!address) return undefined;
   if (
@@ -351,11 +351,11 @@ async function publicAddress(
   return address;
 }
 
-async function reloadCertificate(
+function reloadCertificate(
   server: RemoteServer,
   paths: { cert: string; key: string },
   admin?: AdminServer,
-): Promise<void> {
+): void {
   let cert: string;
   let panel = false;
   try {
@@ -374,7 +374,7 @@ async function reloadCertificate(
     return;
   }
   console.log(`reloaded the certificate: ${paths.cert}${panel ? " (the admin panel's too)" : ""}`);
-  console.log(`certificate SHA-256: ${await fingerprint(cert)}`);
+  console.log(`certificate SHA-256: ${fingerprint(cert)}`);
 }
 
 /** Applies `--config` to the parsed `serve` options; flags given on the command line win. */

@@ -113,7 +113,7 @@ export async function shareOf(
   const certPath = options.cert ?? servingPaths({ data: options.data, acme: [] }).cert;
   let facts: CertificateFacts;
   try {
-    facts = await certificateFacts(await Deno.readTextFile(certPath));
+    facts = certificateFacts(await Deno.readTextFile(certPath));
   } catch (error) {
     console.error(
       `no link: cannot read the certificate ${certPath} (${(error as Error).message}); ` +

@@ -49,31 +49,20 @@ function alternativeNames(cert: X509Certificate): string[] {
   });
 }
 
-const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-
 /**
  * The fingerprint, self-signedness and names of a PEM certificate (chain: its leaf).
  *
  * @throws {Error} when the text holds no certificate
- * @example const { sha256, names } = await certificateFacts(Deno.readTextFileSync("cert.pem"));
+ * @example const { sha256, names } = certificateFacts(Deno.readTextFileSync("cert.pem"));
  */
-export function certificateFacts(pem: string): Promise<CertificateFacts> {
-  try {
-    return Promise.resolve(readFacts(pem));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-function readFacts(pem: string): CertificateFacts {
+export function certificateFacts(pem: string): CertificateFacts {
   const leaf = leafOf(pem);
-  const body = base64(leaf.raw).match(/.{1,64}/g)!.join("\n");
   const spki = leaf.publicKey.export({ type: "spki", format: "der" });
   return {
     sha256: leaf.fingerprint256.replaceAll(":", "").toLowerCase(),
     selfSigned: leaf.subject === leaf.issuer && leaf.verify(leaf.publicKey),
     names: alternativeNames(leaf),
-    leafPem: `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`,
+    leafPem: leaf.toString(),
     publicKeySha256: createHash("sha256").update(spki).digest("base64"),
   };
 }

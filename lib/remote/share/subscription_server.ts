@@ -108,13 +108,13 @@ export interface SubscriptionDeps {
  */
 export class SubscriptionService {
   readonly #deps: SubscriptionDeps;
-  #facts?: { pem: string; facts: Promise<CertificateFacts> };
+  #facts?: { pem: string; facts: CertificateFacts };
 
   constructor(deps: SubscriptionDeps) {
     this.#deps = deps;
   }
 
-  #certificateFacts(): Promise<CertificateFacts> {
+  #certificateFacts(): CertificateFacts {
     const pem = this.#deps.certificate();
     if (this.#facts?.pem !== pem) this.#facts = { pem, facts: certificateFacts(pem) };
     return this.#facts.facts;
@@ -162,7 +162,7 @@ export class SubscriptionService {
       log.info("wrong subscription token from {ip}; relaying to the fallback", { ip });
       return false;
     }
-    const facts = await this.#certificateFacts();
+    const facts = this.#certificateFacts();
     const address = this.#deps.publicAddress();
     const endpoint = shareEndpoint(facts, address?.port ?? this.#deps.port(), address?.host);
     const user = found.user;

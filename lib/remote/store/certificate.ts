@@ -61,12 +61,8 @@ export async function createCertificate(names: string[]): Promise<CertifiedKey> 
 }
 
 /** The SHA-256 fingerprint of a PEM certificate (a chain: its first), as `AB:CD:…`. */
-export function fingerprint(certPem: string): Promise<string> {
-  try {
-    return Promise.resolve(new X509Certificate(certPem).fingerprint256);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+export function fingerprint(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256;
 }
 
 function toPem(der: ArrayBuffer, label: string): string {

@@ -141,6 +141,6 @@ export async function ensureCertificate(
   return {
     path: paths.cert,
     created,
-    fingerprint: await fingerprint(Deno.readTextFileSync(paths.cert)),
+    fingerprint: fingerprint(Deno.readTextFileSync(paths.cert)),
   };
 }
