@@ -21,7 +21,10 @@ Deno.test("--mux 1: the connections' rows name the one tunnel they share", async
     const proxy = `socks5h://127.0.0.1:${listenPort}`;
     const url = `http://127.0.0.1:${origin.port}/bytes/3000000`;
     const downloads = [1, 2].map(() => curl("-x", proxy, url, "-o", "/dev/null"));
-    const busy = await socket.next((s) => s.open >= 2 && s.connections.length >= 2);
+    // A row is shown from the accept; its tunnel once the sub-connection is placed on one.
+    const busy = await socket.next((s) =>
+      s.open >= 2 && s.connections.length >= 2 && s.connections.every((row) => row.tunnel)
+    );
     assertEquals(busy.connections.map((row) => row.tunnel), [1, 1]);
     for (const download of await Promise.all(downloads)) assertEquals(download.code, 0);
   } finally {
