@@ -263,6 +263,46 @@ Deno.test("in Chromium: one primary action per state; a wrong password while con
   }
 });
 
+Deno.test("in Chromium: what is typed before the saved settings arrive is kept; the rest is filled", async () => {
+  const dashboard = await DashboardFixture.start();
+  const chromium = await sharedContext();
+  try {
+    const page = await chromium.newPage();
+    // The page's /api/settings is held until the user has typed, as on a slow link or machine.
+    await page.setRequestInterception(true);
+    let releaseSettings = () => {};
+    const settingsAsked = new Promise<void>((asked) => {
+      page.on("request", (request) => {
+        if (!request.url().endsWith("/api/settings")) return void request.continue();
+        releaseSettings = () => void request.continue();
+        asked();
+      });
+    });
+    await page.goto(dashboard.origin, { waitUntil: "load" });
+    await settingsAsked;
+    await page.type("#remote", "vpn.example.org:8443");
+    await page.type("#user", "carol");
+    const answered = page.waitForResponse((r) => r.url().endsWith("/api/settings"));
+    releaseSettings();
+    await answered;
+    // The answer is read after the response event: wait until the untouched field is filled.
+    await page.waitForFunction(() =>
+      (document.getElementById("listen") as HTMLInputElement).value !== ""
+    );
+    const value = (id: string) => page.$eval(`#${id}`, (el) => (el as HTMLInputElement).value);
+    assertEquals(
+      await value("listen"),
+      "127.0.0.1:1080",
+      "an untouched field takes the saved value",
+    );
+    assertEquals(await value("remote"), "vpn.example.org:8443");
+    assertEquals(await value("user"), "carol");
+  } finally {
+    await chromium.close();
+    await dashboard.stop();
+  }
+});
+
 Deno.test("the file's remote and Chromium stop", async () => {
   await closeSharedChromium();
   await stopFileRemote();

@@ -157,9 +157,15 @@ $("disconnect").addEventListener("click", () => {
   });
 });
 
+// The saved settings fill only what is still as the page came: a field typed into (or filled
+// from a pasted link) before they arrive keeps what the user put there.
 fetch("/api/settings").then((r) => r.json()).then((s) => {
-  for (const f of FIELDS) if (f !== "password") $(f).value = s[f] || "";
-  $("remember").checked = !!s.remember;
+  for (const f of FIELDS) {
+    const field = $(f);
+    if (f !== "password" && field.value === field.defaultValue) field.value = s[f] || "";
+  }
+  const remember = $("remember");
+  if (remember.checked === remember.defaultChecked) remember.checked = !!s.remember;
   if (s.passwordKnown) $("password").placeholder = t("dashboard.passwordKnown");
 });
 
