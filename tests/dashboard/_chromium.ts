@@ -42,6 +42,27 @@ export async function launch(
 export const text = (page: Page, selector: string): Promise<string> =>
   page.$eval(selector, (el) => (el as HTMLElement).textContent ?? "");
 
+/**
+ * Waits until the page has stopped scrolling (the same scroll offset over five animation
+ * frames). A click is aimed at where its element is now: during a smooth scroll (the admin
+ * panel's details slide into view) it lands on whatever has moved there by then.
+ */
+export function scrollSettled(page: Page): Promise<unknown> {
+  return page.evaluate(() =>
+    new Promise<void>((settled) => {
+      let last = NaN;
+      let still = 0;
+      const frame = () => {
+        still = scrollY === last ? still + 1 : 0;
+        last = scrollY;
+        if (still >= 5) settled();
+        else requestAnimationFrame(frame);
+      };
+      requestAnimationFrame(frame);
+    })
+  );
+}
+
 /** A browser context of the file's one Chromium: its own cookies and storage, closed alone. */
 export interface BrowserContextHandle {
   /** A new page in this context. */

@@ -93,7 +93,10 @@ Deno.test({
     const endpoint = startEndpoint();
     try {
       assertEquals((await download(local.port, endpoint, 1 * MiB)).total, 1 * MiB, "serves");
-      await until(async () => await downOf(set, "node1") >= 1 * MiB);
+      // Each node sends what it read from its spool on its own flush: wait for both.
+      await until(async () =>
+        await downOf(set, "node1") >= 1 * MiB && await downOf(set, "node2") >= 1000
+      );
       const outputs = set.nodes.map((n) => n.program.output);
       assertEquals(await downOf(set, "node1"), 1 * MiB, outputs[0]);
       assertEquals(await downOf(set, "node2"), 1000, `the cut file's whole batch:\n${outputs[1]}`);

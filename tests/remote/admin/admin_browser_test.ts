@@ -19,6 +19,7 @@ import {
   startOrigin,
 } from "../../_harness.ts";
 
+import { scrollSettled } from "../../dashboard/_chromium.ts";
 import { parseShareLink } from "../../../lib/protocol/share_link.ts";
 import { svgQr } from "../../../lib/remote/share/share.ts";
 import { fetchFrom } from "../_share.ts";
@@ -179,6 +180,7 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
     );
     // His link and QR code, for his phone: a new password, a pinned trojan:// link.
     await page.waitForSelector("#share-issue");
+    await scrollSettled(page);
     await page.type("#share-host", "127.0.0.1");
     await page.click("#share-issue");
     await page.waitForFunction(
@@ -228,6 +230,7 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
     // Alice's details: her connection, then the chart, then disconnect it.
     await page.click("tr[data-user=alice] .name");
     await page.waitForSelector("#connections li");
+    await scrollSettled(page);
     assert((await text(page, "#connections li")).includes(`127.0.0.1:${origin.port}`));
     assert((await text(page, "tr[data-user=alice] .sources")).includes("127.0.0.1"));
     const deadline = Date.now() + 20_000;

@@ -8,7 +8,7 @@
  */
 import type { Page } from "puppeteer-core";
 import { assert, assertEquals } from "../../_assert.ts";
-import { launch, text } from "../../dashboard/_chromium.ts";
+import { launch, scrollSettled, text } from "../../dashboard/_chromium.ts";
 import { englishIn, overflow, readable } from "../../dashboard/_english.ts";
 import { ADMIN_PASSWORD, startAdmin } from "./_admin.ts";
 
@@ -99,6 +99,7 @@ Deno.test("in Chromium at 390 px asking for Chinese: the admin panel has no Engl
   await page.click("tr[data-user=alice] button.name");
   await page.waitForSelector("#user-chart canvas");
   await page.waitForSelector("#server-chart canvas");
+  await scrollSettled(page);
 
   shown = await panelText(page);
   assertEquals(englishIn(shown), [], shown);
