@@ -2,8 +2,11 @@
  * Every file, folder or test that the README and docs/ name exists in this repository, and
  * nothing points outside it (the design contract lives with the developers, not the users).
  */
+import type { Command } from "commander";
 import { assertEquals } from "./_assert.ts";
-import { ROOT, runProgram } from "./_harness.ts";
+import { ROOT } from "./_harness.ts";
+import { localProgram } from "../lib/local/cli.ts";
+import { remoteProgram } from "../lib/remote/cli/main.ts";
 
 const DOCS = ["README.md", ...[...Deno.readDirSync(`${ROOT}docs`)].map((e) => `docs/${e.name}`)];
 /** Repository paths as the docs write them: `lib/remote/tunnel/server.ts`, `tests/e2e/`, `.ci/run`. */
@@ -100,6 +103,25 @@ function parseCommand(
   return { program, path, flags };
 }
 
+/**
+ * What `swiftproxy-PROGRAM WORDS --help` prints, or "" when that is an error: the program's own
+ * parser run in this process (a spawned `--help` costs a program start, and this reads some 30).
+ */
+async function helpOf(program: "remote" | "local", words: string[]): Promise<string> {
+  const root: Command = program === "remote" ? remoteProgram() : localProgram();
+  let text = "";
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(root)) {
+    c.exitOverride().configureOutput({ writeOut: (s) => text += s, writeErr: () => {} });
+  }
+  try {
+    await root.parseAsync([...words, "--help"], { from: "user" });
+  } catch (error) {
+    if ((error as { code?: string }).code === "commander.helpDisplayed") return text;
+  }
+  return "";
+}
+
 Deno.test("every command in the README's and docs/' shell blocks is one the programs take", async () => {
   const problems: string[] = [];
   const help = new Map<string, string>();
@@ -115,15 +137,7 @@ Deno.test("every command in the README's and docs/' shell blocks is one the prog
       let text = "";
       for (;; words = words.slice(0, -1)) {
         const key = [command.program, ...words].join(" ");
-        if (!help.has(key)) {
-          const args = [
-            command.program === "remote" ? "remote.ts" : "local.ts",
-            ...words,
-            "--help",
-          ];
-          const out = await runProgram(["run", "-q", `-P=${command.program}`, ...args]);
-          help.set(key, out.code === 0 ? out.stdout : "");
-        }
+        if (!help.has(key)) help.set(key, await helpOf(command.program, words));
         text = help.get(key)!;
         if (text !== "" || words.length === 0) break;
       }
