@@ -14,8 +14,20 @@ interface Base {
   open: number;
 }
 
+/** Usage minus the local's own bytes, per direction: the card shows this plus the table's. */
+interface Offset {
+  up: number;
+  down: number;
+}
+
 /**
  * Adds the local's own traffic since the last account check to the remote's figures.
+ *
+ * An answer is the remote's count when it read the question, but is noted here when it
+ * arrives: bytes that came in between are counted in neither. While a download runs fast that
+ * made the card go back by a few hundred KB at a new answer, below what this local itself had
+ * moved. So the card keeps the highest of the answers' figures brought up to now; a lower answer
+ * (the usage was reset) starts again from it.
  *
  * @example
  * const live = new LiveAccount(control.connections);
@@ -25,6 +37,7 @@ interface Base {
 export class LiveAccount {
   readonly #table: ConnectionTable;
   #base: Base | null = null;
+  #offset: Offset = { up: 0, down: 0 };
 
   constructor(table: ConnectionTable) {
     this.#table = table;
@@ -33,12 +46,14 @@ export class LiveAccount {
   /** Notes the table's figures when a new answer arrives; call on every change. */
   answered(account: AccountStatus | null): void {
     if (account === null || account === this.#base?.account) return;
-    this.#base = {
-      account,
-      up: this.#table.totalUp,
-      down: this.#table.totalDown,
-      open: this.#tunnels(),
+    const before = this.#base?.account.usage;
+    const up = this.#table.totalUp;
+    const down = this.#table.totalDown;
+    this.#offset = {
+      up: keep(before?.up, account.usage.up, this.#offset.up, account.usage.up - up),
+      down: keep(before?.down, account.usage.down, this.#offset.down, account.usage.down - down),
     };
+    this.#base = { account, up, down, open: this.#tunnels() };
   }
 
   /** `account` with usage and open connections brought up to now, or null for none. */
@@ -49,8 +64,8 @@ export class LiveAccount {
     return {
       ...account,
       usage: {
-        up: account.usage.up + Math.max(0, this.#table.totalUp - base.up),
-        down: account.usage.down + Math.max(0, this.#table.totalDown - base.down),
+        up: Math.max(account.usage.up, this.#offset.up + this.#table.totalUp),
+        down: Math.max(account.usage.down, this.#offset.down + this.#table.totalDown),
       },
       openConnections: Math.max(0, account.openConnections + this.#tunnels() - base.open),
     };
@@ -64,4 +79,12 @@ export class LiveAccount {
     }
     return count;
   }
+}
+
+/**
+ * The offset to keep in one direction: the new answer's, or the one kept if higher, unless the
+ * new answer is below the last (a reset).
+ */
+function keep(last: number | undefined, now: number, kept: number, fresh: number): number {
+  return last === undefined || now < last ? fresh : Math.max(kept, fresh);
 }
