@@ -253,21 +253,29 @@ Deno.test({
     );
     addEventListener("error", onError);
     addEventListener("unhandledrejection", onRejection);
-    // A relay in front of PostgreSQL that cuts each connection 5 to 35 ms after it opens.
+    // A relay in front of PostgreSQL that cuts every connection: half of them 5 to 35 ms after
+    // they open (wherever that falls), half after the server's 1st to 6th write (so some get
+    // their answers, however slow a loaded machine makes each step).
     const target = Number(new URL(cluster!.url()).port);
     const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const relaying = (async () => {
       for await (const conn of relay) {
         (async () => {
           const up = await Deno.connect({ hostname: "127.0.0.1", port: target });
-          const cut = setTimeout(() => {
-            for (const c of [conn, up]) closeQuietly(c);
-          }, 5 + Math.random() * 30);
+          const cut = (ms: number) => setTimeout(() => [conn, up].forEach(closeQuietly), ms);
+          const byTime = Math.random() < 0.5;
+          if (byTime) cut(5 + Math.random() * 30);
+          let writes = byTime ? Infinity : 1 + Math.floor(Math.random() * 6);
+          const counted = new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, out) {
+              out.enqueue(chunk);
+              if (--writes === 0) cut(Math.random() * 10);
+            },
+          });
           await Promise.allSettled([
             conn.readable.pipeTo(up.writable),
-            up.readable.pipeTo(conn.writable),
+            up.readable.pipeThrough(counted).pipeTo(conn.writable),
           ]);
-          clearTimeout(cut);
         })().catch(() => {});
       }
     })().catch(() => {});
@@ -294,6 +302,6 @@ Deno.test({
       removeEventListener("unhandledrejection", onRejection);
     }
     assertEquals(uncaught, []);
-    assert(answered > 50, `only ${answered} queries answered between the cuts`);
+    assert(answered > 10, `only ${answered} queries answered between the cuts`);
   },
 });
