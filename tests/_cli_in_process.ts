@@ -30,8 +30,7 @@ async function run(command: Command, args: string[]): Promise<string> {
   console.error = (...parts: unknown[]) => errors.push(parts.join(" "));
   let failure: unknown;
   try {
-    const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
-    for (const c of all(command)) c.exitOverride();
+    for (const c of everyCommand(command)) c.exitOverride();
     await command.parseAsync(args, { from: "user" });
   } catch (caught) {
     failure = caught;
@@ -57,4 +56,26 @@ async function run(command: Command, args: string[]): Promise<string> {
  */
 export function remoteInProcess(...args: string[]): Promise<string> {
   return runInProcess(remoteProgram(), args);
+}
+
+/** `command` and all its subcommands, at every depth. */
+function everyCommand(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(everyCommand)];
+}
+
+/**
+ * What `PROGRAM WORDS --help` prints, or "" when that is an error (no such command): the
+ * program's own parser run in this process, as {@linkcode runInProcess} runs a command.
+ */
+export async function helpInProcess(program: Command, words: string[]): Promise<string> {
+  let text = "";
+  for (const c of everyCommand(program)) {
+    c.exitOverride().configureOutput({ writeOut: (s) => text += s, writeErr: () => {} });
+  }
+  try {
+    await program.parseAsync([...words, "--help"], { from: "user" });
+  } catch (error) {
+    if ((error as { code?: string }).code === "commander.helpDisplayed") return text;
+  }
+  return "";
 }

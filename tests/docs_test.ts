@@ -2,9 +2,9 @@
  * Every file, folder or test that the README and docs/ name exists in this repository, and
  * nothing points outside it (the design contract lives with the developers, not the users).
  */
-import type { Command } from "commander";
 import { assertEquals } from "./_assert.ts";
 import { ROOT } from "./_harness.ts";
+import { helpInProcess } from "./_cli_in_process.ts";
 import { localProgram } from "../lib/local/cli.ts";
 import { remoteProgram } from "../lib/remote/cli/main.ts";
 
@@ -103,25 +103,6 @@ function parseCommand(
   return { program, path, flags };
 }
 
-/**
- * What `swiftproxy-PROGRAM WORDS --help` prints, or "" when that is an error: the program's own
- * parser run in this process (a spawned `--help` costs a program start, and this reads some 30).
- */
-async function helpOf(program: "remote" | "local", words: string[]): Promise<string> {
-  const root: Command = program === "remote" ? remoteProgram() : localProgram();
-  let text = "";
-  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
-  for (const c of all(root)) {
-    c.exitOverride().configureOutput({ writeOut: (s) => text += s, writeErr: () => {} });
-  }
-  try {
-    await root.parseAsync([...words, "--help"], { from: "user" });
-  } catch (error) {
-    if ((error as { code?: string }).code === "commander.helpDisplayed") return text;
-  }
-  return "";
-}
-
 Deno.test("every command in the README's and docs/' shell blocks is one the programs take", async () => {
   const problems: string[] = [];
   const help = new Map<string, string>();
@@ -137,7 +118,11 @@ Deno.test("every command in the README's and docs/' shell blocks is one the prog
       let text = "";
       for (;; words = words.slice(0, -1)) {
         const key = [command.program, ...words].join(" ");
-        if (!help.has(key)) help.set(key, await helpOf(command.program, words));
+        if (!help.has(key)) {
+          // In this process: a spawned `--help` costs a program start, and this reads some 30.
+          const program = command.program === "remote" ? remoteProgram() : localProgram();
+          help.set(key, await helpInProcess(program, words));
+        }
         text = help.get(key)!;
         if (text !== "" || words.length === 0) break;
       }

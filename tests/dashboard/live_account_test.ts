@@ -19,27 +19,27 @@ const answer = (down: number): AccountStatus => ({
   openConnections: 0,
 });
 
-/** A table and a way to move `n` bytes down through one connection of it. */
-function table(): { table: ConnectionTable; download(n: number): void } {
+/**
+ * A LiveAccount that has taken `first` as the remote's answer, and a way to move `n` bytes down
+ * through one connection of its table.
+ */
+function liveAfter(first: AccountStatus): { live: LiveAccount; download(n: number): void } {
   const table = new ConnectionTable();
   const meters = table.meters(table.add("127.0.0.1:50000", "SOCKS5"));
-  return { table, download: (n) => meters.down.take(n) };
+  const live = new LiveAccount(table);
+  live.answered(first);
+  return { live, download: (n) => meters.down.take(n) };
 }
 
 Deno.test("the card adds this local's bytes since the answer to the remote's figure", () => {
-  const { table: t, download } = table();
-  const live = new LiveAccount(t);
   const first = answer(1_000);
-  live.answered(first);
+  const { live, download } = liveAfter(first);
   download(2_000);
   assertEquals(live.view(first)!.usage.down, 3_000);
 });
 
 Deno.test("an answer that left the remote before the local's last bytes came does not take the card back", () => {
-  const { table: t, download } = table();
-  const live = new LiveAccount(t);
-  const first = answer(1_000);
-  live.answered(first);
+  const { live, download } = liveAfter(answer(1_000));
   download(1_500);
   // The remote counted 2,500 when it read the question; 500 more bytes came in before its
   // answer did, and are in neither figure: 2,500 + 0 would show less than 3,000 already shown.
@@ -56,9 +56,7 @@ Deno.test("an answer that left the remote before the local's last bytes came doe
 });
 
 Deno.test("a lower answer (the usage was reset) starts the card again from it", () => {
-  const { table: t, download } = table();
-  const live = new LiveAccount(t);
-  live.answered(answer(5_000));
+  const { live, download } = liveAfter(answer(5_000));
   download(2_000);
   const reset = answer(0);
   live.answered(reset);

@@ -6,19 +6,14 @@
 import type { AccountStatus } from "../tunnel/account_check.ts";
 import type { ConnectionTable } from "../inbound/connections.ts";
 
-/** What the local's table held when an answer came. */
+/** The last answer, and the connections the local's table held when it came. */
 interface Base {
   account: AccountStatus;
-  up: number;
-  down: number;
   open: number;
 }
 
 /** Usage minus the local's own bytes, per direction: the card shows this plus the table's. */
-interface Offset {
-  up: number;
-  down: number;
-}
+type Offset = AccountStatus["usage"];
 
 /**
  * Adds the local's own traffic since the last account check to the remote's figures.
@@ -37,7 +32,7 @@ interface Offset {
 export class LiveAccount {
   readonly #table: ConnectionTable;
   #base: Base | null = null;
-  #offset: Offset = { up: 0, down: 0 };
+  #offset: Offset = { up: -Infinity, down: -Infinity };
 
   constructor(table: ConnectionTable) {
     this.#table = table;
@@ -46,14 +41,16 @@ export class LiveAccount {
   /** Notes the table's figures when a new answer arrives; call on every change. */
   answered(account: AccountStatus | null): void {
     if (account === null || account === this.#base?.account) return;
-    const before = this.#base?.account.usage;
-    const up = this.#table.totalUp;
-    const down = this.#table.totalDown;
-    this.#offset = {
-      up: keep(before?.up, account.usage.up, this.#offset.up, account.usage.up - up),
-      down: keep(before?.down, account.usage.down, this.#offset.down, account.usage.down - down),
+    const last = this.#base?.account.usage;
+    const { usage } = account;
+    const fresh = { up: usage.up - this.#table.totalUp, down: usage.down - this.#table.totalDown };
+    // A lower answer than the last is a reset: start again from it.
+    const reset = last !== undefined && (usage.up < last.up || usage.down < last.down);
+    this.#offset = reset ? fresh : {
+      up: Math.max(this.#offset.up, fresh.up),
+      down: Math.max(this.#offset.down, fresh.down),
     };
-    this.#base = { account, up, down, open: this.#tunnels() };
+    this.#base = { account, open: this.#tunnels() };
   }
 
   /** `account` with usage and open connections brought up to now, or null for none. */
@@ -79,12 +76,4 @@ export class LiveAccount {
     }
     return count;
   }
-}
-
-/**
- * The offset to keep in one direction: the new answer's, or the one kept if higher, unless the
- * new answer is below the last (a reset).
- */
-function keep(last: number | undefined, now: number, kept: number, fresh: number): number {
-  return last === undefined || now < last ? fresh : Math.max(kept, fresh);
 }
