@@ -204,7 +204,7 @@ Deno.test("remote UDP: an association counts against the user's max-conns like a
   }
 });
 
-Deno.test("remote UDP: a 1 MiB/s down limit holds for a flood (±10% over 5 s); usage matches", async () => {
+Deno.test("remote UDP: a 1 MiB/s down limit holds for a flood (±10% steady, one burst at most); usage matches", async () => {
   const client = await TrojanUdpClient.open(remote, "bob:bob-secret");
   const before = await userRow(remote, "bob");
   const echoBefore = echo.bytes;
@@ -238,8 +238,15 @@ Deno.test("remote UDP: a 1 MiB/s down limit holds for a flood (±10% over 5 s); 
   await reading;
   client.close();
   const at = (ms: number) => marks.findLast(([t]) => t <= ms)?.[1] ?? 0;
-  const rate = (at(6_000) - at(1_000)) / 5;
-  assert(Math.abs(rate - MiB) <= 0.1 * MiB, `down rate ${(rate / MiB).toFixed(3)} MiB/s`);
+  // A stall of this process (or of the remote, whose bucket then refills) moves bytes from one
+  // second into the next: the median of five one-second rates is the steady rate whatever one
+  // stall did, and the whole window may exceed it by at most the bucket's one second of burst.
+  const perSecond = [1, 2, 3, 4, 5].map((s) => at(s * 1000 + 1000) - at(s * 1000));
+  const steady = perSecond.toSorted((a, b) => a - b)[2]!;
+  const whole = (at(6_000) - at(1_000)) / 5;
+  const shown = perSecond.map((r) => (r / MiB).toFixed(3)).join(", ");
+  assert(Math.abs(steady - MiB) <= 0.1 * MiB, `steady down rate of ${shown} MiB/s`);
+  assert(whole <= 1.25 * MiB, `down rate over 5 s ${(whole / MiB).toFixed(3)} MiB/s`);
   await delay(1_000); // usage is written twice a second
   const after = await userRow(remote, "bob");
   const up = after.bytesUp - before.bytesUp;
