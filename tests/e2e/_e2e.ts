@@ -266,15 +266,19 @@ export async function waitForPort(port: number, what: () => string): Promise<voi
   }
 }
 
-/** Established TCP connections whose server end is 127.0.0.1:`port` (the remote's side). */
+/**
+ * Established TCP connections to 127.0.0.1:`port`, counted by their client ends. The kernel
+ * writes /proc/net/tcp a page per read, so a socket opened or closed between two reads can
+ * shift the table and list others twice: each client end counts once.
+ */
 export function connectionsTo(port: number): number {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  let count = 0;
+  const clients = new Set<string>();
   for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[2] === `0100007F:${hex}` && fields[3] === "01") count++;
+    const [, local, remote, state] = line.trim().split(/\s+/);
+    if (remote === `0100007F:${hex}` && state === "01") clients.add(local!);
   }
-  return count;
+  return clients.size;
 }
 
 /**
