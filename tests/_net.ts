@@ -7,16 +7,57 @@ import { randomBytes, sha256 } from "./_bytes.ts";
 /**
  * Ports handed out for servers a test starts: below Linux's ephemeral range (32768–60999), so
  * that no outgoing connection of any process takes one between the pick and the server's bind.
- * Each test process walks the range from a random start, so a port is not handed out twice
- * while its server starts, and processes running side by side rarely meet.
+ * Each test file walks the range from a random start and claims each port it hands out with a
+ * file in {@linkcode CLAIMS}, so two files running side by side never hand out the same port
+ * while its server starts (a bind-and-release probe alone let two walks that met both pass:
+ * "address already in use" in a full run).
  */
 const FREE_PORTS = { first: 10000, count: 22000 };
-let nextFreePort = Math.floor(Math.random() * FREE_PORTS.count);
+// SWIFTPROXY_TEST_PORTS_FROM starts the walk at a given offset (free_port_test's two walks).
+let nextFreePort = Number(Deno.env.get("SWIFTPROXY_TEST_PORTS_FROM") ?? NaN);
+if (!Number.isInteger(nextFreePort)) nextFreePort = Math.floor(Math.random() * FREE_PORTS.count);
+const CLAIMS = `${Deno.env.get("TMPDIR") ?? "/tmp"}/swiftproxy-test-ports`;
+/** A claim older than this is a killed run's: no test file runs this long. */
+const STALE_CLAIM_MS = 30 * 60_000;
+const claimed: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const path of claimed) {
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** Claims `port` for this test file; false when another file holds it. */
+function claim(port: number): boolean {
+  const path = `${CLAIMS}/${port}`;
+  Deno.mkdirSync(CLAIMS, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      Deno.writeFileSync(path, new Uint8Array(), { createNew: true });
+      claimed.push(path);
+      return true;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      try {
+        const age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now());
+        if (age < STALE_CLAIM_MS) return false;
+        Deno.removeSync(path);
+      } catch {
+        // released (or taken over) meanwhile: try again
+      }
+    }
+  }
+  return false;
+}
 
 /** A free TCP port on 127.0.0.1 (bound and released), outside the ephemeral range. */
 export function freePort(): number {
   for (;;) {
     const port = FREE_PORTS.first + (nextFreePort++ % FREE_PORTS.count);
+    if (!claim(port)) continue;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
       return port;

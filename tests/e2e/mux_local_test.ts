@@ -206,7 +206,7 @@ Deno.test("--mux 2: a quota reached mid-way stops every sub-connection", async (
   assert(counters.every((c) => c.cut), "a download went past the quota");
   const total = counters.reduce((n, c) => n + c.total, 0);
   assert(total <= 4 * MiB + 1 * MiB, `${total} bytes came through a 4 MiB quota`);
-  assert(/over quota/.test(remote.program.output), remote.program.output);
+  await remote.program.waitFor(/over quota/, 5_000);
   const refused = await download(carol.port, endpoint, 64 * KiB);
   assertEquals(refused.total, 0, "a new connection over quota got bytes");
 });
@@ -222,7 +222,7 @@ Deno.test("--mux 2: each sub-connection counts for the user's max-conns", async 
     await eventually(() => counters.every((c) => c.total > 0), "three downloads flowing");
     const extra = await download(dave.port, endpoint, 16 * KiB);
     assertEquals(extra.total, 0, "the fourth sub-connection got bytes");
-    assert(/refused dave from .*: too many connections/.test(remote.program.output));
+    await remote.program.waitFor(/refused dave from .*: too many connections/, 5_000);
     assert(counters.every((c) => c.ended === null), "a held download was cut");
   } finally {
     stop.abort();

@@ -77,7 +77,7 @@ Deno.test("in Chromium: sign in, add a user, slow a running download within 1 s,
     `127.0.0.1:${adminPort}`,
   ]);
   await remote.program.waitFor(/admin panel on http:\/\/127\.0\.0\.1:\d+\//);
-  assert(/no admin account yet/.test(remote.program.output), "serve says there is no account");
+  await remote.program.waitFor(/no admin account yet/, 5_000);
   const passwd = await runProgram(remoteArgs("admin", "passwd", "--data", remote.dir));
   assertEquals(passwd.code, 0, passwd.stderr);
   const password = /admin password \(shown once\): (\S+)/.exec(passwd.stdout)![1]!;
