@@ -101,70 +101,68 @@ Deno.test("compile: when denort cannot be downloaded, it stops with a message na
   }
 });
 
-Deno.test("compile: with DENORT_BIN it builds both programs, prints sizes, writes SHA256SUMS", async () => {
-  const out = await Deno.makeTempDir({ prefix: "swiftproxy-dist-" });
-  const target = Deno.build.target as Target;
-  try {
-    // The deno binary stands in for denort here (denort is deno without its dev tools): this
-    // checks that `deno compile` takes the exact arguments, not the compiled programs.
+/**
+ * One build of both programs for this platform, with the deno binary standing in for denort
+ * (denort is deno without its dev tools): this checks that `deno compile` takes the exact
+ * arguments, not the compiled programs. Two tests read it; a build takes seconds of CPU each.
+ */
+let build: Promise<{ out: string; result: Awaited<ReturnType<typeof compile>> }> | undefined;
+function built() {
+  return build ??= (async () => {
+    const out = await Deno.makeTempDir({ prefix: "swiftproxy-dist-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(out, { recursive: true }));
+    const target = Deno.build.target as Target;
     const result = await compile(["--target", target, "--out", out], {
       DENORT_BIN: Deno.execPath(),
     });
-    assertEquals(result.code, 0, result.stdout + result.stderr);
-    const sums = Deno.readTextFileSync(`${out}/SHA256SUMS`).trim().split("\n");
-    assertEquals(sums.length, 2);
-    for (const program of PROGRAMS) {
-      const name = outputName(program, target);
-      const bytes = await Deno.readFile(`${out}/${name}`);
-      assert(bytes.length > 1_000_000, `${name} is ${bytes.length} bytes`);
-      assert(new RegExp(`${name}\\s+[\\d.]+ [KMG]i?B`).test(result.stdout), result.stdout);
-      // the metadata after the runtime enables the unstable net API, so the binary can do UDP
-      const runtime = Deno.statSync(Deno.execPath()).size;
-      const metadata = new TextDecoder("latin1").decode(bytes.subarray(runtime));
-      assert(/"unstable_config":\{[^}]*"features":\["net"\]/.test(metadata), `${name}: no UDP`);
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-      const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-      assert(sums.includes(`${hex}  ${name}`), `SHA256SUMS lacks ${name}: ${sums}`);
-    }
-  } finally {
-    await Deno.remove(out, { recursive: true });
+    return { out, result };
+  })();
+}
+
+Deno.test("compile: with DENORT_BIN it builds both programs, prints sizes, writes SHA256SUMS", async () => {
+  const { out, result } = await built();
+  const target = Deno.build.target as Target;
+  assertEquals(result.code, 0, result.stdout + result.stderr);
+  const sums = Deno.readTextFileSync(`${out}/SHA256SUMS`).trim().split("\n");
+  assertEquals(sums.length, 2);
+  for (const program of PROGRAMS) {
+    const name = outputName(program, target);
+    const bytes = await Deno.readFile(`${out}/${name}`);
+    assert(bytes.length > 1_000_000, `${name} is ${bytes.length} bytes`);
+    assert(new RegExp(`${name}\\s+[\\d.]+ [KMG]i?B`).test(result.stdout), result.stdout);
+    // the metadata after the runtime enables the unstable net API, so the binary can do UDP
+    const runtime = Deno.statSync(Deno.execPath()).size;
+    const metadata = new TextDecoder("latin1").decode(bytes.subarray(runtime));
+    assert(/"unstable_config":\{[^}]*"features":\["net"\]/.test(metadata), `${name}: no UDP`);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    assert(sums.includes(`${hex}  ${name}`), `SHA256SUMS lacks ${name}: ${sums}`);
   }
 });
 
 Deno.test("compile: swiftproxy-local carries the dashboard's page files byte for byte, and only the GeoIP files it reads", async () => {
-  const out = await Deno.makeTempDir({ prefix: "swiftproxy-dist-" });
+  const { out, result } = await built();
+  assertEquals(result.code, 0, result.stdout + result.stderr);
   const program = PROGRAMS.find((p) => p.name === "swiftproxy-local")!;
   const target = Deno.build.target as Target;
-  try {
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: compileArgs(program, target, out),
-      cwd: ROOT,
-      env: { NO_COLOR: "1", DENORT_BIN: Deno.execPath() },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assertEquals(result.code, 0, new TextDecoder().decode(result.stderr));
-    const binary = Buffer.from(await Deno.readFile(`${out}/${outputName(program, target)}`));
-    for (
-      const file of [
-        "lib/local/dashboard/assets/index.html",
-        "lib/local/dashboard/assets/app.js",
-        "lib/local/dashboard/assets/app.css",
-        "lib/common/ops/format_bytes.js",
-      ]
-    ) {
-      const bytes = await Deno.readFile(`${ROOT}${file}`);
-      assert(binary.indexOf(bytes) >= 0, `the binary lacks ${file}`);
-    }
-    // The GeoIP files the local reads are in, the package's other forms of the data are not
-    // (each recognised by its first 64 KiB, which no other file holds).
-    const { read, unread } = geoIpFiles();
-    const head = async (path: string) => (await Deno.readFile(path)).subarray(0, 65536);
-    for (const path of read) assert(binary.indexOf(await head(path)) >= 0, `lacks ${path}`);
-    for (const path of unread) assert(binary.indexOf(await head(path)) < 0, `carries ${path}`);
-  } finally {
-    await Deno.remove(out, { recursive: true });
+  const binary = Buffer.from(await Deno.readFile(`${out}/${outputName(program, target)}`));
+  for (
+    const file of [
+      "lib/local/dashboard/assets/index.html",
+      "lib/local/dashboard/assets/app.js",
+      "lib/local/dashboard/assets/app.css",
+      "lib/common/ops/format_bytes.js",
+    ]
+  ) {
+    const bytes = await Deno.readFile(`${ROOT}${file}`);
+    assert(binary.indexOf(bytes) >= 0, `the binary lacks ${file}`);
   }
+  // The GeoIP files the local reads are in, the package's other forms of the data are not
+  // (each recognised by its first 64 KiB, which no other file holds).
+  const { read, unread } = geoIpFiles();
+  const head = async (path: string) => (await Deno.readFile(path)).subarray(0, 65536);
+  for (const path of read) assert(binary.indexOf(await head(path)) >= 0, `lacks ${path}`);
+  for (const path of unread) assert(binary.indexOf(await head(path)) < 0, `carries ${path}`);
 });
 
 Deno.test("compile: the local carries the GeoIP files geoip.ts reads and leaves out the package's other CSVs", async () => {
