@@ -144,7 +144,12 @@ export class MuxStream implements Conn {
     if (this.role === "client") {
       if (this.#peerEnded) return; // V2Ray answers a Keep frame for a session it closed with End
       this.#peerEnded = true;
-      if (error) this.#fail(new Deno.errors.ConnectionReset("the remote reset the sub-connection"));
+      // After this side's End, V2Ray closes the session, its copy from the destination then
+      // fails on the closed pipe, and its End carries the error bit though nothing went wrong:
+      // what came is read, then the end, as after a clean End.
+      if (error && !this.#ended) {
+        this.#fail(new Deno.errors.ConnectionReset("the remote reset the sub-connection"));
+      }
       this.#wake();
       return;
     }
