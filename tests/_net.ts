@@ -2,6 +2,7 @@
  * The small loopback servers the tests talk to: a TCP server that runs a handler per
  * connection, HTTP origins, an echo server; and free ports.
  */
+import { tmpdir } from "node:os";
 import { randomBytes, sha256 } from "./_bytes.ts";
 
 /**
@@ -16,7 +17,7 @@ const FREE_PORTS = { first: 10000, count: 22000 };
 // SWIFTPROXY_TEST_PORTS_FROM starts the walk at a given offset (free_port_test's two walks).
 let nextFreePort = Number(Deno.env.get("SWIFTPROXY_TEST_PORTS_FROM") ?? NaN);
 if (!Number.isInteger(nextFreePort)) nextFreePort = Math.floor(Math.random() * FREE_PORTS.count);
-const CLAIMS = `${Deno.env.get("TMPDIR") ?? "/tmp"}/swiftproxy-test-ports`;
+const CLAIMS = `${tmpdir()}/swiftproxy-test-ports`;
 /** A claim older than this is a killed run's: no test file runs this long. */
 const STALE_CLAIM_MS = 30 * 60_000;
 const claimed: string[] = [];

@@ -3,6 +3,7 @@
  * a free loopback port, run as the `postgres` user when the tests run as root (PostgreSQL
  * refuses root). One cluster per test file; each test takes its own database.
  */
+import { tmpdir } from "node:os";
 import postgres from "postgres";
 import { freePort } from "./_harness.ts";
 
@@ -59,7 +60,7 @@ async function ownedTempDir(prefix: string): Promise<string> {
  */
 async function template(): Promise<string> {
   const version = BIN!.split("/")[4];
-  const path = `${tempRoot()}/swiftproxy-pg-template-${version}-${Deno.uid?.() ?? 0}`;
+  const path = `${tmpdir()}/swiftproxy-pg-template-${version}-${Deno.uid?.() ?? 0}`;
   try {
     await Deno.stat(`${path}/PG_VERSION`);
     return path;
@@ -82,11 +83,6 @@ async function template(): Promise<string> {
   await Deno.rename(`${aside}/data`, path).catch(() => {}); // another file's came first
   await Deno.remove(aside, { recursive: true }).catch(() => {});
   return path;
-}
-
-/** Where Deno.makeTempDir puts its directories. */
-function tempRoot(): string {
-  return Deno.env.get("TMPDIR") ?? "/tmp";
 }
 
 async function run(args: [string, ...string[]], cwd: string): Promise<string> {

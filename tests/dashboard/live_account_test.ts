@@ -20,47 +20,52 @@ const answer = (down: number): AccountStatus => ({
 });
 
 /**
- * A LiveAccount that has taken `first` as the remote's answer, and a way to move `n` bytes down
- * through one connection of its table.
+ * A LiveAccount that has taken `first` as the remote's answer; `download` moves `n` bytes down
+ * through one connection of its table, `answered` gives it the remote's next answer, and `shown`
+ * is the download figure the card shows now for the last answer.
  */
-function liveAfter(first: AccountStatus): { live: LiveAccount; download(n: number): void } {
+function liveAfter(first: AccountStatus) {
   const table = new ConnectionTable();
   const meters = table.meters(table.add("127.0.0.1:50000", "SOCKS5"));
   const live = new LiveAccount(table);
+  let last = first;
   live.answered(first);
-  return { live, download: (n) => meters.down.take(n) };
+  return {
+    download: (n: number) => meters.down.take(n),
+    answered(down: number) {
+      last = answer(down);
+      live.answered(last);
+    },
+    shown: () => live.view(last)!.usage.down,
+  };
 }
 
 Deno.test("the card adds this local's bytes since the answer to the remote's figure", () => {
-  const first = answer(1_000);
-  const { live, download } = liveAfter(first);
+  const { download, shown } = liveAfter(answer(1_000));
   download(2_000);
-  assertEquals(live.view(first)!.usage.down, 3_000);
+  assertEquals(shown(), 3_000);
 });
 
 Deno.test("an answer that left the remote before the local's last bytes came does not take the card back", () => {
-  const { live, download } = liveAfter(answer(1_000));
+  const { download, answered, shown } = liveAfter(answer(1_000));
   download(1_500);
   // The remote counted 2,500 when it read the question; 500 more bytes came in before its
   // answer did, and are in neither figure: 2,500 + 0 would show less than 3,000 already shown.
   download(500);
-  const second = answer(2_500);
-  live.answered(second);
-  assertEquals(live.view(second)!.usage.down, 3_000);
+  answered(2_500);
+  assertEquals(shown(), 3_000);
   download(1_000);
-  assertEquals(live.view(second)!.usage.down, 4_000);
+  assertEquals(shown(), 4_000);
   // Usage from elsewhere (another device of the account) raises it.
-  const third = answer(10_000);
-  live.answered(third);
-  assertEquals(live.view(third)!.usage.down, 10_000);
+  answered(10_000);
+  assertEquals(shown(), 10_000);
 });
 
 Deno.test("a lower answer (the usage was reset) starts the card again from it", () => {
-  const { live, download } = liveAfter(answer(5_000));
+  const { download, answered, shown } = liveAfter(answer(5_000));
   download(2_000);
-  const reset = answer(0);
-  live.answered(reset);
-  assertEquals(live.view(reset)!.usage.down, 0);
+  answered(0);
+  assertEquals(shown(), 0);
   download(300);
-  assertEquals(live.view(reset)!.usage.down, 300);
+  assertEquals(shown(), 300);
 });
