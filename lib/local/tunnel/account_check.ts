@@ -38,7 +38,11 @@ export async function checkAccount(
           } s (a plain Trojan server tries to reach the check's address instead).`,
       );
     }
-    if (await closesUnknownLoginAtOnce(endpoint, answerMs)) {
+    // A SwiftProxy remote pauses before it closes on any login it refuses, this one too: a
+    // close at once already tells, and a second look (on a loaded machine a Trojan server's
+    // close can take longer) gets another chance to see one.
+    const atOnce = answer.closedAfterMs < SWIFTPROXY_PAUSE_MS;
+    if (atOnce || await closesUnknownLoginAtOnce(endpoint, answerMs)) {
       throw new Problem(
         "not-swiftproxy",
         `Not a SwiftProxy remote: ${remote} closed the account check without an answer, the way ` +
